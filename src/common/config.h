@@ -1,0 +1,117 @@
+/*
+ * config.h - /etc/kenpo/kenpod.conf, read by kenpod and the tools.
+ *
+ * The file is INI-like: a [kenpod] section for the daemon and its
+ * connections, and one [society NAME] section per society.  Every key,
+ * its type and its range are in one table in config.c.  Errors read
+ * "file:line: key: problem".  The file is opened safely (no symlink,
+ * regular file, owned by root or the caller, not writable by group or
+ * others, at most 1 MiB).
+ */
+#ifndef KENPO_CONFIG_H
+#define KENPO_CONFIG_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include "i18n.h"
+
+#define KENPO_CONFIG_PATH SYSCONFDIR "/kenpo/kenpod.conf"
+#define KENPO_CONFIG_MAX_BYTES (1024 * 1024)
+#define KENPO_SOCIETY_MAX 64
+
+enum kenpo_regmethod { KENPO_REG_LETTER = 0, KENPO_REG_IDENTITY = 1 };
+enum kenpo_smtp_tls { KENPO_TLS_NONE = 0, KENPO_TLS_STARTTLS = 1, KENPO_TLS_SMTPS = 2 };
+
+struct kenpo_society {
+	char *id;                 /* the NAME of [society NAME]: [a-z0-9_-]{1,32} */
+	char *name;               /* 東洋紡健康保険組合 (required) */
+	char *base;               /* LDAP base DN of its subtree (required) */
+	enum kenpo_regmethod method;        /* registration = letter|identity (letter) */
+	enum kenpo_lang lang;               /* language = ja|en (ja) */
+	char *timezone;           /* timezone = Asia/Tokyo (Asia/Tokyo) */
+	char *mail_from;          /* mail_from = addr (required) */
+	char *mail_from_name;     /* mail_from_name (defaults to name) */
+	char *entry_address;      /* entry_address: where empty mails go (optional) */
+	char *login_url;          /* login_url (required) */
+	char *guide_url;          /* guide_url, with %%TOKEN%% (required) */
+	char *identity_url;       /* identity_url, with %%TOKEN%% (optional; required if identity) */
+	char *reset_url;          /* reset_url, with %%TOKEN%% (required) */
+	char *template_dir;       /* template_dir: overrides of the mail templates (optional) */
+	char *home_template;      /* home = /home/%u (%u login ID, %n member number) */
+	char *shell;              /* shell = /bin/bash */
+	unsigned long uid_min, uid_max;     /* uid_min = 100000, uid_max = 4000000000 */
+	unsigned long gid;        /* gid = 100 */
+	long key_validity;        /* seconds: key_validity = 10m */
+	long key_resend_cooldown; /* key_resend_cooldown = 60s */
+	unsigned key_max_tries;   /* key_max_tries = 5 */
+	long guide_validity;      /* guide_validity = 3h */
+	long identity_validity;   /* identity_validity = 30m */
+	long reset_validity;      /* reset_validity = 3h */
+	long temp_password_validity; /* temp_password_validity = 0 (none) for letters */
+	unsigned guide_per_hour;  /* guide_per_hour = 5: guide mails per address per hour */
+	unsigned reset_per_hour;  /* reset_per_hour = 5 */
+	unsigned identity_max_tries; /* identity_max_tries = 5 */
+	unsigned lockout_failures;   /* lockout_failures = 10 */
+	long lockout_duration;       /* lockout_duration = 30m */
+};
+
+struct kenpo_config {
+	char *path;                /* the file read */
+	/* [kenpod] */
+	char *socket_path;         /* socket = /run/kenpo/kenpod.sock */
+	char *ldap_uri;            /* ldap_uri = ldapi:/// */
+	char *bind_dn;             /* bind_dn (empty: SASL EXTERNAL) */
+	char *bind_password_file;  /* bind_password_file */
+	char *ldap_ca_file;        /* ldap_ca_file */
+	long ldap_timeout;         /* ldap_timeout = 5s */
+	char *secret_file;         /* secret_file = /etc/kenpo/secret (required by kenpod) */
+	char *portal_group;        /* portal_group: group allowed self-service (optional) */
+	char *user;                /* user = _kenpo: drop privileges to it */
+	unsigned threads;          /* threads = 4 (1..64) */
+	int enumerate;             /* enumerate = no */
+	long cache_positive_ttl;   /* cache_positive_ttl = 60s */
+	long cache_negative_ttl;   /* cache_negative_ttl = 10s */
+	char *smtp_url;            /* smtp_url = smtp://localhost:25 (smtp:// or smtps://) */
+	enum kenpo_smtp_tls smtp_tls; /* smtp_tls = none|starttls|smtps (from the URL when absent) */
+	char *smtp_user;           /* smtp_user */
+	char *smtp_password_file;  /* smtp_password_file */
+	char *smtp_ca_file;        /* smtp_ca_file */
+	long smtp_timeout;         /* smtp_timeout = 10s */
+	char *mail_helo;           /* mail_domain: used in Message-ID (default: host name) */
+	unsigned long long argon2_opslimit; /* argon2_t = 2 (1..10) */
+	size_t argon2_memlimit;             /* argon2_m = 64M (8K..4G) */
+	char *log_level;           /* log_level = info|debug */
+
+	struct kenpo_society *societies;
+	size_t nsocieties;
+};
+
+/* Read and check `path` (NULL: KENPO_CONFIG_PATH).  On error returns -1
+ * and writes one line "file:line: key: problem" into errbuf.  `owner` is
+ * the uid allowed to own the file besides root ((uid_t)-1: only root). */
+int kenpo_config_load(const char *path, uid_t owner, struct kenpo_config **out,
+		      char *errbuf, size_t errsz);
+void kenpo_config_free(struct kenpo_config *cfg);
+
+/* The society with this id, or NULL. */
+const struct kenpo_society *kenpo_config_society(const struct kenpo_config *cfg,
+						 const char *id);
+
+/* Parse a duration "600", "600s", "10m", "3h", "2d" into seconds within
+ * [min, max].  0 or -1.  Exposed for the tools' command-line options. */
+int kenpo_parse_duration(const char *s, long min, long max, long *out);
+/* Parse an unsigned decimal within [min, max] (strtoull, full string). 0 or -1. */
+int kenpo_parse_ulong(const char *s, unsigned long long min,
+		      unsigned long long max, unsigned long long *out);
+/* Parse a size "65536", "64K", "64M", "1G" into bytes within [min, max]. */
+int kenpo_parse_size(const char *s, size_t min, size_t max, size_t *out);
+
+/* Open a file safely for reading: O_NOFOLLOW|O_CLOEXEC, a regular file,
+ * owned by root or `owner`, not group- or world-writable, at most maxbytes;
+ * when `secret` is true also not group- or world-readable.  Reads it whole
+ * into a NUL-terminated malloc'd buffer.  0 or -1 with errbuf filled. */
+int kenpo_read_file_safely(const char *path, uid_t owner, size_t maxbytes,
+			   int secret, char **data, size_t *len,
+			   char *errbuf, size_t errsz);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * template.h - mail templates with %%NAME%% placeholders.
+ *
+ * A template file is UTF-8 text: the first line is "Subject: ...", then an
+ * empty line, then the body.  Names are [A-Z0-9_]+.  An unknown or missing
+ * placeholder is an error (a mail must never go out with a hole in it).
+ */
+#ifndef KENPO_TEMPLATE_H
+#define KENPO_TEMPLATE_H
+
+#include <stddef.h>
+#include "i18n.h"
+
+/* The mails of the portal. */
+enum kenpo_mail_kind {
+	KENPO_MAIL_GUIDE = 0,      /* 利用登録手続きのご案内: URL, VALIDITY */
+	KENPO_MAIL_COMPLETE,       /* 利用登録完了のご案内: LOGINURL, LOGINID */
+	KENPO_MAIL_IDENTITY,       /* 本人確認完了のご案内: URL, VALIDITY */
+	KENPO_MAIL_RESET,          /* パスワード再発行のご案内: URL, LOGINID, PASSWD, VALIDITY */
+	KENPO_MAIL_KEY,            /* 暗証キーのご案内: KEY, VALIDITY */
+	KENPO_MAIL_ADDRESS_CHANGED,/* メールアドレス変更のお知らせ: NEWADDRESS (masked) */
+	KENPO_MAIL_KIND_COUNT
+};
+
+/* File stem of a kind: "guide", "complete", "identity", "reset", "key", "address-changed". */
+const char *kenpo_mail_kind_name(enum kenpo_mail_kind kind);
+
+struct kenpo_var { const char *name; const char *value; };
+
+/* Every template gets SOCIETY (the society's name) besides its own variables. */
+
+/* Load the template of `kind` in `lang`: from override_dir/<lang>/<name>.txt
+ * if override_dir is set and the file exists, else from
+ * TEMPLATEDIR/<lang>/<name>.txt ($KENPO_TEMPLATEDIR overrides TEMPLATEDIR
+ * when not set-id).  Then substitute.  On success *subject and *body are
+ * malloc'd UTF-8 strings.  0 or -1 with errbuf filled. */
+int kenpo_template_render(enum kenpo_mail_kind kind, enum kenpo_lang lang,
+			  const char *override_dir,
+			  const struct kenpo_var *vars, size_t nvars,
+			  char **subject, char **body, char *errbuf, size_t errsz);
+
+/* Substitute in a template text already in memory (what render does after
+ * reading).  Splits "Subject: " line from body.  0 or -1. */
+int kenpo_template_expand(const char *text, size_t len,
+			  const struct kenpo_var *vars, size_t nvars,
+			  char **subject, char **body, char *errbuf, size_t errsz);
+
+#endif
