@@ -2,11 +2,23 @@
  * config.h - /etc/kenpo/kenpod.conf, read by kenpod and the tools.
  *
  * The file is INI-like: a [kenpod] section for the daemon and its
- * connections, and one [society NAME] section per society.  Every key,
- * its type and its range are in one table in config.c.  Errors read
- * "file:line: key: problem".  The file is opened safely (no symlink,
- * regular file, owned by root or the caller, not writable by group or
- * others, at most 1 MiB).
+ * connections (optional: every key has a default), and one [society NAME]
+ * section per society (at least one).  Lines are "key = value", blank, or
+ * comments starting with '#' or ';'.  Spaces and tabs around key and value
+ * are removed; a value may hold spaces and UTF-8 but no control character;
+ * there is no quoting, and a '#' after a value is part of the value (no
+ * trailing comments).  An empty value, an unknown key or section, a key
+ * given twice in a section, a key before any section, invalid UTF-8 or a
+ * NUL byte are errors.  Every key, its type, its range and its default are
+ * in one table in config.c; etc/kenpod.conf.example documents them all.
+ * Errors read "file:line: key: problem" (for a section, the key is its
+ * header; a missing required key is reported at the header's line), or
+ * "file: problem" when the file itself is refused.  The file is opened
+ * safely (no symlink, regular file, owned by root or the caller, not
+ * writable by group or others, at most 1 MiB).
+ *
+ * Durations accept 600, 600s, 10m, 3h, 2d; every validity may be as short
+ * as 1s, so that tests run the real expiry code.
  */
 #ifndef KENPO_CONFIG_H
 #define KENPO_CONFIG_H
@@ -28,7 +40,7 @@ struct kenpo_society {
 	char *base;               /* LDAP base DN of its subtree (required) */
 	enum kenpo_regmethod method;        /* registration = letter|identity (letter) */
 	enum kenpo_lang lang;               /* language = ja|en (ja) */
-	char *timezone;           /* timezone = Asia/Tokyo (Asia/Tokyo) */
+	char *timezone;           /* timezone = Asia/Tokyo: a file under /usr/share/zoneinfo */
 	char *mail_from;          /* mail_from = addr (required) */
 	char *mail_from_name;     /* mail_from_name (defaults to name) */
 	char *entry_address;      /* entry_address: where empty mails go (optional) */
@@ -37,22 +49,23 @@ struct kenpo_society {
 	char *identity_url;       /* identity_url, with %%TOKEN%% (optional; required if identity) */
 	char *reset_url;          /* reset_url, with %%TOKEN%% (required) */
 	char *template_dir;       /* template_dir: overrides of the mail templates (optional) */
-	char *home_template;      /* home = /home/%u (%u login ID, %n member number) */
+	char *home_template;      /* home = /home/%u (%u login ID, %n member number, %% '%') */
 	char *shell;              /* shell = /bin/bash */
-	unsigned long uid_min, uid_max;     /* uid_min = 100000, uid_max = 4000000000 */
-	unsigned long gid;        /* gid = 100 */
-	long key_validity;        /* seconds: key_validity = 10m */
-	long key_resend_cooldown; /* key_resend_cooldown = 60s */
-	unsigned key_max_tries;   /* key_max_tries = 5 */
-	long guide_validity;      /* guide_validity = 3h */
-	long identity_validity;   /* identity_validity = 30m */
-	long reset_validity;      /* reset_validity = 3h */
-	long temp_password_validity; /* temp_password_validity = 0 (none) for letters */
-	unsigned guide_per_hour;  /* guide_per_hour = 5: guide mails per address per hour */
-	unsigned reset_per_hour;  /* reset_per_hour = 5 */
-	unsigned identity_max_tries; /* identity_max_tries = 5 */
-	unsigned lockout_failures;   /* lockout_failures = 10 */
-	long lockout_duration;       /* lockout_duration = 30m */
+	unsigned long uid_min, uid_max;     /* uid_min = 100000, uid_max = 4000000000
+					     * (1000..4294967294, uid_min < uid_max) */
+	unsigned long gid;        /* gid = 100 (1..4294967294) */
+	long key_validity;        /* seconds: key_validity = 10m (1s..1d) */
+	long key_resend_cooldown; /* key_resend_cooldown = 60s (0..1h) */
+	unsigned key_max_tries;   /* key_max_tries = 5 (1..100) */
+	long guide_validity;      /* guide_validity = 3h (1s..7d) */
+	long identity_validity;   /* identity_validity = 30m (1s..1d) */
+	long reset_validity;      /* reset_validity = 3h (1s..7d) */
+	long temp_password_validity; /* temp_password_validity = 0 (none) for letters (0..365d) */
+	unsigned guide_per_hour;  /* guide_per_hour = 5: guide mails per address per hour (1..1000) */
+	unsigned reset_per_hour;  /* reset_per_hour = 5 (1..1000) */
+	unsigned identity_max_tries; /* identity_max_tries = 5 (1..100) */
+	unsigned lockout_failures;   /* lockout_failures = 10 (0 never locks..1000) */
+	long lockout_duration;       /* lockout_duration = 30m (1s..30d) */
 };
 
 struct kenpo_config {
@@ -60,27 +73,29 @@ struct kenpo_config {
 	/* [kenpod] */
 	char *socket_path;         /* socket = /run/kenpo/kenpod.sock */
 	char *ldap_uri;            /* ldap_uri = ldapi:/// */
-	char *bind_dn;             /* bind_dn (empty: SASL EXTERNAL) */
-	char *bind_password_file;  /* bind_password_file */
+	char *bind_dn;             /* bind_dn (NULL: SASL EXTERNAL) */
+	char *bind_password_file;  /* bind_password_file (required with bind_dn) */
 	char *ldap_ca_file;        /* ldap_ca_file */
-	long ldap_timeout;         /* ldap_timeout = 5s */
-	char *secret_file;         /* secret_file = /etc/kenpo/secret (required by kenpod) */
+	long ldap_timeout;         /* ldap_timeout = 5s (1s..5m) */
+	char *secret_file;         /* secret_file = SYSCONFDIR/kenpo/secret (kenpod needs the file) */
 	char *portal_group;        /* portal_group: group allowed self-service (optional) */
 	char *user;                /* user = _kenpo: drop privileges to it */
 	unsigned threads;          /* threads = 4 (1..64) */
-	int enumerate;             /* enumerate = no */
-	long cache_positive_ttl;   /* cache_positive_ttl = 60s */
-	long cache_negative_ttl;   /* cache_negative_ttl = 10s */
+	int enumerate;             /* enumerate = no (yes/no/true/false/on/off/1/0) */
+	long cache_positive_ttl;   /* cache_positive_ttl = 60s (0..1d) */
+	long cache_negative_ttl;   /* cache_negative_ttl = 10s (0..1d) */
 	char *smtp_url;            /* smtp_url = smtp://localhost:25 (smtp:// or smtps://) */
-	enum kenpo_smtp_tls smtp_tls; /* smtp_tls = none|starttls|smtps (from the URL when absent) */
-	char *smtp_user;           /* smtp_user */
-	char *smtp_password_file;  /* smtp_password_file */
+	enum kenpo_smtp_tls smtp_tls; /* smtp_tls = none|starttls|smtps (absent: smtps for
+				       * smtps://, none for smtp://; smtps needs smtps://) */
+	char *smtp_user;           /* smtp_user (goes with smtp_password_file) */
+	char *smtp_password_file;  /* smtp_password_file (goes with smtp_user) */
 	char *smtp_ca_file;        /* smtp_ca_file */
-	long smtp_timeout;         /* smtp_timeout = 10s */
-	char *mail_helo;           /* mail_domain: used in Message-ID (default: host name) */
+	long smtp_timeout;         /* smtp_timeout = 10s (1s..5m) */
+	char *mail_helo;           /* mail_domain: used in Message-ID (default: the host
+				    * name, or "localhost" if that is no domain name) */
 	unsigned long long argon2_opslimit; /* argon2_t = 2 (1..10) */
 	size_t argon2_memlimit;             /* argon2_m = 64M (8K..4G) */
-	char *log_level;           /* log_level = info|debug */
+	char *log_level;           /* log_level = info|debug, stored in lower case */
 
 	struct kenpo_society *societies;
 	size_t nsocieties;
@@ -98,18 +113,22 @@ const struct kenpo_society *kenpo_config_society(const struct kenpo_config *cfg,
 						 const char *id);
 
 /* Parse a duration "600", "600s", "10m", "3h", "2d" into seconds within
- * [min, max].  0 or -1.  Exposed for the tools' command-line options. */
+ * [min, max].  0 or -1.  No sign, no spaces, overflow refused; *out is
+ * written only on success.  Exposed for the tools' command-line options. */
 int kenpo_parse_duration(const char *s, long min, long max, long *out);
 /* Parse an unsigned decimal within [min, max] (strtoull, full string). 0 or -1. */
 int kenpo_parse_ulong(const char *s, unsigned long long min,
 		      unsigned long long max, unsigned long long *out);
-/* Parse a size "65536", "64K", "64M", "1G" into bytes within [min, max]. */
+/* Parse a size "65536", "64K", "64M", "1G" into bytes within [min, max].
+ * 0 or -1.  No sign, no spaces; *out is written only on success. */
 int kenpo_parse_size(const char *s, size_t min, size_t max, size_t *out);
 
 /* Open a file safely for reading: O_NOFOLLOW|O_CLOEXEC, a regular file,
  * owned by root or `owner`, not group- or world-writable, at most maxbytes;
  * when `secret` is true also not group- or world-readable.  Reads it whole
- * into a NUL-terminated malloc'd buffer.  0 or -1 with errbuf filled. */
+ * into a NUL-terminated malloc'd buffer (which may hold NUL bytes: *len
+ * counts them; a file that grows while read is refused).  0 or -1 with
+ * errbuf filled as "path: problem".  A FIFO or device does not block. */
 int kenpo_read_file_safely(const char *path, uid_t owner, size_t maxbytes,
 			   int secret, char **data, size_t *len,
 			   char *errbuf, size_t errsz);

@@ -35,10 +35,14 @@ enum kenpo_rule {
 
 /* Returns 0 when `id` (len bytes, need not be NUL-terminated) is a valid
  * self-chosen login ID, else the mask of broken rules.  A NUL byte inside
- * counts as a bad character. */
+ * counts as a bad character.  Exactly len bytes are read, however long:
+ * an over-long value is still checked against every other rule.  NULL is
+ * taken as the empty value.  Characters are judged as ASCII bytes, whatever
+ * the locale of the process. */
 unsigned kenpo_policy_check_login_id(const char *id, size_t len);
 
-/* The same for a password. */
+/* The same for a password (its bits are KENPO_RULE_PW_*).  The value is
+ * only read: nothing is copied, so there is nothing to wipe here. */
 unsigned kenpo_policy_check_password(const char *pw, size_t len);
 
 /* True when `id` has the pre-issued form: 8 characters of the login ID

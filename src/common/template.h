@@ -22,7 +22,8 @@ enum kenpo_mail_kind {
 	KENPO_MAIL_KIND_COUNT
 };
 
-/* File stem of a kind: "guide", "complete", "identity", "reset", "key", "address-changed". */
+/* File stem of a kind: "guide", "complete", "identity", "reset", "key",
+ * "address-changed"; NULL for a value out of range. */
 const char *kenpo_mail_kind_name(enum kenpo_mail_kind kind);
 
 struct kenpo_var { const char *name; const char *value; };
@@ -33,16 +34,38 @@ struct kenpo_var { const char *name; const char *value; };
  * if override_dir is set and the file exists, else from
  * TEMPLATEDIR/<lang>/<name>.txt ($KENPO_TEMPLATEDIR overrides TEMPLATEDIR
  * when not set-id).  Then substitute.  On success *subject and *body are
- * malloc'd UTF-8 strings.  0 or -1 with errbuf filled. */
+ * malloc'd UTF-8 strings.  0 or -1 with errbuf filled.
+ * The file is read with kenpo_read_file_safely (no symlink, owned by root
+ * or the caller, not group- or world-writable, at most 64 KiB): a template
+ * is trusted text that goes out under the society's name.  An override
+ * file that exists but cannot be read is an error, not a fallback. */
 int kenpo_template_render(enum kenpo_mail_kind kind, enum kenpo_lang lang,
 			  const char *override_dir,
 			  const struct kenpo_var *vars, size_t nvars,
 			  char **subject, char **body, char *errbuf, size_t errsz);
 
 /* Substitute in a template text already in memory (what render does after
- * reading).  Splits "Subject: " line from body.  0 or -1. */
+ * reading).  Splits "Subject: " line from body.  0 or -1.
+ * The text must be UTF-8 with LF line ends and no NUL.  Every "%%" must
+ * open a %%NAME%% placeholder: an unknown name, a variable whose value is
+ * NULL or a stray "%%" is an error naming the template line; a single
+ * '%' ("100%") is plain text.  Variables
+ * the template does not use are allowed (an override may leave some out).
+ * The expanded subject must be one non-empty line.  The body may carry a
+ * temporary password or a key: the caller wipes it (sodium_memzero) before
+ * freeing it. */
 int kenpo_template_expand(const char *text, size_t len,
 			  const struct kenpo_var *vars, size_t nvars,
 			  char **subject, char **body, char *errbuf, size_t errsz);
+
+/* A validity for the VALIDITY variable: "3時間", "1時間30分", "45秒" in
+ * Japanese, "3 hours", "1 hour 30 minutes", "1 minute" in English.  Zero
+ * parts are left out; zero seconds is "0秒" / "0 seconds".  0, or -1 when
+ * secs is negative or out is too small (out untouched). */
+int kenpo_duration_format(enum kenpo_lang lang, long secs, char *out, size_t outsz);
+
+/* 1 if s[0..len) is valid UTF-8 (RFC 3629: no overlong forms, surrogates
+ * or code points above U+10FFFF), else 0.  NUL bytes are valid UTF-8. */
+int kenpo_utf8_valid(const char *s, size_t len);
 
 #endif
