@@ -1,0 +1,150 @@
+/*
+ * kenpo-proto.h - the protocol between kenpod and its clients.
+ *
+ * Clients (libnss_kenpo, pam_kenpo, the kenpo tool) connect to kenpod's
+ * unix stream socket and send one request frame; kenpod answers with one
+ * response frame and the client may send another request on the same
+ * connection or close it.  kenpod identifies the caller with SO_PEERCRED.
+ *
+ * Frame
+ *   uint32  length of what follows (network byte order), at most
+ *           KENPO_PROTO_MAX_FRAME; a longer or shorter frame closes the
+ *           connection.
+ *   int32   KENPO_PROTO_VERSION
+ *   int32   action (requests) / action being answered (responses)
+ *   ...     the fields of that action, in the order listed below
+ *
+ * Field types
+ *   INT32   4 bytes, network byte order
+ *   STRING  INT32 length (0 .. KENPO_PROTO_MAX_STRING) then that many bytes,
+ *           no terminating NUL, never containing a NUL
+ *   A frame whose fields do not exactly fill its length is malformed.
+ *
+ * Every response starts, after version and action, with
+ *   INT32   result: one of enum kenpo_result
+ * and only KENPO_RES_OK (and the results named per action) carry fields.
+ *
+ * Actions are grouped by their high 16 bits like nslcd.h's: 0x0001 passwd
+ * lookups, 0x0002 authentication (the PAM module), 0x0003 self-service,
+ * 0x0004 control.  Codes never change meaning; new ones are added.
+ * The result codes are kenpo's own, not PAM's, so the wire does not depend
+ * on PAM headers.
+ */
+#ifndef KENPO_PROTO_H
+#define KENPO_PROTO_H
+
+#define KENPO_PROTO_VERSION 1
+#define KENPO_PROTO_MAX_FRAME (64 * 1024)
+#define KENPO_PROTO_MAX_STRING 4096
+#define KENPO_SOCKET_NAME "kenpod.sock"
+#define KENPO_SOCKET_PATH RUNDIR "/kenpo/" KENPO_SOCKET_NAME
+
+enum kenpo_action {
+	/* ---- passwd (anyone) ----
+	 * PASSWD_BYNAME  req: STRING name
+	 * PASSWD_BYUID   req: INT32 uid (as uint32)
+	 * both           res OK: PASSWD record
+	 * PASSWD_ALL     req: INT32 offset; res OK: INT32 count, then count
+	 *                PASSWD records, then INT32 next offset (-1 at the end).
+	 *                Refused with KENPO_RES_DENIED unless enumeration is on.
+	 * PASSWD record: STRING name, STRING passwd ("x"), INT32 uid, INT32 gid,
+	 *                STRING gecos, STRING home, STRING shell
+	 */
+	KENPO_ACTION_PASSWD_BYNAME = 0x00010001,
+	KENPO_ACTION_PASSWD_BYUID = 0x00010002,
+	KENPO_ACTION_PASSWD_ALL = 0x00010008,
+
+	/* ---- authentication (anyone: the answer proves nothing without the secret) ----
+	 *
+	 * AUTH_PASSWORD  req: STRING login, STRING password, INT32 flags
+	 *                     (KENPO_AUTHF_*), STRING service, STRING rhost
+	 *     res OK:            AUTH record (no key needed: the member's setting,
+	 *                        or a temporary password, then MUST_CHANGE is set)
+	 *     res KEY_SENT:      KEY record (a new key was mailed)
+	 *     res KEY_PENDING:   KEY record (split/single-field mode: the key mailed
+	 *                        earlier is still valid; no new mail)
+	 *     res AUTH_ERR, NOT_REGISTERED, DISABLED: INT32 lang
+	 *     res LOCKED, DELAY: INT32 lang, INT32 seconds left (LOCKED 0: until an
+	 *                        administrator unlocks)
+	 *     res MAIL_FAILED, UNAVAIL: INT32 lang
+	 *   With KENPO_AUTHF_SINGLE the password may end with the 10-digit key of
+	 *   a pending key; then res OK means both were right.
+	 * AUTH_KEY       req: STRING login, STRING txn, STRING key
+	 *     res OK: AUTH record; KEY_WRONG: INT32 lang, INT32 tries left;
+	 *     KEY_VOID, KEY_EXPIRED, AUTH_ERR: INT32 lang
+	 * AUTH_RESEND    req: STRING login, STRING txn
+	 *     res KEY_SENT: KEY record; COOLDOWN: INT32 lang, INT32 seconds to wait;
+	 *     AUTH_ERR, MAIL_FAILED: INT32 lang
+	 * AUTH_ABORT     req: STRING login, STRING txn          res OK (always)
+	 * ACCOUNT        req: STRING login
+	 *     res OK / MUST_CHANGE / DISABLED / LOCKED (INT32 lang, INT32 secs) /
+	 *     NOTFOUND; MUST_CHANGE and OK carry INT32 lang
+	 * SESSION_OPEN   req: STRING login, STRING service, STRING rhost
+	 *     res OK: INT32 lang, STRING previous login as "YYYY/MM/DD HH:MM:SS" in
+	 *     the society's time zone ("" for the first login); records this one.
+	 * PASSWORD_CHANGE req: STRING login, STRING old, STRING new, INT32 flags
+	 *     (KENPO_PWCF_ADMIN: no old password; only from uid 0)
+	 *     res OK; POLICY: INT32 lang, INT32 mask of broken enum kenpo_rule
+	 *     bits; AUTH_ERR (old password wrong), NOTFOUND: INT32 lang
+	 *
+	 * AUTH record: STRING canonical login, INT32 lang, INT32 flags
+	 *              (KENPO_AUTHR_MUST_CHANGE)
+	 * KEY record:  STRING canonical login, INT32 lang, STRING masked address
+	 *              ("****@****.jp"), INT32 seconds the key stays valid,
+	 *              STRING txn (a random handle of this pending key; AUTH_KEY,
+	 *              AUTH_RESEND and AUTH_ABORT must present it, so nobody who
+	 *              has not given the password can burn the key's tries)
+	 * lang:        enum kenpo_lang of the member's society (0 ja, 1 en)
+	 */
+	KENPO_ACTION_AUTH_PASSWORD = 0x00020001,
+	KENPO_ACTION_AUTH_KEY = 0x00020002,
+	KENPO_ACTION_AUTH_RESEND = 0x00020003,
+	KENPO_ACTION_AUTH_ABORT = 0x00020004,
+	KENPO_ACTION_ACCOUNT = 0x00020005,
+	KENPO_ACTION_SESSION_OPEN = 0x00020006,
+	KENPO_ACTION_PASSWORD_CHANGE = 0x00020007,
+
+	/* ---- control (root) ----
+	 * PING        req: nothing; res OK: STRING version
+	 * CACHE_FLUSH req: nothing; res OK: nothing
+	 * PING is the exception: anyone may ask it, since it tells nothing
+	 * but the version (clients use it to see whether kenpod answers).
+	 */
+	KENPO_ACTION_PING = 0x00040001,
+	KENPO_ACTION_CACHE_FLUSH = 0x00040002,
+};
+
+enum kenpo_result {
+	KENPO_RES_OK = 0,
+	KENPO_RES_NOTFOUND = 1,     /* no such user (lookups) */
+	KENPO_RES_UNAVAIL = 2,      /* the directory or the mail relay cannot be reached */
+	KENPO_RES_DENIED = 3,       /* the caller may not do this */
+	KENPO_RES_BADREQ = 4,       /* malformed request: the connection is closed */
+	KENPO_RES_UNKNOWN = 5,      /* unknown action */
+	KENPO_RES_INTERNAL = 6,     /* kenpod failed; see its log */
+	/* 16 and up: authentication outcomes. */
+	KENPO_RES_AUTH_ERR = 16,       /* unknown login or wrong password: one answer */
+	KENPO_RES_KEY_SENT = 17,
+	KENPO_RES_KEY_PENDING = 18,
+	KENPO_RES_KEY_WRONG = 19,
+	KENPO_RES_KEY_VOID = 20,       /* too many wrong answers: the key is void */
+	KENPO_RES_KEY_EXPIRED = 21,
+	KENPO_RES_COOLDOWN = 22,       /* a new key was asked for too soon */
+	KENPO_RES_LOCKED = 23,
+	KENPO_RES_DELAY = 24,          /* growing delay after failures: try later */
+	KENPO_RES_DISABLED = 25,
+	KENPO_RES_NOT_REGISTERED = 26, /* pre-issued member: register first */
+	KENPO_RES_MAIL_FAILED = 27,    /* the key mail could not be sent */
+	KENPO_RES_MUST_CHANGE = 28,    /* password change required */
+	KENPO_RES_POLICY = 29,         /* the new password breaks rules */
+};
+
+/* flags of AUTH_PASSWORD */
+#define KENPO_AUTHF_SPLIT 0x1   /* a pending key outlives this transaction */
+#define KENPO_AUTHF_SINGLE 0x2  /* the answer may be password + 10-digit key */
+/* flags of the AUTH record */
+#define KENPO_AUTHR_MUST_CHANGE 0x1
+/* flags of PASSWORD_CHANGE */
+#define KENPO_PWCF_ADMIN 0x1
+
+#endif

@@ -1,0 +1,534 @@
+/*
+ * main.c - kenpod: options, start-up, privileges and shutdown.
+ *
+ *   kenpod [-c CONFIG] [-f] [-d] [-s SOCKET] [-t]
+ *
+ * -f stays in the foreground and logs to stderr too (systemd runs it so),
+ * -d logs debug lines, -s overrides the socket path, -t checks the
+ * configuration and exits 0 or 1.
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "config.h"
+#include "log.h"
+#include "myldap.h"
+#include "secret.h"
+#include "server.h"
+
+#define CACHE_MAX_ENTRIES 100000
+#define PASSWORD_FILE_MAX 4096
+
+struct options {
+	const char *config;
+	const char *socket;
+	int foreground;
+	int debug;
+	int check;
+};
+
+/* What main owns and releases at the end. */
+struct daemon_state {
+	struct kenpo_config *cfg;
+	char *password;              /* the bind password, wiped at exit */
+	size_t password_len;
+	int listen_fd;
+	const char *socket_path;
+	char created_dir[PATH_MAX];  /* the socket's directory, if kenpod made it */
+	dev_t socket_dev;
+	ino_t socket_ino;
+	int ctl[2];                  /* signal handlers -> accept loop */
+	struct kenpod kd;
+};
+
+static int ctl_write_fd = -1;
+static int in_foreground;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: kenpod [-c CONFIG] [-f] [-d] [-s SOCKET] [-t]\n"
+		"  -c CONFIG  configuration file (default %s)\n"
+		"  -f         stay in the foreground, log to stderr too\n"
+		"  -d         log debug messages\n"
+		"  -s SOCKET  listen on this socket instead of the configured one\n"
+		"  -t         check the configuration and exit\n", KENPO_CONFIG_PATH);
+}
+
+static int
+parse_options(int argc, char **argv, struct options *o)
+{
+	int c;
+
+	while ((c = getopt(argc, argv, "c:fds:th")) != -1) {
+		switch (c) {
+		case 'c': o->config = optarg; break;
+		case 'f': o->foreground = 1; break;
+		case 'd': o->debug = 1; break;
+		case 's': o->socket = optarg; break;
+		case 't': o->check = 1; break;
+		case 'h': usage(stdout); exit(0);
+		default: return -1;
+		}
+	}
+	return optind == argc ? 0 : -1;
+}
+
+/* A start-up error: to syslog, and to stderr, which the foreground log
+ * writes to anyway and which is still attached before daemonising. */
+static void
+startup_error(const char *what, const char *detail)
+{
+	log_msg(LOG_ERR, "%s: %.300s", what, detail);
+	if (!in_foreground)
+		fprintf(stderr, "kenpod: %s: %.300s\n", what, detail);
+}
+
+/* ---- configuration and secrets ---- */
+
+/* Checks beyond the file's syntax that only kenpod needs. */
+static int
+check_config(const struct kenpo_config *cfg, char *err, size_t errsz)
+{
+	if (cfg->nsocieties == 0) {
+		snprintf(err, errsz, "%s: no [society NAME] section", cfg->path);
+		return -1;
+	}
+	if (cfg->bind_dn != NULL && cfg->bind_dn[0] != '\0' &&
+	    (cfg->bind_password_file == NULL || cfg->bind_password_file[0] == '\0')) {
+		/* A simple bind with an empty password is an anonymous bind. */
+		snprintf(err, errsz, "%s: bind_password_file: required with bind_dn", cfg->path);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+load_config(const struct options *o, struct kenpo_config **cfg)
+{
+	char err[512] = "";
+
+	if (kenpo_config_load(o->config, geteuid(), cfg, err, sizeof err) != 0 ||
+	    check_config(*cfg, err, sizeof err) != 0) {
+		startup_error("configuration", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read the bind password: the file's first line, kept only in memory. */
+static int
+load_password(struct daemon_state *st)
+{
+	const struct kenpo_config *cfg = st->cfg;
+	char err[512] = "";
+	char *data = NULL;
+	size_t len = 0;
+
+	if (cfg->bind_dn == NULL || cfg->bind_dn[0] == '\0')
+		return 0;   /* SASL EXTERNAL */
+	if (kenpo_read_file_safely(cfg->bind_password_file, geteuid(), PASSWORD_FILE_MAX,
+				   1, &data, &len, err, sizeof err) != 0) {
+		startup_error("bind_password_file", err);
+		return -1;
+	}
+	/* Up to the first newline; nothing else may follow but blank lines. */
+	len = strcspn(data, "\r\n");
+	if (len == 0 || data[len + strspn(data + len, "\r\n")] != '\0') {
+		kenpo_wipe(data, strlen(data));
+		free(data);
+		startup_error("bind_password_file", "must hold one non-empty line");
+		return -1;
+	}
+	/* Wipe the line end and what follows; this also ends the string. */
+	kenpo_wipe(data + len, strlen(data + len));
+	st->password = data;
+	st->password_len = len;
+	return 0;
+}
+
+static int
+load_secret(struct daemon_state *st)
+{
+	const struct kenpo_config *cfg = st->cfg;
+	char err[512] = "";
+
+	struct stat sb;
+
+	/* Only lookups are served so far, and they need no secret: a missing
+	 * file is worth a warning, a file that is there but wrong an error. */
+	if (cfg->secret_file == NULL || cfg->secret_file[0] == '\0' ||
+	    (lstat(cfg->secret_file, &sb) != 0 && errno == ENOENT)) {
+		log_msg(LOG_WARNING, "no secret_file: authentication is not available");
+		return 0;
+	}
+	if (kenpo_server_secret_load(cfg->secret_file, st->kd.secret, err, sizeof err) != 0) {
+		startup_error("secret_file", err);
+		return -1;
+	}
+	st->kd.have_secret = 1;
+	return 0;
+}
+
+static int
+resolve_portal_group(struct daemon_state *st)
+{
+	const char *name = st->cfg->portal_group;
+	struct group *gr;
+
+	if (name == NULL || name[0] == '\0')
+		return 0;
+	errno = 0;
+	gr = getgrnam(name);
+	if (gr == NULL) {
+		startup_error("portal_group", errno != 0 ? strerror(errno) : "no such group");
+		return -1;
+	}
+	st->kd.portal_gid = gr->gr_gid;
+	st->kd.have_portal_gid = 1;
+	return 0;
+}
+
+/* ---- the socket ---- */
+
+/* Create the socket's directory (only the last level) if missing, and
+ * remember it in st->created_dir. */
+static int
+make_socket_dir(struct daemon_state *st, const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
+		return -1;
+	slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) == 0) {
+		memcpy(st->created_dir, dir, strlen(dir) + 1);
+		return 0;
+	}
+	if (errno == EEXIST)
+		return 0;
+	startup_error(dir, strerror(errno));
+	return -1;
+}
+
+/* Remove a socket that nobody answers on; refuse to take over one that
+ * another kenpod answers on, and anything that is not a socket. */
+static int
+clear_stale_socket(const char *path)
+{
+	struct stat sb;
+	int fd;
+
+	if (lstat(path, &sb) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		startup_error(path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(sb.st_mode)) {
+		startup_error(path, "exists and is not a socket");
+		return -1;
+	}
+	fd = kenpo_connect(path, kenpo_now_ms() + 1000);
+	if (fd >= 0) {
+		close(fd);
+		startup_error(path, "another kenpod is answering on this socket");
+		return -1;
+	}
+	if (errno != ECONNREFUSED) {
+		startup_error(path, strerror(errno));
+		return -1;
+	}
+	if (unlink(path) != 0 && errno != ENOENT) {
+		startup_error(path, strerror(errno));
+		return -1;
+	}
+	log_msg(LOG_INFO, "removed the stale socket %.200s", path);
+	return 0;
+}
+
+/* Bind and listen, mode 0666: every local process may ask. */
+static int
+open_socket(struct daemon_state *st)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = st->socket_path;
+	struct stat sb;
+	mode_t old;
+	int fd, rc;
+
+	if (strlen(path) >= sizeof sa.sun_path) {
+		startup_error(path, "socket path too long");
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (make_socket_dir(st, path) != 0 || clear_stale_socket(path) != 0)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		startup_error("socket", strerror(errno));
+		return -1;
+	}
+	old = umask(0111);
+	rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+	umask(old);
+	if (rc != 0 || listen(fd, SOMAXCONN) != 0 || stat(path, &sb) != 0) {
+		startup_error(path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	st->socket_dev = sb.st_dev;
+	st->socket_ino = sb.st_ino;
+	st->listen_fd = fd;
+	return 0;
+}
+
+/* Remove the socket, unless another kenpod has replaced it meanwhile. */
+static void
+remove_socket(const struct daemon_state *st)
+{
+	struct stat sb;
+
+	if (st->listen_fd < 0)
+		return;
+	if (lstat(st->socket_path, &sb) == 0 && sb.st_dev == st->socket_dev &&
+	    sb.st_ino == st->socket_ino && unlink(st->socket_path) != 0)
+		log_msg(LOG_WARNING, "cannot remove %.200s: %s", st->socket_path,
+			strerror(errno));
+}
+
+/* ---- privileges ---- */
+
+/* As root with `user` set, become that user for good, after the socket
+ * is open and the files are read.  The socket's directory is handed over
+ * too when kenpod created it, so that the socket can be removed at exit. */
+static int
+drop_privileges(const struct daemon_state *st)
+{
+	const char *user = st->cfg->user;
+	struct passwd *pw;
+
+	if (geteuid() != 0 || user == NULL || user[0] == '\0')
+		return 0;
+	errno = 0;
+	pw = getpwnam(user);
+	if (pw == NULL) {
+		startup_error("user", errno != 0 ? strerror(errno) : "no such user");
+		return -1;
+	}
+	if (pw->pw_uid == 0)
+		return 0;
+	if (st->created_dir[0] != '\0' && chown(st->created_dir, pw->pw_uid, pw->pw_gid) != 0) {
+		startup_error(st->created_dir, strerror(errno));
+		return -1;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0) {
+		startup_error("dropping privileges", strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		startup_error("dropping privileges", "root could be regained");
+		return -1;
+	}
+	log_msg(LOG_INFO, "running as %.100s (uid %lu)", user, (unsigned long)pw->pw_uid);
+	return 0;
+}
+
+/* ---- signals ---- */
+
+/* Async-signal-safe: one byte down the control pipe. */
+static void
+on_signal(int sig)
+{
+	int saved = errno;
+	char c = sig == SIGHUP ? 'H' : 'T';
+
+	if (write(ctl_write_fd, &c, 1) != 1) {
+		/* A full pipe already holds a pending command. */
+	}
+	errno = saved;
+}
+
+static int
+setup_signals(struct daemon_state *st)
+{
+	struct sigaction sa;
+
+	if (pipe2(st->ctl, O_CLOEXEC | O_NONBLOCK) != 0) {
+		startup_error("pipe", strerror(errno));
+		return -1;
+	}
+	ctl_write_fd = st->ctl[1];
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sa.sa_handler = on_signal;
+	if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0 ||
+	    sigaction(SIGHUP, &sa, NULL) != 0)
+		return -1;
+	sa.sa_handler = SIG_IGN;
+	return sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* ---- daemon ---- */
+
+/* Detach: fork, new session, fork again so that no terminal can ever be
+ * acquired, then stdio to /dev/null.  Returns in the daemon only. */
+static int
+daemonize(void)
+{
+	pid_t pid;
+	int fd, status;
+
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0) {
+		/* The parent leaves once the intermediate child has forked. */
+		(void)waitpid(pid, &status, 0);
+		_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+	}
+	if (setsid() < 0)
+		_exit(1);
+	pid = fork();
+	if (pid < 0)
+		_exit(1);
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") != 0)
+		return -1;
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd < 0 || dup2(fd, STDIN_FILENO) < 0 || dup2(fd, STDOUT_FILENO) < 0 ||
+	    dup2(fd, STDERR_FILENO) < 0)
+		return -1;
+	if (fd > STDERR_FILENO)
+		close(fd);
+	return 0;
+}
+
+/* ---- main ---- */
+
+static void
+state_release(struct daemon_state *st)
+{
+	remove_socket(st);
+	if (st->listen_fd >= 0)
+		close(st->listen_fd);
+	if (st->ctl[0] >= 0) {
+		close(st->ctl[0]);
+		close(st->ctl[1]);
+	}
+	if (st->password != NULL) {
+		kenpo_wipe(st->password, st->password_len);
+		free(st->password);
+	}
+	kenpo_wipe(st->kd.secret, sizeof st->kd.secret);
+	cache_free(st->kd.cache);
+	kenpo_config_free(st->cfg);
+}
+
+/* Everything done as root: files, socket, then the privilege drop. */
+static int
+prepare(const struct options *o, struct daemon_state *st)
+{
+	if (load_config(o, &st->cfg) != 0)
+		return -1;
+	if (o->debug || (st->cfg->log_level != NULL && strcmp(st->cfg->log_level, "debug") == 0))
+		log_open(o->foreground, 1);
+	st->kd.cfg = st->cfg;
+	st->socket_path = o->socket != NULL ? o->socket :
+		st->cfg->socket_path != NULL ? st->cfg->socket_path : KENPO_SOCKET_PATH;
+	if (load_secret(st) != 0 || load_password(st) != 0 || resolve_portal_group(st) != 0)
+		return -1;
+	if (open_socket(st) != 0 || drop_privileges(st) != 0)
+		return -1;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+		startup_error("PR_SET_NO_NEW_PRIVS", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+run(const struct options *o, struct daemon_state *st)
+{
+	if (prepare(o, st) != 0 || setup_signals(st) != 0)
+		return -1;
+	if (!o->foreground && daemonize() != 0) {
+		startup_error("daemonize", strerror(errno));
+		return -1;
+	}
+	st->kd.cache = cache_new(CACHE_MAX_ENTRIES, st->cfg->cache_positive_ttl,
+				 st->cfg->cache_negative_ttl);
+	if (st->kd.cache == NULL || myldap_setup(st->cfg, st->password) != 0) {
+		startup_error("start-up", "out of memory");
+		return -1;
+	}
+	log_msg(LOG_INFO, "kenpod %s listening on %.200s", PACKAGE_VERSION, st->socket_path);
+	if (server_run(&st->kd, st->listen_fd, st->ctl[0]) != 0)
+		return -1;
+	log_msg(LOG_INFO, "stopped");
+	return 0;
+}
+
+static int
+check_only(const struct options *o)
+{
+	struct kenpo_config *cfg = NULL;
+
+	if (load_config(o, &cfg) != 0)
+		return 1;
+	printf("%s: configuration OK (%zu societies)\n", cfg->path, cfg->nsocieties);
+	kenpo_config_free(cfg);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options o = { NULL, NULL, 0, 0, 0 };
+	struct daemon_state st = { .listen_fd = -1, .ctl = { -1, -1 } };
+	int rc;
+
+	/* libnss_kenpo must answer "unavailable" inside kenpod, so that
+	 * kenpod never asks itself (and waits for itself) through NSS. */
+	if (setenv("_KENPO_NSS_LOOPS", "NO", 1) != 0)
+		return 1;
+	if (parse_options(argc, argv, &o) != 0) {
+		usage(stderr);
+		return 2;
+	}
+	in_foreground = o.foreground || o.check;
+	log_open(in_foreground, o.debug);
+	if (o.check)
+		return check_only(&o);
+	if (kenpo_secret_init() != 0) {
+		startup_error("libsodium", "cannot initialise");
+		return 1;
+	}
+	rc = run(&o, &st);
+	state_release(&st);
+	log_close();
+	return rc == 0 ? 0 : 1;
+}
