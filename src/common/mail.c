@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "mail.h"
+#include "secret.h"
 #include "template.h"
 
 #define ADDR_MAX 254            /* RFC 5321 path limit less the brackets */
@@ -472,15 +473,6 @@ put_headers(struct sbuf *b, const struct kenpo_mail *m)
 
 /* ---- body --------------------------------------------------------------------- */
 
-static void
-free_wiped(char *p, size_t n)
-{
-	if (p == NULL)
-		return;
-	sodium_memzero(p, n);
-	free(p);
-}
-
 /* LF becomes CRLF, CRLF stays, a lone CR is refused.  The body may hold a
  * temporary password or a key, so every copy is sized exactly (no
  * realloc leaving a copy behind) and wiped by the caller. */
@@ -547,7 +539,7 @@ assemble(const struct sbuf *hdrs, const char *crlf, size_t crlflen,
 		o += n + 2;
 	}
 	msg[o] = '\0';
-	free_wiped(b64, b64sz);
+	kenpo_wipe_free(b64, b64sz);
 	*out = msg;
 	*outlen = o;
 	return 0;
@@ -577,7 +569,7 @@ kenpo_mail_compose(const struct kenpo_mail *m, char **out, size_t *outlen,
 	}
 	rc = 0;
 done:
-	free_wiped(crlf, crlflen);
+	kenpo_wipe_free(crlf, crlflen);
 	free(hdrs.p);
 	return rc;
 }
@@ -608,7 +600,7 @@ read_password(const char *path, char **out, char *errbuf, size_t errsz)
 	if (len == 0 || strlen(data) != len || strcspn(data, "\r\n") != len) {
 		snprintf(errbuf, errsz, "%.300s: the password must be one non-empty line",
 			 path);
-		free_wiped(data, size);
+		kenpo_wipe_free(data, size);
 		return -1;
 	}
 	*out = data;
@@ -653,7 +645,7 @@ kenpo_smtp_clear(struct kenpo_smtp *s)
 	if (s == NULL)
 		return;
 	if (s->password_owned != NULL)
-		free_wiped(s->password_owned, strlen(s->password_owned));
+		kenpo_wipe_free(s->password_owned, strlen(s->password_owned));
 	s->password_owned = NULL;
 	s->password = NULL;
 }

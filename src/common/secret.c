@@ -250,6 +250,14 @@ void kenpo_secret_free(char *s)
 	free(s);
 }
 
+void kenpo_wipe_free(void *p, size_t len)
+{
+	if (p == NULL)
+		return;
+	sodium_memzero(p, len);
+	free(p);
+}
+
 /* The secret in a file's contents: 32 raw bytes, or 64 hex characters and
  * an optional newline.  0, or -1 with a reason. */
 static int secret_decode(const char *data, size_t len,

@@ -67,9 +67,11 @@ int kenpo_keyed_hash_hex(const unsigned char secret[KENPO_SERVER_SECRET_BYTES],
  * strings of different lengths are unequal (length is not secret). 1 or 0. */
 int kenpo_secret_equal(const char *a, const char *b);
 
-/* Wipe with sodium_memzero; kenpo_secret_free wipes strlen+1 then frees. */
+/* Wipe with sodium_memzero; kenpo_secret_free wipes strlen+1 then frees;
+ * kenpo_wipe_free wipes len bytes then frees.  All accept NULL. */
 void kenpo_wipe(void *p, size_t len);
 void kenpo_secret_free(char *s);
+void kenpo_wipe_free(void *p, size_t len);
 
 /* Read the server secret: a file of exactly 32 random bytes, or 64 hex
  * characters and an optional newline; all zero is refused.  The file is

@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "config.h"
+#include "secret.h"
 #include "template.h"
 
 #ifndef TEMPLATEDIR
@@ -265,15 +266,6 @@ expand_alloc(const struct kenpo_var *vars, size_t nvars, unsigned line,
 	return 0;
 }
 
-static void
-free_wiped(char *p, size_t n)
-{
-	if (p == NULL)
-		return;
-	sodium_memzero(p, n);
-	free(p);
-}
-
 /* Check the raw template: UTF-8, no NUL, no CR, and the shape
  * "Subject: ...\n\n...".  Sets the spans of subject and body. */
 static int
@@ -365,8 +357,8 @@ kenpo_template_expand(const char *text, size_t len,
 	b = NULL;
 	rc = 0;
 done:
-	free_wiped(s, slen);
-	free_wiped(b, blen);
+	kenpo_wipe_free(s, slen);
+	kenpo_wipe_free(b, blen);
 	return rc;
 }
 
