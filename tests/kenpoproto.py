@@ -18,10 +18,43 @@ PASSWD_BYUID = 0x00010002
 PASSWD_ALL = 0x00010008
 PING = 0x00040001
 CACHE_FLUSH = 0x00040002
+AUTH_PASSWORD = 0x00020001
+AUTH_KEY = 0x00020002
+AUTH_RESEND = 0x00020003
+AUTH_ABORT = 0x00020004
+ACCOUNT = 0x00020005
+SESSION_OPEN = 0x00020006
+PASSWORD_CHANGE = 0x00020007
 
 OK, NOTFOUND, UNAVAIL, DENIED, BADREQ, UNKNOWN, INTERNAL = range(7)
 RESULT_NAMES = {OK: "OK", NOTFOUND: "NOTFOUND", UNAVAIL: "UNAVAIL", DENIED: "DENIED",
                 BADREQ: "BADREQ", UNKNOWN: "UNKNOWN", INTERNAL: "INTERNAL"}
+
+# Authentication outcomes (kenpo-proto.h, enum kenpo_result 16 and up).
+(AUTH_ERR, KEY_SENT, KEY_PENDING, KEY_WRONG, KEY_VOID, KEY_EXPIRED, COOLDOWN, LOCKED,
+ DELAY, DISABLED, NOT_REGISTERED, MAIL_FAILED, MUST_CHANGE, POLICY) = range(16, 30)
+RESULT_NAMES.update({
+    AUTH_ERR: "AUTH_ERR", KEY_SENT: "KEY_SENT", KEY_PENDING: "KEY_PENDING",
+    KEY_WRONG: "KEY_WRONG", KEY_VOID: "KEY_VOID", KEY_EXPIRED: "KEY_EXPIRED",
+    COOLDOWN: "COOLDOWN", LOCKED: "LOCKED", DELAY: "DELAY", DISABLED: "DISABLED",
+    NOT_REGISTERED: "NOT_REGISTERED", MAIL_FAILED: "MAIL_FAILED",
+    MUST_CHANGE: "MUST_CHANGE", POLICY: "POLICY"})
+AUTHF_SPLIT = 0x1
+AUTHF_SINGLE = 0x2
+AUTHF_TICKET = 0x4
+AUTHR_MUST_CHANGE = 0x1
+PWCF_ADMIN = 0x1
+PWC_SAME_AS_OLD = 1 << 24
+
+# The fields each authentication answer carries after the result:
+# "auth" the AUTH record, "key" the KEY record, "lang", "lang secs" (also
+# tries left and the POLICY mask), or nothing.
+_AUTH_FIELDS = {
+    OK: "auth", KEY_SENT: "key", KEY_PENDING: "key", KEY_WRONG: "lang secs",
+    COOLDOWN: "lang secs", LOCKED: "lang secs", DELAY: "lang secs", POLICY: "lang secs",
+    AUTH_ERR: "lang", KEY_VOID: "lang", KEY_EXPIRED: "lang", DISABLED: "lang",
+    NOT_REGISTERED: "lang", MAIL_FAILED: "lang", MUST_CHANGE: "lang", UNAVAIL: "lang",
+}
 
 
 class ProtocolError(Exception):
@@ -184,3 +217,64 @@ class Client:
         result, r = self.call(CACHE_FLUSH)
         r.end()
         return result
+
+    # -- authentication ---------------------------------------------------------
+    @staticmethod
+    def _auth_answer(result, r, fields):
+        """A dict: result, name, and the fields of that result."""
+        out = {"result": result, "name": RESULT_NAMES.get(result, str(result))}
+        if fields == "auth":
+            out.update(login=r.string(), lang=r.int32(), flags=r.int32(), ticket=r.string())
+        elif fields == "key":
+            out.update(login=r.string(), lang=r.int32(), masked=r.string(),
+                       secs=r.int32(), txn=r.string())
+        elif fields == "lang secs":
+            out.update(lang=r.int32(), secs=r.int32())
+        elif fields == "lang":
+            out.update(lang=r.int32())
+        r.end()
+        return out
+
+    def _auth(self, action, *fields, ok=None):
+        result, r = self.call(action, *fields)
+        if result == OK and ok is not None:
+            how = ok
+        elif result in (DENIED, BADREQ, UNKNOWN, INTERNAL) or \
+                (result == NOTFOUND and action != PASSWORD_CHANGE):
+            how = None
+        elif result == NOTFOUND:
+            how = "lang"
+        else:
+            how = _AUTH_FIELDS.get(result)
+        return self._auth_answer(result, r, how)
+
+    def auth_password(self, login, password, flags=0, service="kenpo-test", rhost=""):
+        return self._auth(AUTH_PASSWORD, login, password, flags, service, rhost, ok="auth")
+
+    def auth_key(self, login, txn, key, flags=0):
+        return self._auth(AUTH_KEY, login, txn, key, flags, ok="auth")
+
+    def auth_resend(self, login, txn):
+        return self._auth(AUTH_RESEND, login, txn)
+
+    def auth_abort(self, login, txn):
+        return self._auth(AUTH_ABORT, login, txn, ok="none")
+
+    def account(self, login):
+        return self._auth(ACCOUNT, login, ok="lang")
+
+    def session_open(self, login, service="kenpo-test", rhost=""):
+        result, r = self.call(SESSION_OPEN, login, service, rhost)
+        out = {"result": result, "name": RESULT_NAMES.get(result, str(result))}
+        if result == OK:
+            out.update(lang=r.int32(), previous=r.string())
+        elif result == UNAVAIL:
+            out.update(lang=r.int32())
+        r.end()
+        return out
+
+    def password_change(self, login, old, new, flags=0):
+        out = self._auth(PASSWORD_CHANGE, login, old, new, flags, ok="none")
+        if out["result"] == POLICY:
+            out["mask"] = out.pop("secs")
+        return out

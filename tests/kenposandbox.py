@@ -462,6 +462,7 @@ class Sandbox:
         self.society_settings = {}
         self.extra_societies = {}
         self._kenpod_proc = None
+        self._extra_kenpods = {}
 
     # -- properties used by tests ------------------------------------------
     @property
@@ -548,7 +549,7 @@ class Sandbox:
             # Members may set their own password but not read the hash.
             'to attrs=userPassword by dn.exact="%s" write by self =w '
             'by anonymous auth by * none' % k,
-            'to attrs=kenpoTempPassword,kenpoKeyHash,kenpoAuthKeyHash '
+            'to attrs=kenpoTempPassword,kenpoKeyHash,kenpoAuthKeyHash,kenpoKeyTxn '
             'by dn.exact="%s" write by * none' % k,
             # dds's refresh operation needs manage on entryTtl.
             'to attrs=entryTtl by dn.exact="%s" manage by * none' % k,
@@ -943,7 +944,9 @@ class Sandbox:
         out = ["# kenpod.conf of the kenpo sandbox %s" % self.dir]
         for title, conf in sections:
             out.append("\n[%s]" % title)
-            out.extend("%s = %s" % (key, value) for key, value in conf.items())
+            # A setting of None leaves the key out (its default applies).
+            out.extend("%s = %s" % (key, value) for key, value in conf.items()
+                       if value is not None)
         return "\n".join(out) + "\n"
 
     def write_kenpod_conf(self):
@@ -958,8 +961,12 @@ class Sandbox:
         env = self.client_env()
         # glibc's newlocale keeps $LOCPATH for good (see tests/lsan.supp).
         env.pop("LOCPATH", None)
+        # kenpod.log must get kenpod's lines even when the tests run under systemd.
+        env.pop("JOURNAL_STREAM", None)
         env["LSAN_OPTIONS"] = "suppressions=%s" % os.path.join(srcdir(), "tests", "lsan.supp")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        # The mail templates of the source tree (kenpod mails keys).
+        env.setdefault("KENPO_TEMPLATEDIR", os.path.join(srcdir(), "templates"))
         return env
 
     def start_kenpod(self):
@@ -1030,6 +1037,72 @@ class Sandbox:
         if os.path.exists(self.kenpod_pidfile):
             os.unlink(self.kenpod_pidfile)
         return status
+
+    def start_extra_kenpod(self, name, kenpod=None, society=None):
+        """Start another kenpod on the same directory, as a second host would
+        run one: the same server secret, its own DIR/kenpod-NAME.conf (the
+        current settings with kenpod/society applied), socket
+        DIR/kenpod-NAME.sock, log DIR/kenpod-NAME.log and pid file
+        DIR/kenpod-NAME.pid (down() stops it too).  Returns the socket path."""
+        if not re.fullmatch(r"[a-z0-9]{1,16}", name) or name in self._extra_kenpods:
+            raise SandboxError("extra kenpod %r: bad or used name" % name)
+        base = os.path.join(self.dir, "kenpod-" + name)
+        sock, log_path = base + ".sock", base + ".log"
+        saved = (dict(self.kenpod_settings), dict(self.society_settings))
+        self.kenpod_settings.update(kenpod or {})
+        self.society_settings.update(society or {})
+        try:
+            self.write_kenpod_conf()  # makes the shared secret if needed
+            text = self.kenpod_config_text()
+        finally:
+            self.kenpod_settings, self.society_settings = saved
+            self.write_kenpod_conf()
+        _write_secret(base + ".conf", text)
+        log = open(log_path, "ab")
+        proc = subprocess.Popen(
+            [self.kenpod_binary, "-f", "-c", base + ".conf", "-s", sock],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            env=self._kenpod_env())
+        log.close()
+        self._extra_kenpods[name] = proc
+        with open(base + ".pid", "w") as f:
+            f.write("%d\n" % proc.pid)
+        import kenpoproto
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                self.stop_extra_kenpod(name)
+                raise SandboxError("kenpod %s exited; see %s:\n%s" % (
+                    name, log_path, self._tail(log_path)))
+            try:
+                with kenpoproto.Client(sock, timeout=1.0) as c:
+                    if c.ping()[0] == kenpoproto.OK:
+                        return sock
+            except (OSError, kenpoproto.ProtocolError):
+                time.sleep(0.01)
+        self.stop_extra_kenpod(name)
+        raise SandboxError("kenpod %s did not answer; see %s" % (name, log_path))
+
+    def stop_extra_kenpod(self, name):
+        """Stop a kenpod started by start_extra_kenpod; returns its exit status."""
+        proc = self._extra_kenpods.pop(name, None)
+        status = None
+        if proc is not None:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(STOP_GRACE)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(STOP_GRACE)
+            status = proc.returncode
+        pidfile = os.path.join(self.dir, "kenpod-%s.pid" % name)
+        if os.path.exists(pidfile):
+            os.unlink(pidfile)
+        return status
+
+    def extra_kenpod_log(self, name):
+        return os.path.join(self.dir, "kenpod-%s.log" % name)
 
     def restart_kenpod(self):
         self.stop_kenpod()
@@ -1139,6 +1212,94 @@ class Sandbox:
         ms = [self._member(login, first + i, **kw) for i, login in enumerate(logins)]
         self.ldapadd("".join(self.member_ldif(m) for m in ms))
         return ms
+
+    # -- self-service: another society, roster data ------------------------------
+    def add_society_subtree(self, sid, name, uid_min):
+        """Add the entries of another society ou=SID under the suffix (members,
+        tokens, rates, its uidNumber counter starting at uid_min); returns its
+        base DN.  kenpod serves it once extra_societies[SID] holds a section,
+        e.g. society_section(SID, name, registration="identity")."""
+        base = "ou=%s,%s" % (sid, SUFFIX)
+        e = [ldif_entry(base, [
+            ("objectClass", "organizationalUnit"), ("objectClass", "kenpoSociety"),
+            ("ou", sid), ("kenpoSocietyId", sid), ("displayName", name)])]
+        for ou in ("members", "tokens", "rates"):
+            e.append(ldif_entry("ou=%s,%s" % (ou, base), [
+                ("objectClass", "organizationalUnit"), ("ou", ou)]))
+        e.append(ldif_entry("cn=uidNumber," + base, [
+            ("objectClass", "kenpoCounter"), ("cn", "uidNumber"),
+            ("kenpoNextUid", str(uid_min))]))
+        self.ldapadd("".join(e))
+        return base
+
+    @staticmethod
+    def society_section(sid, name, base=None, **settings):
+        """A [society SID] section (a dict) like the sandbox's own society."""
+        url = "https://portal.kenpo.test/%s/" % sid
+        conf = {
+            "name": name,
+            "base": base or "ou=%s,%s" % (sid, SUFFIX),
+            "mail_from": "noreply@%s.kenpo.test" % sid,
+            "login_url": url + "login",
+            "guide_url": url + "guide?token=%%TOKEN%%",
+            "identity_url": url + "identity?token=%%TOKEN%%",
+            "reset_url": url + "reset?token=%%TOKEN%%",
+        }
+        conf.update({k: str(v) for k, v in settings.items()})
+        return conf
+
+    def add_roster_member(self, number, roster_mail, dob, base=None, state="issued",
+                          cn="山田 花子", sn="山田", extra=()):
+        """A member imported from the roster for the identity check: no login ID
+        and no posixAccount yet, only the roster's address and date of birth.
+        Returns its DN."""
+        dn = "kenpoMemberNumber=%s,ou=members,%s" % (number, base or SOCIETY_BASE)
+        attrs = [("objectClass", "inetOrgPerson"), ("objectClass", "kenpoMember"),
+                 ("kenpoMemberNumber", number), ("kenpoState", state), ("cn", cn),
+                 ("sn", sn), ("kenpoRosterMail", roster_mail),
+                 ("kenpoDateOfBirth", dob)]
+        attrs.extend(extra)
+        self.ldapadd(ldif_entry(dn, attrs))
+        return dn
+
+    def add_household_member(self, member_dn, index, nickname=None, **attrs):
+        """A dependent (被扶養者) of a member as its child entry; returns the DN."""
+        dn = "kenpoHouseholdIndex=%s,%s" % (index, member_dn)
+        pairs = [("objectClass", "kenpoHouseholdMember"), ("kenpoHouseholdIndex", index),
+                 ("cn", "山田 次郎")]
+        if nickname is not None:
+            pairs.append(("kenpoNickname", nickname))
+        pairs.extend(attrs.items())
+        self.ldapadd(ldif_entry(dn, pairs))
+        return dn
+
+    def entry(self, dn, *attrs):
+        """The attributes of one entry as {name: [values]} (names as asked for
+        when given, lower-cased keys otherwise); {} when there is no entry."""
+        import ldap
+        conn = self.connect("admin")
+        try:
+            res = conn.search_s(dn, ldap.SCOPE_BASE, "(objectClass=*)", list(attrs) or None)
+        except ldap.NO_SUCH_OBJECT:
+            return {}
+        finally:
+            conn.unbind_s()
+        out = {}
+        for k, vals in res[0][1].items():
+            out[k] = [v.decode("utf-8", "replace") for v in vals]
+        return out
+
+    def count_entries(self, base, filterstr="(objectClass=*)"):
+        """How many entries below base (base itself excluded) match."""
+        import ldap
+        conn = self.connect("admin")
+        try:
+            res = conn.search_s(base, ldap.SCOPE_ONELEVEL, filterstr, ["1.1"])
+        except ldap.NO_SUCH_OBJECT:
+            return 0
+        finally:
+            conn.unbind_s()
+        return len(res)
 
     # -- LDAP helpers ------------------------------------------------------------
     def ldap_admin_cmd(self, tool, *args, input_text=None, check=True, tcp=False):

@@ -120,6 +120,7 @@ static const struct keyword kenpod_keywords[] = {
 	{ "enumerate", KW_ENUM, D(enumerate), 0, 0, "no", 0, bool_words, NULL },
 	{ "cache_positive_ttl", KW_DURATION, D(cache_positive_ttl), 0, DAY, "60s", 0, NULL, NULL },
 	{ "cache_negative_ttl", KW_DURATION, D(cache_negative_ttl), 0, DAY, "10s", 0, NULL, NULL },
+	{ "cache_size", KW_UINT, D(cache_size), 1, 10000000, "200000", 0, NULL, NULL },
 	{ "smtp_url", KW_URL, D(smtp_url), 1, 1024, "smtp://localhost:25", 0, NULL, smtp_schemes },
 	/* No default here: it follows the scheme of smtp_url (finish_kenpod). */
 	{ "smtp_tls", KW_ENUM, D(smtp_tls), 0, 0, NULL, 0, tls_words, NULL },

@@ -84,6 +84,8 @@ struct kenpo_config {
 	int enumerate;             /* enumerate = no (yes/no/true/false/on/off/1/0) */
 	long cache_positive_ttl;   /* cache_positive_ttl = 60s (0..1d) */
 	long cache_negative_ttl;   /* cache_negative_ttl = 10s (0..1d) */
+	unsigned long cache_size;  /* cache_size = 200000 answers kept (1..10000000);
+				    * a member found by name and by uid takes two */
 	char *smtp_url;            /* smtp_url = smtp://localhost:25 (smtp:// or smtps://) */
 	enum kenpo_smtp_tls smtp_tls; /* smtp_tls = none|starttls|smtps (absent: smtps for
 				       * smtps://, none for smtp://; smtps needs smtps://) */

@@ -68,17 +68,21 @@ enum kenpo_action {
 	 *                        administrator unlocks)
 	 *     res MAIL_FAILED, UNAVAIL: INT32 lang
 	 *   With KENPO_AUTHF_SINGLE the password may end with the 10-digit key of
-	 *   a pending key; then res OK means both were right.
-	 * AUTH_KEY       req: STRING login, STRING txn, STRING key
+	 *   a pending key; then res OK means both were right.  A right password
+	 *   with a wrong key answers KEY_WRONG (INT32 lang, INT32 tries left) or,
+	 *   at the last try, KEY_VOID (INT32 lang); the password alone then mails
+	 *   a new key.
+	 * AUTH_KEY       req: STRING login, STRING txn, STRING key, INT32 flags
+	 *                     (KENPO_AUTHF_TICKET only)
 	 *     res OK: AUTH record; KEY_WRONG: INT32 lang, INT32 tries left;
 	 *     KEY_VOID, KEY_EXPIRED, AUTH_ERR: INT32 lang
 	 * AUTH_RESEND    req: STRING login, STRING txn
-	 *     res KEY_SENT: KEY record; COOLDOWN: INT32 lang, INT32 seconds to wait;
-	 *     AUTH_ERR, MAIL_FAILED: INT32 lang
+	 *     res KEY_SENT: KEY record (with the same txn); COOLDOWN: INT32 lang,
+	 *     INT32 seconds to wait; AUTH_ERR, MAIL_FAILED: INT32 lang
 	 * AUTH_ABORT     req: STRING login, STRING txn          res OK (always)
 	 * ACCOUNT        req: STRING login
 	 *     res OK / MUST_CHANGE / DISABLED / LOCKED (INT32 lang, INT32 secs) /
-	 *     NOTFOUND; MUST_CHANGE and OK carry INT32 lang
+	 *     NOTFOUND; MUST_CHANGE and OK carry INT32 lang, DISABLED too
 	 * SESSION_OPEN   req: STRING login, STRING service, STRING rhost
 	 *     res OK: INT32 lang, STRING previous login as "YYYY/MM/DD HH:MM:SS" in
 	 *     the society's time zone ("" for the first login); records this one.
@@ -86,9 +90,16 @@ enum kenpo_action {
 	 *     (KENPO_PWCF_ADMIN: no old password; only from uid 0)
 	 *     res OK; POLICY: INT32 lang, INT32 mask of broken enum kenpo_rule
 	 *     bits; AUTH_ERR (old password wrong), NOTFOUND: INT32 lang
+	 *     Also: KENPO_PWC_SAME_AS_OLD in the POLICY mask; LOCKED, DELAY:
+	 *     INT32 lang, INT32 seconds (the old password is checked like a
+	 *     login: it counts failures); NOT_REGISTERED, DISABLED, UNAVAIL:
+	 *     INT32 lang; DENIED for KENPO_PWCF_ADMIN from another uid than 0.
 	 *
 	 * AUTH record: STRING canonical login, INT32 lang, INT32 flags
-	 *              (KENPO_AUTHR_MUST_CHANGE)
+	 *              (KENPO_AUTHR_MUST_CHANGE), STRING profile ticket (proof of
+	 *              this login for PROFILE_GET/SET, valid 10 minutes, single
+	 *              use; "" unless KENPO_AUTHF_TICKET was asked, or when none
+	 *              could be made)
 	 * KEY record:  STRING canonical login, INT32 lang, STRING masked address
 	 *              ("****@****.jp"), INT32 seconds the key stays valid,
 	 *              STRING txn (a random handle of this pending key; AUTH_KEY,
@@ -103,6 +114,88 @@ enum kenpo_action {
 	KENPO_ACTION_ACCOUNT = 0x00020005,
 	KENPO_ACTION_SESSION_OPEN = 0x00020006,
 	KENPO_ACTION_PASSWORD_CHANGE = 0x00020007,
+
+	/* ---- self-service (root, or the configured portal group) ----
+	 * Every answer that depends on whether an address is known is the same
+	 * either way.  Tokens travel in URLs; kenpod stores only keyed hashes.
+	 * "society" is the [society ID] of the configuration ("" when there is
+	 * only one).
+	 *
+	 * GUIDE_REQUEST   req: STRING society, STRING address
+	 *     res OK (always, also when rate-limited or not mailed); mails
+	 *     利用登録手続きのご案内 with a single-use token (guide_validity).
+	 * TOKEN_CHECK     req: STRING token
+	 *     res OK: INT32 kind (KENPO_TOKEN_*), INT32 seconds left, STRING
+	 *     masked address; TOKEN_EXPIRED; TOKEN_INVALID (unknown or used)
+	 * REG_LETTER_OPEN req: STRING token (guide), STRING pre-issued login ID,
+	 *                      STRING temporary password
+	 *     res OK: REG record; AUTH_ERR; TOKEN_EXPIRED; TOKEN_INVALID; LOCKED
+	 * IDENTITY_CHECK  req: STRING token (guide), STRING address, STRING date
+	 *                      of birth "YYYY-MM-DD"
+	 *     res OK: STRING the 8-character on-screen 認証キー (never mailed);
+	 *     kenpod mails 本人確認完了のご案内 with a new token (identity_validity);
+	 *     MISMATCH: INT32 tries left; TOKEN_EXPIRED; TOKEN_INVALID
+	 * IDENTITY_OPEN   req: STRING token (identity), STRING 認証キー
+	 *     res OK: REG record; MISMATCH: INT32 tries left; TOKEN_*
+	 * REG_COMPLETE    req: STRING registration ticket, STRING new login ID,
+	 *                      STRING new password, STRING mail address,
+	 *                      STRING nickname ("" = ご本人)
+	 *     res OK: STRING login ID; mails 利用登録完了のご案内.
+	 *     POLICY: INT32 rule mask (login ID and password rules together);
+	 *     ID_TAKEN; BADVALUE: STRING field name; TOKEN_EXPIRED; TOKEN_INVALID
+	 * RESET_REQUEST   req: STRING society, STRING address
+	 *     res OK (always); a registered address gets パスワード再発行のご案内
+	 *     with URL, login ID and a temporary password (reset_validity).
+	 * PROFILE_GET     req: STRING login, STRING ticket ("" only for root)
+	 *     res OK: PROFILE record; DENIED; NOTFOUND
+	 * PROFILE_SET     req: STRING login, STRING ticket, INT32 count, then
+	 *                      count pairs STRING field, STRING value
+	 *     res OK; POLICY: INT32 mask; ID_TAKEN; BADVALUE: STRING field; DENIED
+	 *     Fields: login_id, nickname, mail1, mail2, mail3, key_required,
+	 *     notify_medical, notify_generic, notify_magazine, notify_documents,
+	 *     notify_applications ("yes"/"no"), household.NN.nickname,
+	 *     household.NN.disclose_medical, household.NN.disclose_generic.
+	 *     All or nothing.  Changing mail1 mails a notice to the old address.
+	 *
+	 * REG record:     STRING registration ticket, INT32 seconds left,
+	 *                 STRING mail address to prefill ("" if none)
+	 * PROFILE record: INT32 count, then count pairs STRING field, STRING value
+	 *                 (the fields above, plus last_login, state)
+	 *
+	 * Added later:
+	 * PROFILE_GET and PROFILE_SET answer OK with one more STRING after their
+	 *     fields: the ticket to present next ("" when none was presented).
+	 *     A ticket is single-use: a call that presents one consumes it and
+	 *     hands out the next, valid until the first one's expiry.  A wrong
+	 *     or another member's ticket is TOKEN_INVALID, an old one
+	 *     TOKEN_EXPIRED; no ticket from a caller other than root is DENIED.
+	 * RESET_OPEN      req: STRING token (reset)
+	 *     res OK: STRING login ID, INT32 seconds the temporary password stays
+	 *     valid (prefill of the 仮ログイン form); the link is consumed.
+	 *     TOKEN_EXPIRED; TOKEN_INVALID
+	 * LOGIN_ID_CHECK  req: STRING login ID
+	 *     res OK: INT32 1 when a member holds it (in any case), else 0;
+	 *     BADVALUE: STRING "login_id" when it cannot be a login ID at all
+	 * PROFILE fields also include disclose_medical and disclose_generic: the
+	 *     member's own setting, as each household member has one.
+	 * RESET_REQUEST with society "" looks for the address in every society.
+	 * GUIDE_REQUEST, RESET_REQUEST, IDENTITY_CHECK: BADVALUE: STRING field
+	 *     ("address", "society", "date_of_birth", "registration" when the
+	 *     society does not register by identity check) before anything is
+	 *     looked up, so that the answer still tells nothing about addresses.
+	 * Refusals that carry fields carry them after the result, as OK does.
+	 */
+	KENPO_ACTION_GUIDE_REQUEST = 0x00030001,
+	KENPO_ACTION_TOKEN_CHECK = 0x00030002,
+	KENPO_ACTION_REG_LETTER_OPEN = 0x00030003,
+	KENPO_ACTION_IDENTITY_CHECK = 0x00030004,
+	KENPO_ACTION_IDENTITY_OPEN = 0x00030005,
+	KENPO_ACTION_REG_COMPLETE = 0x00030006,
+	KENPO_ACTION_RESET_REQUEST = 0x00030007,
+	KENPO_ACTION_PROFILE_GET = 0x00030008,
+	KENPO_ACTION_PROFILE_SET = 0x00030009,
+	KENPO_ACTION_RESET_OPEN = 0x0003000a,
+	KENPO_ACTION_LOGIN_ID_CHECK = 0x0003000b,
 
 	/* ---- control (root) ----
 	 * PING        req: nothing; res OK: STRING version
@@ -137,14 +230,31 @@ enum kenpo_result {
 	KENPO_RES_MAIL_FAILED = 27,    /* the key mail could not be sent */
 	KENPO_RES_MUST_CHANGE = 28,    /* password change required */
 	KENPO_RES_POLICY = 29,         /* the new password breaks rules */
+	/* 48 and up: self-service outcomes. */
+	KENPO_RES_TOKEN_INVALID = 48,  /* unknown, used, or of another kind */
+	KENPO_RES_TOKEN_EXPIRED = 49,
+	KENPO_RES_MISMATCH = 50,       /* identity check or 認証キー did not match */
+	KENPO_RES_ID_TAKEN = 51,       /* the login ID belongs to someone else */
+	KENPO_RES_BADVALUE = 52,       /* a field's value is malformed */
 };
+
+/* kinds of token (TOKEN_CHECK) */
+#define KENPO_TOKEN_GUIDE 1
+#define KENPO_TOKEN_IDENTITY 2
+#define KENPO_TOKEN_RESET 3
+#define KENPO_TOKEN_REGISTRATION 4
+#define KENPO_TOKEN_TICKET 5
 
 /* flags of AUTH_PASSWORD */
 #define KENPO_AUTHF_SPLIT 0x1   /* a pending key outlives this transaction */
 #define KENPO_AUTHF_SINGLE 0x2  /* the answer may be password + 10-digit key */
+#define KENPO_AUTHF_TICKET 0x4  /* hand out a profile ticket on success */
 /* flags of the AUTH record */
 #define KENPO_AUTHR_MUST_CHANGE 0x1
 /* flags of PASSWORD_CHANGE */
 #define KENPO_PWCF_ADMIN 0x1
+/* a bit of the POLICY mask of PASSWORD_CHANGE beside the enum kenpo_rule
+ * bits: the new password is the old one (or the temporary one) again */
+#define KENPO_PWC_SAME_AS_OLD (1u << 24)
 
 #endif

@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
 
@@ -25,7 +26,9 @@ static _Thread_local char request_text[LOG_TAG_MAX];
 void
 log_open(int to_stderr, int debug)
 {
-	log_stderr = to_stderr;
+	/* Under systemd both syslog and stderr end in the journal: when stderr
+	 * is the journal's stream, syslog alone says it once. */
+	log_stderr = to_stderr && getenv("JOURNAL_STREAM") == NULL;
 	log_debug = debug;
 	openlog("kenpod", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
 }

@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "cache.h"
 #include "config.h"
 #include "log.h"
@@ -32,7 +33,6 @@
 #include "secret.h"
 #include "server.h"
 
-#define CACHE_MAX_ENTRIES 100000
 #define PASSWORD_FILE_MAX 4096
 
 struct options {
@@ -171,8 +171,9 @@ load_secret(struct daemon_state *st)
 
 	struct stat sb;
 
-	/* Only lookups are served so far, and they need no secret: a missing
-	 * file is worth a warning, a file that is there but wrong an error. */
+	/* Lookups need no secret, so kenpod still serves them without one:
+	 * a missing file is worth a warning (and authentication answers
+	 * "unavailable"), a file that is there but wrong an error. */
 	if (cfg->secret_file == NULL || cfg->secret_file[0] == '\0' ||
 	    (lstat(cfg->secret_file, &sb) != 0 && errno == ENOENT)) {
 		log_msg(LOG_WARNING, "no secret_file: authentication is not available");
@@ -444,6 +445,7 @@ state_release(struct daemon_state *st)
 		free(st->password);
 	}
 	kenpo_wipe(st->kd.secret, sizeof st->kd.secret);
+	auth_cleanup();
 	cache_free(st->kd.cache);
 	kenpo_config_free(st->cfg);
 }
@@ -452,6 +454,8 @@ state_release(struct daemon_state *st)
 static int
 prepare(const struct options *o, struct daemon_state *st)
 {
+	char err[512] = "";
+
 	if (load_config(o, &st->cfg) != 0)
 		return -1;
 	if (o->debug || (st->cfg->log_level != NULL && strcmp(st->cfg->log_level, "debug") == 0))
@@ -461,6 +465,11 @@ prepare(const struct options *o, struct daemon_state *st)
 		st->cfg->socket_path != NULL ? st->cfg->socket_path : KENPO_SOCKET_PATH;
 	if (load_secret(st) != 0 || load_password(st) != 0 || resolve_portal_group(st) != 0)
 		return -1;
+	/* Reads smtp_password_file, so before the privileges go. */
+	if (auth_setup(st->cfg, err, sizeof err) != 0) {
+		startup_error("authentication", err);
+		return -1;
+	}
 	if (open_socket(st) != 0 || drop_privileges(st) != 0)
 		return -1;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
@@ -479,7 +488,7 @@ run(const struct options *o, struct daemon_state *st)
 		startup_error("daemonize", strerror(errno));
 		return -1;
 	}
-	st->kd.cache = cache_new(CACHE_MAX_ENTRIES, st->cfg->cache_positive_ttl,
+	st->kd.cache = cache_new(st->cfg->cache_size, st->cfg->cache_positive_ttl,
 				 st->cfg->cache_negative_ttl);
 	if (st->kd.cache == NULL || myldap_setup(st->cfg, st->password) != 0) {
 		startup_error("start-up", "out of memory");
@@ -514,6 +523,11 @@ main(int argc, char **argv)
 	/* libnss_kenpo must answer "unavailable" inside kenpod, so that
 	 * kenpod never asks itself (and waits for itself) through NSS. */
 	if (setenv("_KENPO_NSS_LOOPS", "NO", 1) != 0)
+		return 1;
+	/* glibc's gettext prefers $LANGUAGE to the per-thread locale that
+	 * kenpo_i18n_text sets (i18n.h); the environment may only change
+	 * now, before any thread starts. */
+	if (unsetenv("LANGUAGE") != 0)
 		return 1;
 	if (parse_options(argc, argv, &o) != 0) {
 		usage(stderr);

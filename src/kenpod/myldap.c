@@ -167,8 +167,12 @@ service_bind(LDAP *ld)
 {
 	struct berval cred = { 0, NULL };
 
-	if (ldcfg->bind_dn == NULL || ldcfg->bind_dn[0] == '\0')
+	/* EXTERNAL takes an empty initial response: with no credentials at
+	 * all slapd answers saslBindInProgress and waits for one. */
+	if (ldcfg->bind_dn == NULL || ldcfg->bind_dn[0] == '\0') {
+		cred.bv_val = (char *)(uintptr_t)"";
 		return ldap_sasl_bind_s(ld, NULL, "EXTERNAL", &cred, NULL, NULL, NULL);
+	}
 	/* libldap does not keep or change the credential. */
 	cred.bv_val = (char *)(uintptr_t)ldpassword;
 	cred.bv_len = strlen(ldpassword);
@@ -267,13 +271,20 @@ copy_values(struct berval **bvals)
 	if (out == NULL)
 		return NULL;
 	for (i = 0; i < n; i++) {
-		if (memchr(bvals[i]->bv_val, '\0', bvals[i]->bv_len) != NULL)
+		size_t len = bvals[i]->bv_len;
+
+		/* Debian's slapd 2.5 stores the password hashes it makes
+		 * itself with trailing NUL bytes: such a value is read as the
+		 * C string it holds.  A NUL inside a value still drops it. */
+		while (len > 0 && bvals[i]->bv_val[len - 1] == '\0')
+			len--;
+		if (memchr(bvals[i]->bv_val, '\0', len) != NULL)
 			continue;
-		out[k] = malloc(bvals[i]->bv_len + 1);
+		out[k] = malloc(len + 1);
 		if (out[k] == NULL)
 			goto fail;
-		memcpy(out[k], bvals[i]->bv_val, bvals[i]->bv_len);
-		out[k][bvals[i]->bv_len] = '\0';
+		memcpy(out[k], bvals[i]->bv_val, len);
+		out[k][len] = '\0';
 		k++;
 	}
 	return out;
@@ -441,17 +452,28 @@ result_new(size_t nattrs)
 }
 
 /*
- * Run the search on the session, opening it first if needed.  When a
+ * One operation on an open session: an LDAP result code.  `arg` is the
+ * operation's own description; on success the operation may hand back a
+ * result through it.
+ */
+typedef int myldap_op(struct myldap_session *s, void *arg);
+
+/*
+ * Run an operation on the session, opening it first if needed.  When a
  * session that was already open finds the server gone (it restarted, or
- * closed an idle connection), the search is tried once more on a fresh
+ * closed an idle connection), the operation is tried once more on a fresh
  * connection.  An LDAP result code; *open_failed tells whether a connection
  * was attempted and failed.
+ *
+ * A modify that reached the server just before the connection broke is
+ * sent again by the retry; kenpod's modifies delete the old value of what
+ * they change, so the second one fails with noSuchAttribute and the
+ * caller reads the entry again and decides anew (at worst refusing an
+ * attempt that had in fact succeeded) instead of applying a change twice.
  */
 static int
-search_with_retry(struct myldap_session *s, const struct search *q,
-		  size_t nattrs, struct myldap_result **out, int *open_failed)
+run_with_retry(struct myldap_session *s, myldap_op *op, void *arg, int *open_failed)
 {
-	struct myldap_result *r = NULL;
 	int attempt, rc = LDAP_OTHER;
 
 	*open_failed = 0;
@@ -462,13 +484,7 @@ search_with_retry(struct myldap_session *s, const struct search *q,
 			*open_failed = 1;
 			break;
 		}
-		myldap_result_free(r);
-		r = result_new(nattrs);
-		if (r == NULL) {
-			rc = LDAP_NO_MEMORY;
-			break;
-		}
-		rc = search_all(s, q, r);
+		rc = op(s, arg);
 		if (!is_down(rc))
 			break;
 		log_msg(LOG_DEBUG, "connection lost: %s", ldap_err2string(rc));
@@ -476,28 +492,14 @@ search_with_retry(struct myldap_session *s, const struct search *q,
 		if (!was_open)
 			break;
 	}
-	if (rc == LDAP_SUCCESS) {
-		*out = r;
-		r = NULL;
-	}
-	myldap_result_free(r);
 	return rc;
 }
 
-enum myldap_rc
-myldap_search(struct myldap_session *s, const char *base, const char *filter,
-	      const char *const attrs[], size_t limit, struct myldap_result **out)
+/* Map an LDAP result code of a finished operation onto myldap_rc, and
+ * keep the shared back-off up to date. */
+static enum myldap_rc
+finish(int rc, int open_failed)
 {
-	struct search q = { base, filter, attrs, limit };
-	size_t nattrs = 0;
-	int rc, open_failed;
-
-	if (backoff_active())
-		return MYLDAP_UNAVAIL;
-	while (attrs[nattrs] != NULL)
-		nattrs++;
-	log_msg(LOG_DEBUG, "search %.200s %.300s", base, filter);
-	rc = search_with_retry(s, &q, nattrs, out, &open_failed);
 	if (rc == LDAP_SUCCESS) {
 		backoff_succeeded();
 		return MYLDAP_OK;
@@ -506,8 +508,307 @@ myldap_search(struct myldap_session *s, const char *base, const char *filter,
 		backoff_failed();
 		return MYLDAP_UNAVAIL;
 	}
-	log_msg(LOG_ERR, "search %.200s %.300s: %s", base, filter, ldap_err2string(rc));
+	/* The server answered: it is reachable. */
+	backoff_succeeded();
 	return MYLDAP_ERROR;
+}
+
+/* ---- operation counts ---- */
+
+static _Thread_local struct myldap_counts op_counts;
+
+void
+myldap_counts_reset(void)
+{
+	memset(&op_counts, 0, sizeof op_counts);
+}
+
+struct myldap_counts
+myldap_counts_get(void)
+{
+	return op_counts;
+}
+
+/* ---- searching (the operation) ---- */
+
+struct search_op {
+	struct search q;
+	size_t nattrs;
+	struct myldap_result *r;
+};
+
+static int
+search_op(struct myldap_session *s, void *arg)
+{
+	struct search_op *so = arg;
+
+	myldap_result_free(so->r);
+	so->r = result_new(so->nattrs);
+	if (so->r == NULL)
+		return LDAP_NO_MEMORY;
+	op_counts.searches++;
+	return search_all(s, &so->q, so->r);
+}
+
+enum myldap_rc
+myldap_search(struct myldap_session *s, const char *base, const char *filter,
+	      const char *const attrs[], size_t limit, struct myldap_result **out)
+{
+	struct search_op so = { { base, filter, attrs, limit }, 0, NULL };
+	enum myldap_rc mrc;
+	int rc, open_failed;
+
+	if (backoff_active())
+		return MYLDAP_UNAVAIL;
+	while (attrs[so.nattrs] != NULL)
+		so.nattrs++;
+	log_msg(LOG_DEBUG, "search %.200s %.300s", base, filter);
+	rc = run_with_retry(s, search_op, &so, &open_failed);
+	mrc = finish(rc, open_failed);
+	if (mrc == MYLDAP_OK) {
+		*out = so.r;
+		return MYLDAP_OK;
+	}
+	myldap_result_free(so.r);
+	if (mrc == MYLDAP_ERROR)
+		log_msg(LOG_ERR, "search %.200s %.300s: %s", base, filter, ldap_err2string(rc));
+	return mrc;
+}
+
+/* ---- modifying ---- */
+
+struct modify_op {
+	const char *dn;
+	LDAPMod **mods;
+};
+
+static int
+modify_op(struct myldap_session *s, void *arg)
+{
+	struct modify_op *mo = arg;
+
+	op_counts.modifies++;
+	return ldap_modify_ext_s(s->ld, mo->dn, mo->mods, NULL, NULL);
+}
+
+static const int modop_codes[] = {
+	[MYLDAP_MOD_ADD] = LDAP_MOD_ADD,
+	[MYLDAP_MOD_DELETE] = LDAP_MOD_DELETE,
+	[MYLDAP_MOD_REPLACE] = LDAP_MOD_REPLACE,
+};
+
+/* libldap's form of the changes: one LDAPMod and at most one value each.
+ * The values are only pointed at (libldap does not change them). */
+struct ldapmods {
+	LDAPMod mod[MYLDAP_MODS_MAX];
+	char *vals[MYLDAP_MODS_MAX][2];
+	LDAPMod *list[MYLDAP_MODS_MAX + 1];
+};
+
+static int
+build_mods(const struct myldap_mod *mods, size_t n, struct ldapmods *lm)
+{
+	size_t i;
+
+	if (n == 0 || n > MYLDAP_MODS_MAX)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (mods[i].op > MYLDAP_MOD_REPLACE || mods[i].attr == NULL ||
+		    (mods[i].op == MYLDAP_MOD_ADD && mods[i].value == NULL))
+			return -1;
+		lm->vals[i][0] = (char *)(uintptr_t)mods[i].value;
+		lm->vals[i][1] = NULL;
+		lm->mod[i].mod_op = modop_codes[mods[i].op];
+		lm->mod[i].mod_type = (char *)(uintptr_t)mods[i].attr;
+		lm->mod[i].mod_values = mods[i].value != NULL ? lm->vals[i] : NULL;
+		lm->list[i] = &lm->mod[i];
+	}
+	lm->list[n] = NULL;
+	return 0;
+}
+
+/* The entry is not as the caller read it: a value to delete is gone, a
+ * single value to add is already there, or the entry itself is gone. */
+static int
+is_changed(int rc)
+{
+	return rc == LDAP_NO_SUCH_ATTRIBUTE || rc == LDAP_TYPE_OR_VALUE_EXISTS ||
+	       rc == LDAP_CONSTRAINT_VIOLATION || rc == LDAP_NO_SUCH_OBJECT;
+}
+
+enum myldap_rc
+myldap_modify(struct myldap_session *s, const char *dn,
+	      const struct myldap_mod *mods, size_t n)
+{
+	struct ldapmods lm;
+	struct modify_op mo = { dn, lm.list };
+	int rc, open_failed;
+
+	if (build_mods(mods, n, &lm) != 0) {
+		log_msg(LOG_ERR, "modify %.200s: invalid change", dn);
+		return MYLDAP_ERROR;
+	}
+	if (backoff_active())
+		return MYLDAP_UNAVAIL;
+	log_msg(LOG_DEBUG, "modify %.200s (%zu changes)", dn, n);
+	rc = run_with_retry(s, modify_op, &mo, &open_failed);
+	if (is_changed(rc)) {
+		backoff_succeeded();
+		log_msg(LOG_DEBUG, "modify %.200s: %s: changed meanwhile", dn,
+			ldap_err2string(rc));
+		return MYLDAP_CHANGED;
+	}
+	if (finish(rc, open_failed) == MYLDAP_ERROR) {
+		log_msg(LOG_ERR, "modify %.200s: %s", dn, ldap_err2string(rc));
+		return MYLDAP_ERROR;
+	}
+	return rc == LDAP_SUCCESS ? MYLDAP_OK : MYLDAP_UNAVAIL;
+}
+
+/* ---- comparing ---- */
+
+struct compare_op {
+	const char *dn;
+	const char *attr;
+	struct berval value;
+};
+
+static int
+compare_op(struct myldap_session *s, void *arg)
+{
+	struct compare_op *co = arg;
+
+	op_counts.compares++;
+	return ldap_compare_ext_s(s->ld, co->dn, co->attr, &co->value, NULL, NULL);
+}
+
+enum myldap_rc
+myldap_compare(struct myldap_session *s, const char *dn, const char *attr,
+	       const char *value, int *match)
+{
+	struct compare_op co = { dn, attr, { 0, NULL } };
+	int rc, open_failed;
+
+	co.value.bv_val = (char *)(uintptr_t)value;
+	co.value.bv_len = strlen(value);
+	if (backoff_active())
+		return MYLDAP_UNAVAIL;
+	log_msg(LOG_DEBUG, "compare %.200s %.100s", dn, attr);
+	rc = run_with_retry(s, compare_op, &co, &open_failed);
+	if (rc == LDAP_COMPARE_TRUE || rc == LDAP_COMPARE_FALSE) {
+		backoff_succeeded();
+		*match = rc == LDAP_COMPARE_TRUE;
+		return MYLDAP_OK;
+	}
+	/* An entry without the attribute compares as "no match". */
+	if (rc == LDAP_NO_SUCH_ATTRIBUTE || rc == LDAP_UNDEFINED_TYPE) {
+		backoff_succeeded();
+		*match = 0;
+		return MYLDAP_OK;
+	}
+	if (finish(rc, open_failed) == MYLDAP_ERROR) {
+		log_msg(LOG_ERR, "compare %.200s %.100s: %s", dn, attr, ldap_err2string(rc));
+		return MYLDAP_ERROR;
+	}
+	return MYLDAP_UNAVAIL;
+}
+
+/* ---- adding and deleting entries (tokens, rate counters) ---- */
+
+struct ldapadd {
+	LDAPMod mod[MYLDAP_MODS_MAX];
+	char *vals[2 * MYLDAP_MODS_MAX + 1];
+	LDAPMod *list[MYLDAP_MODS_MAX + 1];
+};
+
+/* Group consecutive pairs of one attribute into one LDAPMod: an add
+ * request must not name an attribute twice. */
+static int
+build_add(const struct myldap_mod *attrs, size_t n, struct ldapadd *la)
+{
+	size_t i, m = 0, v = 0;
+
+	if (n == 0 || n > MYLDAP_MODS_MAX)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (attrs[i].attr == NULL || attrs[i].value == NULL)
+			return -1;
+		if (i == 0 || strcasecmp(attrs[i].attr, attrs[i - 1].attr) != 0) {
+			if (i > 0)
+				la->vals[v++] = NULL;
+			la->mod[m].mod_op = LDAP_MOD_ADD;
+			la->mod[m].mod_type = (char *)(uintptr_t)attrs[i].attr;
+			la->mod[m].mod_values = &la->vals[v];
+			la->list[m] = &la->mod[m];
+			m++;
+		}
+		la->vals[v++] = (char *)(uintptr_t)attrs[i].value;
+	}
+	la->vals[v] = NULL;
+	la->list[m] = NULL;
+	return 0;
+}
+
+struct entry_op {
+	const char *dn;
+	LDAPMod **mods;         /* NULL: delete */
+};
+
+static int
+entry_op(struct myldap_session *s, void *arg)
+{
+	struct entry_op *eo = arg;
+
+	op_counts.modifies++;
+	if (eo->mods == NULL)
+		return ldap_delete_ext_s(s->ld, eo->dn, NULL, NULL);
+	return ldap_add_ext_s(s->ld, eo->dn, eo->mods, NULL, NULL);
+}
+
+/* Run an add or a delete; `changed` is the LDAP code that means "the
+ * entry is not as the caller thought" (there already, gone already). */
+static enum myldap_rc
+run_entry_op(struct myldap_session *s, struct entry_op *eo, int changed)
+{
+	const char *what = eo->mods == NULL ? "delete" : "add";
+	int rc, open_failed;
+
+	if (backoff_active())
+		return MYLDAP_UNAVAIL;
+	log_msg(LOG_DEBUG, "%s %.200s", what, eo->dn);
+	rc = run_with_retry(s, entry_op, eo, &open_failed);
+	if (rc == changed || rc == LDAP_CONSTRAINT_VIOLATION) {
+		backoff_succeeded();
+		log_msg(LOG_DEBUG, "%s %.200s: %s", what, eo->dn, ldap_err2string(rc));
+		return MYLDAP_CHANGED;
+	}
+	if (finish(rc, open_failed) == MYLDAP_ERROR) {
+		log_msg(LOG_ERR, "%s %.200s: %s", what, eo->dn, ldap_err2string(rc));
+		return MYLDAP_ERROR;
+	}
+	return rc == LDAP_SUCCESS ? MYLDAP_OK : MYLDAP_UNAVAIL;
+}
+
+enum myldap_rc
+myldap_add(struct myldap_session *s, const char *dn,
+	   const struct myldap_mod *attrs, size_t n)
+{
+	struct ldapadd la;
+	struct entry_op eo = { dn, la.list };
+
+	if (build_add(attrs, n, &la) != 0) {
+		log_msg(LOG_ERR, "add %.200s: invalid entry", dn);
+		return MYLDAP_ERROR;
+	}
+	return run_entry_op(s, &eo, LDAP_ALREADY_EXISTS);
+}
+
+enum myldap_rc
+myldap_delete(struct myldap_session *s, const char *dn)
+{
+	struct entry_op eo = { dn, NULL };
+
+	return run_entry_op(s, &eo, LDAP_NO_SUCH_OBJECT);
 }
 
 int

@@ -22,6 +22,7 @@ enum myldap_rc {
 	MYLDAP_OK = 0,
 	MYLDAP_UNAVAIL,   /* the directory cannot be reached or refused our bind */
 	MYLDAP_ERROR,     /* anything else; logged */
+	MYLDAP_CHANGED,   /* modify only: the entry is no longer as it was read */
 };
 
 /* One entry of a search: its DN and, for each attribute asked for (in the
@@ -62,6 +63,56 @@ void myldap_result_free(struct myldap_result *r);
 const char *myldap_value(const struct myldap_entry *e, size_t i);
 /* The number of values of attribute number i. */
 size_t myldap_nvalues(const struct myldap_entry *e, size_t i);
+
+/*
+ * Changes to one entry.  Every change names one attribute and at most one
+ * value (kenpo's attributes are single-valued):
+ *   ADD      the value (required);
+ *   DELETE   that value, or the whole attribute when value is NULL;
+ *   REPLACE  all values by this one, or none when value is NULL.
+ * libldap applies them in order and atomically.
+ *
+ * Optimistic concurrency: to change a value that was read, delete the old
+ * value and add the new one in one modify.  If someone changed it since,
+ * the delete fails (noSuchAttribute); if someone added a value to an
+ * attribute that was absent, the add fails.  Either way, and when the
+ * entry was deleted, nothing is changed and the answer is MYLDAP_CHANGED:
+ * read the entry again and decide anew.
+ */
+enum myldap_modop { MYLDAP_MOD_ADD, MYLDAP_MOD_DELETE, MYLDAP_MOD_REPLACE };
+struct myldap_mod {
+	enum myldap_modop op;
+	const char *attr;
+	const char *value;
+};
+#define MYLDAP_MODS_MAX 32
+enum myldap_rc myldap_modify(struct myldap_session *s, const char *dn,
+			     const struct myldap_mod *mods, size_t n);
+
+/* Compare attr=value of one entry with the attribute's equality rule.
+ * On MYLDAP_OK *match is 1 or 0 (0 also when the entry lacks attr). */
+enum myldap_rc myldap_compare(struct myldap_session *s, const char *dn,
+			      const char *attr, const char *value, int *match);
+
+/* Add an entry of (attr, value) pairs (op is ignored); consecutive pairs
+ * of one attribute give it several values.  MYLDAP_CHANGED when an entry
+ * of that DN exists already (or a unique value is taken). */
+enum myldap_rc myldap_add(struct myldap_session *s, const char *dn,
+			  const struct myldap_mod *attrs, size_t n);
+/* Delete a leaf entry.  MYLDAP_CHANGED when it is not there: of two
+ * deletes of one entry, on any host, exactly one gets MYLDAP_OK, which
+ * makes a delete the way to use something once. */
+enum myldap_rc myldap_delete(struct myldap_session *s, const char *dn);
+
+/* Directory operations this thread has sent since the last reset (a
+ * retry on a fresh connection counts twice): what a request costs. */
+struct myldap_counts {
+	unsigned searches;
+	unsigned modifies;
+	unsigned compares;
+};
+void myldap_counts_reset(void);
+struct myldap_counts myldap_counts_get(void);
 
 /* Escape `len` bytes for use as an assertion value inside a filter, with
  * libldap's ldap_bv2escaped_filter_value.  0, or -1 if it does not fit. */

@@ -3,6 +3,7 @@
  */
 #include "autoconfig.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -13,11 +14,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "cache.h"
 #include "config.h"
 #include "log.h"
 #include "myldap.h"
 #include "passwd.h"
+#include "selfsvc.h"
 #include "server.h"
 
 #define QUEUE_MAX 256           /* accepted connections waiting for a worker */
@@ -46,6 +49,28 @@ static const struct action {
 	{ KENPO_ACTION_PASSWD_BYNAME, "passwd byname", passwd_byname, CALLER_ANYONE },
 	{ KENPO_ACTION_PASSWD_BYUID, "passwd byuid", passwd_byuid, CALLER_ANYONE },
 	{ KENPO_ACTION_PASSWD_ALL, "passwd all", passwd_all, CALLER_ANYONE },
+	/* Authentication: anyone, as the answers prove nothing without the
+	 * password (the PAM module runs in sshd, su, a web server, ...). */
+	{ KENPO_ACTION_AUTH_PASSWORD, "auth password", auth_password, CALLER_ANYONE },
+	{ KENPO_ACTION_AUTH_KEY, "auth key", auth_key, CALLER_ANYONE },
+	{ KENPO_ACTION_AUTH_RESEND, "auth resend", auth_resend, CALLER_ANYONE },
+	{ KENPO_ACTION_AUTH_ABORT, "auth abort", auth_abort, CALLER_ANYONE },
+	{ KENPO_ACTION_ACCOUNT, "account", auth_account, CALLER_ANYONE },
+	{ KENPO_ACTION_SESSION_OPEN, "session open", auth_session_open, CALLER_ANYONE },
+	{ KENPO_ACTION_PASSWORD_CHANGE, "password change", auth_password_change, CALLER_ANYONE },
+	/* Self-service: root and the portal group (the web application's
+	 * user); mail piped in reaches kenpod through the kenpo tool. */
+	{ KENPO_ACTION_GUIDE_REQUEST, "guide request", selfsvc_guide_request, CALLER_PORTAL },
+	{ KENPO_ACTION_TOKEN_CHECK, "token check", selfsvc_token_check, CALLER_PORTAL },
+	{ KENPO_ACTION_REG_LETTER_OPEN, "reg letter", selfsvc_reg_letter_open, CALLER_PORTAL },
+	{ KENPO_ACTION_IDENTITY_CHECK, "identity check", selfsvc_identity_check, CALLER_PORTAL },
+	{ KENPO_ACTION_IDENTITY_OPEN, "identity open", selfsvc_identity_open, CALLER_PORTAL },
+	{ KENPO_ACTION_REG_COMPLETE, "reg complete", selfsvc_reg_complete, CALLER_PORTAL },
+	{ KENPO_ACTION_RESET_REQUEST, "reset request", selfsvc_reset_request, CALLER_PORTAL },
+	{ KENPO_ACTION_RESET_OPEN, "reset open", selfsvc_reset_open, CALLER_PORTAL },
+	{ KENPO_ACTION_LOGIN_ID_CHECK, "login id check", selfsvc_login_id_check, CALLER_PORTAL },
+	{ KENPO_ACTION_PROFILE_GET, "profile get", selfsvc_profile_get, CALLER_PORTAL },
+	{ KENPO_ACTION_PROFILE_SET, "profile set", selfsvc_profile_set, CALLER_PORTAL },
 	{ KENPO_ACTION_PING, "ping", handle_ping, CALLER_ANYONE },
 	{ KENPO_ACTION_CACHE_FLUSH, "cache flush", handle_cache_flush, CALLER_ROOT },
 };
@@ -154,6 +179,8 @@ static int
 run_action(struct request *rq, const struct action *a, int fd,
 	   struct kenpo_buf *in, struct kenpo_buf *out)
 {
+	size_t resultpos, fields;
+	uint32_t word;
 	int result;
 
 	log_setrequest("%s", a->name);
@@ -163,10 +190,23 @@ run_action(struct request *rq, const struct action *a, int fd,
 		return KENPO_RES_DENIED;
 	}
 	kenpo_frame_begin(out, rq->action);
+	resultpos = out->len;
 	kenpo_put_int32(out, KENPO_RES_OK);
+	fields = out->len;
 	result = a->handler(rq, in, out);
-	if (result != KENPO_RES_OK)
+	if (result == KENPO_RES_OK)
+		return result;
+	/* Other results keep the fields the handler wrote for them (an
+	 * authentication outcome's language, seconds, ...); the generic
+	 * failures never carry any. */
+	if (out->len == fields || out->err || result == KENPO_RES_BADREQ ||
+	    result == KENPO_RES_INTERNAL || result == KENPO_RES_DENIED ||
+	    result == KENPO_RES_UNKNOWN) {
 		answer_only(out, rq->action, result);
+	} else {
+		word = htonl((uint32_t)result);
+		memcpy(out->data + resultpos, &word, sizeof word);
+	}
 	return result;
 }
 

@@ -42,9 +42,11 @@ struct request {
 /*
  * A handler reads its fields from `in` (positioned after the action) and
  * must check with kenpo_frame_close() that they filled the frame exactly.
- * It writes the fields of a KENPO_RES_OK answer into `out` and returns a
- * kenpo_result; what it wrote is discarded for any other result.
- * KENPO_RES_BADREQ closes the connection.
+ * It writes the fields of its answer into `out` and returns a
+ * kenpo_result.  Fields written with another result than KENPO_RES_OK are
+ * sent too (kenpo-proto.h gives some results fields, e.g. a language and
+ * seconds), except for BADREQ, INTERNAL, DENIED and UNKNOWN, which never
+ * carry any.  KENPO_RES_BADREQ closes the connection.
  */
 typedef int kenpod_handler(struct request *rq, struct kenpo_buf *in,
 			   struct kenpo_buf *out);

@@ -490,3 +490,12 @@ def test_stale_socket_replaced_and_removed_at_exit(sb):
     assert sb.stop_kenpod() == 0       # SIGTERM: a clean exit
     assert not os.path.exists(sb.kenpod_socket)
     sb.start_kenpod()
+
+
+def test_sasl_external_bind(sb, members):
+    """With no bind_dn, kenpod binds with SASL EXTERNAL over ldapi: the
+    sandbox's slapd knows the user running it by its peer credentials."""
+    flush(sb)
+    with sb.kenpod_settings_changed(kenpod={"bind_dn": None, "bind_password_file": None}):
+        result, rec = lookup(sb, "Alice.Smith")
+        assert result == kp.OK and rec["name"] == "Alice.Smith"

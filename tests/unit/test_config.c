@@ -870,8 +870,8 @@ test_example(void **state)
 
 	/* With every documented value switched on, the file still loads and
 	 * each documented default is the real one. */
-	/* All 53 keys are there: 6 set and 47 documented. */
-	assert_int_equal(uncomment_settings(text), 47);
+	/* All 54 keys are there: 6 set and 48 documented. */
+	assert_int_equal(uncomment_settings(text), 48);
 	if (access(TOKYO, F_OK) != 0) {
 		free(text);
 		kenpo_config_free(a);
@@ -894,6 +894,8 @@ test_example(void **state)
 	assert_int_equal(a->enumerate, b->enumerate);
 	assert_int_equal(a->cache_positive_ttl, b->cache_positive_ttl);
 	assert_int_equal(a->cache_negative_ttl, b->cache_negative_ttl);
+	assert_int_equal(a->cache_size, 200000);
+	assert_int_equal(a->cache_size, b->cache_size);
 	assert_string_equal(a->smtp_url, b->smtp_url);
 	assert_int_equal(a->smtp_tls, b->smtp_tls);
 	assert_int_equal(a->smtp_timeout, b->smtp_timeout);

@@ -1,0 +1,27 @@
+/*
+ * auth.h - kenpod's side of authentication: the AUTH_*, ACCOUNT,
+ * SESSION_OPEN and PASSWORD_CHANGE actions of kenpo-proto.h.
+ */
+#ifndef KENPOD_AUTH_H
+#define KENPOD_AUTH_H
+
+#include "server.h"
+
+struct kenpo_config;
+
+/* Prepare what the handlers share: the mail relay (reads
+ * smtp_password_file: call it before dropping privileges), the fake hash
+ * for unknown logins and the societies' time zones.  Before any thread
+ * starts.  0, or -1 with errbuf filled. */
+int auth_setup(const struct kenpo_config *cfg, char *errbuf, size_t errsz);
+void auth_cleanup(void);
+
+kenpod_handler auth_password;
+kenpod_handler auth_key;
+kenpod_handler auth_resend;
+kenpod_handler auth_abort;
+kenpod_handler auth_account;
+kenpod_handler auth_session_open;
+kenpod_handler auth_password_change;
+
+#endif

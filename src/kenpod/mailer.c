@@ -1,0 +1,126 @@
+/*
+ * mailer.c - render a society's template and send it (see mailer.h).
+ *
+ * Everything of substance is in the library: kenpo_template_render,
+ * kenpo_mail_compose (headers safe by construction) and kenpo_mail_send
+ * (libcurl).  This file holds the relay settings for the life of kenpod
+ * and makes sure the rendered text, which may carry a key or a temporary
+ * password, is wiped on every path.
+ */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "mail.h"
+#include "mailer.h"
+#include "secret.h"
+
+#define MAILER_VARS_MAX 16
+
+/* Set by mailer_setup before the workers start, read-only afterwards. */
+static const struct kenpo_config *mcfg;
+static struct kenpo_smtp relay;
+static int relay_ready;
+
+int
+mailer_setup(const struct kenpo_config *cfg, char *errbuf, size_t errsz)
+{
+	if (kenpo_smtp_from_config(cfg, &relay, errbuf, errsz) != 0)
+		return -1;
+	/* curl_global_init is not thread-safe: once, here, before threads. */
+	if (kenpo_mail_global_init() != 0) {
+		kenpo_smtp_clear(&relay);
+		snprintf(errbuf, errsz, "libcurl cannot be initialised");
+		return -1;
+	}
+	mcfg = cfg;
+	relay_ready = 1;
+	return 0;
+}
+
+void
+mailer_cleanup(void)
+{
+	if (relay_ready)
+		kenpo_smtp_clear(&relay);
+	relay_ready = 0;
+}
+
+/* The caller's variables and SOCIETY, into all (MAILER_VARS_MAX). */
+static int
+add_society(const struct kenpo_society *soc, const struct kenpo_var *vars,
+	    size_t nvars, struct kenpo_var *all)
+{
+	if (nvars + 1 > MAILER_VARS_MAX)
+		return -1;
+	if (nvars > 0)
+		memcpy(all, vars, nvars * sizeof(*vars));
+	all[nvars].name = "SOCIETY";
+	all[nvars].value = soc->name;
+	return 0;
+}
+
+static int
+compose_and_send(const struct kenpo_society *soc, const char *subject,
+		 const char *body, const char *to)
+{
+	struct kenpo_mail m = {
+		.from_addr = soc->mail_from,
+		.from_name = soc->mail_from_name != NULL ? soc->mail_from_name : soc->name,
+		.to_addr = to,
+		.subject = subject,
+		.body = body,
+		.msgid_domain = mcfg->mail_helo,
+		.date = 0,
+	};
+	char err[512] = "";
+	char *msg = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	if (kenpo_mail_compose(&m, &msg, &len, err, sizeof err) != 0) {
+		log_msg(LOG_ERR, "mail cannot be composed: %s", err);
+		goto done;
+	}
+	if (kenpo_mail_send(&relay, soc->mail_from, to, msg, len, err, sizeof err) != 0) {
+		log_msg(LOG_ERR, "%s", err);
+		goto done;
+	}
+	rc = 0;
+done:
+	kenpo_wipe_free(msg, len);
+	return rc;
+}
+
+int
+mailer_send(const struct kenpo_society *soc, enum kenpo_mail_kind kind,
+	    const struct kenpo_var *vars, size_t nvars, const char *to)
+{
+	struct kenpo_var all[MAILER_VARS_MAX];
+	char err[512] = "";
+	char *subject = NULL, *body = NULL;
+	int rc = -1;
+
+	if (!relay_ready) {
+		log_msg(LOG_ERR, "no mail relay configured");
+		return -1;
+	}
+	if (add_society(soc, vars, nvars, all) != 0) {
+		log_msg(LOG_ERR, "too many template variables");
+		return -1;
+	}
+	if (kenpo_template_render(kind, soc->lang, soc->template_dir, all, nvars + 1,
+				  &subject, &body, err, sizeof err) != 0) {
+		log_msg(LOG_ERR, "mail template: %s", err);
+		goto done;
+	}
+	rc = compose_and_send(soc, subject, body, to);
+done:
+	kenpo_secret_free(body);
+	free(subject);
+	return rc;
+}

@@ -1,0 +1,120 @@
+/*
+ * member.h - a member entry, found by login ID in any society, and
+ * changes to it.
+ *
+ * One search reads every attribute that authentication needs (the table
+ * in member.c), so that a request costs one search and at most one modify
+ * in the common case.  Changes are optimistic (see myldap.h): a value that
+ * was read is changed by deleting exactly that value and adding the new
+ * one, so a concurrent change by another worker or another kenpod host
+ * makes the modify fail as a whole (MYLDAP_CHANGED) instead of being lost;
+ * the caller then reads the entry again and decides anew.
+ */
+#ifndef KENPOD_MEMBER_H
+#define KENPOD_MEMBER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "myldap.h"
+
+struct request;
+struct kenpo_society;
+
+/* The attributes read, in the order of the search (member.c names them). */
+enum member_attr {
+	MA_UID,             /* the canonical login ID */
+	MA_UIDNUMBER,
+	MA_STATE,           /* issued | registered */
+	MA_DISABLED,
+	MA_MAIL1,
+	MA_KEY_REQUIRED,    /* absent: TRUE */
+	MA_PASSWORD,        /* userPassword, {ARGON2} */
+	MA_KEY_HASH,
+	MA_KEY_EXPIRY,
+	MA_KEY_TRIES,
+	MA_KEY_SENT_AT,
+	MA_KEY_TXN,
+	MA_TEMP_PASSWORD,
+	MA_TEMP_EXPIRY,
+	MA_TEMP_TRIES,
+	MA_MUST_CHANGE,
+	MA_FAILURES,
+	MA_FAIL_TIME,
+	MA_LOCKED_UNTIL,
+	MA_LAST_LOGIN,
+	MA_PWD_LOCKED,      /* ppolicy's pwdAccountLockedTime */
+	MA_COUNT
+};
+
+struct member {
+	const struct kenpo_society *soc;
+	struct myldap_result *res;      /* owns the entry */
+	const struct myldap_entry *e;
+	uint32_t uid;                   /* uidNumber, 0 if none */
+};
+
+/*
+ * Find the member whose uid is `login` (len bytes, any case: uid matches
+ * without regard to case) in every society.  A kenpo_result: OK with *m
+ * filled (release it with member_release), NOTFOUND (nobody, or the same
+ * login ID in two societies, which is logged), UNAVAIL, INTERNAL.  A login
+ * that cannot be a login ID at all is NOTFOUND without a search.
+ */
+int member_load(struct request *rq, const char *login, size_t len, struct member *m);
+void member_release(struct member *m);
+
+/* The value of an attribute, or NULL when absent. */
+const char *member_get(const struct member *m, enum member_attr a);
+/* A Boolean attribute: 1 for TRUE, 0 for FALSE, dflt when absent or invalid. */
+int member_flag(const struct member *m, enum member_attr a, int dflt);
+/* An INTEGER attribute within 0..1000000, or 0 when absent or invalid. */
+unsigned member_count(const struct member *m, enum member_attr a);
+/* A GeneralizedTime attribute in milliseconds since the epoch, or 0 when
+ * absent or invalid (invalid values are logged). */
+int64_t member_time(const struct member *m, enum member_attr a);
+
+/* Wall-clock time in milliseconds since the epoch. */
+int64_t member_now(void);
+/* GeneralizedTime text of t (ms): "20240401093000Z", or with milliseconds
+ * "20240401093000.123Z".  0 or -1. */
+int member_format_time(int64_t t, int with_ms, char *out, size_t outsz);
+/* Parse GeneralizedTime "YYYYMMDDHHMMSS[.fff]Z" into ms.  0 or -1. */
+int member_parse_time(const char *s, int64_t *out);
+
+/* ---- changes ---- */
+
+#define MEMBER_VALUE_MAX 160
+
+struct member_change {
+	struct myldap_mod mods[MYLDAP_MODS_MAX];
+	char vals[MYLDAP_MODS_MAX][MEMBER_VALUE_MAX];
+	size_t n;
+	int err;            /* too many changes or a value too long */
+};
+
+void member_change_init(struct member_change *c);
+/* Set a to value (NULL: remove it), optimistically: delete the value that
+ * was read (if any) and add the new one.  Nothing when they are equal. */
+void member_set(struct member_change *c, const struct member *m,
+		enum member_attr a, const char *value);
+void member_set_count(struct member_change *c, const struct member *m,
+		      enum member_attr a, unsigned value);
+void member_set_time(struct member_change *c, const struct member *m,
+		     enum member_attr a, int64_t t, int with_ms);
+/* Delete exactly this value of a (NULL: the whole attribute), e.g. to take
+ * back what this request wrote, and nothing that someone wrote since. */
+void member_delete(struct member_change *c, enum member_attr a, const char *value);
+/* Replace whatever a holds (last writer wins): for values that are not
+ * read-modify-write, a new password hash or the time of this login. */
+void member_replace(struct member_change *c, enum member_attr a, const char *value);
+
+/*
+ * Send the changes as one modify (none: nothing is sent).  A myldap_rc:
+ * MYLDAP_CHANGED means nothing was changed because the entry changed
+ * since it was read.  On success kenpod's cache forgets the member.
+ */
+enum myldap_rc member_apply(struct request *rq, const struct member *m,
+			    struct member_change *c);
+
+#endif

@@ -1,0 +1,109 @@
+/*
+ * token.h - the self-service records kenpod keeps in the directory:
+ * tokens (mailed URLs, registration tickets, profile tickets) and rate
+ * counters.
+ *
+ * A token is an entry kenpoTokenHash=<keyed hash>,ou=tokens,<society base>
+ * holding its kind, expiry, the address it went to and the member it
+ * belongs to.  Only the keyed hash (BLAKE2b with the server secret) of the
+ * token is stored, so a copy of the directory opens nothing.  Using a token
+ * once is deleting its entry: LDAP applies a delete once, so of two
+ * requests presenting one token at the same time, on one kenpod host or on
+ * several against replicated directories, exactly one gets it.  The expiry
+ * is checked on every use (the dds overlay, where present, only cleans up).
+ *
+ * A rate counter is an entry kenpoRateKey=<what>:<keyed hash of the value>,
+ * ou=rates,<society base> counting events in a window; it is changed
+ * optimistically (delete the value read, add the new one), so that no
+ * event is lost between hosts.
+ */
+#ifndef KENPOD_TOKEN_H
+#define KENPOD_TOKEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gen.h"
+#include "secret.h"
+
+struct request;
+struct kenpo_society;
+
+#define TOKEN_DN_MAX 512
+#define TOKEN_MAIL_MAX 256
+
+/* A token as read from the directory. */
+struct token {
+	const struct kenpo_society *soc;
+	char dn[TOKEN_DN_MAX];
+	char hash[KENPO_KEYED_HASH_HEX];
+	int kind;                       /* KENPO_TOKEN_* */
+	int64_t expiry;                 /* ms since the epoch */
+	char expiry_text[32];           /* as stored */
+	char mail[TOKEN_MAIL_MAX];      /* "" if none */
+	char member[TOKEN_DN_MAX];      /* "" if none */
+	unsigned tries;                 /* wrong answers so far */
+	int has_tries;
+	char authkey_hash[KENPO_KEYED_HASH_HEX];  /* "" if none */
+};
+
+/* What a new token is. */
+struct token_spec {
+	int kind;
+	int64_t expiry;                 /* ms since the epoch */
+	const char *mail;               /* NULL: none */
+	const char *member;             /* NULL: none */
+	const char *authkey;            /* the on-screen key, stored hashed; NULL */
+};
+
+/* Make a token (kenpo_gen_token) and store it under soc.  The token text
+ * goes into out (>= KENPO_TOKEN_LEN + 1).  A kenpo_result. */
+int token_create(struct request *rq, const struct kenpo_society *soc,
+		 const struct token_spec *spec, char *out, size_t outsz);
+
+/* Find the token `text` (in any society) and check that it is of `kind`
+ * and not expired.  A kenpo_result: OK with *t filled, TOKEN_INVALID
+ * (malformed, unknown, used, or another kind), TOKEN_EXPIRED, UNAVAIL,
+ * INTERNAL. */
+int token_get(struct request *rq, const char *text, int kind, struct token *t);
+
+/* Use the token once.  OK when this request deleted it, TOKEN_INVALID
+ * when another got there first. */
+int token_consume(struct request *rq, const struct token *t);
+
+/* Put back a token consumed by this request, as it was (the member can
+ * then correct a form and send it again).  A kenpo_result. */
+int token_restore(struct request *rq, const struct token *t);
+
+/* Delete a token whose mail could not be sent; errors are only logged. */
+void token_withdraw(struct request *rq, const struct kenpo_society *soc, const char *text);
+
+/* Count one wrong answer given with the token; at `max` the token is
+ * deleted.  *left is the number of answers still allowed (0: the token is
+ * gone).  A kenpo_result. */
+int token_fail(struct request *rq, struct token *t, unsigned max, unsigned *left);
+
+/* Whether `key` is the on-screen key of the token (constant time). */
+int token_authkey_matches(const struct request *rq, const struct token *t, const char *key);
+
+/* Delete the tokens of `kind` that belong to member_dn (a new reset link
+ * voids the old one).  Errors are logged; a kenpo_result. */
+int token_void_member(struct request *rq, const struct kenpo_society *soc,
+		      const char *member_dn, int kind);
+
+/* Stable name of a kind ("guide", ...), NULL when unknown. */
+const char *token_kind_name(int kind);
+
+/* ---- rate counters ---- */
+
+/* Events counted for what:value within the last `window` seconds into
+ * *count.  A kenpo_result. */
+int rate_count(struct request *rq, const struct kenpo_society *soc, const char *what,
+	       const char *value, long window, unsigned *count);
+
+/* Count one event for what:value if fewer than `limit` were counted in the
+ * window; *allowed tells whether it was.  A kenpo_result. */
+int rate_take(struct request *rq, const struct kenpo_society *soc, const char *what,
+	      const char *value, unsigned limit, long window, int *allowed);
+
+#endif

@@ -1,0 +1,1587 @@
+/*
+ * test_dlopen_pam.c - load the built pam_kenpo.so, check what it exports
+ * and needs, and drive it through the real libpam against a scripted
+ * kenpod.
+ *
+ * The exports and the needed libraries are read from the module's own ELF
+ * file, as test_dlopen_nss.c does.  The PAM transactions run through
+ * pam_start_confdir() with a service file in a temporary directory, so
+ * nothing in /etc is read or touched; the conversation is scripted and
+ * records every message, and the scripted kenpod records every request, so
+ * each test checks both what the member sees and what kenpod was asked.
+ */
+#include "autoconfig.h"
+
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <security/pam_appl.h>
+
+#include "i18n.h"
+#include "kenpo-proto.h"
+#include "policy.h"
+
+#define SERVICE "kenpo-test"
+/* A numeric address: libpam's audit record would resolve a name in DNS. */
+#define RHOST "192.0.2.1"
+#define TICKET "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z"
+
+static const char *const forbidden_libs[] = {
+	"libldap", "liblber", "libcurl", "libsodium", "libssl", "libcrypto", "libgnutls",
+};
+
+static const char *const pam_functions[] = {
+	"pam_sm_authenticate", "pam_sm_setcred", "pam_sm_acct_mgmt",
+	"pam_sm_open_session", "pam_sm_close_session", "pam_sm_chauthtok",
+};
+#define N_FUNCTIONS (sizeof(pam_functions) / sizeof(pam_functions[0]))
+
+static struct {
+	char path[4096];
+	void *handle;
+	char dir[64];
+	char sock[128];
+	/* pam_wrapper's test modules: items are for modules only, so these
+	 * set them from the environment before pam_kenpo and show them to
+	 * the test (pam_getenv) after it.  "" when not installed. */
+	char set_items[256];
+	char get_items[256];
+} mod;
+
+static const char *const wrapper_module_dirs[] = {
+	"/usr/lib/x86_64-linux-gnu/pam_wrapper", "/usr/lib/aarch64-linux-gnu/pam_wrapper",
+	"/usr/lib64/pam_wrapper", "/usr/lib/pam_wrapper",
+};
+
+static void
+find_wrapper_module(const char *name, char *out, size_t outsz)
+{
+	size_t i;
+
+	out[0] = '\0';
+	for (i = 0; i < sizeof(wrapper_module_dirs) / sizeof(wrapper_module_dirs[0]); i++) {
+		snprintf(out, outsz, "%s/%s", wrapper_module_dirs[i], name);
+		if (access(out, R_OK) == 0)
+			return;
+	}
+	out[0] = '\0';
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- frames written and read by hand ---- */
+
+struct frame {
+	unsigned char d[4096];
+	size_t n;
+};
+
+static void
+put32(struct frame *f, uint32_t v)
+{
+	uint32_t n = htonl(v);
+
+	memcpy(f->d + f->n, &n, 4);
+	f->n += 4;
+}
+
+static void
+putstr(struct frame *f, const char *s)
+{
+	put32(f, (uint32_t)strlen(s));
+	memcpy(f->d + f->n, s, strlen(s));
+	f->n += strlen(s);
+}
+
+static void
+begin(struct frame *f, uint32_t action, uint32_t result)
+{
+	f->n = 0;
+	put32(f, 0);
+	put32(f, KENPO_PROTO_VERSION);
+	put32(f, action);
+	put32(f, result);
+}
+
+static void
+end(struct frame *f)
+{
+	uint32_t n = htonl((uint32_t)(f->n - 4));
+
+	memcpy(f->d, &n, 4);
+}
+
+static uint32_t
+get32(const unsigned char *p)
+{
+	uint32_t n;
+
+	memcpy(&n, p, 4);
+	return ntohl(n);
+}
+
+/* A reader of a recorded request, after length, version and action. */
+struct rd {
+	const struct frame *f;
+	size_t pos;
+};
+
+static struct rd
+request_reader(const struct frame *f, uint32_t action)
+{
+	struct rd r = { f, 12 };
+
+	assert_true(f->n >= 12);
+	assert_int_equal(get32(f->d), f->n - 4);
+	assert_int_equal(get32(f->d + 4), KENPO_PROTO_VERSION);
+	assert_int_equal(get32(f->d + 8), action);
+	return r;
+}
+
+static uint32_t
+rd32(struct rd *r)
+{
+	assert_true(r->pos + 4 <= r->f->n);
+	r->pos += 4;
+	return get32(r->f->d + r->pos - 4);
+}
+
+static void
+rdstr_is(struct rd *r, const char *want)
+{
+	uint32_t len = rd32(r);
+
+	assert_true(r->pos + len <= r->f->n);
+	if (len != strlen(want) || memcmp(r->f->d + r->pos, want, len) != 0)
+		fail_msg("request field \"%.*s\", expected \"%s\"", (int)len,
+			 (const char *)r->f->d + r->pos, want);
+	r->pos += len;
+}
+
+static void
+rd_end(const struct rd *r)
+{
+	assert_int_equal(r->pos, r->f->n);
+}
+
+/* Scripted answers. */
+static void
+ans_auth_ok(struct frame *f, const char *login, uint32_t lang, uint32_t flags)
+{
+	begin(f, KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_OK);
+	putstr(f, login);
+	put32(f, lang);
+	put32(f, flags);
+	putstr(f, TICKET);
+	end(f);
+}
+
+static void
+ans_key(struct frame *f, uint32_t action, uint32_t result, uint32_t lang, uint32_t seconds,
+	const char *txn)
+{
+	begin(f, action, result);
+	putstr(f, "Taro.Yamada");
+	put32(f, lang);
+	putstr(f, "****@****.jp");
+	put32(f, seconds);
+	putstr(f, txn);
+	end(f);
+}
+
+static void
+ans_lang(struct frame *f, uint32_t action, uint32_t result, uint32_t lang)
+{
+	begin(f, action, result);
+	put32(f, lang);
+	end(f);
+}
+
+static void
+ans_lang2(struct frame *f, uint32_t action, uint32_t result, uint32_t lang, uint32_t v)
+{
+	begin(f, action, result);
+	put32(f, lang);
+	put32(f, v);
+	end(f);
+}
+
+static void
+ans_key_ok(struct frame *f, uint32_t flags)
+{
+	begin(f, KENPO_ACTION_AUTH_KEY, KENPO_RES_OK);
+	putstr(f, "Taro.Yamada");
+	put32(f, 1);
+	put32(f, flags);
+	putstr(f, TICKET);
+	end(f);
+}
+
+static void
+ans_abort_ok(struct frame *f)
+{
+	begin(f, KENPO_ACTION_AUTH_ABORT, KENPO_RES_OK);
+	end(f);
+}
+
+/* ---- a scripted kenpod: one reply per connection ---- */
+
+#define MAX_CONN 10
+
+static struct {
+	int lfd;
+	int nreplies;
+	struct frame reply[MAX_CONN];
+	struct frame req[MAX_CONN];
+	int served;
+	pthread_t thread;
+} fake;
+
+static int
+read_full(int fd, unsigned char *p, size_t n)
+{
+	ssize_t r;
+
+	while (n > 0) {
+		r = read(fd, p, n);
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+static void *
+fake_main(void *arg)
+{
+	struct pollfd p = { .fd = fake.lfd, .events = POLLIN };
+	struct frame *q;
+	uint32_t len;
+	int i, fd;
+
+	(void)arg;
+	for (i = 0; i < fake.nreplies; i++) {
+		if (poll(&p, 1, 10000) != 1)
+			break;
+		fd = accept(fake.lfd, NULL, NULL);
+		if (fd < 0)
+			break;
+		q = &fake.req[i];
+		q->n = 0;
+		if (read_full(fd, q->d, 4) == 0) {
+			len = get32(q->d);
+			if (len <= sizeof(q->d) - 4 && read_full(fd, q->d + 4, len) == 0)
+				q->n = 4 + len;
+		}
+		(void)send(fd, fake.reply[i].d, fake.reply[i].n, MSG_NOSIGNAL);
+		close(fd);
+		fake.served++;
+	}
+	return NULL;
+}
+
+static int
+listen_socket(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	memcpy(sa.sun_path, mod.sock, strlen(mod.sock) + 1);
+	unlink(mod.sock);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	return fd;
+}
+
+/* Serve the fake.nreplies replies scripted in fake.reply. */
+static void
+fake_start(int nreplies)
+{
+	fake.nreplies = nreplies;
+	fake.lfd = listen_socket();
+	fake.served = 0;
+	assert_int_equal(pthread_create(&fake.thread, NULL, fake_main, NULL), 0);
+}
+
+/* Wait for the fake; it must have served exactly `expected` requests and
+ * nobody may be waiting for more. */
+static void
+fake_stop(int expected)
+{
+	struct pollfd p = { .fd = fake.lfd, .events = POLLIN };
+
+	assert_int_equal(pthread_join(fake.thread, NULL), 0);
+	assert_int_equal(fake.served, expected);
+	assert_int_equal(poll(&p, 1, 0), 0);
+	close(fake.lfd);
+	unlink(mod.sock);
+}
+
+/* ---- a scripted conversation ---- */
+
+#define MAX_ANSWERS 10
+#define CONV_ERROR ((const char *)-1)
+
+static struct {
+	const char *answers[MAX_ANSWERS];   /* CONV_ERROR: the prompt fails */
+	int nanswers;
+	int next;
+	char log[8192];     /* "I: info\n", "E: error\n", "P: prompt\n" */
+	int prompts;
+} conv;
+
+static void
+conv_script(int n, ...)
+{
+	va_list ap;
+	int i;
+
+	memset(&conv, 0, sizeof(conv));
+	va_start(ap, n);
+	for (i = 0; i < n; i++)
+		conv.answers[i] = va_arg(ap, const char *);
+	va_end(ap);
+	conv.nanswers = n;
+}
+
+static void
+conv_log(char tag, const char *text)
+{
+	size_t len = strlen(conv.log);
+
+	snprintf(conv.log + len, sizeof(conv.log) - len, "%c: %s\n", tag, text);
+}
+
+static int
+conv_answer(const struct pam_message *m, struct pam_response *r)
+{
+	const char *a;
+
+	conv_log('P', m->msg);
+	conv.prompts++;
+	if (conv.next >= conv.nanswers || conv.answers[conv.next] == CONV_ERROR) {
+		conv.next++;
+		return -1;
+	}
+	a = conv.answers[conv.next++];
+	r->resp = strdup(a);
+	return r->resp != NULL ? 0 : -1;
+}
+
+static int
+conv_fn(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
+{
+	struct pam_response *r = calloc((size_t)n, sizeof(*r));
+	int i;
+
+	(void)data;
+	if (r == NULL)
+		return PAM_BUF_ERR;
+	for (i = 0; i < n; i++) {
+		if (msg[i]->msg_style == PAM_TEXT_INFO) {
+			conv_log('I', msg[i]->msg);
+		} else if (msg[i]->msg_style == PAM_ERROR_MSG) {
+			conv_log('E', msg[i]->msg);
+		} else if (conv_answer(msg[i], &r[i]) != 0) {
+			for (; i >= 0; i--)
+				free(r[i].resp);
+			free(r);
+			return PAM_CONV_ERR;
+		}
+	}
+	*resp = r;
+	return PAM_SUCCESS;
+}
+
+static int
+logged(const char *text)
+{
+	return strstr(conv.log, text) != NULL;
+}
+
+static void
+assert_logged(const char *text)
+{
+	if (!logged(text))
+		fail_msg("\"%s\" not in the conversation:\n%s", text, conv.log);
+}
+
+static void
+assert_ascii_log(void)
+{
+	const char *p;
+
+	for (p = conv.log; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			fail_msg("not ASCII: %s", conv.log);
+}
+
+/* ---- PAM transactions ---- */
+
+/* Write the service file: every facility with the module and `args`. */
+static void
+service(const char *args)
+{
+	static const char *const facilities[] = { "auth", "account", "password", "session" };
+	char path[256];
+	FILE *f;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/%s", mod.dir, SERVICE);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	for (i = 0; i < 4; i++) {
+		if (mod.set_items[0] != '\0')
+			fprintf(f, "%s optional %s\n", facilities[i], mod.set_items);
+		fprintf(f, "%s required %s socket=%s timeout=1000 %s\n", facilities[i], mod.path,
+			mod.sock, args);
+		if (mod.get_items[0] != '\0')
+			fprintf(f, "%s optional %s\n", facilities[i], mod.get_items);
+	}
+	assert_int_equal(fclose(f), 0);
+}
+
+static pam_handle_t *
+open_pam(const char *args, const char *user)
+{
+	static struct pam_conv c = { conv_fn, NULL };
+	pam_handle_t *h = NULL;
+
+	service(args);
+	assert_int_equal(pam_start_confdir(SERVICE, user, &c, mod.dir, &h), PAM_SUCCESS);
+	assert_int_equal(pam_set_item(h, PAM_RHOST, RHOST), PAM_SUCCESS);
+	return h;
+}
+
+/* One pam_authenticate in its own transaction. */
+static int
+authenticate(const char *args, const char *user)
+{
+	pam_handle_t *h = open_pam(args, user);
+	int rc = pam_authenticate(h, 0);
+
+	pam_end(h, rc);
+	return rc;
+}
+
+/* PAM_AUTHTOK after the module, as pam_get_items exported it. */
+static void
+assert_authtok(pam_handle_t *h, const char *want)
+{
+	const char *v;
+
+	if (mod.get_items[0] == '\0')
+		return;
+	v = pam_getenv(h, "PAM_AUTHTOK");
+	assert_non_null(v);
+	assert_string_equal(v, want);
+}
+
+static void
+need_set_items(void)
+{
+	if (mod.set_items[0] == '\0')
+		skip();
+}
+
+/* The AUTH_PASSWORD request as the module must send it. */
+static void
+assert_auth_request(int i, const char *login, const char *password, uint32_t flags)
+{
+	struct rd r = request_reader(&fake.req[i], KENPO_ACTION_AUTH_PASSWORD);
+
+	rdstr_is(&r, login);
+	rdstr_is(&r, password);
+	assert_int_equal(rd32(&r), flags);
+	rdstr_is(&r, SERVICE);
+	rdstr_is(&r, RHOST);
+	rd_end(&r);
+}
+
+static void
+assert_txn_request(int i, uint32_t action, const char *txn, const char *key)
+{
+	struct rd r = request_reader(&fake.req[i], action);
+
+	rdstr_is(&r, "Taro.Yamada");
+	rdstr_is(&r, txn);
+	if (key != NULL) {
+		rdstr_is(&r, key);
+		assert_int_equal(rd32(&r), 0);   /* flags: no ticket asked */
+	}
+	rd_end(&r);
+}
+
+/* ---- setup ---- */
+
+static int
+group_setup(void **state)
+{
+	const char *builddir = getenv("KENPO_BUILDDIR");
+
+	(void)state;
+	if (builddir == NULL) {
+		fprintf(stderr, "KENPO_BUILDDIR is not set\n");
+		return -1;
+	}
+	snprintf(mod.path, sizeof(mod.path), "%s/.libs/pam_kenpo.so", builddir);
+	snprintf(mod.dir, sizeof(mod.dir), "/tmp/kenpo-test-pam-XXXXXX");
+	if (mkdtemp(mod.dir) == NULL)
+		return -1;
+	snprintf(mod.sock, sizeof(mod.sock), "%s/kenpod.sock", mod.dir);
+	find_wrapper_module("pam_set_items.so", mod.set_items, sizeof(mod.set_items));
+	find_wrapper_module("pam_get_items.so", mod.get_items, sizeof(mod.get_items));
+	unsetenv("PAM_AUTHTOK");
+	unsetenv("PAM_OLDAUTHTOK");
+	/* Messages come in the language asked for, not the environment's. */
+	unsetenv("LANGUAGE");
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	char path[256];
+
+	(void)state;
+	if (mod.handle != NULL)
+		dlclose(mod.handle);
+	snprintf(path, sizeof(path), "%s/%s", mod.dir, SERVICE);
+	unlink(path);
+	unlink(mod.sock);
+	rmdir(mod.dir);
+	return 0;
+}
+
+/* ---- loading and the ABI ---- */
+
+static void
+test_dlopen_dlsym(void **state)
+{
+	size_t i;
+
+	(void)state;
+	mod.handle = dlopen(mod.path, RTLD_NOW | RTLD_LOCAL);
+	if (mod.handle == NULL)
+		fail_msg("dlopen %s: %s", mod.path, dlerror());
+	for (i = 0; i < N_FUNCTIONS; i++)
+		if (dlsym(mod.handle, pam_functions[i]) == NULL)
+			fail_msg("%s not found", pam_functions[i]);
+	/* The codec, the client stubs and the policy stay inside. */
+	assert_null(dlsym(mod.handle, "kenpo_connect"));
+	assert_null(dlsym(mod.handle, "kenpo_client_auth_password"));
+	assert_null(dlsym(mod.handle, "kenpo_policy_check_password"));
+	assert_null(dlsym(mod.handle, "kenpo_i18n_text"));
+}
+
+static unsigned char *
+read_file(const char *path, size_t *len)
+{
+	struct stat st;
+	unsigned char *p;
+	FILE *f = fopen(path, "rb");
+
+	assert_non_null(f);
+	assert_int_equal(fstat(fileno(f), &st), 0);
+	p = malloc((size_t)st.st_size);
+	assert_non_null(p);
+	assert_int_equal(fread(p, 1, (size_t)st.st_size, f), (size_t)st.st_size);
+	fclose(f);
+	*len = (size_t)st.st_size;
+	return p;
+}
+
+static void
+section(const unsigned char *img, size_t len, size_t i, ElfW(Shdr) *sh)
+{
+	ElfW(Ehdr) eh;
+
+	memcpy(&eh, img, sizeof(eh));
+	assert_true(i < eh.e_shnum);
+	assert_true(eh.e_shoff + (i + 1) * sizeof(*sh) <= len);
+	memcpy(sh, img + eh.e_shoff + i * eh.e_shentsize, sizeof(*sh));
+	assert_true(sh->sh_type == SHT_NOBITS || sh->sh_offset + sh->sh_size <= len);
+}
+
+static void
+find_section(const unsigned char *img, size_t len, uint32_t type, ElfW(Shdr) *sh,
+	     ElfW(Shdr) *strtab)
+{
+	ElfW(Ehdr) eh;
+	size_t i;
+
+	assert_true(len >= sizeof(eh));
+	memcpy(&eh, img, sizeof(eh));
+	assert_memory_equal(eh.e_ident, ELFMAG, SELFMAG);
+	assert_int_equal(eh.e_shentsize, sizeof(*sh));
+	for (i = 0; i < eh.e_shnum; i++) {
+		section(img, len, i, sh);
+		if (sh->sh_type == type) {
+			section(img, len, sh->sh_link, strtab);
+			return;
+		}
+	}
+	fail_msg("no section of type %u", (unsigned)type);
+}
+
+static const char *
+elf_string(const unsigned char *img, const ElfW(Shdr) *strtab, size_t off)
+{
+	const char *s = (const char *)img + strtab->sh_offset + off;
+
+	assert_true(off < strtab->sh_size);
+	assert_non_null(memchr(s, '\0', strtab->sh_size - off));
+	return s;
+}
+
+static void
+test_exports_only_pam_sm(void **state)
+{
+	ElfW(Shdr) dynsym, strtab;
+	ElfW(Sym) sym;
+	unsigned char *img;
+	size_t len, i, j, found = 0;
+	const char *name;
+
+	(void)state;
+	img = read_file(mod.path, &len);
+	find_section(img, len, SHT_DYNSYM, &dynsym, &strtab);
+	for (i = 1; i < dynsym.sh_size / sizeof(sym); i++) {
+		memcpy(&sym, img + dynsym.sh_offset + i * sizeof(sym), sizeof(sym));
+		if (sym.st_shndx == SHN_UNDEF || sym.st_shndx == SHN_ABS)
+			continue;
+		name = elf_string(img, &strtab, sym.st_name);
+		if (strncmp(name, "pam_sm_", 7) != 0)
+			fail_msg("the module exports %s", name);
+		for (j = 0; j < N_FUNCTIONS; j++)
+			if (strcmp(name, pam_functions[j]) == 0)
+				found++;
+		assert_int_equal(ELF64_ST_TYPE(sym.st_info), STT_FUNC);
+	}
+	assert_int_equal(found, N_FUNCTIONS);
+	free(img);
+}
+
+static int
+is_forbidden(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	size_t i;
+
+	base = base != NULL ? base + 1 : path;
+	for (i = 0; i < sizeof(forbidden_libs) / sizeof(forbidden_libs[0]); i++)
+		if (strncmp(base, forbidden_libs[i], strlen(forbidden_libs[i])) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+each_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	int *forbidden = arg;
+
+	(void)size;
+	if (is_forbidden(info->dlpi_name)) {
+		fprintf(stderr, "# loaded: %s\n", info->dlpi_name);
+		(*forbidden)++;
+	}
+	return 0;
+}
+
+static void
+test_needs_no_heavy_library(void **state)
+{
+	ElfW(Shdr) dynamic, dynstr;
+	ElfW(Dyn) dyn;
+	unsigned char *img;
+	size_t len, i;
+	const char *name;
+	int libc = 0, libpam = 0, forbidden = 0;
+
+	(void)state;
+	img = read_file(mod.path, &len);
+	find_section(img, len, SHT_DYNAMIC, &dynamic, &dynstr);
+	for (i = 0; i < dynamic.sh_size / sizeof(dyn); i++) {
+		memcpy(&dyn, img + dynamic.sh_offset + i * sizeof(dyn), sizeof(dyn));
+		if (dyn.d_tag == DT_NULL)
+			break;
+		if (dyn.d_tag != DT_NEEDED)
+			continue;
+		name = elf_string(img, &dynstr, dyn.d_un.d_val);
+		if (is_forbidden(name))
+			fail_msg("the module needs %s", name);
+		libc |= strncmp(name, "libc.so", 7) == 0;
+		libpam |= strncmp(name, "libpam.so", 9) == 0;
+	}
+	assert_true(libc);
+	assert_true(libpam);
+	free(img);
+	assert_non_null(mod.handle);
+	dl_iterate_phdr(each_object, &forbidden);
+	assert_int_equal(forbidden, 0);
+}
+
+/* ---- auth: password ---- */
+
+static void
+test_auth_password_only(void **state)
+{
+	pam_handle_t *h;
+	int rc;
+
+	(void)state;
+	ans_auth_ok(&fake.reply[0], "Taro.Yamada", KENPO_LANG_EN, 0);
+	fake_start(1);
+	conv_script(1, "Secret1Pass");
+	h = open_pam("lang=en", "taro.yamada");
+	rc = pam_authenticate(h, 0);
+	assert_int_equal(rc, PAM_SUCCESS);
+	/* The password is there for the modules after this one. */
+	assert_authtok(h, "Secret1Pass");
+	pam_end(h, rc);
+	fake_stop(1);
+	assert_auth_request(0, "taro.yamada", "Secret1Pass", 0);
+	assert_string_equal(conv.log, "P: Password: \n");
+}
+
+/* The profile ticket reaches the PAM environment only with `ticket`. */
+static void
+test_auth_ticket_option(void **state)
+{
+	pam_handle_t *h;
+	int rc;
+
+	(void)state;
+	ans_auth_ok(&fake.reply[0], "Taro.Yamada", KENPO_LANG_EN, 0);
+	fake_start(1);
+	conv_script(1, "Secret1Pass");
+	h = open_pam("lang=en", "taro.yamada");
+	rc = pam_authenticate(h, 0);
+	assert_int_equal(rc, PAM_SUCCESS);
+	assert_null(pam_getenv(h, "KENPO_TICKET"));
+	pam_end(h, rc);
+	fake_stop(1);
+
+	ans_auth_ok(&fake.reply[0], "Taro.Yamada", KENPO_LANG_EN, 0);
+	fake_start(1);
+	conv_script(1, "Secret1Pass");
+	h = open_pam("lang=en ticket", "taro.yamada");
+	rc = pam_authenticate(h, 0);
+	assert_int_equal(rc, PAM_SUCCESS);
+	assert_non_null(pam_getenv(h, "KENPO_TICKET"));
+	assert_string_equal(pam_getenv(h, "KENPO_TICKET"), TICKET);
+	pam_end(h, rc);
+	fake_stop(1);
+}
+
+static void
+test_auth_use_first_pass(void **state)
+{
+	pam_handle_t *h;
+	int rc;
+
+	(void)state;
+	need_set_items();
+	/* No item: use_first_pass fails without asking or calling kenpod. */
+	conv_script(0);
+	fake_start(0);
+	assert_int_equal(authenticate("use_first_pass", "taro"), PAM_AUTHTOK_RECOVERY_ERR);
+	fake_stop(0);
+	assert_int_equal(conv.prompts, 0);
+
+	/* try_first_pass takes the item an earlier module set. */
+	ans_auth_ok(&fake.reply[0], "Taro.Yamada", KENPO_LANG_EN, 0);
+	fake_start(1);
+	h = open_pam("try_first_pass", "taro");
+	setenv("PAM_AUTHTOK", "Earlier1Pass", 1);
+	rc = pam_authenticate(h, 0);
+	unsetenv("PAM_AUTHTOK");
+	assert_int_equal(rc, PAM_SUCCESS);
+	pam_end(h, rc);
+	fake_stop(1);
+	assert_int_equal(conv.prompts, 0);
+	assert_auth_request(0, "taro", "Earlier1Pass", 0);
+}
+
+static void
+test_auth_wrong_password(void **state)
+{
+	(void)state;
+	/* English, and the same words whatever kenpod's reason. */
+	ans_lang(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_AUTH_ERR, KENPO_LANG_EN);
+	fake_start(1);
+	conv_script(1, "Wrong1Pass");
+	assert_int_equal(authenticate("", "nobody"), PAM_AUTH_ERR);
+	fake_stop(1);
+	assert_string_equal(conv.log,
+			    "P: \xe3\x83\x91\xe3\x82\xb9\xe3\x83\xaf\xe3\x83\xbc\xe3\x83\x89: \n"
+			    "E: The login ID or password is not correct.\n");
+
+	/* Japanese, the society's language. */
+	ans_lang(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_AUTH_ERR, KENPO_LANG_JA);
+	fake_start(1);
+	conv_script(1, "Wrong1Pass");
+	assert_int_equal(authenticate("", "nobody"), PAM_AUTH_ERR);
+	fake_stop(1);
+	assert_logged("E: \xe3\x83\xad\xe3\x82\xb0\xe3\x82\xa4\xe3\x83\xb3ID\xe3\x81\xbe\xe3\x81\x9f"
+		      "\xe3\x81\xaf\xe3\x83\x91\xe3\x82\xb9\xe3\x83\xaf\xe3\x83\xbc\xe3\x83\x89\xe3"
+		      "\x81\x8c\xe6\xad\xa3\xe3\x81\x97\xe3\x81\x8f\xe3\x81\x82\xe3\x82\x8a\xe3\x81"
+		      "\xbe\xe3\x81\x9b\xe3\x82\x93\xe3\x80\x82\n");
+}
+
+/* Each refusal: its PAM code and a message naming the reason. */
+static void
+test_auth_refusals(void **state)
+{
+	static const struct {
+		uint32_t result;
+		int two_fields;
+		uint32_t value;
+		int pam;
+		const char *text;
+	} cases[] = {
+		{ KENPO_RES_LOCKED, 1, 1800, PAM_AUTH_ERR, "try again in 30 minutes." },
+		{ KENPO_RES_LOCKED, 1, 0, PAM_AUTH_ERR, "contact your health insurance society" },
+		{ KENPO_RES_DELAY, 1, 45, PAM_AUTH_ERR, "Please wait 45 seconds" },
+		{ KENPO_RES_DELAY, 1, 61, PAM_AUTH_ERR, "Please wait 2 minutes" },
+		{ KENPO_RES_DISABLED, 0, 0, PAM_AUTH_ERR, "suspended" },
+		{ KENPO_RES_NOT_REGISTERED, 0, 0, PAM_AUTH_ERR, "registration" },
+		{ KENPO_RES_MAIL_FAILED, 0, 0, PAM_AUTHINFO_UNAVAIL, "could not be sent" },
+		{ KENPO_RES_UNAVAIL, 0, 0, PAM_AUTHINFO_UNAVAIL, "not available" },
+		{ KENPO_RES_INTERNAL, 0, 0, PAM_AUTHINFO_UNAVAIL, "not available" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (cases[i].two_fields)
+			ans_lang2(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, cases[i].result,
+				  KENPO_LANG_EN, cases[i].value);
+		else
+			ans_lang(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, cases[i].result,
+				 KENPO_LANG_EN);
+		fake_start(1);
+		conv_script(1, "Secret1Pass");
+		assert_int_equal(authenticate("", "taro"), cases[i].pam);
+		fake_stop(1);
+		assert_logged(cases[i].text);
+	}
+}
+
+static void
+test_auth_kenpod_absent_or_stalled(void **state)
+{
+	int64_t t0, dt;
+	int lfd;
+
+	(void)state;
+	unlink(mod.sock);
+	conv_script(1, "Secret1Pass");
+	assert_int_equal(authenticate("lang=en", "taro"), PAM_AUTHINFO_UNAVAIL);
+	assert_logged("E: The login service is not available at the moment.");
+
+	/* Listening, never answering: the deadline holds. */
+	lfd = listen_socket();
+	conv_script(1, "Secret1Pass");
+	t0 = now_ms();
+	assert_int_equal(authenticate("lang=en timeout=300", "taro"), PAM_AUTHINFO_UNAVAIL);
+	dt = now_ms() - t0;
+	assert_true(dt >= 290 && dt < 2000);
+	close(lfd);
+	unlink(mod.sock);
+}
+
+/* Malformed answers are never a success. */
+static void
+test_auth_malformed_answers(void **state)
+{
+	struct frame *f = &fake.reply[0];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 5; i++) {
+		if (i == 0) {                   /* the answer to another action */
+			begin(f, KENPO_ACTION_ACCOUNT, KENPO_RES_OK);
+			put32(f, 0);
+			end(f);
+		} else if (i == 1) {            /* trailing bytes */
+			ans_auth_ok(f, "taro", 0, 0);
+			put32(f, 7);
+			end(f);
+		} else if (i == 2) {            /* a result AUTH_PASSWORD never gives */
+			ans_lang2(f, KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_COOLDOWN, 1, 3);
+		} else if (i == 3) {            /* OK without its record */
+			begin(f, KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_OK);
+			end(f);
+		} else {                        /* a masked address with an escape */
+			ans_key(f, KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_SENT, 1, 600, "t");
+			memcpy(f->d + f->n - 4 - 1 - 4 - 12, "\x1b[2J", 4);
+		}
+		fake_start(1);
+		conv_script(2, "Secret1Pass", "1234567890");
+		assert_int_equal(authenticate("lang=en", "taro"), PAM_AUTHINFO_UNAVAIL);
+		fake_stop(1);
+		assert_int_equal(conv.prompts, 1);
+	}
+}
+
+/* ---- auth: the key ---- */
+
+static void
+test_key_right_first_time(void **state)
+{
+	pam_handle_t *h;
+	int rc;
+
+	(void)state;
+	ans_key(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_SENT, KENPO_LANG_EN,
+		600, "txn-1");
+	ans_key_ok(&fake.reply[1], 0);
+	fake_start(2);
+	conv_script(2, "Secret1Pass", "0123456789");
+	h = open_pam("lang=en", "taro");
+	rc = pam_authenticate(h, 0);
+	assert_int_equal(rc, PAM_SUCCESS);
+	assert_authtok(h, "Secret1Pass");
+	pam_end(h, rc);
+	/* Succeeded: no AUTH_ABORT, neither now nor at pam_end. */
+	fake_stop(2);
+	assert_auth_request(0, "taro", "Secret1Pass", 0);
+	assert_txn_request(1, KENPO_ACTION_AUTH_KEY, "txn-1", "0123456789");
+	assert_logged("I: A one-time key was sent to ****@****.jp. It is valid for 10 minutes.\n");
+	assert_logged("P: One-time key: \n");
+	assert_ascii_log();
+}
+
+static void
+test_key_japanese_info_line(void **state)
+{
+	(void)state;
+	ans_key(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_SENT, KENPO_LANG_JA,
+		600, "txn-1");
+	ans_key_ok(&fake.reply[1], 0);
+	fake_start(2);
+	conv_script(2, "Secret1Pass", "0123456789");
+	assert_int_equal(authenticate("", "taro"), PAM_SUCCESS);
+	fake_stop(2);
+	/* 「****@****.jp 宛に暗証キーを送信しました。暗証キーの有効期限は10分です。」 */
+	assert_logged("I: ****@****.jp \xe5\xae\x9b\xe3\x81\xab\xe6\x9a\x97\xe8\xa8\xbc\xe3\x82\xad"
+		      "\xe3\x83\xbc\xe3\x82\x92\xe9\x80\x81\xe4\xbf\xa1\xe3\x81\x97\xe3\x81\xbe\xe3"
+		      "\x81\x97\xe3\x81\x9f\xe3\x80\x82\xe6\x9a\x97\xe8\xa8\xbc\xe3\x82\xad\xe3\x83"
+		      "\xbc\xe3\x81\xae\xe6\x9c\x89\xe5\x8a\xb9\xe6\x9c\x9f\xe9\x99\x90\xe3\x81\xaf"
+		      "10\xe5\x88\x86\xe3\x81\xa7\xe3\x81\x99\xe3\x80\x82\n");
+}
+
+static void
+test_key_wrong_three_times_aborts(void **state)
+{
+	(void)state;
+	ans_key(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_SENT, 1, 600, "txn-1");
+	ans_lang2(&fake.reply[1], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_WRONG, 1, 4);
+	ans_lang2(&fake.reply[2], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_WRONG, 1, 3);
+	ans_lang2(&fake.reply[3], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_WRONG, 1, 2);
+	ans_abort_ok(&fake.reply[4]);
+	fake_start(5);
+	conv_script(5, "Secret1Pass", "1111111111", "2222222222", "3333333333", "4444444444");
+	assert_int_equal(authenticate("", "taro"), PAM_AUTH_ERR);
+	fake_stop(5);
+	/* Tries left: the lower of kenpod's count and this transaction's. */
+	assert_logged("E: The one-time key is not correct. You can try 2 more times.\n");
+	assert_logged("E: The one-time key is not correct. You can try 1 more time.\n");
+	assert_logged("E: The one-time key is not correct. Please log in again.\n");
+	assert_int_equal(conv.prompts, 4);
+	assert_txn_request(3, KENPO_ACTION_AUTH_KEY, "txn-1", "3333333333");
+	/* The conversation ended without success: the key is voided. */
+	assert_txn_request(4, KENPO_ACTION_AUTH_ABORT, "txn-1", NULL);
+}
+
+static void
+test_key_prompts_option(void **state)
+{
+	(void)state;
+	ans_key(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_SENT, 1, 600, "t");
+	ans_lang2(&fake.reply[1], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_WRONG, 1, 4);
+	ans_abort_ok(&fake.reply[2]);
+	fake_start(3);
+	conv_script(3, "Secret1Pass", "1111111111", "2222222222");
+	assert_int_equal(authenticate("key_prompts=1", "taro"), PAM_AUTH_ERR);
+	fake_stop(3);
+	assert_int_equal(conv.prompts, 2);
+}
+
+static void
+test_key_void_and_expired(void **state)
+{
+	(void)state;
+	ans_key(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_PENDING, 1, 100, "t");
+	ans_lang2(&fake.reply[1], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_WRONG, 1, 0);
+	ans_abort_ok(&fake.reply[2]);
+	fake_start(3);
+	conv_script(2, "Secret1Pass", "1111111111");
+	assert_int_equal(authenticate("", "taro"), PAM_AUTH_ERR);
+	fake_stop(3);
+	assert_logged("I: The one-time key sent to ****@****.jp is valid for 2 minutes more.\n");
+	assert_logged("no longer valid because a wrong key was entered too many times");
+
+	ans_key(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_SENT, 1, 600, "t");
+	ans_lang(&fake.reply[1], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_VOID, 1);
+	ans_abort_ok(&fake.reply[2]);
+	fake_start(3);
+	conv_script(2, "Secret1Pass", "1111111111");
+	assert_int_equal(authenticate("", "taro"), PAM_AUTH_ERR);
+	fake_stop(3);
+	assert_logged("no longer valid because a wrong key was entered too many times");
+
+	ans_key(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_SENT, 1, 600, "t");
+	ans_lang(&fake.reply[1], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_EXPIRED, 1);
+	ans_abort_ok(&fake.reply[2]);
+	fake_start(3);
+	conv_script(2, "Secret1Pass", "1111111111");
+	assert_int_equal(authenticate("", "taro"), PAM_AUTH_ERR);
+	fake_stop(3);
+	assert_logged("E: The one-time key has expired.");
+}
+
+static void
+test_key_not_ten_digits(void **state)
+{
+	(void)state;
+	ans_key(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_SENT, 1, 600, "t");
+	ans_key_ok(&fake.reply[1], 0);
+	fake_start(2);
+	conv_script(4, "Secret1Pass", "12345", "12345678901", "0000000000");
+	assert_int_equal(authenticate("", "taro"), PAM_SUCCESS);
+	/* kenpod heard only the real attempt. */
+	fake_stop(2);
+	assert_txn_request(1, KENPO_ACTION_AUTH_KEY, "t", "0000000000");
+	assert_logged("E: The one-time key is the 10-digit number in the mail.\n");
+}
+
+static void
+test_key_resend_and_cooldown(void **state)
+{
+	(void)state;
+	ans_key(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_SENT, 1, 600, "txn-1");
+	ans_lang2(&fake.reply[1], KENPO_ACTION_AUTH_RESEND, KENPO_RES_COOLDOWN, 1, 42);
+	ans_key(&fake.reply[2], KENPO_ACTION_AUTH_RESEND, KENPO_RES_KEY_SENT, 1, 600, "txn-2");
+	ans_key_ok(&fake.reply[3], 0);
+	fake_start(4);
+	conv_script(4, "Secret1Pass", "", "", "5555555555");
+	assert_int_equal(authenticate("", "taro"), PAM_SUCCESS);
+	fake_stop(4);
+	assert_txn_request(1, KENPO_ACTION_AUTH_RESEND, "txn-1", NULL);
+	assert_txn_request(2, KENPO_ACTION_AUTH_RESEND, "txn-1", NULL);
+	/* The new key's handle from then on. */
+	assert_txn_request(3, KENPO_ACTION_AUTH_KEY, "txn-2", "5555555555");
+	assert_logged("E: A new key can be requested in 42 seconds.");
+	assert_logged("I: A new one-time key was sent to ****@****.jp; the previous key is no "
+		      "longer valid. The new key is valid for 10 minutes.\n");
+}
+
+static void
+test_key_conversation_fails(void **state)
+{
+	(void)state;
+	/* Interactive: the key dies with the conversation. */
+	ans_key(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_SENT, 1, 600, "txn-1");
+	ans_abort_ok(&fake.reply[1]);
+	fake_start(2);
+	conv_script(2, "Secret1Pass", CONV_ERROR);
+	assert_int_equal(authenticate("", "taro"), PAM_AUTH_ERR);
+	fake_stop(2);
+	assert_txn_request(1, KENPO_ACTION_AUTH_ABORT, "txn-1", NULL);
+
+	/* split: the key survives for the next request. */
+	ans_key(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_SENT, 1, 600, "txn-1");
+	fake_start(1);
+	conv_script(2, "Secret1Pass", CONV_ERROR);
+	assert_int_equal(authenticate("split", "taro"), PAM_AUTH_ERR);
+	fake_stop(1);
+	assert_auth_request(0, "taro", "Secret1Pass", KENPO_AUTHF_SPLIT);
+	assert_logged("I: A one-time key was sent to ****@****.jp.");
+	assert_logged("P: One-time key: \n");
+}
+
+static void
+test_split_second_request(void **state)
+{
+	(void)state;
+	ans_key(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_PENDING, 1, 300, "t");
+	ans_lang2(&fake.reply[1], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_WRONG, 1, 2);
+	fake_start(2);
+	conv_script(2, "Secret1Pass", "9999999999");
+	/* A wrong key in split mode: no abort either. */
+	assert_int_equal(authenticate("split key_prompts=1", "taro"), PAM_AUTH_ERR);
+	fake_stop(2);
+
+	ans_key(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_PENDING, 1, 300, "t");
+	ans_key_ok(&fake.reply[1], 0);
+	fake_start(2);
+	conv_script(2, "Secret1Pass", "8888888888");
+	assert_int_equal(authenticate("split", "taro"), PAM_SUCCESS);
+	fake_stop(2);
+	assert_logged("I: The one-time key sent to ****@****.jp is valid for 5 minutes more.\n");
+}
+
+static void
+test_single_field(void **state)
+{
+	(void)state;
+	ans_key(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_SENT, 1, 600, "t");
+	fake_start(1);
+	conv_script(2, "Secret1Pass", "1234567890");
+	assert_int_equal(authenticate("single", "taro"), PAM_AUTH_ERR);
+	/* No key prompt, no abort. */
+	fake_stop(1);
+	assert_int_equal(conv.prompts, 1);
+	assert_auth_request(0, "taro", "Secret1Pass", KENPO_AUTHF_SINGLE);
+	assert_logged("I: A one-time key was sent to ****@****.jp. It is valid for 10 minutes.\n");
+	assert_logged("I: Please log in again, entering your password immediately followed by "
+		      "the 10-digit key.\n");
+
+	ans_auth_ok(&fake.reply[0], "Taro.Yamada", 1, 0);
+	fake_start(1);
+	conv_script(1, "Secret1Pass0123456789");
+	assert_int_equal(authenticate("single split", "taro"), PAM_SUCCESS);
+	fake_stop(1);
+	assert_auth_request(0, "taro", "Secret1Pass0123456789",
+			    KENPO_AUTHF_SINGLE | KENPO_AUTHF_SPLIT);
+
+	/* The right password with a wrong key. */
+	ans_lang2(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_WRONG, 1, 3);
+	fake_start(1);
+	conv_script(1, "Secret1Pass0123456780");
+	assert_int_equal(authenticate("single", "taro"), PAM_AUTH_ERR);
+	fake_stop(1);
+	assert_logged("E: The one-time key is not correct. You can try 3 more times.\n"
+		      "I: Please log in again, entering your password immediately followed by "
+		      "the 10-digit key.\n");
+	ans_lang(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_VOID, 1);
+	fake_start(1);
+	conv_script(1, "Secret1Pass0123456780");
+	assert_int_equal(authenticate("single", "taro"), PAM_AUTH_ERR);
+	fake_stop(1);
+	assert_logged("no longer valid because a wrong key was entered too many times");
+}
+
+/* ---- account ---- */
+
+static int
+account(const char *args)
+{
+	pam_handle_t *h = open_pam(args, "taro");
+	int rc = pam_acct_mgmt(h, 0);
+
+	pam_end(h, rc);
+	return rc;
+}
+
+static void
+test_account(void **state)
+{
+	static const struct {
+		uint32_t result;
+		int fields;     /* 0, 1 (lang) or 2 (lang, seconds) */
+		int pam;
+		const char *text;
+	} cases[] = {
+		{ KENPO_RES_OK, 1, PAM_SUCCESS, NULL },
+		{ KENPO_RES_MUST_CHANGE, 1, PAM_NEW_AUTHTOK_REQD, "must be changed" },
+		{ KENPO_RES_DISABLED, 1, PAM_ACCT_EXPIRED, "suspended" },
+		{ KENPO_RES_DISABLED, 0, PAM_ACCT_EXPIRED, "suspended" },
+		{ KENPO_RES_LOCKED, 2, PAM_PERM_DENIED, "try again in 5 minutes" },
+		{ KENPO_RES_NOTFOUND, 0, PAM_USER_UNKNOWN, NULL },
+		{ KENPO_RES_UNAVAIL, 0, PAM_AUTHINFO_UNAVAIL, NULL },
+	};
+	struct rd r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		begin(&fake.reply[0], KENPO_ACTION_ACCOUNT, cases[i].result);
+		if (cases[i].fields > 0)
+			put32(&fake.reply[0], KENPO_LANG_EN);
+		if (cases[i].fields > 1)
+			put32(&fake.reply[0], 300);
+		end(&fake.reply[0]);
+		fake_start(1);
+		conv_script(0);
+		assert_int_equal(account("lang=en"), cases[i].pam);
+		fake_stop(1);
+		if (cases[i].text != NULL)
+			assert_logged(cases[i].text);
+		else
+			assert_string_equal(conv.log, "");
+		r = request_reader(&fake.req[0], KENPO_ACTION_ACCOUNT);
+		rdstr_is(&r, "taro");
+		rd_end(&r);
+	}
+	/* kenpod away: no message, AUTHINFO_UNAVAIL. */
+	conv_script(0);
+	assert_int_equal(account(""), PAM_AUTHINFO_UNAVAIL);
+	assert_string_equal(conv.log, "");
+}
+
+/* ---- session ---- */
+
+static int
+session(const char *args, int flags)
+{
+	pam_handle_t *h = open_pam(args, "taro");
+	int rc = pam_open_session(h, flags);
+
+	assert_int_equal(pam_close_session(h, 0), PAM_SUCCESS);
+	pam_end(h, rc);
+	return rc;
+}
+
+static void
+ans_session(const char *previous, uint32_t lang)
+{
+	begin(&fake.reply[0], KENPO_ACTION_SESSION_OPEN, KENPO_RES_OK);
+	put32(&fake.reply[0], lang);
+	putstr(&fake.reply[0], previous);
+	end(&fake.reply[0]);
+}
+
+static void
+test_session(void **state)
+{
+	struct rd r;
+
+	(void)state;
+	ans_session("2023/03/24 10:33:06", KENPO_LANG_JA);
+	fake_start(1);
+	conv_script(0);
+	assert_int_equal(session("", 0), PAM_SUCCESS);
+	fake_stop(1);
+	/* 「前回ログイン日時 2023/03/24 10:33:06」 */
+	assert_string_equal(conv.log, "I: \xe5\x89\x8d\xe5\x9b\x9e\xe3\x83\xad\xe3\x82\xb0\xe3\x82"
+			    "\xa4\xe3\x83\xb3\xe6\x97\xa5\xe6\x99\x82 2023/03/24 10:33:06\n");
+	r = request_reader(&fake.req[0], KENPO_ACTION_SESSION_OPEN);
+	rdstr_is(&r, "taro");
+	rdstr_is(&r, SERVICE);
+	rdstr_is(&r, RHOST);
+	rd_end(&r);
+
+	ans_session("2023/03/24 10:33:06", KENPO_LANG_JA);
+	fake_start(1);
+	conv_script(0);
+	assert_int_equal(session("lang=en", 0), PAM_SUCCESS);
+	fake_stop(1);
+	assert_string_equal(conv.log, "I: Last login: 2023/03/24 10:33:06\n");
+
+	/* The first login, a malformed time, PAM_SILENT: no line. */
+	ans_session("", KENPO_LANG_EN);
+	fake_start(1);
+	conv_script(0);
+	assert_int_equal(session("", 0), PAM_SUCCESS);
+	fake_stop(1);
+	ans_session("2023/03/24 10:33:06\x1b", KENPO_LANG_EN);
+	fake_start(1);
+	assert_int_equal(session("", 0), PAM_SUCCESS);
+	fake_stop(1);
+	ans_session("2023/03/24 10:33:06", KENPO_LANG_EN);
+	fake_start(1);
+	assert_int_equal(session("", PAM_SILENT), PAM_SUCCESS);
+	fake_stop(1);
+	assert_string_equal(conv.log, "");
+
+	/* kenpod away never fails a session. */
+	assert_int_equal(session("", 0), PAM_SUCCESS);
+}
+
+/* ---- password change ---- */
+
+static void
+ans_account(uint32_t result)
+{
+	ans_lang(&fake.reply[0], KENPO_ACTION_ACCOUNT, result, KENPO_LANG_EN);
+}
+
+static void
+assert_change_request(int i, const char *old, const char *new_pw, uint32_t flags)
+{
+	struct rd r = request_reader(&fake.req[i], KENPO_ACTION_PASSWORD_CHANGE);
+
+	rdstr_is(&r, "taro");
+	rdstr_is(&r, old);
+	rdstr_is(&r, new_pw);
+	assert_int_equal(rd32(&r), flags);
+	rd_end(&r);
+}
+
+/* A temporary password: auth keeps it, account asks for the change, and
+ * the forced change sends it as the old password without asking. */
+static void
+test_temporary_password_change(void **state)
+{
+	pam_handle_t *h;
+	int rc;
+
+	(void)state;
+	ans_auth_ok(&fake.reply[0], "taro", KENPO_LANG_EN, KENPO_AUTHR_MUST_CHANGE);
+	ans_lang(&fake.reply[1], KENPO_ACTION_ACCOUNT, KENPO_RES_MUST_CHANGE, KENPO_LANG_EN);
+	ans_lang(&fake.reply[2], KENPO_ACTION_ACCOUNT, KENPO_RES_MUST_CHANGE, KENPO_LANG_EN);
+	begin(&fake.reply[3], KENPO_ACTION_PASSWORD_CHANGE, KENPO_RES_OK);
+	end(&fake.reply[3]);
+	fake_start(4);
+	conv_script(3, "P0a40aca", "NewPass123", "NewPass123");
+	h = open_pam("", "taro");
+	assert_int_equal(pam_authenticate(h, 0), PAM_SUCCESS);
+	assert_int_equal(pam_acct_mgmt(h, 0), PAM_NEW_AUTHTOK_REQD);
+	rc = pam_chauthtok(h, PAM_CHANGE_EXPIRED_AUTHTOK);
+	assert_int_equal(rc, PAM_SUCCESS);
+	assert_authtok(h, "NewPass123");
+	pam_end(h, rc);
+	fake_stop(4);
+	assert_change_request(3, "P0a40aca", "NewPass123", 0);
+	assert_int_equal(conv.prompts, 3);
+	assert_logged("P: New password: \nP: Retype new password: \n");
+	assert_logged("I: Your password has been changed.\n");
+}
+
+static void
+test_change_rules_checked_first(void **state)
+{
+	pam_handle_t *h;
+	int rc;
+
+	(void)state;
+	/* Every broken rule in one message, and kenpod is not asked to change.
+	 * root is asked for no old password. */
+	ans_account(KENPO_RES_OK);
+	fake_start(1);
+	if (getuid() == 0)
+		conv_script(1, "abc!");
+	else
+		conv_script(2, "Old1Passw", "abc!");
+	h = open_pam("", "taro");
+	rc = pam_chauthtok(h, 0);
+	assert_int_equal(rc, PAM_AUTHTOK_ERR);
+	pam_end(h, rc);
+	fake_stop(1);
+	assert_logged("E: The new password cannot be used for these reasons:\n"
+		      "The password must be at least 8 characters long.\n"
+		      "The password may contain only upper-case letters");
+	assert_logged("\nThe password must contain at least one upper-case letter (A-Z).\n"
+		      "The password must contain at least one digit (0-9).\n");
+
+	/* Two different typings. */
+	ans_account(KENPO_RES_OK);
+	fake_start(1);
+	if (getuid() == 0)
+		conv_script(2, "NewPass123", "NewPass124");
+	else
+		conv_script(3, "Old1Passw", "NewPass123", "NewPass124");
+	h = open_pam("", "taro");
+	rc = pam_chauthtok(h, 0);
+	assert_int_equal(rc, PAM_AUTHTOK_ERR);
+	pam_end(h, rc);
+	fake_stop(1);
+	assert_logged("E: The two new passwords do not match.\n");
+}
+
+static void
+test_change_by_member_or_root(void **state)
+{
+	pam_handle_t *h;
+	int rc, root = getuid() == 0;
+
+	(void)state;
+	ans_account(KENPO_RES_OK);
+	begin(&fake.reply[1], KENPO_ACTION_PASSWORD_CHANGE, KENPO_RES_POLICY);
+	put32(&fake.reply[1], KENPO_LANG_EN);
+	put32(&fake.reply[1], KENPO_RULE_PW_NO_DIGIT);
+	end(&fake.reply[1]);
+	fake_start(2);
+	if (root)
+		conv_script(2, "NewPass123", "NewPass123");
+	else
+		conv_script(3, "Old1Passw", "NewPass123", "NewPass123");
+	h = open_pam("", "taro");
+	rc = pam_chauthtok(h, 0);
+	assert_int_equal(rc, PAM_AUTHTOK_ERR);
+	pam_end(h, rc);
+	fake_stop(2);
+	/* root changes without the old password, a member with it. */
+	assert_change_request(1, root ? "" : "Old1Passw", "NewPass123",
+			      root ? KENPO_PWCF_ADMIN : 0);
+	assert_int_equal(conv.prompts, root ? 2 : 3);
+	assert_logged("The password must contain at least one digit (0-9).\n");
+
+	/* Not a member: nothing asked, and the stack decides. */
+	ans_account(KENPO_RES_NOTFOUND);
+	fake_start(1);
+	conv_script(0);
+	h = open_pam("", "taro");
+	rc = pam_chauthtok(h, 0);
+	assert_int_equal(rc, PAM_USER_UNKNOWN);
+	pam_end(h, rc);
+	fake_stop(1);
+	assert_int_equal(conv.prompts, 0);
+}
+
+/* The refusals of PASSWORD_CHANGE that a local check cannot foresee. */
+static void
+test_change_refusals(void **state)
+{
+	static const struct {
+		uint32_t result;
+		uint32_t value;         /* the POLICY mask or the seconds */
+		int pam;
+		const char *text;
+	} cases[] = {
+		{ KENPO_RES_POLICY, KENPO_PWC_SAME_AS_OLD, PAM_AUTHTOK_ERR,
+		  "reasons:\nThe new password must differ from the current one.\n" },
+		{ KENPO_RES_LOCKED, 600, PAM_PERM_DENIED, "try again in 10 minutes." },
+		{ KENPO_RES_DELAY, 3, PAM_PERM_DENIED, "wait 3 seconds" },
+	};
+	pam_handle_t *h;
+	size_t i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ans_account(KENPO_RES_OK);
+		ans_lang2(&fake.reply[1], KENPO_ACTION_PASSWORD_CHANGE, cases[i].result,
+			  KENPO_LANG_EN, cases[i].value);
+		fake_start(2);
+		if (getuid() == 0)
+			conv_script(2, "NewPass123", "NewPass123");
+		else
+			conv_script(3, "Old1Passw", "NewPass123", "NewPass123");
+		h = open_pam("", "taro");
+		rc = pam_chauthtok(h, 0);
+		assert_int_equal(rc, cases[i].pam);
+		pam_end(h, rc);
+		fake_stop(2);
+		assert_logged(cases[i].text);
+	}
+}
+
+static void
+test_change_use_authtok(void **state)
+{
+	pam_handle_t *h;
+	int rc;
+
+	(void)state;
+	need_set_items();
+	ans_account(KENPO_RES_MUST_CHANGE);
+	begin(&fake.reply[1], KENPO_ACTION_PASSWORD_CHANGE, KENPO_RES_AUTH_ERR);
+	put32(&fake.reply[1], KENPO_LANG_EN);
+	end(&fake.reply[1]);
+	fake_start(2);
+	conv_script(0);
+	h = open_pam("use_authtok try_first_pass", "taro");
+	setenv("PAM_OLDAUTHTOK", "Old1Passw", 1);
+	setenv("PAM_AUTHTOK", "Given1Pass", 1);
+	rc = pam_chauthtok(h, PAM_CHANGE_EXPIRED_AUTHTOK);
+	unsetenv("PAM_OLDAUTHTOK");
+	unsetenv("PAM_AUTHTOK");
+	assert_int_equal(rc, PAM_AUTH_ERR);
+	pam_end(h, rc);
+	fake_stop(2);
+	assert_int_equal(conv.prompts, 0);
+	assert_change_request(1, "Old1Passw", "Given1Pass", 0);
+	assert_logged("E: The current password is not correct.\n");
+}
+
+/* ---- options ---- */
+
+static void
+test_unknown_options_ignored(void **state)
+{
+	(void)state;
+	ans_auth_ok(&fake.reply[0], "taro", KENPO_LANG_JA, 0);
+	fake_start(1);
+	conv_script(1, "Secret1Pass");
+	assert_int_equal(authenticate("frobnicate timeout=abc key_prompts=0 lang=fr debug",
+				      "taro"), PAM_SUCCESS);
+	fake_stop(1);
+}
+
+/* lang=en: every line ASCII, even for a Japanese society (Cockpit). */
+static void
+test_lang_en_is_ascii(void **state)
+{
+	(void)state;
+	ans_key(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_SENT, KENPO_LANG_JA,
+		600, "t");
+	ans_lang2(&fake.reply[1], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_WRONG, KENPO_LANG_JA, 4);
+	ans_lang2(&fake.reply[2], KENPO_ACTION_AUTH_RESEND, KENPO_RES_COOLDOWN, KENPO_LANG_JA, 30);
+	ans_lang(&fake.reply[3], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_EXPIRED, KENPO_LANG_JA);
+	ans_abort_ok(&fake.reply[4]);
+	fake_start(5);
+	conv_script(5, "Secret1Pass", "1111111111", "", "x", "2222222222");
+	assert_int_equal(authenticate("lang=en", "taro"), PAM_AUTH_ERR);
+	fake_stop(5);
+	assert_logged("P: Password: \n");
+	assert_logged("E: The one-time key has expired.");
+	assert_ascii_log();
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dlopen_dlsym),
+		cmocka_unit_test(test_exports_only_pam_sm),
+		cmocka_unit_test(test_needs_no_heavy_library),
+		cmocka_unit_test(test_auth_password_only),
+		cmocka_unit_test(test_auth_ticket_option),
+		cmocka_unit_test(test_auth_use_first_pass),
+		cmocka_unit_test(test_auth_wrong_password),
+		cmocka_unit_test(test_auth_refusals),
+		cmocka_unit_test(test_auth_kenpod_absent_or_stalled),
+		cmocka_unit_test(test_auth_malformed_answers),
+		cmocka_unit_test(test_key_right_first_time),
+		cmocka_unit_test(test_key_japanese_info_line),
+		cmocka_unit_test(test_key_wrong_three_times_aborts),
+		cmocka_unit_test(test_key_prompts_option),
+		cmocka_unit_test(test_key_void_and_expired),
+		cmocka_unit_test(test_key_not_ten_digits),
+		cmocka_unit_test(test_key_resend_and_cooldown),
+		cmocka_unit_test(test_key_conversation_fails),
+		cmocka_unit_test(test_split_second_request),
+		cmocka_unit_test(test_single_field),
+		cmocka_unit_test(test_account),
+		cmocka_unit_test(test_session),
+		cmocka_unit_test(test_temporary_password_change),
+		cmocka_unit_test(test_change_rules_checked_first),
+		cmocka_unit_test(test_change_by_member_or_root),
+		cmocka_unit_test(test_change_refusals),
+		cmocka_unit_test(test_change_use_authtok),
+		cmocka_unit_test(test_unknown_options_ignored),
+		cmocka_unit_test(test_lang_en_is_ascii),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
