@@ -1,0 +1,109 @@
+/*
+ * admin.h - what the parts of kenpo-admin share: the options, the society
+ * worked on, exit codes, output helpers and the commands.
+ */
+#ifndef KENPO_ADMIN_H
+#define KENPO_ADMIN_H
+
+#include <stddef.h>
+#include <time.h>
+#include <json-c/json.h>
+
+#include "config.h"
+#include "dir.h"
+#include "secret.h"
+
+/* Exit codes, documented in `kenpo-admin --help` and tools/admin/README.md. */
+enum admin_exit {
+	ADMIN_OK = 0,
+	ADMIN_ERROR = 1,     /* the directory, a file, the configuration */
+	ADMIN_USAGE = 2,     /* the command line */
+	ADMIN_NOTFOUND = 3,  /* no such member */
+	ADMIN_PARTIAL = 4,   /* import: some rows were refused or failed, the rest written */
+	ADMIN_REJECTED = 5,  /* import --strict: bad rows, nothing written */
+};
+
+#define ADMIN_DN_MAX 512
+#define ADMIN_ERR_MAX 512
+#define ADMIN_JOBS_MAX 64
+#define ADMIN_WINDOW_DEFAULT 32
+#define ADMIN_WINDOW_MAX 1024
+#define ADMIN_NICKNAME_DEFAULT "ご本人"
+
+/* The command line. */
+struct admin_opts {
+	const char *uri, *bind_dn, *pw_file, *mech;
+	const char *base, *society, *config_path, *socket_path;
+	int json, verbose, yes, strict, apply, no_letters;
+	const char *letters_csv;
+	const char *letters_pdf;
+	long validity;          /* seconds; -1: not given */
+	unsigned jobs;          /* 0: one per processor */
+	unsigned window;
+	const char *state, *by;
+	/* issue */
+	const char *number, *name, *birth, *mail, *household, *nickname, *key_required;
+	char **args;            /* operands after the command */
+	int nargs;
+};
+
+/* The society worked on: from kenpod.conf, or from -b and the defaults. */
+struct admin_society {
+	char *id;
+	char *name;             /* NULL when unknown (no configuration) */
+	char *base;
+	enum kenpo_regmethod method;
+	char *home_template, *shell;
+	unsigned long uid_min, uid_max, gid;
+	long temp_validity;     /* seconds, 0: none */
+};
+
+struct admin {
+	struct admin_opts o;
+	struct kenpo_config *cfg;   /* NULL without a configuration */
+	struct admin_society soc;
+	struct kenpo_pwcost cost;
+	struct dir *dir;
+	int changed;                /* members changed: kenpod must forget its cache */
+};
+
+/* ---- main.c: messages, names, time, output ---- */
+void admin_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void admin_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* DNs of the society's parts.  0, or -1 when too long. */
+int admin_member_dn(const struct admin *a, const char *number, char *out, size_t outsz);
+int admin_sub_dn(const struct admin *a, const char *rdn, char *out, size_t outsz);
+/* GeneralizedTime in UTC: "20240401093000Z" (out >= 16 bytes). */
+void admin_gentime(time_t t, char *out, size_t outsz);
+/* Print a JSON value on stdout (one line) and release it. */
+void admin_json_print(json_object *o);
+json_object *admin_json_str(const char *s);   /* NULL -> null */
+/* Tell kenpod to forget its cache, so that lookups see the change at
+ * once; a note when kenpod cannot be asked.  0 if flushed, -1 if not. */
+int admin_flush_kenpod(const struct admin *a);
+/* The number of processors (at least 1). */
+unsigned admin_nproc(void);
+
+/* ---- lifecycle.c: one member at a time ---- */
+/* Find the member named by key (a login ID or a member number, as
+ * --by says).  ADMIN_OK with *out, ADMIN_NOTFOUND, or ADMIN_ERROR. */
+int admin_find_member(struct admin *a, const char *key, const char *const *attrs,
+		      struct dir_entry **out);
+int cmd_show(struct admin *a);
+int cmd_list(struct admin *a);
+int cmd_lock(struct admin *a);
+int cmd_unlock(struct admin *a);
+int cmd_disable(struct admin *a);
+int cmd_enable(struct admin *a);
+int cmd_reissue(struct admin *a);
+int cmd_delete(struct admin *a);
+int cmd_purge(struct admin *a);
+
+/* ---- import.c ---- */
+int cmd_issue(struct admin *a);
+int cmd_import(struct admin *a);
+
+/* ---- init.c ---- */
+int cmd_init(struct admin *a);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * letterpdf.h - the print-ready registration letters
+ * 「健康マイポータル(健康ポータルサイト)への登録について」 as a PDF file,
+ * one A4 page per member.
+ *
+ * Each page names the society and the member, gives the pre-issued login
+ * ID and the temporary password in a large fixed-width face, each also
+ * spelled out character by character (letters_spell: 0 ゼロ, O オー), and
+ * explains the registration: STEP 1 仮登録 through the society's homepage
+ * (login_url, 手順A) or by an empty mail to entry_address (手順B, with a QR
+ * code of mailto:entry_address for a phone's camera), STEP 2 the mail
+ * received, STEP 3 the first login, and the rules of the new login ID
+ * (【注1】) and password (【注2】).  A society with language = en gets the
+ * same letter in English.
+ *
+ * The file holds temporary passwords: it is created with mode 0600, never
+ * over an existing file, and removed again when it cannot be completed.
+ */
+#ifndef KENPO_ADMIN_LETTERPDF_H
+#define KENPO_ADMIN_LETTERPDF_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "letters.h"
+
+struct admin;
+struct letterpdf;
+
+/* Create path (O_EXCL, mode 0600) for the letters of society soc, which
+ * must outlive the writer (its name, login_url, entry_address (optional),
+ * lang and timezone are used).  The writer, or NULL with err filled. */
+struct letterpdf *letterpdf_open(const char *path, const struct kenpo_society *soc,
+				 char *err, size_t errsz);
+
+/* Add the page of one member: x->name, number, nickname, login, password
+ * and expiry ("YYYY-MM-DD HH:MM UTC", shown in the society's time zone, or
+ * "" for none) are used; line is not.  0, or -1 with err filled (the
+ * writer is then spoiled: close it). */
+int letterpdf_add(struct letterpdf *p, const struct letter *x, char *err, size_t errsz);
+
+/* The number of pages added so far. */
+unsigned long letterpdf_count(const struct letterpdf *p);
+
+/* Finish the file and sync it to the disk.  0, or -1 with err filled when
+ * the file could not be completed (it is then removed).  A writer spoiled
+ * by letterpdf_add, or with no page at all, removes the file too and
+ * returns -1.  p is freed in any case; NULL is allowed (returns 0). */
+int letterpdf_close(struct letterpdf *p, char *err, size_t errsz);
+
+/* Give up: release p and remove the file.  NULL is allowed. */
+void letterpdf_abort(struct letterpdf *p);
+
+/* Make the PDF at pdf_path from the letters CSV written by letters_open
+ * and letters_write (the columns are found by their names in the header).
+ * Rows of another society than soc are refused.  *count (may be NULL)
+ * receives the number of pages.  0, or -1 with err filled (no PDF is left
+ * behind). */
+int letterpdf_from_csv(const char *csv_path, const char *pdf_path,
+		       const struct kenpo_society *soc, unsigned long *count,
+		       char *err, size_t errsz);
+
+/* `kenpo-admin letters LETTERS.csv OUT.pdf`: the PDF of a letters CSV, for
+ * the society of the configuration (it needs no directory). */
+int cmd_letters(struct admin *a);
+
+/* Before issue, import or reissue with --letters-pdf: whether the PDF can
+ * be made (a configured society, no such file yet), so that nothing is
+ * changed when it cannot.  An exit code (message printed). */
+int admin_letters_pdf_ready(const struct admin *a);
+
+/* After issue, import or reissue with --letters-csv and --letters-pdf: the
+ * PDF of the letters CSV just written.  rc is the command's exit code: it
+ * is returned as it is when the command failed, or when there is no PDF
+ * to make; else the PDF's failure (ADMIN_ERROR) or rc. */
+int admin_letters_pdf(struct admin *a, int rc);
+
+#endif

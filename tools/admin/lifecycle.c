@@ -1,0 +1,864 @@
+/*
+ * lifecycle.c - looking after one member at a time: show, list, lock,
+ * unlock, disable, enable, reissue, delete; and purge.
+ */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "gen.h"
+#include "letters.h"
+#include "secret.h"
+
+#define FILTER_MAX 600
+/* ppolicy's "locked until an administrator unlocks" (draft-behera). */
+#define ADMIN_LOCK_TIME "000001010000Z"
+
+/* ---- finding members ---- */
+
+struct found {
+	struct dir_entry *e[2];
+	size_t n;
+};
+
+static int
+keep_two(struct dir_entry *e, void *arg)
+{
+	struct found *f = arg;
+
+	if (f->n == 2)
+		return DIR_CB_STOP;
+	f->e[f->n++] = e;
+	return DIR_CB_KEEP;
+}
+
+/* The filter that finds the member named by key. 0 or -1. */
+static int
+member_filter(const char *by, const char *key, char *out, size_t outsz)
+{
+	char esc[300];
+	int n;
+
+	if (dir_filter_escape(key, esc, sizeof esc) != 0)
+		return -1;
+	if (by != NULL && strcmp(by, "number") == 0)
+		n = snprintf(out, outsz, "(&(objectClass=kenpoMember)(kenpoMemberNumber=%s))", esc);
+	else if (by != NULL)
+		n = snprintf(out, outsz, "(&(objectClass=kenpoMember)(uid=%s))", esc);
+	else
+		n = snprintf(out, outsz, "(&(objectClass=kenpoMember)(|(uid=%s)"
+			     "(kenpoMemberNumber=%s)))", esc, esc);
+	return n < 0 || (size_t)n >= outsz ? -1 : 0;
+}
+
+int
+admin_find_member(struct admin *a, const char *key, const char *const *attrs,
+		  struct dir_entry **out)
+{
+	char filter[FILTER_MAX], base[ADMIN_DN_MAX], err[ADMIN_ERR_MAX];
+	struct found f = { { NULL, NULL }, 0 };
+	int rc;
+
+	if (strlen(key) > 100 || member_filter(a->o.by, key, filter, sizeof filter) != 0 ||
+	    admin_sub_dn(a, "ou=members", base, sizeof base) != 0) {
+		admin_error("no member %.100s", key);
+		return ADMIN_NOTFOUND;
+	}
+	rc = dir_search(a->dir, base, DIR_ONE, filter, attrs, keep_two, &f, err, sizeof err);
+	if (rc != DIR_OK && rc != DIR_NOSUCH) {
+		admin_error("%s", err);
+		rc = ADMIN_ERROR;
+	} else if (f.n == 0) {
+		admin_error("no member %s in %s", key, a->soc.base);
+		rc = ADMIN_NOTFOUND;
+	} else if (f.n == 2) {
+		admin_error("%s names two members (a login ID and a member number): "
+			    "say which with --by number or --by login", key);
+		rc = ADMIN_ERROR;
+	} else {
+		*out = f.e[0];
+		f.e[0] = NULL;
+		rc = ADMIN_OK;
+	}
+	dir_entry_free(f.e[0]);
+	dir_entry_free(f.e[1]);
+	return rc;
+}
+
+/* ---- show ---- */
+
+static const char *const member_attrs[] = {
+	"kenpoMemberNumber", "kenpoState", "uid", "uidNumber", "gidNumber", "cn",
+	"kenpoNickname", "kenpoDateOfBirth", "kenpoRosterMail", "kenpoMail1", "kenpoMail2",
+	"kenpoMail3", "kenpoDisabled", "kenpoKeyRequired", "kenpoTempPassword",
+	"kenpoTempPasswordExpiry", "kenpoMustChange", "kenpoAuthFailures", "kenpoLockedUntil",
+	"kenpoLastLogin", "pwdAccountLockedTime", "pwdFailureTime", "kenpoKeyExpiry",
+	"homeDirectory", "loginShell", NULL
+};
+
+static int
+is_true(const char *v)
+{
+	return v != NULL && strcasecmp(v, "TRUE") == 0;
+}
+
+/* How the account is locked: "" when it is not. */
+static void
+lock_state(const struct dir_entry *e, char *out, size_t outsz)
+{
+	const char *pw = dir_get(e, "pwdAccountLockedTime");
+	const char *until = dir_get(e, "kenpoLockedUntil");
+	char now[20];
+
+	admin_gentime(time(NULL), now, sizeof now);
+	if (pw != NULL && strcmp(pw, ADMIN_LOCK_TIME) == 0)
+		snprintf(out, outsz, "locked by an administrator");
+	else if (pw != NULL)
+		snprintf(out, outsz, "locked by slapd (ppolicy) since %s", pw);
+	else if (until != NULL && strcmp(until, now) > 0)
+		snprintf(out, outsz, "locked by kenpod until %s", until);
+	else
+		out[0] = '\0';
+}
+
+/* The temporary password's state: "" for none. */
+static void
+temp_state(const struct dir_entry *e, char *out, size_t outsz)
+{
+	const char *exp = dir_get(e, "kenpoTempPasswordExpiry");
+
+	if (dir_get(e, "kenpoTempPassword") == NULL)
+		out[0] = '\0';
+	else if (exp != NULL)
+		snprintf(out, outsz, "set, valid until %s", exp);
+	else
+		snprintf(out, outsz, "set, no expiry");
+}
+
+static int
+add_house(struct dir_entry *e, void *arg)
+{
+	json_object *arr = arg, *h = json_object_new_object();
+
+	json_object_object_add(h, "index", admin_json_str(dir_get(e, "kenpoHouseholdIndex")));
+	json_object_object_add(h, "name", admin_json_str(dir_get(e, "cn")));
+	json_object_object_add(h, "nickname", admin_json_str(dir_get(e, "kenpoNickname")));
+	json_object_object_add(h, "birth_date", admin_json_str(dir_get(e, "kenpoDateOfBirth")));
+	json_object_array_add(arr, h);
+	return DIR_CB_NEXT;
+}
+
+static int
+by_index(const void *a, const void *b)
+{
+	json_object *const *x = a, *const *y = b;
+	const char *i = json_object_get_string(json_object_object_get(*x, "index"));
+	const char *j = json_object_get_string(json_object_object_get(*y, "index"));
+
+	return strcmp(i != NULL ? i : "", j != NULL ? j : "");
+}
+
+/* The household of a member, as a JSON array in the order of the index
+ * (NULL on error). */
+static json_object *
+household_of(struct admin *a, const char *dn)
+{
+	static const char *const attrs[] = {
+		"kenpoHouseholdIndex", "cn", "kenpoNickname", "kenpoDateOfBirth", NULL
+	};
+	json_object *arr = json_object_new_array();
+	char err[ADMIN_ERR_MAX];
+
+	if (dir_search(a->dir, dn, DIR_ONE, "(objectClass=kenpoHouseholdMember)", attrs,
+		       add_house, arr, err, sizeof err) != DIR_OK) {
+		admin_error("%s", err);
+		json_object_put(arr);
+		return NULL;
+	}
+	json_object_array_sort(arr, by_index);
+	return arr;
+}
+
+/* The member as a JSON object: what an administrator may see (never a hash). */
+static json_object *
+member_json(const struct dir_entry *e)
+{
+	static const struct { const char *key, *attr; } plain[] = {
+		{ "member_number", "kenpoMemberNumber" }, { "state", "kenpoState" },
+		{ "login_id", "uid" }, { "name", "cn" },
+		{ "nickname", "kenpoNickname" }, { "birth_date", "kenpoDateOfBirth" },
+		{ "roster_mail", "kenpoRosterMail" }, { "mail1", "kenpoMail1" },
+		{ "mail2", "kenpoMail2" }, { "mail3", "kenpoMail3" },
+		{ "last_login", "kenpoLastLogin" }, { "dn", NULL },
+	};
+	json_object *o = json_object_new_object();
+	char lock[120], temp[80];
+	unsigned long long uid;
+	size_t i;
+
+	for (i = 0; i < sizeof plain / sizeof plain[0]; i++)
+		json_object_object_add(o, plain[i].key, admin_json_str(
+			plain[i].attr != NULL ? dir_get(e, plain[i].attr) : e->dn));
+	if (dir_get(e, "uidNumber") != NULL &&
+	    kenpo_parse_ulong(dir_get(e, "uidNumber"), 0, 0xffffffffULL, &uid) == 0)
+		json_object_object_add(o, "uid_number", json_object_new_int64((int64_t)uid));
+	else
+		json_object_object_add(o, "uid_number", NULL);
+	lock_state(e, lock, sizeof lock);
+	temp_state(e, temp, sizeof temp);
+	json_object_object_add(o, "disabled", json_object_new_boolean(
+		is_true(dir_get(e, "kenpoDisabled"))));
+	json_object_object_add(o, "locked", json_object_new_boolean(lock[0] != '\0'));
+	json_object_object_add(o, "lock", admin_json_str(lock[0] != '\0' ? lock : NULL));
+	json_object_object_add(o, "must_change", json_object_new_boolean(
+		is_true(dir_get(e, "kenpoMustChange"))));
+	json_object_object_add(o, "temp_password", admin_json_str(temp[0] != '\0' ? temp : NULL));
+	json_object_object_add(o, "key_required", json_object_new_boolean(
+		dir_get(e, "kenpoKeyRequired") == NULL || is_true(dir_get(e, "kenpoKeyRequired"))));
+	return o;
+}
+
+/* Print a JSON object as "key  value" lines. */
+static void
+print_text(json_object *o)
+{
+	json_object *h;
+	size_t i;
+
+	json_object_object_foreach(o, key, val) {
+		if (json_object_is_type(val, json_type_array)) {
+			for (i = 0; i < json_object_array_length(val); i++) {
+				h = json_object_array_get_idx(val, i);
+				printf("%-14s %s %s%s%s (%s)\n", i == 0 ? key : "",
+				       json_object_get_string(json_object_object_get(h, "index")),
+				       json_object_get_string(json_object_object_get(h, "name")),
+				       json_object_object_get(h, "birth_date") != NULL ? " " : "",
+				       json_object_object_get(h, "birth_date") != NULL ?
+				       json_object_get_string(json_object_object_get(h, "birth_date")) : "",
+				       json_object_get_string(json_object_object_get(h, "nickname")));
+			}
+		} else if (json_object_is_type(val, json_type_boolean)) {
+			printf("%-14s %s\n", key, json_object_get_boolean(val) ? "yes" : "no");
+		} else if (val != NULL) {
+			printf("%-14s %s\n", key, json_object_get_string(val));
+		}
+	}
+}
+
+int
+cmd_show(struct admin *a)
+{
+	struct dir_entry *e = NULL;
+	json_object *o, *house;
+	int rc = admin_find_member(a, a->o.args[0], member_attrs, &e);
+
+	if (rc != ADMIN_OK)
+		return rc;
+	o = member_json(e);
+	house = household_of(a, e->dn);
+	dir_entry_free(e);
+	if (house == NULL) {
+		json_object_put(o);
+		return ADMIN_ERROR;
+	}
+	json_object_object_add(o, "household", house);
+	if (a->o.json) {
+		admin_json_print(o);
+	} else {
+		print_text(o);
+		json_object_put(o);
+	}
+	return ADMIN_OK;
+}
+
+/* ---- list ---- */
+
+struct lister {
+	struct admin *a;
+	size_t count;
+};
+
+static int
+list_one(struct dir_entry *e, void *arg)
+{
+	struct lister *l = arg;
+	json_object *o = member_json(e);
+	const char *lock = json_object_get_string(json_object_object_get(o, "lock"));
+
+	if (l->a->o.json) {
+		printf("%s%s", l->count > 0 ? ",\n" : "",
+		       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+						      JSON_C_TO_STRING_NOSLASHESCAPE));
+	} else {
+		printf("%s\t%s\t%s\t%s%s%s\n", dir_get(e, "kenpoMemberNumber"),
+		       dir_get(e, "uid") != NULL ? dir_get(e, "uid") : "-",
+		       dir_get(e, "kenpoState") != NULL ? dir_get(e, "kenpoState") : "-",
+		       is_true(dir_get(e, "kenpoDisabled")) ? "disabled" : "",
+		       is_true(dir_get(e, "kenpoDisabled")) && lock != NULL ? "," : "",
+		       lock != NULL ? "locked" : "");
+	}
+	json_object_put(o);
+	l->count++;
+	return DIR_CB_NEXT;
+}
+
+int
+cmd_list(struct admin *a)
+{
+	/* "locked" ends with the time now: kenpod's lock runs out by itself. */
+	static const struct { const char *state, *filter; int timed; } states[] = {
+		{ "issued", "(kenpoState=issued)", 0 },
+		{ "registered", "(kenpoState=registered)", 0 },
+		{ "disabled", "(kenpoDisabled=TRUE)", 0 },
+		{ "locked", "(|(pwdAccountLockedTime=*)(kenpoLockedUntil>=", 1 },
+	};
+	struct lister l = { a, 0 };
+	char filter[FILTER_MAX], part[200], now[20], base[ADMIN_DN_MAX], err[ADMIN_ERR_MAX];
+	size_t i;
+	int rc;
+
+	part[0] = '\0';
+	admin_gentime(time(NULL), now, sizeof now);
+	for (i = 0; a->o.state != NULL && i < sizeof states / sizeof states[0]; i++)
+		if (strcmp(a->o.state, states[i].state) == 0)
+			snprintf(part, sizeof part, "%s%s%s", states[i].filter,
+				 states[i].timed ? now : "", states[i].timed ? "))" : "");
+	if (a->o.state != NULL && part[0] == '\0') {
+		admin_error("--state: issued, registered, disabled or locked, not %s", a->o.state);
+		return ADMIN_USAGE;
+	}
+	snprintf(filter, sizeof filter, "(&(objectClass=kenpoMember)%s)", part);
+	if (admin_sub_dn(a, "ou=members", base, sizeof base) != 0)
+		return ADMIN_ERROR;
+	if (a->o.json)
+		fputs("[", stdout);
+	rc = dir_search(a->dir, base, DIR_ONE, filter, member_attrs, list_one, &l, err,
+			sizeof err);
+	if (a->o.json)
+		fputs("]\n", stdout);
+	if (rc != DIR_OK) {
+		admin_error("%s", err);
+		return ADMIN_ERROR;
+	}
+	if (a->o.verbose)
+		fprintf(stderr, "%zu members\n", l.count);
+	return ADMIN_OK;
+}
+
+/* ---- lock, unlock, disable, enable ---- */
+
+struct action {
+	const char *name, *done;
+	/* Put the changes into m; leave it empty when there is nothing to do. */
+	int (*plan)(const struct dir_entry *e, struct dir_mods *m);
+};
+
+/* Remove each of attrs that the entry has. 0 or -1. */
+static int
+remove_present(const struct dir_entry *e, const char *const *attrs, struct dir_mods *m)
+{
+	for (; *attrs != NULL; attrs++)
+		if (dir_get(e, *attrs) != NULL &&
+		    dir_mods_put(m, DIR_MOD_REPLACE, *attrs, NULL) != 0)
+			return -1;
+	return 0;
+}
+
+static int
+plan_lock(const struct dir_entry *e, struct dir_mods *m)
+{
+	const char *t = dir_get(e, "pwdAccountLockedTime");
+
+	if (t != NULL && strcmp(t, ADMIN_LOCK_TIME) == 0)
+		return 0;
+	return dir_mods_put(m, DIR_MOD_REPLACE, "pwdAccountLockedTime", ADMIN_LOCK_TIME);
+}
+
+static int
+plan_unlock(const struct dir_entry *e, struct dir_mods *m)
+{
+	static const char *const attrs[] = {
+		"pwdAccountLockedTime", "pwdFailureTime", "kenpoLockedUntil",
+		"kenpoAuthFailures", "kenpoAuthFailTime", NULL
+	};
+
+	return remove_present(e, attrs, m);
+}
+
+static int
+plan_disable(const struct dir_entry *e, struct dir_mods *m)
+{
+	if (is_true(dir_get(e, "kenpoDisabled")))
+		return 0;
+	return dir_mods_put(m, DIR_MOD_REPLACE, "kenpoDisabled", "TRUE");
+}
+
+static int
+plan_enable(const struct dir_entry *e, struct dir_mods *m)
+{
+	static const char *const attrs[] = { "kenpoDisabled", NULL };
+
+	return remove_present(e, attrs, m);
+}
+
+static void
+report_action(const struct admin *a, const char *action, const char *done,
+	      const struct dir_entry *e, int changed)
+{
+	const char *number = dir_get(e, "kenpoMemberNumber"), *login = dir_get(e, "uid");
+	json_object *o;
+
+	if (!a->o.json) {
+		printf("%s %s%s%s%s\n", number, login != NULL ? "(" : "",
+		       login != NULL ? login : "", login != NULL ? ") " : "",
+		       changed ? done : "unchanged: nothing to do");
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "action", json_object_new_string(action));
+	json_object_object_add(o, "member_number", admin_json_str(number));
+	json_object_object_add(o, "login_id", admin_json_str(login));
+	json_object_object_add(o, "changed", json_object_new_boolean(changed));
+	admin_json_print(o);
+}
+
+static int
+run_action(struct admin *a, const struct action *act)
+{
+	struct dir_entry *e = NULL;
+	struct dir_mods *m = NULL;
+	char err[ADMIN_ERR_MAX];
+	int rc = admin_find_member(a, a->o.args[0], member_attrs, &e);
+
+	if (rc != ADMIN_OK)
+		return rc;
+	rc = ADMIN_ERROR;
+	if ((m = dir_mods_new()) == NULL || act->plan(e, m) != 0) {
+		admin_error("out of memory");
+		goto done;
+	}
+	if (dir_mods_count(m) > 0) {
+		if (dir_modify(a->dir, e->dn, m, err, sizeof err) != DIR_OK) {
+			admin_error("%s", err);
+			goto done;
+		}
+		a->changed = 1;
+	}
+	report_action(a, act->name, act->done, e, dir_mods_count(m) > 0);
+	rc = ADMIN_OK;
+done:
+	dir_mods_free(m);
+	dir_entry_free(e);
+	return rc;
+}
+
+int
+cmd_lock(struct admin *a)
+{
+	static const struct action act = { "lock", "locked", plan_lock };
+
+	return run_action(a, &act);
+}
+
+int
+cmd_unlock(struct admin *a)
+{
+	static const struct action act = { "unlock", "unlocked", plan_unlock };
+
+	return run_action(a, &act);
+}
+
+int
+cmd_disable(struct admin *a)
+{
+	static const struct action act = { "disable", "disabled", plan_disable };
+
+	return run_action(a, &act);
+}
+
+int
+cmd_enable(struct admin *a)
+{
+	static const struct action act = { "enable", "enabled", plan_enable };
+
+	return run_action(a, &act);
+}
+
+/* ---- reissue ---- */
+
+/* The expiry of a new temporary password: GeneralizedTime and its
+ * readable form, or "" for none. */
+static void
+temp_expiry(const struct admin *a, char *gt, size_t gtsz, char *text, size_t textsz)
+{
+	long validity = a->o.validity >= 0 ? a->o.validity : a->soc.temp_validity;
+	time_t t = time(NULL) + validity;
+	struct tm tm;
+
+	gt[0] = text[0] = '\0';
+	if (validity <= 0)
+		return;
+	admin_gentime(t, gt, gtsz);
+	if (gmtime_r(&t, &tm) != NULL)
+		strftime(text, textsz, "%Y-%m-%d %H:%M UTC", &tm);
+}
+
+/* Print a new temporary password for the administrator (no letters CSV). */
+static void
+print_password(const struct admin *a, const struct dir_entry *e, const char *pw,
+	       const char *expiry)
+{
+	json_object *o;
+
+	if (!a->o.json) {
+		printf("%s %s temporary password: %s%s%s\n", dir_get(e, "kenpoMemberNumber"),
+		       dir_get(e, "uid"), pw, expiry[0] != '\0' ? ", valid until " : "", expiry);
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "action", json_object_new_string("reissue"));
+	json_object_object_add(o, "member_number", admin_json_str(dir_get(e, "kenpoMemberNumber")));
+	json_object_object_add(o, "login_id", admin_json_str(dir_get(e, "uid")));
+	json_object_object_add(o, "temp_password", json_object_new_string(pw));
+	json_object_object_add(o, "temp_password_expiry", admin_json_str(expiry[0] ? expiry : NULL));
+	admin_json_print(o);
+}
+
+/* The changes of a reissue. 0 or -1. */
+static int
+plan_reissue(const struct dir_entry *e, const char *hash, const char *gt, struct dir_mods *m)
+{
+	static const char *const tries[] = { "kenpoTempPasswordTries", NULL };
+	int registered = dir_has_value(e, "kenpoState", "registered");
+
+	if (dir_mods_put(m, DIR_MOD_REPLACE, "kenpoTempPassword", hash) != 0 ||
+	    dir_mods_put(m, DIR_MOD_REPLACE, "kenpoTempPasswordExpiry",
+			 gt[0] != '\0' ? gt : NULL) != 0 ||
+	    remove_present(e, tries, m) != 0)
+		return -1;
+	/* A registered member logs in with it and must then choose a password. */
+	return registered ? dir_mods_put(m, DIR_MOD_REPLACE, "kenpoMustChange", "TRUE") : 0;
+}
+
+/* Write the letter of a reissued password. 0 or -1. */
+static int
+reissue_letter(struct letters *l, const struct dir_entry *e, const char *pw,
+	       const char *expiry)
+{
+	struct letter x = {
+		.line = 0, .number = dir_get(e, "kenpoMemberNumber"), .name = dir_get(e, "cn"),
+		.nickname = dir_get(e, "kenpoNickname"), .login = dir_get(e, "uid"),
+		.password = pw, .expiry = expiry,
+	};
+
+	if (x.name == NULL)
+		x.name = "";
+	if (x.nickname == NULL)
+		x.nickname = ADMIN_NICKNAME_DEFAULT;
+	return letters_write(l, &x);
+}
+
+/* Make the new password and its hash.  0 or -1. */
+static int
+new_password(const struct admin *a, char *pw, size_t pwsz, char *hash, size_t hashsz)
+{
+	if (kenpo_gen_temp_password(pw, pwsz) != 0 ||
+	    kenpo_pw_hash(pw, strlen(pw), &a->cost, hash, hashsz) != 0) {
+		admin_error("cannot make a temporary password (argon2 cost t=%llu m=%zu)",
+			    a->cost.opslimit, a->cost.memlimit);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+do_reissue(struct admin *a, const struct dir_entry *e, struct letters *l)
+{
+	char pw[KENPO_TEMP_PASSWORD_LEN + 1], hash[KENPO_PWHASH_MAX], gt[20], expiry[40];
+	char err[ADMIN_ERR_MAX];
+	struct dir_mods *m = dir_mods_new();
+	int rc = ADMIN_ERROR;
+
+	temp_expiry(a, gt, sizeof gt, expiry, sizeof expiry);
+	if (m == NULL || new_password(a, pw, sizeof pw, hash, sizeof hash) != 0 ||
+	    plan_reissue(e, hash, gt, m) != 0)
+		goto done;
+	if (dir_modify(a->dir, e->dn, m, err, sizeof err) != DIR_OK) {
+		admin_error("%s", err);
+		goto done;
+	}
+	a->changed = 1;
+	if (l == NULL) {
+		print_password(a, e, pw, expiry);
+	} else if (reissue_letter(l, e, pw, expiry) != 0) {
+		admin_error("the letter of %s could not be written: reissue again",
+			    dir_get(e, "kenpoMemberNumber"));
+		goto done;
+	} else {
+		report_action(a, "reissue", "reissued (letter written)", e, 1);
+	}
+	rc = ADMIN_OK;
+done:
+	kenpo_wipe(pw, sizeof pw);
+	dir_mods_free(m);
+	return rc;
+}
+
+int
+cmd_reissue(struct admin *a)
+{
+	struct dir_entry *e = NULL;
+	struct letters *l = NULL;
+	char err[ADMIN_ERR_MAX];
+	int rc = admin_find_member(a, a->o.args[0], member_attrs, &e);
+
+	if (rc != ADMIN_OK)
+		return rc;
+	rc = ADMIN_ERROR;
+	if (dir_get(e, "uid") == NULL) {
+		admin_error("%s has no login ID yet (registration by identity check): "
+			    "no password to reissue", dir_get(e, "kenpoMemberNumber"));
+		goto done;
+	}
+	if (a->o.letters_csv != NULL &&
+	    letters_open(a->o.letters_csv, a->soc.name, &l, err, sizeof err) != 0) {
+		admin_error("%s", err);
+		goto done;
+	}
+	rc = do_reissue(a, e, l);
+	if (l != NULL && letters_close(l, err, sizeof err) != 0) {
+		admin_error("%s", err);
+		rc = ADMIN_ERROR;
+	}
+done:
+	dir_entry_free(e);
+	return rc;
+}
+
+/* ---- delete ---- */
+
+struct dnlist {
+	char **dn;
+	size_t n, cap;
+};
+
+static int
+collect_dn(struct dir_entry *e, void *arg)
+{
+	struct dnlist *l = arg;
+	char **nd;
+
+	if (l->n == l->cap) {
+		nd = realloc(l->dn, (l->cap ? 2 * l->cap : 16) * sizeof *nd);
+		if (nd == NULL)
+			return DIR_CB_FAIL;
+		l->dn = nd;
+		l->cap = l->cap ? 2 * l->cap : 16;
+	}
+	l->dn[l->n] = strdup(e->dn);
+	return l->dn[l->n++] != NULL ? DIR_CB_NEXT : DIR_CB_FAIL;
+}
+
+static void
+dnlist_free(struct dnlist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->dn[i]);
+	free(l->dn);
+	memset(l, 0, sizeof *l);
+}
+
+/* DNs of what goes with a member: household entries and tokens. */
+static int
+dependents_of(struct admin *a, const char *dn, struct dnlist *l)
+{
+	static const char *const none[] = { "1.1", NULL };
+	char esc[ADMIN_DN_MAX * 3], filter[sizeof esc + 64], base[ADMIN_DN_MAX];
+	char err[ADMIN_ERR_MAX];
+	int rc;
+
+	rc = dir_search(a->dir, dn, DIR_ONE, "(objectClass=*)", none, collect_dn, l, err,
+			sizeof err);
+	if (rc == DIR_OK && (dir_filter_escape(dn, esc, sizeof esc) != 0 ||
+			     admin_sub_dn(a, "ou=tokens", base, sizeof base) != 0))
+		return -1;
+	snprintf(filter, sizeof filter, "(&(objectClass=kenpoToken)(kenpoTokenMember=%s))", esc);
+	if (rc == DIR_OK)
+		rc = dir_search(a->dir, base, DIR_ONE, filter, none, collect_dn, l, err, sizeof err);
+	if (rc != DIR_OK && rc != DIR_NOSUCH) {
+		admin_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Ask on the terminal.  1 when the answer is yes. */
+static int
+confirm(const struct dir_entry *e, size_t ndependents)
+{
+	char line[16];
+
+	fprintf(stderr, "Delete member %s%s%s%s and %zu household entries and tokens? [y/N] ",
+		dir_get(e, "kenpoMemberNumber"), dir_get(e, "uid") ? " (" : "",
+		dir_get(e, "uid") ? dir_get(e, "uid") : "", dir_get(e, "uid") ? ")" : "",
+		ndependents);
+	if (fgets(line, sizeof line, stdin) == NULL)
+		return 0;
+	line[strcspn(line, "\n")] = '\0';
+	return strcasecmp(line, "y") == 0 || strcasecmp(line, "yes") == 0;
+}
+
+static int
+delete_all(struct admin *a, const struct dnlist *l, const char *dn)
+{
+	char err[ADMIN_ERR_MAX];
+	size_t i;
+	int rc;
+
+	for (i = 0; i <= l->n; i++) {
+		rc = dir_delete(a->dir, i < l->n ? l->dn[i] : dn, err, sizeof err);
+		if (rc != DIR_OK && rc != DIR_NOSUCH) {
+			admin_error("%s", err);
+			return ADMIN_ERROR;
+		}
+		a->changed = 1;
+	}
+	return ADMIN_OK;
+}
+
+int
+cmd_delete(struct admin *a)
+{
+	struct dir_entry *e = NULL;
+	struct dnlist l = { NULL, 0, 0 };
+	int rc;
+
+	if (!a->o.yes && !isatty(STDIN_FILENO)) {
+		admin_error("delete: --yes is required when not asked on a terminal");
+		return ADMIN_USAGE;
+	}
+	rc = admin_find_member(a, a->o.args[0], member_attrs, &e);
+	if (rc != ADMIN_OK)
+		return rc;
+	rc = ADMIN_ERROR;
+	if (dependents_of(a, e->dn, &l) != 0)
+		goto done;
+	if (!a->o.yes && !confirm(e, l.n)) {
+		admin_error("not deleted");
+		goto done;
+	}
+	rc = delete_all(a, &l, e->dn);
+	if (rc == ADMIN_OK)
+		report_action(a, "delete", "deleted", e, 1);
+done:
+	dnlist_free(&l);
+	dir_entry_free(e);
+	return rc;
+}
+
+/* ---- purge ---- */
+
+struct purge {
+	struct admin *a;
+	size_t keys, failed;
+};
+
+/* Remove the expired pending key of one member. */
+static int
+purge_key(struct dir_entry *e, void *arg)
+{
+	static const char *const attrs[] = {
+		"kenpoKeyHash", "kenpoKeyExpiry", "kenpoKeyTries", "kenpoKeySentAt", NULL
+	};
+	struct purge *p = arg;
+	struct dir_mods *m = dir_mods_new();
+	char err[ADMIN_ERR_MAX];
+
+	if (m == NULL || remove_present(e, attrs, m) != 0) {
+		dir_mods_free(m);
+		return DIR_CB_FAIL;
+	}
+	if (dir_mods_count(m) > 0 && dir_modify(p->a->dir, e->dn, m, err, sizeof err) != DIR_OK) {
+		admin_error("%s", err);
+		p->failed++;
+	} else {
+		p->keys++;
+	}
+	dir_mods_free(m);
+	return DIR_CB_NEXT;
+}
+
+/* Collect the expired tokens, then delete them (not while the search
+ * runs: its pages would shift under it). */
+static int
+purge_tokens(struct admin *a, const char *now, size_t *deleted, size_t *failed)
+{
+	static const char *const none[] = { "1.1", NULL };
+	struct dnlist l = { NULL, 0, 0 };
+	char filter[FILTER_MAX], base[ADMIN_DN_MAX], err[ADMIN_ERR_MAX];
+	size_t i;
+	int rc;
+
+	snprintf(filter, sizeof filter, "(&(objectClass=kenpoToken)(kenpoTokenExpiry<=%s))", now);
+	if (admin_sub_dn(a, "ou=tokens", base, sizeof base) != 0)
+		return -1;
+	rc = dir_search(a->dir, base, DIR_ONE, filter, none, collect_dn, &l, err, sizeof err);
+	if (rc != DIR_OK && rc != DIR_NOSUCH) {
+		admin_error("%s", err);
+		dnlist_free(&l);
+		return -1;
+	}
+	for (i = 0; i < l.n; i++) {
+		rc = dir_delete(a->dir, l.dn[i], err, sizeof err);
+		if (rc == DIR_OK || rc == DIR_NOSUCH) {
+			(*deleted)++;
+		} else {
+			admin_error("%s", err);
+			(*failed)++;
+		}
+	}
+	dnlist_free(&l);
+	return 0;
+}
+
+int
+cmd_purge(struct admin *a)
+{
+	static const char *const key_attrs[] = {
+		"kenpoKeyHash", "kenpoKeyExpiry", "kenpoKeyTries", "kenpoKeySentAt", NULL
+	};
+	struct purge p = { a, 0, 0 };
+	char now[20], filter[FILTER_MAX], base[ADMIN_DN_MAX], err[ADMIN_ERR_MAX];
+	size_t tokens = 0, failed = 0;
+	json_object *o;
+
+	admin_gentime(time(NULL), now, sizeof now);
+	if (purge_tokens(a, now, &tokens, &failed) != 0)
+		return ADMIN_ERROR;
+	snprintf(filter, sizeof filter, "(&(objectClass=kenpoMember)(kenpoKeyExpiry<=%s))", now);
+	if (admin_sub_dn(a, "ou=members", base, sizeof base) != 0 ||
+	    dir_search(a->dir, base, DIR_ONE, filter, key_attrs, purge_key, &p, err,
+		       sizeof err) != DIR_OK) {
+		admin_error("%s", err);
+		return ADMIN_ERROR;
+	}
+	failed += p.failed;
+	if (a->o.json) {
+		o = json_object_new_object();
+		json_object_object_add(o, "tokens_deleted", json_object_new_int64((int64_t)tokens));
+		json_object_object_add(o, "keys_removed", json_object_new_int64((int64_t)p.keys));
+		json_object_object_add(o, "failed", json_object_new_int64((int64_t)failed));
+		admin_json_print(o);
+	} else {
+		printf("purge: %zu expired tokens deleted, %zu expired keys removed%s\n",
+		       tokens, p.keys, failed > 0 ? " (some failed)" : "");
+	}
+	return failed > 0 ? ADMIN_ERROR : ADMIN_OK;
+}
