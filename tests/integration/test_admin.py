@@ -526,3 +526,32 @@ def test_purge_removes_what_expired(sb, admin):
     assert "kenpoKeyHash" not in keys["PK1"] and "kenpoKeyTries" not in keys["PK1"]
     assert keys["PK2"]["kenpoKeyHash"] == ["c" * 64]
     assert ok_json(admin("--json", "purge"))["tokens_deleted"] == 0
+
+
+# ---- reset ---------------------------------------------------------------------------
+
+def test_reset_mails_the_member_through_kenpod(sb, admin):
+    dn = registered_member(sb, admin, "RS1", "Reset.Me")
+    sb.ldapmodify("dn: %s\nchangetype: modify\nreplace: kenpoMail1\nkenpoMail1: reset.me@example.jp\n"
+                  % dn)
+    before = len(sb.mails())
+    r = ok_json(admin("--json", "reset", "--by", "number", "RS1"))
+    assert r == {"login_id": "Reset.Me", "mailed_to": "****@****.jp"}
+    sb.wait_for_mail(before + 1)
+    mail = sb.mails()[-1]
+    assert mail["To"] == "reset.me@example.jp"
+    assert "パスワード再発行のご案内" in mail.kenpo_subject
+    assert "Reset.Me" in mail.kenpo_body
+    # The temporary password is stored hashed only, and the old one still works.
+    got = members(sb, "(kenpoMemberNumber=RS1)", "kenpoMemberNumber", "kenpoTempPassword")["RS1"]
+    assert got["kenpoTempPassword"][0].startswith("{ARGON2}$argon2id$")
+    assert can_bind(sb, dn, "Passw0rdAb")
+
+
+def test_reset_refuses_a_member_who_never_registered(sb, admin):
+    assert admin("issue", "--number", "RS2", "--name", "未 登録").returncode == 0
+    before = len(sb.mails())
+    r = admin("reset", "--by", "number", "RS2")
+    assert r.returncode == 1 and "not registered" in r.stderr
+    time.sleep(0.3)
+    assert len(sb.mails()) == before

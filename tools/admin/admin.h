@@ -81,6 +81,9 @@ json_object *admin_json_str(const char *s);   /* NULL -> null */
 /* Tell kenpod to forget its cache, so that lookups see the change at
  * once; a note when kenpod cannot be asked.  0 if flushed, -1 if not. */
 int admin_flush_kenpod(const struct admin *a);
+/* Ask kenpod to mail the reset of `address` (RESET_REQUEST).  A
+ * kenpo_result, or -1 with errno when kenpod cannot be reached. */
+int admin_kenpod_reset(const struct admin *a, const char *address);
 /* The number of processors (at least 1). */
 unsigned admin_nproc(void);
 
@@ -98,6 +101,7 @@ int cmd_enable(struct admin *a);
 int cmd_reissue(struct admin *a);
 int cmd_delete(struct admin *a);
 int cmd_purge(struct admin *a);
+int cmd_reset(struct admin *a);
 
 /* ---- import.c ---- */
 int cmd_issue(struct admin *a);

@@ -4,6 +4,7 @@
  */
 #include "autoconfig.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,9 @@
 
 #include "admin.h"
 #include "gen.h"
+#include "kenpo-proto.h"
 #include "letters.h"
+#include "mail.h"
 #include "secret.h"
 
 #define FILTER_MAX 600
@@ -861,4 +864,52 @@ cmd_purge(struct admin *a)
 		       tokens, p.keys, failed > 0 ? " (some failed)" : "");
 	}
 	return failed > 0 ? ADMIN_ERROR : ADMIN_OK;
+}
+
+/* ---- reset ---- */
+
+/* kenpod answers RESET_REQUEST the same for every address (so a web form
+ * reveals nothing); here the administrator has chosen a member, so the
+ * member is checked first and the answer can say what happens. */
+int
+cmd_reset(struct admin *a)
+{
+	static const char *const attrs[] = { "uid", "kenpoState", "kenpoMail1", NULL };
+	struct dir_entry *e = NULL;
+	char masked[256];
+	const char *state, *mail;
+	int rc = admin_find_member(a, a->o.args[0], attrs, &e), r;
+
+	if (rc != ADMIN_OK)
+		return rc;
+	state = dir_get(e, "kenpoState");
+	mail = dir_get(e, "kenpoMail1");
+	if (state == NULL || strcmp(state, "registered") != 0 || mail == NULL || mail[0] == '\0') {
+		admin_error("%.100s: not registered, or no mail address: use reissue for a new letter",
+			    a->o.args[0]);
+		rc = ADMIN_ERROR;
+		goto done;
+	}
+	if (kenpo_mail_mask(mail, masked, sizeof(masked)) != 0)
+		snprintf(masked, sizeof(masked), "(address)");
+	errno = 0;
+	r = admin_kenpod_reset(a, mail);
+	if (r != KENPO_RES_OK) {
+		admin_error("kenpod did not send the reset mail: %s",
+			    r < 0 ? strerror(errno) : "refused (kenpod lets root and its portal group ask)");
+		rc = ADMIN_ERROR;
+		goto done;
+	}
+	if (a->o.json) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "login_id", admin_json_str(dir_get(e, "uid")));
+		json_object_object_add(o, "mailed_to", admin_json_str(masked));
+		admin_json_print(o);
+	} else {
+		printf("reset mail for %s requested to %s\n", dir_get(e, "uid"), masked);
+	}
+done:
+	dir_entry_free(e);
+	return rc;
 }

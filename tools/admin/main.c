@@ -20,7 +20,7 @@
 #include "proto.h"
 #include "roster.h"
 
-#define FLUSH_TIMEOUT_MS 2000
+#define KENPOD_TIMEOUT_MS 15000
 
 /* ---- messages and small helpers shared by the commands ---- */
 
@@ -110,24 +110,30 @@ socket_path(const struct admin *a)
 	return a->cfg != NULL ? a->cfg->socket_path : KENPO_SOCKET_PATH;
 }
 
-/* Send CACHE_FLUSH and read the result.  A kenpo_result, or -1 with errno. */
+/* Send one request of string fields to kenpod and read its result.  A
+ * kenpo_result, or -1 with errno.  The timeout covers a mail kenpod may
+ * send before it answers. */
 static int
-send_flush(const char *path)
+kenpod_call(const char *path, int32_t act, const char *const *fields, size_t n)
 {
-	unsigned char out[64], in[256];
+	unsigned char out[2048], in[256];
 	struct kenpo_buf b, r;
-	int64_t deadline = kenpo_now_ms() + FLUSH_TIMEOUT_MS;
+	int64_t deadline = kenpo_now_ms() + KENPOD_TIMEOUT_MS;
 	int32_t action = 0, result = -1;
 	int fd = kenpo_connect(path, deadline);
+	size_t i;
 
 	if (fd < 0)
 		return -1;
 	kenpo_buf_init(&b, out, sizeof out);
-	kenpo_frame_begin(&b, KENPO_ACTION_CACHE_FLUSH);
+	kenpo_frame_begin(&b, act);
+	for (i = 0; i < n; i++)
+		kenpo_put_cstring(&b, fields[i]);
 	kenpo_buf_init(&r, in, sizeof in);
+	errno = 0;
 	if (kenpo_frame_end(&b) != 0 || kenpo_send_frame(fd, &b, deadline) != 0 ||
 	    kenpo_recv_frame(fd, &r, deadline) != 0 || kenpo_frame_open(&r, &action) != 0 ||
-	    action != KENPO_ACTION_CACHE_FLUSH) {
+	    action != act) {
 		if (errno == 0)
 			errno = EPROTO;
 		result = -1;
@@ -140,6 +146,14 @@ send_flush(const char *path)
 	}
 	close(fd);
 	return result;
+}
+
+int
+admin_kenpod_reset(const struct admin *a, const char *address)
+{
+	const char *fields[] = { a->soc.id != NULL ? a->soc.id : "", address };
+
+	return kenpod_call(socket_path(a), KENPO_ACTION_RESET_REQUEST, fields, 2);
 }
 
 int
@@ -156,7 +170,7 @@ admin_flush_kenpod(const struct admin *a)
 		return -1;
 	}
 	errno = 0;
-	r = send_flush(path);
+	r = kenpod_call(path, KENPO_ACTION_CACHE_FLUSH, NULL, 0);
 	if (r == KENPO_RES_OK)
 		return 0;
 	if (r < 0)
@@ -236,6 +250,12 @@ static const struct command {
 	{ "delete", cmd_delete, O_BY | O_YES, 1, 1, "delete [--by number|login] KEY [--yes]",
 	  "Delete a member with its household entries and tokens.  Asks on a\n"
 	  "terminal; --yes is required otherwise.\n" },
+	{ "reset", cmd_reset, O_BY, 1, 1, "reset [--by number|login] KEY",
+	  "Send the member the password reset mail (パスワード再発行のご案内) through\n"
+	  "kenpod, which alone holds the mail relay: a temporary password valid\n"
+	  "reset_validity, the current password working until it is used.  Needs\n"
+	  "root (kenpod's self-service rules) and a registered member with a mail\n"
+	  "address.\n" },
 	{ "purge", cmd_purge, 0, 0, 0, "purge",
 	  "Delete expired tokens, and pending keys past kenpoKeyExpiry.\n" },
 	{ "letters", cmd_letters, 0, 2, 2, "letters LETTERS.csv OUT.pdf",
