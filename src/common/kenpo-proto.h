@@ -83,7 +83,8 @@ enum kenpo_action {
 	 * ACCOUNT        req: STRING login
 	 *     res OK / MUST_CHANGE / DISABLED / LOCKED (INT32 lang, INT32 secs) /
 	 *     NOTFOUND; MUST_CHANGE and OK carry INT32 lang, DISABLED too
-	 * SESSION_OPEN   req: STRING login, STRING service, STRING rhost
+	 * SESSION_OPEN   (root and the portal group only: it writes)
+	 *                req: STRING login, STRING service, STRING rhost
 	 *     res OK: INT32 lang, STRING previous login as "YYYY/MM/DD HH:MM:SS" in
 	 *     the society's time zone ("" for the first login); records this one.
 	 * PASSWORD_CHANGE req: STRING login, STRING old, STRING new, INT32 flags

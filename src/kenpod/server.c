@@ -56,7 +56,9 @@ static const struct action {
 	{ KENPO_ACTION_AUTH_RESEND, "auth resend", auth_resend, CALLER_ANYONE },
 	{ KENPO_ACTION_AUTH_ABORT, "auth abort", auth_abort, CALLER_ANYONE },
 	{ KENPO_ACTION_ACCOUNT, "account", auth_account, CALLER_ANYONE },
-	{ KENPO_ACTION_SESSION_OPEN, "session open", auth_session_open, CALLER_ANYONE },
+	/* It writes the member's last login: only the login programs (root) and
+	 * the portal may. */
+	{ KENPO_ACTION_SESSION_OPEN, "session open", auth_session_open, CALLER_PORTAL },
 	{ KENPO_ACTION_PASSWORD_CHANGE, "password change", auth_password_change, CALLER_ANYONE },
 	/* Self-service: root and the portal group (the web application's
 	 * user); mail piped in reaches kenpod through the kenpo tool. */

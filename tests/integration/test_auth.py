@@ -15,6 +15,7 @@ import concurrent.futures
 import itertools
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -624,3 +625,30 @@ def test_profile_ticket_only_on_request(sb, hashes):
         assert a["name"] == "KEY_SENT"
         ok = c.auth_key(k["login"], a["txn"], key_mail(sb, k["mail"]), kp.AUTHF_TICKET)
     assert ok["name"] == "OK" and re.fullmatch(r"[A-Za-z0-9_-]{32}", ok["ticket"])
+
+
+def test_session_open_needs_root_or_the_portal(sb, hashes):
+    """SESSION_OPEN writes the member's last login: a local user who is
+    neither root nor in the portal group is refused; lookups stay open."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run the client as another user")
+    m = new_member(sb, hashes, key_required=False)
+    top = tempfile.mkdtemp(prefix="kenpod-auth-")
+    os.chmod(top, 0o755)
+    sock = os.path.join(top, "kenpod.sock")
+    probe = ("import sys, kenpoproto as kp\n"
+             "c = kp.Client(sys.argv[1], timeout=10)\n"
+             "print(c.session_open(sys.argv[2])['name'], c.byname(sys.argv[2])[0] == kp.OK)\n")
+    env = dict(os.environ, PYTHONPATH=os.path.join(ks.srcdir(), "tests"))
+    try:
+        with sb.kenpod_settings_changed(kenpod={"portal_group": "users"}, socket=sock):
+            r = subprocess.run([sys.executable, "-c", probe, sock, m["login"]], env=env,
+                               user=65534, group=65534, extra_groups=[], capture_output=True,
+                               text=True, timeout=30)
+            assert r.stdout.split() == ["DENIED", "True"], r.stderr
+            r = subprocess.run([sys.executable, "-c", probe, sock, m["login"]], env=env,
+                               user=65534, group="users", extra_groups=[],
+                               capture_output=True, text=True, timeout=30)
+            assert r.stdout.split() == ["OK", "True"], r.stderr
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
