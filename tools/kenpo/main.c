@@ -900,7 +900,7 @@ static const struct command commands[] = {
 	{ "reset", "request", 1, 1, OPT_SOCIETY, cmd_reset_request, NULL,
 	  "reset request [--society S] ADDRESS" },
 	{ "reset", "open", 1, 1, 0, cmd_reset_open, NULL, "reset open TOKEN" },
-	{ "login", "key", 2, 2, OPT_RHOST, cmd_login_key, NULL,
+	{ "login", "key", 2, 2, 0, cmd_login_key, NULL,
 	  "login key LOGINID TXN               (the mailed key on stdin)" },
 	{ "login", NULL, 1, 1, OPT_RHOST, cmd_login, NULL,
 	  "login [--rhost ADDR] LOGINID        (password on stdin)" },
