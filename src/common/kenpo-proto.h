@@ -156,7 +156,12 @@ enum kenpo_action {
 	 *     notify_medical, notify_generic, notify_magazine, notify_documents,
 	 *     notify_applications ("yes"/"no"), household.NN.nickname,
 	 *     household.NN.disclose_medical, household.NN.disclose_generic.
-	 *     All or nothing.  Changing mail1 mails a notice to the old address.
+	 *     Every field is checked before anything is written; the member's own
+	 *     fields change in one modify, then each household entry in its own
+	 *     (LDAP has no transaction across entries here): a directory failure
+	 *     between them answers UNAVAIL with the member's own fields already
+	 *     changed, and PROFILE_GET shows what holds.
+	 *     Changing mail1 mails a notice to the old address.
 	 *
 	 * REG record:     STRING registration ticket, INT32 seconds left,
 	 *                 STRING mail address to prefill ("" if none)
