@@ -32,6 +32,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "elfcheck.h"
+
 /* Protocol constants (kenpo-proto.h), repeated so that this test checks
  * the module against the written protocol rather than against itself. */
 #define PROTO_VERSION 1
@@ -42,10 +44,6 @@
 #define RES_NOTFOUND 1
 #define RES_UNAVAIL 2
 #define RES_DENIED 3
-
-static const char *const forbidden_libs[] = {
-	"libldap", "liblber", "libcurl", "libsodium", "libssl", "libcrypto", "libgnutls",
-};
 
 static const char *const nss_functions[] = {
 	"_nss_kenpo_getpwnam_r", "_nss_kenpo_getpwuid_r", "_nss_kenpo_setpwent",
@@ -319,113 +317,17 @@ test_dlopen_dlsym(void **state)
 	assert_null(dlsym(mod.handle, "kenpo_connect"));
 }
 
-static unsigned char *
-read_file(const char *path, size_t *len)
-{
-	struct stat st;
-	unsigned char *p;
-	FILE *f = fopen(path, "rb");
-
-	assert_non_null(f);
-	assert_int_equal(fstat(fileno(f), &st), 0);
-	p = malloc((size_t)st.st_size);
-	assert_non_null(p);
-	assert_int_equal(fread(p, 1, (size_t)st.st_size, f), (size_t)st.st_size);
-	fclose(f);
-	*len = (size_t)st.st_size;
-	return p;
-}
-
-/* Copy section header i out of the image (no alignment assumed). */
-static void
-section(const unsigned char *img, size_t len, size_t i, ElfW(Shdr) *sh)
-{
-	ElfW(Ehdr) eh;
-
-	memcpy(&eh, img, sizeof(eh));
-	assert_true(i < eh.e_shnum);
-	assert_true(eh.e_shoff + (i + 1) * sizeof(*sh) <= len);
-	memcpy(sh, img + eh.e_shoff + i * eh.e_shentsize, sizeof(*sh));
-	assert_true(sh->sh_type == SHT_NOBITS || sh->sh_offset + sh->sh_size <= len);
-}
-
-/* The first section of `type`, and the string table it links to. */
-static void
-find_section(const unsigned char *img, size_t len, uint32_t type, ElfW(Shdr) *sh,
-	     ElfW(Shdr) *strtab)
-{
-	ElfW(Ehdr) eh;
-	size_t i;
-
-	assert_true(len >= sizeof(eh));
-	memcpy(&eh, img, sizeof(eh));
-	assert_memory_equal(eh.e_ident, ELFMAG, SELFMAG);
-	assert_int_equal(eh.e_shentsize, sizeof(*sh));
-	for (i = 0; i < eh.e_shnum; i++) {
-		section(img, len, i, sh);
-		if (sh->sh_type == type) {
-			section(img, len, sh->sh_link, strtab);
-			return;
-		}
-	}
-	fail_msg("no section of type %u", (unsigned)type);
-}
-
-static const char *
-elf_string(const unsigned char *img, const ElfW(Shdr) *strtab, size_t off)
-{
-	const char *s = (const char *)img + strtab->sh_offset + off;
-
-	assert_true(off < strtab->sh_size);
-	assert_non_null(memchr(s, '\0', strtab->sh_size - off));
-	return s;
-}
-
 static void
 test_exports_only_nss(void **state)
 {
-	ElfW(Shdr) dynsym, strtab;
-	ElfW(Sym) sym;
-	unsigned char *img;
-	size_t len, i, j, found = 0;
-	const char *name;
-
 	(void)state;
-	img = read_file(mod.path, &len);
-	find_section(img, len, SHT_DYNSYM, &dynsym, &strtab);
-	for (i = 1; i < dynsym.sh_size / sizeof(sym); i++) {
-		memcpy(&sym, img + dynsym.sh_offset + i * sizeof(sym), sizeof(sym));
-		/* Imports, and the version node's own name, export nothing. */
-		if (sym.st_shndx == SHN_UNDEF || sym.st_shndx == SHN_ABS)
-			continue;
-		name = elf_string(img, &strtab, sym.st_name);
-		if (strncmp(name, "_nss_kenpo_", 11) != 0)
-			fail_msg("the module exports %s", name);
-		for (j = 0; j < N_FUNCTIONS; j++)
-			if (strcmp(name, nss_functions[j]) == 0)
-				found++;
-		assert_int_equal(ELF64_ST_TYPE(sym.st_info), STT_FUNC);
-	}
-	assert_int_equal(found, N_FUNCTIONS);
-	free(img);
-}
-
-static int
-is_forbidden(const char *path)
-{
-	const char *base = strrchr(path, '/');
-	size_t i;
-
-	base = base != NULL ? base + 1 : path;
-	for (i = 0; i < sizeof(forbidden_libs) / sizeof(forbidden_libs[0]); i++)
-		if (strncmp(base, forbidden_libs[i], strlen(forbidden_libs[i])) == 0)
-			return 1;
-	return 0;
+	elfcheck_exports_only(mod.path, "_nss_kenpo_", nss_functions, N_FUNCTIONS);
 }
 
 struct loaded {
 	int forbidden;
 	int module;
+	int libc;
 };
 
 static int
@@ -434,7 +336,7 @@ each_object(struct dl_phdr_info *info, size_t size, void *arg)
 	struct loaded *l = arg;
 
 	(void)size;
-	if (is_forbidden(info->dlpi_name)) {
+	if (elfcheck_is_forbidden(info->dlpi_name)) {
 		fprintf(stderr, "# loaded: %s\n", info->dlpi_name);
 		l->forbidden++;
 	}
@@ -444,34 +346,25 @@ each_object(struct dl_phdr_info *info, size_t size, void *arg)
 }
 
 static void
+needed(const char *name, void *arg)
+{
+	struct loaded *l = arg;
+
+	if (elfcheck_is_forbidden(name))
+		fail_msg("the module needs %s", name);
+	if (strncmp(name, "libc.so", 7) == 0)
+		l->libc = 1;
+}
+
+static void
 test_needs_no_heavy_library(void **state)
 {
-	ElfW(Shdr) dynamic, dynstr;
-	ElfW(Dyn) dyn;
-	struct loaded l = { 0, 0 };
-	unsigned char *img;
-	size_t len, i;
-	const char *name;
-	int libc = 0;
+	struct loaded l = { 0, 0, 0 };
 
 	(void)state;
 	/* What the module asks for directly. */
-	img = read_file(mod.path, &len);
-	find_section(img, len, SHT_DYNAMIC, &dynamic, &dynstr);
-	for (i = 0; i < dynamic.sh_size / sizeof(dyn); i++) {
-		memcpy(&dyn, img + dynamic.sh_offset + i * sizeof(dyn), sizeof(dyn));
-		if (dyn.d_tag == DT_NULL)
-			break;
-		if (dyn.d_tag != DT_NEEDED)
-			continue;
-		name = elf_string(img, &dynstr, dyn.d_un.d_val);
-		if (is_forbidden(name))
-			fail_msg("the module needs %s", name);
-		if (strncmp(name, "libc.so", 7) == 0)
-			libc = 1;
-	}
-	assert_true(libc);
-	free(img);
+	elfcheck_each_needed(mod.path, needed, &l);
+	assert_true(l.libc);
 	/* And everything loaded now, indirect dependencies included (this test
 	 * program itself links none of them). */
 	assert_non_null(mod.handle);

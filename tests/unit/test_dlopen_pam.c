@@ -32,6 +32,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "elfcheck.h"
+
 #include <security/pam_appl.h>
 
 #include "i18n.h"
@@ -42,10 +44,6 @@
 /* A numeric address: libpam's audit record would resolve a name in DNS. */
 #define RHOST "192.0.2.1"
 #define TICKET "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z"
-
-static const char *const forbidden_libs[] = {
-	"libldap", "liblber", "libcurl", "libsodium", "libssl", "libcrypto", "libgnutls",
-};
 
 static const char *const pam_functions[] = {
 	"pam_sm_authenticate", "pam_sm_setcred", "pam_sm_acct_mgmt",
@@ -600,105 +598,11 @@ test_dlopen_dlsym(void **state)
 	assert_null(dlsym(mod.handle, "kenpo_i18n_text"));
 }
 
-static unsigned char *
-read_file(const char *path, size_t *len)
-{
-	struct stat st;
-	unsigned char *p;
-	FILE *f = fopen(path, "rb");
-
-	assert_non_null(f);
-	assert_int_equal(fstat(fileno(f), &st), 0);
-	p = malloc((size_t)st.st_size);
-	assert_non_null(p);
-	assert_int_equal(fread(p, 1, (size_t)st.st_size, f), (size_t)st.st_size);
-	fclose(f);
-	*len = (size_t)st.st_size;
-	return p;
-}
-
-static void
-section(const unsigned char *img, size_t len, size_t i, ElfW(Shdr) *sh)
-{
-	ElfW(Ehdr) eh;
-
-	memcpy(&eh, img, sizeof(eh));
-	assert_true(i < eh.e_shnum);
-	assert_true(eh.e_shoff + (i + 1) * sizeof(*sh) <= len);
-	memcpy(sh, img + eh.e_shoff + i * eh.e_shentsize, sizeof(*sh));
-	assert_true(sh->sh_type == SHT_NOBITS || sh->sh_offset + sh->sh_size <= len);
-}
-
-static void
-find_section(const unsigned char *img, size_t len, uint32_t type, ElfW(Shdr) *sh,
-	     ElfW(Shdr) *strtab)
-{
-	ElfW(Ehdr) eh;
-	size_t i;
-
-	assert_true(len >= sizeof(eh));
-	memcpy(&eh, img, sizeof(eh));
-	assert_memory_equal(eh.e_ident, ELFMAG, SELFMAG);
-	assert_int_equal(eh.e_shentsize, sizeof(*sh));
-	for (i = 0; i < eh.e_shnum; i++) {
-		section(img, len, i, sh);
-		if (sh->sh_type == type) {
-			section(img, len, sh->sh_link, strtab);
-			return;
-		}
-	}
-	fail_msg("no section of type %u", (unsigned)type);
-}
-
-static const char *
-elf_string(const unsigned char *img, const ElfW(Shdr) *strtab, size_t off)
-{
-	const char *s = (const char *)img + strtab->sh_offset + off;
-
-	assert_true(off < strtab->sh_size);
-	assert_non_null(memchr(s, '\0', strtab->sh_size - off));
-	return s;
-}
-
 static void
 test_exports_only_pam_sm(void **state)
 {
-	ElfW(Shdr) dynsym, strtab;
-	ElfW(Sym) sym;
-	unsigned char *img;
-	size_t len, i, j, found = 0;
-	const char *name;
-
 	(void)state;
-	img = read_file(mod.path, &len);
-	find_section(img, len, SHT_DYNSYM, &dynsym, &strtab);
-	for (i = 1; i < dynsym.sh_size / sizeof(sym); i++) {
-		memcpy(&sym, img + dynsym.sh_offset + i * sizeof(sym), sizeof(sym));
-		if (sym.st_shndx == SHN_UNDEF || sym.st_shndx == SHN_ABS)
-			continue;
-		name = elf_string(img, &strtab, sym.st_name);
-		if (strncmp(name, "pam_sm_", 7) != 0)
-			fail_msg("the module exports %s", name);
-		for (j = 0; j < N_FUNCTIONS; j++)
-			if (strcmp(name, pam_functions[j]) == 0)
-				found++;
-		assert_int_equal(ELF64_ST_TYPE(sym.st_info), STT_FUNC);
-	}
-	assert_int_equal(found, N_FUNCTIONS);
-	free(img);
-}
-
-static int
-is_forbidden(const char *path)
-{
-	const char *base = strrchr(path, '/');
-	size_t i;
-
-	base = base != NULL ? base + 1 : path;
-	for (i = 0; i < sizeof(forbidden_libs) / sizeof(forbidden_libs[0]); i++)
-		if (strncmp(base, forbidden_libs[i], strlen(forbidden_libs[i])) == 0)
-			return 1;
-	return 0;
+	elfcheck_exports_only(mod.path, "pam_sm_", pam_functions, N_FUNCTIONS);
 }
 
 static int
@@ -707,41 +611,38 @@ each_object(struct dl_phdr_info *info, size_t size, void *arg)
 	int *forbidden = arg;
 
 	(void)size;
-	if (is_forbidden(info->dlpi_name)) {
+	if (elfcheck_is_forbidden(info->dlpi_name)) {
 		fprintf(stderr, "# loaded: %s\n", info->dlpi_name);
 		(*forbidden)++;
 	}
 	return 0;
 }
 
+struct needs {
+	int libc, libpam;
+};
+
+static void
+needed(const char *name, void *arg)
+{
+	struct needs *n = arg;
+
+	if (elfcheck_is_forbidden(name))
+		fail_msg("the module needs %s", name);
+	n->libc |= strncmp(name, "libc.so", 7) == 0;
+	n->libpam |= strncmp(name, "libpam.so", 9) == 0;
+}
+
 static void
 test_needs_no_heavy_library(void **state)
 {
-	ElfW(Shdr) dynamic, dynstr;
-	ElfW(Dyn) dyn;
-	unsigned char *img;
-	size_t len, i;
-	const char *name;
-	int libc = 0, libpam = 0, forbidden = 0;
+	struct needs n = { 0, 0 };
+	int forbidden = 0;
 
 	(void)state;
-	img = read_file(mod.path, &len);
-	find_section(img, len, SHT_DYNAMIC, &dynamic, &dynstr);
-	for (i = 0; i < dynamic.sh_size / sizeof(dyn); i++) {
-		memcpy(&dyn, img + dynamic.sh_offset + i * sizeof(dyn), sizeof(dyn));
-		if (dyn.d_tag == DT_NULL)
-			break;
-		if (dyn.d_tag != DT_NEEDED)
-			continue;
-		name = elf_string(img, &dynstr, dyn.d_un.d_val);
-		if (is_forbidden(name))
-			fail_msg("the module needs %s", name);
-		libc |= strncmp(name, "libc.so", 7) == 0;
-		libpam |= strncmp(name, "libpam.so", 9) == 0;
-	}
-	assert_true(libc);
-	assert_true(libpam);
-	free(img);
+	elfcheck_each_needed(mod.path, needed, &n);
+	assert_true(n.libc);
+	assert_true(n.libpam);
 	assert_non_null(mod.handle);
 	dl_iterate_phdr(each_object, &forbidden);
 	assert_int_equal(forbidden, 0);
