@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "csv.h"
+#include "secret.h"
 
 #define BUF_FIRST 1024
 
@@ -37,7 +38,7 @@ csv_init(struct csv_reader *r, const char *data, size_t len, size_t field_max)
 void
 csv_free(struct csv_reader *r)
 {
-	free(r->buf);
+	kenpo_wipe_free(r->buf, r->bufcap);
 	r->buf = NULL;
 	r->bufcap = r->buflen = 0;
 }
@@ -61,7 +62,10 @@ fault(struct csv_reader *r, unsigned long line, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Append one byte to the record's buffer.  0, or -1 when out of memory. */
+/* Append one byte to the record's buffer.  0, or -1 when out of memory.
+ * The buffer grows into a fresh allocation and the old one is wiped:
+ * realloc would leave a copy of the fields (the letters CSV holds
+ * temporary passwords) in freed memory. */
 static int
 put_byte(struct csv_reader *r, char c)
 {
@@ -70,9 +74,12 @@ put_byte(struct csv_reader *r, char c)
 
 	if (r->buflen + 1 > r->bufcap) {
 		ncap = r->bufcap != 0 ? 2 * r->bufcap : BUF_FIRST;
-		nb = realloc(r->buf, ncap);
+		nb = malloc(ncap);
 		if (nb == NULL)
 			return -1;
+		if (r->buflen > 0)
+			memcpy(nb, r->buf, r->buflen);
+		kenpo_wipe_free(r->buf, r->bufcap);
 		r->buf = nb;
 		r->bufcap = ncap;
 	}

@@ -58,7 +58,7 @@ struct csv_reader {
 /* Prepare to read data[0..len); field_max 0 means CSV_FIELD_MAX_DEFAULT.
  * The data must outlive the reader. */
 void csv_init(struct csv_reader *r, const char *data, size_t len, size_t field_max);
-/* Free what the reader allocated. */
+/* Wipe and free what the reader allocated (the fields may be secrets). */
 void csv_free(struct csv_reader *r);
 
 /* Read the next record.  CSV_RECORD, CSV_BAD or CSV_EOF; -1 when out of

@@ -473,6 +473,17 @@ dir_search(struct dir *d, const char *base, enum dir_scope scope, const char *fi
 	return map_rc(rc);
 }
 
+int
+dir_keep_first(struct dir_entry *e, void *arg)
+{
+	struct dir_entry **out = arg;
+
+	if (*out != NULL)
+		return DIR_CB_NEXT;
+	*out = e;
+	return DIR_CB_KEEP;
+}
+
 /* ---- modifications ---- */
 
 struct dir_mods *
@@ -798,17 +809,6 @@ done:
 
 /* ---- the root DSE and the schema ---- */
 
-static int
-keep_first(struct dir_entry *e, void *arg)
-{
-	struct dir_entry **out = arg;
-
-	if (*out != NULL)
-		return DIR_CB_NEXT;
-	*out = e;
-	return DIR_CB_KEEP;
-}
-
 /* The root DSE with the attributes asked for; NULL with err filled. */
 static struct dir_entry *
 root_dse(struct dir *d, const char *attr, char *err, size_t errsz)
@@ -816,7 +816,7 @@ root_dse(struct dir *d, const char *attr, char *err, size_t errsz)
 	const char *attrs[] = { attr, NULL };
 	struct dir_entry *e = NULL;
 
-	if (dir_search(d, "", DIR_BASE, "(objectClass=*)", attrs, keep_first, &e,
+	if (dir_search(d, "", DIR_BASE, "(objectClass=*)", attrs, dir_keep_first, &e,
 		       err, errsz) != DIR_OK) {
 		dir_entry_free(e);
 		return NULL;
@@ -902,7 +902,7 @@ dir_schema_has_class(struct dir *d, const char *name, char *err, size_t errsz)
 			snprintf(err, errsz, "the server names no subschema entry");
 		goto done;
 	}
-	if (dir_search(d, sub, DIR_BASE, "(objectClass=subschema)", attrs, keep_first, &sch,
+	if (dir_search(d, sub, DIR_BASE, "(objectClass=subschema)", attrs, dir_keep_first, &sch,
 		       err, errsz) != DIR_OK || sch == NULL)
 		goto done;
 	snprintf(quoted, sizeof quoted, "'%.128s'", name);

@@ -68,6 +68,9 @@ enum dir_cb {
 	DIR_CB_FAIL = -1,     /* stop; dir_search returns DIR_ERR */
 };
 typedef int dir_entry_fn(struct dir_entry *e, void *arg);
+/* A callback that keeps the first entry in *(struct dir_entry **)arg,
+ * which must start NULL; the caller frees it. */
+dir_entry_fn dir_keep_first;
 
 /* Search with the paged results control (RFC 2696), so that a directory
  * of any size is read in pages.  attrs is NULL-terminated (NULL: all user

@@ -274,7 +274,25 @@ make_table(struct import *im)
 	return 0;
 }
 
-/* Read every member of the society and their households. */
+/* The members to compare the roster with: the whole society for an
+ * import, only the member number given for `issue` (which never updates,
+ * so needs no household either). */
+static int
+members_filter(const struct import *im, char *out, size_t outsz)
+{
+	char esc[3 * ROSTER_NUMBER_MAX + 1];
+	int n;
+
+	if (!im->issue)
+		n = snprintf(out, outsz, "(objectClass=kenpoMember)");
+	else if (dir_filter_escape(im->roster.rows[0].number, esc, sizeof esc) != 0)
+		return -1;
+	else
+		n = snprintf(out, outsz, "(&(objectClass=kenpoMember)(kenpoMemberNumber=%s))", esc);
+	return n < 0 || (size_t)n >= outsz ? -1 : 0;
+}
+
+/* Read the society's members (see members_filter) and their households. */
 static int
 load_existing(struct import *im)
 {
@@ -284,16 +302,17 @@ load_existing(struct import *im)
 	static const char *const hattrs[] = {
 		"kenpoHouseholdIndex", "cn", "kenpoDateOfBirth", NULL
 	};
-	char base[ADMIN_DN_MAX], err[ADMIN_ERR_MAX];
+	char base[ADMIN_DN_MAX], filter[FILTER_MAX], err[ADMIN_ERR_MAX];
 	int rc;
 
-	if (admin_sub_dn(im->a, "ou=members", base, sizeof base) != 0)
+	if (admin_sub_dn(im->a, "ou=members", base, sizeof base) != 0 ||
+	    members_filter(im, filter, sizeof filter) != 0)
 		return -1;
-	rc = dir_search(im->a->dir, base, DIR_ONE, "(objectClass=kenpoMember)", mattrs,
-			keep_member, im, err, sizeof err);
+	rc = dir_search(im->a->dir, base, DIR_ONE, filter, mattrs, keep_member, im, err,
+			sizeof err);
 	if (rc == DIR_OK && make_table(im) != 0)
 		snprintf(err, sizeof err, "out of memory");
-	if (rc == DIR_OK && im->table_made)
+	if (rc == DIR_OK && im->table_made && !im->issue)
 		rc = dir_search(im->a->dir, base, DIR_SUB, "(objectClass=kenpoHouseholdMember)",
 				hattrs, keep_house, im, err, sizeof err);
 	if (rc != DIR_OK || !im->table_made) {
@@ -842,6 +861,11 @@ handle_result(struct import *im, struct op *op, int rc, const char *msg)
 		it->state = S_SKIPPED;
 	} else if (op->kind == OP_ADD_MEMBER && rc == DIR_CONSTRAINT) {
 		member_constraint(im, op, msg);
+	} else if ((op->kind == OP_ADD && rc == DIR_EXISTS) ||
+		   (op->kind == OP_DELETE && rc == DIR_NOSUCH)) {
+		/* Another import of the same roster read the member between its
+		 * add and its household's, and made the same household change:
+		 * what this one wanted is there already. */
 	} else if (rc != DIR_OK) {
 		snprintf(why, sizeof why, "%s %.200s%.280s", op->kind == OP_DELETE ? "delete" :
 			 op->kind == OP_MODIFY ? "modify" : "add", op->dn, msg);

@@ -150,17 +150,6 @@ ensure_policies(struct init *in)
 		(void)ensure(in, dn, attrs_of(services));
 }
 
-static int
-keep_entry(struct dir_entry *e, void *arg)
-{
-	struct dir_entry **out = arg;
-
-	if (*out != NULL)
-		return DIR_CB_NEXT;
-	*out = e;
-	return DIR_CB_KEEP;
-}
-
 /* An existing entry at the society's base: it must be (or become) the
  * society's, with the configured id. */
 static void
@@ -202,7 +191,7 @@ ensure_society(struct init *in)
 	const struct admin_society *s = &in->a->soc;
 	struct dir_entry *e = NULL;
 	char err[ADMIN_ERR_MAX];
-	int rc = dir_search(in->a->dir, s->base, DIR_BASE, "(objectClass=*)", attrs, keep_entry,
+	int rc = dir_search(in->a->dir, s->base, DIR_BASE, "(objectClass=*)", attrs, dir_keep_first,
 			    &e, err, sizeof err);
 
 	if (rc == DIR_OK && e != NULL) {
@@ -457,7 +446,7 @@ plan_frontend(struct init *in)
 	char err[ADMIN_ERR_MAX];
 	int has;
 
-	if (dir_search(in->a->dir, dn, DIR_BASE, "(objectClass=*)", attrs, keep_entry, &e,
+	if (dir_search(in->a->dir, dn, DIR_BASE, "(objectClass=*)", attrs, dir_keep_first, &e,
 		       err, sizeof err) != DIR_OK) {
 		admin_error("%s", err);
 		return -1;
@@ -684,7 +673,7 @@ find_database(struct init *in, struct dir_entry **db)
 	if (dir_filter_escape(in->suffix, esc, sizeof esc) != 0)
 		return 0;
 	snprintf(filter, sizeof filter, "(olcSuffix=%s)", esc);
-	rc = dir_search(in->a->dir, "cn=config", DIR_ONE, filter, attrs, keep_entry, db,
+	rc = dir_search(in->a->dir, "cn=config", DIR_ONE, filter, attrs, dir_keep_first, db,
 			err, sizeof err);
 	if (rc != DIR_OK || *db == NULL)
 		return 0;

@@ -41,8 +41,6 @@
 #define QR_SIZE (30.0 * MM)          /* with its quiet zone */
 #define QR_QUIET 4                   /* modules of white around the code (ISO/IEC 18004) */
 #define FOOTER_H (14.0 * MM)
-/* Longest reading: 「ダブリュー(大)」 is 21 bytes, with 「、」 24 (as letters.c). */
-#define SPELL_MAX (40 * 24 + 1)
 #define TEXT_MAX 2048
 #define CODE_LONG 16                 /* a longer ID or password gets a smaller face */
 #define LETTERS_CSV_MAX ((size_t)1 << 30)
@@ -504,7 +502,7 @@ draw_row(struct letterpdf *p, double y, const char *label, const char *value,
 	 const struct face *f, const char *spelled)
 {
 	double vx = MARGIN + LABEL_W + PAD, vw = BODY_W - LABEL_W - 2 * PAD, h, lh;
-	char buf[SPELL_MAX + 16];
+	char buf[LETTERS_SPELL_MAX + 16];
 
 	h = PAD + show(p, vx, y + PAD, vw, f, value);
 	if (spelled != NULL &&
@@ -525,7 +523,7 @@ draw_row(struct letterpdf *p, double y, const char *label, const char *value,
 }
 
 struct spelled {
-	char login[SPELL_MAX], password[SPELL_MAX];
+	char login[LETTERS_SPELL_MAX], password[LETTERS_SPELL_MAX];
 	char expiry[128];
 };
 
@@ -1007,8 +1005,6 @@ letterpdf_from_csv(const char *csv_path, const char *pdf_path,
 		*count = letterpdf_count(p);
 	ret = letterpdf_close(p, err, errsz);
 done:
-	if (r.buf != NULL)
-		kenpo_wipe(r.buf, r.bufcap);
 	csv_free(&r);
 	kenpo_wipe_free(data, len);
 	return ret;
@@ -1060,6 +1056,8 @@ cmd_letters(struct admin *a)
 int
 admin_letters_pdf_ready(const struct admin *a)
 {
+	struct stat st;
+
 	if (a->o.letters_pdf == NULL)
 		return ADMIN_OK;
 	if (a->cfg == NULL || kenpo_config_society(a->cfg, a->soc.id) == NULL) {
@@ -1067,8 +1065,9 @@ admin_letters_pdf_ready(const struct admin *a)
 			    "kenpod.conf: give -c FILE (and --society ID)");
 		return ADMIN_USAGE;
 	}
-	/* Refused now rather than after the directory was changed. */
-	if (access(a->o.letters_pdf, F_OK) == 0) {
+	/* Refused now rather than after the directory was changed; lstat, as
+	 * letterpdf_open's O_EXCL refuses a symbolic link even to nothing. */
+	if (lstat(a->o.letters_pdf, &st) == 0) {
 		admin_error("%s: %s", a->o.letters_pdf, strerror(EEXIST));
 		return ADMIN_ERROR;
 	}

@@ -18,8 +18,6 @@
 /* The stream's buffer is ours, so that the passwords that pass through
  * it can be wiped. */
 #define STREAM_BUF 16384
-/* Longest reading: 「ダブリュー(大)」 is 21 bytes, with 「、」 24. */
-#define SPELL_MAX (40 * 24 + 1)
 
 struct letters {
 	FILE *f;
@@ -122,7 +120,7 @@ fail:
 int
 letters_write(struct letters *l, const struct letter *x)
 {
-	char line[24], id_spelled[SPELL_MAX], pw_spelled[SPELL_MAX];
+	char line[24], id_spelled[LETTERS_SPELL_MAX], pw_spelled[LETTERS_SPELL_MAX];
 	const char *fields[10];
 	int ret = -1;
 

@@ -31,6 +31,11 @@ int letters_write(struct letters *l, const struct letter *x);
  * err.  l is freed in any case. */
 int letters_close(struct letters *l, char *err, size_t errsz);
 
+/* Room for the spelling of a login ID or password (at most 39
+ * characters): the longest reading, 「ダブリュー(大)」, is 21 bytes, with
+ * 「、」 24. */
+#define LETTERS_SPELL_MAX (40 * 24 + 1)
+
 /* Spell s in katakana readings separated by 「、」: each character of the
  * login ID and password alphabets (A-Z a-z 0-9 . _ -).  With mark_case,
  * letters carry (大) or (小), as passwords are case-sensitive; login IDs

@@ -773,18 +773,20 @@ struct purge {
 	size_t keys, failed;
 };
 
+/* The attributes of a pending key. */
+static const char *const key_attrs[] = {
+	"kenpoKeyHash", "kenpoKeyExpiry", "kenpoKeyTries", "kenpoKeySentAt", NULL
+};
+
 /* Remove the expired pending key of one member. */
 static int
 purge_key(struct dir_entry *e, void *arg)
 {
-	static const char *const attrs[] = {
-		"kenpoKeyHash", "kenpoKeyExpiry", "kenpoKeyTries", "kenpoKeySentAt", NULL
-	};
 	struct purge *p = arg;
 	struct dir_mods *m = dir_mods_new();
 	char err[ADMIN_ERR_MAX];
 
-	if (m == NULL || remove_present(e, attrs, m) != 0) {
+	if (m == NULL || remove_present(e, key_attrs, m) != 0) {
 		dir_mods_free(m);
 		return DIR_CB_FAIL;
 	}
@@ -834,9 +836,6 @@ purge_tokens(struct admin *a, const char *now, size_t *deleted, size_t *failed)
 int
 cmd_purge(struct admin *a)
 {
-	static const char *const key_attrs[] = {
-		"kenpoKeyHash", "kenpoKeyExpiry", "kenpoKeyTries", "kenpoKeySentAt", NULL
-	};
 	struct purge p = { a, 0, 0 };
 	char now[20], filter[FILTER_MAX], base[ADMIN_DN_MAX], err[ADMIN_ERR_MAX];
 	size_t tokens = 0, failed = 0;

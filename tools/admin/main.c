@@ -663,18 +663,6 @@ free_society(struct admin_society *s)
 	free(s->shell);
 }
 
-/* Take an entry from a search. */
-static int
-keep_entry(struct dir_entry *e, void *arg)
-{
-	struct dir_entry **out = arg;
-
-	if (*out != NULL)
-		return DIR_CB_NEXT;
-	*out = e;
-	return DIR_CB_KEEP;
-}
-
 /* The society's entry must exist and carry its id (schema/README.md). */
 static int
 check_society_entry(struct admin *a)
@@ -686,7 +674,7 @@ check_society_entry(struct admin *a)
 	int rc, ret = ADMIN_ERROR;
 
 	rc = dir_search(a->dir, a->soc.base, DIR_BASE, "(objectClass=kenpoSociety)", attrs,
-			keep_entry, &e, err, sizeof err);
+			dir_keep_first, &e, err, sizeof err);
 	if (rc != DIR_OK && rc != DIR_NOSUCH) {
 		admin_error("%s", err);
 		goto done;
