@@ -25,6 +25,7 @@ import base64
 import contextlib
 import email
 import email.policy
+import glob
 import hashlib
 import json
 import os
@@ -1133,13 +1134,17 @@ class Sandbox:
         return self._tail(self.kenpod_log, n)
 
     def kenpod_sanitizer_reports(self):
-        """The lines of kenpod.log in which a sanitizer reported a bug."""
-        try:
-            with open(self.kenpod_log, errors="replace") as f:
-                return [line.rstrip("\n") for line in f
-                        if any(m in line for m in SANITIZER_MARKERS)]
-        except FileNotFoundError:
-            return []
+        """The lines of the kenpod logs (kenpod.log, and those of the extra
+        kenpods) in which a sanitizer reported a bug."""
+        out = []
+        for path in [self.kenpod_log] + sorted(glob.glob(self.extra_kenpod_log("*"))):
+            try:
+                with open(path, errors="replace") as f:
+                    out += [line.rstrip("\n") for line in f
+                            if any(m in line for m in SANITIZER_MARKERS)]
+            except FileNotFoundError:
+                pass
+        return out
 
     # -- members -------------------------------------------------------------------
     def next_uid_number(self, count=1):

@@ -111,6 +111,29 @@ def sandbox(tmp_path_factory):
     sb.down()
 
 
+def start_sandbox(tmp_path_factory, builddir, name, programs=("kenpod",), society=None):
+    """A sandbox with kenpod for one test module; the caller downs it."""
+    for prog in programs:
+        if not os.access(os.path.join(builddir, prog), os.X_OK):
+            pytest.fail("%s not built: run `make` and set KENPO_BUILDDIR" % prog)
+    s = kenposandbox.Sandbox(str(tmp_path_factory.mktemp(name)), builddir=builddir)
+    s.society_settings.update(society or {})
+    s.up()
+    if not s.kenpod_alive():
+        pytest.fail("kenpod did not start; see %s" % s.kenpod_log)
+    return s
+
+
+def check_kenpod(sb, alive=True):
+    """After a test: no sanitizer reported in any kenpod, and (alive)
+    kenpod still runs."""
+    reports = sb.kenpod_sanitizer_reports()
+    if reports:
+        pytest.fail("sanitizer report in %s:\n%s" % (sb.kenpod_log, "\n".join(reports)))
+    if alive and not sb.kenpod_alive():
+        pytest.fail("kenpod died; see %s:\n%s" % (sb.kenpod_log, sb.kenpod_log_tail()))
+
+
 @pytest.fixture
 def new_sandbox_dir(tmp_path_factory):
     """A fresh directory for a test that runs its own sandbox; stopped after."""

@@ -19,6 +19,7 @@ import pytest
 
 import kenpoproto
 import kenposandbox as ks
+from conftest import start_sandbox
 from test_nss import getent, nss_env, passwd_fields
 
 NOT_FOUND = 2          # getent
@@ -52,12 +53,8 @@ def spell(s, case):
 
 @pytest.fixture(scope="module")
 def sb(tmp_path_factory, builddir):
-    for prog in ("kenpod", "kenpo-admin"):
-        if not os.access(os.path.join(builddir, prog), os.X_OK):
-            pytest.fail("%s not built: run `make` and set KENPO_BUILDDIR" % prog)
-    s = ks.Sandbox(str(tmp_path_factory.mktemp("adm")), builddir=builddir)
-    s.society_settings.update({"home": "/srv/kenpo/%u", "shell": "/bin/sh"})
-    s.up()
+    s = start_sandbox(tmp_path_factory, builddir, "adm", ("kenpod", "kenpo-admin"),
+                      society={"home": "/srv/kenpo/%u", "shell": "/bin/sh"})
     yield s
     s.down()
 

@@ -26,6 +26,7 @@ import pytest
 
 import kenpoproto as kp
 import kenposandbox as ks
+from conftest import check_kenpod, start_sandbox
 
 PASSWORD = "Kenpo2024Pass"
 NEW_PASSWORD = "Shinki2025Pw"
@@ -38,13 +39,7 @@ _seq = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def sb(tmp_path_factory, builddir):
-    binary = os.path.join(builddir, "kenpod")
-    if not os.access(binary, os.X_OK):
-        pytest.fail("%s not found: run `make` and set KENPO_BUILDDIR" % binary)
-    s = ks.Sandbox(str(tmp_path_factory.mktemp("auth")), builddir=builddir)
-    s.up()
-    if not s.kenpod_alive():
-        pytest.fail("kenpod did not start; see %s" % s.kenpod_log)
+    s = start_sandbox(tmp_path_factory, builddir, "auth")
     yield s
     s.down()
 
@@ -53,18 +48,9 @@ def sb(tmp_path_factory, builddir):
 def kenpod_healthy(sb):
     """After each test: kenpod still runs and no sanitizer reported."""
     yield
-    reports = sb.kenpod_sanitizer_reports()
-    for name in ("b",):
-        path = sb.extra_kenpod_log(name)
-        if os.path.exists(path):
-            with open(path, errors="replace") as f:
-                reports += [l for l in f if any(m in l for m in ks.SANITIZER_MARKERS)]
-    if reports:
-        pytest.fail("sanitizer report:\n%s" % "\n".join(reports))
     if not sb.slapd_alive():
         sb.start_slapd()
-    if not sb.kenpod_alive():
-        pytest.fail("kenpod died; see %s:\n%s" % (sb.kenpod_log, sb.kenpod_log_tail()))
+    check_kenpod(sb)
 
 
 @pytest.fixture(scope="module")

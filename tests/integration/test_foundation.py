@@ -2,7 +2,6 @@
 sandbox, {ARGON2} passwords made by kenpo and verified by slapd, the unique
 overlay, the ACLs, and mail composed by kenpo arriving in the sink."""
 
-import base64
 import os
 import re
 import socket

@@ -23,6 +23,7 @@ import pytest
 
 import kenpoproto as kp
 import kenposandbox as ks
+from conftest import check_kenpod, start_sandbox
 
 NICKNAME = "アリスさん"
 REAL_CN = "本名 有子"
@@ -33,13 +34,7 @@ REAL_SN = "本名"
 
 @pytest.fixture(scope="module")
 def sb(tmp_path_factory, builddir):
-    binary = os.path.join(builddir, "kenpod")
-    if not os.access(binary, os.X_OK):
-        pytest.fail("%s not found: run `make` and set KENPO_BUILDDIR" % binary)
-    s = ks.Sandbox(str(tmp_path_factory.mktemp("kpd")), builddir=builddir)
-    s.up()
-    if not s.kenpod_alive():
-        pytest.fail("kenpod did not start; see %s" % s.kenpod_log)
+    s = start_sandbox(tmp_path_factory, builddir, "kpd")
     yield s
     s.down()
 
@@ -48,11 +43,7 @@ def sb(tmp_path_factory, builddir):
 def kenpod_healthy(sb):
     """After each test: kenpod still runs and reported nothing."""
     yield
-    reports = sb.kenpod_sanitizer_reports()
-    if reports:
-        pytest.fail("sanitizer report in %s:\n%s" % (sb.kenpod_log, "\n".join(reports)))
-    if not sb.kenpod_alive():
-        pytest.fail("kenpod died; see %s:\n%s" % (sb.kenpod_log, sb.kenpod_log_tail()))
+    check_kenpod(sb)
     if not sb.slapd_alive():
         sb.start_slapd()
 

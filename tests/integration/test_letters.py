@@ -20,6 +20,7 @@ import subprocess
 import pytest
 
 import kenposandbox as ks
+from conftest import start_sandbox
 
 ENTRY = "touroku@toyobo.kenpo.test"
 LOW_COST = {"argon2_t": "1", "argon2_m": "8K"}
@@ -69,12 +70,8 @@ def tool(name):
 
 @pytest.fixture(scope="module")
 def sb(tmp_path_factory, builddir):
-    for prog in ("kenpod", "kenpo-admin"):
-        if not os.access(os.path.join(builddir, prog), os.X_OK):
-            pytest.fail("%s not built: run `make` and set KENPO_BUILDDIR" % prog)
-    s = ks.Sandbox(str(tmp_path_factory.mktemp("letters")), builddir=builddir)
-    s.society_settings.update({"entry_address": ENTRY, "temp_password_validity": "30d"})
-    s.up()
+    s = start_sandbox(tmp_path_factory, builddir, "letters", ("kenpod", "kenpo-admin"),
+                      society={"entry_address": ENTRY, "temp_password_validity": "30d"})
     yield s
     s.down()
 

@@ -17,6 +17,7 @@ import time
 import pytest
 
 import kenposandbox as ks
+from conftest import check_kenpod, start_sandbox
 
 GETENT = shutil.which("getent") or "/usr/bin/getent"
 NOT_FOUND = 2
@@ -79,14 +80,7 @@ def passwd_fields(line):
 
 @pytest.fixture(scope="module")
 def sb(tmp_path_factory, builddir):
-    binary = os.path.join(builddir, "kenpod")
-    if not os.access(binary, os.X_OK):
-        pytest.fail("%s not found: run `make` and set KENPO_BUILDDIR" % binary)
-    s = ks.Sandbox(str(tmp_path_factory.mktemp("nss")), builddir=builddir)
-    s.society_settings.update({"home": HOME, "shell": SHELL})
-    s.up()
-    if not s.kenpod_alive():
-        pytest.fail("kenpod did not start; see %s" % s.kenpod_log)
+    s = start_sandbox(tmp_path_factory, builddir, "nss", society={"home": HOME, "shell": SHELL})
     yield s
     s.down()
 
@@ -95,9 +89,7 @@ def sb(tmp_path_factory, builddir):
 def kenpod_healthy(sb):
     """After each test: kenpod reported nothing, and runs unless stopped."""
     yield
-    reports = sb.kenpod_sanitizer_reports()
-    if reports:
-        pytest.fail("sanitizer report in %s:\n%s" % (sb.kenpod_log, "\n".join(reports)))
+    check_kenpod(sb, alive=False)
 
 
 @pytest.fixture(scope="module")

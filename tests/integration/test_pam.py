@@ -22,7 +22,6 @@ import json
 import os
 import re
 import select
-import shutil
 import statistics
 import subprocess
 import time
@@ -30,6 +29,7 @@ import time
 import pytest
 
 import kenposandbox as ks
+from conftest import check_kenpod, start_sandbox
 
 PYTHON = "/usr/bin/python3"
 SERVICE = "kenpo"
@@ -117,13 +117,7 @@ def _check_stderr(text):
 
 @pytest.fixture(scope="module")
 def sb(tmp_path_factory, builddir):
-    binary = os.path.join(builddir, "kenpod")
-    if not os.access(binary, os.X_OK):
-        pytest.fail("%s not found: run `make` and set KENPO_BUILDDIR" % binary)
-    s = ks.Sandbox(str(tmp_path_factory.mktemp("pam")), builddir=builddir)
-    s.up()
-    if not s.kenpod_alive():
-        pytest.fail("kenpod did not start; see %s" % s.kenpod_log)
+    s = start_sandbox(tmp_path_factory, builddir, "pam")
     yield s
     s.down()
 
@@ -131,15 +125,7 @@ def sb(tmp_path_factory, builddir):
 @pytest.fixture(autouse=True)
 def kenpod_healthy(sb):
     yield
-    reports = sb.kenpod_sanitizer_reports()
-    path = sb.extra_kenpod_log("b")
-    if os.path.exists(path):
-        with open(path, errors="replace") as f:
-            reports += [l for l in f if any(m in l for m in ks.SANITIZER_MARKERS)]
-    if reports:
-        pytest.fail("sanitizer report:\n%s" % "\n".join(reports))
-    if not sb.kenpod_alive():
-        pytest.fail("kenpod died; see %s" % sb.kenpod_log)
+    check_kenpod(sb)
 
 
 @pytest.fixture(scope="module")

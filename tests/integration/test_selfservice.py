@@ -22,6 +22,7 @@ import pytest
 
 import kenpoproto as kp
 import kenposandbox as ks
+from conftest import check_kenpod, start_sandbox
 
 TEMP_PASSWORD = "P0a40aca"
 PASSWORD = "Kenpo2024Pass"
@@ -70,11 +71,7 @@ def catalogue(builddir, srcdir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def sb(tmp_path_factory, builddir):
-    binary = os.path.join(builddir, "kenpod")
-    if not os.access(binary, os.X_OK):
-        pytest.fail("%s not found: run `make` and set KENPO_BUILDDIR" % binary)
-    s = ks.Sandbox(str(tmp_path_factory.mktemp("self")), builddir=builddir)
-    s.up()
+    s = start_sandbox(tmp_path_factory, builddir, "self")
     base = s.add_society_subtree(ID_SOCIETY, ID_SOCIETY_NAME, ID_UID_MIN)
     s.extra_societies[ID_SOCIETY] = s.society_section(
         ID_SOCIETY, ID_SOCIETY_NAME, base, registration="identity", language="ja",
@@ -116,11 +113,7 @@ def tool(sb, kenpo_bin, catalogue, srcdir):
 @pytest.fixture(autouse=True)
 def kenpod_healthy(sb):
     yield
-    reports = sb.kenpod_sanitizer_reports()
-    if reports:
-        pytest.fail("sanitizer report in %s:\n%s" % (sb.kenpod_log, "\n".join(reports)))
-    if not sb.kenpod_alive():
-        pytest.fail("kenpod died; see %s:\n%s" % (sb.kenpod_log, sb.kenpod_log_tail()))
+    check_kenpod(sb)
 
 
 @pytest.fixture(scope="module")
