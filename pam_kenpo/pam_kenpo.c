@@ -148,8 +148,7 @@ struct outcome {
  * (a second call of the module, with a fresh struct ctx). */
 struct change_state {
 	int32_t result;         /* of ACCOUNT */
-	int has_lang;
-	enum kenpo_lang lang;
+	enum kenpo_lang lang;   /* of the messages, as learn_lang settled it */
 };
 
 /* ---- options ---- */
@@ -672,7 +671,7 @@ pending_register(struct ctx *c, const struct kenpo_answer *a, struct pending **o
 
 	if (p == NULL)
 		return PAM_BUF_ERR;
-	p->timeout_ms = c->o.timeout_ms > 0 ? c->o.timeout_ms : QUICK_TIMEOUT_MS;
+	p->timeout_ms = client(c, QUICK_TIMEOUT_MS).timeout_ms;
 	snprintf(p->socket, sizeof(p->socket), "%s", c->o.socket);
 	pending_set(p, a);
 	p->active = 1;
@@ -1238,16 +1237,15 @@ state_cleanup(pam_handle_t *pamh, void *data, int error_status)
 }
 
 static int
-save_state(struct ctx *c, const struct kenpo_answer *a)
+save_state(struct ctx *c, int32_t account_result)
 {
 	struct change_state *s = malloc(sizeof(*s));
 	int rc;
 
 	if (s == NULL)
 		return PAM_BUF_ERR;
-	s->result = a->result;
-	s->has_lang = a->has_lang;
-	s->lang = a->lang;
+	s->result = account_result;
+	s->lang = c->lang;
 	rc = pam_set_data(c->pamh, DATA_CHAUTHTOK, s, state_cleanup);
 	if (rc != PAM_SUCCESS)
 		free(s);
@@ -1281,7 +1279,7 @@ prelim_check(struct ctx *c)
 	}
 	learn_lang(c, &a);
 	debug_answer(c, "ACCOUNT", &a);
-	if ((rc = save_state(c, &a)) != PAM_SUCCESS)
+	if ((rc = save_state(c, a.result)) != PAM_SUCCESS)
 		return rc;
 	if (a.result == KENPO_RES_NOTFOUND)
 		return PAM_USER_UNKNOWN;
@@ -1303,8 +1301,7 @@ update_password(struct ctx *c)
 
 	if (pam_get_data(c->pamh, DATA_CHAUTHTOK, &v) == PAM_SUCCESS && v != NULL) {
 		s = v;
-		if (s->has_lang && !opt(c, OPT_LANG))
-			c->lang = s->lang;
+		c->lang = s->lang;
 		/* Not a member: the preliminary check said so, and the stack
 		 * went on (user_unknown=ignore); ask nothing. */
 		if (s->result == KENPO_RES_NOTFOUND)

@@ -618,6 +618,11 @@ def test_reset_flow_and_temporary_login(sb, tool, pw_hash, testtool, tool_env):
     rc, a, _ = tool("password", "change", login,
                     input="%s\n%s\n%s\n" % (temp, NEW_PASSWORD, NEW_PASSWORD))
     assert rc == 0, a
+    # The same password again is refused, with its own code.
+    rc, a, _ = tool("password", "change", login,
+                    input="%s\n%s\n%s\n" % (NEW_PASSWORD, NEW_PASSWORD, NEW_PASSWORD))
+    assert rc == 1 and a["error"] == "policy", a
+    assert [v["code"] for v in a["violations"]] == ["same-as-old"], a
     rc, a, _ = tool("login", login, input=NEW_PASSWORD + "\n")
     assert rc == 6 and len(a["txn"]) > 0 and a["masked_address"] == "****@****.jp"
     # The key mailed after the first login is still pending (split mode).

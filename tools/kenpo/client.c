@@ -128,35 +128,40 @@ read_detail(struct kc *c, int32_t result)
 /*
  * Send the request and read the answer up to its result.  Returns the
  * result (the OK fields are then read by the caller, which ends with
- * finish()), or a KC_E* error.  A refusal's fields are read here.
+ * finish()), or a KC_E* error, with both buffers wiped.  A refusal's
+ * fields are read here.
  */
 static int
 call(struct kc *c)
 {
 	int64_t deadline = kenpo_now_ms() + KC_TIMEOUT_MS;
 	int32_t action = 0, result;
+	int rc = KC_ETOOLONG;
 
-	if (kenpo_frame_end(&c->req) != 0) {
-		kenpo_buf_wipe(&c->req);
-		return KC_ETOOLONG;
-	}
 	kenpo_buf_init(&c->res, c->resmem, sizeof c->resmem);
+	if (kenpo_frame_end(&c->req) != 0)
+		goto fail;
+	rc = KC_EUNAVAIL;
 	if (kenpo_send_frame(c->fd, &c->req, deadline) != 0 ||
-	    kenpo_recv_frame(c->fd, &c->res, deadline) != 0) {
-		kenpo_buf_wipe(&c->req);
-		return KC_EUNAVAIL;
-	}
+	    kenpo_recv_frame(c->fd, &c->res, deadline) != 0)
+		goto fail;
 	kenpo_buf_wipe(&c->req);
+	rc = KC_EPROTO;
 	if (kenpo_frame_open(&c->res, &action) != 0 || action != c->action)
-		return KC_EPROTO;
+		goto fail;
 	result = kenpo_get_int32(&c->res);
 	if (c->res.err || result < 0)
-		return KC_EPROTO;
+		goto fail;
 	/* KEY_SENT and KEY_PENDING carry a record, read by their stubs. */
 	if (result != KENPO_RES_OK && result != KENPO_RES_KEY_SENT &&
 	    result != KENPO_RES_KEY_PENDING)
 		read_detail(c, result);
 	return result;
+fail:
+	/* A partial answer may hold a ticket or a txn. */
+	kenpo_buf_wipe(&c->req);
+	kenpo_buf_wipe(&c->res);
+	return rc;
 }
 
 /* After the caller has read an OK answer's fields: were they all there? */
@@ -181,6 +186,15 @@ call_simple(struct kc *c)
 	return rc;
 }
 
+/* call() for an action whose OK carries no field. */
+static int
+call_bare(struct kc *c)
+{
+	int rc = call(c);
+
+	return rc < 0 ? rc : finish(c, rc);
+}
+
 /* ---- control ---- */
 
 int
@@ -202,12 +216,10 @@ int
 kc_guide_request(struct kc *c, const char *society, const char *address)
 {
 	struct kenpo_buf *b = begin(c, KENPO_ACTION_GUIDE_REQUEST);
-	int rc;
 
 	kenpo_put_cstring(b, society);
 	kenpo_put_cstring(b, address);
-	rc = call_simple(c);
-	return rc == KENPO_RES_OK ? finish(c, rc) : rc;
+	return call_bare(c);
 }
 
 int
@@ -301,12 +313,10 @@ int
 kc_reset_request(struct kc *c, const char *society, const char *address)
 {
 	struct kenpo_buf *b = begin(c, KENPO_ACTION_RESET_REQUEST);
-	int rc;
 
 	kenpo_put_cstring(b, society);
 	kenpo_put_cstring(b, address);
-	rc = call_simple(c);
-	return rc == KENPO_RES_OK ? finish(c, rc) : rc;
+	return call_bare(c);
 }
 
 int
@@ -522,12 +532,10 @@ kc_password_change(struct kc *c, const char *login, const char *old_pw,
 		   const char *new_pw, int32_t flags)
 {
 	struct kenpo_buf *b = begin(c, KENPO_ACTION_PASSWORD_CHANGE);
-	int rc;
 
 	kenpo_put_cstring(b, login);
 	kenpo_put_cstring(b, old_pw);
 	kenpo_put_cstring(b, new_pw);
 	kenpo_put_int32(b, flags);
-	rc = call_simple(c);
-	return rc == KENPO_RES_OK ? finish(c, rc) : rc;
+	return call_bare(c);
 }

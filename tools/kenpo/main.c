@@ -196,19 +196,30 @@ message_object(const char *msgid)
 	return m;
 }
 
-/* The broken rules of a mask, each with its code, bit and message. */
+/* The broken rules of a mask, each with its code, bit and message.  The
+ * mask of PASSWORD_CHANGE may also hold KENPO_PWC_SAME_AS_OLD, which is no
+ * rule of policy.c; a bit this tool does not know is left out. */
 static void
 set_violations(struct ctx *x, unsigned mask)
 {
 	json_object *list = json_object_new_array();
+	const char *code, *msgid;
 	json_object *v;
 	unsigned bit;
 
 	while ((bit = kenpo_rule_next(&mask)) != 0) {
+		code = kenpo_rule_code(bit);
+		msgid = kenpo_rule_message(bit);
+		if (bit == KENPO_PWC_SAME_AS_OLD) {
+			code = "same-as-old";
+			msgid = N_("The new password must differ from the current one.");
+		}
+		if (code == NULL || msgid == NULL)
+			continue;
 		v = json_object_new_object();
-		json_object_object_add(v, "code", json_object_new_string(kenpo_rule_code(bit)));
+		json_object_object_add(v, "code", json_object_new_string(code));
 		json_object_object_add(v, "bit", json_object_new_int64(bit));
-		json_object_object_add(v, "message", message_object(kenpo_rule_message(bit)));
+		json_object_object_add(v, "message", message_object(msgid));
 		json_object_array_add(list, v);
 	}
 	json_object_object_add(x->out, "violations", list);
@@ -376,7 +387,8 @@ read_secret_line(const char *prompt, char *buf, size_t bufsz)
 	return rc;
 }
 
-/* Read `n` secrets (one a line) into bufs; -1 with the error answered. */
+/* Read `n` secrets (one a line) into bufs: EXIT_OK, or the exit code of
+ * the error answered.  The caller wipes bufs on every path. */
 static int
 read_secrets(struct ctx *x, const char *const *prompts, char (*bufs)[SECRET_MAX], size_t n)
 {
@@ -385,11 +397,10 @@ read_secrets(struct ctx *x, const char *const *prompts, char (*bufs)[SECRET_MAX]
 	for (i = 0; i < n; i++) {
 		if (read_secret_line(prompts[i], bufs[i], SECRET_MAX) != 0) {
 			set_str(x, "field", "stdin");
-			fail(x, "bad-input");
-			return -1;
+			return fail(x, "bad-input");
 		}
 	}
-	return 0;
+	return EXIT_OK;
 }
 
 /* ---- kenpod ---- */
@@ -432,23 +443,18 @@ static int
 cmd_check_password(struct ctx *x, char **args)
 {
 	static const char *const prompts[] = { "Password" };
-	char (*pw)[SECRET_MAX] = malloc(sizeof(*pw));
+	char pw[1][SECRET_MAX];
 	unsigned mask;
 	int rc;
 
 	(void)args;
-	if (pw == NULL)
-		return fail(x, "internal");
-	if (read_secrets(x, prompts, pw, 1) != 0) {
-		rc = EXIT_BADINPUT;
+	if ((rc = read_secrets(x, prompts, pw, 1)) != EXIT_OK)
 		goto done;
-	}
 	mask = kenpo_policy_check_password(pw[0], strlen(pw[0]));
 	set_violations(x, mask);
 	rc = mask != 0 ? fail(x, "policy") : succeed(x, NULL);
 done:
-	kenpo_wipe(pw, sizeof(*pw));
-	free(pw);
+	kenpo_wipe(pw, sizeof pw);
 	return rc;
 }
 
@@ -483,7 +489,6 @@ cmd_mailin(struct ctx *x, char **args)
 	enum kenpo_mailin_rc mrc;
 	char *data = NULL, sender[256];
 	size_t len = 0;
-	int rc;
 
 	(void)args;
 	mrc = kenpo_mailin_read(STDIN_FILENO, KENPO_MAILIN_MAX, &data, &len);
@@ -495,8 +500,7 @@ cmd_mailin(struct ctx *x, char **args)
 	if (mrc != KENPO_MAILIN_OK)
 		return fail(x, kenpo_mailin_code(mrc));
 	set_str(x, "sender_from", kenpo_mailin_source_name(src));
-	rc = guide_request(x, sender);
-	return rc;
+	return guide_request(x, sender);
 }
 
 /* ---- commands: tokens and registration ---- */
@@ -541,23 +545,18 @@ static int
 cmd_register_letter(struct ctx *x, char **args)
 {
 	static const char *const prompts[] = { "Temporary password" };
-	char (*pw)[SECRET_MAX] = malloc(sizeof(*pw));
+	char pw[1][SECRET_MAX];
 	struct kc_reg reg;
 	int rc;
 
-	if (pw == NULL)
-		return fail(x, "internal");
-	if (read_secrets(x, prompts, pw, 1) != 0) {
-		rc = EXIT_BADINPUT;
-		goto done;
-	}
-	if ((rc = connect_kenpod(x)) != EXIT_OK)
+	if ((rc = read_secrets(x, prompts, pw, 1)) != EXIT_OK ||
+	    (rc = connect_kenpod(x)) != EXIT_OK)
 		goto done;
 	rc = kc_reg_letter_open(x->kc, args[0], args[1], pw[0], &reg);
 	rc = answer_reg(x, rc, &reg);
+	kenpo_wipe(&reg, sizeof reg);
 done:
-	kenpo_wipe(pw, sizeof(*pw));
-	free(pw);
+	kenpo_wipe(pw, sizeof pw);
 	return rc;
 }
 
@@ -584,61 +583,49 @@ static int
 cmd_register_identity_open(struct ctx *x, char **args)
 {
 	static const char *const prompts[] = { "Key" };
-	char (*key)[SECRET_MAX] = malloc(sizeof(*key));
+	char key[1][SECRET_MAX];
 	struct kc_reg reg;
 	int rc;
 
-	if (key == NULL)
-		return fail(x, "internal");
-	if (read_secrets(x, prompts, key, 1) != 0) {
-		rc = EXIT_BADINPUT;
-		goto done;
-	}
-	if ((rc = connect_kenpod(x)) != EXIT_OK)
+	if ((rc = read_secrets(x, prompts, key, 1)) != EXIT_OK ||
+	    (rc = connect_kenpod(x)) != EXIT_OK)
 		goto done;
 	rc = kc_identity_open(x->kc, args[0], key[0], &reg);
 	rc = answer_reg(x, rc, &reg);
+	kenpo_wipe(&reg, sizeof reg);
 done:
-	kenpo_wipe(key, sizeof(*key));
-	free(key);
+	kenpo_wipe(key, sizeof key);
 	return rc;
 }
 
-/* Read a new password twice; -1 (answered) when missing or different. */
+/* Read the current password when first is 1, then a new one twice:
+ * EXIT_OK, or the exit code of the error answered (missing or different). */
 static int
 read_new_password(struct ctx *x, char (*pw)[SECRET_MAX], size_t first)
 {
 	static const char *const prompts[] = {
 		"Current password", "New password", "New password (again)"
 	};
+	int rc = read_secrets(x, prompts + (first == 0 ? 1 : 0), pw, first + 2);
 
-	if (read_secrets(x, prompts + (first == 0 ? 1 : 0), pw, first + 2) != 0)
-		return -1;
-	if (!kenpo_secret_equal(pw[first], pw[first + 1])) {
-		fail(x, "passwords-differ");
-		return -1;
-	}
-	return 0;
+	if (rc != EXIT_OK)
+		return rc;
+	if (!kenpo_secret_equal(pw[first], pw[first + 1]))
+		return fail(x, "passwords-differ");
+	return EXIT_OK;
 }
 
 static int
 cmd_register_complete(struct ctx *x, char **args)
 {
-	char (*pw)[SECRET_MAX] = malloc(2 * sizeof(*pw));
+	char pw[2][SECRET_MAX];
 	char login[64];
 	int rc;
 
-	if (pw == NULL)
-		return fail(x, "internal");
-	if (!(x->given & OPT_LOGIN_ID) || !(x->given & OPT_MAIL)) {
-		rc = fail(x, "usage");
-		goto done;
-	}
-	if (read_new_password(x, pw, 0) != 0) {
-		rc = (int)json_object_get_int(json_object_object_get(x->out, "exit"));
-		goto done;
-	}
-	if ((rc = connect_kenpod(x)) != EXIT_OK)
+	if (!(x->given & OPT_LOGIN_ID) || !(x->given & OPT_MAIL))
+		return fail(x, "usage");
+	if ((rc = read_new_password(x, pw, 0)) != EXIT_OK ||
+	    (rc = connect_kenpod(x)) != EXIT_OK)
 		goto done;
 	rc = kc_reg_complete(x->kc, args[0], x->login_id, pw[0], x->mail,
 			     x->nickname != NULL ? x->nickname : "", login, sizeof login);
@@ -650,8 +637,7 @@ cmd_register_complete(struct ctx *x, char **args)
 	rc = succeed(x, N_("Registration is complete. Please log in with your new login ID "
 			   "and password."));
 done:
-	kenpo_wipe(pw, 2 * sizeof(*pw));
-	free(pw);
+	kenpo_wipe(pw, sizeof pw);
 	return rc;
 }
 
@@ -717,26 +703,21 @@ static int
 cmd_login(struct ctx *x, char **args)
 {
 	static const char *const prompts[] = { "Password" };
-	char (*pw)[SECRET_MAX] = malloc(sizeof(*pw));
+	char pw[1][SECRET_MAX];
 	struct kc_auth a;
 	int rc;
 
-	if (pw == NULL)
-		return fail(x, "internal");
-	if (read_secrets(x, prompts, pw, 1) != 0) {
-		rc = EXIT_BADINPUT;
-		goto done;
-	}
-	if ((rc = connect_kenpod(x)) != EXIT_OK)
+	if ((rc = read_secrets(x, prompts, pw, 1)) != EXIT_OK ||
+	    (rc = connect_kenpod(x)) != EXIT_OK)
 		goto done;
 	/* A web portal cannot hold a PAM conversation open: split mode; and it
 	 * wants the profile ticket. */
 	rc = kc_auth_password(x->kc, args[0], pw[0], KENPO_AUTHF_SPLIT | KENPO_AUTHF_TICKET, "kenpo",
 			      x->rhost != NULL ? x->rhost : "", &a);
 	rc = answer_auth(x, rc, &a);
+	kenpo_wipe(&a, sizeof a);       /* the txn and the ticket */
 done:
-	kenpo_wipe(pw, sizeof(*pw));
-	free(pw);
+	kenpo_wipe(pw, sizeof pw);
 	return rc;
 }
 
@@ -744,46 +725,35 @@ static int
 cmd_login_key(struct ctx *x, char **args)
 {
 	static const char *const prompts[] = { "Key" };
-	char (*key)[SECRET_MAX] = malloc(sizeof(*key));
+	char key[1][SECRET_MAX];
 	struct kc_auth a;
 	int rc;
 
-	if (key == NULL)
-		return fail(x, "internal");
-	if (read_secrets(x, prompts, key, 1) != 0) {
-		rc = EXIT_BADINPUT;
-		goto done;
-	}
-	if ((rc = connect_kenpod(x)) != EXIT_OK)
+	if ((rc = read_secrets(x, prompts, key, 1)) != EXIT_OK ||
+	    (rc = connect_kenpod(x)) != EXIT_OK)
 		goto done;
 	rc = kc_auth_key(x->kc, args[0], args[1], key[0], KENPO_AUTHF_TICKET, &a);
 	rc = answer_auth(x, rc, &a);
+	kenpo_wipe(&a, sizeof a);
 done:
-	kenpo_wipe(key, sizeof(*key));
-	free(key);
+	kenpo_wipe(key, sizeof key);
 	return rc;
 }
 
 static int
 cmd_password_change(struct ctx *x, char **args)
 {
-	char (*pw)[SECRET_MAX] = malloc(3 * sizeof(*pw));
+	char pw[3][SECRET_MAX];
 	int rc;
 
-	if (pw == NULL)
-		return fail(x, "internal");
-	if (read_new_password(x, pw, 1) != 0) {
-		rc = (int)json_object_get_int(json_object_object_get(x->out, "exit"));
-		goto done;
-	}
-	if ((rc = connect_kenpod(x)) != EXIT_OK)
+	if ((rc = read_new_password(x, pw, 1)) != EXIT_OK ||
+	    (rc = connect_kenpod(x)) != EXIT_OK)
 		goto done;
 	rc = kc_password_change(x->kc, args[0], pw[0], pw[1], 0);
 	rc = rc == KENPO_RES_OK ? succeed(x, N_("The password has been changed.")) :
 				  fail_result(x, rc);
 done:
-	kenpo_wipe(pw, 3 * sizeof(*pw));
-	free(pw);
+	kenpo_wipe(pw, sizeof pw);
 	return rc;
 }
 
