@@ -10,6 +10,10 @@
  * The shape follows Linux-PAM's faillock_config.c (one table, errors as
  * "file:line: key: problem") and pam-u2f's open_safely() (no symlink, owner
  * and mode checked, size capped).
+ *
+ * The checks of UTF-8, domain names and mail addresses that the parser
+ * needs are public (config.h): the mail code, the templates and kenpod use
+ * them too, and this is the library that every binary links.
  */
 #include <autoconfig.h>
 
@@ -35,6 +39,7 @@
 #define PATH_LEN 4095ULL          /* longest path accepted, in bytes */
 #define SEEN_MAX 48               /* keys per section, see the asserts */
 #define SHOW_MAX 64               /* bytes of a key shown in a message */
+#define MAIL_ADDRESS_MAX 254      /* RFC 5321 path limit less the brackets */
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #if defined(__GNUC__)
@@ -145,10 +150,10 @@ static const struct keyword society_keywords[] = {
 	{ "registration", KW_ENUM, S(method), 0, 0, "letter", 0, reg_words, NULL },
 	{ "language", KW_ENUM, S(lang), 0, 0, "ja", 0, lang_words, NULL },
 	{ "timezone", KW_TZ, S(timezone), 1, 255, "Asia/Tokyo", 0, NULL, NULL },
-	{ "mail_from", KW_MAIL, S(mail_from), 3, 254, NULL, 1, NULL, NULL },
+	{ "mail_from", KW_MAIL, S(mail_from), 3, MAIL_ADDRESS_MAX, NULL, 1, NULL, NULL },
 	/* No default here: the society's name (finish_society). */
 	{ "mail_from_name", KW_STRING, S(mail_from_name), 1, 256, NULL, 0, NULL, NULL },
-	{ "entry_address", KW_MAIL, S(entry_address), 3, 254, NULL, 0, NULL, NULL },
+	{ "entry_address", KW_MAIL, S(entry_address), 3, MAIL_ADDRESS_MAX, NULL, 0, NULL, NULL },
 	{ "login_url", KW_URL, S(login_url), 1, 2048, NULL, 1, NULL, web_schemes },
 	{ "guide_url", KW_URL_TOKEN, S(guide_url), 1, 2048, NULL, 1, NULL, web_schemes },
 	{ "identity_url", KW_URL_TOKEN, S(identity_url), 1, 2048, NULL, 0, NULL, web_schemes },
@@ -283,8 +288,9 @@ format_scaled(char *buf, size_t sz, unsigned long long v, const struct unit *uni
 
 /* The length of the UTF-8 sequence at s (n bytes left) and its code point,
  * or 0 when it is invalid (overlong, surrogate, beyond U+10FFFF, cut off).
- * Written out because mbrtowc depends on the locale of the calling process,
- * and the file is UTF-8 whatever that locale is. */
+ * Written out because mbrtowc depends on the locale of the calling process
+ * (kenpod runs in the C locale), and the file, the templates and the mails
+ * are UTF-8 whatever that locale is. */
 static size_t
 utf8_next(const unsigned char *s, size_t n, unsigned long *cp)
 {
@@ -324,21 +330,20 @@ is_control(unsigned long cp)
 	return cp < 0x20 || (cp >= 0x7f && cp < 0xa0);
 }
 
-/* Offset of the first invalid UTF-8 byte in s[0..n), or n. */
-static size_t
-utf8_invalid_at(const char *s, size_t n)
+int
+kenpo_utf8_valid(const char *s, size_t len)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	unsigned long cp;
 	size_t i = 0, l;
 
-	while (i < n) {
-		l = utf8_next(u + i, n - i, &cp);
+	while (i < len) {
+		l = utf8_next(u + i, len - i, &cp);
 		if (l == 0)
-			return i;
+			return 0;
 		i += l;
 	}
-	return n;
+	return 1;
 }
 
 /* The first control character of a valid UTF-8 string, or -1. */
@@ -422,8 +427,8 @@ in_set(char c, const char *set)
 /* ---- syntax of the value types ------------------------------------------ */
 
 /* Labels of 1..63 letters, digits and '-', not starting or ending in '-'. */
-static int
-domain_ok(const char *s, size_t n)
+int
+kenpo_domain_ok(const char *s, size_t n)
 {
 	size_t i, label = 0;
 
@@ -447,14 +452,16 @@ domain_ok(const char *s, size_t n)
 }
 
 /* local@domain in printable ASCII: the dot-atom local part of RFC 5322
- * without quoting or comments, so the address can go into a header as it is.
- * Kept here because this library does not link the mail code. */
-static int
-mail_ok(const char *s)
+ * without quoting or comments, so the address can go into a header as it is. */
+int
+kenpo_mail_address_ok(const char *s)
 {
-	const char *at = strchr(s, '@');
+	const char *at;
 	size_t local, i;
 
+	if (s == NULL || strnlen(s, MAIL_ADDRESS_MAX + 1) > MAIL_ADDRESS_MAX)
+		return 0;
+	at = strchr(s, '@');
 	if (at == NULL || strchr(at + 1, '@') != NULL)
 		return 0;
 	local = (size_t)(at - s);
@@ -466,7 +473,7 @@ mail_ok(const char *s)
 		if (s[i] == '.' && s[i + 1] == '.')
 			return 0;
 	}
-	return domain_ok(at + 1, strlen(at + 1));
+	return kenpo_domain_ok(at + 1, strlen(at + 1));
 }
 
 /* A URL of n bytes: one of the schemes, then printable ASCII without spaces;
@@ -646,7 +653,7 @@ static int
 check_mail(const struct keyword *kw, const char *v, int builtin,
 	   unsigned long long *num, char *why, size_t whysz)
 {
-	if (mail_ok(v))
+	if (kenpo_mail_address_ok(v))
 		return 0;
 	snprintf(why, whysz, "not a mail address (local@domain in ASCII)");
 	return -1;
@@ -656,7 +663,7 @@ static int
 check_domain(const struct keyword *kw, const char *v, int builtin,
 	     unsigned long long *num, char *why, size_t whysz)
 {
-	if (domain_ok(v, strlen(v)))
+	if (kenpo_domain_ok(v, strlen(v)))
 		return 0;
 	snprintf(why, whysz, "not a domain name");
 	return -1;
@@ -704,6 +711,8 @@ find_word(const struct keyword *kw, const char *v, size_t *index, char *why, siz
 	return -1;
 }
 
+/* KW_WORD keeps the index (set_value stores the canonical word), KW_ENUM
+ * the word's value. */
 static int
 check_word(const struct keyword *kw, const char *v, int builtin,
 	   unsigned long long *num, char *why, size_t whysz)
@@ -712,19 +721,7 @@ check_word(const struct keyword *kw, const char *v, int builtin,
 
 	if (find_word(kw, v, &i, why, whysz) != 0)
 		return -1;
-	*num = i;
-	return 0;
-}
-
-static int
-check_enum(const struct keyword *kw, const char *v, int builtin,
-	   unsigned long long *num, char *why, size_t whysz)
-{
-	size_t i = 0;
-
-	if (find_word(kw, v, &i, why, whysz) != 0)
-		return -1;
-	*num = kw->words[i].value;
+	*num = kw->type == KW_ENUM ? kw->words[i].value : i;
 	return 0;
 }
 
@@ -789,7 +786,7 @@ static const struct {
 	[KW_DOMAIN] = { check_domain, 1 },
 	[KW_TZ] = { check_tz, 1 },
 	[KW_WORD] = { check_word, 1 },
-	[KW_ENUM] = { check_enum, 0 },
+	[KW_ENUM] = { check_word, 0 },
 	[KW_DURATION] = { check_duration, 0 },
 	[KW_UINT] = { check_uint, 0 },
 	[KW_SIZE] = { check_size, 0 },
@@ -1021,7 +1018,7 @@ finish_kenpod(struct parser *p)
 		if (gethostname(host, sizeof host - 1) != 0)
 			host[0] = '\0';
 		host[sizeof host - 1] = '\0';
-		if (!domain_ok(host, strlen(host)))
+		if (!kenpo_domain_ok(host, strlen(host)))
 			snprintf(host, sizeof host, "localhost");
 		if (set_string(p, (char *)&c->mail_helo, host) != 0)
 			return -1;
@@ -1242,7 +1239,7 @@ parse_line(struct parser *p, char *s, size_t n)
 {
 	char key[SHOW_MAX * 2];
 
-	if (strlen(s) != n || utf8_invalid_at(s, n) != n) {
+	if (strlen(s) != n || !kenpo_utf8_valid(s, n)) {
 		line_key(s, strlen(s), key, sizeof key);
 		error_at(p, p->line, key, strlen(s) != n ? "contains a NUL byte"
 			 : "not valid UTF-8 (the file must be saved as UTF-8)");

@@ -98,22 +98,24 @@ int kenpo_gen_temp_password(char *out, size_t outsz)
 	return 0;
 }
 
+/* len characters of alphabet and a NUL into out, if it has room. */
+static int gen_code(char *out, size_t outsz, size_t len, const char *alphabet)
+{
+	if (out == NULL || outsz < len + 1)
+		return -1;
+	fill(out, len, alphabet);
+	out[len] = '\0';
+	return 0;
+}
+
 int kenpo_gen_key(char *out, size_t outsz)
 {
-	if (out == NULL || outsz < KENPO_KEY_LEN + 1)
-		return -1;
-	fill(out, KENPO_KEY_LEN, key_digits);
-	out[KENPO_KEY_LEN] = '\0';
-	return 0;
+	return gen_code(out, outsz, KENPO_KEY_LEN, key_digits);
 }
 
 int kenpo_gen_authkey(char *out, size_t outsz)
 {
-	if (out == NULL || outsz < KENPO_AUTHKEY_LEN + 1)
-		return -1;
-	fill(out, KENPO_AUTHKEY_LEN, code_alphabet);
-	out[KENPO_AUTHKEY_LEN] = '\0';
-	return 0;
+	return gen_code(out, outsz, KENPO_AUTHKEY_LEN, code_alphabet);
 }
 
 int kenpo_gen_token(char *out, size_t outsz)

@@ -22,7 +22,8 @@
  *
  * Every response starts, after version and action, with
  *   INT32   result: one of enum kenpo_result
- * and only KENPO_RES_OK (and the results named per action) carry fields.
+ * and only KENPO_RES_OK (and the results named per action) carry fields;
+ * a refusal that carries fields carries them after the result, as OK does.
  *
  * Actions are grouped by their high 16 bits like nslcd.h's: 0x0001 passwd
  * lookups, 0x0002 authentication (the PAM module), 0x0003 self-service,
@@ -120,7 +121,11 @@ enum kenpo_action {
 	 * Every answer that depends on whether an address is known is the same
 	 * either way.  Tokens travel in URLs; kenpod stores only keyed hashes.
 	 * "society" is the [society ID] of the configuration ("" when there is
-	 * only one).
+	 * only one).  GUIDE_REQUEST, RESET_REQUEST and IDENTITY_CHECK answer
+	 * BADVALUE: STRING field ("address", "society", "date_of_birth",
+	 * "registration" when the society does not register by identity check)
+	 * before anything is looked up, so that the answer still tells nothing
+	 * about addresses.
 	 *
 	 * GUIDE_REQUEST   req: STRING society, STRING address
 	 *     res OK (always, also when rate-limited or not mailed); mails
@@ -144,37 +149,10 @@ enum kenpo_action {
 	 *     res OK: STRING login ID; mails 利用登録完了のご案内.
 	 *     POLICY: INT32 rule mask (login ID and password rules together);
 	 *     ID_TAKEN; BADVALUE: STRING field name; TOKEN_EXPIRED; TOKEN_INVALID
-	 * RESET_REQUEST   req: STRING society, STRING address
+	 * RESET_REQUEST   req: STRING society ("" looks for the address in every
+	 *                      society), STRING address
 	 *     res OK (always); a registered address gets パスワード再発行のご案内
 	 *     with URL, login ID and a temporary password (reset_validity).
-	 * PROFILE_GET     req: STRING login, STRING ticket ("" only for root)
-	 *     res OK: PROFILE record; DENIED; NOTFOUND
-	 * PROFILE_SET     req: STRING login, STRING ticket, INT32 count, then
-	 *                      count pairs STRING field, STRING value
-	 *     res OK; POLICY: INT32 mask; ID_TAKEN; BADVALUE: STRING field; DENIED
-	 *     Fields: login_id, nickname, mail1, mail2, mail3, key_required,
-	 *     notify_medical, notify_generic, notify_magazine, notify_documents,
-	 *     notify_applications ("yes"/"no"), household.NN.nickname,
-	 *     household.NN.disclose_medical, household.NN.disclose_generic.
-	 *     Every field is checked before anything is written; the member's own
-	 *     fields change in one modify, then each household entry in its own
-	 *     (LDAP has no transaction across entries here): a directory failure
-	 *     between them answers UNAVAIL with the member's own fields already
-	 *     changed, and PROFILE_GET shows what holds.
-	 *     Changing mail1 mails a notice to the old address.
-	 *
-	 * REG record:     STRING registration ticket, INT32 seconds left,
-	 *                 STRING mail address to prefill ("" if none)
-	 * PROFILE record: INT32 count, then count pairs STRING field, STRING value
-	 *                 (the fields above, plus last_login, state)
-	 *
-	 * Added later:
-	 * PROFILE_GET and PROFILE_SET answer OK with one more STRING after their
-	 *     fields: the ticket to present next ("" when none was presented).
-	 *     A ticket is single-use: a call that presents one consumes it and
-	 *     hands out the next, valid until the first one's expiry.  A wrong
-	 *     or another member's ticket is TOKEN_INVALID, an old one
-	 *     TOKEN_EXPIRED; no ticket from a caller other than root is DENIED.
 	 * RESET_OPEN      req: STRING token (reset)
 	 *     res OK: STRING login ID, INT32 seconds the temporary password stays
 	 *     valid (prefill of the 仮ログイン form); the link is consumed.
@@ -182,14 +160,34 @@ enum kenpo_action {
 	 * LOGIN_ID_CHECK  req: STRING login ID
 	 *     res OK: INT32 1 when a member holds it (in any case), else 0;
 	 *     BADVALUE: STRING "login_id" when it cannot be a login ID at all
-	 * PROFILE fields also include disclose_medical and disclose_generic: the
-	 *     member's own setting, as each household member has one.
-	 * RESET_REQUEST with society "" looks for the address in every society.
-	 * GUIDE_REQUEST, RESET_REQUEST, IDENTITY_CHECK: BADVALUE: STRING field
-	 *     ("address", "society", "date_of_birth", "registration" when the
-	 *     society does not register by identity check) before anything is
-	 *     looked up, so that the answer still tells nothing about addresses.
-	 * Refusals that carry fields carry them after the result, as OK does.
+	 * PROFILE_GET     req: STRING login, STRING ticket ("" only for root)
+	 *     res OK: PROFILE record, STRING next ticket; DENIED; NOTFOUND
+	 * PROFILE_SET     req: STRING login, STRING ticket, INT32 count, then
+	 *                      count pairs STRING field, STRING value
+	 *     res OK: STRING next ticket; POLICY: INT32 mask; ID_TAKEN;
+	 *     BADVALUE: STRING field; DENIED
+	 *     Fields: login_id, nickname, mail1, mail2, mail3, key_required,
+	 *     notify_medical, notify_generic, notify_magazine, notify_documents,
+	 *     notify_applications, disclose_medical, disclose_generic ("yes"/"no"),
+	 *     household.NN.nickname, household.NN.disclose_medical,
+	 *     household.NN.disclose_generic.
+	 *     Every field is checked before anything is written; the member's own
+	 *     fields change in one modify, then each household entry in its own
+	 *     (LDAP has no transaction across entries here): a directory failure
+	 *     between them answers UNAVAIL with the member's own fields already
+	 *     changed, and PROFILE_GET shows what holds.
+	 *     Changing mail1 mails a notice to the old address.
+	 *
+	 * Profile tickets (PROFILE_GET, PROFILE_SET) are single-use: a call that
+	 * presents one consumes it and answers with the next, valid until the
+	 * first one's expiry; root, who may present none, gets a fresh one.  A
+	 * wrong or another member's ticket is TOKEN_INVALID, an old one
+	 * TOKEN_EXPIRED; no ticket from a caller other than root is DENIED.
+	 *
+	 * REG record:     STRING registration ticket, INT32 seconds left,
+	 *                 STRING mail address to prefill ("" if none)
+	 * PROFILE record: INT32 count, then count pairs STRING field, STRING value
+	 *                 (the fields above, plus last_login, state)
 	 */
 	KENPO_ACTION_GUIDE_REQUEST = 0x00030001,
 	KENPO_ACTION_TOKEN_CHECK = 0x00030002,

@@ -29,9 +29,7 @@
 #include "template.h"
 
 #define ADDR_MAX 254            /* RFC 5321 path limit less the brackets */
-#define LOCAL_MAX 64
 #define DOMAIN_MAX 253
-#define LABEL_MAX 63
 #define LINE_MAX_COLS 78        /* RFC 5322 2.1.1 */
 #define B64_LINE 76             /* RFC 2045 6.8 */
 #define BODY_MAX (1024 * 1024)
@@ -40,105 +38,25 @@
 
 /* ---- addresses ---------------------------------------------------------- */
 
-/* The character tests are by hand because <ctype.h> depends on the
- * process locale; these follow the RFC 5322 grammar byte by byte. */
-static int
-is_alnum(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9');
-}
-
-static int
-is_atext(unsigned char c)
-{
-	return is_alnum(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
-}
-
-/* A dot-atom: atoms of atext joined by single dots. */
-static int
-dot_atom_ok(const char *s, size_t n)
-{
-	size_t i, atom = 0;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] == '.') {
-			if (atom == 0)
-				return 0;
-			atom = 0;
-		} else if (is_atext((unsigned char)s[i])) {
-			atom++;
-		} else {
-			return 0;
-		}
-	}
-	return atom > 0;
-}
-
-/* Host name labels: letters, digits and inner hyphens, 1 to 63 each. */
-static int
-domain_ok(const char *s, size_t n)
-{
-	size_t i, start = 0;
-
-	if (n == 0 || n > DOMAIN_MAX)
-		return 0;
-	for (i = 0; i <= n; i++) {
-		if (i < n && s[i] != '.') {
-			if (!is_alnum((unsigned char)s[i]) && s[i] != '-')
-				return 0;
-			continue;
-		}
-		if (i == start || i - start > LABEL_MAX || s[start] == '-' ||
-		    s[i - 1] == '-')
-			return 0;
-		start = i + 1;
-	}
-	return 1;
-}
-
-int
-kenpo_mail_address_ok(const char *addr)
-{
-	const char *at;
-	size_t len, local;
-
-	if (addr == NULL)
-		return 0;
-	len = strnlen(addr, ADDR_MAX + 1);
-	if (len > ADDR_MAX)
-		return 0;
-	at = strchr(addr, '@');
-	if (at == NULL || strchr(at + 1, '@') != NULL)
-		return 0;
-	local = (size_t)(at - addr);
-	return local <= LOCAL_MAX && dot_atom_ok(addr, local) &&
-	       domain_ok(at + 1, len - local - 1);
-}
-
 /* Only the last label of the domain stays visible: enough for the member
  * to recognise which address it is, too little to learn it.  A domain of
  * one label (user@localhost) shows that label. */
 int
 kenpo_mail_mask(const char *addr, char *out, size_t outsz)
 {
-	const char *domain, *last;
-	int n;
+	const char *domain, *shown, *hidden = "****@****";
 
 	if (!kenpo_mail_address_ok(addr) || out == NULL)
 		return -1;
 	domain = strchr(addr, '@') + 1;
-	last = strrchr(domain, '.');
-	if (last == NULL)
-		n = snprintf(NULL, 0, "****@%s", domain);
-	else
-		n = snprintf(NULL, 0, "****@****%s", last);
-	if (n < 0 || (size_t)n >= outsz)
+	shown = strrchr(domain, '.');
+	if (shown == NULL) {
+		hidden = "****@";
+		shown = domain;
+	}
+	if (strlen(hidden) + strlen(shown) >= outsz)
 		return -1;
-	if (last == NULL)
-		snprintf(out, outsz, "****@%s", domain);
-	else
-		snprintf(out, outsz, "****@****%s", last);
+	snprintf(out, outsz, "%s%s", hidden, shown);
 	return 0;
 }
 
@@ -325,7 +243,7 @@ check_mail(const struct kenpo_mail *m, char *errbuf, size_t errsz)
 		return -1;
 	}
 	if (m->msgid_domain != NULL &&
-	    !domain_ok(m->msgid_domain, strlen(m->msgid_domain))) {
+	    !kenpo_domain_ok(m->msgid_domain, strlen(m->msgid_domain))) {
 		snprintf(errbuf, errsz, "mail: \"%.100s\" is not a domain for "
 			 "Message-ID", m->msgid_domain);
 		return -1;
@@ -644,8 +562,7 @@ kenpo_smtp_clear(struct kenpo_smtp *s)
 {
 	if (s == NULL)
 		return;
-	if (s->password_owned != NULL)
-		kenpo_wipe_free(s->password_owned, strlen(s->password_owned));
+	kenpo_secret_free(s->password_owned);
 	s->password_owned = NULL;
 	s->password = NULL;
 }

@@ -24,10 +24,8 @@ struct kenpo_mail {
 	time_t date;             /* 0: now; written in UTC (+0000) */
 };
 
-/* A syntactic check of an addr-spec: local@domain, printable ASCII, no
- * spaces, no CR/LF/NUL, at most 254 characters, one '@', a dot-atom local
- * part (no quoted strings), a domain of labels.  1 if acceptable. */
-int kenpo_mail_address_ok(const char *addr);
+/* kenpo_mail_address_ok(), the check of an address, is in config.h: the
+ * configuration checks addresses too, and that library links no mail code. */
 
 /* Mask an address for display: "taro@example.co.jp" -> "****@****.jp".
  * The local part becomes "****", and all domain labels but the last

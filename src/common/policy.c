@@ -98,7 +98,7 @@ unsigned kenpo_policy_check_login_id(const char *id, size_t len)
 
 	if (id == NULL)
 		len = 0;
-	seen = len > 0 ? classes_of(id, len) : 0;
+	seen = classes_of(id, len);
 	if (len < KENPO_LOGIN_ID_MIN)
 		broken |= KENPO_RULE_ID_TOO_SHORT;
 	if (len > KENPO_LOGIN_ID_MAX)
@@ -123,7 +123,7 @@ unsigned kenpo_policy_check_password(const char *pw, size_t len)
 
 	if (pw == NULL)
 		len = 0;
-	seen = len > 0 ? classes_of(pw, len) : 0;
+	seen = classes_of(pw, len);
 	if (len < KENPO_PASSWORD_MIN)
 		broken |= KENPO_RULE_PW_TOO_SHORT;
 	if (len > KENPO_PASSWORD_MAX)

@@ -147,8 +147,6 @@ kenpo_get_string(struct kenpo_buf *b, char *out, size_t outsz)
 	size_t len;
 
 	kenpo_get_string_ref(b, &s, &len);
-	if (outsz == 0)
-		b->err = 1;
 	if (b->err || len >= outsz) {
 		b->err = 1;
 		if (outsz > 0)

@@ -316,10 +316,7 @@ int kenpo_server_secret_load(const char *path,
 done:
 	if (why != NULL && errbuf != NULL && errsz > 0)
 		snprintf(errbuf, errsz, "%.200s: secret: %s", path, why);
-	if (data != NULL) {
-		sodium_memzero(data, len);
-		free(data);
-	}
+	kenpo_wipe_free(data, len);
 	sodium_memzero(key, sizeof key);
 	return rc;
 }

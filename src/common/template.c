@@ -50,41 +50,6 @@ kenpo_mail_kind_name(enum kenpo_mail_kind kind)
 	return kind_names[kind];
 }
 
-/*
- * Written by hand: glibc checks UTF-8 only through mbrtowc under a UTF-8
- * locale, which kenpod cannot count on (it runs in the C locale, and
- * switching locales is not thread-safe), and libsodium has no such check.
- * The rules are those of RFC 3629: no overlong forms, no surrogates,
- * nothing above U+10FFFF.
- */
-int
-kenpo_utf8_valid(const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned c = p[i], need, min, cp, k;
-
-		if (c < 0x80) { i++; continue; }
-		if (c >= 0xc2 && c <= 0xdf) { need = 1; min = 0x80; cp = c & 0x1f; }
-		else if (c >= 0xe0 && c <= 0xef) { need = 2; min = 0x800; cp = c & 0x0f; }
-		else if (c >= 0xf0 && c <= 0xf4) { need = 3; min = 0x10000; cp = c & 0x07; }
-		else return 0;
-		if (len - i <= need)
-			return 0;
-		for (k = 1; k <= need; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (p[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += need + 1;
-	}
-	return 1;
-}
-
 /* ---- duration --------------------------------------------------------- */
 
 struct duration_words {
@@ -257,7 +222,7 @@ expand_alloc(const struct kenpo_var *vars, size_t nvars, unsigned line,
 	x.line = line;
 	if (expand_part(&x, s, n) != 0) {
 		/* Not reached: the first pass accepted the same input. */
-		free(buf);
+		kenpo_wipe_free(buf, x.len);
 		return -1;
 	}
 	buf[x.len] = '\0';

@@ -9,7 +9,7 @@
 #define KENPO_TEMPLATE_H
 
 #include <stddef.h>
-#include "i18n.h"
+#include "config.h"  /* enum kenpo_lang, kenpo_utf8_valid */
 
 /* The mails of the portal. */
 enum kenpo_mail_kind {
@@ -63,9 +63,5 @@ int kenpo_template_expand(const char *text, size_t len,
  * parts are left out; zero seconds is "0秒" / "0 seconds".  0, or -1 when
  * secs is negative or out is too small (out untouched). */
 int kenpo_duration_format(enum kenpo_lang lang, long secs, char *out, size_t outsz);
-
-/* 1 if s[0..len) is valid UTF-8 (RFC 3629: no overlong forms, surrogates
- * or code points above U+10FFFF), else 0.  NUL bytes are valid UTF-8. */
-int kenpo_utf8_valid(const char *s, size_t len);
 
 #endif

@@ -21,20 +21,6 @@
 #include "i18n.h"
 #include "policy.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-/* glibc's newlocale() never frees its copy of $LOCPATH (locale/newlocale.c,
- * the argz list built when LOCPATH is set).  Only the tests set LOCPATH,
- * and kenpo makes its locale once per process (libp11-kit, pulled in
- * through libcurl, makes one more when it is loaded), so these are glibc's
- * allocations, not leaks of kenpo's.  libc has no frame pointers, so the
- * stack LeakSanitizer records often ends at the argz function. */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-	return "leak:__newlocale\nleak:__argz_add_sep\n";
-}
-#endif
-
 /* The Japanese of every rule message, as po/ja.po has it. */
 static const struct {
 	unsigned rule;

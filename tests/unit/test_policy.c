@@ -15,17 +15,6 @@
 
 #include "policy.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-/* The test environment sets LOCPATH, and glibc's newlocale() then never
- * frees its copy of it; libp11-kit, pulled in through libcurl, calls
- * newlocale() when it is loaded.  That allocation is glibc's, not kenpo's. */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-	return "leak:__newlocale\nleak:__argz_add_sep\n";
-}
-#endif
-
 /* Every rule bit with the code the wire and `kenpo --json` rely on, in
  * the order kenpo_rule_next() must give them. */
 static const struct {

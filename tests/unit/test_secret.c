@@ -21,17 +21,6 @@
 
 #include "secret.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-/* The test environment sets LOCPATH, and glibc's newlocale() then never
- * frees its copy of it; libp11-kit, pulled in through libcurl, calls
- * newlocale() when it is loaded.  That allocation is glibc's, not kenpo's. */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-	return "leak:__newlocale\nleak:__argz_add_sep\n";
-}
-#endif
-
 static const struct kenpo_pwcost LOW = { 1, 8192 * 1024 };
 #define LOW_PREFIX "{ARGON2}$argon2id$v=19$m=8192,t=1,p=1$"
 #define PW "Tanaka2024"
