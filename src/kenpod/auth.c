@@ -718,7 +718,7 @@ update(struct request *rq, struct member *m, build_fn *build, void *ctx)
 			break;
 		}
 		member_release(m);
-		rc = member_load(rq, login, strlen(login), m);
+		rc = member_load(rq, NULL, login, strlen(login), m);
 		if (rc != KENPO_RES_OK)
 			return rc;
 	}
@@ -746,9 +746,7 @@ struct login {
 static int
 registered(const struct member *m)
 {
-	const char *s = member_get(m, MA_STATE);
-
-	return s != NULL && strcasecmp(s, "registered") == 0;
+	return member_has(m, MA_STATE, "registered");
 }
 
 static int
@@ -889,12 +887,44 @@ build_plain(const struct member *m, struct member_change *c, void *ctx)
 	return KENPO_RES_OK;
 }
 
+/* One more wrong answer to the pending key: KEY_WRONG, or KEY_VOID when
+ * it was the last one allowed. */
+static void
+change_wrong_key(struct member_change *c, const struct member *m, struct login *L)
+{
+	unsigned tries = member_count(m, MA_KEY_TRIES) + 1;
+
+	member_set_count(c, m, MA_KEY_TRIES, tries);
+	L->tries_left = tries < m->soc->key_max_tries ? m->soc->key_max_tries - tries : 0;
+	L->outcome = L->tries_left > 0 ? KENPO_RES_KEY_WRONG : KENPO_RES_KEY_VOID;
+}
+
+/* The answer to a key once its change is stored. */
+static int
+answer_key_outcome(struct login *L, const struct member *m, struct kenpo_buf *out)
+{
+	if (L->outcome == KENPO_RES_OK)
+		return answer_auth(L->rq, L->flags, out, m, member_flag(m, MA_MUST_CHANGE, 0));
+	if (L->outcome == KENPO_RES_KEY_WRONG)
+		return answer_secs(out, KENPO_RES_KEY_WRONG, m->soc->lang, (long)L->tries_left);
+	return answer(out, KENPO_RES_KEY_VOID, m->soc->lang);
+}
+
+/* A failed update: the member gone meanwhile is answered like a wrong
+ * password. */
+static int
+answer_update_failed(struct kenpo_buf *out, int rc)
+{
+	if (rc == KENPO_RES_NOTFOUND)
+		return answer(out, KENPO_RES_AUTH_ERR, default_lang());
+	return answer_failed(out, rc);
+}
+
 /* Single-field: the key typed after a right password. */
 static int
 build_single_key(const struct member *m, struct member_change *c, void *ctx)
 {
 	struct login *L = ctx;
-	unsigned tries;
 	int st = key_status(m, L->now);
 
 	if (st != KENPO_RES_OK)
@@ -905,10 +935,7 @@ build_single_key(const struct member *m, struct member_change *c, void *ctx)
 		L->outcome = KENPO_RES_OK;
 		return KENPO_RES_OK;
 	}
-	tries = member_count(m, MA_KEY_TRIES) + 1;
-	member_set_count(c, m, MA_KEY_TRIES, tries);
-	L->tries_left = tries < m->soc->key_max_tries ? m->soc->key_max_tries - tries : 0;
-	L->outcome = L->tries_left > 0 ? KENPO_RES_KEY_WRONG : KENPO_RES_KEY_VOID;
+	change_wrong_key(c, m, L);
 	return KENPO_RES_OK;
 }
 
@@ -958,8 +985,7 @@ key_step(struct login *L, struct member *m, struct kenpo_buf *out)
 		return KENPO_RES_INTERNAL;
 	rc = update(L->rq, m, pending ? build_pending : build_new_key, L);
 	if (rc != KENPO_RES_OK)
-		return rc == KENPO_RES_NOTFOUND ? answer(out, KENPO_RES_AUTH_ERR, default_lang())
-						 : answer_failed(out, rc);
+		return answer_update_failed(out, rc);
 	if (L->outcome == KENPO_RES_KEY_PENDING) {
 		secs = ceil_secs(member_time(m, MA_KEY_EXPIRY) - L->now);
 		put_key_record(out, m, secs, L->k.txn);
@@ -981,13 +1007,8 @@ single_key_step(struct login *L, struct member *m, struct kenpo_buf *out)
 	if (rc == KENPO_RES_KEY_VOID || rc == KENPO_RES_KEY_EXPIRED)
 		return key_step(L, m, out);      /* the key went meanwhile */
 	if (rc != KENPO_RES_OK)
-		return rc == KENPO_RES_NOTFOUND ? answer(out, KENPO_RES_AUTH_ERR, default_lang())
-						 : answer_failed(out, rc);
-	if (L->outcome == KENPO_RES_OK)
-		return answer_auth(L->rq, L->flags, out, m, member_flag(m, MA_MUST_CHANGE, 0));
-	if (L->outcome == KENPO_RES_KEY_WRONG)
-		return answer_secs(out, KENPO_RES_KEY_WRONG, m->soc->lang, (long)L->tries_left);
-	return answer(out, KENPO_RES_KEY_VOID, m->soc->lang);
+		return answer_update_failed(out, rc);
+	return answer_key_outcome(L, m, out);
 }
 
 static int
@@ -1007,9 +1028,20 @@ password_right(struct login *L, struct member *m, struct kenpo_buf *out)
 	/* A temporary password came by mail already: no key; a change is due. */
 	rc = update(L->rq, m, build_plain, L);
 	if (rc != KENPO_RES_OK)
-		return rc == KENPO_RES_NOTFOUND ? answer(out, KENPO_RES_AUTH_ERR, default_lang())
-						 : answer_failed(out, rc);
+		return answer_update_failed(out, rc);
 	return answer_auth(L->rq, L->flags, out, m, L->v == V_TEMP || member_flag(m, MA_MUST_CHANGE, 0));
+}
+
+/* A wrong password: counted on the member, answered as for an unknown
+ * login ID. */
+static int
+password_wrong(struct login *L, struct member *m, struct kenpo_buf *out)
+{
+	int rc = update(L->rq, m, build_failure, L);
+
+	if (rc != KENPO_RES_OK && rc != KENPO_RES_NOTFOUND)
+		return answer_failed(out, rc);
+	return answer(out, KENPO_RES_AUTH_ERR, default_lang());
 }
 
 static int
@@ -1023,10 +1055,7 @@ known_login(struct login *L, struct member *m, struct kenpo_buf *out)
 	verify_answer(L, m);
 	if (L->v != V_WRONG)
 		return password_right(L, m, out);
-	rc = update(L->rq, m, build_failure, L);
-	if (rc != KENPO_RES_OK && rc != KENPO_RES_NOTFOUND)
-		return answer_failed(out, rc);
-	return answer(out, KENPO_RES_AUTH_ERR, default_lang());
+	return password_wrong(L, m, out);
 }
 
 /* Nothing is answered before the secret is there: keys could not be
@@ -1035,6 +1064,33 @@ static int
 auth_ready(const struct request *rq)
 {
 	return A.ready && rq->kd->have_secret;
+}
+
+typedef int login_step(struct login *L, struct member *m, struct kenpo_buf *out);
+
+/* The course of AUTH_PASSWORD, AUTH_KEY and AUTH_RESEND: the member named,
+ * then `step`.  An unknown login ID is answered AUTH_ERR, as a wrong
+ * password is; with `count_unknown` it also takes a password's time and
+ * counts as a failure (unknown_login). */
+static int
+with_member(struct login *L, struct kenpo_buf *out, login_step *step, int count_unknown)
+{
+	struct member m = { NULL, NULL, NULL, 0 };
+	int rc;
+
+	if (!auth_ready(L->rq))
+		return answer(out, KENPO_RES_UNAVAIL, default_lang());
+	rc = member_load(L->rq, NULL, L->login.p, L->login.len, &m);
+	if (rc == KENPO_RES_OK)
+		rc = step(L, &m, out);
+	else if (rc == KENPO_RES_NOTFOUND && count_unknown)
+		rc = unknown_login(L, out);
+	else if (rc == KENPO_RES_NOTFOUND)
+		rc = answer(out, KENPO_RES_AUTH_ERR, default_lang());
+	else
+		rc = answer_failed(out, rc);
+	member_release(&m);
+	return rc;
 }
 
 static void
@@ -1049,7 +1105,6 @@ int
 auth_password(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 {
 	struct login L;
-	struct member m = { NULL, NULL, NULL, 0 };
 	struct str service, rhost;
 	char esc1[LOG_ESCAPE_MAX], esc2[LOG_ESCAPE_MAX], extra[160];
 	int rc;
@@ -1069,17 +1124,8 @@ auth_password(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 		       log_escape(rhost.p, rhost.len, esc2), (long)L.flags);
 	set_tag("auth password", L.login, extra);
 	L.now = member_now();
-	if (!auth_ready(rq)) {
-		rc = answer(out, KENPO_RES_UNAVAIL, default_lang());
-	} else if ((rc = member_load(rq, L.login.p, L.login.len, &m)) == KENPO_RES_NOTFOUND) {
-		rc = unknown_login(&L, out);
-	} else if (rc != KENPO_RES_OK) {
-		rc = answer_failed(out, rc);
-	} else {
-		rc = known_login(&L, &m, out);
-	}
+	rc = with_member(&L, out, known_login, 1);
 	log_outcome(rc, L.v == V_TEMP && rc == KENPO_RES_OK ? " (temporary password)" : "");
-	member_release(&m);
 	kenpo_wipe(&L, sizeof L);
 	return rc;
 }
@@ -1090,7 +1136,6 @@ static int
 build_key_answer(const struct member *m, struct member_change *c, void *ctx)
 {
 	struct login *L = ctx;
-	unsigned tries;
 	int st;
 
 	if (!txn_matches(L->rq, m, L->txn))
@@ -1106,10 +1151,7 @@ build_key_answer(const struct member *m, struct member_change *c, void *ctx)
 		L->outcome = KENPO_RES_OK;
 		return KENPO_RES_OK;
 	}
-	tries = member_count(m, MA_KEY_TRIES) + 1;
-	member_set_count(c, m, MA_KEY_TRIES, tries);
-	L->tries_left = tries < m->soc->key_max_tries ? m->soc->key_max_tries - tries : 0;
-	L->outcome = L->tries_left > 0 ? KENPO_RES_KEY_WRONG : KENPO_RES_KEY_VOID;
+	change_wrong_key(c, m, L);
 	return KENPO_RES_OK;
 }
 
@@ -1120,28 +1162,21 @@ key_answer(struct login *L, struct member *m, struct kenpo_buf *out)
 
 	switch (rc) {
 	case KENPO_RES_OK:
-		break;
+		return answer_key_outcome(L, m, out);
 	case KENPO_RES_AUTH_ERR:
-	case KENPO_RES_NOTFOUND:
 		return answer(out, KENPO_RES_AUTH_ERR, default_lang());
 	case KENPO_RES_KEY_VOID:
 	case KENPO_RES_KEY_EXPIRED:
 		return answer(out, rc, m->soc->lang);
 	default:
-		return answer_failed(out, rc);
+		return answer_update_failed(out, rc);
 	}
-	if (L->outcome == KENPO_RES_OK)
-		return answer_auth(L->rq, L->flags, out, m, member_flag(m, MA_MUST_CHANGE, 0));
-	if (L->outcome == KENPO_RES_KEY_WRONG)
-		return answer_secs(out, KENPO_RES_KEY_WRONG, m->soc->lang, (long)L->tries_left);
-	return answer(out, KENPO_RES_KEY_VOID, m->soc->lang);
 }
 
 int
 auth_key(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 {
 	struct login L;
-	struct member m = { NULL, NULL, NULL, 0 };
 	int rc;
 
 	memset(&L, 0, sizeof L);
@@ -1155,16 +1190,8 @@ auth_key(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 	myldap_counts_reset();
 	set_tag("auth key", L.login, "");
 	L.now = member_now();
-	if (!auth_ready(rq))
-		rc = answer(out, KENPO_RES_UNAVAIL, default_lang());
-	else if ((rc = member_load(rq, L.login.p, L.login.len, &m)) == KENPO_RES_NOTFOUND)
-		rc = answer(out, KENPO_RES_AUTH_ERR, default_lang());
-	else if (rc != KENPO_RES_OK)
-		rc = answer_failed(out, rc);
-	else
-		rc = key_answer(&L, &m, out);
+	rc = with_member(&L, out, key_answer, 0);
 	log_outcome(rc, "");
-	member_release(&m);
 	kenpo_wipe(&L, sizeof L);
 	return rc;
 }
@@ -1198,12 +1225,12 @@ resend(struct login *L, struct member *m, struct kenpo_buf *out)
 	if (newkey_make(L->rq, m, L->now, L->txn, &L->k) != 0)
 		return KENPO_RES_INTERNAL;
 	rc = update(L->rq, m, build_resend, L);
-	if (rc == KENPO_RES_AUTH_ERR || rc == KENPO_RES_NOTFOUND)
+	if (rc == KENPO_RES_AUTH_ERR)
 		return answer(out, KENPO_RES_AUTH_ERR, default_lang());
 	if (rc == KENPO_RES_COOLDOWN)
 		return answer_secs(out, rc, m->soc->lang, (long)L->tries_left);
 	if (rc != KENPO_RES_OK)
-		return answer_failed(out, rc);
+		return answer_update_failed(out, rc);
 	if (newkey_mail(m, &L->k) != 0) {
 		newkey_withdraw(L->rq, m, &L->k);
 		return answer(out, KENPO_RES_MAIL_FAILED, m->soc->lang);
@@ -1216,7 +1243,6 @@ int
 auth_resend(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 {
 	struct login L;
-	struct member m = { NULL, NULL, NULL, 0 };
 	int rc;
 
 	memset(&L, 0, sizeof L);
@@ -1228,18 +1254,12 @@ auth_resend(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 	myldap_counts_reset();
 	set_tag("auth resend", L.login, "");
 	L.now = member_now();
-	if (!auth_ready(rq))
-		rc = answer(out, KENPO_RES_UNAVAIL, default_lang());
-	else if (L.txn.len != KENPO_TOKEN_LEN)
+	/* A txn of another length was never handed out: no search for it. */
+	if (auth_ready(rq) && L.txn.len != KENPO_TOKEN_LEN)
 		rc = answer(out, KENPO_RES_AUTH_ERR, default_lang());
-	else if ((rc = member_load(rq, L.login.p, L.login.len, &m)) == KENPO_RES_NOTFOUND)
-		rc = answer(out, KENPO_RES_AUTH_ERR, default_lang());
-	else if (rc != KENPO_RES_OK)
-		rc = answer_failed(out, rc);
 	else
-		rc = resend(&L, &m, out);
+		rc = with_member(&L, out, resend, 0);
 	log_outcome(rc, "");
-	member_release(&m);
 	kenpo_wipe(&L, sizeof L);
 	return rc;
 }
@@ -1272,7 +1292,8 @@ auth_abort(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 		return KENPO_RES_BADREQ;
 	myldap_counts_reset();
 	set_tag("auth abort", L.login, "");
-	if (auth_ready(rq) && (rc = member_load(rq, L.login.p, L.login.len, &m)) == KENPO_RES_OK)
+	if (auth_ready(rq) &&
+	    (rc = member_load(rq, NULL, L.login.p, L.login.len, &m)) == KENPO_RES_OK)
 		rc = update(rq, &m, build_abort, &L);
 	log_outcome(rc, rc == KENPO_RES_OK ? ": key voided" : ": nothing to void");
 	member_release(&m);
@@ -1313,7 +1334,7 @@ auth_account(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 		return KENPO_RES_BADREQ;
 	myldap_counts_reset();
 	set_tag("account", login, "");
-	rc = member_load(rq, login.p, login.len, &m);
+	rc = member_load(rq, NULL, login.p, login.len, &m);
 	if (rc == KENPO_RES_OK)
 		rc = account_state(&m, out);
 	else if (rc != KENPO_RES_NOTFOUND)
@@ -1375,7 +1396,7 @@ auth_session_open(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *ou
 		       log_escape(service.p, service.len, esc1),
 		       log_escape(rhost.p, rhost.len, esc2));
 	set_tag("session open", login, extra);
-	rc = member_load(rq, login.p, login.len, &m);
+	rc = member_load(rq, NULL, login.p, login.len, &m);
 	if (rc == KENPO_RES_OK)
 		rc = session_open(rq, &m, out);
 	else if (rc != KENPO_RES_NOTFOUND)
@@ -1421,10 +1442,7 @@ check_old(struct pwchange *p, struct member *m, struct kenpo_buf *out)
 	p->L.v = verify_one(m, p->L.pw, p->L.now);
 	if (p->L.v != V_WRONG)
 		return KENPO_RES_OK;
-	rc = update(p->L.rq, m, build_failure, &p->L);
-	if (rc != KENPO_RES_OK && rc != KENPO_RES_NOTFOUND)
-		return answer_failed(out, rc);
-	return answer(out, KENPO_RES_AUTH_ERR, default_lang());
+	return password_wrong(&p->L, m, out);
 }
 
 static int
@@ -1470,7 +1488,7 @@ password_change(struct pwchange *p, struct kenpo_buf *out)
 
 	if (mask != 0)
 		return answer_secs(out, KENPO_RES_POLICY, default_lang(), (long)mask);
-	rc = member_load(p->L.rq, p->L.login.p, p->L.login.len, &m);
+	rc = member_load(p->L.rq, NULL, p->L.login.p, p->L.login.len, &m);
 	if (rc == KENPO_RES_NOTFOUND && p->admin)
 		rc = answer(out, KENPO_RES_NOTFOUND, default_lang());
 	else if (rc == KENPO_RES_NOTFOUND)

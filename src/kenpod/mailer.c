@@ -120,7 +120,8 @@ mailer_send(const struct kenpo_society *soc, enum kenpo_mail_kind kind,
 	}
 	rc = compose_and_send(soc, subject, body, to);
 done:
+	/* A society's template may put any variable in the subject too. */
 	kenpo_secret_free(body);
-	free(subject);
+	kenpo_secret_free(subject);
 	return rc;
 }

@@ -1,6 +1,6 @@
 /*
- * member.c - a member entry by login ID, and optimistic changes to it
- * (see member.h).  All directory access goes through myldap.c.
+ * member.c - a member entry by login ID, DN or filter, and optimistic
+ * changes to it (see member.h).  All directory access goes through myldap.c.
  */
 #include "autoconfig.h"
 
@@ -41,6 +41,19 @@ static const char *const member_attrs[MA_COUNT + 1] = {
 	[MA_LOCKED_UNTIL] = "kenpoLockedUntil",
 	[MA_LAST_LOGIN] = "kenpoLastLogin",
 	[MA_PWD_LOCKED] = "pwdAccountLockedTime",
+	[MA_NICKNAME] = "kenpoNickname",
+	[MA_MAIL2] = "kenpoMail2",
+	[MA_MAIL3] = "kenpoMail3",
+	[MA_NOTIFY_MEDICAL] = "kenpoNotifyMedical",
+	[MA_NOTIFY_GENERIC] = "kenpoNotifyGeneric",
+	[MA_NOTIFY_MAGAZINE] = "kenpoNotifyMagazine",
+	[MA_NOTIFY_DOCUMENTS] = "kenpoNotifyDocuments",
+	[MA_NOTIFY_APPLICATIONS] = "kenpoNotifyApplications",
+	[MA_DISCLOSE_MEDICAL] = "kenpoDiscloseMedical",
+	[MA_DISCLOSE_GENERIC] = "kenpoDiscloseGeneric",
+	[MA_OBJECTCLASS] = "objectClass",
+	[MA_NUMBER] = "kenpoMemberNumber",
+	[MA_ROSTER_MAIL] = "kenpoRosterMail",
 	[MA_COUNT] = NULL,
 };
 
@@ -49,10 +62,8 @@ static const char *const member_attrs[MA_COUNT + 1] = {
 
 /* ---- loading ---- */
 
-/* Bytes that may form a login ID; anything else is answered without a
- * search (the same test as passwd lookups). */
-static int
-login_plausible(const char *s, size_t len)
+int
+member_login_plausible(const char *s, size_t len)
 {
 	size_t i;
 
@@ -65,59 +76,142 @@ login_plausible(const char *s, size_t len)
 	return 1;
 }
 
-/* Search one society; keep the first match in *m, count all in *count. */
-static int
-search_society(struct request *rq, const struct kenpo_society *soc,
-	       const char *filter, const char *login, struct member *m, size_t *count)
+const char *
+member_attr_name(enum member_attr a)
 {
-	struct myldap_result *res = NULL;
-	size_t i;
-	int rc;
-
-	rc = myldap_search(rq->ld, soc->base, filter, member_attrs, 2, &res);
-	if (rc != MYLDAP_OK)
-		return rc == MYLDAP_UNAVAIL ? KENPO_RES_UNAVAIL : KENPO_RES_INTERNAL;
-	for (i = 0; i < res->nentries; i++) {
-		const char *uid = myldap_value(&res->entries[i], MA_UID);
-
-		/* The directory matches uid without regard to case; so must we,
-		 * and nothing else: a multi-valued uid must not match by
-		 * another of its values. */
-		if (myldap_nvalues(&res->entries[i], MA_UID) != 1 || strcasecmp(uid, login) != 0)
-			continue;
-		if ((*count)++ == 0) {
-			m->soc = soc;
-			m->res = res;
-			m->e = &res->entries[i];
-		}
-	}
-	if (m->res != res)
-		myldap_result_free(res);
-	return KENPO_RES_OK;
+	return member_attrs[a];
 }
 
-static void
-set_uid(struct member *m)
+const struct kenpo_society *
+member_society_of_dn(const struct request *rq, const char *dn)
+{
+	const struct kenpo_config *cfg = rq->kd->cfg;
+	size_t i, dlen = strlen(dn), blen;
+
+	for (i = 0; i < cfg->nsocieties; i++) {
+		blen = strlen(cfg->societies[i].base);
+		if (dlen > blen + 1 && dn[dlen - blen - 1] == ',' &&
+		    strcasecmp(dn + dlen - blen, cfg->societies[i].base) == 0)
+			return &cfg->societies[i];
+	}
+	return NULL;
+}
+
+void
+member_of(const struct kenpo_society *soc, const struct myldap_entry *e, struct member *m)
 {
 	unsigned long long uid;
-	const char *v = member_get(m, MA_UIDNUMBER);
+	const char *v;
 
+	m->soc = soc;
+	m->res = NULL;
+	m->e = e;
 	m->uid = 0;
+	v = member_get(m, MA_UIDNUMBER);
 	if (v != NULL && kenpo_parse_ulong(v, 1, 0xfffffffeULL, &uid) == 0)
 		m->uid = (uint32_t)uid;
 }
 
+/* Search base for filter, at most limit entries.  A kenpo_result. */
+static int
+search_base(struct request *rq, const char *base, const char *filter, size_t limit,
+	    struct myldap_result **res)
+{
+	int rc = myldap_search(rq->ld, base, filter, member_attrs, limit, res);
+
+	if (rc != MYLDAP_OK)
+		return rc == MYLDAP_UNAVAIL ? KENPO_RES_UNAVAIL : KENPO_RES_INTERNAL;
+	return KENPO_RES_OK;
+}
+
 int
-member_load(struct request *rq, const char *login, size_t len, struct member *m)
+member_search(struct request *rq, const struct kenpo_society *soc, const char *filter,
+	      size_t limit, struct myldap_result **res)
+{
+	return search_base(rq, soc->base, filter, limit, res);
+}
+
+/* The entries of res that may be taken: with a login, only those whose
+ * single uid equals it without regard to case (the directory's rule; a
+ * second uid value must not match).  Keep the first in *m (which then
+ * owns res), count all in *count. */
+static void
+take_matches(const struct kenpo_society *soc, struct myldap_result *res, const char *login,
+	     struct member *m, size_t *count)
+{
+	const struct myldap_entry *e;
+	size_t i;
+
+	for (i = 0; i < res->nentries; i++) {
+		e = &res->entries[i];
+		if (login != NULL && (myldap_nvalues(e, MA_UID) != 1 ||
+				      strcasecmp(myldap_value(e, MA_UID), login) != 0))
+			continue;
+		if ((*count)++ == 0) {
+			member_of(soc, e, m);
+			m->res = res;
+		}
+	}
+	if (m->res != res)
+		myldap_result_free(res);
+}
+
+/* The single entry of base that filter (and login) match: found, or an
+ * error with nothing held. */
+static int
+find_one(struct request *rq, const struct kenpo_society *soc, const char *base,
+	 const char *filter, const char *login, struct member *m)
+{
+	struct member found = { NULL, NULL, NULL, 0 };
+	struct myldap_result *res = NULL;
+	size_t count = 0;
+	int rc;
+
+	rc = search_base(rq, base, filter, 2, &res);
+	if (rc != KENPO_RES_OK)
+		return rc;
+	take_matches(soc, res, login, &found, &count);
+	if (count != 1) {
+		if (count > 1)
+			log_msg(LOG_ERR, "%zu members match under %.200s, %.200s among them; "
+				"none taken", count, base, found.e->dn);
+		member_release(&found);
+		return KENPO_RES_NOTFOUND;
+	}
+	*m = found;
+	return KENPO_RES_OK;
+}
+
+int
+member_find(struct request *rq, const struct kenpo_society *soc, const char *filter,
+	    struct member *m)
+{
+	return find_one(rq, soc, soc->base, filter, NULL, m);
+}
+
+int
+member_load_dn(struct request *rq, const char *dn, struct member *m)
+{
+	const struct kenpo_society *soc = member_society_of_dn(rq, dn);
+
+	if (soc == NULL)
+		return KENPO_RES_NOTFOUND;
+	return find_one(rq, soc, dn, "(objectClass=kenpoMember)", NULL, m);
+}
+
+int
+member_load(struct request *rq, const struct kenpo_society *soc, const char *login,
+	    size_t len, struct member *m)
 {
 	const struct kenpo_config *cfg = rq->kd->cfg;
 	char name[KENPO_LOGIN_ID_MAX + 1], value[3 * KENPO_LOGIN_ID_MAX + 1];
 	char filter[sizeof MEMBER_FILTER + sizeof value];
 	struct member found = { NULL, NULL, NULL, 0 };
+	struct myldap_result *res;
 	size_t i, count = 0;
 	int rc = KENPO_RES_OK;
 
-	if (!login_plausible(login, len))
+	if (!member_login_plausible(login, len))
 		return KENPO_RES_NOTFOUND;
 	memcpy(name, login, len);
 	name[len] = '\0';
@@ -125,8 +219,14 @@ member_load(struct request *rq, const char *login, size_t len, struct member *m)
 	if (myldap_escape(name, len, value, sizeof value) != 0)
 		return KENPO_RES_INTERNAL;
 	(void)snprintf(filter, sizeof filter, MEMBER_FILTER, value);
-	for (i = 0; i < cfg->nsocieties && rc == KENPO_RES_OK; i++)
-		rc = search_society(rq, &cfg->societies[i], filter, name, &found, &count);
+	for (i = 0; i < cfg->nsocieties && rc == KENPO_RES_OK; i++) {
+		if (soc != NULL && soc != &cfg->societies[i])
+			continue;
+		res = NULL;
+		rc = member_search(rq, &cfg->societies[i], filter, 2, &res);
+		if (rc == KENPO_RES_OK)
+			take_matches(&cfg->societies[i], res, name, &found, &count);
+	}
 	if (rc == KENPO_RES_OK && count > 1) {
 		log_msg(LOG_ERR, "%zu members hold the login ID %.100s; refusing it", count, name);
 		rc = KENPO_RES_NOTFOUND;
@@ -134,10 +234,9 @@ member_load(struct request *rq, const char *login, size_t len, struct member *m)
 		rc = KENPO_RES_NOTFOUND;
 	}
 	if (rc != KENPO_RES_OK) {
-		myldap_result_free(found.res);
+		member_release(&found);
 		return rc;
 	}
-	set_uid(&found);
 	*m = found;
 	return KENPO_RES_OK;
 }
@@ -156,6 +255,17 @@ const char *
 member_get(const struct member *m, enum member_attr a)
 {
 	return myldap_value(m->e, (size_t)a);
+}
+
+int
+member_has(const struct member *m, enum member_attr a, const char *value)
+{
+	size_t i, n = myldap_nvalues(m->e, (size_t)a);
+
+	for (i = 0; i < n; i++)
+		if (strcasecmp(m->e->values[a][i], value) == 0)
+			return 1;
+	return 0;
 }
 
 int
@@ -309,6 +419,15 @@ member_change_init(struct member_change *c)
 {
 	c->n = 0;
 	c->err = 0;
+	c->passwd = 0;
+}
+
+/* Whether passwd lookups show (or depend on) the attribute. */
+static int
+shown_by_passwd(enum member_attr a)
+{
+	return a == MA_UID || a == MA_UIDNUMBER || a == MA_STATE || a == MA_DISABLED ||
+	       a == MA_NICKNAME || a == MA_NUMBER;
 }
 
 /* Append one change; value is copied (NULL stays NULL). */
@@ -321,6 +440,7 @@ add_mod(struct member_change *c, enum myldap_modop op, enum member_attr a, const
 		c->err = 1;
 		return;
 	}
+	c->passwd |= shown_by_passwd(a);
 	c->mods[c->n].op = op;
 	c->mods[c->n].attr = member_attrs[a];
 	c->mods[c->n].value = NULL;
@@ -393,7 +513,7 @@ member_apply(struct request *rq, const struct member *m, struct member_change *c
 	if (c->n == 0)
 		return MYLDAP_OK;
 	rc = myldap_modify(rq->ld, m->e->dn, c->mods, c->n);
-	if (rc == MYLDAP_OK)
+	if (rc == MYLDAP_OK && c->passwd)
 		cache_forget(rq->kd->cache, member_get(m, MA_UID), m->uid);
 done:
 	/* The values may hold a password hash. */

@@ -1,14 +1,15 @@
 /*
- * member.h - a member entry, found by login ID in any society, and
+ * member.h - a member entry, found by login ID, by DN or by a filter, and
  * changes to it.
  *
- * One search reads every attribute that authentication needs (the table
- * in member.c), so that a request costs one search and at most one modify
- * in the common case.  Changes are optimistic (see myldap.h): a value that
- * was read is changed by deleting exactly that value and adding the new
- * one, so a concurrent change by another worker or another kenpod host
- * makes the modify fail as a whole (MYLDAP_CHANGED) instead of being lost;
- * the caller then reads the entry again and decides anew.
+ * One search reads every attribute that authentication and self-service
+ * need (the table in member.c), so that a request costs one search and at
+ * most one modify in the common case.  Changes are optimistic (see
+ * myldap.h): a value that was read is changed by deleting exactly that
+ * value and adding the new one, so a concurrent change by another worker
+ * or another kenpod host makes the modify fail as a whole (MYLDAP_CHANGED)
+ * instead of being lost; the caller then reads the entry again and
+ * decides anew.
  */
 #ifndef KENPOD_MEMBER_H
 #define KENPOD_MEMBER_H
@@ -44,6 +45,20 @@ enum member_attr {
 	MA_LOCKED_UNTIL,
 	MA_LAST_LOGIN,
 	MA_PWD_LOCKED,      /* ppolicy's pwdAccountLockedTime */
+	/* self-service: the profile, the roster, registration */
+	MA_NICKNAME,
+	MA_MAIL2,
+	MA_MAIL3,
+	MA_NOTIFY_MEDICAL,
+	MA_NOTIFY_GENERIC,
+	MA_NOTIFY_MAGAZINE,
+	MA_NOTIFY_DOCUMENTS,
+	MA_NOTIFY_APPLICATIONS,
+	MA_DISCLOSE_MEDICAL,
+	MA_DISCLOSE_GENERIC,
+	MA_OBJECTCLASS,     /* multi-valued */
+	MA_NUMBER,          /* kenpoMemberNumber */
+	MA_ROSTER_MAIL,
 	MA_COUNT
 };
 
@@ -54,18 +69,47 @@ struct member {
 	uint32_t uid;                   /* uidNumber, 0 if none */
 };
 
+/* Whether len bytes could be a login ID at all: 1 to KENPO_LOGIN_ID_MAX
+ * of [A-Za-z0-9._-].  Looser than the policy for new IDs, so that IDs made
+ * under older rules still resolve; anything else is answered without a
+ * search. */
+int member_login_plausible(const char *s, size_t len);
+
 /*
  * Find the member whose uid is `login` (len bytes, any case: uid matches
- * without regard to case) in every society.  A kenpo_result: OK with *m
- * filled (release it with member_release), NOTFOUND (nobody, or the same
- * login ID in two societies, which is logged), UNAVAIL, INTERNAL.  A login
- * that cannot be a login ID at all is NOTFOUND without a search.
+ * without regard to case) in soc, or in every society when soc is NULL.
+ * A kenpo_result: OK with *m filled (release it with member_release),
+ * NOTFOUND (nobody, or the same login ID twice, which is logged), UNAVAIL,
+ * INTERNAL.  A login that cannot be a login ID at all is NOTFOUND without
+ * a search.
  */
-int member_load(struct request *rq, const char *login, size_t len, struct member *m);
+int member_load(struct request *rq, const struct kenpo_society *soc,
+		const char *login, size_t len, struct member *m);
+/* The member entry `dn`, in whichever society holds it.  As member_load. */
+int member_load_dn(struct request *rq, const char *dn, struct member *m);
+/* The single member of soc that `filter` matches.  As member_load; several
+ * matches are logged and NOTFOUND. */
+int member_find(struct request *rq, const struct kenpo_society *soc,
+		const char *filter, struct member *m);
+/* Every member of soc that `filter` matches, at most limit, into *res
+ * (free it with myldap_result_free); member_of makes one of its entries a
+ * member that does not own the result.  A kenpo_result. */
+int member_search(struct request *rq, const struct kenpo_society *soc,
+		  const char *filter, size_t limit, struct myldap_result **res);
+void member_of(const struct kenpo_society *soc, const struct myldap_entry *e,
+	       struct member *m);
 void member_release(struct member *m);
+
+/* The society whose subtree holds dn, or NULL. */
+const struct kenpo_society *member_society_of_dn(const struct request *rq, const char *dn);
+
+/* The directory's name of an attribute ("kenpoMail1"). */
+const char *member_attr_name(enum member_attr a);
 
 /* The value of an attribute, or NULL when absent. */
 const char *member_get(const struct member *m, enum member_attr a);
+/* Whether any value of a equals value without regard to case. */
+int member_has(const struct member *m, enum member_attr a, const char *value);
 /* A Boolean attribute: 1 for TRUE, 0 for FALSE, dflt when absent or invalid. */
 int member_flag(const struct member *m, enum member_attr a, int dflt);
 /* An INTEGER attribute within 0..1000000, or 0 when absent or invalid. */
@@ -91,6 +135,7 @@ struct member_change {
 	char vals[MYLDAP_MODS_MAX][MEMBER_VALUE_MAX];
 	size_t n;
 	int err;            /* too many changes or a value too long */
+	int passwd;         /* an attribute that passwd shows is changed */
 };
 
 void member_change_init(struct member_change *c);
@@ -112,7 +157,10 @@ void member_replace(struct member_change *c, enum member_attr a, const char *val
 /*
  * Send the changes as one modify (none: nothing is sent).  A myldap_rc:
  * MYLDAP_CHANGED means nothing was changed because the entry changed
- * since it was read.  On success kenpod's cache forgets the member.
+ * since it was read.  On success kenpod's passwd cache forgets the member
+ * when the change touched what passwd shows (uid, uidNumber, state,
+ * disabled, nickname, member number): keys, failures and login times, the
+ * changes of every login, leave the cache and the member list alone.
  */
 enum myldap_rc member_apply(struct request *rq, const struct member *m,
 			    struct member_change *c);

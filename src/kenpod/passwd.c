@@ -12,6 +12,7 @@
 #include "cache.h"
 #include "config.h"
 #include "log.h"
+#include "member.h"
 #include "myldap.h"
 #include "passwd.h"
 #include "policy.h"
@@ -31,29 +32,9 @@ enum { ATTR_UID, ATTR_UIDNUMBER, ATTR_GIDNUMBER, ATTR_NICKNAME, ATTR_NUMBER };
  * that should not be enumerated at all (enumerate = no, the default). */
 #define ENUM_MAX 100000
 
-/* A string that could be a login ID: 1 to 39 bytes of [A-Za-z0-9._-].
- * Anything else cannot name a member, so it is answered without asking
- * the directory.  Deliberately looser than the policy for new IDs, so
- * that IDs made under older rules still resolve. */
-static int
-name_plausible(const char *s, size_t len)
-{
-	size_t i;
-
-	if (len == 0 || len > KENPO_LOGIN_ID_MAX)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			   "0123456789._-", s[i]) == NULL || s[i] == '\0')
-			return 0;
-	return 1;
-}
-
-/* Expand the society's home template: %u the login ID, %n the member
- * number, %% a percent sign.  0 or -1 (too long, or %n without a number). */
-static int
-expand_home(const char *tmpl, const char *login, const char *number,
-	    char *out, size_t outsz)
+int
+passwd_expand_home(const char *tmpl, const char *login, const char *number,
+		   char *out, size_t outsz)
 {
 	size_t o = 0, n;
 	const char *add;
@@ -121,7 +102,7 @@ entry_to_rec(const struct kenpo_society *soc, const struct myldap_entry *e,
 	    myldap_nvalues(e, ATTR_GIDNUMBER) != 1)
 		return -1;
 	*why = "uid is not a valid login ID";
-	if (!name_plausible(login, strlen(login)))
+	if (!member_login_plausible(login, strlen(login)))
 		return -1;
 	*why = "uidNumber outside the society's range";
 	if (kenpo_parse_ulong(myldap_value(e, ATTR_UIDNUMBER), soc->uid_min,
@@ -131,8 +112,8 @@ entry_to_rec(const struct kenpo_society *soc, const struct myldap_entry *e,
 	if (kenpo_parse_ulong(myldap_value(e, ATTR_GIDNUMBER), 1, 0xfffffffeULL, &gid) != 0)
 		return -1;
 	*why = "home directory cannot be made from the template";
-	if (expand_home(soc->home_template, login,
-			number_plausible(number) ? number : NULL, home, sizeof home) != 0)
+	if (passwd_expand_home(soc->home_template, login,
+			       number_plausible(number) ? number : NULL, home, sizeof home) != 0)
 		return -1;
 	gecos_from_nickname(nick != NULL ? nick : "", gecos, sizeof gecos);
 	*why = "record too large";
@@ -277,7 +258,7 @@ passwd_byname(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 	if (kenpo_frame_close(in) != 0)
 		return KENPO_RES_BADREQ;
 	log_setrequest("passwd byname=%.100s", log_escape(s, len, esc));
-	if (!name_plausible(s, len)) {
+	if (!member_login_plausible(s, len)) {
 		log_msg(LOG_DEBUG, "not a login ID");
 		return KENPO_RES_NOTFOUND;
 	}

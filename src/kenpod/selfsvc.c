@@ -37,6 +37,7 @@
 #include "mailer.h"
 #include "member.h"
 #include "myldap.h"
+#include "passwd.h"
 #include "policy.h"
 #include "secret.h"
 #include "selfsvc.h"
@@ -80,11 +81,14 @@ take(struct kenpo_buf *in, char *out, size_t outsz, int *toolong)
 	out[len] = '\0';
 }
 
-/* BADVALUE naming the field. */
+/* BADVALUE naming the field (a PROFILE_SET field name comes from the
+ * client: escaped in the log). */
 static int
 badvalue(struct kenpo_buf *out, const char *field)
 {
-	log_msg(LOG_INFO, "refused: bad %s", field);
+	char esc[LOG_ESCAPE_MAX];
+
+	log_msg(LOG_INFO, "refused: bad %.100s", log_escape(field, strlen(field), esc));
 	kenpo_put_cstring(out, field);
 	return KENPO_RES_BADVALUE;
 }
@@ -145,17 +149,6 @@ date_ok(const char *s)
 	return d <= mdays[m - 1] + (m == 2 && leap);
 }
 
-/* Bytes that may form a login ID at all (any rule aside). */
-static int
-login_plausible(const char *s)
-{
-	size_t len = strlen(s);
-
-	return len > 0 && len <= KENPO_LOGIN_ID_MAX &&
-	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			 "0123456789._-") == len;
-}
-
 /* The society a request names; "" is the only one there is. */
 static const struct kenpo_society *
 society_pick(const struct kenpo_config *cfg, const char *id)
@@ -163,21 +156,6 @@ society_pick(const struct kenpo_config *cfg, const char *id)
 	if (id[0] == '\0')
 		return cfg->nsocieties == 1 ? &cfg->societies[0] : NULL;
 	return kenpo_config_society(cfg, id);
-}
-
-/* The society whose subtree holds dn. */
-static const struct kenpo_society *
-society_of_dn(const struct kenpo_config *cfg, const char *dn)
-{
-	size_t i, dlen = strlen(dn), blen;
-
-	for (i = 0; i < cfg->nsocieties; i++) {
-		blen = strlen(cfg->societies[i].base);
-		if (dlen > blen + 1 && dn[dlen - blen - 1] == ',' &&
-		    strcasecmp(dn + dlen - blen, cfg->societies[i].base) == 0)
-			return &cfg->societies[i];
-	}
-	return NULL;
 }
 
 static void
@@ -193,150 +171,7 @@ ceil_secs(int64_t ms)
 	return ms <= 0 ? 0 : (long)((ms + 999) / 1000);
 }
 
-/* ---- members as self-service reads them ---- */
-
-static const char *const sm_attrs[] = {
-	"uid", "uidNumber", "kenpoState", "kenpoDisabled", "kenpoNickname",
-	"kenpoMail1", "kenpoMail2", "kenpoMail3", "kenpoKeyRequired",
-	"kenpoNotifyMedical", "kenpoNotifyGeneric", "kenpoNotifyMagazine",
-	"kenpoNotifyDocuments", "kenpoNotifyApplications",
-	"kenpoDiscloseMedical", "kenpoDiscloseGeneric", "kenpoLastLogin",
-	"kenpoTempPassword", "kenpoTempPasswordExpiry", "kenpoTempPasswordTries",
-	"kenpoMustChange", "objectClass", "kenpoMemberNumber", "kenpoRosterMail",
-	NULL
-};
-enum sm_attr {
-	SM_UID, SM_UIDNUMBER, SM_STATE, SM_DISABLED, SM_NICKNAME,
-	SM_MAIL1, SM_MAIL2, SM_MAIL3, SM_KEYREQ,
-	SM_N_MEDICAL, SM_N_GENERIC, SM_N_MAGAZINE, SM_N_DOCUMENTS, SM_N_APPLICATIONS,
-	SM_D_MEDICAL, SM_D_GENERIC, SM_LAST_LOGIN,
-	SM_TEMP, SM_TEMP_EXPIRY, SM_TEMP_TRIES,
-	SM_MUST_CHANGE, SM_OBJECTCLASS, SM_NUMBER, SM_ROSTER,
-};
-
-struct smember {
-	const struct kenpo_society *soc;
-	struct myldap_result *res;
-	const struct myldap_entry *e;
-};
-
-static void
-sm_release(struct smember *m)
-{
-	myldap_result_free(m->res);
-	m->res = NULL;
-	m->e = NULL;
-}
-
-static const char *
-sm_get(const struct smember *m, enum sm_attr a)
-{
-	return myldap_value(m->e, (size_t)a);
-}
-
-static int
-sm_flag(const struct smember *m, enum sm_attr a, int dflt)
-{
-	const char *v = sm_get(m, a);
-
-	return v == NULL ? dflt : strcmp(v, "TRUE") == 0 ? 1 : strcmp(v, "FALSE") == 0 ? 0 : dflt;
-}
-
-static int
-sm_is(const struct smember *m, enum sm_attr a, const char *value)
-{
-	const char *v = sm_get(m, a);
-
-	return v != NULL && strcasecmp(v, value) == 0;
-}
-
-static int
-sm_has_class(const struct smember *m, const char *oc)
-{
-	size_t i, n = myldap_nvalues(m->e, SM_OBJECTCLASS);
-
-	for (i = 0; i < n; i++)
-		if (strcasecmp(m->e->values[SM_OBJECTCLASS][i], oc) == 0)
-			return 1;
-	return 0;
-}
-
-/* Search base (of soc) for filter; keep the single match.  `login`, when
- * given, must equal the uid without regard to case (the directory's rule;
- * a second uid value must not match).  OK, NOTFOUND (none, or several:
- * logged), UNAVAIL, INTERNAL. */
-static int
-sm_search(struct request *rq, const struct kenpo_society *soc, const char *base,
-	  const char *filter, const char *login, struct smember *m)
-{
-	struct myldap_result *res = NULL;
-	size_t i, hit = 0, count = 0;
-	int rc;
-
-	rc = myldap_search(rq->ld, base, filter, sm_attrs, 2, &res);
-	if (rc != MYLDAP_OK)
-		return ldap_result(rc);
-	for (i = 0; i < res->nentries; i++) {
-		if (login != NULL && (myldap_nvalues(&res->entries[i], SM_UID) != 1 ||
-				      strcasecmp(myldap_value(&res->entries[i], SM_UID), login) != 0))
-			continue;
-		hit = i;
-		count++;
-	}
-	if (count != 1) {
-		if (count > 1)
-			log_msg(LOG_ERR, "%zu members match %.300s; none taken", count, filter);
-		myldap_result_free(res);
-		return KENPO_RES_NOTFOUND;
-	}
-	m->soc = soc;
-	m->res = res;
-	m->e = &res->entries[hit];
-	return KENPO_RES_OK;
-}
-
-/* The member whose login ID is `login`, in soc or (NULL) any society. */
-static int
-sm_by_uid(struct request *rq, const struct kenpo_society *soc, const char *login,
-	  struct smember *m)
-{
-	const struct kenpo_config *cfg = rq->kd->cfg;
-	char esc[3 * KENPO_LOGIN_ID_MAX + 1], filter[FILTER_MAX];
-	size_t i;
-	int rc, found = 0;
-
-	if (!login_plausible(login))
-		return KENPO_RES_NOTFOUND;
-	if (myldap_escape(login, strlen(login), esc, sizeof esc) != 0)
-		return KENPO_RES_INTERNAL;
-	(void)snprintf(filter, sizeof filter, "(&(objectClass=kenpoMember)(uid=%s))", esc);
-	for (i = 0; i < cfg->nsocieties; i++) {
-		struct smember one = { NULL, NULL, NULL };
-
-		if (soc != NULL && soc != &cfg->societies[i])
-			continue;
-		rc = sm_search(rq, &cfg->societies[i], cfg->societies[i].base, filter, login, &one);
-		if (rc == KENPO_RES_NOTFOUND)
-			continue;
-		if (rc != KENPO_RES_OK || found++ > 0) {
-			sm_release(&one);
-			sm_release(m);
-			return rc != KENPO_RES_OK ? rc : KENPO_RES_NOTFOUND;
-		}
-		*m = one;
-	}
-	return found == 1 ? KENPO_RES_OK : KENPO_RES_NOTFOUND;
-}
-
-static int
-sm_by_dn(struct request *rq, const char *dn, struct smember *m)
-{
-	const struct kenpo_society *soc = society_of_dn(rq->kd->cfg, dn);
-
-	if (soc == NULL)
-		return KENPO_RES_NOTFOUND;
-	return sm_search(rq, soc, dn, "(objectClass=kenpoMember)", NULL, m);
-}
+/* ---- members ---- */
 
 /* Whether a member other than `self_dn` holds the login ID (any case). */
 static int
@@ -367,19 +202,19 @@ login_taken(struct request *rq, const char *login, const char *self_dn, int *tak
 
 /* Forget what the passwd cache knows of a member, by both names. */
 static void
-forget(struct request *rq, const struct smember *m, const char *new_login)
+forget(struct request *rq, const struct member *m, const char *new_login)
 {
-	unsigned long long uid = 0;
-	const char *v = sm_get(m, SM_UIDNUMBER);
-
-	if (v != NULL && kenpo_parse_ulong(v, 1, 0xfffffffeULL, &uid) != 0)
-		uid = 0;
-	cache_forget(rq->kd->cache, sm_get(m, SM_UID), (uint32_t)uid);
+	cache_forget(rq->kd->cache, member_get(m, MA_UID), m->uid);
 	if (new_login != NULL)
-		cache_forget(rq->kd->cache, new_login, (uint32_t)uid);
+		cache_forget(rq->kd->cache, new_login, m->uid);
 }
 
-/* ---- changes to an entry ---- */
+/* ---- changes to an entry ----
+ *
+ * Registration and the profile write attributes that member_change does
+ * not read (homeDirectory, gidNumber, ...) and values longer than it holds
+ * (a nickname, a home directory); the values here are only pointed at.
+ */
 
 struct change {
 	struct myldap_mod mods[MYLDAP_MODS_MAX];
@@ -399,10 +234,10 @@ ch(struct change *c, enum myldap_modop op, const char *attr, const char *value)
 
 /* Remove exactly the value read (nothing if there was none). */
 static void
-ch_drop(struct change *c, const struct smember *m, enum sm_attr a)
+ch_drop(struct change *c, const struct member *m, enum member_attr a)
 {
-	if (sm_get(m, a) != NULL)
-		ch(c, MYLDAP_MOD_DELETE, sm_attrs[a], sm_get(m, a));
+	if (member_get(m, a) != NULL)
+		ch(c, MYLDAP_MOD_DELETE, member_attr_name(a), member_get(m, a));
 }
 
 /* ---- mails and links ---- */
@@ -486,16 +321,16 @@ static int
 roster_has(struct request *rq, const struct kenpo_society *soc, const char *addr, int *known)
 {
 	char esc[3 * ADDRESS_MAX + 1], filter[FILTER_MAX];
-	struct smember m = { NULL, NULL, NULL };
+	struct member m = { NULL, NULL, NULL, 0 };
 	int rc;
 
 	if (myldap_escape(addr, strlen(addr), esc, sizeof esc) != 0)
 		return KENPO_RES_INTERNAL;
 	(void)snprintf(filter, sizeof filter, "(&(objectClass=kenpoMember)(kenpoState=issued)"
 		       "(kenpoRosterMail=%s)(!(kenpoDisabled=TRUE)))", esc);
-	rc = sm_search(rq, soc, soc->base, filter, NULL, &m);
+	rc = member_find(rq, soc, filter, &m);
 	*known = rc == KENPO_RES_OK;
-	sm_release(&m);
+	member_release(&m);
 	return rc == KENPO_RES_NOTFOUND ? KENPO_RES_OK : rc;
 }
 
@@ -527,7 +362,7 @@ guide_send(struct request *rq, const struct kenpo_society *soc, const char *addr
 int
 selfsvc_guide_request(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 {
-	char society[TEXT_MAX], addr[TEXT_MAX];
+	char society[TEXT_MAX], addr[TEXT_MAX], esc[LOG_ESCAPE_MAX];
 	const struct kenpo_society *soc;
 	int toolong = 0, rc;
 
@@ -535,7 +370,7 @@ selfsvc_guide_request(struct request *rq, struct kenpo_buf *in, struct kenpo_buf
 	take(in, addr, sizeof addr, &toolong);
 	if (kenpo_frame_close(in) != 0)
 		return KENPO_RES_BADREQ;
-	log_setrequest("guide request society=%.40s", society);
+	log_setrequest("guide request society=%.40s", log_escape(society, strlen(society), esc));
 	soc = society_pick(rq->kd->cfg, society);
 	if (soc == NULL)
 		return badvalue(out, "society");
@@ -575,9 +410,21 @@ selfsvc_token_check(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *
 
 /* ---- registration tickets ---- */
 
+/* The member a registration link or ticket is for, not yet registered:
+ * OK, or TOKEN_INVALID when it is gone or registered meanwhile. */
+static int
+load_issued(struct request *rq, const char *dn, struct member *m)
+{
+	int rc = member_load_dn(rq, dn, m);
+
+	if (rc == KENPO_RES_NOTFOUND || (rc == KENPO_RES_OK && !member_has(m, MA_STATE, "issued")))
+		rc = KENPO_RES_TOKEN_INVALID;
+	return rc;
+}
+
 /* Exchange a used link for a registration ticket and write the REG record. */
 static int
-reg_ticket(struct request *rq, const struct smember *m, const char *mail, struct kenpo_buf *out)
+reg_ticket(struct request *rq, const struct member *m, const char *mail, struct kenpo_buf *out)
 {
 	const struct kenpo_society *soc = m->soc;
 	struct token_spec spec = { KENPO_TOKEN_REGISTRATION, 0, mail, m->e->dn, NULL };
@@ -604,28 +451,26 @@ reg_ticket(struct request *rq, const struct smember *m, const char *mail, struct
  * Unknown login IDs cost the same argon2 verification. */
 static int
 letter_verify(struct request *rq, const struct token *t, const char *login,
-	      const char *pw, struct smember *m)
+	      const char *pw, struct member *m)
 {
 	const struct kenpo_society *soc = t->soc;
 	struct kenpo_pwcost cost;
 	const char *hash = NULL;
-	int64_t exp = 0;
-	unsigned long long tries = 0;
 	int rc;
 
 	pwcost(rq, &cost);
-	rc = sm_by_uid(rq, soc, login, m);
+	rc = member_load(rq, soc, login, strlen(login), m);
 	if (rc != KENPO_RES_OK && rc != KENPO_RES_NOTFOUND)
 		return rc;
-	if (rc == KENPO_RES_OK && sm_is(m, SM_STATE, "issued") && !sm_flag(m, SM_DISABLED, 0)) {
-		hash = sm_get(m, SM_TEMP);
-		if (sm_get(m, SM_TEMP_TRIES) != NULL &&
-		    kenpo_parse_ulong(sm_get(m, SM_TEMP_TRIES), 0, 1000000, &tries) != 0)
-			tries = 0;
-		if (sm_get(m, SM_TEMP_EXPIRY) != NULL &&
-		    (member_parse_time(sm_get(m, SM_TEMP_EXPIRY), &exp) != 0 || member_now() >= exp))
+	if (rc == KENPO_RES_OK && member_has(m, MA_STATE, "issued") &&
+	    !member_flag(m, MA_DISABLED, 0)) {
+		hash = member_get(m, MA_TEMP_PASSWORD);
+		/* An expiry that cannot be read (0) has passed. */
+		if (member_get(m, MA_TEMP_EXPIRY) != NULL &&
+		    member_now() >= member_time(m, MA_TEMP_EXPIRY))
 			hash = NULL;
-		if (soc->lockout_failures > 0 && tries >= soc->lockout_failures)
+		if (soc->lockout_failures > 0 &&
+		    member_count(m, MA_TEMP_TRIES) >= soc->lockout_failures)
 			hash = NULL;
 	}
 	if (hash == NULL) {
@@ -643,21 +488,15 @@ letter_verify(struct request *rq, const struct token *t, const char *login,
  * meanwhile means another failure was counted; this one is then lost,
  * which the per-link count covers). */
 static void
-letter_failed(struct request *rq, const struct smember *m)
+letter_failed(struct request *rq, const struct member *m)
 {
-	struct change c = { .n = 0 };
-	unsigned long long tries = 0;
-	char n[16];
+	struct member_change c;
 
-	if (m->e == NULL || !sm_is(m, SM_STATE, "issued"))
+	if (m->e == NULL || !member_has(m, MA_STATE, "issued"))
 		return;
-	if (sm_get(m, SM_TEMP_TRIES) != NULL &&
-	    kenpo_parse_ulong(sm_get(m, SM_TEMP_TRIES), 0, 1000000, &tries) != 0)
-		tries = 0;
-	(void)snprintf(n, sizeof n, "%llu", tries + 1);
-	ch_drop(&c, m, SM_TEMP_TRIES);
-	ch(&c, MYLDAP_MOD_ADD, "kenpoTempPasswordTries", n);
-	if (myldap_modify(rq->ld, m->e->dn, c.mods, c.n) == MYLDAP_ERROR)
+	member_change_init(&c);
+	member_set_count(&c, m, MA_TEMP_TRIES, member_count(m, MA_TEMP_TRIES) + 1);
+	if (member_apply(rq, m, &c) == MYLDAP_ERROR)
 		log_msg(LOG_WARNING, "%.200s: cannot count a wrong temporary password", m->e->dn);
 }
 
@@ -665,7 +504,7 @@ int
 selfsvc_reg_letter_open(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 {
 	char text[TEXT_MAX], login[TEXT_MAX], pw[SECRET_MAX];
-	struct smember m = { NULL, NULL, NULL };
+	struct member m = { NULL, NULL, NULL, 0 };
 	struct token t;
 	unsigned left = 0;
 	int toolong = 0, rc;
@@ -697,8 +536,9 @@ selfsvc_reg_letter_open(struct request *rq, struct kenpo_buf *in, struct kenpo_b
 	if (rc == KENPO_RES_OK)
 		log_msg(LOG_INFO, "%.200s: letter accepted, registration form opened", m.e->dn);
 done:
+	kenpo_wipe(text, sizeof text);
 	kenpo_wipe(pw, sizeof pw);
-	sm_release(&m);
+	member_release(&m);
 	return rc;
 }
 
@@ -707,7 +547,7 @@ done:
 /* The issued member of the roster with this address and date of birth. */
 static int
 roster_match(struct request *rq, const struct kenpo_society *soc, const char *addr,
-	     const char *dob, struct smember *m)
+	     const char *dob, struct member *m)
 {
 	char esc[3 * ADDRESS_MAX + 1], filter[FILTER_MAX];
 
@@ -717,7 +557,7 @@ roster_match(struct request *rq, const struct kenpo_society *soc, const char *ad
 	(void)snprintf(filter, sizeof filter, "(&(objectClass=kenpoMember)(kenpoState=issued)"
 		       "(kenpoRosterMail=%s)(kenpoDateOfBirth=%s)(!(kenpoDisabled=TRUE)))",
 		       esc, dob);
-	return sm_search(rq, soc, soc->base, filter, NULL, m);
+	return member_find(rq, soc, filter, m);
 }
 
 /* A failed check: counted on the link and on the address.  MISMATCH with
@@ -747,11 +587,12 @@ identity_failed(struct request *rq, struct token *t, const char *addr, unsigned 
 /* The check matched: the guide link is used, the identity link mailed to
  * the roster address and the on-screen key answered. */
 static int
-identity_passed(struct request *rq, struct token *t, const struct smember *m,
+identity_passed(struct request *rq, struct token *t, const struct member *m,
 		struct kenpo_buf *out)
 {
 	const struct kenpo_society *soc = t->soc;
-	struct token_spec spec = { KENPO_TOKEN_IDENTITY, 0, sm_get(m, SM_ROSTER), m->e->dn, NULL };
+	struct token_spec spec = { KENPO_TOKEN_IDENTITY, 0, member_get(m, MA_ROSTER_MAIL),
+				   m->e->dn, NULL };
 	char key[KENPO_AUTHKEY_LEN + 1];
 	int rc;
 
@@ -783,7 +624,7 @@ int
 selfsvc_identity_check(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 {
 	char text[TEXT_MAX], addr[TEXT_MAX], dob[TEXT_MAX];
-	struct smember m = { NULL, NULL, NULL };
+	struct member m = { NULL, NULL, NULL, 0 };
 	struct token t;
 	unsigned count = 0;
 	int toolong = 0, rc;
@@ -802,6 +643,7 @@ selfsvc_identity_check(struct request *rq, struct kenpo_buf *in, struct kenpo_bu
 	 * identity link goes to the roster's address, which proves it, and
 	 * the on-screen key ties that mail to this screen. */
 	rc = token_get(rq, text, KENPO_TOKEN_GUIDE, &t);
+	kenpo_wipe(text, sizeof text);
 	if (rc != KENPO_RES_OK)
 		return rc;
 	if (t.soc->method != KENPO_REG_IDENTITY)
@@ -816,7 +658,7 @@ selfsvc_identity_check(struct request *rq, struct kenpo_buf *in, struct kenpo_bu
 		rc = identity_failed(rq, &t, addr, count, out);
 	else if (rc == KENPO_RES_OK)
 		rc = identity_passed(rq, &t, &m, out);
-	sm_release(&m);
+	member_release(&m);
 	return rc;
 }
 
@@ -826,7 +668,7 @@ int
 selfsvc_identity_open(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 {
 	char text[TEXT_MAX], key[SECRET_MAX];
-	struct smember m = { NULL, NULL, NULL };
+	struct member m = { NULL, NULL, NULL, 0 };
 	struct token t;
 	unsigned left = 0;
 	size_t i;
@@ -854,16 +696,15 @@ selfsvc_identity_open(struct request *rq, struct kenpo_buf *in, struct kenpo_buf
 		}
 		goto done;
 	}
-	rc = sm_by_dn(rq, t.member, &m);
-	if (rc == KENPO_RES_NOTFOUND || (rc == KENPO_RES_OK && !sm_is(&m, SM_STATE, "issued")))
-		rc = KENPO_RES_TOKEN_INVALID;
+	rc = load_issued(rq, t.member, &m);
 	if (rc == KENPO_RES_OK)
 		rc = token_consume(rq, &t);
 	if (rc == KENPO_RES_OK)
 		rc = reg_ticket(rq, &m, t.mail, out);
 done:
+	kenpo_wipe(text, sizeof text);
 	kenpo_wipe(key, sizeof key);
-	sm_release(&m);
+	member_release(&m);
 	return rc;
 }
 
@@ -901,30 +742,6 @@ reg_form_check(struct reg_form *f, int toolong, struct kenpo_buf *out)
 	if (!nickname_ok(f->nickname))
 		return badvalue(out, "nickname");
 	return KENPO_RES_OK;
-}
-
-/* Expand the society's home template: %u login ID, %n member number. */
-static int
-home_of(const char *tmpl, const char *login, const char *number, char *out, size_t outsz)
-{
-	size_t o = 0, n;
-	const char *add;
-	char one[2] = "";
-
-	for (; *tmpl != '\0'; tmpl++) {
-		add = one;
-		one[0] = *tmpl;
-		if (tmpl[0] == '%' && (tmpl[1] == 'u' || tmpl[1] == 'n' || tmpl[1] == '%')) {
-			tmpl++;
-			add = *tmpl == 'u' ? login : *tmpl == 'n' ? number : "%";
-		}
-		if (add == NULL || (n = strlen(add)) >= outsz - o)
-			return -1;
-		memcpy(out + o, add, n);
-		o += n;
-	}
-	out[o] = '\0';
-	return 0;
 }
 
 /* Take the next uidNumber from the society's counter (optimistic: delete
@@ -967,18 +784,18 @@ uid_allocate(struct request *rq, const struct kenpo_society *soc, char *out, siz
 
 /* The change that registers the member as read. */
 static int
-reg_change(struct request *rq, const struct smember *m, struct reg_form *f, struct change *c)
+reg_change(struct request *rq, const struct member *m, struct reg_form *f, struct change *c)
 {
 	const struct kenpo_society *soc = m->soc;
 	int rc;
 
-	ch(c, MYLDAP_MOD_DELETE, "kenpoState", sm_get(m, SM_STATE));
+	ch_drop(c, m, MA_STATE);
 	ch(c, MYLDAP_MOD_ADD, "kenpoState", "registered");
-	if (home_of(soc->home_template, f->login, sm_get(m, SM_NUMBER), f->home,
-		    sizeof f->home) != 0)
+	if (passwd_expand_home(soc->home_template, f->login, member_get(m, MA_NUMBER), f->home,
+			       sizeof f->home) != 0)
 		return KENPO_RES_INTERNAL;
-	if (sm_has_class(m, "posixAccount") && sm_get(m, SM_UID) != NULL) {
-		ch(c, MYLDAP_MOD_DELETE, "uid", sm_get(m, SM_UID));
+	if (member_has(m, MA_OBJECTCLASS, "posixAccount") && member_get(m, MA_UID) != NULL) {
+		ch_drop(c, m, MA_UID);
 		ch(c, MYLDAP_MOD_ADD, "uid", f->login);
 		ch(c, MYLDAP_MOD_REPLACE, "homeDirectory", f->home);
 	} else {
@@ -998,10 +815,10 @@ reg_change(struct request *rq, const struct smember *m, struct reg_form *f, stru
 	ch(c, MYLDAP_MOD_REPLACE, "userPassword", f->hash);
 	ch(c, MYLDAP_MOD_REPLACE, "kenpoMail1", f->mail);
 	ch(c, MYLDAP_MOD_REPLACE, "kenpoNickname", f->nickname);
-	ch_drop(c, m, SM_TEMP);
-	ch_drop(c, m, SM_TEMP_EXPIRY);
-	ch_drop(c, m, SM_TEMP_TRIES);
-	ch_drop(c, m, SM_MUST_CHANGE);
+	ch_drop(c, m, MA_TEMP_PASSWORD);
+	ch_drop(c, m, MA_TEMP_EXPIRY);
+	ch_drop(c, m, MA_TEMP_TRIES);
+	ch_drop(c, m, MA_MUST_CHANGE);
 	return c->err ? KENPO_RES_INTERNAL : KENPO_RES_OK;
 }
 
@@ -1010,14 +827,12 @@ reg_change(struct request *rq, const struct smember *m, struct reg_form *f, stru
 static int
 reg_apply(struct request *rq, const struct token *t, struct reg_form *f)
 {
-	struct smember m = { NULL, NULL, NULL };
+	struct member m = { NULL, NULL, NULL, 0 };
 	struct change c;
 	int attempt, rc = KENPO_RES_UNAVAIL, taken = 0;
 
 	for (attempt = 0; attempt < UPDATE_TRIES; attempt++) {
-		rc = sm_by_dn(rq, t->member, &m);
-		if (rc == KENPO_RES_NOTFOUND || (rc == KENPO_RES_OK && !sm_is(&m, SM_STATE, "issued")))
-			rc = KENPO_RES_TOKEN_INVALID;
+		rc = load_issued(rq, t->member, &m);
 		if (rc != KENPO_RES_OK)
 			break;
 		memset(&c, 0, sizeof c);
@@ -1030,7 +845,7 @@ reg_apply(struct request *rq, const struct token *t, struct reg_form *f)
 			rc = KENPO_RES_OK;
 			break;
 		}
-		sm_release(&m);
+		member_release(&m);
 		if (rc != MYLDAP_CHANGED) {
 			rc = rc == MYLDAP_UNAVAIL ? KENPO_RES_UNAVAIL : KENPO_RES_INTERNAL;
 			break;
@@ -1043,7 +858,7 @@ reg_apply(struct request *rq, const struct token *t, struct reg_form *f)
 		}
 		rc = KENPO_RES_UNAVAIL;
 	}
-	sm_release(&m);
+	member_release(&m);
 	return rc;
 }
 
@@ -1120,12 +935,12 @@ done:
 
 /* A temporary password for one member, stored, and its link mailed. */
 static int
-reset_one(struct request *rq, const struct smember *m, const char *addr)
+reset_one(struct request *rq, const struct member *m, const char *addr)
 {
 	const struct kenpo_society *soc = m->soc;
 	struct token_spec spec = { KENPO_TOKEN_RESET, 0, addr, m->e->dn, NULL };
 	char temp[KENPO_TEMP_PASSWORD_LEN + 1], hash[KENPO_PWHASH_MAX], exp[32];
-	struct kenpo_var vars[2] = { { "LOGINID", sm_get(m, SM_UID) }, { "PASSWD", temp } };
+	struct kenpo_var vars[2] = { { "LOGINID", member_get(m, MA_UID) }, { "PASSWD", temp } };
 	struct myldap_mod mods[3];
 	struct kenpo_pwcost cost;
 	int rc = KENPO_RES_INTERNAL;
@@ -1167,9 +982,9 @@ reset_send(struct request *rq, const struct kenpo_society *soc, const char *addr
 {
 	char esc[3 * ADDRESS_MAX + 1], filter[3 * sizeof esc + 256];
 	struct myldap_result *res = NULL;
-	struct smember m;
+	struct member m;
 	size_t i;
-	int rc, allowed = 0;
+	int rc, r, allowed = 0;
 
 	rc = rate_take(rq, soc, "reset", addr, soc->reset_per_hour, 3600, &allowed);
 	if (rc != KENPO_RES_OK || !allowed) {
@@ -1182,13 +997,20 @@ reset_send(struct request *rq, const struct kenpo_society *soc, const char *addr
 	(void)snprintf(filter, sizeof filter, "(&(objectClass=kenpoMember)"
 		       "(kenpoState=registered)(!(kenpoDisabled=TRUE))"
 		       "(|(kenpoMail1=%s)(kenpoMail2=%s)(kenpoMail3=%s)))", esc, esc, esc);
-	rc = myldap_search(rq->ld, soc->base, filter, sm_attrs, RESET_MEMBERS_MAX, &res);
-	if (rc != MYLDAP_OK)
-		return ldap_result(rc);
-	for (i = 0; i < res->nentries && rc == KENPO_RES_OK; i++) {
-		m = (struct smember){ soc, NULL, &res->entries[i] };
-		if (myldap_nvalues(m.e, SM_UID) == 1)
-			rc = reset_one(rq, &m, addr);
+	rc = member_search(rq, soc, filter, RESET_MEMBERS_MAX, &res);
+	if (rc != KENPO_RES_OK)
+		return rc;
+	/* A mail that fails for one member (logged by the mailer) does not
+	 * keep the others who share the address from theirs. */
+	for (i = 0; i < res->nentries; i++) {
+		member_of(soc, &res->entries[i], &m);
+		if (myldap_nvalues(m.e, MA_UID) != 1)
+			continue;
+		r = reset_one(rq, &m, addr);
+		if (r != KENPO_RES_OK)
+			rc = r;
+		if (r != KENPO_RES_OK && r != KENPO_RES_MAIL_FAILED)
+			break;
 	}
 	if (res->nentries == 0)
 		log_msg(LOG_INFO, "no reset mailed (no registered member has the address)");
@@ -1200,7 +1022,7 @@ int
 selfsvc_reset_request(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 {
 	const struct kenpo_config *cfg = rq->kd->cfg;
-	char society[TEXT_MAX], addr[TEXT_MAX];
+	char society[TEXT_MAX], addr[TEXT_MAX], esc[LOG_ESCAPE_MAX];
 	const struct kenpo_society *soc;
 	int toolong = 0, rc = KENPO_RES_OK;
 	size_t i;
@@ -1209,7 +1031,7 @@ selfsvc_reset_request(struct request *rq, struct kenpo_buf *in, struct kenpo_buf
 	take(in, addr, sizeof addr, &toolong);
 	if (kenpo_frame_close(in) != 0)
 		return KENPO_RES_BADREQ;
-	log_setrequest("reset request society=%.40s", society);
+	log_setrequest("reset request society=%.40s", log_escape(society, strlen(society), esc));
 	soc = society[0] != '\0' ? kenpo_config_society(cfg, society) : NULL;
 	if (society[0] != '\0' && soc == NULL)
 		return badvalue(out, "society");
@@ -1229,9 +1051,8 @@ int
 selfsvc_reset_open(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 {
 	char text[TEXT_MAX];
-	struct smember m = { NULL, NULL, NULL };
+	struct member m = { NULL, NULL, NULL, 0 };
 	struct token t;
-	int64_t exp = 0;
 	int toolong = 0, rc;
 
 	take(in, text, sizeof text, &toolong);
@@ -1239,20 +1060,19 @@ selfsvc_reset_open(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *o
 		return KENPO_RES_BADREQ;
 	log_setrequest("reset link");
 	rc = token_get(rq, text, KENPO_TOKEN_RESET, &t);
+	kenpo_wipe(text, sizeof text);
 	if (rc == KENPO_RES_OK)
-		rc = sm_by_dn(rq, t.member, &m);
-	if (rc == KENPO_RES_NOTFOUND || (rc == KENPO_RES_OK && sm_get(&m, SM_UID) == NULL))
+		rc = member_load_dn(rq, t.member, &m);
+	if (rc == KENPO_RES_NOTFOUND || (rc == KENPO_RES_OK && member_get(&m, MA_UID) == NULL))
 		rc = KENPO_RES_TOKEN_INVALID;
 	if (rc == KENPO_RES_OK)
 		rc = token_consume(rq, &t);
 	if (rc == KENPO_RES_OK) {
-		if (sm_get(&m, SM_TEMP_EXPIRY) == NULL ||
-		    member_parse_time(sm_get(&m, SM_TEMP_EXPIRY), &exp) != 0)
-			exp = 0;
-		kenpo_put_cstring(out, sm_get(&m, SM_UID));
-		kenpo_put_int32(out, (int32_t)ceil_secs(exp - member_now()));
+		kenpo_put_cstring(out, member_get(&m, MA_UID));
+		kenpo_put_int32(out, (int32_t)ceil_secs(member_time(&m, MA_TEMP_EXPIRY) -
+							member_now()));
 	}
-	sm_release(&m);
+	member_release(&m);
 	return rc;
 }
 
@@ -1268,7 +1088,7 @@ selfsvc_login_id_check(struct request *rq, struct kenpo_buf *in, struct kenpo_bu
 	if (kenpo_frame_close(in) != 0)
 		return KENPO_RES_BADREQ;
 	log_setrequest("login ID check");
-	if (toolong || !login_plausible(login))
+	if (toolong || !member_login_plausible(login, strlen(login)))
 		return badvalue(out, "login_id");
 	rc = login_taken(rq, login, NULL, &taken);
 	if (rc != KENPO_RES_OK)
@@ -1282,7 +1102,7 @@ selfsvc_login_id_check(struct request *rq, struct kenpo_buf *in, struct kenpo_bu
 int
 selfsvc_ticket_issue(struct request *rq, const char *member_dn, char *out, size_t outsz)
 {
-	const struct kenpo_society *soc = society_of_dn(rq->kd->cfg, member_dn);
+	const struct kenpo_society *soc = member_society_of_dn(rq, member_dn);
 	struct token_spec spec = { KENPO_TOKEN_TICKET, 0, NULL, member_dn, NULL };
 
 	if (soc == NULL) {
@@ -1308,25 +1128,25 @@ enum ptype { PT_LOGIN, PT_NICKNAME, PT_MAIL, PT_BOOL_ON, PT_BOOL_OFF };
 
 struct pfield {
 	const char *name;
-	enum sm_attr attr;
+	enum member_attr attr;
 	enum ptype type;
 };
 
 /* The member's own fields, in the order a profile shows them. */
 static const struct pfield pfields[] = {
-	{ "login_id", SM_UID, PT_LOGIN },
-	{ "nickname", SM_NICKNAME, PT_NICKNAME },
-	{ "mail1", SM_MAIL1, PT_MAIL },
-	{ "mail2", SM_MAIL2, PT_MAIL },
-	{ "mail3", SM_MAIL3, PT_MAIL },
-	{ "key_required", SM_KEYREQ, PT_BOOL_ON },
-	{ "notify_medical", SM_N_MEDICAL, PT_BOOL_ON },
-	{ "notify_generic", SM_N_GENERIC, PT_BOOL_ON },
-	{ "notify_magazine", SM_N_MAGAZINE, PT_BOOL_ON },
-	{ "notify_documents", SM_N_DOCUMENTS, PT_BOOL_ON },
-	{ "notify_applications", SM_N_APPLICATIONS, PT_BOOL_ON },
-	{ "disclose_medical", SM_D_MEDICAL, PT_BOOL_OFF },
-	{ "disclose_generic", SM_D_GENERIC, PT_BOOL_OFF },
+	{ "login_id", MA_UID, PT_LOGIN },
+	{ "nickname", MA_NICKNAME, PT_NICKNAME },
+	{ "mail1", MA_MAIL1, PT_MAIL },
+	{ "mail2", MA_MAIL2, PT_MAIL },
+	{ "mail3", MA_MAIL3, PT_MAIL },
+	{ "key_required", MA_KEY_REQUIRED, PT_BOOL_ON },
+	{ "notify_medical", MA_NOTIFY_MEDICAL, PT_BOOL_ON },
+	{ "notify_generic", MA_NOTIFY_GENERIC, PT_BOOL_ON },
+	{ "notify_magazine", MA_NOTIFY_MAGAZINE, PT_BOOL_ON },
+	{ "notify_documents", MA_NOTIFY_DOCUMENTS, PT_BOOL_ON },
+	{ "notify_applications", MA_NOTIFY_APPLICATIONS, PT_BOOL_ON },
+	{ "disclose_medical", MA_DISCLOSE_MEDICAL, PT_BOOL_OFF },
+	{ "disclose_generic", MA_DISCLOSE_GENERIC, PT_BOOL_OFF },
 };
 #define NPFIELDS (sizeof pfields / sizeof pfields[0])
 enum { PF_LOGIN = 0, PF_MAIL1 = 2, PF_MAIL2 = 3, PF_MAIL3 = 4 };  /* rows of pfields */
@@ -1368,7 +1188,7 @@ bool_value(const char *v)
 }
 
 static int
-household_read(struct request *rq, const struct smember *m, struct myldap_result **res)
+household_read(struct request *rq, const struct member *m, struct myldap_result **res)
 {
 	int rc = myldap_search(rq->ld, m->e->dn, "(objectClass=kenpoHouseholdMember)",
 			       hh_attrs, HOUSEHOLD_MAX, res);
@@ -1440,7 +1260,7 @@ put_household(struct kenpo_buf *out, const struct myldap_result *hh)
 }
 
 static void
-put_profile(struct kenpo_buf *out, const struct smember *m, const struct myldap_result *hh)
+put_profile(struct kenpo_buf *out, const struct member *m, const struct myldap_result *hh)
 {
 	size_t countpos = out->len, n = 0, i;
 	char iso[32];
@@ -1449,14 +1269,14 @@ put_profile(struct kenpo_buf *out, const struct smember *m, const struct myldap_
 
 	kenpo_put_int32(out, 0);
 	for (i = 0; i < NPFIELDS; i++, n++) {
-		v = sm_get(m, pfields[i].attr);
+		v = member_get(m, pfields[i].attr);
 		put_pair(out, pfields[i].name, pfields[i].type >= PT_BOOL_ON ?
 			 yesno(v, pfields[i].type) : v);
 	}
 	n += put_household(out, hh);
-	iso_time(sm_get(m, SM_LAST_LOGIN), iso, sizeof iso);
+	iso_time(member_get(m, MA_LAST_LOGIN), iso, sizeof iso);
 	put_pair(out, "last_login", iso);
-	put_pair(out, "state", sm_get(m, SM_STATE));
+	put_pair(out, "state", member_get(m, MA_STATE));
 	n += 2;
 	word = htonl((uint32_t)n);
 	if (!out->err)
@@ -1470,7 +1290,7 @@ put_profile(struct kenpo_buf *out, const struct smember *m, const struct myldap_
  */
 static int
 profile_access(struct request *rq, const char *login, const char *ticket,
-	       struct smember *m, struct token *t, int *has_ticket)
+	       struct member *m, struct token *t, int *has_ticket)
 {
 	int rc;
 
@@ -1481,15 +1301,15 @@ profile_access(struct request *rq, const char *login, const char *ticket,
 				(unsigned long)rq->peer_uid);
 			return KENPO_RES_DENIED;
 		}
-		return sm_by_uid(rq, NULL, login, m);
+		return member_load(rq, NULL, login, strlen(login), m);
 	}
 	rc = token_get(rq, ticket, KENPO_TOKEN_TICKET, t);
 	if (rc != KENPO_RES_OK)
 		return rc;
-	rc = sm_by_dn(rq, t->member, m);
+	rc = member_load_dn(rq, t->member, m);
 	if (rc == KENPO_RES_NOTFOUND ||
-	    (rc == KENPO_RES_OK && (sm_get(m, SM_UID) == NULL ||
-				    strcasecmp(sm_get(m, SM_UID), login) != 0))) {
+	    (rc == KENPO_RES_OK && (member_get(m, MA_UID) == NULL ||
+				    strcasecmp(member_get(m, MA_UID), login) != 0))) {
 		log_msg(LOG_NOTICE, "a ticket presented for another member");
 		rc = KENPO_RES_TOKEN_INVALID;
 	}
@@ -1499,7 +1319,7 @@ profile_access(struct request *rq, const char *login, const char *ticket,
 /* The ticket to answer with: the next one after a used ticket; for root,
  * who presented none, a fresh one. */
 static int
-ticket_answer(struct request *rq, const struct smember *m, const struct token *t,
+ticket_answer(struct request *rq, const struct member *m, const struct token *t,
 	      int has_ticket, char *next, size_t nextsz)
 {
 	if (has_ticket)
@@ -1511,7 +1331,7 @@ int
 selfsvc_profile_get(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 {
 	char login[TEXT_MAX], ticket[TEXT_MAX], next[KENPO_TOKEN_LEN + 1] = "";
-	struct smember m = { NULL, NULL, NULL };
+	struct member m = { NULL, NULL, NULL, 0 };
 	struct myldap_result *hh = NULL;
 	struct token t;
 	int toolong = 0, has_ticket = 0, rc;
@@ -1535,7 +1355,7 @@ selfsvc_profile_get(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *
 	kenpo_wipe(next, sizeof next);
 	kenpo_wipe(ticket, sizeof ticket);
 	myldap_result_free(hh);
-	sm_release(&m);
+	member_release(&m);
 	return rc;
 }
 
@@ -1655,9 +1475,10 @@ pset_read(struct kenpo_buf *in, const char **names, const char **values, int32_t
 /* Check what depends on the member as read: mail 2 and 3 only with a
  * mail 1; every household index must exist. */
 static int
-pset_check_member(struct pset *p, const struct smember *m, const struct myldap_result *hh)
+pset_check_member(struct pset *p, const struct member *m, const struct myldap_result *hh)
 {
-	const char *mail1 = p->value[PF_MAIL1] != NULL ? p->value[PF_MAIL1] : sm_get(m, SM_MAIL1);
+	const char *mail1 = p->value[PF_MAIL1] != NULL ? p->value[PF_MAIL1]
+						       : member_get(m, MA_MAIL1);
 	size_t i;
 
 	if (mail1 == NULL || mail1[0] == '\0') {
@@ -1689,7 +1510,7 @@ pset_member_change(const struct pset *p, struct change *c)
 			continue;
 		if (pfields[i].type >= PT_BOOL_ON)
 			v = bool_value(v);
-		ch(c, MYLDAP_MOD_REPLACE, sm_attrs[pfields[i].attr], v[0] != '\0' ? v : NULL);
+		ch(c, MYLDAP_MOD_REPLACE, member_attr_name(pfields[i].attr), v[0] != '\0' ? v : NULL);
 	}
 	return c->err ? -1 : 0;
 }
@@ -1720,7 +1541,7 @@ pset_household_apply(struct request *rq, const struct pset *p, const struct myld
 /* The member's entry, then the household's.  ID_TAKEN when the unique
  * overlay refused the login ID. */
 static int
-pset_apply(struct request *rq, const struct pset *p, const struct smember *m,
+pset_apply(struct request *rq, const struct pset *p, const struct member *m,
 	   const struct myldap_result *hh)
 {
 	struct change c;
@@ -1746,9 +1567,9 @@ pset_apply(struct request *rq, const struct pset *p, const struct smember *m,
 /* Mail 1 changed: the old address hears of it (a stolen session that
  * redirects the mails must not go unnoticed). */
 static void
-pset_notify(const struct pset *p, const struct smember *m)
+pset_notify(const struct pset *p, const struct member *m)
 {
-	const char *old = sm_get(m, SM_MAIL1), *new = p->value[PF_MAIL1];
+	const char *old = member_get(m, MA_MAIL1), *new = p->value[PF_MAIL1];
 	struct kenpo_var var = { "NEWADDRESS", NULL };
 	char masked[TOKEN_MAIL_MAX];
 
@@ -1766,7 +1587,7 @@ static int
 profile_set(struct request *rq, const char *login, const char *ticket, struct pset *p,
 	    struct kenpo_buf *out)
 {
-	struct smember m = { NULL, NULL, NULL };
+	struct member m = { NULL, NULL, NULL, 0 };
 	struct myldap_result *hh = NULL;
 	char next[KENPO_TOKEN_LEN + 1] = "";
 	struct token t;
@@ -1796,7 +1617,7 @@ profile_set(struct request *rq, const char *login, const char *ticket, struct ps
 	}
 	kenpo_wipe(next, sizeof next);
 	myldap_result_free(hh);
-	sm_release(&m);
+	member_release(&m);
 	return rc;
 }
 
