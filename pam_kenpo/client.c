@@ -37,6 +37,7 @@ enum shape {
 	SHAPE_TEXT,             /* STRING (kenpod's version) */
 	SHAPE_AUTH,             /* AUTH record */
 	SHAPE_KEY,              /* KEY record */
+	SHAPE_ACCOUNT,          /* INT32 lang, STRING login, INT32 uid */
 };
 
 struct rule {
@@ -87,8 +88,8 @@ static const struct rule auth_abort_rules[] = {
 /* The header names the fields of OK, MUST_CHANGE and LOCKED; DISABLED and
  * NOTFOUND are read with a language or without. */
 static const struct rule account_rules[] = {
-	{ KENPO_RES_OK, SHAPE_LANG },
-	{ KENPO_RES_MUST_CHANGE, SHAPE_LANG },
+	{ KENPO_RES_OK, SHAPE_ACCOUNT },
+	{ KENPO_RES_MUST_CHANGE, SHAPE_ACCOUNT },
 	{ KENPO_RES_DISABLED, SHAPE_LANG_OPT },
 	{ KENPO_RES_LOCKED, SHAPE_LANG_SECONDS },
 	{ KENPO_RES_NOTFOUND, SHAPE_LANG_OPT },
@@ -167,6 +168,7 @@ static void
 read_key_record(struct kenpo_buf *b, struct kenpo_answer *a)
 {
 	kenpo_get_string(b, a->login, sizeof(a->login));
+	a->uid = (uint32_t)kenpo_get_int32(b);
 	read_lang(b, a);
 	kenpo_get_string(b, a->masked, sizeof(a->masked));
 	a->seconds = kenpo_get_int32(b);
@@ -212,6 +214,7 @@ read_shape(struct kenpo_buf *b, enum shape shape, struct kenpo_answer *a)
 		break;
 	case SHAPE_AUTH:
 		kenpo_get_string(b, a->login, sizeof(a->login));
+		a->uid = (uint32_t)kenpo_get_int32(b);
 		read_lang(b, a);
 		a->flags = kenpo_get_int32(b);
 		kenpo_get_string(b, a->ticket, sizeof(a->ticket));
@@ -220,6 +223,13 @@ read_shape(struct kenpo_buf *b, enum shape shape, struct kenpo_answer *a)
 		break;
 	case SHAPE_KEY:
 		read_key_record(b, a);
+		break;
+	case SHAPE_ACCOUNT:
+		read_lang(b, a);
+		kenpo_get_string(b, a->login, sizeof(a->login));
+		a->uid = (uint32_t)kenpo_get_int32(b);
+		if (a->login[0] == '\0')
+			b->err = 1;
 		break;
 	}
 	if (!printable(a->text))

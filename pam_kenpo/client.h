@@ -39,7 +39,8 @@ struct kenpo_answer {
 	int32_t result;                            /* enum kenpo_result */
 	int has_lang;                              /* the answer named a language */
 	enum kenpo_lang lang;                      /* the member's society's language */
-	char login[KENPO_CLIENT_NAME_MAX + 1];     /* AUTH, KEY: canonical login ID */
+	char login[KENPO_CLIENT_NAME_MAX + 1];     /* AUTH, KEY, ACCOUNT: canonical login ID */
+	uint32_t uid;                              /* AUTH, KEY, ACCOUNT: the member's uid */
 	int32_t flags;                             /* AUTH: KENPO_AUTHR_* */
 	char masked[KENPO_CLIENT_NAME_MAX + 1];    /* KEY: masked mail address */
 	int32_t seconds;   /* KEY: validity; LOCKED, DELAY, COOLDOWN: time to wait */

@@ -54,7 +54,16 @@
  * kenpod names in every answer, else ja; Cockpit shows non-ASCII as '?',
  * and lang=en gives ASCII only), socket=PATH, timeout=MS (one round trip
  * to kenpod; default 15000 for the actions that may send mail or hash a
- * password, 2000 for the others), key_prompts=N (default 3).
+ * password, 2000 for the others), key_prompts=N (default 3),
+ * no_host_account (see below).
+ *
+ * A member is never a local account.  In auth and in account the module
+ * checks that getpwnam(PAM_USER) is exactly the member kenpod authenticated:
+ * the same name byte for byte and the same uid, so that a member whose
+ * login ID names root or a service account of this host (kenpod refuses
+ * such IDs, but one kenpod serves many hosts) is refused with a warning in
+ * the log.  With no_host_account, for web applications that never switch
+ * to a host account, a member may have no passwd entry on this host.
  *
  * Unknown users and wrong passwords give the same PAM_AUTH_ERR and the same
  * message; kenpod makes them take the same time.  The module adds no
@@ -65,6 +74,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -79,6 +89,7 @@
 #include "client.h"
 #include "i18n.h"
 #include "kenpo-proto.h"
+#include "localname.h"
 #include "policy.h"
 
 #define AUTH_TIMEOUT_MS 15000   /* kenpod may send a mail or hash a password */
@@ -106,6 +117,7 @@
 #define OPT_SINGLE 0x20
 #define OPT_LANG 0x40           /* lang= was given */
 #define OPT_TICKET 0x80         /* put the profile ticket into the PAM environment */
+#define OPT_NO_HOST_ACCOUNT 0x100 /* members need no passwd entry on this host */
 
 struct opts {
 	unsigned flags;
@@ -209,6 +221,7 @@ static const struct option_def {
 	{ "split", OPT_SPLIT, NULL },
 	{ "single", OPT_SINGLE, NULL },
 	{ "ticket", OPT_TICKET, NULL },
+	{ "no_host_account", OPT_NO_HOST_ACCOUNT, NULL },
 	{ "lang=", 0, opt_lang },
 	{ "socket=", 0, opt_socket },
 	{ "timeout=", 0, opt_timeout },
@@ -622,6 +635,55 @@ item_string(const struct ctx *c, int item)
 	return v;
 }
 
+/* ---- who the member is on this host ---- */
+
+/*
+ * Whether the host's account named PAM_USER is exactly the member kenpod
+ * vouched for (a->login, a->uid): the same name byte for byte and the same
+ * uid.  kenpod refuses login IDs that name local accounts, but one kenpod
+ * serves hosts with different local accounts and the directory may hold a
+ * name from before; without this check a member called "root" would log in
+ * as root, since the program switches to whatever getpwnam(PAM_USER) names
+ * (DESIGN.md, architecture 7).  With no_host_account a member may have no
+ * passwd entry here at all (a web application that never switches to a
+ * host account), but an entry of that name must still be the member.
+ */
+static int
+is_this_member(struct ctx *c, const struct kenpo_answer *a)
+{
+	char buf[4096];
+	struct passwd pw, *pwp = NULL;
+	const char *why;
+	int rc;
+
+	if (strcmp(c->user, a->login) != 0) {
+		why = "the name differs from the member's login ID";
+		goto refused;
+	}
+	if (a->uid < KENPO_HOST_UID_LIMIT) {
+		why = "its uid is one of the host's own";
+		goto refused;
+	}
+	rc = getpwnam_r(c->user, &pw, buf, sizeof(buf), &pwp);
+	if (pwp == NULL) {
+		if ((rc == 0 || rc == ENOENT) && opt(c, OPT_NO_HOST_ACCOUNT))
+			return 1;
+		why = "the host has no account of that name";
+		goto refused;
+	}
+	if (strcmp(pw.pw_name, a->login) != 0 || pw.pw_uid != (uid_t)a->uid) {
+		why = "the host's account of that name is not the member";
+		goto refused;
+	}
+	explicit_bzero(buf, sizeof(buf));
+	return 1;
+refused:
+	explicit_bzero(buf, sizeof(buf));
+	pam_syslog(c->pamh, LOG_WARNING, "refused %.100s: kenpod knows member %.100s (uid %lu), "
+		   "but %s", c->user, a->login, (unsigned long)a->uid, why);
+	return 0;
+}
+
 /* ---- the pending key ---- */
 
 /* Void the key, once (AUTH_ABORT; kenpod always agrees). */
@@ -946,6 +1008,19 @@ done:
 	return rc;
 }
 
+/* Refuse a member who is not the host's account of that name: the answer
+ * of a wrong password, and the key voided at once. */
+static int
+not_this_member(struct ctx *c, const struct kenpo_client *kc, struct kenpo_answer *a)
+{
+	int32_t result = a->result;
+
+	if (result == KENPO_RES_KEY_SENT || result == KENPO_RES_KEY_PENDING)
+		(void)kenpo_client_auth_abort(kc, a->login, a->txn);
+	a->result = KENPO_RES_AUTH_ERR;
+	return auth_failed(c, a);
+}
+
 static int
 authenticate(struct ctx *c)
 {
@@ -974,7 +1049,10 @@ authenticate(struct ctx *c)
 		return unreachable(c, "AUTH_PASSWORD", errno);
 	learn_lang(c, &a);
 	debug_answer(c, "AUTH_PASSWORD", &a);
-	if (a.result == KENPO_RES_OK) {
+	if ((a.result == KENPO_RES_OK || a.result == KENPO_RES_KEY_SENT ||
+	     a.result == KENPO_RES_KEY_PENDING) && !is_this_member(c, &a))
+		rc = not_this_member(c, &kc, &a);
+	else if (a.result == KENPO_RES_OK) {
 		offer_ticket(c, &a);
 		rc = succeeded(c, a.flags, password);
 	} else if (a.result == KENPO_RES_KEY_SENT || a.result == KENPO_RES_KEY_PENDING)
@@ -1012,6 +1090,9 @@ account(struct ctx *c)
 	}
 	learn_lang(c, &a);
 	debug_answer(c, "ACCOUNT", &a);
+	if ((a.result == KENPO_RES_OK || a.result == KENPO_RES_MUST_CHANGE) &&
+	    !is_this_member(c, &a))
+		return PAM_PERM_DENIED;
 	if (a.result == KENPO_RES_LOCKED) {
 		say_locked(c, a.result, a.seconds);
 		return PAM_PERM_DENIED;

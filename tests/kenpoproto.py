@@ -9,7 +9,7 @@ Every function can also produce broken frames on purpose.
 import socket
 import struct
 
-VERSION = 1
+VERSION = 2
 MAX_FRAME = 64 * 1024
 MAX_STRING = 4096
 
@@ -25,6 +25,7 @@ AUTH_ABORT = 0x00020004
 ACCOUNT = 0x00020005
 SESSION_OPEN = 0x00020006
 PASSWORD_CHANGE = 0x00020007
+LOGIN_ID_CHECK = 0x0003000b
 
 OK, NOTFOUND, UNAVAIL, DENIED, BADREQ, UNKNOWN, INTERNAL = range(7)
 RESULT_NAMES = {OK: "OK", NOTFOUND: "NOTFOUND", UNAVAIL: "UNAVAIL", DENIED: "DENIED",
@@ -224,10 +225,13 @@ class Client:
         """A dict: result, name, and the fields of that result."""
         out = {"result": result, "name": RESULT_NAMES.get(result, str(result))}
         if fields == "auth":
-            out.update(login=r.string(), lang=r.int32(), flags=r.int32(), ticket=r.string())
+            out.update(login=r.string(), uid=r.uint32(), lang=r.int32(), flags=r.int32(),
+                       ticket=r.string())
         elif fields == "key":
-            out.update(login=r.string(), lang=r.int32(), masked=r.string(),
+            out.update(login=r.string(), uid=r.uint32(), lang=r.int32(), masked=r.string(),
                        secs=r.int32(), txn=r.string())
+        elif fields == "account":
+            out.update(lang=r.int32(), login=r.string(), uid=r.uint32())
         elif fields == "lang secs":
             out.update(lang=r.int32(), secs=r.int32())
         elif fields == "lang":
@@ -261,7 +265,11 @@ class Client:
         return self._auth(AUTH_ABORT, login, txn, ok="none")
 
     def account(self, login):
-        return self._auth(ACCOUNT, login, ok="lang")
+        result, r = self.call(ACCOUNT, login)
+        how = "account" if result in (OK, MUST_CHANGE) else \
+            None if result in (DENIED, BADREQ, UNKNOWN, INTERNAL, NOTFOUND) else \
+            _AUTH_FIELDS.get(result)
+        return self._auth_answer(result, r, how)
 
     def session_open(self, login, service="kenpo-test", rhost=""):
         result, r = self.call(SESSION_OPEN, login, service, rhost)

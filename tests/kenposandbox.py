@@ -256,6 +256,14 @@ def ldif_entry(dn, attrs):
     return "\n".join(lines) + "\n\n"
 
 
+def asan_runtime(path):
+    """The AddressSanitizer runtime a binary links (a sanitizer build), or
+    None: it must come first in LD_PRELOAD."""
+    r = subprocess.run(["ldd", path], capture_output=True, text=True)
+    m = re.search(r"^\s*libasan\.so\S*\s+=>\s+(\S+)", r.stdout, re.MULTILINE)
+    return m.group(1) if m else None
+
+
 def _free_port():
     """A TCP port on 127.0.0.1 that nobody listens on right now (never 389)."""
     while True:
@@ -462,6 +470,7 @@ class Sandbox:
         self.kenpod_settings = {}
         self.society_settings = {}
         self.extra_societies = {}
+        self.kenpod_extra_env = {}   # merged into kenpod's environment
         self._kenpod_proc = None
         self._extra_kenpods = {}
 
@@ -660,6 +669,42 @@ class Sandbox:
         """Environment for ldap-utils: ignore ~/.ldaprc and /etc/ldap/ldap.conf."""
         env = dict(os.environ)
         env["LDAPNOINIT"] = "1"
+        return env
+
+    def nss_wrapper_env(self, env=None, passwd_extra=(), preload_first=None, for_binary=None):
+        """An environment in which getpwnam() answers as on a host whose
+        nsswitch.conf says `passwd: files kenpo`: nss_wrapper (LD_PRELOAD)
+        serves copies of /etc/passwd and /etc/group, plus `passwd_extra`
+        lines, and then the built libnss_kenpo.so.2 asking this sandbox's
+        kenpod.  Neither /etc/nsswitch.conf nor the host's files change.
+        `preload_first` (a sanitizer runtime) goes before nss_wrapper; with
+        `for_binary`, the sanitizer runtime that binary links, if any."""
+        env = dict(os.environ if env is None else env)
+        if for_binary is not None and preload_first is None:
+            preload_first = asan_runtime(for_binary)
+        passwd = os.path.join(self.dir, "nss_wrapper.passwd")
+        group = os.path.join(self.dir, "nss_wrapper.group")
+        with open("/etc/passwd") as f:
+            text = f.read()
+        with open(passwd + ".tmp", "w") as f:
+            f.write(text + "".join(line + "\n" for line in passwd_extra))
+        os.replace(passwd + ".tmp", passwd)
+        shutil.copyfile("/etc/group", group)
+        for path in (passwd, group):
+            os.chmod(path, 0o644)
+        old = env.get("LD_PRELOAD", "").split()
+        first = [p for p in [preload_first] + [p for p in old if "libasan" in p] if p]
+        pre = []
+        for p in first + ["libnss_wrapper.so"] + old:
+            if p not in pre:
+                pre.append(p)
+        env["LD_PRELOAD"] = " ".join(pre)
+        env["NSS_WRAPPER_PASSWD"] = passwd
+        env["NSS_WRAPPER_GROUP"] = group
+        env["NSS_WRAPPER_MODULE_SO_PATH"] = os.path.join(self.builddir, ".libs",
+                                                         "libnss_kenpo.so.2")
+        env["NSS_WRAPPER_MODULE_FN_PREFIX"] = "kenpo"
+        env["KENPO_SOCKET"] = self.kenpod_socket
         return env
 
     def _start_slapd(self):
@@ -968,6 +1013,7 @@ class Sandbox:
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
         # The mail templates of the source tree (kenpod mails keys).
         env.setdefault("KENPO_TEMPLATEDIR", os.path.join(srcdir(), "templates"))
+        env.update(self.kenpod_extra_env)
         return env
 
     def start_kenpod(self):
@@ -1111,13 +1157,15 @@ class Sandbox:
 
     @contextlib.contextmanager
     def kenpod_settings_changed(self, kenpod=None, society=None, extra_societies=None,
-                                socket=None):
-        """Run kenpod with other settings for the duration of a with block."""
+                                socket=None, env=None):
+        """Run kenpod with other settings (and environment) for the duration
+        of a with block."""
         saved = (dict(self.kenpod_settings), dict(self.society_settings),
-                 dict(self.extra_societies), self.kenpod_socket)
+                 dict(self.extra_societies), self.kenpod_socket, dict(self.kenpod_extra_env))
         self.kenpod_settings.update(kenpod or {})
         self.society_settings.update(society or {})
         self.extra_societies.update(extra_societies or {})
+        self.kenpod_extra_env.update(env or {})
         self.stop_kenpod()
         if socket:
             self.kenpod_socket = socket
@@ -1127,7 +1175,7 @@ class Sandbox:
         finally:
             self.stop_kenpod()
             (self.kenpod_settings, self.society_settings, self.extra_societies,
-             self.kenpod_socket) = saved
+             self.kenpod_socket, self.kenpod_extra_env) = saved
             self.start_kenpod()
 
     def kenpod_log_tail(self, n=20):

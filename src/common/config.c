@@ -18,6 +18,7 @@
 #include <autoconfig.h>
 
 #include "config.h"
+#include "localname.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -59,6 +60,7 @@ enum kw_type {
 	KW_URL,        /* a URL with one of the schemes in `schemes` */
 	KW_URL_TOKEN,  /* the same, containing %%TOKEN%% exactly once */
 	KW_LDAP_URIS,  /* LDAP URIs separated by spaces (libldap tries each) */
+	KW_NAMELIST,   /* login IDs, '*' at the end for a prefix, separated by spaces or commas */
 	KW_MAIL,       /* a mail address */
 	KW_DOMAIN,     /* a domain name */
 	KW_TZ,         /* a time zone name under /usr/share/zoneinfo */
@@ -122,6 +124,8 @@ static const struct keyword kenpod_keywords[] = {
 	{ "portal_group", KW_NAME, D(portal_group), 1, 32, NULL, 0, NULL, NULL },
 	{ "user", KW_NAME, D(user), 1, 32, "_kenpo", 0, NULL, NULL },
 	{ "threads", KW_UINT, D(threads), 1, 64, "4", 0, NULL, NULL },
+	/* Added to the shipped list of localname.c. */
+	{ "reserved_login_ids", KW_NAMELIST, D(reserved_login_ids), 1, 8192, NULL, 0, NULL, NULL },
 	{ "enumerate", KW_ENUM, D(enumerate), 0, 0, "no", 0, bool_words, NULL },
 	{ "cache_positive_ttl", KW_DURATION, D(cache_positive_ttl), 0, DAY, "60s", 0, NULL, NULL },
 	{ "cache_negative_ttl", KW_DURATION, D(cache_negative_ttl), 0, DAY, "10s", 0, NULL, NULL },
@@ -161,8 +165,12 @@ static const struct keyword society_keywords[] = {
 	{ "template_dir", KW_PATH, S(template_dir), 1, PATH_LEN, NULL, 0, NULL, NULL },
 	{ "home", KW_HOME, S(home_template), 1, PATH_LEN, "/home/%u", 0, NULL, NULL },
 	{ "shell", KW_PATH, S(shell), 1, PATH_LEN, "/bin/bash", 0, NULL, NULL },
-	{ "uid_min", KW_UINT, S(uid_min), 1000, UID_LIMIT, "100000", 0, NULL, NULL },
-	{ "uid_max", KW_UINT, S(uid_max), 1000, UID_LIMIT, "4000000000", 0, NULL, NULL },
+	/* Above the host's own ids (localname.h), and by default clear of the
+	 * subordinate ids useradd hands out (100000..600100000 on Debian), of
+	 * systemd's container ranges (524288..1879048191) and of 2^31 and up,
+	 * which some programs read as negative. */
+	{ "uid_min", KW_UINT, S(uid_min), KENPO_HOST_UID_LIMIT, UID_LIMIT, "2000000000", 0, NULL, NULL },
+	{ "uid_max", KW_UINT, S(uid_max), KENPO_HOST_UID_LIMIT, UID_LIMIT, "2147352575", 0, NULL, NULL },
 	{ "gid", KW_UINT, S(gid), 1, UID_LIMIT, "100", 0, NULL, NULL },
 	{ "key_validity", KW_DURATION, S(key_validity), 1, DAY, "10m", 0, NULL, NULL },
 	{ "key_resend_cooldown", KW_DURATION, S(key_resend_cooldown), 0, HOUR, "60s", 0, NULL, NULL },
@@ -650,6 +658,13 @@ check_ldap_uris(const struct keyword *kw, const char *v, int builtin,
 }
 
 static int
+check_namelist(const struct keyword *kw, const char *v, int builtin,
+	       unsigned long long *num, char *why, size_t whysz)
+{
+	return kenpo_localname_list_ok(v, why, whysz);
+}
+
+static int
 check_mail(const struct keyword *kw, const char *v, int builtin,
 	   unsigned long long *num, char *why, size_t whysz)
 {
@@ -782,6 +797,7 @@ static const struct {
 	[KW_URL] = { check_url, 1 },
 	[KW_URL_TOKEN] = { check_url_token, 1 },
 	[KW_LDAP_URIS] = { check_ldap_uris, 1 },
+	[KW_NAMELIST] = { check_namelist, 1 },
 	[KW_MAIL] = { check_mail, 1 },
 	[KW_DOMAIN] = { check_domain, 1 },
 	[KW_TZ] = { check_tz, 1 },

@@ -51,8 +51,8 @@ struct kenpo_society {
 	char *template_dir;       /* template_dir: overrides of the mail templates (optional) */
 	char *home_template;      /* home = /home/%u (%u login ID, %n member number, %% '%') */
 	char *shell;              /* shell = /bin/bash */
-	unsigned long uid_min, uid_max;     /* uid_min = 100000, uid_max = 4000000000
-					     * (1000..4294967294, uid_min < uid_max) */
+	unsigned long uid_min, uid_max;     /* uid_min = 2000000000, uid_max = 2147352575
+					     * (65536..4294967294, uid_min < uid_max) */
 	unsigned long gid;        /* gid = 100 (1..4294967294) */
 	long key_validity;        /* seconds: key_validity = 10m (1s..1d) */
 	long key_resend_cooldown; /* key_resend_cooldown = 60s (0..1h) */
@@ -81,6 +81,7 @@ struct kenpo_config {
 	char *portal_group;        /* portal_group: group allowed self-service (optional) */
 	char *user;                /* user = _kenpo: drop privileges to it */
 	unsigned threads;          /* threads = 4 (1..64) */
+	char *reserved_login_ids;  /* reserved_login_ids: more names no member may take */
 	int enumerate;             /* enumerate = no (yes/no/true/false/on/off/1/0) */
 	long cache_positive_ttl;   /* cache_positive_ttl = 60s (0..1d) */
 	long cache_negative_ttl;   /* cache_negative_ttl = 10s (0..1d) */

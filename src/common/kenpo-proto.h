@@ -34,7 +34,7 @@
 #ifndef KENPO_PROTO_H
 #define KENPO_PROTO_H
 
-#define KENPO_PROTO_VERSION 1
+#define KENPO_PROTO_VERSION 2
 #define KENPO_PROTO_MAX_FRAME (64 * 1024)
 #define KENPO_PROTO_MAX_STRING 4096
 #define KENPO_SOCKET_NAME "kenpod.sock"
@@ -83,7 +83,8 @@ enum kenpo_action {
 	 * AUTH_ABORT     req: STRING login, STRING txn          res OK (always)
 	 * ACCOUNT        req: STRING login
 	 *     res OK / MUST_CHANGE / DISABLED / LOCKED (INT32 lang, INT32 secs) /
-	 *     NOTFOUND; MUST_CHANGE and OK carry INT32 lang, DISABLED too
+	 *     NOTFOUND; MUST_CHANGE and OK carry INT32 lang, STRING canonical
+	 *     login, INT32 uid; DISABLED carries INT32 lang
 	 * SESSION_OPEN   (root and the portal group only: it writes)
 	 *                req: STRING login, STRING service, STRING rhost
 	 *     res OK: INT32 lang, STRING previous login as "YYYY/MM/DD HH:MM:SS" in
@@ -97,16 +98,18 @@ enum kenpo_action {
 	 *     login: it counts failures); NOT_REGISTERED, DISABLED, UNAVAIL:
 	 *     INT32 lang; DENIED for KENPO_PWCF_ADMIN from another uid than 0.
 	 *
-	 * AUTH record: STRING canonical login, INT32 lang, INT32 flags
+	 * AUTH record: STRING canonical login, INT32 uid, INT32 lang, INT32 flags
 	 *              (KENPO_AUTHR_MUST_CHANGE), STRING profile ticket (proof of
 	 *              this login for PROFILE_GET/SET, valid 10 minutes, single
 	 *              use; "" unless KENPO_AUTHF_TICKET was asked, or when none
 	 *              could be made)
-	 * KEY record:  STRING canonical login, INT32 lang, STRING masked address
+	 * KEY record:  STRING canonical login, INT32 uid, INT32 lang, STRING masked address
 	 *              ("****@****.jp"), INT32 seconds the key stays valid,
 	 *              STRING txn (a random handle of this pending key; AUTH_KEY,
 	 *              AUTH_RESEND and AUTH_ABORT must present it, so nobody who
 	 *              has not given the password can burn the key's tries)
+	 * uid:         the member's uidNumber (as uint32): the PAM module checks
+	 *              that the host's account named like the member is this one
 	 * lang:        enum kenpo_lang of the member's society (0 ja, 1 en)
 	 */
 	KENPO_ACTION_AUTH_PASSWORD = 0x00020001,
@@ -159,7 +162,9 @@ enum kenpo_action {
 	 *     TOKEN_EXPIRED; TOKEN_INVALID
 	 * LOGIN_ID_CHECK  req: STRING login ID
 	 *     res OK: INT32 1 when a member holds it (in any case), else 0;
-	 *     BADVALUE: STRING "login_id" when it cannot be a login ID at all
+	 *     BADVALUE: STRING "login_id" when it cannot be a login ID at all;
+	 *     POLICY: INT32 mask (KENPO_RULE_ID_RESERVED) when it is reserved or
+	 *     names an account of the host
 	 * PROFILE_GET     req: STRING login, STRING ticket ("" only for root)
 	 *     res OK: PROFILE record, STRING next ticket; DENIED; NOTFOUND
 	 * PROFILE_SET     req: STRING login, STRING ticket, INT32 count, then

@@ -35,6 +35,9 @@ static const struct rule_info rules[] = {
 	{ KENPO_RULE_ID_DIGITS_7_8, "id-digits-7-8",
 	  N_("A login ID of 8 characters may not have a digit as its 7th or "
 	     "8th character.") },
+	{ KENPO_RULE_ID_RESERVED, "id-reserved",
+	  N_("This login ID is reserved or names an account of the system; "
+	     "choose another.") },
 	{ KENPO_RULE_PW_TOO_SHORT, "password-too-short",
 	  N_("The password must be at least 8 characters long.") },
 	{ KENPO_RULE_PW_TOO_LONG, "password-too-long",

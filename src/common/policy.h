@@ -25,6 +25,7 @@ enum kenpo_rule {
 	KENPO_RULE_ID_BAD_START     = 1u << 3,  /* starts with '-' or '.' */
 	KENPO_RULE_ID_ALL_DIGITS    = 1u << 4,  /* digits only: would read as a uid */
 	KENPO_RULE_ID_DIGITS_7_8    = 1u << 5,  /* 8 characters with a digit at 7th or 8th place */
+	KENPO_RULE_ID_RESERVED      = 1u << 6,  /* reserved, or an account of the host (localname.h) */
 	KENPO_RULE_PW_TOO_SHORT     = 1u << 8,
 	KENPO_RULE_PW_TOO_LONG      = 1u << 9,
 	KENPO_RULE_PW_BAD_CHAR      = 1u << 10, /* anything but A-Z a-z 0-9 */

@@ -149,6 +149,7 @@ answer_auth(struct request *rq, int32_t flags, struct kenpo_buf *out,
 		ticket[0] = '\0';
 	}
 	kenpo_put_cstring(out, member_get(m, MA_UID));
+	kenpo_put_int32(out, (int32_t)m->uid);
 	kenpo_put_int32(out, (int32_t)m->soc->lang);
 	kenpo_put_int32(out, must_change ? KENPO_AUTHR_MUST_CHANGE : 0);
 	kenpo_put_cstring(out, ticket);
@@ -676,6 +677,7 @@ put_key_record(struct kenpo_buf *out, const struct member *m, long secs, const c
 	if (kenpo_mail_mask(member_get(m, MA_MAIL1), masked, sizeof masked) != 0)
 		memcpy(masked, "****", 5);
 	kenpo_put_cstring(out, member_get(m, MA_UID));
+	kenpo_put_int32(out, (int32_t)m->uid);
 	kenpo_put_int32(out, (int32_t)m->soc->lang);
 	kenpo_put_cstring(out, masked);
 	kenpo_put_int32(out, (int32_t)secs);
@@ -1317,9 +1319,13 @@ account_state(const struct member *m, struct kenpo_buf *out)
 	rc = member_lock_check(m, member_now(), &secs);
 	if (rc == KENPO_RES_LOCKED)
 		return answer_secs(out, rc, m->soc->lang, secs);
-	if (member_flag(m, MA_MUST_CHANGE, 0))
-		return answer(out, KENPO_RES_MUST_CHANGE, m->soc->lang);
-	return answer(out, KENPO_RES_OK, m->soc->lang);
+	rc = member_flag(m, MA_MUST_CHANGE, 0) ? KENPO_RES_MUST_CHANGE : KENPO_RES_OK;
+	/* Who the member is, so that the PAM module can check that the host's
+	 * account of that name is this member (DESIGN.md, architecture 7). */
+	kenpo_put_int32(out, (int32_t)m->soc->lang);
+	kenpo_put_cstring(out, member_get(m, MA_UID));
+	kenpo_put_int32(out, (int32_t)m->uid);
+	return rc;
 }
 
 int

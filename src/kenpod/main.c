@@ -28,6 +28,7 @@
 #include "auth.h"
 #include "cache.h"
 #include "config.h"
+#include "localname.h"
 #include "log.h"
 #include "myldap.h"
 #include "secret.h"
@@ -102,6 +103,26 @@ startup_error(const char *what, const char *detail)
 
 /* ---- configuration and secrets ---- */
 
+/* A member is never a local account: no society's uids may be the host's
+ * own (localname.h). */
+static int
+check_uid_ranges(const struct kenpo_config *cfg, char *err, size_t errsz)
+{
+	const struct kenpo_society *s;
+	char why[256];
+	size_t i;
+
+	for (i = 0; i < cfg->nsocieties; i++) {
+		s = &cfg->societies[i];
+		if (kenpo_host_range_clear(s->uid_min, s->uid_max, NULL, NULL, why, sizeof why) != 0) {
+			snprintf(err, errsz, "%s: [society %s] uid_min..uid_max %lu..%lu %s",
+				 cfg->path, s->id, s->uid_min, s->uid_max, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Checks beyond the file's syntax that only kenpod needs. */
 static int
 check_config(const struct kenpo_config *cfg, char *err, size_t errsz)
@@ -116,7 +137,7 @@ check_config(const struct kenpo_config *cfg, char *err, size_t errsz)
 		snprintf(err, errsz, "%s: bind_password_file: required with bind_dn", cfg->path);
 		return -1;
 	}
-	return 0;
+	return check_uid_ranges(cfg, err, errsz);
 }
 
 static int

@@ -4,6 +4,7 @@
 #include "autoconfig.h"
 
 #include <arpa/inet.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "cache.h"
 #include "config.h"
+#include "localname.h"
 #include "log.h"
 #include "member.h"
 #include "myldap.h"
@@ -121,6 +123,32 @@ entry_to_rec(const struct kenpo_society *soc, const struct myldap_entry *e,
 				 gecos, home, soc->shell);
 }
 
+/*
+ * Whether the name or the uid of a record is an account of this host that
+ * another NSS source knows.  Login IDs like that are refused when they are
+ * chosen, but the directory may hold one from before, from another host's
+ * kenpod or from an administrator's ldapmodify: it is never answered, so
+ * that no member ever shadows root or a service account, whatever the
+ * order of nsswitch.conf.
+ */
+static int
+host_owns(const struct kenpo_pwrec *rec, const char **why)
+{
+	const char *name = kenpo_pwrec_str(rec, rec->name);
+	struct passwd pw, *pwp = NULL;
+	char buf[1024];
+
+	if (kenpo_localname_on_host(name, strlen(name))) {
+		*why = "uid names an account of this host";
+		return 1;
+	}
+	if (getpwuid_r((uid_t)rec->uid, &pw, buf, sizeof buf, &pwp) == 0 && pwp != NULL) {
+		*why = "uidNumber is an account of this host";
+		return 1;
+	}
+	return 0;
+}
+
 static void
 log_bad_entry(const struct myldap_entry *e, const char *why)
 {
@@ -130,6 +158,7 @@ log_bad_entry(const struct myldap_entry *e, const char *why)
 }
 
 struct found {
+	size_t seen;               /* valid records read, accepted or not */
 	size_t count;
 	struct kenpo_pwrec *rec;   /* the first match, KENPO_PWREC_MAX bytes */
 	int (*accept)(const struct kenpo_pwrec *rec, const void *arg);
@@ -157,10 +186,12 @@ search_society(struct request *rq, const struct kenpo_society *soc,
 	if (res->truncated)
 		f->count++;   /* more than the two read: a duplicate in any case */
 	for (i = 0; i < res->nentries; i++) {
-		if (entry_to_rec(soc, &res->entries[i], rec, sizeof buf, &why) != 0) {
+		if (entry_to_rec(soc, &res->entries[i], rec, sizeof buf, &why) != 0 ||
+		    host_owns(rec, &why)) {
 			log_bad_entry(&res->entries[i], why);
 			continue;
 		}
+		f->seen++;
 		if (!f->accept(rec, f->arg))
 			continue;
 		if (f->count++ == 0)
@@ -233,12 +264,14 @@ society_any(const struct kenpo_society *soc, const void *arg)
 	return 1;
 }
 
-/* The directory compares uid without regard to case; check it too, so
- * that only the name asked for (in any case) is ever answered. */
+/* The directory compares uid without regard to case; passwd names are
+ * compared byte for byte, as glibc's files module does, so that a program
+ * never gets a record whose pw_name differs from the name it asked for
+ * ("ROOT" is not "root"). */
 static int
 same_name(const struct kenpo_pwrec *rec, const void *arg)
 {
-	return strcasecmp(kenpo_pwrec_str(rec, rec->name), arg) == 0;
+	return strcmp(kenpo_pwrec_str(rec, rec->name), arg) == 0;
 }
 
 int
@@ -248,7 +281,7 @@ passwd_byname(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 	char value[3 * KENPO_LOGIN_ID_MAX + 1], assertion[3 * KENPO_LOGIN_ID_MAX + 8];
 	_Alignas(struct kenpo_pwrec) unsigned char buf[KENPO_PWREC_MAX];
 	struct kenpo_pwrec *rec = (struct kenpo_pwrec *)(void *)buf;
-	struct found f = { 0, rec, same_name, name };
+	struct found f = { 0, 0, rec, same_name, name };
 	enum cache_hit hit;
 	const char *s;
 	size_t len;
@@ -265,6 +298,9 @@ passwd_byname(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 	memcpy(name, s, len);
 	name[len] = '\0';
 	hit = cache_get_byname(rq->kd->cache, name, rec, sizeof buf);
+	/* The cache is keyed without regard to case. */
+	if (hit == CACHE_POSITIVE && !same_name(rec, name))
+		hit = CACHE_NEGATIVE;
 	if (hit == CACHE_MISS) {
 		/* The name is plain already, but every filter value is escaped. */
 		if (myldap_escape(name, len, value, sizeof value) != 0)
@@ -273,7 +309,9 @@ passwd_byname(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 		rc = find_member(rq, assertion, society_any, &f);
 		if (rc == KENPO_RES_OK)
 			cache_put(rq->kd->cache, rec);
-		else if (rc == KENPO_RES_NOTFOUND && f.count == 0)
+		else if (rc == KENPO_RES_NOTFOUND && f.seen == 0)
+			/* Not when another spelling of the name exists: the
+			 * cache key would stand for that member too. */
 			cache_put_missing_name(rq->kd->cache, name);
 	}
 	return answer(hit, rec, rc, out);
@@ -312,7 +350,7 @@ passwd_byuid(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 	_Alignas(struct kenpo_pwrec) unsigned char buf[KENPO_PWREC_MAX];
 	struct kenpo_pwrec *rec = (struct kenpo_pwrec *)(void *)buf;
 	uint32_t uid;
-	struct found f = { 0, rec, same_uid, &uid };
+	struct found f = { 0, 0, rec, same_uid, &uid };
 	char assertion[32];
 	enum cache_hit hit;
 	int rc = KENPO_RES_NOTFOUND;
@@ -364,7 +402,8 @@ list_society(struct request *rq, const struct kenpo_society *soc,
 		goto done;
 	*recs = grown;
 	for (i = 0; i < res->nentries; i++) {
-		if (entry_to_rec(soc, &res->entries[i], rec, sizeof buf, &why) != 0) {
+		if (entry_to_rec(soc, &res->entries[i], rec, sizeof buf, &why) != 0 ||
+		    host_owns(rec, &why)) {
 			log_bad_entry(&res->entries[i], why);
 			continue;
 		}

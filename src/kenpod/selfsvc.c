@@ -32,6 +32,7 @@
 #include "config.h"
 #include "gen.h"
 #include "kenpo-proto.h"
+#include "localname.h"
 #include "log.h"
 #include "mail.h"
 #include "mailer.h"
@@ -721,16 +722,27 @@ struct reg_form {
 	char uidnumber[16], gidnumber[16], home[DN_MAX];
 };
 
+/* The rules a new login ID breaks: the manuals' rules, and the names of
+ * the host's own accounts and the reserved list (localname.h), so that no
+ * member can ever take the name of root or of a service. */
+static unsigned
+login_id_rules(const struct request *rq, const char *id)
+{
+	size_t len = strlen(id);
+
+	return kenpo_policy_check_login_id(id, len) |
+	       kenpo_localname_check(id, len, rq->kd->cfg->reserved_login_ids);
+}
+
 /* Check the whole form.  OK, or the refusal with its field written. */
 static int
-reg_form_check(struct reg_form *f, int toolong, struct kenpo_buf *out)
+reg_form_check(struct request *rq, struct reg_form *f, int toolong, struct kenpo_buf *out)
 {
 	unsigned mask;
 
 	if (toolong)
 		return badvalue(out, "form");
-	mask = kenpo_policy_check_login_id(f->login, strlen(f->login)) |
-	       kenpo_policy_check_password(f->pw, strlen(f->pw));
+	mask = login_id_rules(rq, f->login) | kenpo_policy_check_password(f->pw, strlen(f->pw));
 	if (mask != 0) {
 		kenpo_put_int32(out, (int32_t)mask);
 		return KENPO_RES_POLICY;
@@ -879,7 +891,7 @@ reg_complete(struct request *rq, struct reg_form *f, int toolong, struct kenpo_b
 	struct token t;
 	int rc, taken = 0;
 
-	rc = reg_form_check(f, toolong, out);
+	rc = reg_form_check(rq, f, toolong, out);
 	if (rc != KENPO_RES_OK)
 		return rc;
 	rc = token_get(rq, f->ticket, KENPO_TOKEN_REGISTRATION, &t);
@@ -1090,6 +1102,10 @@ selfsvc_login_id_check(struct request *rq, struct kenpo_buf *in, struct kenpo_bu
 	log_setrequest("login ID check");
 	if (toolong || !member_login_plausible(login, strlen(login)))
 		return badvalue(out, "login_id");
+	if (kenpo_localname_check(login, strlen(login), rq->kd->cfg->reserved_login_ids) != 0) {
+		kenpo_put_int32(out, (int32_t)KENPO_RULE_ID_RESERVED);
+		return KENPO_RES_POLICY;
+	}
 	rc = login_taken(rq, login, NULL, &taken);
 	if (rc != KENPO_RES_OK)
 		return rc;
@@ -1362,6 +1378,7 @@ selfsvc_profile_get(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *
 /* ---- PROFILE_SET: parsing and checking ---- */
 
 struct pset {
+	struct request *rq;
 	const char *value[NPFIELDS];          /* NULL: unchanged; "" removes */
 	char hh_idx[PROFILE_PAIRS_MAX][3];
 	const char *hh_value[PROFILE_PAIRS_MAX];
@@ -1426,7 +1443,7 @@ pset_add(struct pset *p, const char *name, const char *v)
 		if (p->value[i] != NULL || value_ok(pfields[i].type, v, i == PF_MAIL1) != 0)
 			return -1;
 		if (pfields[i].type == PT_LOGIN)
-			p->mask |= kenpo_policy_check_login_id(v, strlen(v));
+			p->mask |= login_id_rules(p->rq, v);
 		p->value[i] = v;
 		p->bad = NULL;
 		return 0;
@@ -1632,6 +1649,7 @@ selfsvc_profile_set(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *
 
 	if (p == NULL)
 		return KENPO_RES_INTERNAL;
+	p->rq = rq;
 	take(in, login, sizeof login, &toolong);
 	take(in, ticket, sizeof ticket, &toolong);
 	rc = pset_read(in, names, values, &count);

@@ -162,8 +162,8 @@ def test_password_then_key_from_mail(sb, hashes):
         t1 = time.monotonic()
         ok = c.auth_key(m["login"], a["txn"], key)
         t_key = time.monotonic() - t1
-    assert ok == {"result": kp.OK, "name": "OK", "login": m["login"], "lang": 0, "flags": 0,
-                  "ticket": ""}
+    assert ok == {"result": kp.OK, "name": "OK", "login": m["login"],
+                  "uid": m["uid_number"], "lang": 0, "flags": 0, "ticket": ""}
     # Only keyed hashes are stored, and a used key is gone.
     e = entry(sb, m, "kenpoKeyHash", "kenpoKeyTxn", "kenpoKeyExpiry")
     assert e == {}
@@ -361,8 +361,8 @@ def test_key_not_required(sb, hashes):
     m = new_member(sb, hashes, key_required=False)
     with client(sb) as c:
         r = c.auth_password(m["login"], PASSWORD)
-    assert r == {"result": kp.OK, "name": "OK", "login": m["login"], "lang": 0, "flags": 0,
-                 "ticket": ""}
+    assert r == {"result": kp.OK, "name": "OK", "login": m["login"],
+                 "uid": m["uid_number"], "lang": 0, "flags": 0, "ticket": ""}
     assert mails_to(sb, m["mail"]) == []
 
 

@@ -58,12 +58,6 @@ JA_UNAVAILABLE = "現在、ログインサービスをご利用いただけま�
 
 # ---- the environment of the PAM programs ------------------------------------------
 
-def _asan_runtime(path):
-    r = subprocess.run(["ldd", path], capture_output=True, text=True)
-    m = re.search(r"^\s*libasan\.so\S*\s+=>\s+(\S+)", r.stdout, re.MULTILINE)
-    return m.group(1) if m else None
-
-
 @pytest.fixture(scope="module")
 def module_path(builddir):
     path = os.path.join(builddir, ".libs", "pam_kenpo.so")
@@ -73,9 +67,11 @@ def module_path(builddir):
 
 
 @pytest.fixture(scope="module")
-def pam_env(builddir, srcdir, module_path):
+def pam_env(builddir, srcdir, module_path, sb):
     """Environment of the driver and of pypamtest's child: the build tree's
-    catalogue and ja_JP.UTF-8 locale (`make check` makes them)."""
+    catalogue and ja_JP.UTF-8 locale (`make check` makes them), and members
+    resolving through the built NSS module (nss_wrapper), as on a host with
+    kenpo in nsswitch.conf: pam_kenpo checks the account getpwnam names."""
     env = dict(os.environ)
     env.pop("LANGUAGE", None)
     env["KENPO_LOCALEDIR"] = os.path.join(builddir, "tests", "locale")
@@ -85,11 +81,10 @@ def pam_env(builddir, srcdir, module_path):
             pytest.fail("%s not found: run `make check` (or make check_DATA) in the build "
                         "directory" % d)
     env["LSAN_OPTIONS"] = "suppressions=%s" % os.path.join(srcdir, "tests", "lsan.supp")
-    asan = _asan_runtime(module_path)
+    asan = ks.asan_runtime(module_path)
     if asan:
-        env["LD_PRELOAD"] = asan
         env["ASAN_OPTIONS"] = "abort_on_error=1"
-    return env
+    return sb.nss_wrapper_env(env, preload_first=asan)
 
 
 @pytest.fixture(scope="module")
@@ -322,7 +317,7 @@ def expect_ok(res):
 def test_full_login_with_key_from_mail(sb, hashes, tmp_path, module_path, pam_env, driver):
     m = new_member(sb, hashes)
     d = service_dir(tmp_path, module_path, sb.kenpod_socket)
-    out = drive(driver, pam_env, d, m["login"].lower(), ["auth", "acct", "open", "close"],
+    out = drive(driver, pam_env, d, m["login"], ["auth", "acct", "open", "close"],
                 [PASSWORD, lambda _: key_mail(sb, m["mail"])])
     assert out.results == [PAM_SUCCESS] * 4, out.transcript
     assert out.transcript[:4] == [
@@ -638,3 +633,72 @@ def test_lang_en_gives_ascii_only(sb, hashes, tmp_path, module_path, pam_env, dr
     assert out.has("The one-time key is not correct. You can try 1 more time.", "ERROR")
     for _, text in out.transcript:
         assert text.isascii(), text
+
+
+# ---- a member is never a local account ---------------------------------------------------
+
+def test_member_named_root_never_becomes_root(sb, hashes, tmp_path, module_path, pam_env,
+                                              driver):
+    """A member entry called root (an administrator's ldapmodify, a host with
+    other accounts): kenpod accepts the password, but the host's root is
+    uid 0, not the member, so pam_kenpo refuses in auth and in account and
+    the key mailed for it is voided at once."""
+    root = sb.add_member("root", extra=[("userPassword", hashes[PASSWORD]),
+                                        ("kenpoMail1", "root-member@mail.example.jp"),
+                                        ("kenpoKeyRequired", "FALSE")])
+    try:
+        d = service_dir(tmp_path, module_path, sb.kenpod_socket)
+        r = pamtest(pam_env, d, [("root", [(AUTHENTICATE, PAM_AUTH_ERR, 0)], [PASSWORD]),
+                                 ("root", [(ACCOUNT, PAM_PERM_DENIED, 0)], [])])
+        assert expect_ok(r[0])["errors"] == [JA_WRONG]
+        expect_ok(r[1])
+        # With the key: no key prompt, and no key left pending.
+        sb.ldap_admin_cmd("ldapmodify", input_text="dn: %s\nchangetype: modify\n"
+                          "delete: kenpoKeyRequired\n" % root["dn"])
+        out = drive(driver, pam_env, d, "root", ["auth"], [PASSWORD, "0000000000"])
+        assert out.results == [PAM_AUTH_ERR], out.transcript
+        assert len(out.texts("PROMPT_OFF")) == 1, out.transcript
+        assert not pending_key(sb, root)
+    finally:
+        sb.ldap_admin_cmd("ldapdelete", root["dn"])
+
+
+def test_host_account_of_the_members_name_is_refused(sb, hashes, tmp_path, module_path,
+                                                     pam_env):
+    """One kenpod serves hosts with different local accounts: on a host
+    where the member's name is a local user, that user is not the member."""
+    m = new_member(sb, hashes, key_required=False)
+    env = sb.nss_wrapper_env(pam_env, passwd_extra=[
+        "%s:x:4321:4321::/nonexistent:/bin/sh" % m["login"]])
+    d = service_dir(tmp_path, module_path, sb.kenpod_socket)
+    r = pamtest(env, d, [(m["login"], [(AUTHENTICATE, PAM_AUTH_ERR, 0)], [PASSWORD]),
+                         (m["login"], [(ACCOUNT, PAM_PERM_DENIED, 0)], [])])
+    expect_ok(r[0])
+    expect_ok(r[1])
+    # The same member where the name is only the member's.
+    r = pamtest(sb.nss_wrapper_env(pam_env), d, [
+        (m["login"], [(AUTHENTICATE, PAM_SUCCESS, 0), (ACCOUNT, PAM_SUCCESS, 0)], [PASSWORD])])
+    expect_ok(r[0])
+
+
+def test_names_are_exact_at_pam(sb, hashes, tmp_path, module_path, pam_env):
+    m = new_member(sb, hashes, key_required=False)
+    d = service_dir(tmp_path, module_path, sb.kenpod_socket)
+    for name in (m["login"].lower(), m["login"].upper()):
+        r = pamtest(pam_env, d, [(name, [(AUTHENTICATE, PAM_AUTH_ERR, 0)], [PASSWORD])])
+        assert expect_ok(r[0])["errors"] == [JA_WRONG]
+
+
+def test_no_host_account_option(sb, hashes, tmp_path, module_path, pam_env):
+    """Without a passwd entry (no libnss_kenpo on this host) a member gets
+    in only where the service says members need no host account."""
+    m = new_member(sb, hashes, key_required=False)
+    env = dict(pam_env)
+    env["NSS_WRAPPER_MODULE_SO_PATH"] = "/nonexistent/libnss_none.so.2"
+    strict = service_dir(tmp_path, module_path, sb.kenpod_socket)
+    web = service_dir(tmp_path, module_path, sb.kenpod_socket, "no_host_account")
+    r = pamtest(env, strict, [(m["login"], [(AUTHENTICATE, PAM_AUTH_ERR, 0)], [PASSWORD])])
+    expect_ok(r[0])
+    r = pamtest(env, web, [(m["login"], [(AUTHENTICATE, PAM_SUCCESS, 0),
+                                         (ACCOUNT, PAM_SUCCESS, 0)], [PASSWORD])])
+    expect_ok(r[0])

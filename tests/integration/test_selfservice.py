@@ -224,6 +224,94 @@ def test_check_login_id_lists_every_rule(tool):
     assert [v["code"] for v in a["violations"]] == ["id-too-long"]
 
 
+# Names of the host's own accounts, in any case, and of the reserved list.
+LOCAL_NAMES = ("root", "ROOT", "Daemon", "www-data", "_apt", "systemd-network", "sudo",
+               "postmaster")
+
+
+def _codes(a):
+    return [v["code"] for v in a.get("violations", [])]
+
+
+def test_check_login_id_refuses_local_accounts(sb, tool, kenpo_bin):
+    for name in LOCAL_NAMES:
+        rc, a, _ = tool("policy", "check-login-id", name)
+        assert rc == 1 and _codes(a) == ["id-reserved"], (name, a)
+        assert a["violations"][0]["message"]["ja"].startswith("このログインIDは予約")
+    # An account only this host has (nss_wrapper adds it to its passwd).
+    env = sb.nss_wrapper_env(passwd_extra=["local.only:x:4242:4242::/nonexistent:/bin/false"],
+                             for_binary=kenpo_bin)
+    for name in ("local.only", "LOCAL.Only"):
+        r = subprocess.run([kenpo_bin, "--json", "policy", "check-login-id", name],
+                           capture_output=True, text=True, env=env, timeout=30)
+        a = json.loads(r.stdout)
+        assert r.returncode == 1 and _codes(a) == ["id-reserved"], (name, a, r.stderr)
+    rc, a, _ = tool("policy", "check-login-id", "local.only")
+    assert rc == 0, a
+
+
+def test_local_account_names_refused_at_registration_and_rename(sb, tool, temp_hash, pw_hash):
+    addr = unique("root") + "@example.jp"
+    m, _, ticket = letter_ticket(sb, tool, temp_hash, addr)
+    before = sb.entry(m["dn"])
+    mails = len(sb.mail_files())
+    for name in LOCAL_NAMES:
+        rc, a, _ = complete(tool, ticket, name, addr)
+        assert rc == 1 and _codes(a) == ["id-reserved"], (name, a)
+    assert sb.entry(m["dn"]) == before
+    login = unique("Would.Be.Root")
+    r = registered(sb, pw_hash, login, unique("wbr") + "@example.jp")
+    before = sb.entry(r["dn"])
+    for name in LOCAL_NAMES:
+        rc, a, _ = tool("profile", "set", login, "login_id=" + name)
+        assert rc == 1 and _codes(a) == ["id-reserved"], (name, a)
+    assert sb.entry(r["dn"]) == before
+    no_new_mail(sb, mails)
+    # The ticket still works for an acceptable name.
+    rc, a, _ = complete(tool, ticket, unique("Not.Root"), addr)
+    assert rc == 0, a
+
+
+def test_reserved_login_ids_setting(sb, tool, temp_hash, kenpo_bin):
+    with sb.kenpod_settings_changed(kenpod={"reserved_login_ids": "yamada-*, kenpo.office"}):
+        for name in ("Yamada-Taro", "KENPO.office"):
+            rc, a, _ = tool("policy", "check-login-id", name)
+            assert rc == 0, a       # the tool alone knows only the shipped list
+            rc, a, _ = tool("policy", "check-login-id", "--available", name)
+            assert rc == 1 and _codes(a) == ["id-reserved"], (name, a)
+        addr = unique("resv") + "@example.jp"
+        m, _, ticket = letter_ticket(sb, tool, temp_hash, addr)
+        rc, a, _ = complete(tool, ticket, "yamada-hanako", addr)
+        assert rc == 1 and _codes(a) == ["id-reserved"], a
+        rc, a, _ = complete(tool, ticket, "Yamada.Hanako", addr)
+        assert rc == 0, a
+    with kp.Client(sb.kenpod_socket) as c:
+        # A reserved name is a policy refusal on the wire too.
+        result, r = c.call(kp.LOGIN_ID_CHECK, "root")
+        assert (result, r.int32()) == (kp.POLICY, 1 << 6)
+        r.end()
+
+
+def test_local_account_in_directory_is_never_a_user(sb, pw_hash):
+    """A member entry named like a local account (an administrator's
+    ldapmodify, another host's kenpod) never resolves through kenpo."""
+    m = registered(sb, pw_hash, "root", unique("r") + "@example.jp")
+    assert lookup(sb, "root")[0] == kp.NOTFOUND
+    with kp.Client(sb.kenpod_socket) as c:
+        assert c.byuid(m["uid_number"])[0] == kp.NOTFOUND
+    assert "names an account of this host" in sb.kenpod_log_tail(50)
+    sb.ldap_admin_cmd("ldapdelete", m["dn"])
+
+
+def test_passwd_names_are_exact(sb, pw_hash):
+    login = unique("Case.Exact")
+    registered(sb, pw_hash, login, unique("ce") + "@example.jp")
+    assert lookup(sb, login)[0] == kp.OK
+    assert lookup(sb, login.lower())[0] == kp.NOTFOUND
+    assert lookup(sb, login.upper())[0] == kp.NOTFOUND
+    assert lookup(sb, login)[0] == kp.OK     # not cached as missing
+
+
 def test_check_password_reads_stdin(tool):
     rc, a, _ = tool("policy", "check-password", input="abc\n")
     assert rc == 1

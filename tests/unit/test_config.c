@@ -401,8 +401,8 @@ test_defaults(void **state)
 	assert_null(s->template_dir);
 	assert_string_equal(s->home_template, "/home/%u");
 	assert_string_equal(s->shell, "/bin/bash");
-	assert_int_equal(s->uid_min, 100000);
-	assert_int_equal(s->uid_max, 4000000000UL);
+	assert_int_equal(s->uid_min, 2000000000UL);
+	assert_int_equal(s->uid_max, 2147352575UL);
 	assert_int_equal(s->gid, 100);
 	assert_int_equal(s->key_validity, 600);
 	assert_int_equal(s->key_resend_cooldown, 60);
@@ -437,6 +437,7 @@ static const char full_text[] =
 	"portal_group = www-data\n"
 	"user = kenpo\n"
 	"threads = 64\n"
+	"reserved_login_ids = yamada-*,kenpo.office  staff\n"
 	"enumerate = Yes\n"
 	"cache_positive_ttl = 1d\n"
 	"cache_negative_ttl = 0\n"
@@ -466,7 +467,7 @@ static const char full_text[] =
 	"template_dir = /etc/kenpo/templates/toyo\n"
 	"home = /srv/home/%n/%u%%\n"
 	"shell = /bin/sh\n"
-	"uid_min = 1000\n"
+	"uid_min = 65536\n"
 	"uid_max = 4294967294\n"
 	"gid = 4294967294\n"
 	"key_validity = 1s\n"
@@ -498,6 +499,7 @@ test_full(void **state)
 	assert_string_equal(cfg->portal_group, "www-data");
 	assert_string_equal(cfg->user, "kenpo");
 	assert_int_equal(cfg->threads, 64);
+	assert_string_equal(cfg->reserved_login_ids, "yamada-*,kenpo.office  staff");
 	assert_int_equal(cfg->enumerate, 1);
 	assert_int_equal(cfg->cache_positive_ttl, 86400);
 	assert_int_equal(cfg->cache_negative_ttl, 0);
@@ -529,7 +531,7 @@ test_full(void **state)
 	assert_string_equal(s->template_dir, "/etc/kenpo/templates/toyo");
 	assert_string_equal(s->home_template, "/srv/home/%n/%u%%");
 	assert_string_equal(s->shell, "/bin/sh");
-	assert_int_equal(s->uid_min, 1000);
+	assert_int_equal(s->uid_min, 65536);
 	assert_int_equal(s->uid_max, 4294967294UL);
 	assert_int_equal(s->gid, 4294967294UL);
 	assert_int_equal(s->key_validity, 1);
@@ -615,7 +617,7 @@ static const struct bad_case bad_cases[] = {
 	{ "threads = 4\n[kenpod]\n" MIN, 0, 1, "threads", "outside of any section" },
 	{ "[kenpod]\nnosuch = 1\n" MIN, 0, 2, "nosuch", "unknown key in [kenpod]" },
 	{ MIN "bogus = 1\n", 0, 8, "bogus", "unknown key in [society t1]" },
-	{ MIN "uid_min=2000\nuid_min = 3000\n", 0, 9, "uid_min",
+	{ MIN "uid_min=70000\nuid_min = 80000\n", 0, 9, "uid_min",
 	  "given twice in [society t1] (first on line 8)" },
 	{ "[kenpod]\nthreads = 4\nthreads = 5\n" MIN, 0, 3, "threads",
 	  "given twice in [kenpod] (first on line 2)" },
@@ -654,12 +656,19 @@ static const struct bad_case bad_cases[] = {
 	  "[kenpod]\n", 0, 1, "mail_from", "required in [society t1]" },
 	{ MIN "registration = identity\n", 0, 1, "identity_url",
 	  "required in [society t1] when registration = identity" },
-	{ MIN "uid_min = 5000\nuid_max = 5000\n", 0, 9, "uid_max",
-	  "must be greater than uid_min (5000)" },
-	{ MIN "uid_max = 5000\nuid_min = 6000\n", 0, 9, "uid_min",
-	  "must be less than uid_max (5000)" },
-	{ MIN "uid_min = 999\n", 0, 8, "uid_min", "must be between 1000 and 4294967294" },
-	{ MIN "uid_max = 4294967295\n", 0, 8, "uid_max", "must be between 1000 and 4294967294" },
+	{ MIN "uid_min = 70000\nuid_max = 70000\n", 0, 9, "uid_max",
+	  "must be greater than uid_min (70000)" },
+	{ MIN "uid_max = 70000\nuid_min = 80000\n", 0, 9, "uid_min",
+	  "must be less than uid_max (70000)" },
+	{ MIN "uid_min = 65535\n", 0, 8, "uid_min", "must be between 65536 and 4294967294" },
+	{ MIN "uid_min = 0\n", 0, 8, "uid_min", "must be between 65536 and 4294967294" },
+	{ MIN "uid_max = 4294967295\n", 0, 8, "uid_max", "must be between 65536 and 4294967294" },
+	{ "[kenpod]\nreserved_login_ids = ok.name, bad name!\n" MIN, 0, 2, "reserved_login_ids",
+	  "\"name!\" is no login ID" },
+	{ "[kenpod]\nreserved_login_ids = a*b\n" MIN, 0, 2, "reserved_login_ids",
+	  "\"a*b\" is no login ID" },
+	{ "[kenpod]\nreserved_login_ids = *\n" MIN, 0, 2, "reserved_login_ids",
+	  "\"*\" is no login ID" },
 	{ MIN "gid = 0\n", 0, 8, "gid", "must be between 1 and 4294967294" },
 	/* Types. */
 	{ "[kenpod]\nthreads = 0\n" MIN, 0, 2, "threads", "must be between 1 and 64" },
@@ -870,8 +879,8 @@ test_example(void **state)
 
 	/* With every documented value switched on, the file still loads and
 	 * each documented default is the real one. */
-	/* All 54 keys are there: 6 set and 48 documented. */
-	assert_int_equal(uncomment_settings(text), 48);
+	/* All 55 keys are there: 6 set and 49 documented. */
+	assert_int_equal(uncomment_settings(text), 49);
 	if (access(TOKYO, F_OK) != 0) {
 		free(text);
 		kenpo_config_free(a);

@@ -36,7 +36,7 @@
 
 /* Protocol constants (kenpo-proto.h), repeated so that this test checks
  * the module against the written protocol rather than against itself. */
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2
 #define ACT_BYNAME 0x00010001
 #define ACT_BYUID 0x00010002
 #define ACT_ALL 0x00010008
@@ -577,7 +577,7 @@ test_malformed_answers(void **state)
 	for (i = 0; i < 9; i++) {
 		begin(&f, i == 0 ? ACT_BYUID : ACT_BYNAME, i == 1 ? RES_UNAVAIL : RES_OK);
 		if (i == 2)
-			f.d[7] = 2;                       /* another version */
+			f.d[7] = 3;                       /* another version */
 		if (i == 8) {                             /* 9 KB: over the lookup buffer */
 			putstr(&f, "hanako");
 			putstr(&f, "x");

@@ -44,6 +44,14 @@
 /* A numeric address: libpam's audit record would resolve a name in DNS. */
 #define RHOST "192.0.2.1"
 #define TICKET "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z"
+/* The member "taro" as kenpod knows it, and as this host's passwd has it
+ * (main() runs the tests under nss_wrapper with the file below). */
+#define TARO_UID 2000000001u
+static const char passwd_file[] =
+	"root:x:0:0:root:/root:/bin/sh\n"
+	"taro:x:2000000001:100:taro:/home/taro:/bin/sh\n"
+	"local:x:4000:4000:a local user:/home/local:/bin/sh\n";
+static const char group_file[] = "root:x:0:\nusers:x:100:\nlocal:x:4000:\n";
 
 static const char *const pam_functions[] = {
 	"pam_sm_authenticate", "pam_sm_setcred", "pam_sm_acct_mgmt",
@@ -188,10 +196,23 @@ rd_end(const struct rd *r)
 
 /* Scripted answers. */
 static void
+ans_auth_ok_uid(struct frame *f, const char *login, uint32_t uid, uint32_t lang, uint32_t flags)
+{
+	begin(f, KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_OK);
+	putstr(f, login);
+	put32(f, uid);
+	put32(f, lang);
+	put32(f, flags);
+	putstr(f, TICKET);
+	end(f);
+}
+
+static void
 ans_auth_ok(struct frame *f, const char *login, uint32_t lang, uint32_t flags)
 {
 	begin(f, KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_OK);
 	putstr(f, login);
+	put32(f, TARO_UID);
 	put32(f, lang);
 	put32(f, flags);
 	putstr(f, TICKET);
@@ -203,7 +224,8 @@ ans_key(struct frame *f, uint32_t action, uint32_t result, uint32_t lang, uint32
 	const char *txn)
 {
 	begin(f, action, result);
-	putstr(f, "Taro.Yamada");
+	putstr(f, "taro");
+	put32(f, TARO_UID);
 	put32(f, lang);
 	putstr(f, "****@****.jp");
 	put32(f, seconds);
@@ -232,7 +254,8 @@ static void
 ans_key_ok(struct frame *f, uint32_t flags)
 {
 	begin(f, KENPO_ACTION_AUTH_KEY, KENPO_RES_OK);
-	putstr(f, "Taro.Yamada");
+	putstr(f, "taro");
+	put32(f, TARO_UID);
 	put32(f, 1);
 	put32(f, flags);
 	putstr(f, TICKET);
@@ -527,13 +550,84 @@ assert_txn_request(int i, uint32_t action, const char *txn, const char *key)
 {
 	struct rd r = request_reader(&fake.req[i], action);
 
-	rdstr_is(&r, "Taro.Yamada");
+	rdstr_is(&r, "taro");
 	rdstr_is(&r, txn);
 	if (key != NULL) {
 		rdstr_is(&r, key);
 		assert_int_equal(rd32(&r), 0);   /* flags: no ticket asked */
 	}
 	rd_end(&r);
+}
+
+/* ---- nss_wrapper ---- */
+
+static int
+find_asan(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	char *out = arg;
+
+	(void)size;
+	if (info->dlpi_name != NULL && strstr(info->dlpi_name, "libasan.so") != NULL) {
+		snprintf(out, 4096, "%s", info->dlpi_name);
+		return 1;
+	}
+	return 0;
+}
+
+static int
+write_text(const char *dir, const char *name, const char *text, char *path, size_t pathsz)
+{
+	FILE *f;
+
+	snprintf(path, pathsz, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (f == NULL)
+		return -1;
+	fputs(text, f);
+	return fclose(f);
+}
+
+/*
+ * Run the tests again under nss_wrapper with passwd_file and group_file as
+ * the host's accounts: pam_kenpo checks what getpwnam(PAM_USER) names, and
+ * no test may depend on /etc/passwd.  A sanitizer runtime must stay first
+ * in LD_PRELOAD.  0 when already there, -1 when the re-run failed.
+ */
+static int
+under_nss_wrapper(char **argv)
+{
+	static char dir[] = "/tmp/kenpo-test-nss-XXXXXX";
+	char pw[128], gr[128], asan[4096] = "", preload[4400];
+
+	if (getenv("NSS_WRAPPER_PASSWD") != NULL)
+		return 0;
+	if (mkdtemp(dir) == NULL ||
+	    write_text(dir, "passwd", passwd_file, pw, sizeof(pw)) != 0 ||
+	    write_text(dir, "group", group_file, gr, sizeof(gr)) != 0)
+		return -1;
+	dl_iterate_phdr(find_asan, asan);
+	snprintf(preload, sizeof(preload), "%s%slibnss_wrapper.so", asan, asan[0] ? " " : "");
+	if (setenv("NSS_WRAPPER_PASSWD", pw, 1) != 0 || setenv("NSS_WRAPPER_GROUP", gr, 1) != 0 ||
+	    setenv("KENPO_TEST_NSS_DIR", dir, 1) != 0 || setenv("LD_PRELOAD", preload, 1) != 0)
+		return -1;
+	execv("/proc/self/exe", argv);
+	perror("re-running the tests under nss_wrapper");
+	return -1;
+}
+
+static void
+nss_wrapper_cleanup(void)
+{
+	const char *dir = getenv("KENPO_TEST_NSS_DIR");
+	char path[256];
+
+	if (dir == NULL || strncmp(dir, "/tmp/kenpo-test-nss-", 20) != 0)
+		return;
+	snprintf(path, sizeof(path), "%s/passwd", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/group", dir);
+	unlink(path);
+	rmdir(dir);
 }
 
 /* ---- setup ---- */
@@ -574,6 +668,7 @@ group_teardown(void **state)
 	unlink(path);
 	unlink(mod.sock);
 	rmdir(mod.dir);
+	nss_wrapper_cleanup();
 	return 0;
 }
 
@@ -657,17 +752,17 @@ test_auth_password_only(void **state)
 	int rc;
 
 	(void)state;
-	ans_auth_ok(&fake.reply[0], "Taro.Yamada", KENPO_LANG_EN, 0);
+	ans_auth_ok(&fake.reply[0], "taro", KENPO_LANG_EN, 0);
 	fake_start(1);
 	conv_script(1, "Secret1Pass");
-	h = open_pam("lang=en", "taro.yamada");
+	h = open_pam("lang=en", "taro");
 	rc = pam_authenticate(h, 0);
 	assert_int_equal(rc, PAM_SUCCESS);
 	/* The password is there for the modules after this one. */
 	assert_authtok(h, "Secret1Pass");
 	pam_end(h, rc);
 	fake_stop(1);
-	assert_auth_request(0, "taro.yamada", "Secret1Pass", 0);
+	assert_auth_request(0, "taro", "Secret1Pass", 0);
 	assert_string_equal(conv.log, "P: Password: \n");
 }
 
@@ -679,20 +774,20 @@ test_auth_ticket_option(void **state)
 	int rc;
 
 	(void)state;
-	ans_auth_ok(&fake.reply[0], "Taro.Yamada", KENPO_LANG_EN, 0);
+	ans_auth_ok(&fake.reply[0], "taro", KENPO_LANG_EN, 0);
 	fake_start(1);
 	conv_script(1, "Secret1Pass");
-	h = open_pam("lang=en", "taro.yamada");
+	h = open_pam("lang=en", "taro");
 	rc = pam_authenticate(h, 0);
 	assert_int_equal(rc, PAM_SUCCESS);
 	assert_null(pam_getenv(h, "KENPO_TICKET"));
 	pam_end(h, rc);
 	fake_stop(1);
 
-	ans_auth_ok(&fake.reply[0], "Taro.Yamada", KENPO_LANG_EN, 0);
+	ans_auth_ok(&fake.reply[0], "taro", KENPO_LANG_EN, 0);
 	fake_start(1);
 	conv_script(1, "Secret1Pass");
-	h = open_pam("lang=en ticket", "taro.yamada");
+	h = open_pam("lang=en ticket", "taro");
 	rc = pam_authenticate(h, 0);
 	assert_int_equal(rc, PAM_SUCCESS);
 	assert_non_null(pam_getenv(h, "KENPO_TICKET"));
@@ -717,7 +812,7 @@ test_auth_use_first_pass(void **state)
 	assert_int_equal(conv.prompts, 0);
 
 	/* try_first_pass takes the item an earlier module set. */
-	ans_auth_ok(&fake.reply[0], "Taro.Yamada", KENPO_LANG_EN, 0);
+	ans_auth_ok(&fake.reply[0], "taro", KENPO_LANG_EN, 0);
 	fake_start(1);
 	h = open_pam("try_first_pass", "taro");
 	setenv("PAM_AUTHTOK", "Earlier1Pass", 1);
@@ -1066,7 +1161,7 @@ test_single_field(void **state)
 	assert_logged("I: Please log in again, entering your password immediately followed by "
 		      "the 10-digit key.\n");
 
-	ans_auth_ok(&fake.reply[0], "Taro.Yamada", 1, 0);
+	ans_auth_ok(&fake.reply[0], "taro", 1, 0);
 	fake_start(1);
 	conv_script(1, "Secret1Pass0123456789");
 	assert_int_equal(authenticate("single split", "taro"), PAM_SUCCESS);
@@ -1108,12 +1203,13 @@ test_account(void **state)
 {
 	static const struct {
 		uint32_t result;
-		int fields;     /* 0, 1 (lang) or 2 (lang, seconds) */
+		int fields;     /* 0, 1 (lang) or 2 (lang, seconds; or lang, login, uid) */
 		int pam;
 		const char *text;
 	} cases[] = {
-		{ KENPO_RES_OK, 1, PAM_SUCCESS, NULL },
-		{ KENPO_RES_MUST_CHANGE, 1, PAM_NEW_AUTHTOK_REQD, "must be changed" },
+		{ KENPO_RES_OK, 2, PAM_SUCCESS, NULL },
+		{ KENPO_RES_MUST_CHANGE, 2, PAM_NEW_AUTHTOK_REQD, "must be changed" },
+		{ KENPO_RES_OK, 1, PAM_AUTHINFO_UNAVAIL, NULL },   /* malformed */
 		{ KENPO_RES_DISABLED, 1, PAM_ACCT_EXPIRED, "suspended" },
 		{ KENPO_RES_DISABLED, 0, PAM_ACCT_EXPIRED, "suspended" },
 		{ KENPO_RES_LOCKED, 2, PAM_PERM_DENIED, "try again in 5 minutes" },
@@ -1128,8 +1224,12 @@ test_account(void **state)
 		begin(&fake.reply[0], KENPO_ACTION_ACCOUNT, cases[i].result);
 		if (cases[i].fields > 0)
 			put32(&fake.reply[0], KENPO_LANG_EN);
-		if (cases[i].fields > 1)
+		if (cases[i].fields > 1 && cases[i].result == KENPO_RES_LOCKED)
 			put32(&fake.reply[0], 300);
+		else if (cases[i].fields > 1) {
+			putstr(&fake.reply[0], "taro");
+			put32(&fake.reply[0], TARO_UID);
+		}
 		end(&fake.reply[0]);
 		fake_start(1);
 		conv_script(0);
@@ -1221,9 +1321,23 @@ test_session(void **state)
 /* ---- password change ---- */
 
 static void
+ans_account_in(struct frame *f, uint32_t result)
+{
+	if (result != KENPO_RES_OK && result != KENPO_RES_MUST_CHANGE) {
+		ans_lang(f, KENPO_ACTION_ACCOUNT, result, KENPO_LANG_EN);
+		return;
+	}
+	begin(f, KENPO_ACTION_ACCOUNT, result);
+	put32(f, KENPO_LANG_EN);
+	putstr(f, "taro");
+	put32(f, TARO_UID);
+	end(f);
+}
+
+static void
 ans_account(uint32_t result)
 {
-	ans_lang(&fake.reply[0], KENPO_ACTION_ACCOUNT, result, KENPO_LANG_EN);
+	ans_account_in(&fake.reply[0], result);
 }
 
 static void
@@ -1248,8 +1362,8 @@ test_temporary_password_change(void **state)
 
 	(void)state;
 	ans_auth_ok(&fake.reply[0], "taro", KENPO_LANG_EN, KENPO_AUTHR_MUST_CHANGE);
-	ans_lang(&fake.reply[1], KENPO_ACTION_ACCOUNT, KENPO_RES_MUST_CHANGE, KENPO_LANG_EN);
-	ans_lang(&fake.reply[2], KENPO_ACTION_ACCOUNT, KENPO_RES_MUST_CHANGE, KENPO_LANG_EN);
+	ans_account_in(&fake.reply[1], KENPO_RES_MUST_CHANGE);
+	ans_account_in(&fake.reply[2], KENPO_RES_MUST_CHANGE);
 	begin(&fake.reply[3], KENPO_ACTION_PASSWORD_CHANGE, KENPO_RES_OK);
 	end(&fake.reply[3]);
 	fake_start(4);
@@ -1449,8 +1563,97 @@ test_lang_en_is_ascii(void **state)
 	assert_ascii_log();
 }
 
+/* ---- a member is never a local account ---- */
+
+/* kenpod vouches for a member, but the host's account of that name is
+ * another: a uid that differs, a name in another case, a local user, a
+ * uid of the host's own. */
+static void
+test_not_this_member(void **state)
+{
+	static const struct {
+		const char *user, *login;
+		uint32_t uid;
+	} cases[] = {
+		{ "taro", "taro", TARO_UID + 1 },
+		{ "taro", "Taro", TARO_UID },
+		{ "local", "local", TARO_UID },
+		{ "root", "root", 0 },
+		{ "nobody.here", "nobody.here", TARO_UID },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ans_auth_ok_uid(&fake.reply[0], cases[i].login, cases[i].uid, KENPO_LANG_EN, 0);
+		fake_start(1);
+		conv_script(1, "Secret1Pass");
+		if (authenticate("lang=en", cases[i].user) != PAM_AUTH_ERR)
+			fail_msg("case %zu (%s) got in", i, cases[i].user);
+		fake_stop(1);
+		assert_string_equal(conv.log, "P: Password: \n"
+				    "E: The login ID or password is not correct.\n");
+	}
+	/* The same answer for the member whose account this is. */
+	ans_auth_ok_uid(&fake.reply[0], "taro", TARO_UID, KENPO_LANG_EN, 0);
+	fake_start(1);
+	conv_script(1, "Secret1Pass");
+	assert_int_equal(authenticate("lang=en", "taro"), PAM_SUCCESS);
+	fake_stop(1);
+}
+
+/* A key mailed for such a member is voided at once, without a prompt. */
+static void
+test_not_this_member_key_voided(void **state)
+{
+	(void)state;
+	ans_key(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_SENT, 1, 600, "txn1");
+	ans_abort_ok(&fake.reply[1]);
+	fake_start(2);
+	conv_script(2, "Secret1Pass", "1234567890");
+	assert_int_equal(authenticate("lang=en", "local"), PAM_AUTH_ERR);
+	fake_stop(2);
+	assert_int_equal(conv.prompts, 1);
+	assert_txn_request(1, KENPO_ACTION_AUTH_ABORT, "txn1", NULL);
+}
+
+static void
+test_account_not_this_member(void **state)
+{
+	struct frame *f = &fake.reply[0];
+
+	(void)state;
+	begin(f, KENPO_ACTION_ACCOUNT, KENPO_RES_OK);
+	put32(f, KENPO_LANG_EN);
+	putstr(f, "taro");
+	put32(f, TARO_UID + 7);
+	end(f);
+	fake_start(1);
+	conv_script(0);
+	assert_int_equal(account("lang=en"), PAM_PERM_DENIED);
+	fake_stop(1);
+}
+
+/* no_host_account: a member without a passwd entry may authenticate; a
+ * passwd entry of that name must still be the member. */
+static void
+test_no_host_account(void **state)
+{
+	(void)state;
+	ans_auth_ok_uid(&fake.reply[0], "web.member", TARO_UID + 5, KENPO_LANG_EN, 0);
+	fake_start(1);
+	conv_script(1, "Secret1Pass");
+	assert_int_equal(authenticate("lang=en no_host_account", "web.member"), PAM_SUCCESS);
+	fake_stop(1);
+	ans_auth_ok_uid(&fake.reply[0], "local", TARO_UID + 5, KENPO_LANG_EN, 0);
+	fake_start(1);
+	conv_script(1, "Secret1Pass");
+	assert_int_equal(authenticate("lang=en no_host_account", "local"), PAM_AUTH_ERR);
+	fake_stop(1);
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dlopen_dlsym),
@@ -1482,7 +1685,13 @@ main(void)
 		cmocka_unit_test(test_change_use_authtok),
 		cmocka_unit_test(test_unknown_options_ignored),
 		cmocka_unit_test(test_lang_en_is_ascii),
+		cmocka_unit_test(test_not_this_member),
+		cmocka_unit_test(test_not_this_member_key_voided),
+		cmocka_unit_test(test_account_not_this_member),
+		cmocka_unit_test(test_no_host_account),
 	};
 
+	if (under_nss_wrapper(argv) != 0)
+		return 1;
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -27,6 +27,7 @@
 #include "admin.h"
 #include "gen.h"
 #include "letters.h"
+#include "localname.h"
 #include "policy.h"
 #include "proto.h"
 #include "roster.h"
@@ -761,6 +762,23 @@ send_op(struct import *im, struct op *op)
 }
 
 /* Start a new member: its DN, a login ID, and the add. 0 or -1. */
+/* A fresh pre-issued login ID that names no account of this host and is
+ * on no reserved list (localname.h).  0 or -1. */
+static int
+gen_login(const struct import *im, char *out, size_t outsz)
+{
+	const char *extra = im->a->cfg != NULL ? im->a->cfg->reserved_login_ids : NULL;
+	int tries;
+
+	for (tries = 0; tries < LOGIN_TRIES; tries++) {
+		if (kenpo_gen_preissued_id(out, outsz) != 0)
+			return -1;
+		if (kenpo_localname_check(out, strlen(out), extra) == 0)
+			return 0;
+	}
+	return -1;
+}
+
 static int
 start_member(struct import *im, struct item *it)
 {
@@ -772,8 +790,7 @@ start_member(struct import *im, struct item *it)
 		op_done(im, it);
 		return 0;
 	}
-	if (im->a->soc.method == KENPO_REG_LETTER &&
-	    kenpo_gen_preissued_id(it->login, sizeof it->login) != 0)
+	if (im->a->soc.method == KENPO_REG_LETTER && gen_login(im, it->login, sizeof it->login) != 0)
 		return -1;
 	return push_op(im, it, OP_ADD_MEMBER, it->dn, NULL, 0);
 }
@@ -838,7 +855,7 @@ member_constraint(struct import *im, struct op *op, const char *msg)
 	char why[ADMIN_ERR_MAX];
 
 	if (++it->tries < LOGIN_TRIES && login_taken(im, it->login) &&
-	    kenpo_gen_preissued_id(it->login, sizeof it->login) == 0 &&
+	    gen_login(im, it->login, sizeof it->login) == 0 &&
 	    push_op(im, it, OP_ADD_MEMBER, it->dn, NULL, 1) == 0)
 		return;
 	snprintf(why, sizeof why, "uidNumber %lu or login ID %s refused%.400s", it->uid,

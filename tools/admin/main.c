@@ -752,6 +752,10 @@ main(int argc, char **argv)
 	int rc;
 
 	memset(&a, 0, sizeof a);
+	/* Members must not count as the host's own accounts when login IDs
+	 * are chosen (localname.h): libnss_kenpo answers "unavailable" here. */
+	if (setenv("_KENPO_NSS_LOOPS", "NO", 1) != 0)
+		return ADMIN_ERROR;
 	rc = parse_args(argc, argv, &a, &cmd);
 	if (rc < 0)
 		return ADMIN_OK;

@@ -466,6 +466,7 @@ static int
 read_auth(struct kc *c, int rc, struct kc_auth *out)
 {
 	kenpo_get_string(&c->res, out->login, sizeof out->login);
+	out->uid = (uint32_t)kenpo_get_int32(&c->res);
 	out->lang = kenpo_get_int32(&c->res);
 	out->flags = kenpo_get_int32(&c->res);
 	out->ticket[0] = '\0';
@@ -478,6 +479,7 @@ static int
 read_key(struct kc *c, int rc, struct kc_auth *out)
 {
 	kenpo_get_string(&c->res, out->login, sizeof out->login);
+	out->uid = (uint32_t)kenpo_get_int32(&c->res);
 	out->lang = kenpo_get_int32(&c->res);
 	kenpo_get_string(&c->res, out->masked, sizeof out->masked);
 	out->seconds = kenpo_get_int32(&c->res);

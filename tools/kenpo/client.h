@@ -96,6 +96,7 @@ int kc_profile_set(struct kc *c, const char *login, const char *ticket, size_t n
 /* ---- authentication (for a web portal) ---- */
 struct kc_auth {
 	char login[64];        /* canonical login ID */
+	uint32_t uid;          /* the member's uidNumber */
 	int32_t lang;
 	int32_t flags;         /* KENPO_AUTHR_* */
 	char ticket[64];       /* profile ticket, when kenpod gives one ("") */

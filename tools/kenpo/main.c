@@ -28,6 +28,7 @@
 #include "gen.h"
 #include "i18n.h"
 #include "kenpo-proto.h"
+#include "localname.h"
 #include "mailin.h"
 #include "policy.h"
 #include "secret.h"
@@ -420,8 +421,13 @@ connect_kenpod(struct ctx *x)
 static int
 cmd_check_login_id(struct ctx *x, char **args)
 {
-	unsigned mask = kenpo_policy_check_login_id(args[0], strlen(args[0]));
+	size_t len = strlen(args[0]);
+	unsigned mask = kenpo_policy_check_login_id(args[0], len);
 	int rc, taken = 0;
+
+	/* kenpod adds its reserved_login_ids with --available. */
+	if (mask == 0)
+		mask = kenpo_localname_check(args[0], len, NULL);
 
 	set_violations(x, mask);
 	if (mask != 0)
@@ -430,6 +436,10 @@ cmd_check_login_id(struct ctx *x, char **args)
 		if ((rc = connect_kenpod(x)) != EXIT_OK)
 			return rc;
 		rc = kc_login_id_check(x->kc, args[0], &taken);
+		if (rc == KENPO_RES_POLICY) {
+			set_violations(x, kc_detail(x->kc)->mask);
+			return fail(x, "policy");
+		}
 		if (rc != KENPO_RES_OK)
 			return fail_result(x, rc);
 		set_bool(x, "available", !taken);
@@ -1120,6 +1130,10 @@ main(int argc, char **argv)
 	struct ctx x = { .lang = lang_from_environment(), .socket = default_socket() };
 	int rc;
 
+	/* Members must not count as the host's own accounts when a login ID
+	 * is checked (localname.h): libnss_kenpo answers "unavailable" here. */
+	if (setenv("_KENPO_NSS_LOOPS", "NO", 1) != 0)
+		return EXIT_SOFTWARE;
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;
