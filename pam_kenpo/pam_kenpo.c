@@ -288,41 +288,13 @@ client(const struct ctx *c, int default_ms)
 
 /* ---- logging ---- */
 
-static const struct {
-	int32_t result;
-	const char *name;
-} result_names[] = {
-	{ KENPO_RES_OK, "OK" }, { KENPO_RES_NOTFOUND, "NOTFOUND" },
-	{ KENPO_RES_UNAVAIL, "UNAVAIL" }, { KENPO_RES_DENIED, "DENIED" },
-	{ KENPO_RES_BADREQ, "BADREQ" }, { KENPO_RES_UNKNOWN, "UNKNOWN" },
-	{ KENPO_RES_INTERNAL, "INTERNAL" }, { KENPO_RES_AUTH_ERR, "AUTH_ERR" },
-	{ KENPO_RES_KEY_SENT, "KEY_SENT" }, { KENPO_RES_KEY_PENDING, "KEY_PENDING" },
-	{ KENPO_RES_KEY_WRONG, "KEY_WRONG" }, { KENPO_RES_KEY_VOID, "KEY_VOID" },
-	{ KENPO_RES_KEY_EXPIRED, "KEY_EXPIRED" }, { KENPO_RES_COOLDOWN, "COOLDOWN" },
-	{ KENPO_RES_LOCKED, "LOCKED" }, { KENPO_RES_DELAY, "DELAY" },
-	{ KENPO_RES_DISABLED, "DISABLED" }, { KENPO_RES_NOT_REGISTERED, "NOT_REGISTERED" },
-	{ KENPO_RES_MAIL_FAILED, "MAIL_FAILED" }, { KENPO_RES_MUST_CHANGE, "MUST_CHANGE" },
-	{ KENPO_RES_POLICY, "POLICY" },
-};
-
-static const char *
-result_name(int32_t result)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(result_names) / sizeof(result_names[0]); i++)
-		if (result_names[i].result == result)
-			return result_names[i].name;
-	return "?";
-}
-
 /* One line per answer of kenpod, with `debug` only. */
 static void
 debug_answer(const struct ctx *c, const char *action, const struct kenpo_answer *a)
 {
 	if (opt(c, OPT_DEBUG))
 		pam_syslog(c->pamh, LOG_DEBUG, "%s for %.100s: %s", action, c->user,
-			   result_name(a->result));
+			   kenpo_result_name(a->result));
 }
 
 /* ---- messages ---- */
@@ -509,7 +481,7 @@ auth_failed(struct ctx *c, const struct kenpo_answer *a)
 	const struct outcome *o;
 
 	pam_syslog(c->pamh, LOG_NOTICE, "authentication failure for %.100s: %s", c->user,
-		   result_name(a->result));
+		   kenpo_result_name(a->result));
 	/* Locked accounts fail like wrong passwords, with the time to wait,
 	 * as pam_faillock's do: PAM_MAXTRIES would make some applications
 	 * (sshd) end the whole connection, and stacks that count failures
@@ -966,7 +938,7 @@ static int
 single_wrong_key(struct ctx *c, const struct kenpo_answer *a)
 {
 	pam_syslog(c->pamh, LOG_NOTICE, "authentication failure for %.100s: %s", c->user,
-		   result_name(a->result));
+		   kenpo_result_name(a->result));
 	say_always(c, PAM_ERROR_MSG,
 		   tr_count(c, N_("The one-time key is not correct. You can try %d more time."),
 			    N_("The one-time key is not correct. You can try %d more times."),
@@ -1101,7 +1073,7 @@ account(struct ctx *c)
 			 a.result);
 	if (o == NULL) {
 		pam_syslog(c->pamh, LOG_ERR, "ACCOUNT for %.100s: kenpod answered %s", c->user,
-			   result_name(a.result));
+			   kenpo_result_name(a.result));
 		return PAM_AUTHINFO_UNAVAIL;
 	}
 	if (o->msgid != NULL)
@@ -1147,7 +1119,7 @@ open_session(struct ctx *c)
 		return PAM_IGNORE;
 	if (a.result != KENPO_RES_OK)
 		pam_syslog(c->pamh, LOG_ERR, "SESSION_OPEN for %.100s: kenpod answered %s",
-			   c->user, result_name(a.result));
+			   c->user, kenpo_result_name(a.result));
 	else if (is_timestamp(a.text))
 		say(c, PAM_TEXT_INFO, tr(c, N_("Last login: %s")), a.text);
 	return PAM_SUCCESS;
@@ -1293,7 +1265,7 @@ change_answer(struct ctx *c, const struct kenpo_answer *a, char *typed)
 		return PAM_AUTHTOK_ERR;
 	}
 	pam_syslog(c->pamh, LOG_NOTICE, "password change for %.100s refused: %s", c->user,
-		   result_name(a->result));
+		   kenpo_result_name(a->result));
 	if (a->result == KENPO_RES_LOCKED || a->result == KENPO_RES_DELAY) {
 		say_locked(c, a->result, a->seconds);
 		return PAM_PERM_DENIED;

@@ -1,45 +1,34 @@
 """A small client of kenpod's protocol (src/common/kenpo-proto.h), for tests.
 
+The protocol's tables are read from the header itself when this module is
+imported: every result (as a module constant, OK, AUTH_ERR, ...), every
+action (PASSWD_BYNAME, ...), the request and answer layouts, and which
+layout answers each result of each action.  So a result or an action is
+named in the header only; tests/integration/test_protocol.py checks that
+this reading equals the compiler's (tests/tools/kenpo-prototab).
+
 Frames are built with struct.pack exactly as the header describes them:
 a uint32 length of what follows, int32 version, int32 action, then the
 fields (INT32: 4 bytes big-endian; STRING: INT32 length then the bytes).
+Answers are decoded by their layout, by field name, and refused when they
+are short, long, or of a result the table does not give that action.
 Every function can also produce broken frames on purpose.
 """
 
+import os
+import re
 import socket
 import struct
 
-VERSION = 2
+HEADER = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "src", "common",
+                      "kenpo-proto.h")
+
+# Plain numbers of the header, checked against it by test_protocol.py.
+VERSION = 3
 MAX_FRAME = 64 * 1024
 MAX_STRING = 4096
-
-PASSWD_BYNAME = 0x00010001
-PASSWD_BYUID = 0x00010002
-PASSWD_ALL = 0x00010008
-PING = 0x00040001
-CACHE_FLUSH = 0x00040002
-AUTH_PASSWORD = 0x00020001
-AUTH_KEY = 0x00020002
-AUTH_RESEND = 0x00020003
-AUTH_ABORT = 0x00020004
-ACCOUNT = 0x00020005
-SESSION_OPEN = 0x00020006
-PASSWORD_CHANGE = 0x00020007
-LOGIN_ID_CHECK = 0x0003000b
-
-OK, NOTFOUND, UNAVAIL, DENIED, BADREQ, UNKNOWN, INTERNAL = range(7)
-RESULT_NAMES = {OK: "OK", NOTFOUND: "NOTFOUND", UNAVAIL: "UNAVAIL", DENIED: "DENIED",
-                BADREQ: "BADREQ", UNKNOWN: "UNKNOWN", INTERNAL: "INTERNAL"}
-
-# Authentication outcomes (kenpo-proto.h, enum kenpo_result 16 and up).
-(AUTH_ERR, KEY_SENT, KEY_PENDING, KEY_WRONG, KEY_VOID, KEY_EXPIRED, COOLDOWN, LOCKED,
- DELAY, DISABLED, NOT_REGISTERED, MAIL_FAILED, MUST_CHANGE, POLICY) = range(16, 30)
-RESULT_NAMES.update({
-    AUTH_ERR: "AUTH_ERR", KEY_SENT: "KEY_SENT", KEY_PENDING: "KEY_PENDING",
-    KEY_WRONG: "KEY_WRONG", KEY_VOID: "KEY_VOID", KEY_EXPIRED: "KEY_EXPIRED",
-    COOLDOWN: "COOLDOWN", LOCKED: "LOCKED", DELAY: "DELAY", DISABLED: "DISABLED",
-    NOT_REGISTERED: "NOT_REGISTERED", MAIL_FAILED: "MAIL_FAILED",
-    MUST_CHANGE: "MUST_CHANGE", POLICY: "POLICY"})
+PROFILE_PAIRS_MAX = 64
+TOKEN_GUIDE, TOKEN_IDENTITY, TOKEN_RESET, TOKEN_REGISTRATION, TOKEN_TICKET = range(1, 6)
 AUTHF_SPLIT = 0x1
 AUTHF_SINGLE = 0x2
 AUTHF_TICKET = 0x4
@@ -47,15 +36,58 @@ AUTHR_MUST_CHANGE = 0x1
 PWCF_ADMIN = 0x1
 PWC_SAME_AS_OLD = 1 << 24
 
-# The fields each authentication answer carries after the result:
-# "auth" the AUTH record, "key" the KEY record, "lang", "lang secs" (also
-# tries left and the POLICY mask), or nothing.
-_AUTH_FIELDS = {
-    OK: "auth", KEY_SENT: "key", KEY_PENDING: "key", KEY_WRONG: "lang secs",
-    COOLDOWN: "lang secs", LOCKED: "lang secs", DELAY: "lang secs", POLICY: "lang secs",
-    AUTH_ERR: "lang", KEY_VOID: "lang", KEY_EXPIRED: "lang", DISABLED: "lang",
-    NOT_REGISTERED: "lang", MAIL_FAILED: "lang", MUST_CHANGE: "lang", UNAVAIL: "lang",
-}
+
+def _macros(text):
+    """{name: (parameters, body)} of the header's #defines, continuation
+    lines joined and comments dropped."""
+    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S).replace("\\\n", " ")
+    out = {}
+    for m in re.finditer(r"^#define\s+(\w+)(\(([^)]*)\))?(.*)$", text, re.M):
+        out[m.group(1)] = (m.group(3), m.group(4).strip())
+    return out
+
+
+def _fields(body):
+    """The fields of a layout body: [("INT"|"STR", name)] or ("LIST ITEM", name)."""
+    out = []
+    for m in re.finditer(r"\bF\((INT|STR), (\w+)\)|\bL\((\w+), (\w+)\)", body):
+        out.append((m.group(1), m.group(2)) if m.group(1) else
+                   ("LIST " + m.group(4), m.group(3)))
+    return out
+
+
+def _rules(body):
+    return re.findall(r"\bR\((\w+), (\w+)\)", body)
+
+
+def read_table(path=HEADER):
+    """The tables of kenpo-proto.h, as this module reads them."""
+    with open(path, encoding="utf-8") as f:
+        m = _macros(f.read())
+    results = [(n, int(c), t, w) for n, c, t, w in re.findall(
+        r"\bX\((\w+), (\d+), \"([^\"]*)\", \"([^\"]*)\"\)", m["KENPO_RESULTS"][1])]
+    actions = [(n, int(c, 16), log, who) for n, c, log, who in re.findall(
+        r"\bX\((\w+), (0x[0-9a-fA-F]+), \"([^\"]*)\", (\w+)\)", m["KENPO_ACTIONS"][1])]
+    layouts = {n: _fields(m["KENPO_L_" + n][1])
+               for n in re.findall(r"\bX\((\w+)\)", m["KENPO_LAYOUTS"][1])}
+    requests = {a[0]: _fields(m["KENPO_REQ_" + a[0]][1]) for a in actions}
+    answers = {a[0]: _rules(m["KENPO_ANS_" + a[0]][1]) for a in actions}
+    return {"results": results, "actions": actions, "layouts": layouts,
+            "requests": requests, "answers": answers, "any": _rules(m["KENPO_ANS_ANY"][1])}
+
+
+TABLE = read_table()
+RESULTS = {name: code for name, code, _, _ in TABLE["results"]}
+RESULT_NAMES = {code: name for name, code in RESULTS.items()}
+RESULT_TEXT = {code: text for _, code, text, _ in TABLE["results"]}
+ACTIONS = {name: code for name, code, _, _ in TABLE["actions"]}
+ACTION_NAMES = {code: name for name, code in ACTIONS.items()}
+LAYOUTS = TABLE["layouts"]
+# (action, result) -> the layout of that answer's fields
+ANSWERS = {(ACTIONS[a], RESULTS[r]): lay
+           for a, rules in TABLE["answers"].items() for r, lay in rules + TABLE["any"]}
+globals().update(RESULTS)
+globals().update(ACTIONS)
 
 
 class ProtocolError(Exception):
@@ -72,11 +104,19 @@ def string(s):
     return struct.pack("!i", len(s)) + s
 
 
+def _pack(fields):
+    return b"".join(int32(f) if isinstance(f, int) else string(f) for f in fields)
+
+
 def frame(action, *fields, version=VERSION):
     """One request frame; fields are ints (INT32) or str/bytes (STRING)."""
-    body = struct.pack("!ii", version, action)
-    for f in fields:
-        body += int32(f) if isinstance(f, int) else string(f)
+    body = struct.pack("!iI", version, action & 0xffffffff) + _pack(fields)
+    return struct.pack("!I", len(body)) + body
+
+
+def answer(action, result, *fields, version=VERSION):
+    """One answer frame (for a fake kenpod); fields as frame() takes them."""
+    body = struct.pack("!iIi", version, action & 0xffffffff, result) + _pack(fields)
     return struct.pack("!I", len(body)) + body
 
 
@@ -105,14 +145,33 @@ class Reader:
         self.pos += n
         return s.decode("utf-8")
 
-    def passwd(self):
-        return {"name": self.string(), "passwd": self.string(), "uid": self.uint32(),
-                "gid": self.uint32(), "gecos": self.string(), "home": self.string(),
-                "shell": self.string()}
+    def fields(self, layout):
+        """The fields of a layout, by name; a LIST as a list of dicts.
+        uid and gid are read unsigned, as the modules read them."""
+        out = {}
+        for kind, name in LAYOUTS[layout]:
+            if kind.startswith("LIST "):
+                out[name] = [self.fields(kind[5:]) for _ in range(self.int32())]
+            elif kind == "STR":
+                out[name] = self.string()
+            else:
+                out[name] = self.uint32() if name in ("uid", "gid") else self.int32()
+        return out
 
     def end(self):
         if self.pos != len(self.data):
             raise ProtocolError("%d bytes left over" % (len(self.data) - self.pos))
+
+
+def decode(action, result, reader):
+    """The fields of an answer as the table lays them out, read to the end."""
+    layout = ANSWERS.get((action, result))
+    if layout is None:
+        raise ProtocolError("%s is no answer to %s" % (
+            RESULT_NAMES.get(result, result), ACTION_NAMES.get(action, hex(action))))
+    out = reader.fields(layout)
+    reader.end()
+    return out
 
 
 class Client:
@@ -175,17 +234,22 @@ class Client:
             raise ProtocolError("answer to 0x%08x, expected 0x%08x" % (got, action))
         return result, r
 
+    def ask(self, action, *fields):
+        """Send a request; returns a dict: result, name, and the fields of
+        that result's layout."""
+        result, r = self.call(action, *fields)
+        out = {"result": result, "name": RESULT_NAMES.get(result, str(result))}
+        out.update(decode(action, result, r))
+        return out
+
     def ping(self):
-        result, r = self.call(PING)
-        version = r.string() if result == OK else None
-        r.end()
-        return result, version
+        a = self.ask(PING)
+        return a["result"], a.get("version")
 
     def _passwd(self, action, arg):
-        result, r = self.call(action, arg)
-        rec = r.passwd() if result == OK else None
-        r.end()
-        return result, rec
+        a = self.ask(action, arg)
+        rec = {name: a[name] for _, name in LAYOUTS["PASSWD"]} if a["result"] == OK else None
+        return a["result"], rec
 
     def byname(self, name):
         return self._passwd(PASSWD_BYNAME, name)
@@ -195,15 +259,10 @@ class Client:
 
     def all_page(self, offset):
         """(result, records, next offset)."""
-        result, r = self.call(PASSWD_ALL, offset)
-        if result != OK:
-            r.end()
-            return result, [], -1
-        n = r.int32()
-        recs = [r.passwd() for _ in range(n)]
-        nxt = r.int32()
-        r.end()
-        return result, recs, nxt
+        a = self.ask(PASSWD_ALL, offset)
+        if a["result"] != OK:
+            return a["result"], [], -1
+        return a["result"], a["records"], a["next"]
 
     def all(self):
         out, offset = [], 0
@@ -215,74 +274,93 @@ class Client:
         return OK, out
 
     def cache_flush(self):
-        result, r = self.call(CACHE_FLUSH)
-        r.end()
-        return result
+        return self.ask(CACHE_FLUSH)["result"]
 
     # -- authentication ---------------------------------------------------------
-    @staticmethod
-    def _auth_answer(result, r, fields):
-        """A dict: result, name, and the fields of that result."""
-        out = {"result": result, "name": RESULT_NAMES.get(result, str(result))}
-        if fields == "auth":
-            out.update(login=r.string(), uid=r.uint32(), lang=r.int32(), flags=r.int32(),
-                       ticket=r.string())
-        elif fields == "key":
-            out.update(login=r.string(), uid=r.uint32(), lang=r.int32(), masked=r.string(),
-                       secs=r.int32(), txn=r.string())
-        elif fields == "account":
-            out.update(lang=r.int32(), login=r.string(), uid=r.uint32())
-        elif fields == "lang secs":
-            out.update(lang=r.int32(), secs=r.int32())
-        elif fields == "lang":
-            out.update(lang=r.int32())
-        r.end()
-        return out
-
-    def _auth(self, action, *fields, ok=None):
-        result, r = self.call(action, *fields)
-        if result == OK and ok is not None:
-            how = ok
-        elif result in (DENIED, BADREQ, UNKNOWN, INTERNAL) or \
-                (result == NOTFOUND and action != PASSWORD_CHANGE):
-            how = None
-        elif result == NOTFOUND:
-            how = "lang"
-        else:
-            how = _AUTH_FIELDS.get(result)
-        return self._auth_answer(result, r, how)
-
     def auth_password(self, login, password, flags=0, service="kenpo-test", rhost=""):
-        return self._auth(AUTH_PASSWORD, login, password, flags, service, rhost, ok="auth")
+        return self.ask(AUTH_PASSWORD, login, password, flags, service, rhost)
 
     def auth_key(self, login, txn, key, flags=0):
-        return self._auth(AUTH_KEY, login, txn, key, flags, ok="auth")
+        return self.ask(AUTH_KEY, login, txn, key, flags)
 
     def auth_resend(self, login, txn):
-        return self._auth(AUTH_RESEND, login, txn)
+        return self.ask(AUTH_RESEND, login, txn)
 
     def auth_abort(self, login, txn):
-        return self._auth(AUTH_ABORT, login, txn, ok="none")
+        return self.ask(AUTH_ABORT, login, txn)
 
     def account(self, login):
-        result, r = self.call(ACCOUNT, login)
-        how = "account" if result in (OK, MUST_CHANGE) else \
-            None if result in (DENIED, BADREQ, UNKNOWN, INTERNAL, NOTFOUND) else \
-            _AUTH_FIELDS.get(result)
-        return self._auth_answer(result, r, how)
+        return self.ask(ACCOUNT, login)
 
     def session_open(self, login, service="kenpo-test", rhost=""):
-        result, r = self.call(SESSION_OPEN, login, service, rhost)
-        out = {"result": result, "name": RESULT_NAMES.get(result, str(result))}
-        if result == OK:
-            out.update(lang=r.int32(), previous=r.string())
-        elif result == UNAVAIL:
-            out.update(lang=r.int32())
-        r.end()
-        return out
+        return self.ask(SESSION_OPEN, login, service, rhost)
 
     def password_change(self, login, old, new, flags=0):
-        out = self._auth(PASSWORD_CHANGE, login, old, new, flags, ok="none")
-        if out["result"] == POLICY:
-            out["mask"] = out.pop("secs")
-        return out
+        return self.ask(PASSWORD_CHANGE, login, old, new, flags)
+
+
+class FakeKenpod:
+    """A scripted kenpod on a unix socket, for testing the clients: each
+    connection gets the next scripted answer (bytes) to its first request,
+    then is closed.  The requests are kept in `requests`."""
+
+    def __init__(self, path, answers):
+        import threading
+        self.path = path
+        self.answers = list(answers)
+        self.requests = []
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(8)
+        self.sock.settimeout(30)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _read(self, conn, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = conn.recv(n - len(buf))
+            if not chunk:
+                raise ConnectionResetError()
+            buf += chunk
+        return buf
+
+    def _serve(self):
+        for reply in self.answers:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    head = self._read(conn, 4)
+                    self.requests.append(head + self._read(conn, struct.unpack("!I", head)[0]))
+                    conn.sendall(reply)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.sock.close()
+        self.thread.join(timeout=30)
+        os.unlink(self.path)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def malformed_answers(action, result, *fields):
+    """The answer `result` to `action` with its fields, made malformed each
+    way a client must refuse: one byte short, one INT32 too long, a result
+    the table does not give that action, a result no table has, and the
+    answer to another action.  [(what, bytes)]."""
+    good = answer(action, result, *fields)
+    other = next(r for r in RESULT_NAMES if (action, r) not in ANSWERS)
+    short = good[:-1]
+    return [("short", struct.pack("!I", len(short) - 4) + short[4:]),
+            ("long", answer(action, result, *fields, 0)),
+            ("unlisted", answer(action, other, *fields)),
+            ("unknown", answer(action, 99, *fields)),
+            ("other-action", answer(action ^ 0x7f, result, *fields))]

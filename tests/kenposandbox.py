@@ -87,6 +87,9 @@ STOP_GRACE = 5.0
 READY_TIMEOUT = 15.0
 # What a sanitizer build of kenpod writes to stderr when it finds a bug.
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+# What kenpod logs when an answer of its own does not match the protocol
+# table (src/kenpod/answer.c; sanitizer builds abort instead): a bug too.
+KENPOD_BUG_MARKERS = SANITIZER_MARKERS + ("does not match the protocol table",)
 MEMBER_GID = 100
 UP_BUDGET = 2.0  # seconds; `up` warns when slower
 
@@ -1189,7 +1192,7 @@ class Sandbox:
             try:
                 with open(path, errors="replace") as f:
                     out += [line.rstrip("\n") for line in f
-                            if any(m in line for m in SANITIZER_MARKERS)]
+                            if any(m in line for m in KENPOD_BUG_MARKERS)]
             except FileNotFoundError:
                 pass
         return out

@@ -1,10 +1,11 @@
 /*
- * kenpo-proto.h - the protocol between kenpod and its clients.
+ * kenpo-proto.h - the protocol between kenpod and its clients, described once.
  *
- * Clients (libnss_kenpo, pam_kenpo, the kenpo tool) connect to kenpod's
- * unix stream socket and send one request frame; kenpod answers with one
- * response frame and the client may send another request on the same
- * connection or close it.  kenpod identifies the caller with SO_PEERCRED.
+ * Clients (libnss_kenpo, pam_kenpo, the kenpo and kenpo-admin tools)
+ * connect to kenpod's unix stream socket and send one request frame;
+ * kenpod answers with one response frame and the client may send another
+ * request on the same connection or close it.  kenpod identifies the
+ * caller with SO_PEERCRED.
  *
  * Frame
  *   uint32  length of what follows (network byte order), at most
@@ -12,240 +13,385 @@
  *           connection.
  *   int32   KENPO_PROTO_VERSION
  *   int32   action (requests) / action being answered (responses)
- *   ...     the fields of that action, in the order listed below
+ *   int32   result: one of KENPO_RESULTS (responses only)
+ *   ...     the fields of the request, or of the answer to that result
  *
  * Field types
- *   INT32   4 bytes, network byte order
- *   STRING  INT32 length (0 .. KENPO_PROTO_MAX_STRING) then that many bytes,
- *           no terminating NUL, never containing a NUL
+ *   INT     INT32: 4 bytes, network byte order
+ *   STR     STRING: INT32 length (0 .. KENPO_PROTO_MAX_STRING) then that
+ *           many bytes, no terminating NUL, never containing a NUL
+ *   LIST    INT32 count, then count times the fields of its item layout
  *   A frame whose fields do not exactly fill its length is malformed.
  *
- * Every response starts, after version and action, with
- *   INT32   result: one of enum kenpo_result
- * and only KENPO_RES_OK (and the results named per action) carry fields;
- * a refusal that carries fields carries them after the result, as OK does.
+ * The tables
+ *   This header is the protocol's only description: the tables below are
+ *   X-macro lists, expanded by src/common/prototab.c into the lookup
+ *   tables, the layout checker and the field reader that kenpod and every
+ *   client use, and read by the tests (tests/kenpoproto.py parses them,
+ *   and a test compares its reading with the compiler's).  X-macros rather
+ *   than a generated source: the compiler itself checks every name a
+ *   table uses (a result, a layout, a field of the answer structure), the
+ *   build needs no generator, and the lists stay in the one file a reader
+ *   opens to learn the protocol.
+ *
+ *   KENPO_RESULTS   every result code: name, number, the stable text code
+ *                   the tools print (`kenpo --json` "error"), and the words
+ *                   kenpod logs.
+ *   KENPO_ACTIONS   every action: name, number, the name kenpod logs it by,
+ *                   and who may call it.
+ *   KENPO_REQ_<ACTION>(F, L)  the request's fields, in order.
+ *   KENPO_ANS_<ACTION>(R)     every result that action answers, each with
+ *                   its answer layout; KENPO_ANS_ANY adds the failures any
+ *                   action may answer.  A result not listed for an action
+ *                   is a malformed answer to every client.
+ *   KENPO_L_<LAYOUT>(F, L)    the fields of one answer layout.
+ *   KENPO_FIELDS    every field name an answer layout uses, with its type.
+ *   In the field lists F(INT or STR, name) is one field and L(name, ITEM)
+ *   a LIST of the item layout KENPO_L_<ITEM>; lists do not nest.
+ *
+ * Adding an action: a row in KENPO_ACTIONS, its KENPO_REQ_ and KENPO_ANS_
+ * lines (and a layout if no existing one fits), the handler in kenpod and
+ * its row in src/kenpod/server.c.  Clients call it with kenpo_call()
+ * (src/client/client.h), which encodes and checks from these tables.
  *
  * Actions are grouped by their high 16 bits like nslcd.h's: 0x0001 passwd
  * lookups, 0x0002 authentication (the PAM module), 0x0003 self-service,
- * 0x0004 control.  Codes never change meaning; new ones are added.
- * The result codes are kenpo's own, not PAM's, so the wire does not depend
- * on PAM headers.
+ * 0x0004 control.  Codes never change meaning; new ones are added.  The
+ * result codes are kenpo's own, not PAM's, so the wire does not depend on
+ * PAM headers.
+ *
+ * Version 3: the POLICY answer has one layout, the rule mask, for every
+ * action (PASSWORD_CHANGE sent a language before it in version 2).
  */
 #ifndef KENPO_PROTO_H
 #define KENPO_PROTO_H
 
-#define KENPO_PROTO_VERSION 2
+#define KENPO_PROTO_VERSION 3
 #define KENPO_PROTO_MAX_FRAME (64 * 1024)
 #define KENPO_PROTO_MAX_STRING 4096
 #define KENPO_SOCKET_NAME "kenpod.sock"
 #define KENPO_SOCKET_PATH RUNDIR "/kenpo/" KENPO_SOCKET_NAME
 
-enum kenpo_action {
-	/* ---- passwd (anyone) ----
-	 * PASSWD_BYNAME  req: STRING name
-	 * PASSWD_BYUID   req: INT32 uid (as uint32)
-	 * both           res OK: PASSWD record
-	 * PASSWD_ALL     req: INT32 offset; res OK: INT32 count, then count
-	 *                PASSWD records, then INT32 next offset (-1 at the end).
-	 *                Refused with KENPO_RES_DENIED unless enumeration is on.
-	 * PASSWD record: STRING name, STRING passwd ("x"), INT32 uid, INT32 gid,
-	 *                STRING gecos, STRING home, STRING shell
-	 */
-	KENPO_ACTION_PASSWD_BYNAME = 0x00010001,
-	KENPO_ACTION_PASSWD_BYUID = 0x00010002,
-	KENPO_ACTION_PASSWD_ALL = 0x00010008,
+/* The most field/value pairs a PROFILE_SET request may carry. */
+#define KENPO_PROFILE_PAIRS_MAX 64
 
-	/* ---- authentication (anyone: the answer proves nothing without the secret) ----
-	 *
-	 * AUTH_PASSWORD  req: STRING login, STRING password, INT32 flags
-	 *                     (KENPO_AUTHF_*), STRING service, STRING rhost
-	 *     res OK:            AUTH record (no key needed: the member's setting,
-	 *                        or a temporary password, then MUST_CHANGE is set)
-	 *     res KEY_SENT:      KEY record (a new key was mailed)
-	 *     res KEY_PENDING:   KEY record (split/single-field mode: the key mailed
-	 *                        earlier is still valid; no new mail)
-	 *     res AUTH_ERR, NOT_REGISTERED, DISABLED: INT32 lang
-	 *     res LOCKED, DELAY: INT32 lang, INT32 seconds left (LOCKED 0: until an
-	 *                        administrator unlocks)
-	 *     res MAIL_FAILED, UNAVAIL: INT32 lang
-	 *   With KENPO_AUTHF_SINGLE the password may end with the 10-digit key of
-	 *   a pending key; then res OK means both were right.  A right password
-	 *   with a wrong key answers KEY_WRONG (INT32 lang, INT32 tries left) or,
-	 *   at the last try, KEY_VOID (INT32 lang); the password alone then mails
-	 *   a new key.
-	 * AUTH_KEY       req: STRING login, STRING txn, STRING key, INT32 flags
-	 *                     (KENPO_AUTHF_TICKET only)
-	 *     res OK: AUTH record; KEY_WRONG: INT32 lang, INT32 tries left;
-	 *     KEY_VOID, KEY_EXPIRED, AUTH_ERR: INT32 lang
-	 * AUTH_RESEND    req: STRING login, STRING txn
-	 *     res KEY_SENT: KEY record (with the same txn); COOLDOWN: INT32 lang,
-	 *     INT32 seconds to wait; AUTH_ERR, MAIL_FAILED: INT32 lang
-	 * AUTH_ABORT     req: STRING login, STRING txn          res OK (always)
-	 * ACCOUNT        req: STRING login
-	 *     res OK / MUST_CHANGE / DISABLED / LOCKED (INT32 lang, INT32 secs) /
-	 *     NOTFOUND; MUST_CHANGE and OK carry INT32 lang, STRING canonical
-	 *     login, INT32 uid; DISABLED carries INT32 lang
-	 * SESSION_OPEN   (root and the portal group only: it writes)
-	 *                req: STRING login, STRING service, STRING rhost
-	 *     res OK: INT32 lang, STRING previous login as "YYYY/MM/DD HH:MM:SS" in
-	 *     the society's time zone ("" for the first login); records this one.
-	 * PASSWORD_CHANGE req: STRING login, STRING old, STRING new, INT32 flags
-	 *     (KENPO_PWCF_ADMIN: no old password; only from uid 0)
-	 *     res OK; POLICY: INT32 lang, INT32 mask of broken enum kenpo_rule
-	 *     bits; AUTH_ERR (old password wrong), NOTFOUND: INT32 lang
-	 *     Also: KENPO_PWC_SAME_AS_OLD in the POLICY mask; LOCKED, DELAY:
-	 *     INT32 lang, INT32 seconds (the old password is checked like a
-	 *     login: it counts failures); NOT_REGISTERED, DISABLED, UNAVAIL:
-	 *     INT32 lang; DENIED for KENPO_PWCF_ADMIN from another uid than 0.
-	 *
-	 * AUTH record: STRING canonical login, INT32 uid, INT32 lang, INT32 flags
-	 *              (KENPO_AUTHR_MUST_CHANGE), STRING profile ticket (proof of
-	 *              this login for PROFILE_GET/SET, valid 10 minutes, single
-	 *              use; "" unless KENPO_AUTHF_TICKET was asked, or when none
-	 *              could be made)
-	 * KEY record:  STRING canonical login, INT32 uid, INT32 lang, STRING masked address
-	 *              ("****@****.jp"), INT32 seconds the key stays valid,
-	 *              STRING txn (a random handle of this pending key; AUTH_KEY,
-	 *              AUTH_RESEND and AUTH_ABORT must present it, so nobody who
-	 *              has not given the password can burn the key's tries)
-	 * uid:         the member's uidNumber (as uint32): the PAM module checks
-	 *              that the host's account named like the member is this one
-	 * lang:        enum kenpo_lang of the member's society (0 ja, 1 en)
-	 */
-	KENPO_ACTION_AUTH_PASSWORD = 0x00020001,
-	KENPO_ACTION_AUTH_KEY = 0x00020002,
-	KENPO_ACTION_AUTH_RESEND = 0x00020003,
-	KENPO_ACTION_AUTH_ABORT = 0x00020004,
-	KENPO_ACTION_ACCOUNT = 0x00020005,
-	KENPO_ACTION_SESSION_OPEN = 0x00020006,
-	KENPO_ACTION_PASSWORD_CHANGE = 0x00020007,
+/* ---- results ----
+ * X(name, number, text code, log words).  0 to 15: outcomes any action may
+ * have; 16 and up: authentication; 48 and up: self-service. */
+#define KENPO_RESULTS(X) \
+	X(OK, 0, "ok", "ok") \
+	X(NOTFOUND, 1, "not-found", "not found")        /* no such user */ \
+	X(UNAVAIL, 2, "unavailable", "unavailable")      /* the directory or the mail relay is away */ \
+	X(DENIED, 3, "denied", "denied")                 /* the caller may not do this */ \
+	X(BADREQ, 4, "protocol", "bad request")          /* malformed request: the connection is closed */ \
+	X(UNKNOWN, 5, "protocol", "unknown action") \
+	X(INTERNAL, 6, "internal", "internal error")     /* kenpod failed; see its log */ \
+	X(AUTH_ERR, 16, "auth-failed", "refused")        /* unknown login or wrong password: one answer */ \
+	X(KEY_SENT, 17, "key-sent", "key sent") \
+	X(KEY_PENDING, 18, "key-sent", "key pending")    /* the key mailed earlier is still valid */ \
+	X(KEY_WRONG, 19, "key-wrong", "wrong key") \
+	X(KEY_VOID, 20, "key-void", "key void")          /* too many wrong answers: the key is void */ \
+	X(KEY_EXPIRED, 21, "key-expired", "key expired") \
+	X(COOLDOWN, 22, "cooldown", "resend too soon")   /* a new key was asked for too soon */ \
+	X(LOCKED, 23, "locked", "locked") \
+	X(DELAY, 24, "delay", "delayed")                 /* growing delay after failures: try later */ \
+	X(DISABLED, 25, "disabled", "disabled") \
+	X(NOT_REGISTERED, 26, "not-registered", "not registered") /* pre-issued: register first */ \
+	X(MAIL_FAILED, 27, "mail-failed", "mail failed") /* the key mail could not be sent */ \
+	X(MUST_CHANGE, 28, "must-change", "must change") /* password change required */ \
+	X(POLICY, 29, "policy", "policy")                /* a new value breaks rules */ \
+	X(TOKEN_INVALID, 48, "token-invalid", "token invalid") /* unknown, used, or of another kind */ \
+	X(TOKEN_EXPIRED, 49, "token-expired", "token expired") \
+	X(MISMATCH, 50, "mismatch", "mismatch")          /* identity check or 認証キー did not match */ \
+	X(ID_TAKEN, 51, "id-taken", "id taken")          /* the login ID belongs to someone else */ \
+	X(BADVALUE, 52, "bad-input", "bad value")        /* a field's value is malformed */
 
-	/* ---- self-service (root, or the configured portal group) ----
-	 * Every answer that depends on whether an address is known is the same
-	 * either way.  Tokens travel in URLs; kenpod stores only keyed hashes.
-	 * "society" is the [society ID] of the configuration ("" when there is
-	 * only one).  GUIDE_REQUEST, RESET_REQUEST and IDENTITY_CHECK answer
-	 * BADVALUE: STRING field ("address", "society", "date_of_birth",
-	 * "registration" when the society does not register by identity check)
-	 * before anything is looked up, so that the answer still tells nothing
-	 * about addresses.
-	 *
-	 * GUIDE_REQUEST   req: STRING society, STRING address
-	 *     res OK (always, also when rate-limited or not mailed); mails
-	 *     利用登録手続きのご案内 with a single-use token (guide_validity).
-	 * TOKEN_CHECK     req: STRING token
-	 *     res OK: INT32 kind (KENPO_TOKEN_*), INT32 seconds left, STRING
-	 *     masked address; TOKEN_EXPIRED; TOKEN_INVALID (unknown or used)
-	 * REG_LETTER_OPEN req: STRING token (guide), STRING pre-issued login ID,
-	 *                      STRING temporary password
-	 *     res OK: REG record; AUTH_ERR; TOKEN_EXPIRED; TOKEN_INVALID; LOCKED
-	 * IDENTITY_CHECK  req: STRING token (guide), STRING address, STRING date
-	 *                      of birth "YYYY-MM-DD"
-	 *     res OK: STRING the 8-character on-screen 認証キー (never mailed);
-	 *     kenpod mails 本人確認完了のご案内 with a new token (identity_validity);
-	 *     MISMATCH: INT32 tries left; TOKEN_EXPIRED; TOKEN_INVALID
-	 * IDENTITY_OPEN   req: STRING token (identity), STRING 認証キー
-	 *     res OK: REG record; MISMATCH: INT32 tries left; TOKEN_*
-	 * REG_COMPLETE    req: STRING registration ticket, STRING new login ID,
-	 *                      STRING new password, STRING mail address,
-	 *                      STRING nickname ("" = ご本人)
-	 *     res OK: STRING login ID; mails 利用登録完了のご案内.
-	 *     POLICY: INT32 rule mask (login ID and password rules together);
-	 *     ID_TAKEN; BADVALUE: STRING field name; TOKEN_EXPIRED; TOKEN_INVALID
-	 * RESET_REQUEST   req: STRING society ("" looks for the address in every
-	 *                      society), STRING address
-	 *     res OK (always); a registered address gets パスワード再発行のご案内
-	 *     with URL, login ID and a temporary password (reset_validity).
-	 * RESET_OPEN      req: STRING token (reset)
-	 *     res OK: STRING login ID, INT32 seconds the temporary password stays
-	 *     valid (prefill of the 仮ログイン form); the link is consumed.
-	 *     TOKEN_EXPIRED; TOKEN_INVALID
-	 * LOGIN_ID_CHECK  req: STRING login ID
-	 *     res OK: INT32 1 when a member holds it (in any case), else 0;
-	 *     BADVALUE: STRING "login_id" when it cannot be a login ID at all;
-	 *     POLICY: INT32 mask (KENPO_RULE_ID_RESERVED) when it is reserved or
-	 *     names an account of the host
-	 * PROFILE_GET     req: STRING login, STRING ticket ("" only for root)
-	 *     res OK: PROFILE record, STRING next ticket; DENIED; NOTFOUND
-	 * PROFILE_SET     req: STRING login, STRING ticket, INT32 count, then
-	 *                      count pairs STRING field, STRING value
-	 *     res OK: STRING next ticket; POLICY: INT32 mask; ID_TAKEN;
-	 *     BADVALUE: STRING field; DENIED
-	 *     Fields: login_id, nickname, mail1, mail2, mail3, key_required,
-	 *     notify_medical, notify_generic, notify_magazine, notify_documents,
-	 *     notify_applications, disclose_medical, disclose_generic ("yes"/"no"),
-	 *     household.NN.nickname, household.NN.disclose_medical,
-	 *     household.NN.disclose_generic.
-	 *     Every field is checked before anything is written; the member's own
-	 *     fields change in one modify, then each household entry in its own
-	 *     (LDAP has no transaction across entries here): a directory failure
-	 *     between them answers UNAVAIL with the member's own fields already
-	 *     changed, and PROFILE_GET shows what holds.
-	 *     Changing mail1 mails a notice to the old address.
-	 *
-	 * Profile tickets (PROFILE_GET, PROFILE_SET) are single-use: a call that
-	 * presents one consumes it and answers with the next, valid until the
-	 * first one's expiry; root, who may present none, gets a fresh one.  A
-	 * wrong or another member's ticket is TOKEN_INVALID, an old one
-	 * TOKEN_EXPIRED; no ticket from a caller other than root is DENIED.
-	 *
-	 * REG record:     STRING registration ticket, INT32 seconds left,
-	 *                 STRING mail address to prefill ("" if none)
-	 * PROFILE record: INT32 count, then count pairs STRING field, STRING value
-	 *                 (the fields above, plus last_login, state)
-	 */
-	KENPO_ACTION_GUIDE_REQUEST = 0x00030001,
-	KENPO_ACTION_TOKEN_CHECK = 0x00030002,
-	KENPO_ACTION_REG_LETTER_OPEN = 0x00030003,
-	KENPO_ACTION_IDENTITY_CHECK = 0x00030004,
-	KENPO_ACTION_IDENTITY_OPEN = 0x00030005,
-	KENPO_ACTION_REG_COMPLETE = 0x00030006,
-	KENPO_ACTION_RESET_REQUEST = 0x00030007,
-	KENPO_ACTION_PROFILE_GET = 0x00030008,
-	KENPO_ACTION_PROFILE_SET = 0x00030009,
-	KENPO_ACTION_RESET_OPEN = 0x0003000a,
-	KENPO_ACTION_LOGIN_ID_CHECK = 0x0003000b,
+#define KENPO_RESULT_ENUM_(name, number, code, words) KENPO_RES_##name = number,
+enum kenpo_result { KENPO_RESULTS(KENPO_RESULT_ENUM_) };
 
-	/* ---- control (root) ----
-	 * PING        req: nothing; res OK: STRING version
-	 * CACHE_FLUSH req: nothing; res OK: nothing
-	 * PING is the exception: anyone may ask it, since it tells nothing
-	 * but the version (clients use it to see whether kenpod answers).
-	 */
-	KENPO_ACTION_PING = 0x00040001,
-	KENPO_ACTION_CACHE_FLUSH = 0x00040002,
+/* Who may call an action. */
+enum kenpo_caller {
+	KENPO_CALLER_ANYONE,
+	KENPO_CALLER_PORTAL,    /* root and the configured portal group */
+	KENPO_CALLER_ROOT,
 };
 
-enum kenpo_result {
-	KENPO_RES_OK = 0,
-	KENPO_RES_NOTFOUND = 1,     /* no such user (lookups) */
-	KENPO_RES_UNAVAIL = 2,      /* the directory or the mail relay cannot be reached */
-	KENPO_RES_DENIED = 3,       /* the caller may not do this */
-	KENPO_RES_BADREQ = 4,       /* malformed request: the connection is closed */
-	KENPO_RES_UNKNOWN = 5,      /* unknown action */
-	KENPO_RES_INTERNAL = 6,     /* kenpod failed; see its log */
-	/* 16 and up: authentication outcomes. */
-	KENPO_RES_AUTH_ERR = 16,       /* unknown login or wrong password: one answer */
-	KENPO_RES_KEY_SENT = 17,
-	KENPO_RES_KEY_PENDING = 18,
-	KENPO_RES_KEY_WRONG = 19,
-	KENPO_RES_KEY_VOID = 20,       /* too many wrong answers: the key is void */
-	KENPO_RES_KEY_EXPIRED = 21,
-	KENPO_RES_COOLDOWN = 22,       /* a new key was asked for too soon */
-	KENPO_RES_LOCKED = 23,
-	KENPO_RES_DELAY = 24,          /* growing delay after failures: try later */
-	KENPO_RES_DISABLED = 25,
-	KENPO_RES_NOT_REGISTERED = 26, /* pre-issued member: register first */
-	KENPO_RES_MAIL_FAILED = 27,    /* the key mail could not be sent */
-	KENPO_RES_MUST_CHANGE = 28,    /* password change required */
-	KENPO_RES_POLICY = 29,         /* the new password breaks rules */
-	/* 48 and up: self-service outcomes. */
-	KENPO_RES_TOKEN_INVALID = 48,  /* unknown, used, or of another kind */
-	KENPO_RES_TOKEN_EXPIRED = 49,
-	KENPO_RES_MISMATCH = 50,       /* identity check or 認証キー did not match */
-	KENPO_RES_ID_TAKEN = 51,       /* the login ID belongs to someone else */
-	KENPO_RES_BADVALUE = 52,       /* a field's value is malformed */
-};
+/* ---- actions ----
+ * X(name, number, log name, who may call it). */
+#define KENPO_ACTIONS(X) \
+	X(PASSWD_BYNAME, 0x00010001, "passwd byname", ANYONE) \
+	X(PASSWD_BYUID, 0x00010002, "passwd byuid", ANYONE) \
+	X(PASSWD_ALL, 0x00010008, "passwd all", ANYONE) \
+	X(AUTH_PASSWORD, 0x00020001, "auth password", ANYONE) \
+	X(AUTH_KEY, 0x00020002, "auth key", ANYONE) \
+	X(AUTH_RESEND, 0x00020003, "auth resend", ANYONE) \
+	X(AUTH_ABORT, 0x00020004, "auth abort", ANYONE) \
+	X(ACCOUNT, 0x00020005, "account", ANYONE) \
+	X(SESSION_OPEN, 0x00020006, "session open", PORTAL) \
+	X(PASSWORD_CHANGE, 0x00020007, "password change", ANYONE) \
+	X(GUIDE_REQUEST, 0x00030001, "guide request", PORTAL) \
+	X(TOKEN_CHECK, 0x00030002, "token check", PORTAL) \
+	X(REG_LETTER_OPEN, 0x00030003, "reg letter", PORTAL) \
+	X(IDENTITY_CHECK, 0x00030004, "identity check", PORTAL) \
+	X(IDENTITY_OPEN, 0x00030005, "identity open", PORTAL) \
+	X(REG_COMPLETE, 0x00030006, "reg complete", PORTAL) \
+	X(RESET_REQUEST, 0x00030007, "reset request", PORTAL) \
+	X(PROFILE_GET, 0x00030008, "profile get", PORTAL) \
+	X(PROFILE_SET, 0x00030009, "profile set", PORTAL) \
+	X(RESET_OPEN, 0x0003000a, "reset open", PORTAL) \
+	X(LOGIN_ID_CHECK, 0x0003000b, "login id check", PORTAL) \
+	X(PING, 0x00040001, "ping", ANYONE) \
+	X(CACHE_FLUSH, 0x00040002, "cache flush", ROOT)
+
+#define KENPO_ACTION_ENUM_(name, number, logname, who) KENPO_ACTION_##name = number,
+enum kenpo_action { KENPO_ACTIONS(KENPO_ACTION_ENUM_) };
+
+/* Failures any action may answer, without fields.  kenpod writes them
+ * itself: DENIED by the caller check, BADREQ for a malformed request
+ * (then it closes the connection), UNKNOWN for an action it does not
+ * know, INTERNAL when it failed. */
+#define KENPO_ANS_ANY(R) R(DENIED, NONE) R(BADREQ, NONE) R(UNKNOWN, NONE) R(INTERNAL, NONE)
+
+/* ---- answer fields: X(type, name) ----
+ * Every field an answer carries has one name and one type everywhere. */
+#define KENPO_FIELDS(X) \
+	X(INT, lang)       /* enum kenpo_lang of the member's society (0 ja, 1 en) */ \
+	X(STR, login)      /* the canonical login ID */ \
+	X(INT, uid)        /* uidNumber (as uint32) */ \
+	X(INT, gid)        /* gidNumber (as uint32) */ \
+	X(INT, flags)      /* KENPO_AUTHR_* */ \
+	X(STR, ticket)     /* a profile or registration ticket */ \
+	X(STR, masked)     /* a masked mail address, "****@****.jp" */ \
+	X(INT, seconds)    /* a validity, or a time to wait */ \
+	X(STR, txn)        /* the handle of a pending key */ \
+	X(INT, tries)      /* wrong answers left */ \
+	X(INT, mask)       /* enum kenpo_rule bits (and KENPO_PWC_SAME_AS_OLD) */ \
+	X(STR, field)      /* the name of the field refused, or of a profile field */ \
+	X(STR, value)      /* the value of a profile field */ \
+	X(STR, previous)   /* the previous login, "YYYY/MM/DD HH:MM:SS", or "" */ \
+	X(STR, version)    /* kenpod's version */ \
+	X(INT, kind)       /* KENPO_TOKEN_* */ \
+	X(STR, mail)       /* a mail address to prefill, or "" */ \
+	X(STR, authkey)    /* the on-screen 認証キー */ \
+	X(INT, taken)      /* 1 when a member holds the login ID */ \
+	X(STR, name)       /* passwd: pw_name */ \
+	X(STR, passwd)     /* passwd: pw_passwd, "x" */ \
+	X(STR, gecos) \
+	X(STR, home) \
+	X(STR, shell) \
+	X(INT, next)       /* the offset of the next page, -1 at the end */ \
+	X(LIST, records)   /* PASSWD records */ \
+	X(LIST, pairs)     /* PAIR items */
+
+/* ---- answer layouts ---- */
+#define KENPO_LAYOUTS(X) \
+	X(NONE) X(LANG) X(LANG_SECONDS) X(LANG_TRIES) X(MASK) X(TRIES) X(FIELD) \
+	X(AUTH) X(KEY) X(ACCOUNT) X(SESSION) X(VERSION) X(PASSWD) X(PASSWD_PAGE) \
+	X(TOKEN) X(REG) X(AUTHKEY) X(LOGIN) X(RESET) X(TAKEN) X(PAIR) X(PROFILE) X(TICKET)
+
+#define KENPO_L_NONE(F, L)
+#define KENPO_L_LANG(F, L) F(INT, lang)
+#define KENPO_L_LANG_SECONDS(F, L) F(INT, lang) F(INT, seconds)
+#define KENPO_L_LANG_TRIES(F, L) F(INT, lang) F(INT, tries)
+#define KENPO_L_MASK(F, L) F(INT, mask)
+#define KENPO_L_TRIES(F, L) F(INT, tries)
+#define KENPO_L_FIELD(F, L) F(STR, field)
+/* AUTH record: the profile ticket is proof of this login for PROFILE_GET
+ * and PROFILE_SET, valid 10 minutes, single use; "" unless
+ * KENPO_AUTHF_TICKET was asked, or when none could be made.  uid: the PAM
+ * module checks that the host's account named like the member is this one. */
+#define KENPO_L_AUTH(F, L) F(STR, login) F(INT, uid) F(INT, lang) F(INT, flags) F(STR, ticket)
+/* KEY record: a key was mailed to `masked`, valid `seconds`; AUTH_KEY,
+ * AUTH_RESEND and AUTH_ABORT must present `txn`, so nobody who has not
+ * given the password can burn the key's tries. */
+#define KENPO_L_KEY(F, L) \
+	F(STR, login) F(INT, uid) F(INT, lang) F(STR, masked) F(INT, seconds) F(STR, txn)
+#define KENPO_L_ACCOUNT(F, L) F(INT, lang) F(STR, login) F(INT, uid)
+#define KENPO_L_SESSION(F, L) F(INT, lang) F(STR, previous)
+#define KENPO_L_VERSION(F, L) F(STR, version)
+#define KENPO_L_PASSWD(F, L) \
+	F(STR, name) F(STR, passwd) F(INT, uid) F(INT, gid) F(STR, gecos) F(STR, home) \
+	F(STR, shell)
+#define KENPO_L_PASSWD_PAGE(F, L) L(records, PASSWD) F(INT, next)
+#define KENPO_L_TOKEN(F, L) F(INT, kind) F(INT, seconds) F(STR, masked)
+/* REG record: the registration ticket, its seconds, a mail address to prefill. */
+#define KENPO_L_REG(F, L) F(STR, ticket) F(INT, seconds) F(STR, mail)
+#define KENPO_L_AUTHKEY(F, L) F(STR, authkey)
+#define KENPO_L_LOGIN(F, L) F(STR, login)
+#define KENPO_L_RESET(F, L) F(STR, login) F(INT, seconds)
+#define KENPO_L_TAKEN(F, L) F(INT, taken)
+#define KENPO_L_PAIR(F, L) F(STR, field) F(STR, value)
+#define KENPO_L_PROFILE(F, L) L(pairs, PAIR) F(STR, ticket)
+#define KENPO_L_TICKET(F, L) F(STR, ticket)
+
+/* ==== passwd lookups (anyone) ==== */
+
+/* PASSWD_BYNAME, PASSWD_BYUID: one member as a passwd record. */
+#define KENPO_REQ_PASSWD_BYNAME(F, L) F(STR, name)
+#define KENPO_ANS_PASSWD_BYNAME(R) R(OK, PASSWD) R(NOTFOUND, NONE) R(UNAVAIL, NONE)
+#define KENPO_REQ_PASSWD_BYUID(F, L) F(INT, uid)
+#define KENPO_ANS_PASSWD_BYUID(R) R(OK, PASSWD) R(NOTFOUND, NONE) R(UNAVAIL, NONE)
+/* PASSWD_ALL: a page of records from `offset`; DENIED unless enumeration
+ * is on. */
+#define KENPO_REQ_PASSWD_ALL(F, L) F(INT, offset)
+#define KENPO_ANS_PASSWD_ALL(R) R(OK, PASSWD_PAGE) R(UNAVAIL, NONE)
+
+/* ==== authentication (anyone: the answer proves nothing without the secret) ====
+ * Answers that could also come for an unknown login ID carry the default
+ * language, so that their language cannot tell which society a login ID
+ * belongs to, or whether it exists. */
+
+/* AUTH_PASSWORD: flags KENPO_AUTHF_*.  OK: no key needed (the member's
+ * setting, or a temporary password: then KENPO_AUTHR_MUST_CHANGE).
+ * KEY_SENT: a new key was mailed; KEY_PENDING (split or single-field
+ * mode): the key mailed earlier is still valid, no new mail.  LOCKED
+ * seconds 0: until an administrator unlocks.  With KENPO_AUTHF_SINGLE the
+ * password may end with the 10-digit key of a pending key; then OK means
+ * both were right, and a right password with a wrong key answers
+ * KEY_WRONG or, at the last try, KEY_VOID (the password alone then mails a
+ * new key). */
+#define KENPO_REQ_AUTH_PASSWORD(F, L) \
+	F(STR, login) F(STR, password) F(INT, flags) F(STR, service) F(STR, rhost)
+#define KENPO_ANS_AUTH_PASSWORD(R) \
+	R(OK, AUTH) R(KEY_SENT, KEY) R(KEY_PENDING, KEY) R(AUTH_ERR, LANG) \
+	R(NOT_REGISTERED, LANG) R(DISABLED, LANG) R(LOCKED, LANG_SECONDS) \
+	R(DELAY, LANG_SECONDS) R(MAIL_FAILED, LANG) R(KEY_WRONG, LANG_TRIES) R(KEY_VOID, LANG) \
+	R(UNAVAIL, LANG)
+/* AUTH_KEY: the key typed for the pending key `txn`; flags
+ * KENPO_AUTHF_TICKET only. */
+#define KENPO_REQ_AUTH_KEY(F, L) F(STR, login) F(STR, txn) F(STR, key) F(INT, flags)
+#define KENPO_ANS_AUTH_KEY(R) \
+	R(OK, AUTH) R(KEY_WRONG, LANG_TRIES) R(KEY_VOID, LANG) R(KEY_EXPIRED, LANG) \
+	R(AUTH_ERR, LANG) R(UNAVAIL, LANG)
+/* AUTH_RESEND: mail a new key for `txn` (KEY_SENT with the same txn); the
+ * old one becomes void.  COOLDOWN: the seconds to wait. */
+#define KENPO_REQ_AUTH_RESEND(F, L) F(STR, login) F(STR, txn)
+#define KENPO_ANS_AUTH_RESEND(R) \
+	R(KEY_SENT, KEY) R(COOLDOWN, LANG_SECONDS) R(AUTH_ERR, LANG) R(MAIL_FAILED, LANG) \
+	R(UNAVAIL, LANG)
+/* AUTH_ABORT: void the pending key `txn`.  Always OK: the answer must not
+ * tell whether there was a key. */
+#define KENPO_REQ_AUTH_ABORT(F, L) F(STR, login) F(STR, txn)
+#define KENPO_ANS_AUTH_ABORT(R) R(OK, NONE)
+/* ACCOUNT: the member's state; OK and MUST_CHANGE say who the member is,
+ * so that the PAM module can check the host's account of that name. */
+#define KENPO_REQ_ACCOUNT(F, L) F(STR, login)
+#define KENPO_ANS_ACCOUNT(R) \
+	R(OK, ACCOUNT) R(MUST_CHANGE, ACCOUNT) R(DISABLED, LANG) R(LOCKED, LANG_SECONDS) \
+	R(NOTFOUND, NONE) R(UNAVAIL, LANG)
+/* SESSION_OPEN (root and the portal group: it writes): records this login
+ * and answers the previous one in the society's time zone. */
+#define KENPO_REQ_SESSION_OPEN(F, L) F(STR, login) F(STR, service) F(STR, rhost)
+#define KENPO_ANS_SESSION_OPEN(R) R(OK, SESSION) R(NOTFOUND, NONE) R(UNAVAIL, LANG)
+/* PASSWORD_CHANGE: flags KENPO_PWCF_ADMIN (no old password; only from uid
+ * 0, else DENIED).  POLICY: the broken rules, KENPO_PWC_SAME_AS_OLD among
+ * them.  AUTH_ERR: the old password is wrong; it is checked like a login
+ * and counts failures (LOCKED, DELAY). */
+#define KENPO_REQ_PASSWORD_CHANGE(F, L) F(STR, login) F(STR, old) F(STR, new) F(INT, flags)
+#define KENPO_ANS_PASSWORD_CHANGE(R) \
+	R(OK, NONE) R(POLICY, MASK) R(AUTH_ERR, LANG) R(NOTFOUND, LANG) \
+	R(LOCKED, LANG_SECONDS) R(DELAY, LANG_SECONDS) R(NOT_REGISTERED, LANG) \
+	R(DISABLED, LANG) R(UNAVAIL, LANG)
+
+/* ==== self-service (root, or the configured portal group) ====
+ * Every answer that depends on whether an address is known is the same
+ * either way.  Tokens travel in URLs; kenpod stores only keyed hashes.
+ * "society" is the [society ID] of the configuration ("" when there is
+ * only one).  BADVALUE names the field refused ("address", "society",
+ * "date_of_birth", "registration" when the society does not register by
+ * identity check, "login_id", "mail", "nickname", "form", or a profile
+ * field), and comes before anything is looked up, so that it still tells
+ * nothing about addresses. */
+
+/* GUIDE_REQUEST: mails 利用登録手続きのご案内 with a single-use token
+ * (guide_validity); OK always, also when rate-limited or not mailed. */
+#define KENPO_REQ_GUIDE_REQUEST(F, L) F(STR, society) F(STR, address)
+#define KENPO_ANS_GUIDE_REQUEST(R) R(OK, NONE) R(BADVALUE, FIELD) R(UNAVAIL, NONE)
+/* TOKEN_CHECK: the kind of a token, its seconds left and the masked
+ * address it went to.  TOKEN_INVALID: unknown or used. */
+#define KENPO_REQ_TOKEN_CHECK(F, L) F(STR, token)
+#define KENPO_ANS_TOKEN_CHECK(R) \
+	R(OK, TOKEN) R(TOKEN_INVALID, NONE) R(TOKEN_EXPIRED, NONE) R(UNAVAIL, NONE)
+/* REG_LETTER_OPEN: the guide token, the pre-issued login ID and the
+ * letter's temporary password. */
+#define KENPO_REQ_REG_LETTER_OPEN(F, L) F(STR, token) F(STR, login) F(STR, password)
+#define KENPO_ANS_REG_LETTER_OPEN(R) \
+	R(OK, REG) R(AUTH_ERR, NONE) R(TOKEN_INVALID, NONE) R(TOKEN_EXPIRED, NONE) \
+	R(UNAVAIL, NONE)
+/* IDENTITY_CHECK: the guide token, an address and a date of birth
+ * "YYYY-MM-DD".  OK: the 8-character on-screen 認証キー (never mailed);
+ * kenpod mails 本人確認完了のご案内 with a new token (identity_validity). */
+#define KENPO_REQ_IDENTITY_CHECK(F, L) F(STR, token) F(STR, address) F(STR, date_of_birth)
+#define KENPO_ANS_IDENTITY_CHECK(R) \
+	R(OK, AUTHKEY) R(MISMATCH, TRIES) R(BADVALUE, FIELD) R(TOKEN_INVALID, NONE) \
+	R(TOKEN_EXPIRED, NONE) R(UNAVAIL, NONE)
+/* IDENTITY_OPEN: the identity token and the 認証キー. */
+#define KENPO_REQ_IDENTITY_OPEN(F, L) F(STR, token) F(STR, authkey)
+#define KENPO_ANS_IDENTITY_OPEN(R) \
+	R(OK, REG) R(MISMATCH, TRIES) R(TOKEN_INVALID, NONE) R(TOKEN_EXPIRED, NONE) \
+	R(UNAVAIL, NONE)
+/* REG_COMPLETE: the registration ticket, the new login ID and password, a
+ * mail address and a nickname ("" = ご本人).  OK: the login ID; mails
+ * 利用登録完了のご案内.  POLICY: login ID and password rules together. */
+#define KENPO_REQ_REG_COMPLETE(F, L) \
+	F(STR, ticket) F(STR, login) F(STR, password) F(STR, mail) F(STR, nickname)
+#define KENPO_ANS_REG_COMPLETE(R) \
+	R(OK, LOGIN) R(POLICY, MASK) R(ID_TAKEN, NONE) R(BADVALUE, FIELD) \
+	R(TOKEN_INVALID, NONE) R(TOKEN_EXPIRED, NONE) R(UNAVAIL, NONE)
+/* RESET_REQUEST: society "" looks for the address in every society.  OK
+ * always; a registered address gets パスワード再発行のご案内 with URL,
+ * login ID and a temporary password (reset_validity). */
+#define KENPO_REQ_RESET_REQUEST(F, L) F(STR, society) F(STR, address)
+#define KENPO_ANS_RESET_REQUEST(R) R(OK, NONE) R(BADVALUE, FIELD) R(UNAVAIL, NONE)
+/* RESET_OPEN: the reset token; OK: the login ID and the seconds the
+ * temporary password stays valid (the 仮ログイン form's prefill); the link
+ * is consumed. */
+#define KENPO_REQ_RESET_OPEN(F, L) F(STR, token)
+#define KENPO_ANS_RESET_OPEN(R) \
+	R(OK, RESET) R(TOKEN_INVALID, NONE) R(TOKEN_EXPIRED, NONE) R(UNAVAIL, NONE)
+/* LOGIN_ID_CHECK: OK taken 1 when a member holds the ID (in any case).
+ * BADVALUE "login_id": it cannot be a login ID at all; POLICY
+ * (KENPO_RULE_ID_RESERVED): reserved, or an account of the host. */
+#define KENPO_REQ_LOGIN_ID_CHECK(F, L) F(STR, login)
+#define KENPO_ANS_LOGIN_ID_CHECK(R) \
+	R(OK, TAKEN) R(BADVALUE, FIELD) R(POLICY, MASK) R(UNAVAIL, NONE)
+/*
+ * PROFILE_GET: the profile's field/value pairs (the PROFILE_SET fields,
+ * plus last_login and state) and the next ticket.
+ * PROFILE_SET: at most KENPO_PROFILE_PAIRS_MAX pairs; OK: the next ticket.
+ *   Fields: login_id, nickname, mail1, mail2, mail3, key_required,
+ *   notify_medical, notify_generic, notify_magazine, notify_documents,
+ *   notify_applications, disclose_medical, disclose_generic ("yes"/"no"),
+ *   household.NN.nickname, household.NN.disclose_medical,
+ *   household.NN.disclose_generic.
+ *   Every field is checked before anything is written; the member's own
+ *   fields change in one modify, then each household entry in its own
+ *   (LDAP has no transaction across entries here): a directory failure
+ *   between them answers UNAVAIL with the member's own fields already
+ *   changed, and PROFILE_GET shows what holds.  Changing mail1 mails a
+ *   notice to the old address.
+ * Profile tickets are single-use: a call that presents one consumes it
+ * and answers with the next, valid until the first one's expiry; root,
+ * who may present none (""), gets a fresh one.  A wrong or another
+ * member's ticket is TOKEN_INVALID, an old one TOKEN_EXPIRED; no ticket
+ * from a caller other than root is DENIED.
+ */
+#define KENPO_REQ_PROFILE_GET(F, L) F(STR, login) F(STR, ticket)
+#define KENPO_ANS_PROFILE_GET(R) \
+	R(OK, PROFILE) R(NOTFOUND, NONE) R(TOKEN_INVALID, NONE) R(TOKEN_EXPIRED, NONE) \
+	R(UNAVAIL, NONE)
+#define KENPO_REQ_PROFILE_SET(F, L) F(STR, login) F(STR, ticket) L(pairs, PAIR)
+#define KENPO_ANS_PROFILE_SET(R) \
+	R(OK, TICKET) R(POLICY, MASK) R(ID_TAKEN, NONE) R(BADVALUE, FIELD) R(NOTFOUND, NONE) \
+	R(TOKEN_INVALID, NONE) R(TOKEN_EXPIRED, NONE) R(UNAVAIL, NONE)
+
+/* ==== control ====
+ * PING: anyone may ask it, since it tells nothing but the version
+ * (clients use it to see whether kenpod answers).  CACHE_FLUSH: root. */
+#define KENPO_REQ_PING(F, L)
+#define KENPO_ANS_PING(R) R(OK, VERSION)
+#define KENPO_REQ_CACHE_FLUSH(F, L)
+#define KENPO_ANS_CACHE_FLUSH(R) R(OK, NONE)
 
 /* kinds of token (TOKEN_CHECK) */
 #define KENPO_TOKEN_GUIDE 1

@@ -70,6 +70,7 @@
 #include "member.h"
 #include "myldap.h"
 #include "policy.h"
+#include "prototab.h"
 #include "secret.h"
 #include "selfsvc.h"
 
@@ -164,34 +165,14 @@ ceil_secs(int64_t ms)
 	return ms <= 0 ? 0 : (long)((ms + 999) / 1000);
 }
 
-static const struct {
-	int result;
-	const char *name;
-} result_names[] = {
-	{ KENPO_RES_OK, "ok" }, { KENPO_RES_NOTFOUND, "not found" },
-	{ KENPO_RES_UNAVAIL, "unavailable" }, { KENPO_RES_DENIED, "denied" },
-	{ KENPO_RES_BADREQ, "bad request" }, { KENPO_RES_INTERNAL, "internal error" },
-	{ KENPO_RES_AUTH_ERR, "refused" }, { KENPO_RES_KEY_SENT, "key sent" },
-	{ KENPO_RES_KEY_PENDING, "key pending" }, { KENPO_RES_KEY_WRONG, "wrong key" },
-	{ KENPO_RES_KEY_VOID, "key void" }, { KENPO_RES_KEY_EXPIRED, "key expired" },
-	{ KENPO_RES_COOLDOWN, "resend too soon" }, { KENPO_RES_LOCKED, "locked" },
-	{ KENPO_RES_DELAY, "delayed" }, { KENPO_RES_DISABLED, "disabled" },
-	{ KENPO_RES_NOT_REGISTERED, "not registered" },
-	{ KENPO_RES_MAIL_FAILED, "mail failed" }, { KENPO_RES_MUST_CHANGE, "must change" },
-	{ KENPO_RES_POLICY, "policy" },
-};
-
 /* One line per request: the outcome and what it cost the directory. */
 static void
 log_outcome(int result, const char *detail)
 {
 	struct myldap_counts n = myldap_counts_get();
-	const char *name = "?";
-	size_t i;
+	const struct kenpo_result_info *r = kenpo_result_find(result);
+	const char *name = r != NULL ? r->words : "?";
 
-	for (i = 0; i < sizeof result_names / sizeof result_names[0]; i++)
-		if (result_names[i].result == result)
-			name = result_names[i].name;
 	log_msg(result == KENPO_RES_INTERNAL ? LOG_ERR : LOG_INFO,
 		"%s%s (ldap: %u searches, %u modifies)", name, detail, n.searches, n.modifies);
 }
@@ -1492,8 +1473,10 @@ password_change(struct pwchange *p, struct kenpo_buf *out)
 	unsigned mask = new_password_mask(p);
 	int rc;
 
-	if (mask != 0)
-		return answer_secs(out, KENPO_RES_POLICY, default_lang(), (long)mask);
+	if (mask != 0) {
+		kenpo_put_int32(out, (int32_t)mask);
+		return KENPO_RES_POLICY;
+	}
 	rc = member_load(p->L.rq, NULL, p->L.login.p, p->L.login.len, &m);
 	if (rc == KENPO_RES_NOTFOUND && p->admin)
 		rc = answer(out, KENPO_RES_NOTFOUND, default_lang());

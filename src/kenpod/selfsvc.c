@@ -55,7 +55,7 @@
 #define URL_MAX 2048
 #define RESET_MEMBERS_MAX 10       /* members sharing one address */
 #define IDFAIL_WINDOW 86400        /* identity failures per address: a day */
-#define PROFILE_PAIRS_MAX 64
+#define PROFILE_PAIRS_MAX KENPO_PROFILE_PAIRS_MAX
 #define HOUSEHOLD_MAX 99
 #define UPDATE_TRIES 4
 #define DEFAULT_NICKNAME "ご本人"

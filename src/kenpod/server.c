@@ -14,12 +14,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "answer.h"
 #include "auth.h"
 #include "cache.h"
 #include "config.h"
 #include "log.h"
 #include "myldap.h"
 #include "passwd.h"
+#include "prototab.h"
 #include "selfsvc.h"
 #include "server.h"
 
@@ -30,51 +32,44 @@
 #define REQUESTS_PER_CONN 100
 #define PEER_GROUPS_MAX 256
 
-enum caller {
-	CALLER_ANYONE,
-	CALLER_PORTAL,          /* root and the portal group (self-service) */
-	CALLER_ROOT,
-};
-
 static kenpod_handler handle_ping;
 static kenpod_handler handle_cache_flush;
 
-/* Every action kenpod answers, and who may ask. */
+/* Every action kenpod answers, and its handler; its name, who may call it
+ * and the layouts of request and answers are in kenpo-proto.h's table. */
 static const struct action {
 	int32_t code;
-	const char *name;
 	kenpod_handler *handler;
-	enum caller who;
 } actions[] = {
-	{ KENPO_ACTION_PASSWD_BYNAME, "passwd byname", passwd_byname, CALLER_ANYONE },
-	{ KENPO_ACTION_PASSWD_BYUID, "passwd byuid", passwd_byuid, CALLER_ANYONE },
-	{ KENPO_ACTION_PASSWD_ALL, "passwd all", passwd_all, CALLER_ANYONE },
+	{ KENPO_ACTION_PASSWD_BYNAME, passwd_byname },
+	{ KENPO_ACTION_PASSWD_BYUID, passwd_byuid },
+	{ KENPO_ACTION_PASSWD_ALL, passwd_all },
 	/* Authentication: anyone, as the answers prove nothing without the
-	 * password (the PAM module runs in sshd, su, a web server, ...). */
-	{ KENPO_ACTION_AUTH_PASSWORD, "auth password", auth_password, CALLER_ANYONE },
-	{ KENPO_ACTION_AUTH_KEY, "auth key", auth_key, CALLER_ANYONE },
-	{ KENPO_ACTION_AUTH_RESEND, "auth resend", auth_resend, CALLER_ANYONE },
-	{ KENPO_ACTION_AUTH_ABORT, "auth abort", auth_abort, CALLER_ANYONE },
-	{ KENPO_ACTION_ACCOUNT, "account", auth_account, CALLER_ANYONE },
-	/* It writes the member's last login: only the login programs (root) and
-	 * the portal may. */
-	{ KENPO_ACTION_SESSION_OPEN, "session open", auth_session_open, CALLER_PORTAL },
-	{ KENPO_ACTION_PASSWORD_CHANGE, "password change", auth_password_change, CALLER_ANYONE },
+	 * password (the PAM module runs in sshd, su, a web server, ...);
+	 * SESSION_OPEN writes the member's last login: only the login
+	 * programs (root) and the portal may. */
+	{ KENPO_ACTION_AUTH_PASSWORD, auth_password },
+	{ KENPO_ACTION_AUTH_KEY, auth_key },
+	{ KENPO_ACTION_AUTH_RESEND, auth_resend },
+	{ KENPO_ACTION_AUTH_ABORT, auth_abort },
+	{ KENPO_ACTION_ACCOUNT, auth_account },
+	{ KENPO_ACTION_SESSION_OPEN, auth_session_open },
+	{ KENPO_ACTION_PASSWORD_CHANGE, auth_password_change },
 	/* Self-service: root and the portal group (the web application's
 	 * user); mail piped in reaches kenpod through the kenpo tool. */
-	{ KENPO_ACTION_GUIDE_REQUEST, "guide request", selfsvc_guide_request, CALLER_PORTAL },
-	{ KENPO_ACTION_TOKEN_CHECK, "token check", selfsvc_token_check, CALLER_PORTAL },
-	{ KENPO_ACTION_REG_LETTER_OPEN, "reg letter", selfsvc_reg_letter_open, CALLER_PORTAL },
-	{ KENPO_ACTION_IDENTITY_CHECK, "identity check", selfsvc_identity_check, CALLER_PORTAL },
-	{ KENPO_ACTION_IDENTITY_OPEN, "identity open", selfsvc_identity_open, CALLER_PORTAL },
-	{ KENPO_ACTION_REG_COMPLETE, "reg complete", selfsvc_reg_complete, CALLER_PORTAL },
-	{ KENPO_ACTION_RESET_REQUEST, "reset request", selfsvc_reset_request, CALLER_PORTAL },
-	{ KENPO_ACTION_RESET_OPEN, "reset open", selfsvc_reset_open, CALLER_PORTAL },
-	{ KENPO_ACTION_LOGIN_ID_CHECK, "login id check", selfsvc_login_id_check, CALLER_PORTAL },
-	{ KENPO_ACTION_PROFILE_GET, "profile get", selfsvc_profile_get, CALLER_PORTAL },
-	{ KENPO_ACTION_PROFILE_SET, "profile set", selfsvc_profile_set, CALLER_PORTAL },
-	{ KENPO_ACTION_PING, "ping", handle_ping, CALLER_ANYONE },
-	{ KENPO_ACTION_CACHE_FLUSH, "cache flush", handle_cache_flush, CALLER_ROOT },
+	{ KENPO_ACTION_GUIDE_REQUEST, selfsvc_guide_request },
+	{ KENPO_ACTION_TOKEN_CHECK, selfsvc_token_check },
+	{ KENPO_ACTION_REG_LETTER_OPEN, selfsvc_reg_letter_open },
+	{ KENPO_ACTION_IDENTITY_CHECK, selfsvc_identity_check },
+	{ KENPO_ACTION_IDENTITY_OPEN, selfsvc_identity_open },
+	{ KENPO_ACTION_REG_COMPLETE, selfsvc_reg_complete },
+	{ KENPO_ACTION_RESET_REQUEST, selfsvc_reset_request },
+	{ KENPO_ACTION_RESET_OPEN, selfsvc_reset_open },
+	{ KENPO_ACTION_LOGIN_ID_CHECK, selfsvc_login_id_check },
+	{ KENPO_ACTION_PROFILE_GET, selfsvc_profile_get },
+	{ KENPO_ACTION_PROFILE_SET, selfsvc_profile_set },
+	{ KENPO_ACTION_PING, handle_ping },
+	{ KENPO_ACTION_CACHE_FLUSH, handle_cache_flush },
 };
 
 /* The queue between the accept loop and the workers. */
@@ -139,17 +134,17 @@ peer_in_group(int fd, gid_t primary, gid_t gid)
 }
 
 static int
-caller_allowed(const struct request *rq, enum caller who, int fd)
+caller_allowed(const struct request *rq, enum kenpo_caller who, int fd)
 {
 	switch (who) {
-	case CALLER_ANYONE:
+	case KENPO_CALLER_ANYONE:
 		return 1;
-	case CALLER_PORTAL:
+	case KENPO_CALLER_PORTAL:
 		if (rq->peer_uid == 0)
 			return 1;
 		return rq->kd->have_portal_gid &&
 		       peer_in_group(fd, rq->peer_gid, rq->kd->portal_gid);
-	case CALLER_ROOT:
+	case KENPO_CALLER_ROOT:
 		return rq->peer_uid == 0;
 	}
 	return 0;
@@ -181,15 +176,22 @@ static int
 run_action(struct request *rq, const struct action *a, int fd,
 	   struct kenpo_buf *in, struct kenpo_buf *out)
 {
+	const struct kenpo_action_info *info = kenpo_action_find(a->code);
 	size_t resultpos, fields;
 	uint32_t word;
 	int result;
 
-	log_setrequest("%s", a->name);
-	if (!caller_allowed(rq, a->who, fd)) {
+	log_setrequest("%s", info->log_name);
+	if (!caller_allowed(rq, info->who, fd)) {
 		log_msg(LOG_NOTICE, "refused to uid %lu", (unsigned long)rq->peer_uid);
 		answer_only(out, rq->action, KENPO_RES_DENIED);
 		return KENPO_RES_DENIED;
+	}
+	/* The request's fields, as the table gives them, before any handler
+	 * reads one. */
+	if (kenpo_fields_check(in, info->request) != 0) {
+		answer_only(out, rq->action, KENPO_RES_BADREQ);
+		return KENPO_RES_BADREQ;
 	}
 	kenpo_frame_begin(out, rq->action);
 	resultpos = out->len;
@@ -216,7 +218,7 @@ run_action(struct request *rq, const struct action *a, int fd,
 static int
 dispatch(struct request *rq, int fd, struct kenpo_buf *in, struct kenpo_buf *out)
 {
-	const struct action *a;
+	const struct action *a = NULL;
 	int32_t code = 0;
 	int result;
 
@@ -241,6 +243,8 @@ dispatch(struct request *rq, int fd, struct kenpo_buf *in, struct kenpo_buf *out
 		answer_only(out, code, KENPO_RES_INTERNAL);
 		(void)kenpo_frame_end(out);
 	}
+	if (a != NULL)
+		(void)answer_check(out, code);
 	if (kenpo_send_frame(fd, out, kenpo_now_ms() + FRAME_MS) != 0) {
 		log_msg(LOG_DEBUG, "cannot send the answer: %s", strerror(errno));
 		return -1;

@@ -46,7 +46,9 @@ struct request {
  * kenpo_result.  Fields written with another result than KENPO_RES_OK are
  * sent too (kenpo-proto.h gives some results fields, e.g. a language and
  * seconds), except for BADREQ, INTERNAL, DENIED and UNKNOWN, which never
- * carry any.  KENPO_RES_BADREQ closes the connection.
+ * carry any.  KENPO_RES_BADREQ closes the connection.  The request has
+ * been checked against the table before the handler runs, and the answer
+ * is checked against it after (answer.h).
  */
 typedef int kenpod_handler(struct request *rq, struct kenpo_buf *in,
 			   struct kenpo_buf *out);

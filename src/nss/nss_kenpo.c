@@ -2,8 +2,9 @@
  * nss_kenpo.c - kenpo members in glibc's passwd database (libnss_kenpo.so.2).
  *
  * This code runs inside every process that looks a user up, so it links
- * nothing but libc and the protocol codec and asks kenpod over its unix
- * socket (see kenpo-proto.h), as nss-pam-ldapd's nss/ asks nslcd:
+ * nothing but libc and kenpo's client (src/client/client.h), and asks
+ * kenpod over its unix socket (see kenpo-proto.h), as nss-pam-ldapd's nss/
+ * asks nslcd:
  * - one connection per call, closed on every path, so nothing is shared
  *   with a forked child or between threads;
  * - one deadline for connect, send and receive together (default 500 ms,
@@ -33,7 +34,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "proto.h"
+#include "client.h"
 
 #define LOOKUP_BUF_SIZE (8 * 1024)
 #define PAGE_BUF_SIZE (KENPO_PROTO_MAX_FRAME + 4)
@@ -51,14 +52,9 @@ nss_setpwent _nss_kenpo_setpwent;
 nss_getpwent_r _nss_kenpo_getpwent_r;
 nss_endpwent _nss_kenpo_endpwent;
 
-struct str_ref {
-	const char *s;
-	size_t len;
-};
-
 /* A PASSWD record as it lies in the receive buffer. */
 struct pw_ref {
-	struct str_ref name, passwd, gecos, dir, shell;
+	struct kenpo_str name, passwd, gecos, dir, shell;
 	uint32_t uid, gid;
 };
 
@@ -71,7 +67,7 @@ static struct {
 	pthread_mutex_t lock;
 	unsigned char *mem;     /* PAGE_BUF_SIZE bytes, or NULL */
 	struct kenpo_buf page;  /* the page being walked */
-	int32_t left;           /* records of the page not yet returned */
+	struct kenpo_list records;      /* its records not yet returned */
 	int32_t next;
 } ent = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -123,71 +119,40 @@ finish(enum nss_status st, int *errnop)
 	return st;
 }
 
-/*
- * Send the request in b and receive kenpod's answer into b, all before one
- * deadline.  0, or -1 when kenpod is absent, stalled or misbehaving.
- */
+/* Ask kenpod: the answer, checked against the protocol table, in b.
+ * 0, or -1 when kenpod is absent, stalled or misbehaving. */
 static int
-transact(struct kenpo_buf *b)
+call(int32_t action, struct kenpo_value v, struct kenpo_buf *b, struct kenpo_reply *r)
 {
-	int64_t deadline = kenpo_now_ms() + timeout_ms();
-	int fd, rc = -1;
+	struct kenpo_client c = { socket_path(), timeout_ms() };
 
-	fd = kenpo_connect(socket_path(), deadline);
-	if (fd < 0)
-		goto done;
-	if (kenpo_send_frame(fd, b, deadline) != 0)
-		goto done;
-	if (kenpo_recv_frame(fd, b, deadline) != 0)
-		goto done;
-	rc = 0;
-done:
-	if (fd >= 0)
-		close(fd);
-	return rc;
+	return kenpo_call(&c, action, &v, 1, b, r);
 }
 
-/* Open kenpod's answer, check it answers `action`, and read the result. */
+/* A PASSWD record of a checked answer. */
 static int
-open_answer(struct kenpo_buf *b, int32_t action, int32_t *result)
+take_record(const struct kenpo_fields *f, struct pw_ref *r)
 {
-	int32_t act, res;
-
-	if (kenpo_frame_open(b, &act) != 0 || act != action)
-		return -1;
-	res = kenpo_get_int32(b);
-	if (b->err)
-		return -1;
-	*result = res;
-	return 0;
-}
-
-static int
-read_record(struct kenpo_buf *b, struct pw_ref *r)
-{
-	struct pw_ref tmp;
-
-	kenpo_get_string_ref(b, &tmp.name.s, &tmp.name.len);
-	kenpo_get_string_ref(b, &tmp.passwd.s, &tmp.passwd.len);
-	tmp.uid = (uint32_t)kenpo_get_int32(b);
-	tmp.gid = (uint32_t)kenpo_get_int32(b);
-	kenpo_get_string_ref(b, &tmp.gecos.s, &tmp.gecos.len);
-	kenpo_get_string_ref(b, &tmp.dir.s, &tmp.dir.len);
-	kenpo_get_string_ref(b, &tmp.shell.s, &tmp.shell.len);
 	/* A nameless entry would confuse every caller. */
-	if (b->err || tmp.name.len == 0 || tmp.name.len > NAME_MAX_LEN)
+	if (f->name.len == 0 || f->name.len > NAME_MAX_LEN)
 		return -1;
-	*r = tmp;
+	r->name = f->name;
+	r->passwd = f->passwd;
+	r->uid = (uint32_t)f->uid;
+	r->gid = (uint32_t)f->gid;
+	r->gecos = f->gecos;
+	r->dir = f->home;
+	r->shell = f->shell;
 	return 0;
 }
 
 /* Copy s, NUL-terminated, to *next in the caller's buffer. */
 static int
-copy_str(const struct str_ref *s, char **next, size_t *left, char **out)
+copy_str(const struct kenpo_str *s, char **next, size_t *left, char **out)
 {
 	if (s->len >= *left)
 		return -1;
-	memcpy(*next, s->s, s->len);
+	memcpy(*next, s->p, s->len);
 	(*next)[s->len] = '\0';
 	*out = *next;
 	*next += s->len + 1;
@@ -219,33 +184,21 @@ lookup(const char *name, uid_t uid, struct passwd *pw, char *buffer, size_t bufl
 {
 	int32_t action = name != NULL ? KENPO_ACTION_PASSWD_BYNAME : KENPO_ACTION_PASSWD_BYUID;
 	unsigned char mem[LOOKUP_BUF_SIZE];
-	enum nss_status st = NSS_STATUS_UNAVAIL;
 	struct kenpo_buf b;
-	struct pw_ref r;
-	int32_t result;
+	struct kenpo_reply r;
+	struct pw_ref rec;
 
 	kenpo_buf_init(&b, mem, sizeof(mem));
-	kenpo_frame_begin(&b, action);
-	if (name != NULL)
-		kenpo_put_cstring(&b, name);
-	else
-		kenpo_put_int32(&b, (int32_t)uid);
-	if (kenpo_frame_end(&b) != 0 || transact(&b) != 0 ||
-	    open_answer(&b, action, &result) != 0)
-		goto done;
-	if (result == KENPO_RES_NOTFOUND) {
-		if (kenpo_frame_close(&b) == 0)
-			st = NSS_STATUS_NOTFOUND;
-		goto done;
-	}
-	if (result != KENPO_RES_OK || read_record(&b, &r) != 0 || kenpo_frame_close(&b) != 0)
-		goto done;
+	if (call(action, name != NULL ? kenpo_vstr(name) : kenpo_vint((int32_t)uid), &b, &r) != 0)
+		return NSS_STATUS_UNAVAIL;
+	if (r.result == KENPO_RES_NOTFOUND)
+		return NSS_STATUS_NOTFOUND;
+	if (r.result != KENPO_RES_OK || take_record(&r.f, &rec) != 0)
+		return NSS_STATUS_UNAVAIL;
 	/* An answer about another uid is a confused kenpod, not a user. */
-	if (name == NULL && r.uid != (uint32_t)uid)
-		goto done;
-	st = fill_passwd(&r, pw, buffer, buflen) == 0 ? NSS_STATUS_SUCCESS : NSS_STATUS_TRYAGAIN;
-done:
-	return st;
+	if (name == NULL && rec.uid != (uint32_t)uid)
+		return NSS_STATUS_UNAVAIL;
+	return fill_passwd(&rec, pw, buffer, buflen) == 0 ? NSS_STATUS_SUCCESS : NSS_STATUS_TRYAGAIN;
 }
 
 enum nss_status
@@ -282,21 +235,22 @@ ent_reset(int32_t next)
 {
 	free(ent.mem);
 	ent.mem = NULL;
-	ent.left = 0;
+	ent.records.count = ent.records.done = 0;
 	ent.next = next;
 }
 
-/* Walk over count records, checking each. */
+/* Walk over the records of a page, checking each. */
 static int
-skip_records(struct kenpo_buf *b, int32_t count)
+check_records(const struct kenpo_buf *b, struct kenpo_list l)
 {
+	struct kenpo_fields f;
 	struct pw_ref r;
-	int32_t i;
+	int more;
 
-	for (i = 0; i < count; i++)
-		if (read_record(b, &r) != 0)
+	while ((more = kenpo_list_next(b, &l, &f)) == 1)
+		if (take_record(&f, &r) != 0)
 			return -1;
-	return 0;
+	return more;
 }
 
 /*
@@ -306,48 +260,35 @@ skip_records(struct kenpo_buf *b, int32_t count)
 static enum nss_status
 fetch_page(void)
 {
-	struct kenpo_buf *b = &ent.page;
-	int32_t offset = ent.next, result, count, next;
-	size_t first;
+	int32_t offset = ent.next;
+	struct kenpo_reply r;
 
 	if (ent.mem == NULL && (ent.mem = malloc(PAGE_BUF_SIZE)) == NULL)
 		return NSS_STATUS_UNAVAIL;
-	kenpo_buf_init(b, ent.mem, PAGE_BUF_SIZE);
-	kenpo_frame_begin(b, KENPO_ACTION_PASSWD_ALL);
-	kenpo_put_int32(b, offset);
-	if (kenpo_frame_end(b) != 0 || transact(b) != 0 ||
-	    open_answer(b, KENPO_ACTION_PASSWD_ALL, &result) != 0)
+	kenpo_buf_init(&ent.page, ent.mem, PAGE_BUF_SIZE);
+	if (call(KENPO_ACTION_PASSWD_ALL, kenpo_vint(offset), &ent.page, &r) != 0)
 		return NSS_STATUS_UNAVAIL;
-	if (result == KENPO_RES_DENIED)
-		return kenpo_frame_close(b) == 0 ? NSS_STATUS_NOTFOUND : NSS_STATUS_UNAVAIL;
-	if (result != KENPO_RES_OK)
-		return NSS_STATUS_UNAVAIL;
-	count = kenpo_get_int32(b);
-	if (b->err || count < 0)
-		return NSS_STATUS_UNAVAIL;
-	first = b->pos;
-	if (skip_records(b, count) != 0)
-		return NSS_STATUS_UNAVAIL;
-	next = kenpo_get_int32(b);
-	if (kenpo_frame_close(b) != 0)
+	if (r.result == KENPO_RES_DENIED)
+		return NSS_STATUS_NOTFOUND;
+	if (r.result != KENPO_RES_OK || check_records(&ent.page, r.f.records) != 0)
 		return NSS_STATUS_UNAVAIL;
 	/* An offset that does not move forward would never end. */
-	if (next != -1 && next <= offset)
+	if (r.f.next != -1 && r.f.next <= offset)
 		return NSS_STATUS_UNAVAIL;
-	b->pos = first;
-	ent.left = count;
-	ent.next = next;
+	ent.records = r.f.records;
+	ent.next = r.f.next;
 	return NSS_STATUS_SUCCESS;
 }
 
 static enum nss_status
 next_entry(struct passwd *pw, char *buffer, size_t buflen)
 {
+	struct kenpo_list before;
+	struct kenpo_fields f;
 	enum nss_status st;
 	struct pw_ref r;
-	size_t pos;
 
-	while (ent.left == 0) {
+	while (ent.records.done >= ent.records.count) {
 		if (ent.next < 0)
 			return NSS_STATUS_NOTFOUND;
 		st = fetch_page();
@@ -357,17 +298,16 @@ next_entry(struct passwd *pw, char *buffer, size_t buflen)
 			return st;
 		}
 	}
-	pos = ent.page.pos;
-	if (read_record(&ent.page, &r) != 0) {
+	before = ent.records;
+	if (kenpo_list_next(&ent.page, &ent.records, &f) != 1 || take_record(&f, &r) != 0) {
 		ent_reset(-1);
 		return NSS_STATUS_UNAVAIL;
 	}
 	if (fill_passwd(&r, pw, buffer, buflen) != 0) {
 		/* glibc calls again with a larger buffer: give the same record. */
-		ent.page.pos = pos;
+		ent.records = before;
 		return NSS_STATUS_TRYAGAIN;
 	}
-	ent.left--;
 	return NSS_STATUS_SUCCESS;
 }
 

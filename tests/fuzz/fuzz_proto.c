@@ -10,6 +10,9 @@
  * Whatever the bytes, the decoder must never read outside the frame, and
  * must accept only well-formed frames: a frame read cleanly to its end is
  * encoded again field by field and must come out identical, byte for byte.
+ * The same frame is also checked as a request and as an answer against the
+ * protocol table (prototab.c), whose walk must stay inside it too, and an
+ * answer it accepts is read by its layout to the frame's end.
  */
 #include "autoconfig.h"
 
@@ -18,6 +21,7 @@
 #include <string.h>
 
 #include "proto.h"
+#include "prototab.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -52,6 +56,35 @@ copy_field(struct kenpo_buf *r, struct kenpo_buf *w, int is_int, size_t i)
 	kenpo_put_string(w, s, len);
 }
 
+/* The frame as a request and as an answer to the action it names. */
+static void
+check_table(unsigned char *frame, size_t flen)
+{
+	struct kenpo_fields f, item;
+	struct kenpo_list l;
+	enum kenpo_layout layout;
+	struct kenpo_buf b;
+	int32_t action, result;
+
+	kenpo_buf_init(&b, frame, flen);
+	b.len = flen;
+	(void)kenpo_request_check(&b, &action);
+	kenpo_buf_init(&b, frame, flen);
+	b.len = flen;
+	if (flen < 12)
+		return;
+	action = (int32_t)(((uint32_t)frame[8] << 24) | ((uint32_t)frame[9] << 16) |
+			   ((uint32_t)frame[10] << 8) | frame[11]);
+	if (kenpo_answer_open(&b, action, &result, &layout) != 0)
+		return;
+	kenpo_fields_read(&b, layout, &f);
+	if (kenpo_frame_close(&b) != 0)
+		abort();
+	l = (f.present & KENPO_HAS(records)) ? f.records : f.pairs;
+	while (kenpo_list_next(&b, &l, &item) == 1)
+		;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -71,6 +104,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (frame == NULL)
 		return 0;
 	memcpy(frame, data + 1 + nsel, flen);
+	check_table(frame, flen);
 	kenpo_buf_init(&r, frame, flen);
 	r.len = flen;
 	if (kenpo_frame_open(&r, &action) != 0) {

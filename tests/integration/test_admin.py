@@ -545,6 +545,25 @@ def test_reset_mails_the_member_through_kenpod(sb, admin):
     assert can_bind(sb, dn, "Passw0rdAb")
 
 
+def test_reset_refuses_answers_outside_the_table(sb, admin, tmp_path):
+    """kenpo-admin takes kenpod's answer only as the protocol table lays it
+    out: short, long or unknown answers are errors, and nothing is said to
+    be mailed."""
+    dn = registered_member(sb, admin, "RS3", "Reset.Strict")
+    sb.ldapmodify("dn: %s\nchangetype: modify\nreplace: kenpoMail1\n"
+                  "kenpoMail1: strict@example.jp\n" % dn)
+    sock = str(tmp_path / "fake.sock")
+    good = kenpoproto.answer(kenpoproto.RESET_REQUEST, kenpoproto.OK)
+    with kenpoproto.FakeKenpod(sock, [good]) as fake:
+        r = ok_json(admin("--socket", sock, "--json", "reset", "--by", "number", "RS3"))
+        assert r["mailed_to"] == "****@****.jp" and len(fake.requests) == 1
+    for what, frame in kenpoproto.malformed_answers(kenpoproto.RESET_REQUEST, kenpoproto.OK):
+        with kenpoproto.FakeKenpod(sock, [frame]):
+            r = admin("--socket", sock, "reset", "--by", "number", "RS3")
+            assert r.returncode == 1 and "Protocol error" in r.stderr, (what, r.stderr)
+            assert "reset mail for" not in r.stdout
+
+
 def test_reset_refuses_a_member_who_never_registered(sb, admin):
     assert admin("issue", "--number", "RS2", "--name", "未 登録").returncode == 0
     before = len(sb.mails())

@@ -874,6 +874,14 @@ def test_profile_refusals_change_nothing(sb, tool, pw_hash):
     assert rc == 1 and a["error"] == "id-taken"
     rc, a, _ = tool("profile", "set", login, "no-equals-sign")
     assert rc == 2
+    # More fields than a request may carry: a usage error before anything
+    # is sent (kenpod is not even asked: an absent socket does not matter).
+    many = ["household.%02d.nickname=x" % (i % 99 + 1) for i in range(kp.PROFILE_PAIRS_MAX + 1)]
+    for sock in (None, "/nonexistent/kenpod.sock"):
+        rc, a, _ = tool("profile", "set", login, *many, sock=sock)
+        assert (rc, a["ok"], a["error"], a["exit"]) == (2, False, "usage", 2), a
+    rc, a, _ = tool("profile", "set", login, *many[:kp.PROFILE_PAIRS_MAX])
+    assert rc == 3 and a["error"] == "bad-input", a      # sent, and judged by kenpod
     assert sb.entry(m["dn"]) == before
     no_new_mail(sb, mails)
 

@@ -144,3 +144,16 @@ elfcheck_is_forbidden(const char *path)
 			return 1;
 	return 0;
 }
+
+int
+elfcheck_module_path(const char *file, char *out, size_t outsz)
+{
+	const char *builddir = getenv("KENPO_BUILDDIR");
+
+	if (builddir == NULL) {
+		fprintf(stderr, "KENPO_BUILDDIR is not set\n");
+		return -1;
+	}
+	snprintf(out, outsz, "%s/.libs/%s", builddir, file);
+	return 0;
+}

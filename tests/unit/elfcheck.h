@@ -18,6 +18,10 @@ void elfcheck_exports_only(const char *path, const char *prefix,
 void elfcheck_each_needed(const char *path, void (*cb)(const char *name, void *arg),
 			  void *arg);
 
+/* The path of the built module FILE, $KENPO_BUILDDIR/.libs/FILE, in out.
+ * 0, or -1 (said on stderr) when KENPO_BUILDDIR is not set. */
+int elfcheck_module_path(const char *file, char *out, size_t outsz);
+
 /* True if the base name of `path` is a library the modules must never
  * load: LDAP, TLS, curl or libsodium. */
 int elfcheck_is_forbidden(const char *path);

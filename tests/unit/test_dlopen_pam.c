@@ -33,12 +33,14 @@
 #include <cmocka.h>
 
 #include "elfcheck.h"
+#include "fakekenpod.h"
 
 #include <security/pam_appl.h>
 
 #include "i18n.h"
 #include "kenpo-proto.h"
 #include "policy.h"
+#include "prototab.h"
 
 #define SERVICE "kenpo-test"
 /* A numeric address: libpam's audit record would resolve a name in DNS. */
@@ -62,8 +64,6 @@ static const char *const pam_functions[] = {
 static struct {
 	char path[4096];
 	void *handle;
-	char dir[64];
-	char sock[128];
 	/* pam_wrapper's test modules: items are for modules only, so these
 	 * set them from the environment before pam_kenpo and show them to
 	 * the test (pam_getenv) after it.  "" when not installed. */
@@ -90,278 +90,69 @@ find_wrapper_module(const char *name, char *out, size_t outsz)
 	out[0] = '\0';
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- frames written and read by hand ---- */
-
-struct frame {
-	unsigned char d[4096];
-	size_t n;
-};
+/* ---- scripted answers ---- */
 
 static void
-put32(struct frame *f, uint32_t v)
+ans_auth_ok_uid(struct fake_frame *f, const char *login, uint32_t uid, uint32_t lang,
+		uint32_t flags)
 {
-	uint32_t n = htonl(v);
-
-	memcpy(f->d + f->n, &n, 4);
-	f->n += 4;
+	fake_answer(f, KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_OK, login, uid, lang, flags, TICKET);
 }
 
 static void
-putstr(struct frame *f, const char *s)
+ans_auth_ok(struct fake_frame *f, const char *login, uint32_t lang, uint32_t flags)
 {
-	put32(f, (uint32_t)strlen(s));
-	memcpy(f->d + f->n, s, strlen(s));
-	f->n += strlen(s);
+	ans_auth_ok_uid(f, login, TARO_UID, lang, flags);
 }
 
 static void
-begin(struct frame *f, uint32_t action, uint32_t result)
-{
-	f->n = 0;
-	put32(f, 0);
-	put32(f, KENPO_PROTO_VERSION);
-	put32(f, action);
-	put32(f, result);
-}
-
-static void
-end(struct frame *f)
-{
-	uint32_t n = htonl((uint32_t)(f->n - 4));
-
-	memcpy(f->d, &n, 4);
-}
-
-static uint32_t
-get32(const unsigned char *p)
-{
-	uint32_t n;
-
-	memcpy(&n, p, 4);
-	return ntohl(n);
-}
-
-/* A reader of a recorded request, after length, version and action. */
-struct rd {
-	const struct frame *f;
-	size_t pos;
-};
-
-static struct rd
-request_reader(const struct frame *f, uint32_t action)
-{
-	struct rd r = { f, 12 };
-
-	assert_true(f->n >= 12);
-	assert_int_equal(get32(f->d), f->n - 4);
-	assert_int_equal(get32(f->d + 4), KENPO_PROTO_VERSION);
-	assert_int_equal(get32(f->d + 8), action);
-	return r;
-}
-
-static uint32_t
-rd32(struct rd *r)
-{
-	assert_true(r->pos + 4 <= r->f->n);
-	r->pos += 4;
-	return get32(r->f->d + r->pos - 4);
-}
-
-static void
-rdstr_is(struct rd *r, const char *want)
-{
-	uint32_t len = rd32(r);
-
-	assert_true(r->pos + len <= r->f->n);
-	if (len != strlen(want) || memcmp(r->f->d + r->pos, want, len) != 0)
-		fail_msg("request field \"%.*s\", expected \"%s\"", (int)len,
-			 (const char *)r->f->d + r->pos, want);
-	r->pos += len;
-}
-
-static void
-rd_end(const struct rd *r)
-{
-	assert_int_equal(r->pos, r->f->n);
-}
-
-/* Scripted answers. */
-static void
-ans_auth_ok_uid(struct frame *f, const char *login, uint32_t uid, uint32_t lang, uint32_t flags)
-{
-	begin(f, KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_OK);
-	putstr(f, login);
-	put32(f, uid);
-	put32(f, lang);
-	put32(f, flags);
-	putstr(f, TICKET);
-	end(f);
-}
-
-static void
-ans_auth_ok(struct frame *f, const char *login, uint32_t lang, uint32_t flags)
-{
-	begin(f, KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_OK);
-	putstr(f, login);
-	put32(f, TARO_UID);
-	put32(f, lang);
-	put32(f, flags);
-	putstr(f, TICKET);
-	end(f);
-}
-
-static void
-ans_key(struct frame *f, uint32_t action, uint32_t result, uint32_t lang, uint32_t seconds,
+ans_key(struct fake_frame *f, uint32_t action, uint32_t result, uint32_t lang, uint32_t seconds,
 	const char *txn)
 {
-	begin(f, action, result);
-	putstr(f, "taro");
-	put32(f, TARO_UID);
-	put32(f, lang);
-	putstr(f, "****@****.jp");
-	put32(f, seconds);
-	putstr(f, txn);
-	end(f);
+	fake_answer(f, action, result, "taro", TARO_UID, lang, "****@****.jp", seconds, txn);
 }
 
+/* A refusal as the table lays it out: the language, and `value` (seconds,
+ * tries left, a rule mask) where the layout has it. */
 static void
-ans_lang(struct frame *f, uint32_t action, uint32_t result, uint32_t lang)
+ans_refusal(struct fake_frame *f, uint32_t action, uint32_t result, uint32_t lang,
+	    uint32_t value)
 {
-	begin(f, action, result);
-	put32(f, lang);
-	end(f);
-}
-
-static void
-ans_lang2(struct frame *f, uint32_t action, uint32_t result, uint32_t lang, uint32_t v)
-{
-	begin(f, action, result);
-	put32(f, lang);
-	put32(f, v);
-	end(f);
-}
-
-static void
-ans_key_ok(struct frame *f, uint32_t flags)
-{
-	begin(f, KENPO_ACTION_AUTH_KEY, KENPO_RES_OK);
-	putstr(f, "taro");
-	put32(f, TARO_UID);
-	put32(f, 1);
-	put32(f, flags);
-	putstr(f, TICKET);
-	end(f);
-}
-
-static void
-ans_abort_ok(struct frame *f)
-{
-	begin(f, KENPO_ACTION_AUTH_ABORT, KENPO_RES_OK);
-	end(f);
-}
-
-/* ---- a scripted kenpod: one reply per connection ---- */
-
-#define MAX_CONN 10
-
-static struct {
-	int lfd;
-	int nreplies;
-	struct frame reply[MAX_CONN];
-	struct frame req[MAX_CONN];
-	int served;
-	pthread_t thread;
-} fake;
-
-static int
-read_full(int fd, unsigned char *p, size_t n)
-{
-	ssize_t r;
-
-	while (n > 0) {
-		r = read(fd, p, n);
-		if (r <= 0)
-			return -1;
-		p += r;
-		n -= (size_t)r;
+	switch (kenpo_answer_layout((int32_t)action, (int32_t)result)) {
+	case KENPO_LAYOUT_NONE:
+		fake_answer(f, action, result);
+		break;
+	case KENPO_LAYOUT_LANG:
+		fake_answer(f, action, result, lang);
+		break;
+	case KENPO_LAYOUT_LANG_SECONDS:
+	case KENPO_LAYOUT_LANG_TRIES:
+		fake_answer(f, action, result, lang, value);
+		break;
+	case KENPO_LAYOUT_MASK:
+		fake_answer(f, action, result, value);
+		break;
+	default:
+		fail_msg("no refusal: %s", kenpo_result_name((int32_t)result));
 	}
-	return 0;
 }
 
-static void *
-fake_main(void *arg)
-{
-	struct pollfd p = { .fd = fake.lfd, .events = POLLIN };
-	struct frame *q;
-	uint32_t len;
-	int i, fd;
-
-	(void)arg;
-	for (i = 0; i < fake.nreplies; i++) {
-		if (poll(&p, 1, 10000) != 1)
-			break;
-		fd = accept(fake.lfd, NULL, NULL);
-		if (fd < 0)
-			break;
-		q = &fake.req[i];
-		q->n = 0;
-		if (read_full(fd, q->d, 4) == 0) {
-			len = get32(q->d);
-			if (len <= sizeof(q->d) - 4 && read_full(fd, q->d + 4, len) == 0)
-				q->n = 4 + len;
-		}
-		(void)send(fd, fake.reply[i].d, fake.reply[i].n, MSG_NOSIGNAL);
-		close(fd);
-		fake.served++;
-	}
-	return NULL;
-}
-
-static int
-listen_socket(void)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	memcpy(sa.sun_path, mod.sock, strlen(mod.sock) + 1);
-	unlink(mod.sock);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(fd, 8), 0);
-	return fd;
-}
-
-/* Serve the fake.nreplies replies scripted in fake.reply. */
 static void
-fake_start(int nreplies)
+ans_lang(struct fake_frame *f, uint32_t action, uint32_t result, uint32_t lang)
 {
-	fake.nreplies = nreplies;
-	fake.lfd = listen_socket();
-	fake.served = 0;
-	assert_int_equal(pthread_create(&fake.thread, NULL, fake_main, NULL), 0);
+	ans_refusal(f, action, result, lang, 0);
 }
 
-/* Wait for the fake; it must have served exactly `expected` requests and
- * nobody may be waiting for more. */
 static void
-fake_stop(int expected)
+ans_key_ok(struct fake_frame *f, uint32_t flags)
 {
-	struct pollfd p = { .fd = fake.lfd, .events = POLLIN };
+	fake_answer(f, KENPO_ACTION_AUTH_KEY, KENPO_RES_OK, "taro", TARO_UID, 1u, flags, TICKET);
+}
 
-	assert_int_equal(pthread_join(fake.thread, NULL), 0);
-	assert_int_equal(fake.served, expected);
-	assert_int_equal(poll(&p, 1, 0), 0);
-	close(fake.lfd);
-	unlink(mod.sock);
+static void
+ans_abort_ok(struct fake_frame *f)
+{
+	fake_answer(f, KENPO_ACTION_AUTH_ABORT, KENPO_RES_OK);
 }
 
 /* ---- a scripted conversation ---- */
@@ -474,14 +265,14 @@ service(const char *args)
 	FILE *f;
 	size_t i;
 
-	snprintf(path, sizeof(path), "%s/%s", mod.dir, SERVICE);
+	snprintf(path, sizeof(path), "%s/%s", fake.dir, SERVICE);
 	f = fopen(path, "w");
 	assert_non_null(f);
 	for (i = 0; i < 4; i++) {
 		if (mod.set_items[0] != '\0')
 			fprintf(f, "%s optional %s\n", facilities[i], mod.set_items);
 		fprintf(f, "%s required %s socket=%s timeout=1000 %s\n", facilities[i], mod.path,
-			mod.sock, args);
+			fake.sock, args);
 		if (mod.get_items[0] != '\0')
 			fprintf(f, "%s optional %s\n", facilities[i], mod.get_items);
 	}
@@ -495,7 +286,7 @@ open_pam(const char *args, const char *user)
 	pam_handle_t *h = NULL;
 
 	service(args);
-	assert_int_equal(pam_start_confdir(SERVICE, user, &c, mod.dir, &h), PAM_SUCCESS);
+	assert_int_equal(pam_start_confdir(SERVICE, user, &c, fake.dir, &h), PAM_SUCCESS);
 	assert_int_equal(pam_set_item(h, PAM_RHOST, RHOST), PAM_SUCCESS);
 	return h;
 }
@@ -535,28 +326,28 @@ need_set_items(void)
 static void
 assert_auth_request(int i, const char *login, const char *password, uint32_t flags)
 {
-	struct rd r = request_reader(&fake.req[i], KENPO_ACTION_AUTH_PASSWORD);
+	struct fake_rd r = fake_request(&fake.req[i], KENPO_ACTION_AUTH_PASSWORD);
 
-	rdstr_is(&r, login);
-	rdstr_is(&r, password);
-	assert_int_equal(rd32(&r), flags);
-	rdstr_is(&r, SERVICE);
-	rdstr_is(&r, RHOST);
-	rd_end(&r);
+	fake_rdstr_is(&r, login);
+	fake_rdstr_is(&r, password);
+	assert_int_equal(fake_rd32(&r), flags);
+	fake_rdstr_is(&r, SERVICE);
+	fake_rdstr_is(&r, RHOST);
+	fake_rd_end(&r);
 }
 
 static void
 assert_txn_request(int i, uint32_t action, const char *txn, const char *key)
 {
-	struct rd r = request_reader(&fake.req[i], action);
+	struct fake_rd r = fake_request(&fake.req[i], action);
 
-	rdstr_is(&r, "taro");
-	rdstr_is(&r, txn);
+	fake_rdstr_is(&r, "taro");
+	fake_rdstr_is(&r, txn);
 	if (key != NULL) {
-		rdstr_is(&r, key);
-		assert_int_equal(rd32(&r), 0);   /* flags: no ticket asked */
+		fake_rdstr_is(&r, key);
+		assert_int_equal(fake_rd32(&r), 0);   /* flags: no ticket asked */
 	}
-	rd_end(&r);
+	fake_rd_end(&r);
 }
 
 /* ---- nss_wrapper ---- */
@@ -635,18 +426,10 @@ nss_wrapper_cleanup(void)
 static int
 group_setup(void **state)
 {
-	const char *builddir = getenv("KENPO_BUILDDIR");
-
 	(void)state;
-	if (builddir == NULL) {
-		fprintf(stderr, "KENPO_BUILDDIR is not set\n");
+	if (elfcheck_module_path("pam_kenpo.so", mod.path, sizeof(mod.path)) != 0 ||
+	    fake_setup("pam") != 0)
 		return -1;
-	}
-	snprintf(mod.path, sizeof(mod.path), "%s/.libs/pam_kenpo.so", builddir);
-	snprintf(mod.dir, sizeof(mod.dir), "/tmp/kenpo-test-pam-XXXXXX");
-	if (mkdtemp(mod.dir) == NULL)
-		return -1;
-	snprintf(mod.sock, sizeof(mod.sock), "%s/kenpod.sock", mod.dir);
 	find_wrapper_module("pam_set_items.so", mod.set_items, sizeof(mod.set_items));
 	find_wrapper_module("pam_get_items.so", mod.get_items, sizeof(mod.get_items));
 	unsetenv("PAM_AUTHTOK");
@@ -664,10 +447,9 @@ group_teardown(void **state)
 	(void)state;
 	if (mod.handle != NULL)
 		dlclose(mod.handle);
-	snprintf(path, sizeof(path), "%s/%s", mod.dir, SERVICE);
+	snprintf(path, sizeof(path), "%s/%s", fake.dir, SERVICE);
 	unlink(path);
-	unlink(mod.sock);
-	rmdir(mod.dir);
+	fake_teardown();
 	nss_wrapper_cleanup();
 	return 0;
 }
@@ -870,14 +652,15 @@ test_auth_refusals(void **state)
 		{ KENPO_RES_NOT_REGISTERED, 0, 0, PAM_AUTH_ERR, "registration" },
 		{ KENPO_RES_MAIL_FAILED, 0, 0, PAM_AUTHINFO_UNAVAIL, "could not be sent" },
 		{ KENPO_RES_UNAVAIL, 0, 0, PAM_AUTHINFO_UNAVAIL, "not available" },
-		{ KENPO_RES_INTERNAL, 0, 0, PAM_AUTHINFO_UNAVAIL, "not available" },
+		/* INTERNAL carries no language: the module's own (ja) */
+		{ KENPO_RES_INTERNAL, 0, 0, PAM_AUTHINFO_UNAVAIL, "\xe3\x81\x94\xe5\x88\xa9\xe7\x94\xa8\xe3\x81\x84\xe3\x81\x9f\xe3\x81\xa0\xe3\x81\x91\xe3\x81\xbe\xe3\x81\x9b\xe3\x82\x93" },
 	};
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		if (cases[i].two_fields)
-			ans_lang2(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, cases[i].result,
+			ans_refusal(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, cases[i].result,
 				  KENPO_LANG_EN, cases[i].value);
 		else
 			ans_lang(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, cases[i].result,
@@ -897,44 +680,58 @@ test_auth_kenpod_absent_or_stalled(void **state)
 	int lfd;
 
 	(void)state;
-	unlink(mod.sock);
+	unlink(fake.sock);
 	conv_script(1, "Secret1Pass");
 	assert_int_equal(authenticate("lang=en", "taro"), PAM_AUTHINFO_UNAVAIL);
 	assert_logged("E: The login service is not available at the moment.");
 
 	/* Listening, never answering: the deadline holds. */
-	lfd = listen_socket();
+	lfd = fake_listen();
 	conv_script(1, "Secret1Pass");
-	t0 = now_ms();
+	t0 = fake_now_ms();
 	assert_int_equal(authenticate("lang=en timeout=300", "taro"), PAM_AUTHINFO_UNAVAIL);
-	dt = now_ms() - t0;
+	dt = fake_now_ms() - t0;
 	assert_true(dt >= 290 && dt < 2000);
 	close(lfd);
-	unlink(mod.sock);
+	unlink(fake.sock);
 }
 
 /* Malformed answers are never a success. */
 static void
 test_auth_malformed_answers(void **state)
 {
-	struct frame *f = &fake.reply[0];
+	struct fake_frame *f = &fake.reply[0];
 	int i;
 
 	(void)state;
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < 9; i++) {
 		if (i == 0) {                   /* the answer to another action */
-			begin(f, KENPO_ACTION_ACCOUNT, KENPO_RES_OK);
-			put32(f, 0);
-			end(f);
+			fake_begin(f, KENPO_ACTION_ACCOUNT, KENPO_RES_OK);
+			fake_put32(f, 0);
+			fake_end(f);
 		} else if (i == 1) {            /* trailing bytes */
 			ans_auth_ok(f, "taro", 0, 0);
-			put32(f, 7);
-			end(f);
-		} else if (i == 2) {            /* a result AUTH_PASSWORD never gives */
-			ans_lang2(f, KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_COOLDOWN, 1, 3);
+			fake_put32(f, 7);
+			fake_end(f);
+		} else if (i == 2 || i == 5) {  /* a result AUTH_PASSWORD never gives */
+			fake_begin(f, KENPO_ACTION_AUTH_PASSWORD, i == 2 ? KENPO_RES_COOLDOWN : 99);
+			fake_put32(f, 1);
+			fake_put32(f, 3);
+			fake_end(f);
 		} else if (i == 3) {            /* OK without its record */
-			begin(f, KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_OK);
-			end(f);
+			fake_begin(f, KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_OK);
+			fake_end(f);
+		} else if (i == 6) {            /* the AUTH record short of its ticket */
+			ans_auth_ok(f, "taro", 0, 0);
+			f->n -= 4 + strlen(TICKET);
+			fake_end(f);
+		} else if (i == 7) {            /* a failure with a field it never carries */
+			fake_begin(f, KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_INTERNAL);
+			fake_put32(f, KENPO_LANG_EN);
+			fake_end(f);
+		} else if (i == 8) {            /* AUTH_ERR short of its language */
+			fake_begin(f, KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_AUTH_ERR);
+			fake_end(f);
 		} else {                        /* a masked address with an escape */
 			ans_key(f, KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_SENT, 1, 600, "t");
 			memcpy(f->d + f->n - 4 - 1 - 4 - 12, "\x1b[2J", 4);
@@ -999,9 +796,9 @@ test_key_wrong_three_times_aborts(void **state)
 {
 	(void)state;
 	ans_key(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_SENT, 1, 600, "txn-1");
-	ans_lang2(&fake.reply[1], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_WRONG, 1, 4);
-	ans_lang2(&fake.reply[2], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_WRONG, 1, 3);
-	ans_lang2(&fake.reply[3], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_WRONG, 1, 2);
+	ans_refusal(&fake.reply[1], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_WRONG, 1, 4);
+	ans_refusal(&fake.reply[2], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_WRONG, 1, 3);
+	ans_refusal(&fake.reply[3], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_WRONG, 1, 2);
 	ans_abort_ok(&fake.reply[4]);
 	fake_start(5);
 	conv_script(5, "Secret1Pass", "1111111111", "2222222222", "3333333333", "4444444444");
@@ -1022,7 +819,7 @@ test_key_prompts_option(void **state)
 {
 	(void)state;
 	ans_key(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_SENT, 1, 600, "t");
-	ans_lang2(&fake.reply[1], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_WRONG, 1, 4);
+	ans_refusal(&fake.reply[1], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_WRONG, 1, 4);
 	ans_abort_ok(&fake.reply[2]);
 	fake_start(3);
 	conv_script(3, "Secret1Pass", "1111111111", "2222222222");
@@ -1036,7 +833,7 @@ test_key_void_and_expired(void **state)
 {
 	(void)state;
 	ans_key(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_PENDING, 1, 100, "t");
-	ans_lang2(&fake.reply[1], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_WRONG, 1, 0);
+	ans_refusal(&fake.reply[1], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_WRONG, 1, 0);
 	ans_abort_ok(&fake.reply[2]);
 	fake_start(3);
 	conv_script(2, "Secret1Pass", "1111111111");
@@ -1084,7 +881,7 @@ test_key_resend_and_cooldown(void **state)
 {
 	(void)state;
 	ans_key(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_SENT, 1, 600, "txn-1");
-	ans_lang2(&fake.reply[1], KENPO_ACTION_AUTH_RESEND, KENPO_RES_COOLDOWN, 1, 42);
+	ans_refusal(&fake.reply[1], KENPO_ACTION_AUTH_RESEND, KENPO_RES_COOLDOWN, 1, 42);
 	ans_key(&fake.reply[2], KENPO_ACTION_AUTH_RESEND, KENPO_RES_KEY_SENT, 1, 600, "txn-2");
 	ans_key_ok(&fake.reply[3], 0);
 	fake_start(4);
@@ -1129,7 +926,7 @@ test_split_second_request(void **state)
 {
 	(void)state;
 	ans_key(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_PENDING, 1, 300, "t");
-	ans_lang2(&fake.reply[1], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_WRONG, 1, 2);
+	ans_refusal(&fake.reply[1], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_WRONG, 1, 2);
 	fake_start(2);
 	conv_script(2, "Secret1Pass", "9999999999");
 	/* A wrong key in split mode: no abort either. */
@@ -1170,7 +967,7 @@ test_single_field(void **state)
 			    KENPO_AUTHF_SINGLE | KENPO_AUTHF_SPLIT);
 
 	/* The right password with a wrong key. */
-	ans_lang2(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_WRONG, 1, 3);
+	ans_refusal(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_WRONG, 1, 3);
 	fake_start(1);
 	conv_script(1, "Secret1Pass0123456780");
 	assert_int_equal(authenticate("single", "taro"), PAM_AUTH_ERR);
@@ -1211,26 +1008,30 @@ test_account(void **state)
 		{ KENPO_RES_MUST_CHANGE, 2, PAM_NEW_AUTHTOK_REQD, "must be changed" },
 		{ KENPO_RES_OK, 1, PAM_AUTHINFO_UNAVAIL, NULL },   /* malformed */
 		{ KENPO_RES_DISABLED, 1, PAM_ACCT_EXPIRED, "suspended" },
-		{ KENPO_RES_DISABLED, 0, PAM_ACCT_EXPIRED, "suspended" },
+		{ KENPO_RES_DISABLED, 0, PAM_AUTHINFO_UNAVAIL, NULL },     /* short */
 		{ KENPO_RES_LOCKED, 2, PAM_PERM_DENIED, "try again in 5 minutes" },
+		{ KENPO_RES_LOCKED, 1, PAM_AUTHINFO_UNAVAIL, NULL },       /* short */
 		{ KENPO_RES_NOTFOUND, 0, PAM_USER_UNKNOWN, NULL },
-		{ KENPO_RES_UNAVAIL, 0, PAM_AUTHINFO_UNAVAIL, NULL },
+		{ KENPO_RES_NOTFOUND, 1, PAM_AUTHINFO_UNAVAIL, NULL },     /* long */
+		{ KENPO_RES_UNAVAIL, 1, PAM_AUTHINFO_UNAVAIL, NULL },
+		{ KENPO_RES_UNAVAIL, 0, PAM_AUTHINFO_UNAVAIL, NULL },      /* short */
+		{ KENPO_RES_KEY_SENT, 1, PAM_AUTHINFO_UNAVAIL, NULL },     /* unknown here */
 	};
-	struct rd r;
+	struct fake_rd r;
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		begin(&fake.reply[0], KENPO_ACTION_ACCOUNT, cases[i].result);
+		fake_begin(&fake.reply[0], KENPO_ACTION_ACCOUNT, cases[i].result);
 		if (cases[i].fields > 0)
-			put32(&fake.reply[0], KENPO_LANG_EN);
+			fake_put32(&fake.reply[0], KENPO_LANG_EN);
 		if (cases[i].fields > 1 && cases[i].result == KENPO_RES_LOCKED)
-			put32(&fake.reply[0], 300);
+			fake_put32(&fake.reply[0], 300);
 		else if (cases[i].fields > 1) {
-			putstr(&fake.reply[0], "taro");
-			put32(&fake.reply[0], TARO_UID);
+			fake_putstr(&fake.reply[0], "taro");
+			fake_put32(&fake.reply[0], TARO_UID);
 		}
-		end(&fake.reply[0]);
+		fake_end(&fake.reply[0]);
 		fake_start(1);
 		conv_script(0);
 		assert_int_equal(account("lang=en"), cases[i].pam);
@@ -1239,9 +1040,9 @@ test_account(void **state)
 			assert_logged(cases[i].text);
 		else
 			assert_string_equal(conv.log, "");
-		r = request_reader(&fake.req[0], KENPO_ACTION_ACCOUNT);
-		rdstr_is(&r, "taro");
-		rd_end(&r);
+		r = fake_request(&fake.req[0], KENPO_ACTION_ACCOUNT);
+		fake_rdstr_is(&r, "taro");
+		fake_rd_end(&r);
 	}
 	/* kenpod away: no message, AUTHINFO_UNAVAIL. */
 	conv_script(0);
@@ -1265,16 +1066,16 @@ session(const char *args, int flags)
 static void
 ans_session(const char *previous, uint32_t lang)
 {
-	begin(&fake.reply[0], KENPO_ACTION_SESSION_OPEN, KENPO_RES_OK);
-	put32(&fake.reply[0], lang);
-	putstr(&fake.reply[0], previous);
-	end(&fake.reply[0]);
+	fake_begin(&fake.reply[0], KENPO_ACTION_SESSION_OPEN, KENPO_RES_OK);
+	fake_put32(&fake.reply[0], lang);
+	fake_putstr(&fake.reply[0], previous);
+	fake_end(&fake.reply[0]);
 }
 
 static void
 test_session(void **state)
 {
-	struct rd r;
+	struct fake_rd r;
 
 	(void)state;
 	ans_session("2023/03/24 10:33:06", KENPO_LANG_JA);
@@ -1285,11 +1086,11 @@ test_session(void **state)
 	/* 「前回ログイン日時 2023/03/24 10:33:06」 */
 	assert_string_equal(conv.log, "I: \xe5\x89\x8d\xe5\x9b\x9e\xe3\x83\xad\xe3\x82\xb0\xe3\x82"
 			    "\xa4\xe3\x83\xb3\xe6\x97\xa5\xe6\x99\x82 2023/03/24 10:33:06\n");
-	r = request_reader(&fake.req[0], KENPO_ACTION_SESSION_OPEN);
-	rdstr_is(&r, "taro");
-	rdstr_is(&r, SERVICE);
-	rdstr_is(&r, RHOST);
-	rd_end(&r);
+	r = fake_request(&fake.req[0], KENPO_ACTION_SESSION_OPEN);
+	fake_rdstr_is(&r, "taro");
+	fake_rdstr_is(&r, SERVICE);
+	fake_rdstr_is(&r, RHOST);
+	fake_rd_end(&r);
 
 	ans_session("2023/03/24 10:33:06", KENPO_LANG_JA);
 	fake_start(1);
@@ -1321,17 +1122,17 @@ test_session(void **state)
 /* ---- password change ---- */
 
 static void
-ans_account_in(struct frame *f, uint32_t result)
+ans_account_in(struct fake_frame *f, uint32_t result)
 {
 	if (result != KENPO_RES_OK && result != KENPO_RES_MUST_CHANGE) {
 		ans_lang(f, KENPO_ACTION_ACCOUNT, result, KENPO_LANG_EN);
 		return;
 	}
-	begin(f, KENPO_ACTION_ACCOUNT, result);
-	put32(f, KENPO_LANG_EN);
-	putstr(f, "taro");
-	put32(f, TARO_UID);
-	end(f);
+	fake_begin(f, KENPO_ACTION_ACCOUNT, result);
+	fake_put32(f, KENPO_LANG_EN);
+	fake_putstr(f, "taro");
+	fake_put32(f, TARO_UID);
+	fake_end(f);
 }
 
 static void
@@ -1343,13 +1144,13 @@ ans_account(uint32_t result)
 static void
 assert_change_request(int i, const char *old, const char *new_pw, uint32_t flags)
 {
-	struct rd r = request_reader(&fake.req[i], KENPO_ACTION_PASSWORD_CHANGE);
+	struct fake_rd r = fake_request(&fake.req[i], KENPO_ACTION_PASSWORD_CHANGE);
 
-	rdstr_is(&r, "taro");
-	rdstr_is(&r, old);
-	rdstr_is(&r, new_pw);
-	assert_int_equal(rd32(&r), flags);
-	rd_end(&r);
+	fake_rdstr_is(&r, "taro");
+	fake_rdstr_is(&r, old);
+	fake_rdstr_is(&r, new_pw);
+	assert_int_equal(fake_rd32(&r), flags);
+	fake_rd_end(&r);
 }
 
 /* A temporary password: auth keeps it, account asks for the change, and
@@ -1364,8 +1165,8 @@ test_temporary_password_change(void **state)
 	ans_auth_ok(&fake.reply[0], "taro", KENPO_LANG_EN, KENPO_AUTHR_MUST_CHANGE);
 	ans_account_in(&fake.reply[1], KENPO_RES_MUST_CHANGE);
 	ans_account_in(&fake.reply[2], KENPO_RES_MUST_CHANGE);
-	begin(&fake.reply[3], KENPO_ACTION_PASSWORD_CHANGE, KENPO_RES_OK);
-	end(&fake.reply[3]);
+	fake_begin(&fake.reply[3], KENPO_ACTION_PASSWORD_CHANGE, KENPO_RES_OK);
+	fake_end(&fake.reply[3]);
 	fake_start(4);
 	conv_script(3, "P0a40aca", "NewPass123", "NewPass123");
 	h = open_pam("", "taro");
@@ -1431,10 +1232,8 @@ test_change_by_member_or_root(void **state)
 
 	(void)state;
 	ans_account(KENPO_RES_OK);
-	begin(&fake.reply[1], KENPO_ACTION_PASSWORD_CHANGE, KENPO_RES_POLICY);
-	put32(&fake.reply[1], KENPO_LANG_EN);
-	put32(&fake.reply[1], KENPO_RULE_PW_NO_DIGIT);
-	end(&fake.reply[1]);
+	fake_answer(&fake.reply[1], KENPO_ACTION_PASSWORD_CHANGE, KENPO_RES_POLICY,
+		    (uint32_t)KENPO_RULE_PW_NO_DIGIT);
 	fake_start(2);
 	if (root)
 		conv_script(2, "NewPass123", "NewPass123");
@@ -1477,6 +1276,9 @@ test_change_refusals(void **state)
 		  "reasons:\nThe new password must differ from the current one.\n" },
 		{ KENPO_RES_LOCKED, 600, PAM_PERM_DENIED, "try again in 10 minutes." },
 		{ KENPO_RES_DELAY, 3, PAM_PERM_DENIED, "wait 3 seconds" },
+		/* POLICY as protocol version 2 had it, a language before the
+		 * mask: one field too many. */
+		{ KENPO_RES_POLICY, 0, PAM_AUTHINFO_UNAVAIL, "not available" },
 	};
 	pam_handle_t *h;
 	size_t i;
@@ -1485,8 +1287,14 @@ test_change_refusals(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		ans_account(KENPO_RES_OK);
-		ans_lang2(&fake.reply[1], KENPO_ACTION_PASSWORD_CHANGE, cases[i].result,
-			  KENPO_LANG_EN, cases[i].value);
+		ans_refusal(&fake.reply[1], KENPO_ACTION_PASSWORD_CHANGE, cases[i].result,
+			    KENPO_LANG_EN, cases[i].value);
+		if (cases[i].pam == PAM_AUTHINFO_UNAVAIL) {
+			fake_begin(&fake.reply[1], KENPO_ACTION_PASSWORD_CHANGE, cases[i].result);
+			fake_put32(&fake.reply[1], KENPO_LANG_EN);
+			fake_put32(&fake.reply[1], KENPO_PWC_SAME_AS_OLD);
+			fake_end(&fake.reply[1]);
+		}
 		fake_start(2);
 		if (getuid() == 0)
 			conv_script(2, "NewPass123", "NewPass123");
@@ -1510,9 +1318,9 @@ test_change_use_authtok(void **state)
 	(void)state;
 	need_set_items();
 	ans_account(KENPO_RES_MUST_CHANGE);
-	begin(&fake.reply[1], KENPO_ACTION_PASSWORD_CHANGE, KENPO_RES_AUTH_ERR);
-	put32(&fake.reply[1], KENPO_LANG_EN);
-	end(&fake.reply[1]);
+	fake_begin(&fake.reply[1], KENPO_ACTION_PASSWORD_CHANGE, KENPO_RES_AUTH_ERR);
+	fake_put32(&fake.reply[1], KENPO_LANG_EN);
+	fake_end(&fake.reply[1]);
 	fake_start(2);
 	conv_script(0);
 	h = open_pam("use_authtok try_first_pass", "taro");
@@ -1550,8 +1358,8 @@ test_lang_en_is_ascii(void **state)
 	(void)state;
 	ans_key(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_SENT, KENPO_LANG_JA,
 		600, "t");
-	ans_lang2(&fake.reply[1], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_WRONG, KENPO_LANG_JA, 4);
-	ans_lang2(&fake.reply[2], KENPO_ACTION_AUTH_RESEND, KENPO_RES_COOLDOWN, KENPO_LANG_JA, 30);
+	ans_refusal(&fake.reply[1], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_WRONG, KENPO_LANG_JA, 4);
+	ans_refusal(&fake.reply[2], KENPO_ACTION_AUTH_RESEND, KENPO_RES_COOLDOWN, KENPO_LANG_JA, 30);
 	ans_lang(&fake.reply[3], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_EXPIRED, KENPO_LANG_JA);
 	ans_abort_ok(&fake.reply[4]);
 	fake_start(5);
@@ -1620,14 +1428,14 @@ test_not_this_member_key_voided(void **state)
 static void
 test_account_not_this_member(void **state)
 {
-	struct frame *f = &fake.reply[0];
+	struct fake_frame *f = &fake.reply[0];
 
 	(void)state;
-	begin(f, KENPO_ACTION_ACCOUNT, KENPO_RES_OK);
-	put32(f, KENPO_LANG_EN);
-	putstr(f, "taro");
-	put32(f, TARO_UID + 7);
-	end(f);
+	fake_begin(f, KENPO_ACTION_ACCOUNT, KENPO_RES_OK);
+	fake_put32(f, KENPO_LANG_EN);
+	fake_putstr(f, "taro");
+	fake_put32(f, TARO_UID + 7);
+	fake_end(f);
 	fake_start(1);
 	conv_script(0);
 	assert_int_equal(account("lang=en"), PAM_PERM_DENIED);

@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "client.h"
 #include "letterpdf.h"
-#include "proto.h"
 #include "roster.h"
 
 #define KENPOD_TIMEOUT_MS 15000
@@ -110,42 +110,27 @@ socket_path(const struct admin *a)
 	return a->cfg != NULL ? a->cfg->socket_path : KENPO_SOCKET_PATH;
 }
 
-/* Send one request of string fields to kenpod and read its result.  A
+/* Ask kenpod with the string fields of the request, and read its result
+ * (an answer that does not match the protocol table is none).  A
  * kenpo_result, or -1 with errno.  The timeout covers a mail kenpod may
  * send before it answers. */
 static int
 kenpod_call(const char *path, int32_t act, const char *const *fields, size_t n)
 {
-	unsigned char out[2048], in[256];
-	struct kenpo_buf b, r;
-	int64_t deadline = kenpo_now_ms() + KENPOD_TIMEOUT_MS;
-	int32_t action = 0, result = -1;
-	int fd = kenpo_connect(path, deadline);
+	const struct kenpo_client c = { path, KENPOD_TIMEOUT_MS };
+	struct kenpo_value v[2];
+	unsigned char mem[8 * 1024];
+	struct kenpo_reply r;
+	struct kenpo_buf b;
 	size_t i;
 
-	if (fd < 0)
+	for (i = 0; i < n && i < sizeof v / sizeof v[0]; i++)
+		v[i] = kenpo_vstr(fields[i]);
+	kenpo_buf_init(&b, mem, sizeof mem);
+	if (kenpo_call(&c, act, v, i, &b, &r) != 0)
 		return -1;
-	kenpo_buf_init(&b, out, sizeof out);
-	kenpo_frame_begin(&b, act);
-	for (i = 0; i < n; i++)
-		kenpo_put_cstring(&b, fields[i]);
-	kenpo_buf_init(&r, in, sizeof in);
-	errno = 0;
-	if (kenpo_frame_end(&b) != 0 || kenpo_send_frame(fd, &b, deadline) != 0 ||
-	    kenpo_recv_frame(fd, &r, deadline) != 0 || kenpo_frame_open(&r, &action) != 0 ||
-	    action != act) {
-		if (errno == 0)
-			errno = EPROTO;
-		result = -1;
-	} else {
-		result = kenpo_get_int32(&r);
-		if (r.err) {
-			errno = EPROTO;
-			result = -1;
-		}
-	}
-	close(fd);
-	return result;
+	kenpo_call_wipe(&b);
+	return r.result;
 }
 
 int

@@ -31,6 +31,7 @@
 #include "localname.h"
 #include "mailin.h"
 #include "policy.h"
+#include "prototab.h"
 #include "secret.h"
 
 /* Exit codes (also in usage()). */
@@ -48,6 +49,14 @@ enum {
 };
 
 #define SECRET_MAX 4096       /* longest line read from standard input */
+#define CALL_TIMEOUT_MS 30000 /* a call may hash a password and send a mail */
+
+/* The client's own failures, beside kenpod's results. */
+enum {
+	ASK_EUNAVAIL = -1,    /* cannot connect, or no answer in time */
+	ASK_EPROTO = -2,      /* the answer is malformed */
+	ASK_ETOOLONG = -3,    /* a value does not fit in a request */
+};
 
 /* Options; which a command accepts is in its table row. */
 enum {
@@ -68,7 +77,9 @@ struct ctx {
 	const char *society, *ticket, *login_id, *mail, *nickname, *rhost;
 	int available;
 	json_object *out;           /* the answer, printed at the end */
-	struct kc *kc;
+	struct kenpo_buf frame;     /* kenpod's answer, while it is read */
+	struct kenpo_reply reply;
+	unsigned char mem[KENPO_PROTO_MAX_FRAME + 4];
 };
 
 /* ---- errors ---- */
@@ -132,37 +143,18 @@ error_find(const char *code)
 	return &errors[sizeof errors / sizeof errors[0] - 2];   /* internal */
 }
 
-/* kenpod's results, and the client's own failures, as error codes. */
-static const struct {
-	int result;
-	const char *code;
-} result_codes[] = {
-	{ KENPO_RES_NOTFOUND, "not-found" }, { KENPO_RES_UNAVAIL, "unavailable" },
-	{ KENPO_RES_DENIED, "denied" }, { KENPO_RES_BADREQ, "protocol" },
-	{ KENPO_RES_UNKNOWN, "protocol" }, { KENPO_RES_INTERNAL, "internal" },
-	{ KENPO_RES_AUTH_ERR, "auth-failed" }, { KENPO_RES_KEY_SENT, "key-sent" },
-	{ KENPO_RES_KEY_PENDING, "key-sent" }, { KENPO_RES_KEY_WRONG, "key-wrong" },
-	{ KENPO_RES_KEY_VOID, "key-void" }, { KENPO_RES_KEY_EXPIRED, "key-expired" },
-	{ KENPO_RES_COOLDOWN, "cooldown" }, { KENPO_RES_LOCKED, "locked" },
-	{ KENPO_RES_DELAY, "delay" }, { KENPO_RES_DISABLED, "disabled" },
-	{ KENPO_RES_NOT_REGISTERED, "not-registered" },
-	{ KENPO_RES_MAIL_FAILED, "mail-failed" }, { KENPO_RES_MUST_CHANGE, "must-change" },
-	{ KENPO_RES_POLICY, "policy" }, { KENPO_RES_TOKEN_INVALID, "token-invalid" },
-	{ KENPO_RES_TOKEN_EXPIRED, "token-expired" }, { KENPO_RES_MISMATCH, "mismatch" },
-	{ KENPO_RES_ID_TAKEN, "id-taken" }, { KENPO_RES_BADVALUE, "bad-input" },
-	{ KC_EUNAVAIL, "unavailable" }, { KC_EPROTO, "protocol" },
-	{ KC_ETOOLONG, "bad-input" },
-};
-
+/* kenpod's results (their text codes in kenpo-proto.h), and the client's
+ * own failures, as error codes. */
 static const char *
 result_code(int result)
 {
-	size_t i;
+	const struct kenpo_result_info *r = kenpo_result_find(result);
 
-	for (i = 0; i < sizeof result_codes / sizeof result_codes[0]; i++)
-		if (result_codes[i].result == result)
-			return result_codes[i].code;
-	return "protocol";
+	if (result == ASK_EUNAVAIL)
+		return "unavailable";
+	if (result == ASK_ETOOLONG)
+		return "bad-input";
+	return r != NULL && result != KENPO_RES_OK ? r->text : "protocol";
 }
 
 /* ---- building the answer ---- */
@@ -247,23 +239,28 @@ fail(struct ctx *x, const char *code)
 	return e->exit;
 }
 
-/* A refusal from kenpod, with whatever detail it carries. */
+/* A string of kenpod's answer. */
+static void
+set_strn(struct ctx *x, const char *key, struct kenpo_str v)
+{
+	json_object_object_add(x->out, key, json_object_new_string_len(v.p, (int)v.len));
+}
+
+/* A refusal from kenpod, with whatever detail its layout carries. */
 static int
 fail_result(struct ctx *x, int result)
 {
-	const struct kc_detail *d = x->kc != NULL ? kc_detail(x->kc) : NULL;
+	const struct kenpo_fields *f = &x->reply.f;
 
-	if (d != NULL && (result == KENPO_RES_MISMATCH || result == KENPO_RES_KEY_WRONG) &&
-	    d->tries_left >= 0)
-		set_int(x, "tries_left", d->tries_left);
-	if (d != NULL && result == KENPO_RES_BADVALUE && d->field[0] != '\0')
-		set_str(x, "field", d->field);
-	if (d != NULL && (result == KENPO_RES_LOCKED || result == KENPO_RES_DELAY ||
-			  result == KENPO_RES_COOLDOWN))
-		set_int(x, "seconds", d->seconds);
-	if (d != NULL && result == KENPO_RES_POLICY)
-		set_violations(x, d->mask);
-	if (result == KC_EUNAVAIL)
+	if (result >= 0 && (f->present & KENPO_HAS(tries)) && f->tries >= 0)
+		set_int(x, "tries_left", f->tries);
+	if (result >= 0 && (f->present & KENPO_HAS(field)) && f->field.len > 0)
+		set_strn(x, "field", f->field);
+	if (result >= 0 && (f->present & KENPO_HAS(seconds)))
+		set_int(x, "seconds", f->seconds);
+	if (result >= 0 && (f->present & KENPO_HAS(mask)))
+		set_violations(x, (unsigned)f->mask);
+	if (result == ASK_EUNAVAIL)
 		set_str(x, "socket", x->socket);
 	return fail(x, result_code(result));
 }
@@ -406,14 +403,41 @@ read_secrets(struct ctx *x, const char *const *prompts, char (*bufs)[SECRET_MAX]
 
 /* ---- kenpod ---- */
 
-/* Connect; on failure the error is answered and the exit code returned. */
+/*
+ * Ask kenpod; its answer, checked against the protocol table, is then in
+ * x->reply until done_asking().  The kenpo_result, or an ASK_E* error.
+ */
 static int
-connect_kenpod(struct ctx *x)
+ask(struct ctx *x, int32_t action, const struct kenpo_value *v, size_t n)
 {
-	if (kc_open(x->socket, &x->kc) == 0)
-		return EXIT_OK;
-	x->kc = NULL;
-	return fail_result(x, KC_EUNAVAIL);
+	const struct kenpo_client c = { x->socket, CALL_TIMEOUT_MS };
+
+	memset(&x->reply, 0, sizeof x->reply);
+	kenpo_buf_init(&x->frame, x->mem, sizeof x->mem);
+	if (kenpo_call(&c, action, v, n, &x->frame, &x->reply) == 0)
+		return x->reply.result;
+	if (errno == EPROTO)
+		return ASK_EPROTO;
+	if (errno == EMSGSIZE || errno == EINVAL)
+		return ASK_ETOOLONG;
+	return ASK_EUNAVAIL;
+}
+
+/* Forget the answer: the frame held the request's secrets too. */
+static void
+done_asking(struct ctx *x)
+{
+	kenpo_call_wipe(&x->frame);
+	kenpo_wipe(&x->reply, sizeof x->reply);
+}
+
+/* Answer a refusal of kenpod (or no answer at all), and forget it. */
+static int
+fail_asked(struct ctx *x, int rc)
+{
+	rc = fail_result(x, rc);
+	done_asking(x);
+	return rc;
 }
 
 /* ---- commands: policy ---- */
@@ -423,7 +447,8 @@ cmd_check_login_id(struct ctx *x, char **args)
 {
 	size_t len = strlen(args[0]);
 	unsigned mask = kenpo_policy_check_login_id(args[0], len);
-	int rc, taken = 0;
+	struct kenpo_value v[1] = { kenpo_vstr(args[0]) };
+	int rc, taken;
 
 	/* kenpod adds its reserved_login_ids with --available. */
 	if (mask == 0)
@@ -433,15 +458,11 @@ cmd_check_login_id(struct ctx *x, char **args)
 	if (mask != 0)
 		return fail(x, "policy");
 	if (x->available) {
-		if ((rc = connect_kenpod(x)) != EXIT_OK)
-			return rc;
-		rc = kc_login_id_check(x->kc, args[0], &taken);
-		if (rc == KENPO_RES_POLICY) {
-			set_violations(x, kc_detail(x->kc)->mask);
-			return fail(x, "policy");
-		}
+		rc = ask(x, KENPO_ACTION_LOGIN_ID_CHECK, v, 1);
 		if (rc != KENPO_RES_OK)
-			return fail_result(x, rc);
+			return fail_asked(x, rc);
+		taken = x->reply.f.taken != 0;
+		done_asking(x);
 		set_bool(x, "available", !taken);
 		if (taken)
 			return fail(x, "id-taken");
@@ -476,13 +497,12 @@ static const char guide_sent[] =
 static int
 guide_request(struct ctx *x, const char *address)
 {
-	int rc;
+	struct kenpo_value v[2] = { kenpo_vstr(x->society), kenpo_vstr(address) };
+	int rc = ask(x, KENPO_ACTION_GUIDE_REQUEST, v, 2);
 
-	if ((rc = connect_kenpod(x)) != EXIT_OK)
-		return rc;
-	rc = kc_guide_request(x->kc, x->society != NULL ? x->society : "", address);
 	if (rc != KENPO_RES_OK)
-		return fail_result(x, rc);
+		return fail_asked(x, rc);
+	done_asking(x);
 	return succeed(x, guide_sent);
 }
 
@@ -524,29 +544,32 @@ static const char *const token_kinds[] = {
 static int
 cmd_token_check(struct ctx *x, char **args)
 {
-	struct kc_token_info t;
-	int rc;
+	struct kenpo_value v[1] = { kenpo_vstr(args[0]) };
+	const struct kenpo_fields *f = &x->reply.f;
+	int rc = ask(x, KENPO_ACTION_TOKEN_CHECK, v, 1);
 
-	if ((rc = connect_kenpod(x)) != EXIT_OK)
-		return rc;
-	rc = kc_token_check(x->kc, args[0], &t);
 	if (rc != KENPO_RES_OK)
-		return fail_result(x, rc);
-	set_str(x, "kind", t.kind > 0 && t.kind <= KENPO_TOKEN_TICKET ?
-		token_kinds[t.kind] : "unknown");
-	set_int(x, "seconds", t.seconds);
-	set_str(x, "masked_address", t.masked);
+		return fail_asked(x, rc);
+	set_str(x, "kind", f->kind > 0 && f->kind <= KENPO_TOKEN_TICKET ?
+		token_kinds[f->kind] : "unknown");
+	set_int(x, "seconds", f->seconds);
+	set_strn(x, "masked_address", f->masked);
+	done_asking(x);
 	return succeed(x, NULL);
 }
 
+/* A REG record: the registration form may open. */
 static int
-answer_reg(struct ctx *x, int rc, const struct kc_reg *reg)
+answer_reg(struct ctx *x, int rc)
 {
+	const struct kenpo_fields *f = &x->reply.f;
+
 	if (rc != KENPO_RES_OK)
-		return fail_result(x, rc);
-	set_str(x, "ticket", reg->ticket);
-	set_int(x, "seconds", reg->seconds);
-	set_str(x, "mail", reg->mail);
+		return fail_asked(x, rc);
+	set_strn(x, "ticket", f->ticket);
+	set_int(x, "seconds", f->seconds);
+	set_strn(x, "mail", f->mail);
+	done_asking(x);
 	return succeed(x, N_("Please enter your new login ID, password, mail address "
 			     "and nickname."));
 }
@@ -556,15 +579,15 @@ cmd_register_letter(struct ctx *x, char **args)
 {
 	static const char *const prompts[] = { "Temporary password" };
 	char pw[1][SECRET_MAX];
-	struct kc_reg reg;
+	struct kenpo_value v[3];
 	int rc;
 
-	if ((rc = read_secrets(x, prompts, pw, 1)) != EXIT_OK ||
-	    (rc = connect_kenpod(x)) != EXIT_OK)
+	if ((rc = read_secrets(x, prompts, pw, 1)) != EXIT_OK)
 		goto done;
-	rc = kc_reg_letter_open(x->kc, args[0], args[1], pw[0], &reg);
-	rc = answer_reg(x, rc, &reg);
-	kenpo_wipe(&reg, sizeof reg);
+	v[0] = kenpo_vstr(args[0]);
+	v[1] = kenpo_vstr(args[1]);
+	v[2] = kenpo_vstr(pw[0]);
+	rc = answer_reg(x, ask(x, KENPO_ACTION_REG_LETTER_OPEN, v, 3));
 done:
 	kenpo_wipe(pw, sizeof pw);
 	return rc;
@@ -573,20 +596,17 @@ done:
 static int
 cmd_register_identity(struct ctx *x, char **args)
 {
-	char authkey[64];
-	int rc;
+	struct kenpo_value v[3] = { kenpo_vstr(args[0]), kenpo_vstr(args[1]),
+				    kenpo_vstr(args[2]) };
+	int rc = ask(x, KENPO_ACTION_IDENTITY_CHECK, v, 3);
 
-	if ((rc = connect_kenpod(x)) != EXIT_OK)
-		return rc;
-	rc = kc_identity_check(x->kc, args[0], args[1], args[2], authkey, sizeof authkey);
 	if (rc != KENPO_RES_OK)
-		return fail_result(x, rc);
-	set_str(x, "authkey", authkey);
-	rc = succeed(x, N_("Your identity has been confirmed. A mail with a URL has been "
-			   "sent to your registered address. Please note the key shown here: "
-			   "it is needed to register and is not in the mail."));
-	kenpo_wipe(authkey, sizeof authkey);
-	return rc;
+		return fail_asked(x, rc);
+	set_strn(x, "authkey", x->reply.f.authkey);
+	done_asking(x);
+	return succeed(x, N_("Your identity has been confirmed. A mail with a URL has been "
+			     "sent to your registered address. Please note the key shown here: "
+			     "it is needed to register and is not in the mail."));
 }
 
 static int
@@ -594,15 +614,14 @@ cmd_register_identity_open(struct ctx *x, char **args)
 {
 	static const char *const prompts[] = { "Key" };
 	char key[1][SECRET_MAX];
-	struct kc_reg reg;
+	struct kenpo_value v[2];
 	int rc;
 
-	if ((rc = read_secrets(x, prompts, key, 1)) != EXIT_OK ||
-	    (rc = connect_kenpod(x)) != EXIT_OK)
+	if ((rc = read_secrets(x, prompts, key, 1)) != EXIT_OK)
 		goto done;
-	rc = kc_identity_open(x->kc, args[0], key[0], &reg);
-	rc = answer_reg(x, rc, &reg);
-	kenpo_wipe(&reg, sizeof reg);
+	v[0] = kenpo_vstr(args[0]);
+	v[1] = kenpo_vstr(key[0]);
+	rc = answer_reg(x, ask(x, KENPO_ACTION_IDENTITY_OPEN, v, 2));
 done:
 	kenpo_wipe(key, sizeof key);
 	return rc;
@@ -629,21 +648,25 @@ static int
 cmd_register_complete(struct ctx *x, char **args)
 {
 	char pw[2][SECRET_MAX];
-	char login[64];
+	struct kenpo_value v[5];
 	int rc;
 
 	if (!(x->given & OPT_LOGIN_ID) || !(x->given & OPT_MAIL))
 		return fail(x, "usage");
-	if ((rc = read_new_password(x, pw, 0)) != EXIT_OK ||
-	    (rc = connect_kenpod(x)) != EXIT_OK)
+	if ((rc = read_new_password(x, pw, 0)) != EXIT_OK)
 		goto done;
-	rc = kc_reg_complete(x->kc, args[0], x->login_id, pw[0], x->mail,
-			     x->nickname != NULL ? x->nickname : "", login, sizeof login);
+	v[0] = kenpo_vstr(args[0]);
+	v[1] = kenpo_vstr(x->login_id);
+	v[2] = kenpo_vstr(pw[0]);
+	v[3] = kenpo_vstr(x->mail);
+	v[4] = kenpo_vstr(x->nickname);
+	rc = ask(x, KENPO_ACTION_REG_COMPLETE, v, 5);
 	if (rc != KENPO_RES_OK) {
-		rc = fail_result(x, rc);
+		rc = fail_asked(x, rc);
 		goto done;
 	}
-	set_str(x, "login_id", login);
+	set_strn(x, "login_id", x->reply.f.login);
+	done_asking(x);
 	rc = succeed(x, N_("Registration is complete. Please log in with your new login ID "
 			   "and password."));
 done:
@@ -656,13 +679,12 @@ done:
 static int
 cmd_reset_request(struct ctx *x, char **args)
 {
-	int rc;
+	struct kenpo_value v[2] = { kenpo_vstr(x->society), kenpo_vstr(args[0]) };
+	int rc = ask(x, KENPO_ACTION_RESET_REQUEST, v, 2);
 
-	if ((rc = connect_kenpod(x)) != EXIT_OK)
-		return rc;
-	rc = kc_reset_request(x->kc, x->society != NULL ? x->society : "", args[0]);
 	if (rc != KENPO_RES_OK)
-		return fail_result(x, rc);
+		return fail_asked(x, rc);
+	done_asking(x);
 	return succeed(x, N_("If this address is registered, a mail with a temporary "
 			     "password has been sent to it."));
 }
@@ -670,41 +692,45 @@ cmd_reset_request(struct ctx *x, char **args)
 static int
 cmd_reset_open(struct ctx *x, char **args)
 {
-	char login[64];
-	int32_t seconds = 0;
-	int rc;
+	struct kenpo_value v[1] = { kenpo_vstr(args[0]) };
+	int rc = ask(x, KENPO_ACTION_RESET_OPEN, v, 1);
 
-	if ((rc = connect_kenpod(x)) != EXIT_OK)
-		return rc;
-	rc = kc_reset_open(x->kc, args[0], login, sizeof login, &seconds);
 	if (rc != KENPO_RES_OK)
-		return fail_result(x, rc);
-	set_str(x, "login_id", login);
-	set_int(x, "seconds", seconds);
+		return fail_asked(x, rc);
+	set_strn(x, "login_id", x->reply.f.login);
+	set_int(x, "seconds", x->reply.f.seconds);
+	done_asking(x);
 	return succeed(x, N_("Please log in with the login ID and the temporary password "
 			     "from the mail."));
 }
 
 /* ---- commands: login and password change ---- */
 
+/* The answer to AUTH_PASSWORD or AUTH_KEY: OK with an AUTH record, or
+ * KEY_SENT and KEY_PENDING with a KEY record. */
 static int
-answer_auth(struct ctx *x, int rc, const struct kc_auth *a)
+answer_auth(struct ctx *x, int rc)
 {
+	const struct kenpo_fields *f = &x->reply.f;
+	int must_change = (f->flags & KENPO_AUTHR_MUST_CHANGE) != 0;
+
 	if (rc == KENPO_RES_KEY_SENT || rc == KENPO_RES_KEY_PENDING) {
-		set_str(x, "login_id", a->login);
-		set_str(x, "masked_address", a->masked);
-		set_int(x, "seconds", a->seconds);
-		set_str(x, "txn", a->txn);
+		set_strn(x, "login_id", f->login);
+		set_strn(x, "masked_address", f->masked);
+		set_int(x, "seconds", f->seconds);
+		set_strn(x, "txn", f->txn);
 		set_bool(x, "key_pending", rc == KENPO_RES_KEY_PENDING);
+		done_asking(x);
 		return fail(x, "key-sent");
 	}
 	if (rc != KENPO_RES_OK)
-		return fail_result(x, rc);
-	set_str(x, "login_id", a->login);
-	set_bool(x, "must_change", (a->flags & KENPO_AUTHR_MUST_CHANGE) != 0);
-	if (a->ticket[0] != '\0')
-		set_str(x, "ticket", a->ticket);
-	if (a->flags & KENPO_AUTHR_MUST_CHANGE)
+		return fail_asked(x, rc);
+	set_strn(x, "login_id", f->login);
+	set_bool(x, "must_change", must_change);
+	if (f->ticket.len > 0)
+		set_strn(x, "ticket", f->ticket);
+	done_asking(x);
+	if (must_change)
 		return fail(x, "must-change");
 	return succeed(x, NULL);
 }
@@ -714,18 +740,19 @@ cmd_login(struct ctx *x, char **args)
 {
 	static const char *const prompts[] = { "Password" };
 	char pw[1][SECRET_MAX];
-	struct kc_auth a;
+	struct kenpo_value v[5];
 	int rc;
 
-	if ((rc = read_secrets(x, prompts, pw, 1)) != EXIT_OK ||
-	    (rc = connect_kenpod(x)) != EXIT_OK)
+	if ((rc = read_secrets(x, prompts, pw, 1)) != EXIT_OK)
 		goto done;
 	/* A web portal cannot hold a PAM conversation open: split mode; and it
 	 * wants the profile ticket. */
-	rc = kc_auth_password(x->kc, args[0], pw[0], KENPO_AUTHF_SPLIT | KENPO_AUTHF_TICKET, "kenpo",
-			      x->rhost != NULL ? x->rhost : "", &a);
-	rc = answer_auth(x, rc, &a);
-	kenpo_wipe(&a, sizeof a);       /* the txn and the ticket */
+	v[0] = kenpo_vstr(args[0]);
+	v[1] = kenpo_vstr(pw[0]);
+	v[2] = kenpo_vint(KENPO_AUTHF_SPLIT | KENPO_AUTHF_TICKET);
+	v[3] = kenpo_vstr("kenpo");
+	v[4] = kenpo_vstr(x->rhost);
+	rc = answer_auth(x, ask(x, KENPO_ACTION_AUTH_PASSWORD, v, 5));
 done:
 	kenpo_wipe(pw, sizeof pw);
 	return rc;
@@ -736,15 +763,16 @@ cmd_login_key(struct ctx *x, char **args)
 {
 	static const char *const prompts[] = { "Key" };
 	char key[1][SECRET_MAX];
-	struct kc_auth a;
+	struct kenpo_value v[4];
 	int rc;
 
-	if ((rc = read_secrets(x, prompts, key, 1)) != EXIT_OK ||
-	    (rc = connect_kenpod(x)) != EXIT_OK)
+	if ((rc = read_secrets(x, prompts, key, 1)) != EXIT_OK)
 		goto done;
-	rc = kc_auth_key(x->kc, args[0], args[1], key[0], KENPO_AUTHF_TICKET, &a);
-	rc = answer_auth(x, rc, &a);
-	kenpo_wipe(&a, sizeof a);
+	v[0] = kenpo_vstr(args[0]);
+	v[1] = kenpo_vstr(args[1]);
+	v[2] = kenpo_vstr(key[0]);
+	v[3] = kenpo_vint(KENPO_AUTHF_TICKET);
+	rc = answer_auth(x, ask(x, KENPO_ACTION_AUTH_KEY, v, 4));
 done:
 	kenpo_wipe(key, sizeof key);
 	return rc;
@@ -754,14 +782,22 @@ static int
 cmd_password_change(struct ctx *x, char **args)
 {
 	char pw[3][SECRET_MAX];
+	struct kenpo_value v[4];
 	int rc;
 
-	if ((rc = read_new_password(x, pw, 1)) != EXIT_OK ||
-	    (rc = connect_kenpod(x)) != EXIT_OK)
+	if ((rc = read_new_password(x, pw, 1)) != EXIT_OK)
 		goto done;
-	rc = kc_password_change(x->kc, args[0], pw[0], pw[1], 0);
-	rc = rc == KENPO_RES_OK ? succeed(x, N_("The password has been changed.")) :
-				  fail_result(x, rc);
+	v[0] = kenpo_vstr(args[0]);
+	v[1] = kenpo_vstr(pw[0]);
+	v[2] = kenpo_vstr(pw[1]);
+	v[3] = kenpo_vint(0);
+	rc = ask(x, KENPO_ACTION_PASSWORD_CHANGE, v, 4);
+	if (rc != KENPO_RES_OK) {
+		rc = fail_asked(x, rc);
+		goto done;
+	}
+	done_asking(x);
+	rc = succeed(x, N_("The password has been changed."));
 done:
 	kenpo_wipe(pw, sizeof pw);
 	return rc;
@@ -769,32 +805,54 @@ done:
 
 /* ---- commands: profile ---- */
 
+/* The PROFILE record of the answer as members of a JSON object.  0, or -1
+ * when a string cannot be taken (a NUL-free copy is made of each). */
+static int
+profile_json(struct ctx *x, json_object *profile)
+{
+	struct kenpo_list pairs = x->reply.f.pairs;
+	struct kenpo_fields item;
+	char *field = NULL, *value = NULL;
+	int more, rc = 0;
+
+	while (rc == 0 && (more = kenpo_list_next(&x->frame, &pairs, &item)) == 1) {
+		field = strndup(item.field.p, item.field.len);
+		value = strndup(item.value.p, item.value.len);
+		if (field == NULL || value == NULL)
+			rc = -1;
+		else
+			json_object_object_add(profile, field, json_object_new_string(value));
+		free(field);
+		free(value);
+	}
+	return rc == 0 && more == 0 ? 0 : -1;
+}
+
 static int
 cmd_profile_show(struct ctx *x, char **args)
 {
-	struct kc_profile p = { 0, NULL, NULL, "" };
-	json_object *fields;
-	size_t i;
-	int rc;
+	struct kenpo_value v[2] = { kenpo_vstr(args[0]), kenpo_vstr(x->ticket) };
+	json_object *profile;
+	int rc = ask(x, KENPO_ACTION_PROFILE_GET, v, 2);
 
-	if ((rc = connect_kenpod(x)) != EXIT_OK)
-		return rc;
-	rc = kc_profile_get(x->kc, args[0], x->ticket != NULL ? x->ticket : "", &p);
 	if (rc != KENPO_RES_OK)
-		return fail_result(x, rc);
-	fields = json_object_new_object();
-	for (i = 0; i < p.n; i++)
-		json_object_object_add(fields, p.field[i], json_object_new_string(p.value[i]));
-	json_object_object_add(x->out, "profile", fields);
-	if (p.next_ticket[0] != '\0')
-		set_str(x, "ticket", p.next_ticket);
-	kc_profile_free(&p);
+		return fail_asked(x, rc);
+	profile = json_object_new_object();
+	json_object_object_add(x->out, "profile", profile);
+	if (profile_json(x, profile) != 0) {
+		done_asking(x);
+		return fail(x, "internal");
+	}
+	if (x->reply.f.ticket.len > 0)
+		set_strn(x, "ticket", x->reply.f.ticket);
+	done_asking(x);
 	return succeed(x, NULL);
 }
 
-/* Split FIELD=VALUE arguments in place; -1 (answered) for one without '='. */
+/* Split FIELD=VALUE arguments into request values (a field and a value
+ * each); -1 (answered) for one without '='. */
 static int
-split_pairs(struct ctx *x, char **args, int n, const char **fields, const char **values)
+split_pairs(struct ctx *x, char **args, int n, struct kenpo_value *v)
 {
 	char *eq;
 	int i;
@@ -806,9 +864,8 @@ split_pairs(struct ctx *x, char **args, int n, const char **fields, const char *
 			fail(x, "usage");
 			return -1;
 		}
-		*eq = '\0';
-		fields[i] = args[i];
-		values[i] = eq + 1;
+		v[2 * i] = kenpo_vstrn(args[i], (size_t)(eq - args[i]));
+		v[2 * i + 1] = kenpo_vstr(eq + 1);
 	}
 	return 0;
 }
@@ -816,34 +873,27 @@ split_pairs(struct ctx *x, char **args, int n, const char **fields, const char *
 static int
 cmd_profile_set(struct ctx *x, char **args, int nargs)
 {
-	const char **fields = calloc((size_t)nargs, sizeof(char *));
-	const char **values = calloc((size_t)nargs, sizeof(char *));
-	char next[64] = "";
-	int rc;
+	struct kenpo_value v[3 + 2 * KENPO_PROFILE_PAIRS_MAX];
+	int n = nargs - 1, rc;
 
-	if (fields == NULL || values == NULL) {
-		rc = fail(x, "internal");
-		goto done;
+	/* kenpod takes so many pairs at the most: more are a usage error
+	 * before anything is sent. */
+	if (n > KENPO_PROFILE_PAIRS_MAX) {
+		set_int(x, "fields_max", KENPO_PROFILE_PAIRS_MAX);
+		return fail(x, "usage");
 	}
-	if (split_pairs(x, args + 1, nargs - 1, fields, values) != 0) {
-		rc = EXIT_USAGE;
-		goto done;
-	}
-	if ((rc = connect_kenpod(x)) != EXIT_OK)
-		goto done;
-	rc = kc_profile_set(x->kc, args[0], x->ticket != NULL ? x->ticket : "",
-			    (size_t)(nargs - 1), fields, values, next, sizeof next);
-	if (rc != KENPO_RES_OK) {
-		rc = fail_result(x, rc);
-		goto done;
-	}
-	if (next[0] != '\0')
-		set_str(x, "ticket", next);
-	rc = succeed(x, N_("The profile has been saved."));
-done:
-	free(fields);
-	free(values);
-	return rc;
+	v[0] = kenpo_vstr(args[0]);
+	v[1] = kenpo_vstr(x->ticket);
+	v[2] = kenpo_vlist(n);
+	if (split_pairs(x, args + 1, n, v + 3) != 0)
+		return EXIT_USAGE;
+	rc = ask(x, KENPO_ACTION_PROFILE_SET, v, 3 + 2 * (size_t)n);
+	if (rc != KENPO_RES_OK)
+		return fail_asked(x, rc);
+	if (x->reply.f.ticket.len > 0)
+		set_strn(x, "ticket", x->reply.f.ticket);
+	done_asking(x);
+	return succeed(x, N_("The profile has been saved."));
 }
 
 /* ---- the command table ---- */
@@ -1145,7 +1195,7 @@ main(int argc, char **argv)
 	rc = run(&x, argc, argv);
 	print_answer(&x);
 	standins_free();
-	kc_close(x.kc);
+	done_asking(&x);
 	json_object_put(x.out);
 	return rc;
 }

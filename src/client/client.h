@@ -1,26 +1,76 @@
 /*
- * client.h - pam_kenpo's side of the authentication actions of kenpod.
+ * client.h - the one client of kenpod: the PAM module, the NSS module, the
+ * kenpo tool and kenpo-admin all ask kenpod through it.
  *
- * One stub per action of kenpo-proto.h's 0x0002 group (and PING), mirroring
- * kenpod's handlers as OpenSSH's monitor_wrap.c mirrors monitor.c: each
- * builds the request, asks kenpod over its unix socket before one deadline,
- * and checks that the answer carries exactly the fields the protocol gives
- * its result.  Nothing here knows PAM: pam_kenpo.c turns answers into PAM
- * codes and messages.
+ * It links nothing but libc and the protocol tables (prototab.h), and is
+ * built as position-independent code, so that both modules can carry it.
  *
- * Every stub returns 0 and fills *a when kenpod answered with a well-formed
- * frame (whatever the result), or -1 with errno set when kenpod is absent,
- * too slow (ETIMEDOUT), or answered something malformed (EPROTO); *a is
- * then left untouched.  Request and answer buffers are wiped before the
- * stub returns: they carry passwords, keys and the key's transaction handle.
+ * kenpo_call() is one round trip: it encodes the request from the values
+ * given, checked against the request layout of kenpo-proto.h; connects,
+ * sends and receives before one deadline; and accepts the answer only
+ * when it is exactly one the table gives that action: the right action, a
+ * result listed for it, and exactly the fields of that result's layout.
+ * A short, long or unknown answer is malformed (EPROTO) for every caller.
+ * Each call opens its own connection and closes it on every path, so
+ * nothing is shared with a forked child (sshd forks after authentication)
+ * or between the threads of a host process.
+ *
+ * The stubs of the authentication actions below serve the PAM module,
+ * mirroring kenpod's handlers as OpenSSH's monitor_wrap.c mirrors
+ * monitor.c; they add what the module needs beyond the layout: strings
+ * copied within bounds, and refused when they could move a terminal's
+ * cursor.
  */
-#ifndef PAM_KENPO_CLIENT_H
-#define PAM_KENPO_CLIENT_H
+#ifndef KENPO_CLIENT_H
+#define KENPO_CLIENT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "i18n.h"
 #include "kenpo-proto.h"
+#include "proto.h"
+#include "prototab.h"
+
+struct kenpo_client {
+	const char *socket;     /* kenpod's socket path */
+	int timeout_ms;         /* deadline of one round trip: connect, send, receive */
+};
+
+/* An answer, checked against the table; its strings point into the
+ * buffer of the call. */
+struct kenpo_reply {
+	int32_t result;                 /* enum kenpo_result */
+	enum kenpo_layout layout;       /* of this result's fields */
+	struct kenpo_fields f;
+};
+
+/*
+ * Ask kenpod: the n request values of `action` (kenpo_vint, kenpo_vstr,
+ * kenpo_vlist) go out in b's memory, and the answer comes back into it.
+ * 0 with *out written, whatever the result: its strings point into b until
+ * kenpo_call_wipe(b).  -1 with errno, *out untouched and b wiped:
+ * EINVAL (the values do not match the request layout), EMSGSIZE (they do
+ * not fit b or a frame), EPROTO (a malformed answer), ETIMEDOUT, or the
+ * error of connecting (kenpod absent).
+ */
+int kenpo_call(const struct kenpo_client *c, int32_t action, const struct kenpo_value *req,
+	       size_t n, struct kenpo_buf *b, struct kenpo_reply *out);
+/* Wipe all of b's memory: the request may have carried a password, and
+ * the answer a ticket or a key's handle. */
+void kenpo_call_wipe(struct kenpo_buf *b);
+/* Copy a string of an answer, NUL-terminated.  0, or -1 when it does not
+ * fit (out is then ""). */
+int kenpo_str_copy(struct kenpo_str s, char *out, size_t outsz);
+
+/* ---- the authentication actions, for the PAM module ----
+ *
+ * Every stub returns 0 and fills *a when kenpod answered well-formed
+ * (whatever the result), or -1 with errno set when kenpod is absent, too
+ * slow (ETIMEDOUT), or answered something malformed (EPROTO); *a is then
+ * left untouched.  The buffers are wiped before the stub returns: they
+ * carry passwords, keys and the key's transaction handle.
+ */
 
 /* Longest name or transaction handle the module sends or accepts. */
 #define KENPO_CLIENT_NAME_MAX 255
@@ -28,11 +78,6 @@
 /* Longest secret the module sends (passwords are 8 to 39 characters;
  * anything longer is wrong, but kenpod judges it). */
 #define KENPO_CLIENT_SECRET_MAX 1024
-
-struct kenpo_client {
-	const char *socket;     /* kenpod's socket path */
-	int timeout_ms;         /* deadline of one round trip: connect, send, receive */
-};
 
 /* An answer of kenpod; which fields are set depends on the result. */
 struct kenpo_answer {
