@@ -99,8 +99,16 @@ def admin(sb, builddir, low_conf):
 
 
 def ok_json(r, code=0):
+    """The answer of a --json run that exited with code: one object on one
+    line, "ok", and on failure "error", "message" and "exit" (kenpo(1),
+    JSON OUTPUT)."""
     assert r.returncode == code, r.stderr + r.stdout
-    return json.loads(r.stdout)
+    assert r.stdout.endswith("\n") and r.stdout.count("\n") == 1, r.stdout
+    out = json.loads(r.stdout)
+    assert out["ok"] is (code == 0), out
+    if code != 0:
+        assert out["exit"] == code and out["error"] and out["message"]["en"], out
+    return out
 
 
 def write_roster(path, rows, header="member_number,name,birth_date,mail,household"):
@@ -412,15 +420,26 @@ def test_issue_show_list_json(sb, admin):
     assert ok_json(admin("--json", "show", "SH1"))["login_id"] == login
     text = admin("show", "--by", "number", "SH1")
     assert text.returncode == 0 and "birth_date     1975-03-09" in text.stdout
-    listed = ok_json(admin("--json", "list", "--state", "issued"))
+    listed = ok_json(admin("--json", "list", "--state", "issued"))["members"]
     assert "SH1" in [m["member_number"] for m in listed]
     assert all(m["state"] == "issued" for m in listed)
     lines = admin("list").stdout.splitlines()
     assert "SH1\t%s\tissued\t" % login in lines
     assert all(m["state"] == "registered"
-               for m in ok_json(admin("--json", "list", "--state", "registered")))
+               for m in ok_json(admin("--json", "list", "--state", "registered"))["members"])
     again = admin("issue", "--number", "SH1", "--name", "x")
     assert again.returncode == 1 and "exists already" in again.stderr
+    # Errors with --json: on stdout, as JSON, and still on stderr as text.
+    again = admin("--json", "issue", "--number", "SH1", "--name", "x")
+    r = ok_json(again, 1)
+    assert r["error"] == "error" and "exists already" in r["message"]["en"]
+    assert "exists already" in again.stderr
+    r = ok_json(admin("--json", "show", "No.Such.One"), 3)
+    assert r["error"] == "not-found"
+    r = ok_json(admin("--frobnicate", "--json", "show", login), 2)
+    assert r["error"] == "usage" and "--frobnicate" in r["message"]["en"]
+    r = ok_json(admin("--json", "list", "--state", "sleeping"), 2)
+    assert r["error"] == "usage" and "members" not in r
 
 
 def test_not_found_and_usage(admin):
@@ -469,7 +488,7 @@ def test_lifecycle_as_kenpod_sees_it(sb, admin):
     assert not can_bind(sb, dn, "Passw0rdAb")           # ppolicy's lock
     assert ok_json(admin("--json", "show", login))["lock"] == "locked by an administrator"
     assert "LC1" in [m["member_number"] for m in ok_json(admin("--json", "list", "--state",
-                                                               "locked"))]
+                                                               "locked"))["members"]]
     sb.ldapmodify("dn: %s\nchangetype: modify\nreplace: kenpoAuthFailures\n"
                   "kenpoAuthFailures: 7\n-\n" % dn)
     assert admin("unlock", login).returncode == 0
@@ -533,7 +552,7 @@ def test_reset_mails_the_member_through_kenpod(sb, admin):
                   % dn)
     before = len(sb.mails())
     r = ok_json(admin("--json", "reset", "--by", "number", "RS1"))
-    assert r == {"login_id": "Reset.Me", "mailed_to": "****@****.jp"}
+    assert r == {"ok": True, "login_id": "Reset.Me", "mailed_to": "****@****.jp"}
     sb.wait_for_mail(before + 1)
     mail = sb.mails()[-1]
     assert mail["To"] == "reset.me@example.jp"
@@ -559,9 +578,8 @@ def test_reset_refuses_answers_outside_the_table(sb, admin, tmp_path):
         assert r["mailed_to"] == "****@****.jp" and len(fake.requests) == 1
     for what, frame in kenpoproto.malformed_answers(kenpoproto.RESET_REQUEST, kenpoproto.OK):
         with kenpoproto.FakeKenpod(sock, [frame]):
-            r = admin("--socket", sock, "reset", "--by", "number", "RS3")
-            assert r.returncode == 1 and "Protocol error" in r.stderr, (what, r.stderr)
-            assert "reset mail for" not in r.stdout
+            r = ok_json(admin("--socket", sock, "--json", "reset", "--by", "number", "RS3"), 1)
+            assert "Protocol error" in r["message"]["en"] and "mailed_to" not in r, (what, r)
 
 
 def test_reset_refuses_a_member_who_never_registered(sb, admin):

@@ -136,7 +136,7 @@ def test_kenpo_takes_answers_of_the_table(kenpo, case):
     assert key in a and a.get("error") != "protocol" and rc != 70, a
     assert len(reqs) == 1 and struct.unpack_from("!I", reqs[0], 8)[0] == action
     if key == "profile":
-        assert a["profile"] == {"nickname": "はなこ", "key_required": "yes"}
+        assert a["profile"] == {"nickname": "はなこ", "key_required": True}
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: " ".join(c[0][:2]) + "/" +

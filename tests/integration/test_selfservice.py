@@ -806,10 +806,17 @@ def test_profile_show_and_set(sb, tool, pw_hash):
     assert rc == 0, a
     p = a["profile"]
     assert p["login_id"] == login and p["mail1"] == addr and p["mail2"] == ""
-    assert p["key_required"] == "yes" and p["notify_magazine"] == "yes"
-    assert p["disclose_medical"] == "no" and p["state"] == "registered"
-    assert p["household.01.nickname"] == "ご家族01" and p["household.02.nickname"] == "ご家族02"
-    assert p["household.01.disclose_generic"] == "no"
+    # The JSON convention (kenpo(1), JSON OUTPUT): flags are booleans, the
+    # household a list of entries.
+    assert p["key_required"] is True and p["notify_magazine"] is True
+    assert p["disclose_medical"] is False and p["state"] == "registered"
+    assert [(h["index"], h["nickname"]) for h in p["household"]] == \
+        [("01", "ご家族01"), ("02", "ご家族02")]
+    assert p["household"][0]["disclose_generic"] is False
+    # The text form keeps kenpod's field names and yes/no.
+    rc, text, _ = tool("profile", "show", login, as_json=False)
+    assert rc == 0 and "key_required: yes\n" in text and "disclose_medical: no\n" in text
+    assert "household.02.nickname: ご家族02\n" in text and "household.01.index" not in text
     rc, a, _ = tool("profile", "set", login, "nickname=ニック", "mail2=second@example.jp",
                     "key_required=no", "notify_magazine=no", "notify_documents=no",
                     "household.02.nickname=ジロウ", "household.01.disclose_medical=yes",
@@ -823,7 +830,7 @@ def test_profile_show_and_set(sb, tool, pw_hash):
     assert hh["kenpoNickname"] == ["ジロウ"]
     assert sb.entry("kenpoHouseholdIndex=01," + m["dn"])["kenpoDiscloseMedical"] == ["TRUE"]
     p = tool("profile", "show", login)[1]["profile"]
-    assert p["notify_documents"] == "no" and p["household.01.disclose_medical"] == "yes"
+    assert p["notify_documents"] is False and p["household"][0]["disclose_medical"] is True
     # The nickname is the GECOS field.
     assert lookup(sb, login)[1]["gecos"] == "ニック"
     rc, a, _ = tool("profile", "set", login, "mail2=")

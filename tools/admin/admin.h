@@ -75,8 +75,14 @@ int admin_member_dn(const struct admin *a, const char *number, char *out, size_t
 int admin_sub_dn(const struct admin *a, const char *rdn, char *out, size_t outsz);
 /* GeneralizedTime in UTC: "20240401093000Z" (out >= 16 bytes). */
 void admin_gentime(time_t t, char *out, size_t outsz);
-/* Print a JSON value on stdout (one line) and release it. */
+/* The command's JSON answer (--json), taken over and printed on stdout
+ * when the command ends, with its outcome ("ok", "error", ...: kenpo(1),
+ * JSON OUTPUT). */
 void admin_json_print(json_object *o);
+/* A list streamed inside the answer as {"KEY":[item,...], outcome}; the
+ * item stays the caller's. */
+void admin_json_list_begin(const char *key);
+void admin_json_list_item(json_object *o);
 json_object *admin_json_str(const char *s);   /* NULL -> null */
 /* Tell kenpod to forget its cache, so that lookups see the change at
  * once; a note when kenpod cannot be asked.  0 if flushed, -1 if not. */

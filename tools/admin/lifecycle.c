@@ -294,9 +294,7 @@ list_one(struct dir_entry *e, void *arg)
 	const char *lock = json_object_get_string(json_object_object_get(o, "lock"));
 
 	if (l->a->o.json) {
-		printf("%s%s", l->count > 0 ? ",\n" : "",
-		       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-						      JSON_C_TO_STRING_NOSLASHESCAPE));
+		admin_json_list_item(o);
 	} else {
 		printf("%s\t%s\t%s\t%s%s%s\n", dir_get(e, "kenpoMemberNumber"),
 		       dir_get(e, "uid") != NULL ? dir_get(e, "uid") : "-",
@@ -339,11 +337,9 @@ cmd_list(struct admin *a)
 	if (admin_sub_dn(a, "ou=members", base, sizeof base) != 0)
 		return ADMIN_ERROR;
 	if (a->o.json)
-		fputs("[", stdout);
+		admin_json_list_begin("members");
 	rc = dir_search(a->dir, base, DIR_ONE, filter, member_attrs, list_one, &l, err,
 			sizeof err);
-	if (a->o.json)
-		fputs("]\n", stdout);
 	if (rc != DIR_OK) {
 		admin_error("%s", err);
 		return ADMIN_ERROR;

@@ -22,7 +22,34 @@
 
 #define KENPOD_TIMEOUT_MS 15000
 
-/* ---- messages and small helpers shared by the commands ---- */
+/* ---- output ----
+ * With --json, stdout carries one JSON object a line, as kenpo(1) says
+ * under JSON OUTPUT: the command's answer with "ok" (and, on failure,
+ * "error", "message" and "exit"), printed when the command ends; for
+ * `list`, the members are streamed inside that object as they are read.
+ * Errors also go to stderr as text. */
+
+static struct {
+	int json;
+	json_object *answer;            /* the command's answer, or NULL */
+	char message[ADMIN_ERR_MAX];    /* the first error: the cause */
+	int listing;                    /* "{"KEY":[" went out */
+	size_t items;
+} output;
+
+/* Each exit status as an error code, with the message when no error was
+ * given. */
+static const struct {
+	int exit;
+	const char *code;
+	const char *message;
+} outcomes[] = {
+	{ ADMIN_ERROR, "error", "The command failed." },
+	{ ADMIN_USAGE, "usage", "The command line is not valid; see kenpo-admin --help." },
+	{ ADMIN_NOTFOUND, "not-found", "No such member." },
+	{ ADMIN_PARTIAL, "partial", "Some rows were refused or failed; the others were written." },
+	{ ADMIN_REJECTED, "rejected", "The roster has bad rows: nothing was written." },
+};
 
 void
 admin_error(const char *fmt, ...)
@@ -34,6 +61,11 @@ admin_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	if (output.message[0] == '\0') {
+		va_start(ap, fmt);
+		(void)vsnprintf(output.message, sizeof output.message, fmt, ap);
+		va_end(ap);
+	}
 }
 
 void
@@ -84,11 +116,71 @@ admin_json_str(const char *s)
 	return s != NULL ? json_object_new_string(s) : NULL;
 }
 
+static const char *
+json_text(json_object *o)
+{
+	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+					      JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
 void
 admin_json_print(json_object *o)
 {
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-					     JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(output.answer);
+	output.answer = o;
+}
+
+void
+admin_json_list_begin(const char *key)
+{
+	printf("{\"%s\":[", key);
+	output.listing = 1;
+	output.items = 0;
+}
+
+void
+admin_json_list_item(json_object *o)
+{
+	printf("%s%s", output.items++ > 0 ? "," : "", json_text(o));
+}
+
+/* The outcome of rc as members of o: "ok", and "error", "message" and
+ * "exit" when it failed. */
+static void
+add_outcome(json_object *o, int rc)
+{
+	json_object *msg;
+	size_t i;
+
+	json_object_object_add(o, "ok", json_object_new_boolean(rc == ADMIN_OK));
+	if (rc == ADMIN_OK)
+		return;
+	for (i = 0; i < sizeof outcomes / sizeof outcomes[0] - 1; i++)
+		if (outcomes[i].exit == rc)
+			break;
+	msg = json_object_new_object();
+	json_object_object_add(msg, "en", json_object_new_string(
+		output.message[0] != '\0' ? output.message : outcomes[i].message));
+	json_object_object_add(o, "error", json_object_new_string(outcomes[i].code));
+	json_object_object_add(o, "message", msg);
+	json_object_object_add(o, "exit", json_object_new_int(rc));
+}
+
+/* Print the answer of a command that ended with rc (--json only). */
+static void
+admin_json_finish(int rc)
+{
+	json_object *o = output.answer != NULL ? output.answer : json_object_new_object();
+	const char *text;
+
+	output.answer = NULL;
+	add_outcome(o, rc);
+	text = json_text(o);
+	/* A streamed list ends with the outcome's members in the same object. */
+	if (output.listing)
+		printf("],%s\n", text + 1);
+	else
+		puts(text);
 	json_object_put(o);
 }
 
@@ -311,7 +403,8 @@ static const char general_help[] =
 	"  -b BASE         the society's base DN (without a configuration: the defaults)\n"
 	"  --socket PATH   kenpod's socket (default: from the configuration)\n"
 	"Output:\n"
-	"  --json          one JSON document on stdout, for scripts\n"
+	"  --json          for scripts: one JSON object on stdout, errors included\n"
+	"                  (\"ok\"; on failure \"error\", \"message\", \"exit\"; see kenpo(1))\n"
 	"  -v, --verbose   say more\n"
 	"\n"
 	"Commands:\n";
@@ -729,6 +822,19 @@ run(struct admin *a, const struct command *cmd)
 	return rc;
 }
 
+/* Whether --json is among the options, known before they are parsed so
+ * that an error in them is answered in JSON too. */
+static int
+json_asked(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			return 1;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -741,11 +847,14 @@ main(int argc, char **argv)
 	 * are chosen (localname.h): libnss_kenpo answers "unavailable" here. */
 	if (setenv("_KENPO_NSS_LOOPS", "NO", 1) != 0)
 		return ADMIN_ERROR;
+	output.json = json_asked(argc, argv);
 	rc = parse_args(argc, argv, &a, &cmd);
 	if (rc < 0)
 		return ADMIN_OK;
 	if (rc == ADMIN_OK)
 		rc = run(&a, cmd);
+	if (output.json)
+		admin_json_finish(rc);
 	dir_close(a.dir);
 	free_society(&a.soc);
 	kenpo_config_free(a.cfg);

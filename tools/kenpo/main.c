@@ -290,6 +290,35 @@ is_framing(const char *key)
 	return 0;
 }
 
+/* The members of an object as "prefix.key: value" lines, booleans as yes
+ * and no; an array of entries with an "index" (the household) as
+ * "key.INDEX.field: value" lines, as kenpod names those fields. */
+static void
+print_fields(FILE *f, const char *prefix, json_object *o)
+{
+	json_object *item, *index;
+	char sub[64];
+	size_t i;
+
+	json_object_object_foreach(o, key, val) {
+		if (json_object_is_type(val, json_type_array)) {
+			for (i = 0; i < json_object_array_length(val); i++) {
+				item = json_object_array_get_idx(val, i);
+				if (!json_object_object_get_ex(item, "index", &index))
+					continue;
+				snprintf(sub, sizeof sub, "%s.%s.", key, json_object_get_string(index));
+				print_fields(f, sub, item);
+			}
+		} else if (prefix[0] != '\0' && strcmp(key, "index") == 0) {
+			continue;
+		} else if (json_object_is_type(val, json_type_boolean)) {
+			fprintf(f, "%s%s: %s\n", prefix, key, json_object_get_boolean(val) ? "yes" : "no");
+		} else {
+			fprintf(f, "%s%s: %s\n", prefix, key, json_object_get_string(val));
+		}
+	}
+}
+
 static void
 print_text(const struct ctx *x)
 {
@@ -313,8 +342,7 @@ print_text(const struct ctx *x)
 		if (is_framing(key))
 			continue;
 		if (json_object_is_type(val, json_type_object)) {
-			json_object_object_foreach(val, k2, v2)
-				fprintf(f, "%s: %s\n", k2, json_object_get_string(v2));
+			print_fields(f, "", val);
 			continue;
 		}
 		fprintf(f, "%s: %s\n", key, json_object_get_string(val));
@@ -805,8 +833,74 @@ done:
 
 /* ---- commands: profile ---- */
 
-/* The PROFILE record of the answer as members of a JSON object.  0, or -1
- * when a string cannot be taken (a NUL-free copy is made of each). */
+/* Profile fields whose values are "yes" or "no": JSON booleans. */
+static int
+is_flag_field(const char *name)
+{
+	static const char *const flags[] = {
+		"key_required", "notify_medical", "notify_generic", "notify_magazine",
+		"notify_documents", "notify_applications", "disclose_medical",
+		"disclose_generic",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof flags / sizeof flags[0]; i++)
+		if (strcmp(name, flags[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static json_object *
+profile_value(const char *field, const char *value)
+{
+	if (is_flag_field(field) && (strcmp(value, "yes") == 0 || strcmp(value, "no") == 0))
+		return json_object_new_boolean(strcmp(value, "yes") == 0);
+	return json_object_new_string(value);
+}
+
+/* The household entry of index NN in the array, added at its end when new. */
+static json_object *
+household_entry(json_object *household, const char *index)
+{
+	json_object *h, *v;
+	size_t i;
+
+	for (i = 0; i < json_object_array_length(household); i++) {
+		h = json_object_array_get_idx(household, i);
+		if (json_object_object_get_ex(h, "index", &v) &&
+		    strcmp(json_object_get_string(v), index) == 0)
+			return h;
+	}
+	h = json_object_new_object();
+	json_object_object_add(h, "index", json_object_new_string(index));
+	json_object_array_add(household, h);
+	return h;
+}
+
+/* One field of the profile: "household.NN.FIELD" goes into the entry NN
+ * of the "household" array, every other one into the profile itself. */
+static void
+profile_add(json_object *profile, const char *field, const char *value)
+{
+	json_object *household;
+	char index[3];
+
+	if (strncmp(field, "household.", 10) != 0 || strlen(field) < 14 || field[12] != '.') {
+		json_object_object_add(profile, field, profile_value(field, value));
+		return;
+	}
+	if (!json_object_object_get_ex(profile, "household", &household)) {
+		household = json_object_new_array();
+		json_object_object_add(profile, "household", household);
+	}
+	memcpy(index, field + 10, 2);
+	index[2] = '\0';
+	json_object_object_add(household_entry(household, index), field + 13,
+			       profile_value(field + 13, value));
+}
+
+/* The PROFILE record of the answer as a JSON object.  0, or -1 when a
+ * string cannot be taken (a NUL-free copy is made of each). */
 static int
 profile_json(struct ctx *x, json_object *profile)
 {
@@ -821,7 +915,7 @@ profile_json(struct ctx *x, json_object *profile)
 		if (field == NULL || value == NULL)
 			rc = -1;
 		else
-			json_object_object_add(profile, field, json_object_new_string(value));
+			profile_add(profile, field, value);
 		free(field);
 		free(value);
 	}
