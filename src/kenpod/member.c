@@ -15,7 +15,7 @@
 #include "log.h"
 #include "member.h"
 #include "policy.h"
-#include "server.h"
+#include "request.h"
 
 /* The attributes of enum member_attr, in its order.  pwdAccountLockedTime
  * is operational: it is returned only when asked for by name. */

@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "server.h"
+#include "request.h"
 
 kenpod_handler passwd_byname;
 kenpod_handler passwd_byuid;

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "server.h"
+#include "request.h"
 
 /* How long a profile ticket lasts: proof of a login a moment ago. */
 #define SELFSVC_TICKET_VALIDITY 600

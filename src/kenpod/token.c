@@ -14,7 +14,7 @@
 #include "log.h"
 #include "member.h"
 #include "myldap.h"
-#include "server.h"
+#include "request.h"
 #include "token.h"
 
 #define TOKEN_DOMAIN "token"          /* keyed-hash domain of URL tokens, tickets */

@@ -26,6 +26,7 @@
 #include "admin.h"
 #include "csv.h"
 #include "letterpdf.h"
+#include "readfile.h"
 #include "secret.h"
 
 #define MM (72.0 / 25.4)
