@@ -64,6 +64,7 @@
 #include "auth.h"
 #include "config.h"
 #include "gen.h"
+#include "gentime.h"
 #include "log.h"
 #include "mail.h"
 #include "mailer.h"
@@ -71,11 +72,10 @@
 #include "myldap.h"
 #include "policy.h"
 #include "secret.h"
-#include "selfsvc.h"
+#include "token.h"
 
 #define DELAY_AFTER 3            /* failures before delays start */
 #define DELAY_CAP_MS 60000
-#define UPDATE_TRIES 4           /* reads of an entry that keeps changing */
 #define PHANTOM_SLOTS 4096
 #define PHANTOM_ID_BYTES 16
 #define LOGIN_HASH_MAX 256       /* bytes of an unknown login ID hashed */
@@ -144,7 +144,7 @@ answer_auth(struct request *rq, int32_t flags, struct kenpo_buf *out,
 
 	/* Only on request: it costs a directory write, and sshd has no use for it. */
 	if ((flags & KENPO_AUTHF_TICKET) &&
-	    selfsvc_ticket_issue(rq, m->e->dn, ticket, sizeof(ticket)) != KENPO_RES_OK) {
+	    token_ticket_issue(rq, m->e->dn, ticket, sizeof(ticket)) != KENPO_RES_OK) {
 		log_msg(LOG_WARNING, "no profile ticket for %.200s", m->e->dn);
 		ticket[0] = '\0';
 	}
@@ -155,13 +155,6 @@ answer_auth(struct request *rq, int32_t flags, struct kenpo_buf *out,
 	kenpo_put_cstring(out, ticket);
 	kenpo_wipe(ticket, sizeof(ticket));
 	return KENPO_RES_OK;
-}
-
-/* Milliseconds as whole seconds, rounded up: never "wait 0 s". */
-static long
-ceil_secs(int64_t ms)
-{
-	return ms <= 0 ? 0 : (long)((ms + 999) / 1000);
 }
 
 static const struct {
@@ -373,12 +366,12 @@ failstate_check(const struct failstate *fs, const struct kenpo_society *soc,
 	int64_t until;
 
 	if (fs->locked_until > now) {
-		*secs = ceil_secs(fs->locked_until - now);
+		*secs = kenpo_ms_to_secs(fs->locked_until - now);
 		return KENPO_RES_LOCKED;
 	}
 	until = fs->last + delay_ms(n, soc);
 	if (n >= DELAY_AFTER && until > now) {
-		*secs = ceil_secs(until - now);
+		*secs = kenpo_ms_to_secs(until - now);
 		return KENPO_RES_DELAY;
 	}
 	return KENPO_RES_OK;
@@ -421,7 +414,7 @@ admin_locked(const struct member *m, int64_t now, long *secs)
 	t += m->soc->lockout_duration * 1000;
 	if (t <= now)
 		return 0;
-	*secs = ceil_secs(t - now);
+	*secs = kenpo_ms_to_secs(t - now);
 	return 1;
 }
 
@@ -614,9 +607,9 @@ newkey_make(const struct request *rq, const struct member *m, int64_t now,
 	t.len = strlen(k->txn);
 	if (keyed(rq->kd, "key", key, k->key_hash) != 0 ||
 	    keyed(rq->kd, "txn", t, k->txn_hash) != 0 ||
-	    member_format_time(now + m->soc->key_validity * 1000, 0, k->expiry,
+	    kenpo_gentime_format(now + m->soc->key_validity * 1000, 0, k->expiry,
 			       sizeof k->expiry) != 0 ||
-	    member_format_time(now, 0, k->sent_at, sizeof k->sent_at) != 0)
+	    kenpo_gentime_format(now, 0, k->sent_at, sizeof k->sent_at) != 0)
 		return -1;
 	return 0;
 }
@@ -682,50 +675,6 @@ put_key_record(struct kenpo_buf *out, const struct member *m, long secs, const c
 	kenpo_put_cstring(out, masked);
 	kenpo_put_int32(out, (int32_t)secs);
 	kenpo_put_cstring(out, txn);
-}
-
-/* ---- updates with re-reads ---- */
-
-/* Build the change from the entry as read: KENPO_RES_OK to apply it, or
- * another result to stop without changing anything. */
-typedef int build_fn(const struct member *m, struct member_change *c, void *ctx);
-
-/*
- * Apply what build makes of the entry; when the entry changed since it was
- * read, read it again and build anew.  A kenpo_result: OK, the result of
- * build, NOTFOUND (the member went away), UNAVAIL or INTERNAL.  *m is the
- * entry as last read (released and empty after a failed read).
- */
-static int
-update(struct request *rq, struct member *m, build_fn *build, void *ctx)
-{
-	char login[KENPO_LOGIN_ID_MAX + 1];
-	struct member_change c;
-	int attempt, rc;
-
-	(void)snprintf(login, sizeof login, "%s", member_get(m, MA_UID));
-	for (attempt = 0; attempt < UPDATE_TRIES; attempt++) {
-		member_change_init(&c);
-		rc = build(m, &c, ctx);
-		if (rc != KENPO_RES_OK)
-			return rc;
-		switch (member_apply(rq, m, &c)) {
-		case MYLDAP_OK:
-			return KENPO_RES_OK;
-		case MYLDAP_UNAVAIL:
-			return KENPO_RES_UNAVAIL;
-		case MYLDAP_ERROR:
-			return KENPO_RES_INTERNAL;
-		case MYLDAP_CHANGED:
-			break;
-		}
-		member_release(m);
-		rc = member_load(rq, NULL, login, strlen(login), m);
-		if (rc != KENPO_RES_OK)
-			return rc;
-	}
-	log_msg(LOG_WARNING, "the entry kept changing; giving up");
-	return KENPO_RES_UNAVAIL;
 }
 
 /* ---- AUTH_PASSWORD ---- */
@@ -985,11 +934,11 @@ key_step(struct login *L, struct member *m, struct kenpo_buf *out)
 	}
 	if (newkey_make(L->rq, m, L->now, L->txn, &L->k) != 0)
 		return KENPO_RES_INTERNAL;
-	rc = update(L->rq, m, pending ? build_pending : build_new_key, L);
+	rc = member_update(L->rq, m, pending ? build_pending : build_new_key, L);
 	if (rc != KENPO_RES_OK)
 		return answer_update_failed(out, rc);
 	if (L->outcome == KENPO_RES_KEY_PENDING) {
-		secs = ceil_secs(member_time(m, MA_KEY_EXPIRY) - L->now);
+		secs = kenpo_ms_to_secs(member_time(m, MA_KEY_EXPIRY) - L->now);
 		put_key_record(out, m, secs, L->k.txn);
 		return KENPO_RES_KEY_PENDING;
 	}
@@ -1004,7 +953,7 @@ key_step(struct login *L, struct member *m, struct kenpo_buf *out)
 static int
 single_key_step(struct login *L, struct member *m, struct kenpo_buf *out)
 {
-	int rc = update(L->rq, m, build_single_key, L);
+	int rc = member_update(L->rq, m, build_single_key, L);
 
 	if (rc == KENPO_RES_KEY_VOID || rc == KENPO_RES_KEY_EXPIRED)
 		return key_step(L, m, out);      /* the key went meanwhile */
@@ -1028,7 +977,7 @@ password_right(struct login *L, struct member *m, struct kenpo_buf *out)
 		return key_step(L, m, out);
 	}
 	/* A temporary password came by mail already: no key; a change is due. */
-	rc = update(L->rq, m, build_plain, L);
+	rc = member_update(L->rq, m, build_plain, L);
 	if (rc != KENPO_RES_OK)
 		return answer_update_failed(out, rc);
 	return answer_auth(L->rq, L->flags, out, m, L->v == V_TEMP || member_flag(m, MA_MUST_CHANGE, 0));
@@ -1039,7 +988,7 @@ password_right(struct login *L, struct member *m, struct kenpo_buf *out)
 static int
 password_wrong(struct login *L, struct member *m, struct kenpo_buf *out)
 {
-	int rc = update(L->rq, m, build_failure, L);
+	int rc = member_update(L->rq, m, build_failure, L);
 
 	if (rc != KENPO_RES_OK && rc != KENPO_RES_NOTFOUND)
 		return answer_failed(out, rc);
@@ -1125,7 +1074,7 @@ auth_password(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 		       log_escape(service.p, service.len, esc1),
 		       log_escape(rhost.p, rhost.len, esc2), (long)L.flags);
 	set_tag("auth password", L.login, extra);
-	L.now = member_now();
+	L.now = kenpo_gentime_now();
 	rc = with_member(&L, out, known_login, 1);
 	log_outcome(rc, L.v == V_TEMP && rc == KENPO_RES_OK ? " (temporary password)" : "");
 	kenpo_wipe(&L, sizeof L);
@@ -1160,7 +1109,7 @@ build_key_answer(const struct member *m, struct member_change *c, void *ctx)
 static int
 key_answer(struct login *L, struct member *m, struct kenpo_buf *out)
 {
-	int rc = update(L->rq, m, build_key_answer, L);
+	int rc = member_update(L->rq, m, build_key_answer, L);
 
 	switch (rc) {
 	case KENPO_RES_OK:
@@ -1191,7 +1140,7 @@ auth_key(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 		return KENPO_RES_BADREQ;
 	myldap_counts_reset();
 	set_tag("auth key", L.login, "");
-	L.now = member_now();
+	L.now = kenpo_gentime_now();
 	rc = with_member(&L, out, key_answer, 0);
 	log_outcome(rc, "");
 	kenpo_wipe(&L, sizeof L);
@@ -1210,7 +1159,7 @@ build_resend(const struct member *m, struct member_change *c, void *ctx)
 	if (!txn_matches(L->rq, m, L->txn))
 		return KENPO_RES_AUTH_ERR;
 	if (sent != 0 && ready > L->now) {
-		L->tries_left = (unsigned)ceil_secs(ready - L->now);
+		L->tries_left = (unsigned)kenpo_ms_to_secs(ready - L->now);
 		return KENPO_RES_COOLDOWN;
 	}
 	change_new_key(c, m, &L->k);
@@ -1226,7 +1175,7 @@ resend(struct login *L, struct member *m, struct kenpo_buf *out)
 		return answer(out, KENPO_RES_MAIL_FAILED, m->soc->lang);
 	if (newkey_make(L->rq, m, L->now, L->txn, &L->k) != 0)
 		return KENPO_RES_INTERNAL;
-	rc = update(L->rq, m, build_resend, L);
+	rc = member_update(L->rq, m, build_resend, L);
 	if (rc == KENPO_RES_AUTH_ERR)
 		return answer(out, KENPO_RES_AUTH_ERR, default_lang());
 	if (rc == KENPO_RES_COOLDOWN)
@@ -1255,7 +1204,7 @@ auth_resend(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 		return KENPO_RES_BADREQ;
 	myldap_counts_reset();
 	set_tag("auth resend", L.login, "");
-	L.now = member_now();
+	L.now = kenpo_gentime_now();
 	/* A txn of another length was never handed out: no search for it. */
 	if (auth_ready(rq) && L.txn.len != KENPO_TOKEN_LEN)
 		rc = answer(out, KENPO_RES_AUTH_ERR, default_lang());
@@ -1296,7 +1245,7 @@ auth_abort(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 	set_tag("auth abort", L.login, "");
 	if (auth_ready(rq) &&
 	    (rc = member_load(rq, NULL, L.login.p, L.login.len, &m)) == KENPO_RES_OK)
-		rc = update(rq, &m, build_abort, &L);
+		rc = member_update(rq, &m, build_abort, &L);
 	log_outcome(rc, rc == KENPO_RES_OK ? ": key voided" : ": nothing to void");
 	member_release(&m);
 	kenpo_wipe(&L, sizeof L);
@@ -1316,7 +1265,7 @@ account_state(const struct member *m, struct kenpo_buf *out)
 		return KENPO_RES_NOTFOUND;
 	if (member_flag(m, MA_DISABLED, 0))
 		return answer(out, KENPO_RES_DISABLED, m->soc->lang);
-	rc = member_lock_check(m, member_now(), &secs);
+	rc = member_lock_check(m, kenpo_gentime_now(), &secs);
 	if (rc == KENPO_RES_LOCKED)
 		return answer_secs(out, rc, m->soc->lang, secs);
 	rc = member_flag(m, MA_MUST_CHANGE, 0) ? KENPO_RES_MUST_CHANGE : KENPO_RES_OK;
@@ -1374,9 +1323,9 @@ session_open(struct request *rq, struct member *m, struct kenpo_buf *out)
 		return KENPO_RES_NOTFOUND;
 	if (last != 0 && format_local(m->soc, last, prev, sizeof prev) != 0)
 		prev[0] = '\0';
-	if (member_format_time(member_now(), 0, now, sizeof now) != 0)
+	if (kenpo_gentime_format(kenpo_gentime_now(), 0, now, sizeof now) != 0)
 		return KENPO_RES_INTERNAL;
-	rc = update(rq, m, build_session, now);
+	rc = member_update(rq, m, build_session, now);
 	if (rc != KENPO_RES_OK)
 		return rc == KENPO_RES_NOTFOUND ? rc : answer_failed(out, rc);
 	kenpo_put_int32(out, (int32_t)m->soc->lang);
@@ -1465,7 +1414,7 @@ change_password(struct pwchange *p, struct member *m, struct kenpo_buf *out)
 		return answer(out, KENPO_RES_DISABLED, m->soc->lang);
 	if (kenpo_pw_hash(p->new_pw.p, p->new_pw.len, &A.cost, p->hash, sizeof p->hash) != 0)
 		return KENPO_RES_INTERNAL;
-	rc = update(p->L.rq, m, build_pwchange, p);
+	rc = member_update(p->L.rq, m, build_pwchange, p);
 	if (rc == KENPO_RES_NOTFOUND)
 		return answer(out, p->admin ? rc : KENPO_RES_AUTH_ERR, default_lang());
 	if (rc != KENPO_RES_OK)
@@ -1523,7 +1472,7 @@ auth_password_change(struct request *rq, struct kenpo_buf *in, struct kenpo_buf 
 		return KENPO_RES_BADREQ;
 	myldap_counts_reset();
 	set_tag("password change", p.L.login, p.admin ? " (administrator)" : "");
-	p.L.now = member_now();
+	p.L.now = kenpo_gentime_now();
 	if (p.admin && rq->peer_uid != 0) {
 		log_msg(LOG_NOTICE, "administrator change refused to uid %lu",
 			(unsigned long)rq->peer_uid);

@@ -12,6 +12,7 @@
 
 #include "cache.h"
 #include "config.h"
+#include "home.h"
 #include "localname.h"
 #include "log.h"
 #include "member.h"
@@ -33,33 +34,6 @@ enum { ATTR_UID, ATTR_UIDNUMBER, ATTR_GIDNUMBER, ATTR_NICKNAME, ATTR_NUMBER };
 /* PASSWD_ALL reads at most this many members; a directory larger than
  * that should not be enumerated at all (enumerate = no, the default). */
 #define ENUM_MAX 100000
-
-int
-passwd_expand_home(const char *tmpl, const char *login, const char *number,
-		   char *out, size_t outsz)
-{
-	size_t o = 0, n;
-	const char *add;
-	char one[2] = "";
-
-	for (; *tmpl != '\0'; tmpl++) {
-		add = one;
-		one[0] = *tmpl;
-		if (tmpl[0] == '%' && (tmpl[1] == 'u' || tmpl[1] == 'n' || tmpl[1] == '%')) {
-			tmpl++;
-			add = *tmpl == 'u' ? login : *tmpl == 'n' ? number : "%";
-		}
-		if (add == NULL)
-			return -1;
-		n = strlen(add);
-		if (n >= outsz - o)
-			return -1;
-		memcpy(out + o, add, n);
-		o += n;
-	}
-	out[o] = '\0';
-	return 0;
-}
 
 /* The nickname as a GECOS field: a colon, a comma (the GECOS separator)
  * or a control character would break /etc/passwd-style output, so they
@@ -114,7 +88,7 @@ entry_to_rec(const struct kenpo_society *soc, const struct myldap_entry *e,
 	if (kenpo_parse_ulong(myldap_value(e, ATTR_GIDNUMBER), 1, 0xfffffffeULL, &gid) != 0)
 		return -1;
 	*why = "home directory cannot be made from the template";
-	if (passwd_expand_home(soc->home_template, login,
+	if (kenpo_home_expand(soc->home_template, login,
 			       number_plausible(number) ? number : NULL, home, sizeof home) != 0)
 		return -1;
 	gecos_from_nickname(nick != NULL ? nick : "", gecos, sizeof gecos);

@@ -11,7 +11,9 @@
 
 #include "config.h"
 #include "kenpo-proto.h"
+#include "gentime.h"
 #include "log.h"
+#include "mailer.h"
 #include "member.h"
 #include "myldap.h"
 #include "request.h"
@@ -148,7 +150,7 @@ sweep_one(struct request *rq, const char *base, const char *attr)
 	struct myldap_result *res = NULL;
 	size_t i;
 
-	if (member_format_time(member_now() - SWEEP_GRACE_MS, 0, when, sizeof when) != 0)
+	if (kenpo_gentime_format(kenpo_gentime_now() - SWEEP_GRACE_MS, 0, when, sizeof when) != 0)
 		return;
 	(void)snprintf(filter, sizeof filter, "(%s<=%s)", attr, when);
 	if (myldap_search(rq->ld, base, filter, attrs, SWEEP_MAX, &res) != MYLDAP_OK)
@@ -185,7 +187,7 @@ token_create(struct request *rq, const struct kenpo_society *soc,
 		return KENPO_RES_INTERNAL;
 	if (keyed(rq, TOKEN_DOMAIN, text, hash) != 0 ||
 	    (spec->authkey != NULL && keyed(rq, AUTHKEY_DOMAIN, spec->authkey, akhash) != 0) ||
-	    member_format_time(spec->expiry, 1, expiry, sizeof expiry) != 0)
+	    kenpo_gentime_format(spec->expiry, 1, expiry, sizeof expiry) != 0)
 		goto done;
 	rc = store(rq, soc, hash, spec->kind, expiry, spec->mail, spec->member, akhash, NULL);
 	if (rc == KENPO_RES_OK) {
@@ -217,6 +219,49 @@ token_withdraw(struct request *rq, const struct kenpo_society *soc, const char *
 		log_msg(LOG_WARNING, "a token whose mail failed could not be deleted");
 }
 
+int
+token_mail(struct request *rq, const struct kenpo_society *soc, const struct token_spec *spec,
+	   enum kenpo_mail_kind kind, const char *url_tmpl, long validity,
+	   const struct kenpo_var *extra, size_t nextra, const char *to)
+{
+	char token[KENPO_TOKEN_LEN + 1];
+	int rc;
+
+	rc = token_create(rq, soc, spec, token, sizeof token);
+	if (rc != KENPO_RES_OK)
+		return rc;
+	if (mailer_send_link(soc, kind, url_tmpl, token, validity, extra, nextra, to) != 0) {
+		token_withdraw(rq, soc, token);
+		rc = KENPO_RES_MAIL_FAILED;
+	}
+	kenpo_wipe(token, sizeof token);
+	return rc;
+}
+
+/* ---- profile tickets ---- */
+
+int
+token_ticket_issue(struct request *rq, const char *member_dn, char *out, size_t outsz)
+{
+	const struct kenpo_society *soc = member_society_of_dn(rq, member_dn);
+	struct token_spec spec = { KENPO_TOKEN_TICKET, 0, NULL, member_dn, NULL };
+
+	if (soc == NULL) {
+		log_msg(LOG_ERR, "%.200s is in no society: no ticket", member_dn);
+		return KENPO_RES_INTERNAL;
+	}
+	spec.expiry = kenpo_gentime_now() + (int64_t)TOKEN_TICKET_VALIDITY * 1000;
+	return token_create(rq, soc, &spec, out, outsz);
+}
+
+int
+token_ticket_next(struct request *rq, const struct token *t, char *out, size_t outsz)
+{
+	struct token_spec spec = { KENPO_TOKEN_TICKET, t->expiry, NULL, t->member, NULL };
+
+	return token_create(rq, t->soc, &spec, out, outsz);
+}
+
 /* ---- reading ---- */
 
 static int
@@ -232,7 +277,7 @@ entry_to_token(const struct kenpo_society *soc, const struct myldap_entry *e,
 	if (t->kind == 0 || copy_opt(e->dn, t->dn, sizeof t->dn) != 0 ||
 	    copy_opt(myldap_value(e, TA_HASH), t->hash, sizeof t->hash) != 0 ||
 	    copy_opt(myldap_value(e, TA_EXPIRY), t->expiry_text, sizeof t->expiry_text) != 0 ||
-	    member_parse_time(t->expiry_text, &t->expiry) != 0 ||
+	    kenpo_gentime_parse(t->expiry_text, &t->expiry) != 0 ||
 	    copy_opt(myldap_value(e, TA_MAIL), t->mail, sizeof t->mail) != 0 ||
 	    copy_opt(myldap_value(e, TA_MEMBER), t->member, sizeof t->member) != 0 ||
 	    copy_opt(myldap_value(e, TA_AUTHKEY), t->authkey_hash, sizeof t->authkey_hash) != 0)
@@ -292,7 +337,7 @@ token_get(struct request *rq, const char *text, int kind, struct token *t)
 		return rc;
 	if (!found || (kind != 0 && t->kind != kind))
 		return KENPO_RES_TOKEN_INVALID;
-	if (member_now() >= t->expiry)
+	if (kenpo_gentime_now() >= t->expiry)
 		return KENPO_RES_TOKEN_EXPIRED;
 	return KENPO_RES_OK;
 }
@@ -448,7 +493,7 @@ rate_read(struct request *rq, const struct kenpo_society *soc, struct rate *r)
 	    copy_opt(myldap_value(&res->entries[0], RA_WINDOW), r->window_text,
 		     sizeof r->window_text) == 0 &&
 	    kenpo_parse_ulong(r->count_text, 0, 1000000, &n) == 0 &&
-	    member_parse_time(r->window_text, &r->window) == 0) {
+	    kenpo_gentime_parse(r->window_text, &r->window) == 0) {
 		r->exists = 1;
 		r->count = (unsigned)n;
 	} else if (res->nentries == 1) {
@@ -471,7 +516,7 @@ rate_count(struct request *rq, const struct kenpo_society *soc, const char *what
 	rc = rate_read(rq, soc, &r);
 	if (rc != KENPO_RES_OK)
 		return rc;
-	*count = r.exists == 1 && member_now() < r.window + (int64_t)window * 1000 ? r.count : 0;
+	*count = r.exists == 1 && kenpo_gentime_now() < r.window + (int64_t)window * 1000 ? r.count : 0;
 	return KENPO_RES_OK;
 }
 
@@ -485,7 +530,7 @@ rate_write(struct request *rq, const struct rate *r, unsigned count, int64_t sta
 	size_t n = 0;
 
 	(void)snprintf(cnt, sizeof cnt, "%u", count);
-	if (start != 0 && member_format_time(start, 1, win, sizeof win) != 0)
+	if (start != 0 && kenpo_gentime_format(start, 1, win, sizeof win) != 0)
 		return MYLDAP_ERROR;
 	if (r->exists == 0) {
 		m[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, "objectClass", "kenpoRateCounter" };
@@ -523,7 +568,7 @@ rate_take(struct request *rq, const struct kenpo_society *soc, const char *what,
 		rc = rate_read(rq, soc, &r);
 		if (rc != KENPO_RES_OK)
 			return rc;
-		now = member_now();
+		now = kenpo_gentime_now();
 		if (r.exists == 1 && now < r.window + (int64_t)window * 1000) {
 			if (r.count >= limit) {
 				*allowed = 0;

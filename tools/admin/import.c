@@ -26,11 +26,14 @@
 
 #include "admin.h"
 #include "gen.h"
+#include "home.h"
 #include "letters.h"
 #include "localname.h"
 #include "policy.h"
 #include "proto.h"
 #include "roster.h"
+#include "schema.h"
+#include "uid.h"
 
 #define ROSTER_MAX_BYTES (1024L * 1024 * 1024)
 #define LOGIN_TRIES 5
@@ -549,31 +552,6 @@ push_update(struct import *im, struct item *it)
 
 /* ---- new members ---- */
 
-/* The society's home template: %u the login ID, %n the member number. */
-static int
-expand_home(const char *tmpl, const char *login, const char *number, char *out, size_t outsz)
-{
-	size_t o = 0, n;
-	const char *add;
-	char one[2] = "";
-
-	for (; *tmpl != '\0'; tmpl++) {
-		add = one;
-		one[0] = *tmpl;
-		if (tmpl[0] == '%' && (tmpl[1] == 'u' || tmpl[1] == 'n' || tmpl[1] == '%')) {
-			tmpl++;
-			add = *tmpl == 'u' ? login : *tmpl == 'n' ? number : "%";
-		}
-		n = strlen(add);
-		if (n >= outsz - o)
-			return -1;
-		memcpy(out + o, add, n);
-		o += n;
-	}
-	out[o] = '\0';
-	return 0;
-}
-
 /* The login part of a new member (letter registration): posixAccount. */
 static int
 put_login(const struct import *im, const struct item *it, struct dir_mods *m)
@@ -583,7 +561,8 @@ put_login(const struct import *im, const struct item *it, struct dir_mods *m)
 
 	snprintf(uid, sizeof uid, "%lu", it->uid);
 	snprintf(gid, sizeof gid, "%lu", s->gid);
-	if (expand_home(s->home_template, it->login, it->row->number, home, sizeof home) != 0)
+	if (kenpo_home_expand(s->home_template, it->login, it->row->number, home,
+			      sizeof home) != 0)
 		return -1;
 	return dir_mods_put(m, DIR_MOD_ADD, "uid", it->login) ||
 	       dir_mods_put(m, DIR_MOD_ADD, "uidNumber", uid) ||
@@ -1070,30 +1049,32 @@ plan(struct import *im)
 	return 0;
 }
 
-/* Take uid numbers for the new members, all at once. 0 or -1. */
+/* Take uid numbers for the new members, all at once (uid.h). 0 or -1. */
 static int
 allocate_uids(struct import *im)
 {
 	const struct admin_society *s = &im->a->soc;
 	char dn[ADMIN_DN_MAX], err[ADMIN_ERR_MAX];
+	unsigned long first;
 	size_t i;
 
 	if (s->method != KENPO_REG_LETTER || im->nnew == 0)
 		return 0;
-	if (admin_sub_dn(im->a, "cn=uidNumber", dn, sizeof dn) != 0 ||
-	    dir_increment(im->a->dir, dn, "kenpoNextUid", (unsigned long)im->nnew,
+	if (kenpo_uid_counter_dn(s->base, dn, sizeof dn) != 0 ||
+	    dir_increment(im->a->dir, dn, KENPO_AT_NEXT_UID, (unsigned long)im->nnew,
 			  &im->uid_first, err, sizeof err) != DIR_OK) {
 		admin_error("%s", err);
 		return -1;
 	}
-	if (im->uid_first < s->uid_min || im->uid_first + im->nnew - 1 > s->uid_max) {
+	if (kenpo_uid_block(im->uid_first, (unsigned long)im->nnew, s->uid_min, s->uid_max,
+			    &first) != 0) {
 		admin_error("uid numbers %llu..%llu are outside the society's range %lu..%lu "
 			    "(%s)", im->uid_first, im->uid_first + im->nnew - 1, s->uid_min,
 			    s->uid_max, dn);
 		return -1;
 	}
 	for (i = 0; i < im->nnew; i++)
-		im->news[i]->uid = (unsigned long)(im->uid_first + i);
+		im->news[i]->uid = first + (unsigned long)i;
 	return 0;
 }
 

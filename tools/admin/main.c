@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "gentime.h"
 #include "letterpdf.h"
 #include "proto.h"
 #include "roster.h"
@@ -72,9 +73,7 @@ admin_member_dn(const struct admin *a, const char *number, char *out, size_t out
 void
 admin_gentime(time_t t, char *out, size_t outsz)
 {
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL || strftime(out, outsz, "%Y%m%d%H%M%SZ", &tm) == 0)
+	if (kenpo_gentime_format((int64_t)t * 1000, 0, out, outsz) != 0)
 		snprintf(out, outsz, "19700101000000Z");
 }
 
