@@ -58,13 +58,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <sodium.h>
 
 #include "auth.h"
 #include "config.h"
 #include "gen.h"
 #include "gentime.h"
+#include "lockout.h"
 #include "log.h"
 #include "mail.h"
 #include "mailer.h"
@@ -73,23 +73,19 @@
 #include "policy.h"
 #include "secret.h"
 #include "token.h"
+#include "zone.h"
 
-#define DELAY_AFTER 3            /* failures before delays start */
-#define DELAY_CAP_MS 60000
 #define PHANTOM_SLOTS 4096
 #define PHANTOM_ID_BYTES 16
 #define LOGIN_HASH_MAX 256       /* bytes of an unknown login ID hashed */
 #define PWDLOCK_FOREVER "000001010000Z"
 #define MASK_MAX 300
 
-struct zone;
-
 /* Set by auth_setup before the workers start, read-only afterwards. */
 static struct {
 	const struct kenpo_config *cfg;
 	struct kenpo_pwcost cost;
 	const char *fake_hash;
-	struct zone *zones;          /* one per society */
 	int ready;
 } A;
 
@@ -189,204 +185,7 @@ log_outcome(int result, const char *detail)
 		"%s%s (ldap: %u searches, %u modifies)", name, detail, n.searches, n.modifies);
 }
 
-/* ---- time zones ---- */
-
-/*
- * The society's local time, thread-safe.  localtime_r follows the process's
- * TZ, and changing TZ while workers run is a data race (getenv in other
- * threads, libraries calling tzset).  So auth_setup, before any thread
- * starts, sets TZ to each society's zone once and records its UTC offsets
- * from 1970 to 2100: one localtime_r a day, and a bisection to the second
- * wherever the offset changes.  The workers then only look the offset up
- * and call gmtime_r.  Asia/Tokyo has had one offset since 1951.
- */
-struct zone {
-	size_t n;
-	int64_t *at;                 /* the offset off[i] applies from at[i] */
-	long *off;
-};
-
-#define ZONE_FROM 0LL
-#define ZONE_TO 4102444800LL     /* 2100-01-01 */
-#define ZONE_STEP 86400LL
-
-static long
-local_offset(int64_t t)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (localtime_r(&tt, &tm) == NULL)
-		return 0;
-	return tm.tm_gmtoff;
-}
-
-static int
-zone_push(struct zone *z, int64_t at, long off)
-{
-	int64_t *a = realloc(z->at, (z->n + 1) * sizeof(*a));
-	long *o;
-
-	if (a == NULL)
-		return -1;
-	z->at = a;
-	o = realloc(z->off, (z->n + 1) * sizeof(*o));
-	if (o == NULL)
-		return -1;
-	z->off = o;
-	z->at[z->n] = at;
-	z->off[z->n] = off;
-	z->n++;
-	return 0;
-}
-
-/* The offsets of the zone TZ names now. */
-static int
-zone_scan(struct zone *z)
-{
-	int64_t t, lo, hi, mid;
-	long cur = local_offset(ZONE_FROM), next;
-
-	if (zone_push(z, INT64_MIN, cur) != 0)
-		return -1;
-	for (t = ZONE_FROM; t < ZONE_TO; t += ZONE_STEP) {
-		next = local_offset(t + ZONE_STEP);
-		if (next == cur)
-			continue;
-		for (lo = t, hi = t + ZONE_STEP; hi - lo > 1;) {
-			mid = lo + (hi - lo) / 2;
-			if (local_offset(mid) == cur)
-				lo = mid;
-			else
-				hi = mid;
-		}
-		if (zone_push(z, hi, next) != 0)
-			return -1;
-		cur = next;
-	}
-	return 0;
-}
-
-static int
-zone_build(const char *name, struct zone *z)
-{
-	const char *env = getenv("TZ");
-	char *saved = env != NULL ? strdup(env) : NULL;
-	char tz[300];
-	int rc = -1;
-
-	if (env != NULL && saved == NULL)
-		return -1;
-	/* The leading colon: a file name under the zoneinfo directory. */
-	if (snprintf(tz, sizeof tz, ":%s", name) >= (int)sizeof tz || setenv("TZ", tz, 1) != 0)
-		goto done;
-	tzset();
-	rc = zone_scan(z);
-done:
-	if (saved != NULL)
-		(void)setenv("TZ", saved, 1);
-	else
-		(void)unsetenv("TZ");
-	tzset();
-	free(saved);
-	return rc;
-}
-
-static long
-zone_offset(const struct zone *z, int64_t t)
-{
-	size_t lo = 0, hi = z->n;
-
-	/* The last entry that starts at or before t (the first starts at
-	 * INT64_MIN). */
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (z->at[mid] <= t)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return z->off[lo];
-}
-
-/* "YYYY/MM/DD HH:MM:SS" of t (ms) in the society's zone.  0 or -1. */
-static int
-format_local(const struct kenpo_society *soc, int64_t t, char *out, size_t outsz)
-{
-	const struct zone *z = &A.zones[soc - A.cfg->societies];
-	time_t local = (time_t)(t / 1000 + zone_offset(z, t / 1000));
-	struct tm tm;
-
-	if (gmtime_r(&local, &tm) == NULL ||
-	    strftime(out, outsz, "%Y/%m/%d %H:%M:%S", &tm) == 0)
-		return -1;
-	return 0;
-}
-
-/* ---- failures and lockout ---- */
-
-struct failstate {
-	unsigned failures;
-	int64_t last;                /* time of the last failure */
-	int64_t locked_until;
-};
-
-/* Failures that still count at `now`: a lock that has run out, or a last
- * failure older than lockout_duration, starts the count afresh. */
-static unsigned
-failures_now(const struct failstate *fs, const struct kenpo_society *soc, int64_t now)
-{
-	if (fs->failures == 0 || fs->last == 0 || now - fs->last >= soc->lockout_duration * 1000)
-		return 0;
-	if (fs->locked_until != 0 && fs->locked_until <= now)
-		return 0;
-	return fs->failures;
-}
-
-static int64_t
-delay_ms(unsigned n, const struct kenpo_society *soc)
-{
-	int64_t d, cap = DELAY_CAP_MS;
-
-	if (n < DELAY_AFTER)
-		return 0;
-	if (soc->lockout_duration * 1000 < cap)
-		cap = soc->lockout_duration * 1000;
-	d = n - DELAY_AFTER >= 16 ? cap : 1000LL << (n - DELAY_AFTER);
-	return d < cap ? d : cap;
-}
-
-/* LOCKED or DELAY with *secs, or OK.  No argon2 work is spent before it. */
-static int
-failstate_check(const struct failstate *fs, const struct kenpo_society *soc,
-		int64_t now, long *secs)
-{
-	unsigned n = failures_now(fs, soc, now);
-	int64_t until;
-
-	if (fs->locked_until > now) {
-		*secs = kenpo_ms_to_secs(fs->locked_until - now);
-		return KENPO_RES_LOCKED;
-	}
-	until = fs->last + delay_ms(n, soc);
-	if (n >= DELAY_AFTER && until > now) {
-		*secs = kenpo_ms_to_secs(until - now);
-		return KENPO_RES_DELAY;
-	}
-	return KENPO_RES_OK;
-}
-
-/* The state after one more failure at now. */
-static void
-failstate_fail(struct failstate *fs, const struct kenpo_society *soc, int64_t now)
-{
-	fs->failures = failures_now(fs, soc, now) + 1;
-	fs->last = now;
-	fs->locked_until = 0;
-	if (soc->lockout_failures > 0 && fs->failures >= soc->lockout_failures)
-		fs->locked_until = now + soc->lockout_duration * 1000;
-}
+/* ---- failures and lockout (lockout.h) ---- */
 
 static void
 failstate_of_member(const struct member *m, struct failstate *fs)
@@ -426,7 +225,7 @@ member_lock_check(const struct member *m, int64_t now, long *secs)
 	if (admin_locked(m, now, secs))
 		return KENPO_RES_LOCKED;
 	failstate_of_member(m, &fs);
-	return failstate_check(&fs, m->soc, now, secs);
+	return lockout_check(&fs, m->soc, now, secs);
 }
 
 static void
@@ -435,7 +234,7 @@ change_failure(struct member_change *c, const struct member *m, int64_t now)
 	struct failstate fs;
 
 	failstate_of_member(m, &fs);
-	failstate_fail(&fs, m->soc, now);
+	lockout_fail(&fs, m->soc, now);
 	member_set_count(c, m, MA_FAILURES, fs.failures);
 	member_set_time(c, m, MA_FAIL_TIME, now, 1);
 	if (fs.locked_until != 0)
@@ -502,7 +301,7 @@ phantom_update(const struct kenpod *kd, struct str login, int64_t now, int fail,
 	if (sodium_memcmp(p->id, id, sizeof id) == 0)
 		*out = p->fs;
 	if (fail) {
-		failstate_fail(out, soc, now);
+		lockout_fail(out, soc, now);
 		memcpy(p->id, id, sizeof id);
 		p->fs = *out;
 	}
@@ -799,7 +598,7 @@ unknown_login(struct login *L, struct kenpo_buf *out)
 	int rc, i, n = ends_with_key(L) ? 2 : 1;
 
 	phantom_update(L->rq->kd, L->login, L->now, 0, &fs);
-	rc = failstate_check(&fs, &A.cfg->societies[0], L->now, &secs);
+	rc = lockout_check(&fs, &A.cfg->societies[0], L->now, &secs);
 	if (rc != KENPO_RES_OK)
 		return answer_secs(out, rc, default_lang(), secs);
 	for (i = 0; i < n; i++)
@@ -1321,7 +1120,7 @@ session_open(struct request *rq, struct member *m, struct kenpo_buf *out)
 
 	if (!registered(m))
 		return KENPO_RES_NOTFOUND;
-	if (last != 0 && format_local(m->soc, last, prev, sizeof prev) != 0)
+	if (last != 0 && zone_format_local(m->soc, last, prev, sizeof prev) != 0)
 		prev[0] = '\0';
 	if (kenpo_gentime_format(kenpo_gentime_now(), 0, now, sizeof now) != 0)
 		return KENPO_RES_INTERNAL;
@@ -1489,26 +1288,9 @@ auth_password_change(struct request *rq, struct kenpo_buf *in, struct kenpo_buf 
 
 /* ---- setup ---- */
 
-static void
-zones_free(void)
-{
-	size_t i;
-
-	if (A.zones == NULL)
-		return;
-	for (i = 0; i < A.cfg->nsocieties; i++) {
-		free(A.zones[i].at);
-		free(A.zones[i].off);
-	}
-	free(A.zones);
-	A.zones = NULL;
-}
-
 int
 auth_setup(const struct kenpo_config *cfg, char *errbuf, size_t errsz)
 {
-	size_t i;
-
 	A.cfg = cfg;
 	A.cost.opslimit = cfg->argon2_opslimit;
 	A.cost.memlimit = cfg->argon2_memlimit;
@@ -1519,21 +1301,10 @@ auth_setup(const struct kenpo_config *cfg, char *errbuf, size_t errsz)
 		snprintf(errbuf, errsz, "argon2_t, argon2_m: libsodium refuses this cost");
 		return -1;
 	}
-	A.zones = calloc(cfg->nsocieties, sizeof(*A.zones));
-	if (A.zones == NULL) {
-		snprintf(errbuf, errsz, "out of memory");
+	if (zone_setup(cfg, errbuf, errsz) != 0)
 		return -1;
-	}
-	for (i = 0; i < cfg->nsocieties; i++) {
-		if (zone_build(cfg->societies[i].timezone, &A.zones[i]) != 0) {
-			snprintf(errbuf, errsz, "society %.100s: timezone %.100s cannot be read",
-				 cfg->societies[i].id, cfg->societies[i].timezone);
-			zones_free();
-			return -1;
-		}
-	}
 	if (mailer_setup(cfg, errbuf, errsz) != 0) {
-		zones_free();
+		zone_cleanup();
 		return -1;
 	}
 	A.ready = 1;
@@ -1546,6 +1317,6 @@ auth_cleanup(void)
 	if (A.cfg == NULL)
 		return;
 	mailer_cleanup();
-	zones_free();
+	zone_cleanup();
 	A.ready = 0;
 }
