@@ -17,7 +17,6 @@
 
 #include "admin.h"
 #include "gentime.h"
-#include "letterpdf.h"
 #include "proto.h"
 #include "roster.h"
 
