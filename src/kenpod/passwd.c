@@ -19,16 +19,19 @@
 #include "myldap.h"
 #include "passwd.h"
 #include "policy.h"
+#include "schema.h"
 
 /* The attributes read, in this order (see ATTR_*). */
 static const char *const member_attrs[] = {
-	"uid", "uidNumber", "gidNumber", "kenpoNickname", "kenpoMemberNumber", NULL
+	KENPO_AT_UID, KENPO_AT_UIDNUMBER, KENPO_AT_GIDNUMBER, KENPO_AT_NICKNAME, KENPO_AT_NUMBER,
+	NULL
 };
 enum { ATTR_UID, ATTR_UIDNUMBER, ATTR_GIDNUMBER, ATTR_NICKNAME, ATTR_NUMBER };
 
 /* Only registered members who are not disabled are users. */
 #define MEMBER_FILTER \
-	"(&(objectClass=kenpoMember)%s(kenpoState=registered)(!(kenpoDisabled=TRUE)))"
+	"(&" KENPO_FILTER_MEMBER "%s(" KENPO_AT_STATE "=" KENPO_STATE_REGISTERED ")" \
+	KENPO_FILTER_NOT_DISABLED ")"
 #define FILTER_MAX 512
 
 /* PASSWD_ALL reads at most this many members; a directory larger than
@@ -279,7 +282,7 @@ passwd_byname(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 		/* The name is plain already, but every filter value is escaped. */
 		if (myldap_escape(name, len, value, sizeof value) != 0)
 			return KENPO_RES_INTERNAL;
-		(void)snprintf(assertion, sizeof assertion, "(uid=%s)", value);
+		(void)snprintf(assertion, sizeof assertion, "(" KENPO_AT_UID "=%s)", value);
 		rc = find_member(rq, assertion, society_any, &f);
 		if (rc == KENPO_RES_OK)
 			cache_put(rq->kd->cache, rec);
@@ -338,7 +341,8 @@ passwd_byuid(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 		return KENPO_RES_NOTFOUND;
 	hit = cache_get_byuid(rq->kd->cache, uid, rec, sizeof buf);
 	if (hit == CACHE_MISS) {
-		(void)snprintf(assertion, sizeof assertion, "(uidNumber=%lu)", (unsigned long)uid);
+		(void)snprintf(assertion, sizeof assertion, "(" KENPO_AT_UIDNUMBER "=%lu)",
+			       (unsigned long)uid);
 		rc = find_member(rq, assertion, society_has_uid, &f);
 		if (rc == KENPO_RES_OK)
 			cache_put(rq->kd->cache, rec);

@@ -315,7 +315,8 @@ pset_add(struct pset *p, const char *name, const char *v)
 	    value_ok(hfields[p->hh_field[p->nhh]].type, v, 1) != 0)
 		return -1;
 	for (i = 0; i < p->nhh; i++)
-		if (strcmp(p->hh_idx[i], p->hh_idx[p->nhh]) == 0 && p->hh_field[i] == p->hh_field[p->nhh])
+		if (strcmp(p->hh_idx[i], p->hh_idx[p->nhh]) == 0 &&
+		    p->hh_field[i] == p->hh_field[p->nhh])
 			return -1;
 	p->hh_value[p->nhh++] = v;
 	p->bad = NULL;

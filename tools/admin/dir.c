@@ -17,6 +17,7 @@
 #include "dir.h"
 #include "ldapconn.h"
 #include "readfile.h"
+#include "schema.h"
 #include "secret.h"
 
 #define PAGE_SIZE 500
@@ -650,7 +651,8 @@ dir_increment(struct dir *d, const char *dn, const char *attr, unsigned long by,
 
 	rc = kenpo_ldap_increment(d->ld, dn, attr, by, op_timeout(d), before, diag, sizeof diag);
 	if (rc == LDAP_DECODING_ERROR)
-		snprintf(err, errsz, "increment %.300s: no readable pre-read value of %s", dn, attr);
+		snprintf(err, errsz, "increment %.300s: no readable pre-read value of %s", dn,
+			 attr);
 	else if (rc != LDAP_SUCCESS)
 		op_err(err, errsz, "increment", dn, rc, diag);
 	return rc == LDAP_SUCCESS ? DIR_OK : rc == LDAP_DECODING_ERROR ? DIR_ERR : map_rc(rc);
@@ -665,7 +667,7 @@ root_dse(struct dir *d, const char *attr, char *err, size_t errsz)
 	const char *attrs[] = { attr, NULL };
 	struct dir_entry *e = NULL;
 
-	if (dir_search(d, "", DIR_BASE, "(objectClass=*)", attrs, dir_keep_first, &e,
+	if (dir_search(d, "", DIR_BASE, "(" KENPO_AT_OBJECTCLASS "=*)", attrs, dir_keep_first, &e,
 		       err, errsz) != DIR_OK) {
 		dir_entry_free(e);
 		return NULL;
@@ -751,8 +753,8 @@ dir_schema_has_class(struct dir *d, const char *name, char *err, size_t errsz)
 			snprintf(err, errsz, "the server names no subschema entry");
 		goto done;
 	}
-	if (dir_search(d, sub, DIR_BASE, "(objectClass=subschema)", attrs, dir_keep_first, &sch,
-		       err, errsz) != DIR_OK || sch == NULL)
+	if (dir_search(d, sub, DIR_BASE, "(" KENPO_AT_OBJECTCLASS "=subschema)", attrs,
+		       dir_keep_first, &sch, err, errsz) != DIR_OK || sch == NULL)
 		goto done;
 	snprintf(quoted, sizeof quoted, "'%.128s'", name);
 	ret = 0;

@@ -181,7 +181,7 @@ keep_member(struct dir_entry *e, void *arg)
 {
 	struct import *im = arg;
 	struct existing *nx;
-	const char *number = dir_get(e, "kenpoMemberNumber");
+	const char *number = dir_get(e, KENPO_AT_NUMBER);
 
 	if (number == NULL)
 		return DIR_CB_NEXT;
@@ -223,7 +223,7 @@ find_existing(struct import *im, const char *number)
 static int
 parent_number(const char *dn, char *out, size_t outsz)
 {
-	static const char rdn[] = "kenpoMemberNumber=";
+	static const char rdn[] = KENPO_AT_NUMBER "=";
 	const char *p = strchr(dn, ','), *end;
 
 	if (p == NULL || strncasecmp(p + 1, rdn, sizeof rdn - 1) != 0)
@@ -243,7 +243,7 @@ keep_house(struct dir_entry *e, void *arg)
 	struct import *im = arg;
 	struct existing *x;
 	char number[ROSTER_NUMBER_MAX + 1];
-	const char *idx = dir_get(e, "kenpoHouseholdIndex");
+	const char *idx = dir_get(e, KENPO_AT_HOUSEHOLD_INDEX);
 	unsigned long long i;
 
 	if (idx == NULL || kenpo_parse_ulong(idx, 1, ROSTER_HOUSEHOLD_MAX, &i) != 0 ||
@@ -288,11 +288,11 @@ members_filter(const struct import *im, char *out, size_t outsz)
 	int n;
 
 	if (!im->issue)
-		n = snprintf(out, outsz, "(objectClass=kenpoMember)");
+		n = snprintf(out, outsz, KENPO_FILTER_MEMBER);
 	else if (dir_filter_escape(im->roster.rows[0].number, esc, sizeof esc) != 0)
 		return -1;
 	else
-		n = snprintf(out, outsz, "(&(objectClass=kenpoMember)(kenpoMemberNumber=%s))", esc);
+		n = snprintf(out, outsz, "(&" KENPO_FILTER_MEMBER "(" KENPO_AT_NUMBER "=%s))", esc);
 	return n < 0 || (size_t)n >= outsz ? -1 : 0;
 }
 
@@ -301,15 +301,15 @@ static int
 load_existing(struct import *im)
 {
 	static const char *const mattrs[] = {
-		"kenpoMemberNumber", "cn", "kenpoDateOfBirth", "kenpoRosterMail", NULL
+		KENPO_AT_NUMBER, KENPO_AT_CN, KENPO_AT_BIRTH, KENPO_AT_ROSTER_MAIL, NULL
 	};
 	static const char *const hattrs[] = {
-		"kenpoHouseholdIndex", "cn", "kenpoDateOfBirth", NULL
+		KENPO_AT_HOUSEHOLD_INDEX, KENPO_AT_CN, KENPO_AT_BIRTH, NULL
 	};
 	char base[ADMIN_DN_MAX], filter[FILTER_MAX], err[ADMIN_ERR_MAX];
 	int rc;
 
-	if (admin_sub_dn(im->a, "ou=members", base, sizeof base) != 0 ||
+	if (admin_sub_dn(im->a, KENPO_RDN_MEMBERS, base, sizeof base) != 0 ||
 	    members_filter(im, filter, sizeof filter) != 0)
 		return -1;
 	rc = dir_search(im->a->dir, base, DIR_ONE, filter, mattrs, keep_member, im, err,
@@ -317,7 +317,7 @@ load_existing(struct import *im)
 	if (rc == DIR_OK && make_table(im) != 0)
 		snprintf(err, sizeof err, "out of memory");
 	if (rc == DIR_OK && im->table_made && !im->issue)
-		rc = dir_search(im->a->dir, base, DIR_SUB, "(objectClass=kenpoHouseholdMember)",
+		rc = dir_search(im->a->dir, base, DIR_SUB, KENPO_FILTER_HOUSEHOLD,
 				hattrs, keep_house, im, err, sizeof err);
 	if (rc != DIR_OK || !im->table_made) {
 		admin_error("%s", err);
@@ -346,8 +346,8 @@ same_household(const struct roster_row *row, const struct existing *x)
 			continue;
 		if (i > row->nhouse || h == NULL)
 			return 0;
-		if (!same_text(row->house[i - 1].name, dir_get(h, "cn")) ||
-		    !same_text(row->house[i - 1].birth, dir_get(h, "kenpoDateOfBirth")))
+		if (!same_text(row->house[i - 1].name, dir_get(h, KENPO_AT_CN)) ||
+		    !same_text(row->house[i - 1].birth, dir_get(h, KENPO_AT_BIRTH)))
 			return 0;
 	}
 	return 1;
@@ -356,12 +356,12 @@ same_household(const struct roster_row *row, const struct existing *x)
 static unsigned
 changed_fields(const struct roster_row *row, const struct existing *x)
 {
-	const char *mail = dir_get(x->e, "kenpoRosterMail");
+	const char *mail = dir_get(x->e, KENPO_AT_ROSTER_MAIL);
 	unsigned f = 0;
 
-	if (!same_text(row->name, dir_get(x->e, "cn")))
+	if (!same_text(row->name, dir_get(x->e, KENPO_AT_CN)))
 		f |= F_NAME;
-	if (!same_text(row->birth, dir_get(x->e, "kenpoDateOfBirth")))
+	if (!same_text(row->birth, dir_get(x->e, KENPO_AT_BIRTH)))
 		f |= F_BIRTH;
 	/* Mail addresses compare without regard to case, as the directory does. */
 	if ((row->mail == NULL) != (mail == NULL) ||
@@ -446,11 +446,11 @@ household_entry(const struct roster_row *row, size_t i)
 	snprintf(idx, sizeof idx, "%02zu", i);
 	/* The household is shown as ご家族01, ご家族02, ... until each sets a nickname. */
 	snprintf(nick, sizeof nick, "ご家族%02zu", i);
-	if (m == NULL || dir_mods_put(m, DIR_MOD_ADD, "objectClass", "kenpoHouseholdMember") ||
-	    dir_mods_put(m, DIR_MOD_ADD, "kenpoHouseholdIndex", idx) ||
-	    dir_mods_put(m, DIR_MOD_ADD, "cn", row->house[i - 1].name) ||
-	    dir_mods_put(m, DIR_MOD_ADD, "kenpoNickname", nick) ||
-	    put_opt(m, "kenpoDateOfBirth", row->house[i - 1].birth)) {
+	if (m == NULL || dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_OBJECTCLASS, KENPO_OC_HOUSEHOLD) ||
+	    dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_HOUSEHOLD_INDEX, idx) ||
+	    dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_CN, row->house[i - 1].name) ||
+	    dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_NICKNAME, nick) ||
+	    put_opt(m, KENPO_AT_BIRTH, row->house[i - 1].birth)) {
 		dir_mods_free(m);
 		return NULL;
 	}
@@ -460,7 +460,7 @@ household_entry(const struct roster_row *row, size_t i)
 static int
 house_dn(const char *member_dn, size_t i, char *out, size_t outsz)
 {
-	int n = snprintf(out, outsz, "kenpoHouseholdIndex=%02zu,%s", i, member_dn);
+	int n = snprintf(out, outsz, KENPO_AT_HOUSEHOLD_INDEX "=%02zu,%s", i, member_dn);
 
 	return n < 0 || (size_t)n >= outsz ? -1 : 0;
 }
@@ -492,12 +492,12 @@ member_changes(const struct item *it)
 	int bad = m == NULL;
 
 	if (!bad && (it->fields & F_NAME))
-		bad = dir_mods_put(m, DIR_MOD_REPLACE, "cn", row->name) ||
-		      dir_mods_put(m, DIR_MOD_REPLACE, "sn", row->sn);
+		bad = dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_CN, row->name) ||
+		      dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_SN, row->sn);
 	if (!bad && (it->fields & F_BIRTH))
-		bad = dir_mods_put(m, DIR_MOD_REPLACE, "kenpoDateOfBirth", row->birth);
+		bad = dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_BIRTH, row->birth);
 	if (!bad && (it->fields & F_MAIL))
-		bad = dir_mods_put(m, DIR_MOD_REPLACE, "kenpoRosterMail", row->mail);
+		bad = dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_ROSTER_MAIL, row->mail);
 	if (bad) {
 		dir_mods_free(m);
 		return NULL;
@@ -517,12 +517,12 @@ push_house_change(struct import *im, struct item *it, size_t i)
 		return push_household_adds(im, it, it->ex->e->dn, i, i);
 	if (i > row->nhouse)
 		return push_op(im, it, OP_DELETE, h->dn, NULL, 0);
-	if (same_text(row->house[i - 1].name, dir_get(h, "cn")) &&
-	    same_text(row->house[i - 1].birth, dir_get(h, "kenpoDateOfBirth")))
+	if (same_text(row->house[i - 1].name, dir_get(h, KENPO_AT_CN)) &&
+	    same_text(row->house[i - 1].birth, dir_get(h, KENPO_AT_BIRTH)))
 		return 0;
 	m = dir_mods_new();
-	if (m == NULL || dir_mods_put(m, DIR_MOD_REPLACE, "cn", row->house[i - 1].name) ||
-	    dir_mods_put(m, DIR_MOD_REPLACE, "kenpoDateOfBirth", row->house[i - 1].birth)) {
+	if (m == NULL || dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_CN, row->house[i - 1].name) ||
+	    dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_BIRTH, row->house[i - 1].birth)) {
 		dir_mods_free(m);
 		return -1;
 	}
@@ -564,13 +564,13 @@ put_login(const struct import *im, const struct item *it, struct dir_mods *m)
 	if (kenpo_home_expand(s->home_template, it->login, it->row->number, home,
 			      sizeof home) != 0)
 		return -1;
-	return dir_mods_put(m, DIR_MOD_ADD, "uid", it->login) ||
-	       dir_mods_put(m, DIR_MOD_ADD, "uidNumber", uid) ||
-	       dir_mods_put(m, DIR_MOD_ADD, "gidNumber", gid) ||
-	       dir_mods_put(m, DIR_MOD_ADD, "homeDirectory", home) ||
-	       dir_mods_put(m, DIR_MOD_ADD, "loginShell", s->shell) ||
-	       dir_mods_put(m, DIR_MOD_ADD, "kenpoTempPassword", it->hash) ||
-	       put_opt(m, "kenpoTempPasswordExpiry",
+	return dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_UID, it->login) ||
+	       dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_UIDNUMBER, uid) ||
+	       dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_GIDNUMBER, gid) ||
+	       dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_HOME, home) ||
+	       dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_SHELL, s->shell) ||
+	       dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_TEMP_PASSWORD, it->hash) ||
+	       put_opt(m, KENPO_AT_TEMP_EXPIRY,
 		       im->expiry_gt[0] != '\0' ? im->expiry_gt : NULL) ? -1 : 0;
 }
 
@@ -579,8 +579,8 @@ static struct dir_mods *
 member_entry(const struct import *im, const struct item *it)
 {
 	static const char *const notify[] = {
-		"kenpoNotifyMedical", "kenpoNotifyGeneric", "kenpoNotifyMagazine",
-		"kenpoNotifyDocuments", "kenpoNotifyApplications",
+		KENPO_AT_NOTIFY_MEDICAL, KENPO_AT_NOTIFY_GENERIC, KENPO_AT_NOTIFY_MAGAZINE,
+		KENPO_AT_NOTIFY_DOCUMENTS, KENPO_AT_NOTIFY_APPLICATIONS,
 	};
 	const struct roster_row *row = it->row;
 	int letter = im->a->soc.method == KENPO_REG_LETTER;
@@ -589,23 +589,24 @@ member_entry(const struct import *im, const struct item *it)
 	int bad = m == NULL;
 
 	if (!bad)
-		bad = dir_mods_put(m, DIR_MOD_ADD, "objectClass", "inetOrgPerson") ||
-		      (letter && dir_mods_put(m, DIR_MOD_ADD, "objectClass", "posixAccount")) ||
-		      dir_mods_put(m, DIR_MOD_ADD, "objectClass", "kenpoMember") ||
-		      dir_mods_put(m, DIR_MOD_ADD, "kenpoMemberNumber", row->number) ||
-		      dir_mods_put(m, DIR_MOD_ADD, "kenpoState", "issued") ||
-		      dir_mods_put(m, DIR_MOD_ADD, "cn", row->name) ||
-		      dir_mods_put(m, DIR_MOD_ADD, "sn", row->sn) ||
-		      dir_mods_put(m, DIR_MOD_ADD, "kenpoNickname", row->nickname != NULL ?
+		bad = dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_OBJECTCLASS, KENPO_OC_PERSON) ||
+		      (letter &&
+		       dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_OBJECTCLASS, KENPO_OC_POSIX)) ||
+		      dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_OBJECTCLASS, KENPO_OC_MEMBER) ||
+		      dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_NUMBER, row->number) ||
+		      dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_STATE, KENPO_STATE_ISSUED) ||
+		      dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_CN, row->name) ||
+		      dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_SN, row->sn) ||
+		      dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_NICKNAME, row->nickname != NULL ?
 				   row->nickname : ADMIN_NICKNAME_DEFAULT) ||
-		      put_opt(m, "kenpoDateOfBirth", row->birth) ||
-		      put_opt(m, "kenpoRosterMail", row->mail) ||
-		      put_opt(m, "kenpoKeyRequired", row->key_required < 0 ? NULL :
-			      row->key_required ? "TRUE" : "FALSE") ||
+		      put_opt(m, KENPO_AT_BIRTH, row->birth) ||
+		      put_opt(m, KENPO_AT_ROSTER_MAIL, row->mail) ||
+		      put_opt(m, KENPO_AT_KEY_REQUIRED, row->key_required < 0 ? NULL :
+			      row->key_required ? KENPO_TRUE : KENPO_FALSE) ||
 		      (letter && put_login(im, it, m) != 0);
 	/* Every notification is on by default (manual ⑤-5). */
 	for (i = 0; !bad && i < sizeof notify / sizeof notify[0]; i++)
-		bad = dir_mods_put(m, DIR_MOD_ADD, notify[i], "TRUE");
+		bad = dir_mods_put(m, DIR_MOD_ADD, notify[i], KENPO_TRUE);
 	if (bad) {
 		dir_mods_free(m);
 		return NULL;
@@ -818,7 +819,7 @@ login_taken(struct import *im, const char *login)
 			  err, sizeof err) != DIR_OK)
 		snprintf(im->suffix, sizeof im->suffix, "%s", im->a->soc.base);
 	/* Generated IDs are letters and digits: nothing to escape. */
-	snprintf(filter, sizeof filter, "(uid=%s)", login);
+	snprintf(filter, sizeof filter, "(" KENPO_AT_UID "=%s)", login);
 	if (dir_search(im->a->dir, im->suffix, DIR_SUB, filter, none, note_found, &found,
 		       err, sizeof err) != DIR_OK)
 		return 0;

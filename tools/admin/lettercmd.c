@@ -46,7 +46,8 @@ read_header(struct csv_reader *r, size_t col[LC_COUNT], const char *path,
 	for (k = 0; k < NNEEDED; k++) {
 		c = needed[k];
 		for (i = 0; i < r->nfields; i++)
-			if (strcmp(csv_field(r, i), letters_columns[c]) == 0 && col[c] == CSV_FIELDS_MAX)
+			if (strcmp(csv_field(r, i), letters_columns[c]) == 0 &&
+			    col[c] == CSV_FIELDS_MAX)
 				col[c] = i;
 		if (col[c] == CSV_FIELDS_MAX) {
 			snprintf(err, errsz, "%s: not a letters file: no column %s", path,
