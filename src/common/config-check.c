@@ -125,18 +125,6 @@ format_scaled(char *buf, size_t sz, unsigned long long v, const struct unit *uni
 		snprintf(buf, sz, "%llu%c", v / best->mult, best->c);
 }
 
-static int
-is_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-static int
-in_set(char c, const char *set)
-{
-	return c != '\0' && strchr(set, c) != NULL;
-}
-
 /* ---- syntax of the value types ------------------------------------------ */
 
 static int
@@ -184,7 +172,7 @@ tz_name_ok(const char *s)
 		    (len == 2 && c[0] == '.' && c[1] == '.'))
 			return 0;
 		for (size_t i = 0; i < len; i++)
-			if (!is_alnum(c[i]) && !in_set(c[i], "._+-"))
+			if (!kenpo_ascii_alnum(c[i]) && !kenpo_char_in(c[i], "._+-"))
 				return 0;
 		if (c[len] == '\0')
 			return 1;
@@ -215,7 +203,7 @@ check_name(const struct keyword *kw, const char *v, int builtin,
 	for (i = 0; v[i] != '\0'; i++) {
 		if (v[i] >= '0' && v[i] <= '9')
 			digits++;
-		else if (!is_alnum(v[i]) && !in_set(v[i], "._-"))
+		else if (!kenpo_ascii_alnum(v[i]) && !kenpo_char_in(v[i], "._-"))
 			break;
 	}
 	if (v[i] == '\0' && v[0] != '-' && digits < i)
@@ -253,7 +241,7 @@ check_home(const struct keyword *kw, const char *v, int builtin,
 	if (check_path(kw, v, builtin, num, why, whysz) != 0)
 		return -1;
 	for (p = strchr(v, '%'); p != NULL; p = strchr(p + 2, '%')) {
-		if (!in_set(p[1], "un%")) {
+		if (!kenpo_char_in(p[1], "un%")) {
 			snprintf(why, whysz, "unknown placeholder (use %%u, %%n or %%%%)");
 			return -1;
 		}

@@ -284,18 +284,6 @@ error_at(struct parser *p, unsigned line, const char *key, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void KENPO_PRINTF(3, 4)
-error_file(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errsz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
-
 static void
 section_label(const struct parser *p, char *buf, size_t sz)
 {
@@ -777,7 +765,7 @@ kenpo_config_load(const char *path, uid_t owner, struct kenpo_config **out,
 	cfg = calloc(1, sizeof *cfg);
 	p = calloc(1, sizeof *p);
 	if (cfg == NULL || p == NULL || (cfg->path = strdup(path)) == NULL) {
-		error_file(errbuf, errsz, "%s: out of memory", path);
+		snprintf(errbuf, errsz, "%s: out of memory", path);
 		goto done;
 	}
 	p->file = path;

@@ -70,14 +70,14 @@ kenpo_utf8_valid(const char *s, size_t len)
 }
 
 
-static int
-is_alnum(char c)
+int
+kenpo_ascii_alnum(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-static int
-in_set(char c, const char *set)
+int
+kenpo_char_in(char c, const char *set)
 {
 	return c != '\0' && strchr(set, c) != NULL;
 }
@@ -97,7 +97,7 @@ kenpo_domain_ok(const char *s, size_t n)
 			label = 0;
 			continue;
 		}
-		if (!is_alnum(s[i]) && s[i] != '-')
+		if (!kenpo_ascii_alnum(s[i]) && s[i] != '-')
 			return 0;
 		if (s[i] == '-' && label == 0)
 			return 0;
@@ -124,7 +124,7 @@ kenpo_mail_address_ok(const char *s)
 	if (local == 0 || local > 64 || s[0] == '.' || s[local - 1] == '.')
 		return 0;
 	for (i = 0; i < local; i++) {
-		if (!is_alnum(s[i]) && !in_set(s[i], "!#$%&'*+-/=?^_`{|}~."))
+		if (!kenpo_ascii_alnum(s[i]) && !kenpo_char_in(s[i], "!#$%&'*+-/=?^_`{|}~."))
 			return 0;
 		if (s[i] == '.' && s[i + 1] == '.')
 			return 0;

@@ -21,6 +21,11 @@ size_t kenpo_utf8_next(const unsigned char *s, size_t n, unsigned long *cp);
 /* 1 for the C0 controls, DEL and the C1 controls U+0080..U+009F. */
 int kenpo_utf8_is_control(unsigned long cp);
 
+/* An ASCII letter or digit, whatever the locale. */
+int kenpo_ascii_alnum(char c);
+/* c is not NUL and is one of the characters of set. */
+int kenpo_char_in(char c, const char *set);
+
 /* 1 if s[0..n) is a domain name: at most 253 bytes, labels of 1 to 63
  * letters, digits and inner hyphens. */
 int kenpo_domain_ok(const char *s, size_t n);

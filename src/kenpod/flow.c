@@ -35,6 +35,18 @@ flow_take(struct kenpo_buf *in, char *out, size_t outsz, int *toolong)
 }
 
 int
+flow_take_token(struct kenpo_buf *in, char *text, size_t textsz, const char *what)
+{
+	int toolong = 0;
+
+	flow_take(in, text, textsz, &toolong);
+	if (kenpo_frame_close(in) != 0)
+		return KENPO_RES_BADREQ;
+	log_setrequest("%s", what);
+	return KENPO_RES_OK;
+}
+
+int
 flow_badvalue(struct kenpo_buf *out, const char *field)
 {
 	char esc[LOG_ESCAPE_MAX];

@@ -24,6 +24,11 @@
  * *toolong (the frame stays readable, so the answer can name the field). */
 void flow_take(struct kenpo_buf *in, char *out, size_t outsz, int *toolong);
 
+/* A request that holds one token text and nothing else: the text into
+ * text (too long a text is taken as "", which no token is), the frame
+ * closed, the request tagged `what` in the log.  OK or BADREQ. */
+int flow_take_token(struct kenpo_buf *in, char *text, size_t textsz, const char *what);
+
 /* Answer BADVALUE naming the field (escaped in the log: a PROFILE_SET
  * field name comes from the client). */
 int flow_badvalue(struct kenpo_buf *out, const char *field);

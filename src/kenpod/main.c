@@ -158,17 +158,15 @@ load_config(const struct options *o, struct kenpo_config **cfg)
 static int
 load_password(struct daemon_state *st)
 {
-	const struct kenpo_config *cfg = st->cfg;
 	char err[512] = "";
 
-	if (cfg->bind_dn == NULL || cfg->bind_dn[0] == '\0')
-		return 0;   /* SASL EXTERNAL */
-	if (kenpo_read_secret_line(cfg->bind_password_file, geteuid(), PASSWORD_FILE_MAX,
-				   &st->password, &st->password_len, err, sizeof err) != 0) {
-		startup_error("bind_password_file", err);
-		return -1;
-	}
-	return 0;
+	/* Without bind_dn, SASL EXTERNAL: no password. */
+	if (st->cfg->bind_dn == NULL || st->cfg->bind_dn[0] == '\0' ||
+	    kenpo_read_secret_line(st->cfg->bind_password_file, geteuid(), PASSWORD_FILE_MAX,
+				   &st->password, &st->password_len, err, sizeof err) == 0)
+		return 0;
+	startup_error("bind_password_file", err);
+	return -1;
 }
 
 static int

@@ -63,13 +63,12 @@ static const char *const member_attrs[MA_COUNT + 1] = {
 };
 
 /* The attributes of a household member, in the order of enum household_attr. */
-static const char *const household_attrs[HA_COUNT + 1] = {
-	[HA_INDEX] = KENPO_AT_HOUSEHOLD_INDEX,
-	[HA_NICKNAME] = KENPO_AT_NICKNAME,
-	[HA_DISCLOSE_MEDICAL] = KENPO_AT_DISCLOSE_MEDICAL,
-	[HA_DISCLOSE_GENERIC] = KENPO_AT_DISCLOSE_GENERIC,
-	[HA_COUNT] = NULL,
+static const char *const household_attrs[] = {
+	KENPO_AT_HOUSEHOLD_INDEX, KENPO_AT_NICKNAME, KENPO_AT_DISCLOSE_MEDICAL,
+	KENPO_AT_DISCLOSE_GENERIC, NULL
 };
+_Static_assert(sizeof household_attrs / sizeof household_attrs[0] == HA_COUNT + 1,
+	       "one name for each household_attr");
 
 #define MEMBER_FILTER "(&" KENPO_FILTER_MEMBER "(" KENPO_AT_UID "=%s))"
 #define COUNT_MAX 1000000u

@@ -153,12 +153,10 @@ selfsvc_token_check(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *
 {
 	char text[FLOW_TEXT_MAX], masked[TOKEN_MAIL_MAX] = "";
 	struct token t;
-	int toolong = 0, rc;
+	int rc;
 
-	flow_take(in, text, sizeof text, &toolong);
-	if (kenpo_frame_close(in) != 0)
+	if (flow_take_token(in, text, sizeof text, "token check") != KENPO_RES_OK)
 		return KENPO_RES_BADREQ;
-	log_setrequest("token check");
 	rc = token_get(rq, text, 0, &t);
 	kenpo_wipe(text, sizeof text);
 	if (rc != KENPO_RES_OK)

@@ -176,12 +176,10 @@ selfsvc_reset_open(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *o
 	char text[FLOW_TEXT_MAX];
 	struct member m = { NULL, NULL, NULL, 0 };
 	struct token t;
-	int toolong = 0, rc;
+	int rc;
 
-	flow_take(in, text, sizeof text, &toolong);
-	if (kenpo_frame_close(in) != 0)
+	if (flow_take_token(in, text, sizeof text, "reset link") != KENPO_RES_OK)
 		return KENPO_RES_BADREQ;
-	log_setrequest("reset link");
 	rc = token_get(rq, text, KENPO_TOKEN_RESET, &t);
 	kenpo_wipe(text, sizeof text);
 	if (rc == KENPO_RES_OK)

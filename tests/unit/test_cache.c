@@ -29,11 +29,35 @@ union recbuf {
 	unsigned char bytes[KENPO_PWREC_MAX];
 };
 
+/* The sizes and TTLs of a test's cache (cmocka's prestate). */
+struct params {
+	size_t max;
+	long positive, negative;
+};
+static struct params roomy = { 100, 60, 10 }, four = { 4, 60, 10 }, brief = { 100, 1, 1 },
+	off = { 100, 0, 0 };
+
 static int
 setup(void **state)
 {
 	(void)state;
 	return sodium_init() < 0 ? -1 : 0;
+}
+
+static int
+cache_setup(void **state)
+{
+	const struct params *p = *state;
+
+	*state = cache_new(p->max, p->positive, p->negative);
+	return *state != NULL ? 0 : -1;
+}
+
+static int
+cache_teardown(void **state)
+{
+	cache_free(*state);
+	return 0;
 }
 
 static void
@@ -106,11 +130,9 @@ test_record_layout(void **state)
 static void
 test_hits_by_name_and_uid(void **state)
 {
-	struct cache *c = cache_new(100, 60, 10);
+	struct cache *c = *state;
 	union recbuf out;
 
-	(void)state;
-	assert_non_null(c);
 	assert_int_equal(byname(c, "taro"), CACHE_MISS);
 	put(c, "Taro.Y", 2000000001);
 	/* Login IDs are unique without regard to case. */
@@ -131,19 +153,16 @@ test_hits_by_name_and_uid(void **state)
 	put(c, "ghost", 2000000002);
 	assert_int_equal(byname(c, "Ghost"), CACHE_POSITIVE);
 	assert_int_equal(byuid(c, 2000000002), CACHE_POSITIVE);
-	cache_free(c);
 }
 
 static void
 test_oldest_dropped_when_full(void **state)
 {
 	/* Each member takes two entries, by name and by uid. */
-	struct cache *c = cache_new(4, 60, 10);
+	struct cache *c = *state;
 	char name[16];
 	int i;
 
-	(void)state;
-	assert_non_null(c);
 	put(c, "first", 1001);
 	put(c, "second", 1002);
 	assert_int_equal(byname(c, "first"), CACHE_POSITIVE);
@@ -171,16 +190,13 @@ test_oldest_dropped_when_full(void **state)
 	assert_int_equal(byname(c, "m998"), CACHE_POSITIVE);
 	assert_int_equal(byname(c, "m997"), CACHE_MISS);
 	assert_int_equal(byname(c, "nobody"), CACHE_MISS);
-	cache_free(c);
 }
 
 static void
 test_expiry(void **state)
 {
-	struct cache *c = cache_new(100, 1, 1);
+	struct cache *c = *state;
 
-	(void)state;
-	assert_non_null(c);
 	put(c, "taro", 1001);
 	cache_put_missing_uid(c, 1002);
 	assert_int_equal(byname(c, "taro"), CACHE_POSITIVE);
@@ -192,30 +208,24 @@ test_expiry(void **state)
 	/* Expired entries make room before live ones are dropped. */
 	put(c, "jiro", 1003);
 	assert_int_equal(byname(c, "jiro"), CACHE_POSITIVE);
-	cache_free(c);
 }
 
 static void
 test_ttl_zero_keeps_nothing(void **state)
 {
-	struct cache *c = cache_new(100, 0, 0);
+	struct cache *c = *state;
 
-	(void)state;
-	assert_non_null(c);
 	put(c, "taro", 1001);
 	cache_put_missing_name(c, "ghost");
 	assert_int_equal(byname(c, "taro"), CACHE_MISS);
 	assert_int_equal(byname(c, "ghost"), CACHE_MISS);
-	cache_free(c);
 }
 
 static void
 test_forget_and_flush(void **state)
 {
-	struct cache *c = cache_new(100, 60, 10);
+	struct cache *c = *state;
 
-	(void)state;
-	assert_non_null(c);
 	put(c, "taro", 1001);
 	put(c, "jiro", 1002);
 	cache_put_missing_name(c, "hanako");
@@ -231,7 +241,6 @@ test_forget_and_flush(void **state)
 	assert_int_equal(byname(c, "jiro"), CACHE_POSITIVE);
 	cache_flush(c);
 	assert_int_equal(byname(c, "jiro"), CACHE_MISS);
-	cache_free(c);
 }
 
 static struct kenpo_pwrec *
@@ -250,12 +259,10 @@ heap_record(const char *name, uint32_t uid)
 static void
 test_member_list(void **state)
 {
-	struct cache *c = cache_new(100, 60, 10);
+	struct cache *c = *state;
 	struct kenpo_pwrec **recs = calloc(3, sizeof *recs);
 	struct cache_list *l, *again;
 
-	(void)state;
-	assert_non_null(c);
 	assert_non_null(recs);
 	assert_null(cache_list_get(c));
 	recs[0] = heap_record("c", 3003);
@@ -283,7 +290,6 @@ test_member_list(void **state)
 	cache_list_release(l);
 	cache_flush(c);
 	assert_null(cache_list_get(c));
-	cache_free(c);
 }
 
 int
@@ -291,12 +297,18 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_record_layout),
-		cmocka_unit_test(test_hits_by_name_and_uid),
-		cmocka_unit_test(test_oldest_dropped_when_full),
-		cmocka_unit_test(test_expiry),
-		cmocka_unit_test(test_ttl_zero_keeps_nothing),
-		cmocka_unit_test(test_forget_and_flush),
-		cmocka_unit_test(test_member_list),
+		cmocka_unit_test_prestate_setup_teardown(test_hits_by_name_and_uid, cache_setup,
+							 cache_teardown, (void *)&roomy),
+		cmocka_unit_test_prestate_setup_teardown(test_oldest_dropped_when_full, cache_setup,
+							 cache_teardown, (void *)&four),
+		cmocka_unit_test_prestate_setup_teardown(test_expiry, cache_setup, cache_teardown,
+							 (void *)&brief),
+		cmocka_unit_test_prestate_setup_teardown(test_ttl_zero_keeps_nothing, cache_setup,
+							 cache_teardown, (void *)&off),
+		cmocka_unit_test_prestate_setup_teardown(test_forget_and_flush, cache_setup,
+							 cache_teardown, (void *)&roomy),
+		cmocka_unit_test_prestate_setup_teardown(test_member_list, cache_setup,
+							 cache_teardown, (void *)&roomy),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -19,6 +19,13 @@
 
 #include "readfile.h"
 
+/* A file's bytes, and the password read from it (NULL: refused). */
+struct file {
+	const char *data;
+	size_t len;
+	const char *password;
+};
+
 static char dir[] = "/tmp/kenpo-readfile-XXXXXX";
 static char path[sizeof dir + 16];
 
@@ -72,11 +79,7 @@ read_pw(size_t *len, char *err, size_t errsz)
 static void
 test_one_line(void **state)
 {
-	static const struct {
-		const char *data;
-		size_t len;
-		const char *password;
-	} files[] = {
+	static const struct file files[] = {
 		{ "s3cretPw", 8, "s3cretPw" },
 		{ "s3cretPw\n", 9, "s3cretPw" },
 		{ "s3cretPw\r\n", 10, "s3cretPw" },      /* written on Windows: no CR kept */
@@ -101,14 +104,11 @@ test_one_line(void **state)
 static void
 test_refused(void **state)
 {
-	static const struct {
-		const char *data;
-		size_t len;
-	} files[] = {
-		{ "", 0 }, { "\n", 1 }, { "\r\n", 2 },
-		{ "two\nlines\n", 10 }, { "pw\n\n", 4 }, { "pw\r\n\r\n", 6 },
-		{ "pw\r", 3 }, { "p\rw\n", 4 }, { "pw\n ", 4 },
-		{ "pw\0x\n", 5 }, { "pw\n\0", 4 }, { "\0pw", 3 },
+	static const struct file files[] = {
+		{ "", 0, NULL }, { "\n", 1, NULL }, { "\r\n", 2, NULL },
+		{ "two\nlines\n", 10, NULL }, { "pw\n\n", 4, NULL }, { "pw\r\n\r\n", 6, NULL },
+		{ "pw\r", 3, NULL }, { "p\rw\n", 4, NULL }, { "pw\n ", 4, NULL },
+		{ "pw\0x\n", 5, NULL }, { "pw\n\0", 4, NULL }, { "\0pw", 3, NULL },
 	};
 	char err[512];
 	size_t i, len = 77;
