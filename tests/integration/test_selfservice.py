@@ -696,8 +696,8 @@ def test_directory_gone_while_taking_a_uid_is_unavailable(sb, tool):
     proxy = CuttingProxy(sb.ldap_port, b"cn=uidNumber," + sb.id_base.encode())
     try:
         with sb.kenpod_settings_changed(kenpod={"ldap_uri": proxy.uri}):
-            rc, a, _ = complete(tool, ticket, unique("Gone.T"), unique("gone") + "@example.jp")
-            assert proxy.cut.is_set()
+            rc, a, _ = complete(tool, ticket, unique("Gone.Taro"), unique("gone") + "@example.jp")
+            assert proxy.cut.is_set(), a
             assert (rc, a["error"]) == (75, "unavailable"), a
     finally:
         proxy.close()
