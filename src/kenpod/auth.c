@@ -24,7 +24,7 @@
  * a minute and at lockout_duration) with DELAY, before any argon2 work;
  * at lockout_failures the account is locked for lockout_duration.  Failures
  * older than lockout_duration no longer count; a right password resets the
- * count.  Unknown login IDs go through the same delays and lock, kept in
+ * count.  The arithmetic is lockout.c's.  Unknown login IDs go through the same delays and lock, kept in
  * memory only (a fixed table keyed by a keyed hash of the lower-cased ID),
  * so DELAY and LOCKED do not tell whether a login ID exists; they cost one
  * verification against kenpo_pw_fake_hash, like a wrong password.
