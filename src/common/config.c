@@ -8,34 +8,28 @@
  * as text and go through the same parser as the file.
  *
  * The shape follows Linux-PAM's faillock_config.c (one table, errors as
- * "file:line: key: problem") and pam-u2f's open_safely() (no symlink, owner
- * and mode checked, size capped).
- *
- * The checks of UTF-8, domain names and mail addresses that the parser
- * needs are public (config.h): the mail code, the templates and kenpod use
- * them too, and this is the library that every binary links.
+ * "file:line: key: problem").  The checks of one value by its type are in
+ * config-check.c, the safe reading of the file in readfile.c, and the
+ * checks of UTF-8, domain names and mail addresses in text.c.
  */
 #include <autoconfig.h>
 
 #include "config.h"
+#include "config-int.h"
 #include "localname.h"
+#include "readfile.h"
+#include "text.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define MINUTE 60LL
 #define HOUR (60 * MINUTE)
 #define DAY (24 * HOUR)
-#define ZONEINFO_DIR "/usr/share/zoneinfo"
 #define UID_LIMIT 4294967294ULL   /* (uid_t)-1 means "no user" */
 #define PATH_LEN 4095ULL          /* longest path accepted, in bytes */
 #define SEEN_MAX 48               /* keys per section, see the asserts */
@@ -50,43 +44,6 @@
 #endif
 
 /* ---- keyword tables ------------------------------------------------- */
-
-enum kw_type {
-	KW_STRING,     /* any text without control characters */
-	KW_NAME,       /* a user or group name */
-	KW_DN,         /* an LDAP distinguished name */
-	KW_PATH,       /* an absolute path */
-	KW_HOME,       /* an absolute path with %u, %n and %% */
-	KW_URL,        /* a URL with one of the schemes in `schemes` */
-	KW_URL_TOKEN,  /* the same, containing %%TOKEN%% exactly once */
-	KW_LDAP_URIS,  /* LDAP URIs separated by spaces (libldap tries each) */
-	KW_NAMELIST,   /* login IDs, '*' at the end for a prefix, separated by spaces or commas */
-	KW_MAIL,       /* a mail address */
-	KW_DOMAIN,     /* a domain name */
-	KW_TZ,         /* a time zone name under /usr/share/zoneinfo */
-	KW_WORD,       /* one of `words`, stored as its canonical text */
-	KW_ENUM,       /* one of `words`, stored as its number (bool too) */
-	KW_DURATION,   /* seconds, see kenpo_parse_duration */
-	KW_UINT,       /* an unsigned decimal */
-	KW_SIZE,       /* bytes, see kenpo_parse_size */
-};
-
-struct kw_word {
-	const char *word;
-	unsigned value;
-};
-
-struct keyword {
-	const char *name;
-	enum kw_type type;
-	size_t offset;                /* of the field in its structure */
-	size_t size;                  /* of the field */
-	unsigned long long min, max;  /* numbers: range; text: max is a length */
-	const char *def;              /* default as written in the file, or NULL */
-	int required;
-	const struct kw_word *words;  /* KW_WORD, KW_ENUM */
-	const char *const *schemes;   /* KW_URL, KW_URL_TOKEN, KW_LDAP_URIS */
-};
 
 static const struct kw_word bool_words[] = {
 	{ "yes", 1 }, { "no", 0 }, { "true", 1 }, { "false", 0 },
@@ -191,168 +148,8 @@ static const struct keyword society_keywords[] = {
 _Static_assert(ARRAY_SIZE(kenpod_keywords) <= SEEN_MAX, "raise SEEN_MAX");
 _Static_assert(ARRAY_SIZE(society_keywords) <= SEEN_MAX, "raise SEEN_MAX");
 
-/* ---- numbers ---------------------------------------------------------- */
 
-struct unit {
-	char c;
-	unsigned long long mult;
-};
-
-static const struct unit duration_units[] = {
-	{ 's', 1 }, { 'm', MINUTE }, { 'h', HOUR }, { 'd', DAY }, { 0, 0 },
-};
-static const struct unit size_units[] = {
-	{ 'K', 1ULL << 10 }, { 'M', 1ULL << 20 }, { 'G', 1ULL << 30 }, { 0, 0 },
-};
-static const struct unit no_units[] = { { 0, 0 } };
-
-enum { PARSE_OK = 0, PARSE_SYNTAX = -1, PARSE_RANGE = -2 };
-
-/* Digits with at most one unit letter, at most `limit`.  The first byte must
- * be a digit: strtoull alone would accept " 5", "+5" and "-1". */
-static int
-parse_scaled(const char *s, const struct unit *units, unsigned long long limit,
-	     unsigned long long *out)
-{
-	const struct unit *u;
-	unsigned long long v, mult = 1;
-	char *end;
-
-	if (s == NULL || *s < '0' || *s > '9')
-		return PARSE_SYNTAX;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (*end != '\0') {
-		for (u = units; u->c != 0 && u->c != *end; u++)
-			;
-		if (u->c == 0 || end[1] != '\0')
-			return PARSE_SYNTAX;
-		mult = u->mult;
-	}
-	if (errno == ERANGE || v > limit / mult)
-		return PARSE_RANGE;
-	*out = v * mult;
-	return PARSE_OK;
-}
-
-int
-kenpo_parse_duration(const char *s, long min, long max, long *out)
-{
-	unsigned long long v;
-
-	if (parse_scaled(s, duration_units, LONG_MAX, &v) != PARSE_OK)
-		return -1;
-	if (max < 0 || v > (unsigned long long)max ||
-	    (min > 0 && v < (unsigned long long)min))
-		return -1;
-	*out = (long)v;
-	return 0;
-}
-
-int
-kenpo_parse_ulong(const char *s, unsigned long long min,
-		  unsigned long long max, unsigned long long *out)
-{
-	unsigned long long v;
-
-	if (parse_scaled(s, no_units, ULLONG_MAX, &v) != PARSE_OK)
-		return -1;
-	if (v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-int
-kenpo_parse_size(const char *s, size_t min, size_t max, size_t *out)
-{
-	unsigned long long v;
-
-	if (parse_scaled(s, size_units, SIZE_MAX, &v) != PARSE_OK)
-		return -1;
-	if (v < min || v > max)
-		return -1;
-	*out = (size_t)v;
-	return 0;
-}
-
-/* "90" as "90s" for durations, "65536" as "64K" for sizes: the largest unit
- * that divides the value, as the admin would write it. */
-static void
-format_scaled(char *buf, size_t sz, unsigned long long v, const struct unit *units)
-{
-	const struct unit *u, *best = NULL;
-
-	for (u = units; u->c != 0; u++)
-		if (v != 0 && v % u->mult == 0)
-			best = u;
-	if (best == NULL)
-		snprintf(buf, sz, "%llu", v);
-	else
-		snprintf(buf, sz, "%llu%c", v / best->mult, best->c);
-}
-
-/* ---- text ------------------------------------------------------------- */
-
-/* The length of the UTF-8 sequence at s (n bytes left) and its code point,
- * or 0 when it is invalid (overlong, surrogate, beyond U+10FFFF, cut off).
- * Written out because mbrtowc depends on the locale of the calling process
- * (kenpod runs in the C locale), and the file, the templates and the mails
- * are UTF-8 whatever that locale is. */
-static size_t
-utf8_next(const unsigned char *s, size_t n, unsigned long *cp)
-{
-	static const unsigned long min_of[] = { 0, 0, 0x80, 0x800, 0x10000 };
-	size_t len, i;
-	unsigned long c;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, c = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, c = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, c = s[0] & 0x07;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min_of[len] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
-
-/* C0 controls, DEL and the C1 controls U+0080..U+009F. */
-static int
-is_control(unsigned long cp)
-{
-	return cp < 0x20 || (cp >= 0x7f && cp < 0xa0);
-}
-
-int
-kenpo_utf8_valid(const char *s, size_t len)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	unsigned long cp;
-	size_t i = 0, l;
-
-	while (i < len) {
-		l = utf8_next(u + i, len - i, &cp);
-		if (l == 0)
-			return 0;
-		i += l;
-	}
-	return 1;
-}
+/* ---- text of the file ---------------------------------------------------- */
 
 /* The first control character of a valid UTF-8 string, or -1. */
 static long
@@ -363,10 +160,10 @@ first_control(const char *s)
 	unsigned long cp = 0;
 
 	while (i < n) {
-		l = utf8_next(u + i, n - i, &cp);
+		l = kenpo_utf8_next(u + i, n - i, &cp);
 		if (l == 0)
 			return -1;
-		if (is_control(cp))
+		if (kenpo_utf8_is_control(cp))
 			return (long)cp;
 		i += l;
 	}
@@ -383,8 +180,8 @@ show(char *dst, size_t dsz, const char *s)
 	unsigned long cp;
 
 	while (i < n && o + 4 < dsz && o < SHOW_MAX) {
-		l = utf8_next(u + i, n - i, &cp);
-		if (l == 0 || is_control(cp)) {
+		l = kenpo_utf8_next(u + i, n - i, &cp);
+		if (l == 0 || kenpo_utf8_is_control(cp)) {
 			dst[o++] = '?';
 			i += l == 0 ? 1 : l;
 			continue;
@@ -419,394 +216,6 @@ trim(char *s)
 		s[--n] = '\0';
 	return s;
 }
-
-static int
-is_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-static int
-in_set(char c, const char *set)
-{
-	return c != '\0' && strchr(set, c) != NULL;
-}
-
-/* ---- syntax of the value types ------------------------------------------ */
-
-/* Labels of 1..63 letters, digits and '-', not starting or ending in '-'. */
-int
-kenpo_domain_ok(const char *s, size_t n)
-{
-	size_t i, label = 0;
-
-	if (n == 0 || n > 253)
-		return 0;
-	for (i = 0; i < n; i++) {
-		if (s[i] == '.') {
-			if (label == 0 || s[i - 1] == '-')
-				return 0;
-			label = 0;
-			continue;
-		}
-		if (!is_alnum(s[i]) && s[i] != '-')
-			return 0;
-		if (s[i] == '-' && label == 0)
-			return 0;
-		if (++label > 63)
-			return 0;
-	}
-	return label > 0 && s[n - 1] != '-';
-}
-
-/* local@domain in printable ASCII: the dot-atom local part of RFC 5322
- * without quoting or comments, so the address can go into a header as it is. */
-int
-kenpo_mail_address_ok(const char *s)
-{
-	const char *at;
-	size_t local, i;
-
-	if (s == NULL || strnlen(s, MAIL_ADDRESS_MAX + 1) > MAIL_ADDRESS_MAX)
-		return 0;
-	at = strchr(s, '@');
-	if (at == NULL || strchr(at + 1, '@') != NULL)
-		return 0;
-	local = (size_t)(at - s);
-	if (local == 0 || local > 64 || s[0] == '.' || s[local - 1] == '.')
-		return 0;
-	for (i = 0; i < local; i++) {
-		if (!is_alnum(s[i]) && !in_set(s[i], "!#$%&'*+-/=?^_`{|}~."))
-			return 0;
-		if (s[i] == '.' && s[i + 1] == '.')
-			return 0;
-	}
-	return kenpo_domain_ok(at + 1, strlen(at + 1));
-}
-
-/* A URL of n bytes: one of the schemes, then printable ASCII without spaces;
- * with need_host, something between the scheme and the first '/'. */
-static int
-url_ok(const char *s, size_t n, const char *const *schemes, int need_host)
-{
-	size_t i, sl = 0;
-
-	for (; *schemes != NULL; schemes++) {
-		sl = strlen(*schemes);
-		if (n >= sl && strncmp(s, *schemes, sl) == 0)
-			break;
-	}
-	if (*schemes == NULL)
-		return 0;
-	if (need_host && (n == sl || s[sl] == '/'))
-		return 0;
-	for (i = sl; i < n; i++)
-		if (s[i] <= ' ' || s[i] > '~')
-			return 0;
-	return 1;
-}
-
-static size_t
-count_substr(const char *s, const char *sub)
-{
-	size_t n = 0, l = strlen(sub);
-
-	while ((s = strstr(s, sub)) != NULL) {
-		n++;
-		s += l;
-	}
-	return n;
-}
-
-/* Components of letters, digits and "._+-", none empty, "." or "..". */
-static int
-tz_name_ok(const char *s)
-{
-	const char *c = s;
-	size_t len;
-
-	for (;;) {
-		len = strcspn(c, "/");
-		if (len == 0 || (len == 1 && c[0] == '.') ||
-		    (len == 2 && c[0] == '.' && c[1] == '.'))
-			return 0;
-		for (size_t i = 0; i < len; i++)
-			if (!is_alnum(c[i]) && !in_set(c[i], "._+-"))
-				return 0;
-		if (c[len] == '\0')
-			return 1;
-		c += len + 1;
-	}
-}
-
-/* ---- checks of one value, by type ----------------------------------------- */
-
-/* Checks `v` for `kw`.  A number goes to *num (the index for KW_WORD).
- * `builtin` is set for the table's own defaults.  On error writes `why`. */
-typedef int check_fn(const struct keyword *kw, const char *v, int builtin,
-		     unsigned long long *num, char *why, size_t whysz);
-
-static int
-check_string(const struct keyword *kw, const char *v, int builtin,
-	     unsigned long long *num, char *why, size_t whysz)
-{
-	return 0;
-}
-
-static int
-check_name(const struct keyword *kw, const char *v, int builtin,
-	   unsigned long long *num, char *why, size_t whysz)
-{
-	size_t i, digits = 0;
-
-	for (i = 0; v[i] != '\0'; i++) {
-		if (v[i] >= '0' && v[i] <= '9')
-			digits++;
-		else if (!is_alnum(v[i]) && !in_set(v[i], "._-"))
-			break;
-	}
-	if (v[i] == '\0' && v[0] != '-' && digits < i)
-		return 0;
-	snprintf(why, whysz, "not a user or group name (letters, digits, '.', '_', '-')");
-	return -1;
-}
-
-static int
-check_dn(const struct keyword *kw, const char *v, int builtin,
-	 unsigned long long *num, char *why, size_t whysz)
-{
-	if (v[0] != '=' && v[0] != ',' && strchr(v, '=') != NULL)
-		return 0;
-	snprintf(why, whysz, "not an LDAP DN (such as ou=members,dc=example,dc=jp)");
-	return -1;
-}
-
-static int
-check_path(const struct keyword *kw, const char *v, int builtin,
-	   unsigned long long *num, char *why, size_t whysz)
-{
-	if (v[0] == '/')
-		return 0;
-	snprintf(why, whysz, "must be an absolute path");
-	return -1;
-}
-
-static int
-check_home(const struct keyword *kw, const char *v, int builtin,
-	   unsigned long long *num, char *why, size_t whysz)
-{
-	const char *p;
-
-	if (check_path(kw, v, builtin, num, why, whysz) != 0)
-		return -1;
-	for (p = strchr(v, '%'); p != NULL; p = strchr(p + 2, '%')) {
-		if (!in_set(p[1], "un%")) {
-			snprintf(why, whysz, "unknown placeholder (use %%u, %%n or %%%%)");
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int
-check_url(const struct keyword *kw, const char *v, int builtin,
-	  unsigned long long *num, char *why, size_t whysz)
-{
-	const char *const *sc;
-	size_t o;
-
-	if (url_ok(v, strlen(v), kw->schemes, 1))
-		return 0;
-	o = (size_t)snprintf(why, whysz, "not a URL starting with");
-	for (sc = kw->schemes; *sc != NULL && o < whysz; sc++)
-		o += (size_t)snprintf(why + o, whysz - o, "%s %s",
-				      sc == kw->schemes ? "" : " or", *sc);
-	if (o < whysz)
-		snprintf(why + o, whysz - o, " (printable ASCII, no spaces)");
-	return -1;
-}
-
-static int
-check_url_token(const struct keyword *kw, const char *v, int builtin,
-		unsigned long long *num, char *why, size_t whysz)
-{
-	if (check_url(kw, v, builtin, num, why, whysz) != 0)
-		return -1;
-	if (count_substr(v, "%%TOKEN%%") == 1)
-		return 0;
-	snprintf(why, whysz, "must contain %%%%TOKEN%%%% exactly once");
-	return -1;
-}
-
-static int
-check_ldap_uris(const struct keyword *kw, const char *v, int builtin,
-		unsigned long long *num, char *why, size_t whysz)
-{
-	size_t n;
-
-	while (*v != '\0') {
-		n = strcspn(v, " ");
-		/* ldap:/// and ldapi:/// name the local server. */
-		if (!url_ok(v, n, kw->schemes, 0)) {
-			snprintf(why, whysz, "not a list of ldap://, ldaps:// or ldapi:// URIs");
-			return -1;
-		}
-		v += n;
-		v += strspn(v, " ");
-	}
-	return 0;
-}
-
-static int
-check_namelist(const struct keyword *kw, const char *v, int builtin,
-	       unsigned long long *num, char *why, size_t whysz)
-{
-	return kenpo_localname_list_ok(v, why, whysz);
-}
-
-static int
-check_mail(const struct keyword *kw, const char *v, int builtin,
-	   unsigned long long *num, char *why, size_t whysz)
-{
-	if (kenpo_mail_address_ok(v))
-		return 0;
-	snprintf(why, whysz, "not a mail address (local@domain in ASCII)");
-	return -1;
-}
-
-static int
-check_domain(const struct keyword *kw, const char *v, int builtin,
-	     unsigned long long *num, char *why, size_t whysz)
-{
-	if (kenpo_domain_ok(v, strlen(v)))
-		return 0;
-	snprintf(why, whysz, "not a domain name");
-	return -1;
-}
-
-/* The built-in default is not looked up, so that a host without tzdata can
- * still start (glibc then shows UTC); a zone written in the file must exist. */
-static int
-check_tz(const struct keyword *kw, const char *v, int builtin,
-	 unsigned long long *num, char *why, size_t whysz)
-{
-	char path[sizeof(ZONEINFO_DIR) + 256];
-	struct stat st;
-
-	if (!tz_name_ok(v)) {
-		snprintf(why, whysz, "not a time zone name (such as Asia/Tokyo)");
-		return -1;
-	}
-	if (builtin)
-		return 0;
-	snprintf(path, sizeof path, "%s/%s", ZONEINFO_DIR, v);
-	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(why, whysz, "unknown time zone (no file %.300s)", path);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-find_word(const struct keyword *kw, const char *v, size_t *index, char *why, size_t whysz)
-{
-	const struct kw_word *w;
-	size_t o;
-
-	for (w = kw->words; w->word != NULL; w++) {
-		if (strcasecmp(w->word, v) == 0) {
-			*index = (size_t)(w - kw->words);
-			return 0;
-		}
-	}
-	o = (size_t)snprintf(why, whysz, "must be one of");
-	for (w = kw->words; w->word != NULL && o < whysz; w++)
-		o += (size_t)snprintf(why + o, whysz - o, "%s %s",
-				      w == kw->words ? "" : ",", w->word);
-	return -1;
-}
-
-/* KW_WORD keeps the index (set_value stores the canonical word), KW_ENUM
- * the word's value. */
-static int
-check_word(const struct keyword *kw, const char *v, int builtin,
-	   unsigned long long *num, char *why, size_t whysz)
-{
-	size_t i = 0;
-
-	if (find_word(kw, v, &i, why, whysz) != 0)
-		return -1;
-	*num = kw->type == KW_ENUM ? kw->words[i].value : i;
-	return 0;
-}
-
-static int
-check_scaled(const struct keyword *kw, const char *v, const struct unit *units,
-	     const char *what, unsigned long long *num, char *why, size_t whysz)
-{
-	char lo[32], hi[32];
-	unsigned long long x = 0;
-	int r = parse_scaled(v, units, ULLONG_MAX, &x);
-
-	if (r == PARSE_SYNTAX) {
-		snprintf(why, whysz, "%s", what);
-		return -1;
-	}
-	if (r == PARSE_RANGE || x < kw->min || x > kw->max) {
-		format_scaled(lo, sizeof lo, kw->min, units);
-		format_scaled(hi, sizeof hi, kw->max, units);
-		snprintf(why, whysz, "must be between %s and %s", lo, hi);
-		return -1;
-	}
-	*num = x;
-	return 0;
-}
-
-static int
-check_duration(const struct keyword *kw, const char *v, int builtin,
-	       unsigned long long *num, char *why, size_t whysz)
-{
-	return check_scaled(kw, v, duration_units,
-			    "not a duration (such as 600, 600s, 10m, 3h or 2d)", num, why, whysz);
-}
-
-static int
-check_uint(const struct keyword *kw, const char *v, int builtin,
-	   unsigned long long *num, char *why, size_t whysz)
-{
-	return check_scaled(kw, v, no_units, "not an unsigned decimal number", num, why, whysz);
-}
-
-static int
-check_size(const struct keyword *kw, const char *v, int builtin,
-	   unsigned long long *num, char *why, size_t whysz)
-{
-	return check_scaled(kw, v, size_units,
-			    "not a size (such as 65536, 64K, 64M or 1G)", num, why, whysz);
-}
-
-static const struct {
-	check_fn *check;
-	int is_string;  /* the field is a malloc'd char * */
-} kinds[] = {
-	[KW_STRING] = { check_string, 1 },
-	[KW_NAME] = { check_name, 1 },
-	[KW_DN] = { check_dn, 1 },
-	[KW_PATH] = { check_path, 1 },
-	[KW_HOME] = { check_home, 1 },
-	[KW_URL] = { check_url, 1 },
-	[KW_URL_TOKEN] = { check_url_token, 1 },
-	[KW_LDAP_URIS] = { check_ldap_uris, 1 },
-	[KW_NAMELIST] = { check_namelist, 1 },
-	[KW_MAIL] = { check_mail, 1 },
-	[KW_DOMAIN] = { check_domain, 1 },
-	[KW_TZ] = { check_tz, 1 },
-	[KW_WORD] = { check_word, 1 },
-	[KW_ENUM] = { check_word, 0 },
-	[KW_DURATION] = { check_duration, 0 },
-	[KW_UINT] = { check_uint, 0 },
-	[KW_SIZE] = { check_size, 0 },
-};
 
 /* Stores a number into a field of `size` bytes (unsigned, long, size_t, an
  * enum or int): all hold non-negative values here, whose bytes are the same
@@ -872,18 +281,6 @@ error_at(struct parser *p, unsigned line, const char *key, const char *fmt, ...)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(p->err + n, p->errsz - (size_t)n, fmt, ap);
-	va_end(ap);
-}
-
-static void KENPO_PRINTF(3, 4)
-error_file(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errsz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
 	va_end(ap);
 }
 
@@ -953,11 +350,11 @@ set_value(struct parser *p, const struct keyword *kw, const char *v,
 	unsigned long long num = 0;
 	char why[256];
 
-	if (kinds[kw->type].is_string && strlen(v) > kw->max) {
+	if (kenpo_config_is_string(kw->type) && strlen(v) > kw->max) {
 		error_at(p, line, kw->name, "longer than %llu bytes", kw->max);
 		return -1;
 	}
-	if (kinds[kw->type].check(kw, v, builtin, &num, why, sizeof why) != 0) {
+	if (kenpo_config_check(kw, v, builtin, &num, why, sizeof why) != 0) {
 		error_at(p, line, kw->name, "%s%s", why,
 			 strstr(v, " #") != NULL || strstr(v, " ;") != NULL ?
 			 " (a comment cannot follow a value on its line)" : "");
@@ -965,7 +362,7 @@ set_value(struct parser *p, const struct keyword *kw, const char *v,
 	}
 	if (kw->type == KW_WORD)
 		return set_string(p, field, kw->words[num].word);
-	if (kinds[kw->type].is_string)
+	if (kenpo_config_is_string(kw->type))
 		return set_string(p, field, v);
 	if (store_number(field, kw->size, num) != 0) {
 		error_at(p, line, kw->name, "does not fit its field");
@@ -1311,7 +708,7 @@ free_fields(char *base, const struct keyword *kw, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		if (!kinds[kw[i].type].is_string)
+		if (!kenpo_config_is_string(kw[i].type))
 			continue;
 		slot = (char **)(void *)(base + kw[i].offset);
 		free(*slot);
@@ -1368,7 +765,7 @@ kenpo_config_load(const char *path, uid_t owner, struct kenpo_config **out,
 	cfg = calloc(1, sizeof *cfg);
 	p = calloc(1, sizeof *p);
 	if (cfg == NULL || p == NULL || (cfg->path = strdup(path)) == NULL) {
-		error_file(errbuf, errsz, "%s: out of memory", path);
+		snprintf(errbuf, errsz, "%s: out of memory", path);
 		goto done;
 	}
 	p->file = path;
@@ -1388,120 +785,3 @@ done:
 }
 
 /* Owner, type, mode and size of an open file. */
-static int
-check_stat(const char *path, const struct stat *st, uid_t owner, size_t maxbytes,
-	   int secret, char *errbuf, size_t errsz)
-{
-	unsigned mode = (unsigned)(st->st_mode & 07777);
-
-	if (!S_ISREG(st->st_mode)) {
-		error_file(errbuf, errsz, "%s: is not a regular file%s", path,
-			   S_ISDIR(st->st_mode) ? " (a directory)" : "");
-		return -1;
-	}
-	if (st->st_uid != 0 && (owner == (uid_t)-1 || st->st_uid != owner)) {
-		if (owner == (uid_t)-1 || owner == 0)
-			error_file(errbuf, errsz, "%s: owned by uid %lu, expected root", path,
-				   (unsigned long)st->st_uid);
-		else
-			error_file(errbuf, errsz, "%s: owned by uid %lu, expected root or uid %lu",
-				   path, (unsigned long)st->st_uid, (unsigned long)owner);
-		return -1;
-	}
-	if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-		error_file(errbuf, errsz, "%s: must not be writable by group or others (mode %04o)",
-			   path, mode);
-		return -1;
-	}
-	if (secret && (st->st_mode & (S_IRGRP | S_IROTH)) != 0) {
-		error_file(errbuf, errsz, "%s: must not be readable by group or others (mode %04o)",
-			   path, mode);
-		return -1;
-	}
-	if ((unsigned long long)st->st_size > maxbytes) {
-		error_file(errbuf, errsz, "%s: larger than %zu bytes", path, maxbytes);
-		return -1;
-	}
-	return 0;
-}
-
-/* Reads up to `cap` bytes; fewer only at the end of the file. */
-static int
-read_full(int fd, char *buf, size_t cap, size_t *got)
-{
-	size_t n = 0;
-	ssize_t r;
-
-	while (n < cap) {
-		r = read(fd, buf + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	*got = n;
-	return 0;
-}
-
-int
-kenpo_read_file_safely(const char *path, uid_t owner, size_t maxbytes,
-		       int secret, char **data, size_t *len,
-		       char *errbuf, size_t errsz)
-{
-	struct stat st;
-	char *buf = NULL, eb[128];
-	size_t cap = 0, got = 0;
-	int fd = -1, r = -1;
-
-	/* O_NONBLOCK: a FIFO put in the file's place must not hang the open;
-	 * it is then refused as not a regular file.  Reads of a regular file
-	 * ignore the flag. */
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		if (errno == ELOOP)
-			error_file(errbuf, errsz, "%s: is a symbolic link", path);
-		else
-			error_file(errbuf, errsz, "%s: %s", path, strerror_r(errno, eb, sizeof eb));
-		goto done;
-	}
-	if (fstat(fd, &st) != 0) {
-		error_file(errbuf, errsz, "%s: %s", path, strerror_r(errno, eb, sizeof eb));
-		goto done;
-	}
-	if (check_stat(path, &st, owner, maxbytes, secret, errbuf, errsz) != 0)
-		goto done;
-	/* One byte more than the size tells whether the file grew meanwhile;
-	 * since the size is at most maxbytes, so is what is kept. */
-	cap = (size_t)st.st_size + 1;
-	buf = malloc(cap + 1);
-	if (buf == NULL) {
-		error_file(errbuf, errsz, "%s: out of memory", path);
-		goto done;
-	}
-	if (read_full(fd, buf, cap, &got) != 0) {
-		error_file(errbuf, errsz, "%s: %s", path, strerror_r(errno, eb, sizeof eb));
-		goto done;
-	}
-	if (got == cap) {
-		error_file(errbuf, errsz, "%s: grew while being read", path);
-		goto done;
-	}
-	buf[got] = '\0';
-	*data = buf;
-	*len = got;
-	buf = NULL;
-	r = 0;
-done:
-	if (buf != NULL && secret) {
-		/* This library does not link libsodium (the PAM module links it),
-		 * so glibc's explicit_bzero stands in for sodium_memzero. */
-		explicit_bzero(buf, cap + 1);
-	}
-	free(buf);
-	if (fd >= 0)
-		close(fd);
-	return r;
-}

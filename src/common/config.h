@@ -126,32 +126,4 @@ int kenpo_parse_ulong(const char *s, unsigned long long min,
  * 0 or -1.  No sign, no spaces; *out is written only on success. */
 int kenpo_parse_size(const char *s, size_t min, size_t max, size_t *out);
 
-/* Open a file safely for reading: O_NOFOLLOW|O_CLOEXEC, a regular file,
- * owned by root or `owner`, not group- or world-writable, at most maxbytes;
- * when `secret` is true also not group- or world-readable.  Reads it whole
- * into a NUL-terminated malloc'd buffer (which may hold NUL bytes: *len
- * counts them; a file that grows while read is refused).  0 or -1 with
- * errbuf filled as "path: problem".  A FIFO or device does not block. */
-int kenpo_read_file_safely(const char *path, uid_t owner, size_t maxbytes,
-			   int secret, char **data, size_t *len,
-			   char *errbuf, size_t errsz);
-
-/* Checks of text that the file shares with the mail code, the templates
- * and the daemon; here because this library is the one every binary links.
- * All judge bytes, whatever the locale of the process. */
-
-/* 1 if s[0..len) is valid UTF-8 (RFC 3629: no overlong forms, surrogates
- * or code points above U+10FFFF), else 0.  NUL bytes are valid UTF-8. */
-int kenpo_utf8_valid(const char *s, size_t len);
-
-/* 1 if s[0..n) is a domain name: at most 253 bytes, labels of 1 to 63
- * letters, digits and inner hyphens. */
-int kenpo_domain_ok(const char *s, size_t n);
-
-/* A syntactic check of an addr-spec: local@domain, printable ASCII, no
- * spaces, no CR/LF/NUL, at most 254 characters, one '@', a dot-atom local
- * part of at most 64 characters (no quoted strings), a domain as
- * kenpo_domain_ok.  1 if acceptable; NULL is not. */
-int kenpo_mail_address_ok(const char *addr);
-
 #endif

@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "mail.h"
+#include "readfile.h"
 #include "secret.h"
 #include "template.h"
 
@@ -500,37 +501,13 @@ is_set(const char *s)
 	return s != NULL && s[0] != '\0';
 }
 
-/* One line: a trailing newline (LF or CRLF) is what editors add. */
-static int
-read_password(const char *path, char **out, char *errbuf, size_t errsz)
-{
-	char *data = NULL;
-	size_t len = 0, size;
-
-	if (kenpo_read_file_safely(path, geteuid(), SMTP_PASSWORD_MAX, 1,
-				   &data, &len, errbuf, errsz) != 0)
-		return -1;
-	size = len + 1;
-	if (len > 0 && data[len - 1] == '\n')
-		data[--len] = '\0';
-	if (len > 0 && data[len - 1] == '\r')
-		data[--len] = '\0';
-	if (len == 0 || strlen(data) != len || strcspn(data, "\r\n") != len) {
-		snprintf(errbuf, errsz, "%.300s: the password must be one non-empty line",
-			 path);
-		kenpo_wipe_free(data, size);
-		return -1;
-	}
-	*out = data;
-	return 0;
-}
-
 int
 kenpo_smtp_from_config(const struct kenpo_config *cfg, struct kenpo_smtp *s,
 		       char *errbuf, size_t errsz)
 {
 	struct kenpo_smtp t;
 	const char *file = cfg != NULL ? cfg->path : NULL;
+	size_t len = 0;
 
 	memset(&t, 0, sizeof(t));
 	if (cfg == NULL || s == NULL || !is_set(cfg->smtp_url)) {
@@ -547,8 +524,8 @@ kenpo_smtp_from_config(const struct kenpo_config *cfg, struct kenpo_smtp *s,
 	t.ca_file = is_set(cfg->smtp_ca_file) ? cfg->smtp_ca_file : NULL;
 	t.timeout = cfg->smtp_timeout;
 	if (is_set(cfg->smtp_user)) {
-		if (read_password(cfg->smtp_password_file, &t.password_owned,
-				  errbuf, errsz) != 0)
+		if (kenpo_read_secret_line(cfg->smtp_password_file, geteuid(), SMTP_PASSWORD_MAX,
+					   &t.password_owned, &len, errbuf, errsz) != 0)
 			return -1;
 		t.user = cfg->smtp_user;
 		t.password = t.password_owned;

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <time.h>
 #include "config.h"
+#include "text.h"   /* kenpo_mail_address_ok */
 
 struct kenpo_mail {
 	const char *from_addr;   /* noreply@example.jp */
@@ -24,7 +25,7 @@ struct kenpo_mail {
 	time_t date;             /* 0: now; written in UTC (+0000) */
 };
 
-/* kenpo_mail_address_ok(), the check of an address, is in config.h: the
+/* kenpo_mail_address_ok(), the check of an address, is in text.h: the
  * configuration checks addresses too, and that library links no mail code. */
 
 /* Mask an address for display: "taro@example.co.jp" -> "****@****.jp".
@@ -60,9 +61,9 @@ struct kenpo_smtp {
 
 /* Fill from the configuration; reads smtp_password_file (safely) into a
  * malloc'd password the caller frees with kenpo_smtp_clear. 0 or -1.
- * The file is read with kenpo_read_file_safely as a secret (owned by root
- * or the caller, mode 0600 or stricter, at most 4 KiB); one trailing
- * newline is dropped.  smtp_user and smtp_password_file go together.
+ * The file is read with kenpo_read_secret_line (readfile.h: owned by root
+ * or the caller, mode 0600 or stricter, at most 4 KiB, the password on one
+ * line).  smtp_user and smtp_password_file go together.
  * url, user and ca_file point into cfg, which must outlive s. */
 int kenpo_smtp_from_config(const struct kenpo_config *cfg, struct kenpo_smtp *s,
 			   char *errbuf, size_t errsz);

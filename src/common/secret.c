@@ -12,7 +12,7 @@
 #include <sodium.h>
 
 #include "secret.h"
-#include "config.h"    /* kenpo_read_file_safely */
+#include "readfile.h"
 
 #define ARGON2_PREFIX "{ARGON2}"
 #define ARGON2_PREFIX_LEN (sizeof ARGON2_PREFIX - 1)

@@ -20,6 +20,8 @@
 #include <sodium.h>
 
 #include "config.h"
+#include "readfile.h"
+#include "text.h"
 #include "secret.h"
 #include "template.h"
 

@@ -9,7 +9,7 @@
 #define KENPO_TEMPLATE_H
 
 #include <stddef.h>
-#include "config.h"  /* enum kenpo_lang, kenpo_utf8_valid */
+#include "config.h"  /* enum kenpo_lang */
 
 /* The mails of the portal. */
 enum kenpo_mail_kind {

@@ -24,7 +24,7 @@
  * a minute and at lockout_duration) with DELAY, before any argon2 work;
  * at lockout_failures the account is locked for lockout_duration.  Failures
  * older than lockout_duration no longer count; a right password resets the
- * count.  Unknown login IDs go through the same delays and lock, kept in
+ * count.  The arithmetic is lockout.c's.  Unknown login IDs go through the same delays and lock, kept in
  * memory only (a fixed table keyed by a keyed hash of the lower-cased ID),
  * so DELAY and LOCKED do not tell whether a login ID exists; they cost one
  * verification against kenpo_pw_fake_hash, like a wrong password.
@@ -58,12 +58,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <sodium.h>
 
 #include "auth.h"
 #include "config.h"
 #include "gen.h"
+#include "gentime.h"
+#include "lockout.h"
 #include "log.h"
 #include "mail.h"
 #include "mailer.h"
@@ -72,25 +73,20 @@
 #include "policy.h"
 #include "prototab.h"
 #include "secret.h"
-#include "selfsvc.h"
+#include "token.h"
+#include "zone.h"
 
-#define DELAY_AFTER 3            /* failures before delays start */
-#define DELAY_CAP_MS 60000
-#define UPDATE_TRIES 4           /* reads of an entry that keeps changing */
 #define PHANTOM_SLOTS 4096
 #define PHANTOM_ID_BYTES 16
 #define LOGIN_HASH_MAX 256       /* bytes of an unknown login ID hashed */
 #define PWDLOCK_FOREVER "000001010000Z"
 #define MASK_MAX 300
 
-struct zone;
-
 /* Set by auth_setup before the workers start, read-only afterwards. */
 static struct {
 	const struct kenpo_config *cfg;
 	struct kenpo_pwcost cost;
 	const char *fake_hash;
-	struct zone *zones;          /* one per society */
 	int ready;
 } A;
 
@@ -145,7 +141,7 @@ answer_auth(struct request *rq, int32_t flags, struct kenpo_buf *out,
 
 	/* Only on request: it costs a directory write, and sshd has no use for it. */
 	if ((flags & KENPO_AUTHF_TICKET) &&
-	    selfsvc_ticket_issue(rq, m->e->dn, ticket, sizeof(ticket)) != KENPO_RES_OK) {
+	    token_ticket_issue(rq, m->e->dn, ticket, sizeof(ticket)) != KENPO_RES_OK) {
 		log_msg(LOG_WARNING, "no profile ticket for %.200s", m->e->dn);
 		ticket[0] = '\0';
 	}
@@ -156,13 +152,6 @@ answer_auth(struct request *rq, int32_t flags, struct kenpo_buf *out,
 	kenpo_put_cstring(out, ticket);
 	kenpo_wipe(ticket, sizeof(ticket));
 	return KENPO_RES_OK;
-}
-
-/* Milliseconds as whole seconds, rounded up: never "wait 0 s". */
-static long
-ceil_secs(int64_t ms)
-{
-	return ms <= 0 ? 0 : (long)((ms + 999) / 1000);
 }
 
 /* One line per request: the outcome and what it cost the directory. */
@@ -177,204 +166,7 @@ log_outcome(int result, const char *detail)
 		"%s%s (ldap: %u searches, %u modifies)", name, detail, n.searches, n.modifies);
 }
 
-/* ---- time zones ---- */
-
-/*
- * The society's local time, thread-safe.  localtime_r follows the process's
- * TZ, and changing TZ while workers run is a data race (getenv in other
- * threads, libraries calling tzset).  So auth_setup, before any thread
- * starts, sets TZ to each society's zone once and records its UTC offsets
- * from 1970 to 2100: one localtime_r a day, and a bisection to the second
- * wherever the offset changes.  The workers then only look the offset up
- * and call gmtime_r.  Asia/Tokyo has had one offset since 1951.
- */
-struct zone {
-	size_t n;
-	int64_t *at;                 /* the offset off[i] applies from at[i] */
-	long *off;
-};
-
-#define ZONE_FROM 0LL
-#define ZONE_TO 4102444800LL     /* 2100-01-01 */
-#define ZONE_STEP 86400LL
-
-static long
-local_offset(int64_t t)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (localtime_r(&tt, &tm) == NULL)
-		return 0;
-	return tm.tm_gmtoff;
-}
-
-static int
-zone_push(struct zone *z, int64_t at, long off)
-{
-	int64_t *a = realloc(z->at, (z->n + 1) * sizeof(*a));
-	long *o;
-
-	if (a == NULL)
-		return -1;
-	z->at = a;
-	o = realloc(z->off, (z->n + 1) * sizeof(*o));
-	if (o == NULL)
-		return -1;
-	z->off = o;
-	z->at[z->n] = at;
-	z->off[z->n] = off;
-	z->n++;
-	return 0;
-}
-
-/* The offsets of the zone TZ names now. */
-static int
-zone_scan(struct zone *z)
-{
-	int64_t t, lo, hi, mid;
-	long cur = local_offset(ZONE_FROM), next;
-
-	if (zone_push(z, INT64_MIN, cur) != 0)
-		return -1;
-	for (t = ZONE_FROM; t < ZONE_TO; t += ZONE_STEP) {
-		next = local_offset(t + ZONE_STEP);
-		if (next == cur)
-			continue;
-		for (lo = t, hi = t + ZONE_STEP; hi - lo > 1;) {
-			mid = lo + (hi - lo) / 2;
-			if (local_offset(mid) == cur)
-				lo = mid;
-			else
-				hi = mid;
-		}
-		if (zone_push(z, hi, next) != 0)
-			return -1;
-		cur = next;
-	}
-	return 0;
-}
-
-static int
-zone_build(const char *name, struct zone *z)
-{
-	const char *env = getenv("TZ");
-	char *saved = env != NULL ? strdup(env) : NULL;
-	char tz[300];
-	int rc = -1;
-
-	if (env != NULL && saved == NULL)
-		return -1;
-	/* The leading colon: a file name under the zoneinfo directory. */
-	if (snprintf(tz, sizeof tz, ":%s", name) >= (int)sizeof tz || setenv("TZ", tz, 1) != 0)
-		goto done;
-	tzset();
-	rc = zone_scan(z);
-done:
-	if (saved != NULL)
-		(void)setenv("TZ", saved, 1);
-	else
-		(void)unsetenv("TZ");
-	tzset();
-	free(saved);
-	return rc;
-}
-
-static long
-zone_offset(const struct zone *z, int64_t t)
-{
-	size_t lo = 0, hi = z->n;
-
-	/* The last entry that starts at or before t (the first starts at
-	 * INT64_MIN). */
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (z->at[mid] <= t)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return z->off[lo];
-}
-
-/* "YYYY/MM/DD HH:MM:SS" of t (ms) in the society's zone.  0 or -1. */
-static int
-format_local(const struct kenpo_society *soc, int64_t t, char *out, size_t outsz)
-{
-	const struct zone *z = &A.zones[soc - A.cfg->societies];
-	time_t local = (time_t)(t / 1000 + zone_offset(z, t / 1000));
-	struct tm tm;
-
-	if (gmtime_r(&local, &tm) == NULL ||
-	    strftime(out, outsz, "%Y/%m/%d %H:%M:%S", &tm) == 0)
-		return -1;
-	return 0;
-}
-
-/* ---- failures and lockout ---- */
-
-struct failstate {
-	unsigned failures;
-	int64_t last;                /* time of the last failure */
-	int64_t locked_until;
-};
-
-/* Failures that still count at `now`: a lock that has run out, or a last
- * failure older than lockout_duration, starts the count afresh. */
-static unsigned
-failures_now(const struct failstate *fs, const struct kenpo_society *soc, int64_t now)
-{
-	if (fs->failures == 0 || fs->last == 0 || now - fs->last >= soc->lockout_duration * 1000)
-		return 0;
-	if (fs->locked_until != 0 && fs->locked_until <= now)
-		return 0;
-	return fs->failures;
-}
-
-static int64_t
-delay_ms(unsigned n, const struct kenpo_society *soc)
-{
-	int64_t d, cap = DELAY_CAP_MS;
-
-	if (n < DELAY_AFTER)
-		return 0;
-	if (soc->lockout_duration * 1000 < cap)
-		cap = soc->lockout_duration * 1000;
-	d = n - DELAY_AFTER >= 16 ? cap : 1000LL << (n - DELAY_AFTER);
-	return d < cap ? d : cap;
-}
-
-/* LOCKED or DELAY with *secs, or OK.  No argon2 work is spent before it. */
-static int
-failstate_check(const struct failstate *fs, const struct kenpo_society *soc,
-		int64_t now, long *secs)
-{
-	unsigned n = failures_now(fs, soc, now);
-	int64_t until;
-
-	if (fs->locked_until > now) {
-		*secs = ceil_secs(fs->locked_until - now);
-		return KENPO_RES_LOCKED;
-	}
-	until = fs->last + delay_ms(n, soc);
-	if (n >= DELAY_AFTER && until > now) {
-		*secs = ceil_secs(until - now);
-		return KENPO_RES_DELAY;
-	}
-	return KENPO_RES_OK;
-}
-
-/* The state after one more failure at now. */
-static void
-failstate_fail(struct failstate *fs, const struct kenpo_society *soc, int64_t now)
-{
-	fs->failures = failures_now(fs, soc, now) + 1;
-	fs->last = now;
-	fs->locked_until = 0;
-	if (soc->lockout_failures > 0 && fs->failures >= soc->lockout_failures)
-		fs->locked_until = now + soc->lockout_duration * 1000;
-}
+/* ---- failures and lockout (lockout.h) ---- */
 
 static void
 failstate_of_member(const struct member *m, struct failstate *fs)
@@ -402,7 +194,7 @@ admin_locked(const struct member *m, int64_t now, long *secs)
 	t += m->soc->lockout_duration * 1000;
 	if (t <= now)
 		return 0;
-	*secs = ceil_secs(t - now);
+	*secs = kenpo_ms_to_secs(t - now);
 	return 1;
 }
 
@@ -414,7 +206,7 @@ member_lock_check(const struct member *m, int64_t now, long *secs)
 	if (admin_locked(m, now, secs))
 		return KENPO_RES_LOCKED;
 	failstate_of_member(m, &fs);
-	return failstate_check(&fs, m->soc, now, secs);
+	return lockout_check(&fs, m->soc, now, secs);
 }
 
 static void
@@ -423,7 +215,7 @@ change_failure(struct member_change *c, const struct member *m, int64_t now)
 	struct failstate fs;
 
 	failstate_of_member(m, &fs);
-	failstate_fail(&fs, m->soc, now);
+	lockout_fail(&fs, m->soc, now);
 	member_set_count(c, m, MA_FAILURES, fs.failures);
 	member_set_time(c, m, MA_FAIL_TIME, now, 1);
 	if (fs.locked_until != 0)
@@ -490,7 +282,7 @@ phantom_update(const struct kenpod *kd, struct str login, int64_t now, int fail,
 	if (sodium_memcmp(p->id, id, sizeof id) == 0)
 		*out = p->fs;
 	if (fail) {
-		failstate_fail(out, soc, now);
+		lockout_fail(out, soc, now);
 		memcpy(p->id, id, sizeof id);
 		p->fs = *out;
 	}
@@ -595,9 +387,9 @@ newkey_make(const struct request *rq, const struct member *m, int64_t now,
 	t.len = strlen(k->txn);
 	if (keyed(rq->kd, "key", key, k->key_hash) != 0 ||
 	    keyed(rq->kd, "txn", t, k->txn_hash) != 0 ||
-	    member_format_time(now + m->soc->key_validity * 1000, 0, k->expiry,
+	    kenpo_gentime_format(now + m->soc->key_validity * 1000, 0, k->expiry,
 			       sizeof k->expiry) != 0 ||
-	    member_format_time(now, 0, k->sent_at, sizeof k->sent_at) != 0)
+	    kenpo_gentime_format(now, 0, k->sent_at, sizeof k->sent_at) != 0)
 		return -1;
 	return 0;
 }
@@ -663,50 +455,6 @@ put_key_record(struct kenpo_buf *out, const struct member *m, long secs, const c
 	kenpo_put_cstring(out, masked);
 	kenpo_put_int32(out, (int32_t)secs);
 	kenpo_put_cstring(out, txn);
-}
-
-/* ---- updates with re-reads ---- */
-
-/* Build the change from the entry as read: KENPO_RES_OK to apply it, or
- * another result to stop without changing anything. */
-typedef int build_fn(const struct member *m, struct member_change *c, void *ctx);
-
-/*
- * Apply what build makes of the entry; when the entry changed since it was
- * read, read it again and build anew.  A kenpo_result: OK, the result of
- * build, NOTFOUND (the member went away), UNAVAIL or INTERNAL.  *m is the
- * entry as last read (released and empty after a failed read).
- */
-static int
-update(struct request *rq, struct member *m, build_fn *build, void *ctx)
-{
-	char login[KENPO_LOGIN_ID_MAX + 1];
-	struct member_change c;
-	int attempt, rc;
-
-	(void)snprintf(login, sizeof login, "%s", member_get(m, MA_UID));
-	for (attempt = 0; attempt < UPDATE_TRIES; attempt++) {
-		member_change_init(&c);
-		rc = build(m, &c, ctx);
-		if (rc != KENPO_RES_OK)
-			return rc;
-		switch (member_apply(rq, m, &c)) {
-		case MYLDAP_OK:
-			return KENPO_RES_OK;
-		case MYLDAP_UNAVAIL:
-			return KENPO_RES_UNAVAIL;
-		case MYLDAP_ERROR:
-			return KENPO_RES_INTERNAL;
-		case MYLDAP_CHANGED:
-			break;
-		}
-		member_release(m);
-		rc = member_load(rq, NULL, login, strlen(login), m);
-		if (rc != KENPO_RES_OK)
-			return rc;
-	}
-	log_msg(LOG_WARNING, "the entry kept changing; giving up");
-	return KENPO_RES_UNAVAIL;
 }
 
 /* ---- AUTH_PASSWORD ---- */
@@ -831,7 +579,7 @@ unknown_login(struct login *L, struct kenpo_buf *out)
 	int rc, i, n = ends_with_key(L) ? 2 : 1;
 
 	phantom_update(L->rq->kd, L->login, L->now, 0, &fs);
-	rc = failstate_check(&fs, &A.cfg->societies[0], L->now, &secs);
+	rc = lockout_check(&fs, &A.cfg->societies[0], L->now, &secs);
 	if (rc != KENPO_RES_OK)
 		return answer_secs(out, rc, default_lang(), secs);
 	for (i = 0; i < n; i++)
@@ -966,11 +714,11 @@ key_step(struct login *L, struct member *m, struct kenpo_buf *out)
 	}
 	if (newkey_make(L->rq, m, L->now, L->txn, &L->k) != 0)
 		return KENPO_RES_INTERNAL;
-	rc = update(L->rq, m, pending ? build_pending : build_new_key, L);
+	rc = member_update(L->rq, m, pending ? build_pending : build_new_key, L);
 	if (rc != KENPO_RES_OK)
 		return answer_update_failed(out, rc);
 	if (L->outcome == KENPO_RES_KEY_PENDING) {
-		secs = ceil_secs(member_time(m, MA_KEY_EXPIRY) - L->now);
+		secs = kenpo_ms_to_secs(member_time(m, MA_KEY_EXPIRY) - L->now);
 		put_key_record(out, m, secs, L->k.txn);
 		return KENPO_RES_KEY_PENDING;
 	}
@@ -985,7 +733,7 @@ key_step(struct login *L, struct member *m, struct kenpo_buf *out)
 static int
 single_key_step(struct login *L, struct member *m, struct kenpo_buf *out)
 {
-	int rc = update(L->rq, m, build_single_key, L);
+	int rc = member_update(L->rq, m, build_single_key, L);
 
 	if (rc == KENPO_RES_KEY_VOID || rc == KENPO_RES_KEY_EXPIRED)
 		return key_step(L, m, out);      /* the key went meanwhile */
@@ -1009,7 +757,7 @@ password_right(struct login *L, struct member *m, struct kenpo_buf *out)
 		return key_step(L, m, out);
 	}
 	/* A temporary password came by mail already: no key; a change is due. */
-	rc = update(L->rq, m, build_plain, L);
+	rc = member_update(L->rq, m, build_plain, L);
 	if (rc != KENPO_RES_OK)
 		return answer_update_failed(out, rc);
 	return answer_auth(L->rq, L->flags, out, m, L->v == V_TEMP || member_flag(m, MA_MUST_CHANGE, 0));
@@ -1020,7 +768,7 @@ password_right(struct login *L, struct member *m, struct kenpo_buf *out)
 static int
 password_wrong(struct login *L, struct member *m, struct kenpo_buf *out)
 {
-	int rc = update(L->rq, m, build_failure, L);
+	int rc = member_update(L->rq, m, build_failure, L);
 
 	if (rc != KENPO_RES_OK && rc != KENPO_RES_NOTFOUND)
 		return answer_failed(out, rc);
@@ -1106,7 +854,7 @@ auth_password(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 		       log_escape(service.p, service.len, esc1),
 		       log_escape(rhost.p, rhost.len, esc2), (long)L.flags);
 	set_tag("auth password", L.login, extra);
-	L.now = member_now();
+	L.now = kenpo_gentime_now();
 	rc = with_member(&L, out, known_login, 1);
 	log_outcome(rc, L.v == V_TEMP && rc == KENPO_RES_OK ? " (temporary password)" : "");
 	kenpo_wipe(&L, sizeof L);
@@ -1141,7 +889,7 @@ build_key_answer(const struct member *m, struct member_change *c, void *ctx)
 static int
 key_answer(struct login *L, struct member *m, struct kenpo_buf *out)
 {
-	int rc = update(L->rq, m, build_key_answer, L);
+	int rc = member_update(L->rq, m, build_key_answer, L);
 
 	switch (rc) {
 	case KENPO_RES_OK:
@@ -1172,7 +920,7 @@ auth_key(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 		return KENPO_RES_BADREQ;
 	myldap_counts_reset();
 	set_tag("auth key", L.login, "");
-	L.now = member_now();
+	L.now = kenpo_gentime_now();
 	rc = with_member(&L, out, key_answer, 0);
 	log_outcome(rc, "");
 	kenpo_wipe(&L, sizeof L);
@@ -1191,7 +939,7 @@ build_resend(const struct member *m, struct member_change *c, void *ctx)
 	if (!txn_matches(L->rq, m, L->txn))
 		return KENPO_RES_AUTH_ERR;
 	if (sent != 0 && ready > L->now) {
-		L->tries_left = (unsigned)ceil_secs(ready - L->now);
+		L->tries_left = (unsigned)kenpo_ms_to_secs(ready - L->now);
 		return KENPO_RES_COOLDOWN;
 	}
 	change_new_key(c, m, &L->k);
@@ -1207,7 +955,7 @@ resend(struct login *L, struct member *m, struct kenpo_buf *out)
 		return answer(out, KENPO_RES_MAIL_FAILED, m->soc->lang);
 	if (newkey_make(L->rq, m, L->now, L->txn, &L->k) != 0)
 		return KENPO_RES_INTERNAL;
-	rc = update(L->rq, m, build_resend, L);
+	rc = member_update(L->rq, m, build_resend, L);
 	if (rc == KENPO_RES_AUTH_ERR)
 		return answer(out, KENPO_RES_AUTH_ERR, default_lang());
 	if (rc == KENPO_RES_COOLDOWN)
@@ -1236,7 +984,7 @@ auth_resend(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 		return KENPO_RES_BADREQ;
 	myldap_counts_reset();
 	set_tag("auth resend", L.login, "");
-	L.now = member_now();
+	L.now = kenpo_gentime_now();
 	/* A txn of another length was never handed out: no search for it. */
 	if (auth_ready(rq) && L.txn.len != KENPO_TOKEN_LEN)
 		rc = answer(out, KENPO_RES_AUTH_ERR, default_lang());
@@ -1277,7 +1025,7 @@ auth_abort(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 	set_tag("auth abort", L.login, "");
 	if (auth_ready(rq) &&
 	    (rc = member_load(rq, NULL, L.login.p, L.login.len, &m)) == KENPO_RES_OK)
-		rc = update(rq, &m, build_abort, &L);
+		rc = member_update(rq, &m, build_abort, &L);
 	log_outcome(rc, rc == KENPO_RES_OK ? ": key voided" : ": nothing to void");
 	member_release(&m);
 	kenpo_wipe(&L, sizeof L);
@@ -1297,7 +1045,7 @@ account_state(const struct member *m, struct kenpo_buf *out)
 		return KENPO_RES_NOTFOUND;
 	if (member_flag(m, MA_DISABLED, 0))
 		return answer(out, KENPO_RES_DISABLED, m->soc->lang);
-	rc = member_lock_check(m, member_now(), &secs);
+	rc = member_lock_check(m, kenpo_gentime_now(), &secs);
 	if (rc == KENPO_RES_LOCKED)
 		return answer_secs(out, rc, m->soc->lang, secs);
 	rc = member_flag(m, MA_MUST_CHANGE, 0) ? KENPO_RES_MUST_CHANGE : KENPO_RES_OK;
@@ -1353,11 +1101,11 @@ session_open(struct request *rq, struct member *m, struct kenpo_buf *out)
 
 	if (!registered(m))
 		return KENPO_RES_NOTFOUND;
-	if (last != 0 && format_local(m->soc, last, prev, sizeof prev) != 0)
+	if (last != 0 && zone_format_local(m->soc, last, prev, sizeof prev) != 0)
 		prev[0] = '\0';
-	if (member_format_time(member_now(), 0, now, sizeof now) != 0)
+	if (kenpo_gentime_format(kenpo_gentime_now(), 0, now, sizeof now) != 0)
 		return KENPO_RES_INTERNAL;
-	rc = update(rq, m, build_session, now);
+	rc = member_update(rq, m, build_session, now);
 	if (rc != KENPO_RES_OK)
 		return rc == KENPO_RES_NOTFOUND ? rc : answer_failed(out, rc);
 	kenpo_put_int32(out, (int32_t)m->soc->lang);
@@ -1446,7 +1194,7 @@ change_password(struct pwchange *p, struct member *m, struct kenpo_buf *out)
 		return answer(out, KENPO_RES_DISABLED, m->soc->lang);
 	if (kenpo_pw_hash(p->new_pw.p, p->new_pw.len, &A.cost, p->hash, sizeof p->hash) != 0)
 		return KENPO_RES_INTERNAL;
-	rc = update(p->L.rq, m, build_pwchange, p);
+	rc = member_update(p->L.rq, m, build_pwchange, p);
 	if (rc == KENPO_RES_NOTFOUND)
 		return answer(out, p->admin ? rc : KENPO_RES_AUTH_ERR, default_lang());
 	if (rc != KENPO_RES_OK)
@@ -1506,7 +1254,7 @@ auth_password_change(struct request *rq, struct kenpo_buf *in, struct kenpo_buf 
 		return KENPO_RES_BADREQ;
 	myldap_counts_reset();
 	set_tag("password change", p.L.login, p.admin ? " (administrator)" : "");
-	p.L.now = member_now();
+	p.L.now = kenpo_gentime_now();
 	if (p.admin && rq->peer_uid != 0) {
 		log_msg(LOG_NOTICE, "administrator change refused to uid %lu",
 			(unsigned long)rq->peer_uid);
@@ -1523,26 +1271,9 @@ auth_password_change(struct request *rq, struct kenpo_buf *in, struct kenpo_buf 
 
 /* ---- setup ---- */
 
-static void
-zones_free(void)
-{
-	size_t i;
-
-	if (A.zones == NULL)
-		return;
-	for (i = 0; i < A.cfg->nsocieties; i++) {
-		free(A.zones[i].at);
-		free(A.zones[i].off);
-	}
-	free(A.zones);
-	A.zones = NULL;
-}
-
 int
 auth_setup(const struct kenpo_config *cfg, char *errbuf, size_t errsz)
 {
-	size_t i;
-
 	A.cfg = cfg;
 	A.cost.opslimit = cfg->argon2_opslimit;
 	A.cost.memlimit = cfg->argon2_memlimit;
@@ -1553,21 +1284,10 @@ auth_setup(const struct kenpo_config *cfg, char *errbuf, size_t errsz)
 		snprintf(errbuf, errsz, "argon2_t, argon2_m: libsodium refuses this cost");
 		return -1;
 	}
-	A.zones = calloc(cfg->nsocieties, sizeof(*A.zones));
-	if (A.zones == NULL) {
-		snprintf(errbuf, errsz, "out of memory");
+	if (zone_setup(cfg, errbuf, errsz) != 0)
 		return -1;
-	}
-	for (i = 0; i < cfg->nsocieties; i++) {
-		if (zone_build(cfg->societies[i].timezone, &A.zones[i]) != 0) {
-			snprintf(errbuf, errsz, "society %.100s: timezone %.100s cannot be read",
-				 cfg->societies[i].id, cfg->societies[i].timezone);
-			zones_free();
-			return -1;
-		}
-	}
 	if (mailer_setup(cfg, errbuf, errsz) != 0) {
-		zones_free();
+		zone_cleanup();
 		return -1;
 	}
 	A.ready = 1;
@@ -1580,6 +1300,6 @@ auth_cleanup(void)
 	if (A.cfg == NULL)
 		return;
 	mailer_cleanup();
-	zones_free();
+	zone_cleanup();
 	A.ready = 0;
 }

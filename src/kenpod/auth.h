@@ -5,7 +5,7 @@
 #ifndef KENPOD_AUTH_H
 #define KENPOD_AUTH_H
 
-#include "server.h"
+#include "request.h"
 
 struct kenpo_config;
 

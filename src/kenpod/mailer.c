@@ -14,12 +14,14 @@
 #include <string.h>
 
 #include "config.h"
+#include "gen.h"
 #include "log.h"
 #include "mail.h"
 #include "mailer.h"
 #include "secret.h"
 
 #define MAILER_VARS_MAX 16
+#define URL_MAX 2048
 
 /* Set by mailer_setup before the workers start, read-only afterwards. */
 static const struct kenpo_config *mcfg;
@@ -124,4 +126,51 @@ done:
 	kenpo_secret_free(body);
 	kenpo_secret_free(subject);
 	return rc;
+}
+
+/* tmpl with every %%TOKEN%% replaced by token. */
+static int
+link_of(const char *tmpl, const char *token, char *out, size_t outsz)
+{
+	static const char mark[] = "%%TOKEN%%";
+	const char *p;
+	size_t o = 0, n;
+
+	if (tmpl == NULL)
+		return -1;
+	while ((p = strstr(tmpl, mark)) != NULL) {
+		n = (size_t)(p - tmpl);
+		if (o + n + KENPO_TOKEN_LEN >= outsz)
+			return -1;
+		memcpy(out + o, tmpl, n);
+		memcpy(out + o + n, token, KENPO_TOKEN_LEN);
+		o += n + KENPO_TOKEN_LEN;
+		tmpl = p + sizeof mark - 1;
+	}
+	n = strlen(tmpl);
+	if (o + n >= outsz)
+		return -1;
+	memcpy(out + o, tmpl, n + 1);
+	return 0;
+}
+
+int
+mailer_send_link(const struct kenpo_society *soc, enum kenpo_mail_kind kind,
+		 const char *url_tmpl, const char *token, long validity,
+		 const struct kenpo_var *extra, size_t nextra, const char *to)
+{
+	struct kenpo_var vars[2 + MAILER_LINK_EXTRA_MAX];
+	char url[URL_MAX], dur[64];
+	size_t n = 0;
+
+	if (link_of(url_tmpl, token, url, sizeof url) != 0 || nextra > MAILER_LINK_EXTRA_MAX ||
+	    kenpo_duration_format(soc->lang, validity, dur, sizeof dur) != 0) {
+		log_msg(LOG_ERR, "society %.100s: the link cannot be made", soc->id);
+		return -1;
+	}
+	vars[n++] = (struct kenpo_var){ "URL", url };
+	vars[n++] = (struct kenpo_var){ "VALIDITY", dur };
+	if (nextra > 0)
+		memcpy(vars + n, extra, nextra * sizeof(*extra));
+	return mailer_send(soc, kind, vars, n + nextra, to);
 }

@@ -28,4 +28,13 @@ void mailer_cleanup(void);
 int mailer_send(const struct kenpo_society *soc, enum kenpo_mail_kind kind,
 		const struct kenpo_var *vars, size_t nvars, const char *to);
 
+/* Mail a link: template `kind` with URL (url_tmpl with every %%TOKEN%%
+ * replaced by token, KENPO_TOKEN_LEN characters) and VALIDITY (validity
+ * seconds in the society's words), and at most MAILER_LINK_EXTRA_MAX more
+ * variables.  As mailer_send. */
+#define MAILER_LINK_EXTRA_MAX 4
+int mailer_send_link(const struct kenpo_society *soc, enum kenpo_mail_kind kind,
+		     const char *url_tmpl, const char *token, long validity,
+		     const struct kenpo_var *extra, size_t nextra, const char *to);
+
 #endif

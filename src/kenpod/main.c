@@ -31,6 +31,7 @@
 #include "localname.h"
 #include "log.h"
 #include "myldap.h"
+#include "readfile.h"
 #include "secret.h"
 #include "server.h"
 
@@ -153,35 +154,19 @@ load_config(const struct options *o, struct kenpo_config **cfg)
 	return 0;
 }
 
-/* Read the bind password: the file's first line, kept only in memory. */
+/* Read the bind password (readfile.h: one line), kept only in memory. */
 static int
 load_password(struct daemon_state *st)
 {
-	const struct kenpo_config *cfg = st->cfg;
 	char err[512] = "";
-	char *data = NULL;
-	size_t len = 0;
 
-	if (cfg->bind_dn == NULL || cfg->bind_dn[0] == '\0')
-		return 0;   /* SASL EXTERNAL */
-	if (kenpo_read_file_safely(cfg->bind_password_file, geteuid(), PASSWORD_FILE_MAX,
-				   1, &data, &len, err, sizeof err) != 0) {
-		startup_error("bind_password_file", err);
-		return -1;
-	}
-	/* Up to the first newline; nothing else may follow but blank lines. */
-	len = strcspn(data, "\r\n");
-	if (len == 0 || data[len + strspn(data + len, "\r\n")] != '\0') {
-		kenpo_wipe(data, strlen(data));
-		free(data);
-		startup_error("bind_password_file", "must hold one non-empty line");
-		return -1;
-	}
-	/* Wipe the line end and what follows; this also ends the string. */
-	kenpo_wipe(data + len, strlen(data + len));
-	st->password = data;
-	st->password_len = len;
-	return 0;
+	/* Without bind_dn, SASL EXTERNAL: no password. */
+	if (st->cfg->bind_dn == NULL || st->cfg->bind_dn[0] == '\0' ||
+	    kenpo_read_secret_line(st->cfg->bind_password_file, geteuid(), PASSWORD_FILE_MAX,
+				   &st->password, &st->password_len, err, sizeof err) == 0)
+		return 0;
+	startup_error("bind_password_file", err);
+	return -1;
 }
 
 static int

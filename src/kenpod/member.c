@@ -8,56 +8,69 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "cache.h"
 #include "config.h"
+#include "gentime.h"
 #include "log.h"
 #include "member.h"
 #include "policy.h"
-#include "server.h"
+#include "request.h"
+#include "schema.h"
+#include "uid.h"
 
 /* The attributes of enum member_attr, in its order.  pwdAccountLockedTime
  * is operational: it is returned only when asked for by name. */
 static const char *const member_attrs[MA_COUNT + 1] = {
-	[MA_UID] = "uid",
-	[MA_UIDNUMBER] = "uidNumber",
-	[MA_STATE] = "kenpoState",
-	[MA_DISABLED] = "kenpoDisabled",
-	[MA_MAIL1] = "kenpoMail1",
-	[MA_KEY_REQUIRED] = "kenpoKeyRequired",
-	[MA_PASSWORD] = "userPassword",
-	[MA_KEY_HASH] = "kenpoKeyHash",
-	[MA_KEY_EXPIRY] = "kenpoKeyExpiry",
-	[MA_KEY_TRIES] = "kenpoKeyTries",
-	[MA_KEY_SENT_AT] = "kenpoKeySentAt",
-	[MA_KEY_TXN] = "kenpoKeyTxn",
-	[MA_TEMP_PASSWORD] = "kenpoTempPassword",
-	[MA_TEMP_EXPIRY] = "kenpoTempPasswordExpiry",
-	[MA_TEMP_TRIES] = "kenpoTempPasswordTries",
-	[MA_MUST_CHANGE] = "kenpoMustChange",
-	[MA_FAILURES] = "kenpoAuthFailures",
-	[MA_FAIL_TIME] = "kenpoAuthFailTime",
-	[MA_LOCKED_UNTIL] = "kenpoLockedUntil",
-	[MA_LAST_LOGIN] = "kenpoLastLogin",
-	[MA_PWD_LOCKED] = "pwdAccountLockedTime",
-	[MA_NICKNAME] = "kenpoNickname",
-	[MA_MAIL2] = "kenpoMail2",
-	[MA_MAIL3] = "kenpoMail3",
-	[MA_NOTIFY_MEDICAL] = "kenpoNotifyMedical",
-	[MA_NOTIFY_GENERIC] = "kenpoNotifyGeneric",
-	[MA_NOTIFY_MAGAZINE] = "kenpoNotifyMagazine",
-	[MA_NOTIFY_DOCUMENTS] = "kenpoNotifyDocuments",
-	[MA_NOTIFY_APPLICATIONS] = "kenpoNotifyApplications",
-	[MA_DISCLOSE_MEDICAL] = "kenpoDiscloseMedical",
-	[MA_DISCLOSE_GENERIC] = "kenpoDiscloseGeneric",
-	[MA_OBJECTCLASS] = "objectClass",
-	[MA_NUMBER] = "kenpoMemberNumber",
-	[MA_ROSTER_MAIL] = "kenpoRosterMail",
+	[MA_UID] = KENPO_AT_UID,
+	[MA_UIDNUMBER] = KENPO_AT_UIDNUMBER,
+	[MA_STATE] = KENPO_AT_STATE,
+	[MA_DISABLED] = KENPO_AT_DISABLED,
+	[MA_MAIL1] = KENPO_AT_MAIL1,
+	[MA_KEY_REQUIRED] = KENPO_AT_KEY_REQUIRED,
+	[MA_PASSWORD] = KENPO_AT_PASSWORD,
+	[MA_KEY_HASH] = KENPO_AT_KEY_HASH,
+	[MA_KEY_EXPIRY] = KENPO_AT_KEY_EXPIRY,
+	[MA_KEY_TRIES] = KENPO_AT_KEY_TRIES,
+	[MA_KEY_SENT_AT] = KENPO_AT_KEY_SENT_AT,
+	[MA_KEY_TXN] = KENPO_AT_KEY_TXN,
+	[MA_TEMP_PASSWORD] = KENPO_AT_TEMP_PASSWORD,
+	[MA_TEMP_EXPIRY] = KENPO_AT_TEMP_EXPIRY,
+	[MA_TEMP_TRIES] = KENPO_AT_TEMP_TRIES,
+	[MA_MUST_CHANGE] = KENPO_AT_MUST_CHANGE,
+	[MA_FAILURES] = KENPO_AT_FAILURES,
+	[MA_FAIL_TIME] = KENPO_AT_FAIL_TIME,
+	[MA_LOCKED_UNTIL] = KENPO_AT_LOCKED_UNTIL,
+	[MA_LAST_LOGIN] = KENPO_AT_LAST_LOGIN,
+	[MA_PWD_LOCKED] = KENPO_AT_PWD_LOCKED,
+	[MA_NICKNAME] = KENPO_AT_NICKNAME,
+	[MA_MAIL2] = KENPO_AT_MAIL2,
+	[MA_MAIL3] = KENPO_AT_MAIL3,
+	[MA_NOTIFY_MEDICAL] = KENPO_AT_NOTIFY_MEDICAL,
+	[MA_NOTIFY_GENERIC] = KENPO_AT_NOTIFY_GENERIC,
+	[MA_NOTIFY_MAGAZINE] = KENPO_AT_NOTIFY_MAGAZINE,
+	[MA_NOTIFY_DOCUMENTS] = KENPO_AT_NOTIFY_DOCUMENTS,
+	[MA_NOTIFY_APPLICATIONS] = KENPO_AT_NOTIFY_APPLICATIONS,
+	[MA_DISCLOSE_MEDICAL] = KENPO_AT_DISCLOSE_MEDICAL,
+	[MA_DISCLOSE_GENERIC] = KENPO_AT_DISCLOSE_GENERIC,
+	[MA_OBJECTCLASS] = KENPO_AT_OBJECTCLASS,
+	[MA_NUMBER] = KENPO_AT_NUMBER,
+	[MA_ROSTER_MAIL] = KENPO_AT_ROSTER_MAIL,
+	[MA_GIDNUMBER] = KENPO_AT_GIDNUMBER,
+	[MA_HOME] = KENPO_AT_HOME,
+	[MA_SHELL] = KENPO_AT_SHELL,
 	[MA_COUNT] = NULL,
 };
 
-#define MEMBER_FILTER "(&(objectClass=kenpoMember)(uid=%s))"
+/* The attributes of a household member, in the order of enum household_attr. */
+static const char *const household_attrs[] = {
+	KENPO_AT_HOUSEHOLD_INDEX, KENPO_AT_NICKNAME, KENPO_AT_DISCLOSE_MEDICAL,
+	KENPO_AT_DISCLOSE_GENERIC, NULL
+};
+_Static_assert(sizeof household_attrs / sizeof household_attrs[0] == HA_COUNT + 1,
+	       "one name for each household_attr");
+
+#define MEMBER_FILTER "(&" KENPO_FILTER_MEMBER "(" KENPO_AT_UID "=%s))"
 #define COUNT_MAX 1000000u
 
 /* ---- loading ---- */
@@ -196,7 +209,7 @@ member_load_dn(struct request *rq, const char *dn, struct member *m)
 
 	if (soc == NULL)
 		return KENPO_RES_NOTFOUND;
-	return find_one(rq, soc, dn, "(objectClass=kenpoMember)", NULL, m);
+	return find_one(rq, soc, dn, KENPO_FILTER_MEMBER, NULL, m);
 }
 
 int
@@ -301,115 +314,12 @@ member_time(const struct member *m, enum member_attr a)
 
 	if (v == NULL)
 		return 0;
-	if (member_parse_time(v, &t) != 0) {
+	if (kenpo_gentime_parse(v, &t) != 0) {
 		log_msg(LOG_WARNING, "%.200s: %s: not a time kenpo reads: %.40s",
 			m->e->dn, member_attrs[a], v);
 		return 0;
 	}
 	return t;
-}
-
-/* ---- times ---- */
-
-int64_t
-member_now(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Fixed-width decimal digits of s[0..n) into *out.  0 or -1. */
-static int
-digits(const char *s, size_t n, int *out)
-{
-	int v = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-/* The milliseconds of a fraction ".5", ".123456" (more digits are cut). */
-static int
-fraction_ms(const char *s, size_t n, int *ms)
-{
-	int v = 0, scale = 100;
-	size_t i;
-
-	if (n == 0)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v += (s[i] - '0') * scale;
-		scale /= 10;
-	}
-	*ms = v;
-	return 0;
-}
-
-/*
- * GeneralizedTime as kenpo and its administrators write it, always in UTC:
- * "YYYYMMDDHHMMSSZ", optionally with a fraction of a second before the Z.
- * Parsed by hand because strptime has no directive for the fraction and
- * would accept a one-digit month; timegm does the calendar arithmetic.
- */
-int
-member_parse_time(const char *s, int64_t *out)
-{
-	struct tm tm;
-	size_t len = strlen(s);
-	int y, mo, d, h, mi, sec, ms = 0;
-	time_t t;
-
-	if (len < 15 || s[len - 1] != 'Z')
-		return -1;
-	if (digits(s, 4, &y) != 0 || digits(s + 4, 2, &mo) != 0 || digits(s + 6, 2, &d) != 0 ||
-	    digits(s + 8, 2, &h) != 0 || digits(s + 10, 2, &mi) != 0 ||
-	    digits(s + 12, 2, &sec) != 0)
-		return -1;
-	if (len > 15 && ((s[14] != '.' && s[14] != ',') ||
-			 fraction_ms(s + 15, len - 16, &ms) != 0))
-		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-		return -1;
-	memset(&tm, 0, sizeof tm);
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	t = timegm(&tm);
-	if (t == (time_t)-1 && !(y == 1969 && mo == 12 && d == 31))
-		return -1;
-	*out = (int64_t)t * 1000 + ms;
-	return 0;
-}
-
-int
-member_format_time(int64_t t, int with_ms, char *out, size_t outsz)
-{
-	time_t secs = (time_t)(t / 1000);
-	struct tm tm;
-	char base[32];
-	int n;
-
-	if (t < 0 || gmtime_r(&secs, &tm) == NULL ||
-	    strftime(base, sizeof base, "%Y%m%d%H%M%S", &tm) == 0)
-		return -1;
-	if (with_ms)
-		n = snprintf(out, outsz, "%s.%03dZ", base, (int)(t % 1000));
-	else
-		n = snprintf(out, outsz, "%sZ", base);
-	return n > 0 && (size_t)n < outsz ? 0 : -1;
 }
 
 /* ---- changes ---- */
@@ -420,14 +330,15 @@ member_change_init(struct member_change *c)
 	c->n = 0;
 	c->err = 0;
 	c->passwd = 0;
+	c->new_login = NULL;
 }
 
 /* Whether passwd lookups show (or depend on) the attribute. */
 static int
 shown_by_passwd(enum member_attr a)
 {
-	return a == MA_UID || a == MA_UIDNUMBER || a == MA_STATE || a == MA_DISABLED ||
-	       a == MA_NICKNAME || a == MA_NUMBER;
+	return a == MA_UID || a == MA_UIDNUMBER || a == MA_GIDNUMBER || a == MA_STATE ||
+	       a == MA_DISABLED || a == MA_NICKNAME || a == MA_NUMBER;
 }
 
 /* Append one change; value is copied (NULL stays NULL). */
@@ -448,6 +359,9 @@ add_mod(struct member_change *c, enum myldap_modop op, enum member_attr a, const
 		memcpy(c->vals[c->n], value, len + 1);
 		c->mods[c->n].value = c->vals[c->n];
 	}
+	/* A new login ID: the cache may hold "no such user" for it. */
+	if (a == MA_UID && op != MYLDAP_MOD_DELETE && value != NULL)
+		c->new_login = c->vals[c->n];
 	c->n++;
 }
 
@@ -481,7 +395,7 @@ member_set_time(struct member_change *c, const struct member *m, enum member_att
 {
 	char buf[32];
 
-	if (member_format_time(t, with_ms, buf, sizeof buf) != 0) {
+	if (kenpo_gentime_format(t, with_ms, buf, sizeof buf) != 0) {
 		c->err = 1;
 		return;
 	}
@@ -500,6 +414,12 @@ member_replace(struct member_change *c, enum member_attr a, const char *value)
 	add_mod(c, MYLDAP_MOD_REPLACE, a, value);
 }
 
+void
+member_add(struct member_change *c, enum member_attr a, const char *value)
+{
+	add_mod(c, MYLDAP_MOD_ADD, a, value);
+}
+
 enum myldap_rc
 member_apply(struct request *rq, const struct member *m, struct member_change *c)
 {
@@ -515,9 +435,152 @@ member_apply(struct request *rq, const struct member *m, struct member_change *c
 	rc = myldap_modify(rq->ld, m->e->dn, c->mods, c->n);
 	if (rc == MYLDAP_OK && c->passwd)
 		cache_forget(rq->kd->cache, member_get(m, MA_UID), m->uid);
+	if (rc == MYLDAP_OK && c->new_login != NULL)
+		cache_forget(rq->kd->cache, c->new_login, m->uid);
 done:
 	/* The values may hold a password hash. */
 	kenpo_wipe(c->vals, sizeof c->vals);
 	c->n = 0;
 	return rc;
+}
+
+/* ---- updates with re-reads ---- */
+
+/* The member as it is now: by its login ID when it has one (a member
+ * found by login ID stays the member of that login ID), else by its DN. */
+static int
+reload(struct request *rq, const char *login, const char *dn, struct member *m)
+{
+	if (login[0] != '\0')
+		return member_load(rq, NULL, login, strlen(login), m);
+	return member_load_dn(rq, dn, m);
+}
+
+int
+member_update(struct request *rq, struct member *m, member_build_fn *build, void *ctx)
+{
+	char login[KENPO_LOGIN_ID_MAX + 1], dn[MEMBER_DN_MAX];
+	struct member_change c;
+	int attempt, rc;
+
+	(void)snprintf(login, sizeof login, "%s",
+		       member_get(m, MA_UID) != NULL ? member_get(m, MA_UID) : "");
+	if (snprintf(dn, sizeof dn, "%s", m->e->dn) >= (int)sizeof dn)
+		return KENPO_RES_INTERNAL;
+	for (attempt = 0; attempt < MEMBER_UPDATE_TRIES; attempt++) {
+		member_change_init(&c);
+		rc = build(m, &c, ctx);
+		if (rc != KENPO_RES_OK)
+			return rc;
+		switch (member_apply(rq, m, &c)) {
+		case MYLDAP_OK:
+			return KENPO_RES_OK;
+		case MYLDAP_UNAVAIL:
+			return KENPO_RES_UNAVAIL;
+		case MYLDAP_ERROR:
+			return KENPO_RES_INTERNAL;
+		case MYLDAP_CHANGED:
+			break;
+		}
+		member_release(m);
+		rc = reload(rq, login, dn, m);
+		if (rc != KENPO_RES_OK)
+			return rc;
+	}
+	log_msg(LOG_WARNING, "the entry kept changing; giving up");
+	return KENPO_RES_UNAVAIL;
+}
+
+/* ---- login IDs and uid numbers ---- */
+
+int
+member_login_taken(struct request *rq, const char *login, const char *self_dn, int *taken)
+{
+	static const char *const attrs[] = { KENPO_AT_UID, NULL };
+	const struct kenpo_config *cfg = rq->kd->cfg;
+	char esc[3 * KENPO_LOGIN_ID_MAX + 1], filter[sizeof esc + 16];
+	struct myldap_result *res = NULL;
+	size_t i, j;
+	int rc;
+
+	*taken = 0;
+	if (myldap_escape(login, strlen(login), esc, sizeof esc) != 0)
+		return KENPO_RES_INTERNAL;
+	(void)snprintf(filter, sizeof filter, "(" KENPO_AT_UID "=%s)", esc);
+	for (i = 0; i < cfg->nsocieties && !*taken; i++) {
+		rc = myldap_search(rq->ld, cfg->societies[i].base, filter, attrs, 4, &res);
+		if (rc != MYLDAP_OK)
+			return rc == MYLDAP_UNAVAIL ? KENPO_RES_UNAVAIL : KENPO_RES_INTERNAL;
+		for (j = 0; j < res->nentries; j++)
+			if (self_dn == NULL || strcasecmp(res->entries[j].dn, self_dn) != 0)
+				*taken = 1;
+		myldap_result_free(res);
+	}
+	return KENPO_RES_OK;
+}
+
+int
+member_uid_take(struct request *rq, const struct kenpo_society *soc, unsigned long *uid)
+{
+	char dn[MEMBER_DN_MAX];
+	unsigned long long before = 0;
+	int rc;
+
+	if (kenpo_uid_counter_dn(soc->base, dn, sizeof dn) != 0)
+		return KENPO_RES_INTERNAL;
+	rc = myldap_increment(rq->ld, dn, KENPO_AT_NEXT_UID, 1, &before);
+	if (rc != MYLDAP_OK)
+		return rc == MYLDAP_UNAVAIL ? KENPO_RES_UNAVAIL : KENPO_RES_INTERNAL;
+	if (kenpo_uid_block(before, 1, soc->uid_min, soc->uid_max, uid) != 0) {
+		log_msg(LOG_ERR, "%.200s: %s %llu is outside the society's range %lu..%lu", dn,
+			KENPO_AT_NEXT_UID, before, soc->uid_min, soc->uid_max);
+		return KENPO_RES_INTERNAL;
+	}
+	return KENPO_RES_OK;
+}
+
+/* ---- the household ---- */
+
+const char *
+member_household_attr_name(enum household_attr a)
+{
+	return household_attrs[a];
+}
+
+int
+member_household_read(struct request *rq, const struct member *m, struct myldap_result **res)
+{
+	int rc = myldap_search(rq->ld, m->e->dn, KENPO_FILTER_HOUSEHOLD, household_attrs,
+			       MEMBER_HOUSEHOLD_MAX, res);
+
+	if (rc != MYLDAP_OK)
+		return rc == MYLDAP_UNAVAIL ? KENPO_RES_UNAVAIL : KENPO_RES_INTERNAL;
+	return KENPO_RES_OK;
+}
+
+const struct myldap_entry *
+member_household_find(const struct myldap_result *hh, const char *idx)
+{
+	size_t i;
+
+	for (i = 0; hh != NULL && i < hh->nentries; i++) {
+		const char *v = myldap_value(&hh->entries[i], HA_INDEX);
+
+		if (v != NULL && strcmp(v, idx) == 0)
+			return &hh->entries[i];
+	}
+	return NULL;
+}
+
+int
+member_household_set(struct request *rq, const struct myldap_entry *e, enum household_attr a,
+		     const char *value)
+{
+	struct myldap_mod mod = { MYLDAP_MOD_REPLACE, household_attrs[a], value };
+	int rc = myldap_modify(rq->ld, e->dn, &mod, 1);
+
+	if (rc == MYLDAP_OK)
+		return KENPO_RES_OK;
+	return rc == MYLDAP_CHANGED ? KENPO_RES_NOTFOUND :
+	       rc == MYLDAP_UNAVAIL ? KENPO_RES_UNAVAIL : KENPO_RES_INTERNAL;
 }

@@ -59,8 +59,25 @@ enum member_attr {
 	MA_OBJECTCLASS,     /* multi-valued */
 	MA_NUMBER,          /* kenpoMemberNumber */
 	MA_ROSTER_MAIL,
+	/* the rest of posixAccount, written when a member registers */
+	MA_GIDNUMBER,
+	MA_HOME,
+	MA_SHELL,
 	MA_COUNT
 };
+
+/* The attributes of a household member (a child entry of the member). */
+enum household_attr {
+	HA_INDEX,           /* "01".."99" */
+	HA_NICKNAME,
+	HA_DISCLOSE_MEDICAL,
+	HA_DISCLOSE_GENERIC,
+	HA_COUNT
+};
+
+#define MEMBER_DN_MAX 512
+#define MEMBER_HOUSEHOLD_MAX 99
+#define MEMBER_UPDATE_TRIES 4       /* reads of an entry that keeps changing */
 
 struct member {
 	const struct kenpo_society *soc;
@@ -114,21 +131,15 @@ int member_has(const struct member *m, enum member_attr a, const char *value);
 int member_flag(const struct member *m, enum member_attr a, int dflt);
 /* An INTEGER attribute within 0..1000000, or 0 when absent or invalid. */
 unsigned member_count(const struct member *m, enum member_attr a);
-/* A GeneralizedTime attribute in milliseconds since the epoch, or 0 when
- * absent or invalid (invalid values are logged). */
+/* A GeneralizedTime attribute (gentime.h) in milliseconds since the epoch,
+ * or 0 when absent or invalid (invalid values are logged). */
 int64_t member_time(const struct member *m, enum member_attr a);
-
-/* Wall-clock time in milliseconds since the epoch. */
-int64_t member_now(void);
-/* GeneralizedTime text of t (ms): "20240401093000Z", or with milliseconds
- * "20240401093000.123Z".  0 or -1. */
-int member_format_time(int64_t t, int with_ms, char *out, size_t outsz);
-/* Parse GeneralizedTime "YYYYMMDDHHMMSS[.fff]Z" into ms.  0 or -1. */
-int member_parse_time(const char *s, int64_t *out);
 
 /* ---- changes ---- */
 
-#define MEMBER_VALUE_MAX 160
+/* The longest value a change holds: a home directory made from the
+ * template, a nickname of 64 characters in UTF-8, a password hash. */
+#define MEMBER_VALUE_MAX 512
 
 struct member_change {
 	struct myldap_mod mods[MYLDAP_MODS_MAX];
@@ -136,6 +147,7 @@ struct member_change {
 	size_t n;
 	int err;            /* too many changes or a value too long */
 	int passwd;         /* an attribute that passwd shows is changed */
+	const char *new_login;  /* the login ID set, in vals, or NULL */
 };
 
 void member_change_init(struct member_change *c);
@@ -153,6 +165,8 @@ void member_delete(struct member_change *c, enum member_attr a, const char *valu
 /* Replace whatever a holds (last writer wins): for values that are not
  * read-modify-write, a new password hash or the time of this login. */
 void member_replace(struct member_change *c, enum member_attr a, const char *value);
+/* Add a value to a (an object class; fails as a whole if it is there). */
+void member_add(struct member_change *c, enum member_attr a, const char *value);
 
 /*
  * Send the changes as one modify (none: nothing is sent).  A myldap_rc:
@@ -164,5 +178,48 @@ void member_replace(struct member_change *c, enum member_attr a, const char *val
  */
 enum myldap_rc member_apply(struct request *rq, const struct member *m,
 			    struct member_change *c);
+
+/* ---- updates with re-reads ---- */
+
+/* Build the change from the entry as read: KENPO_RES_OK to apply it, or
+ * another result to stop without changing anything. */
+typedef int member_build_fn(const struct member *m, struct member_change *c, void *ctx);
+
+/*
+ * Apply what build makes of the entry; when the entry changed since it was
+ * read (MYLDAP_CHANGED), read it again and build anew, at most
+ * MEMBER_UPDATE_TRIES times.  The entry is read again by its login ID when
+ * it had one, else by its DN.  A kenpo_result: OK, the result of build,
+ * NOTFOUND (the member went away or lost that login ID), UNAVAIL (also
+ * when the entry keeps changing) or INTERNAL.  *m is the entry as last
+ * read (released and empty after a failed read).
+ */
+int member_update(struct request *rq, struct member *m, member_build_fn *build, void *ctx);
+
+/* ---- login IDs and uid numbers ---- */
+
+/* Whether a member other than self_dn (NULL: anybody) holds the login ID,
+ * in any society and without regard to case, into *taken.  A kenpo_result. */
+int member_login_taken(struct request *rq, const char *login, const char *self_dn, int *taken);
+
+/* Take the next uidNumber of the society from its counter (uid.h).  A
+ * kenpo_result: OK with *uid, UNAVAIL, INTERNAL (no counter, or the
+ * society's range is used up: logged). */
+int member_uid_take(struct request *rq, const struct kenpo_society *soc, unsigned long *uid);
+
+/* ---- the household ---- */
+
+/* The directory's name of a household attribute. */
+const char *member_household_attr_name(enum household_attr a);
+/* The household entries of a member, at most MEMBER_HOUSEHOLD_MAX, with
+ * the attributes of enum household_attr, into *res (free it with
+ * myldap_result_free).  A kenpo_result. */
+int member_household_read(struct request *rq, const struct member *m, struct myldap_result **res);
+/* The entry of household index idx ("01".."99") in hh, or NULL. */
+const struct myldap_entry *member_household_find(const struct myldap_result *hh, const char *idx);
+/* Replace attribute a of a household entry by value (NULL: remove it).  A
+ * kenpo_result: NOTFOUND when the entry is gone. */
+int member_household_set(struct request *rq, const struct myldap_entry *e, enum household_attr a,
+			 const char *value);
 
 #endif

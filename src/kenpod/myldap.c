@@ -15,9 +15,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
-#include <ldap.h>
 
 #include "config.h"
+#include "ldapconn.h"
 #include "log.h"
 #include "myldap.h"
 #include "proto.h"
@@ -42,13 +42,10 @@ static int directory_down;
 int
 myldap_setup(const struct kenpo_config *cfg, const char *bind_password)
 {
-	int version = LDAP_VERSION3;
-
 	ldcfg = cfg;
 	ldpassword = bind_password != NULL ? bind_password : "";
-	/* Setting a global option makes libldap initialise its global state
-	 * here, in one thread, rather than racing in the workers. */
-	if (ldap_set_option(NULL, LDAP_OPT_PROTOCOL_VERSION, &version) != LDAP_OPT_SUCCESS) {
+	/* Here, in one thread, rather than racing in the workers. */
+	if (kenpo_ldap_setup() != 0) {
 		log_msg(LOG_ERR, "cannot initialise libldap");
 		return -1;
 	}
@@ -129,89 +126,25 @@ backoff_succeeded(void)
 
 /* ---- opening a session ---- */
 
-static int
-set_options(LDAP *ld)
-{
-	struct timeval tv = { .tv_sec = ldcfg->ldap_timeout, .tv_usec = 0 };
-	int version = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND;
-	int tlsmin = LDAP_OPT_X_TLS_PROTOCOL_TLS1_2, newctx = 0;
-
-	if (ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version) != LDAP_OPT_SUCCESS ||
-	    ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv) != LDAP_OPT_SUCCESS ||
-	    ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv) != LDAP_OPT_SUCCESS ||
-	    ldap_set_option(ld, LDAP_OPT_RESTART, LDAP_OPT_ON) != LDAP_OPT_SUCCESS ||
-	    /* Never follow a referral with the service credential. */
-	    ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) != LDAP_OPT_SUCCESS)
-		return -1;
-	if (ldcfg->ldap_ca_file == NULL || ldcfg->ldap_ca_file[0] == '\0')
-		return 0;
-	if (ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, ldcfg->ldap_ca_file) != LDAP_OPT_SUCCESS ||
-	    ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand) != LDAP_OPT_SUCCESS ||
-	    ldap_set_option(ld, LDAP_OPT_X_TLS_PROTOCOL_MIN, &tlsmin) != LDAP_OPT_SUCCESS ||
-	    ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &newctx) != LDAP_OPT_SUCCESS)
-		return -1;
-	return 0;
-}
-
-/* A CA file with a plain ldap:// URI can only mean StartTLS: the
- * connection must not go on in clear text. */
-static int
-wants_starttls(void)
-{
-	return ldcfg->ldap_ca_file != NULL && ldcfg->ldap_ca_file[0] != '\0' &&
-	       strncasecmp(ldcfg->ldap_uri, "ldap://", 7) == 0;
-}
-
-static int
-service_bind(LDAP *ld)
-{
-	struct berval cred = { 0, NULL };
-
-	/* EXTERNAL takes an empty initial response: with no credentials at
-	 * all slapd answers saslBindInProgress and waits for one. */
-	if (ldcfg->bind_dn == NULL || ldcfg->bind_dn[0] == '\0') {
-		cred.bv_val = (char *)(uintptr_t)"";
-		return ldap_sasl_bind_s(ld, NULL, "EXTERNAL", &cred, NULL, NULL, NULL);
-	}
-	/* libldap does not keep or change the credential. */
-	cred.bv_val = (char *)(uintptr_t)ldpassword;
-	cred.bv_len = strlen(ldpassword);
-	return ldap_sasl_bind_s(ld, ldcfg->bind_dn, LDAP_SASL_SIMPLE, &cred,
-				NULL, NULL, NULL);
-}
-
-/* Connect and bind.  An LDAP result code. */
+/* Connect and bind (ldapconn.h).  An LDAP result code. */
 static int
 session_open(struct myldap_session *s)
 {
-	LDAP *ld = NULL;
+	struct kenpo_ldap_params p = {
+		.uri = ldcfg->ldap_uri, .bind_dn = ldcfg->bind_dn, .password = ldpassword,
+		.ca_file = ldcfg->ldap_ca_file, .timeout = ldcfg->ldap_timeout,
+	};
+	char err[600];
 	int rc;
 
-	rc = ldap_initialize(&ld, ldcfg->ldap_uri);
-	if (rc != LDAP_SUCCESS)
-		goto done;
-	if (set_options(ld) != 0) {
-		rc = LDAP_LOCAL_ERROR;
-		goto done;
-	}
-	if (wants_starttls()) {
-		rc = ldap_start_tls_s(ld, NULL, NULL);
-		if (rc != LDAP_SUCCESS)
-			goto done;
-	}
-	rc = service_bind(ld);
-	if (rc != LDAP_SUCCESS)
-		goto done;
-	s->ld = ld;
-	ld = NULL;
-	log_msg(LOG_DEBUG, "connected to %.200s", ldcfg->ldap_uri);
-done:
-	if (rc != LDAP_SUCCESS)
+	rc = kenpo_ldap_open(&p, &s->ld, err, sizeof err);
+	if (rc != LDAP_SUCCESS) {
 		log_msg(is_down(rc) ? LOG_DEBUG : LOG_ERR, "cannot connect or bind to "
-			"%.200s: %s", ldcfg->ldap_uri, ldap_err2string(rc));
-	if (ld != NULL)
-		ldap_unbind_ext_s(ld, NULL, NULL);
-	return rc;
+			"%.200s: %s", ldcfg->ldap_uri, err);
+		return rc;
+	}
+	log_msg(LOG_DEBUG, "connected to %.200s", ldcfg->ldap_uri);
+	return LDAP_SUCCESS;
 }
 
 /* ---- results ---- */
@@ -811,22 +744,53 @@ myldap_delete(struct myldap_session *s, const char *dn)
 	return run_entry_op(s, &eo, LDAP_NO_SUCH_OBJECT);
 }
 
+/* ---- incrementing a counter ---- */
+
+struct increment_op {
+	const char *dn;
+	const char *attr;
+	unsigned long by;
+	unsigned long long before;
+};
+
+static int
+increment_op(struct myldap_session *s, void *arg)
+{
+	struct increment_op *io = arg;
+	char diag[256];
+	int rc;
+
+	op_counts.modifies++;
+	rc = kenpo_ldap_increment(s->ld, io->dn, io->attr, io->by, ldcfg->ldap_timeout,
+				  &io->before, diag, sizeof diag);
+	if (rc != LDAP_SUCCESS && diag[0] != '\0')
+		log_msg(LOG_DEBUG, "increment %.200s: %.200s", io->dn, diag);
+	return rc;
+}
+
+enum myldap_rc
+myldap_increment(struct myldap_session *s, const char *dn, const char *attr,
+		 unsigned long by, unsigned long long *before)
+{
+	struct increment_op io = { dn, attr, by, 0 };
+	int rc, open_failed;
+
+	if (backoff_active())
+		return MYLDAP_UNAVAIL;
+	log_msg(LOG_DEBUG, "increment %.200s %.100s by %lu", dn, attr, by);
+	rc = run_with_retry(s, increment_op, &io, &open_failed);
+	if (finish(rc, open_failed) == MYLDAP_ERROR) {
+		log_msg(LOG_ERR, "increment %.200s %.100s: %s", dn, attr, ldap_err2string(rc));
+		return MYLDAP_ERROR;
+	}
+	if (rc != LDAP_SUCCESS)
+		return MYLDAP_UNAVAIL;
+	*before = io.before;
+	return MYLDAP_OK;
+}
+
 int
 myldap_escape(const char *value, size_t len, char *out, size_t outsz)
 {
-	struct berval in, esc = { 0, NULL };
-	int rc = -1;
-
-	in.bv_val = (char *)(uintptr_t)value;
-	in.bv_len = len;
-	if (ldap_bv2escaped_filter_value(&in, &esc) != LDAP_SUCCESS)
-		goto done;
-	if (esc.bv_len >= outsz)
-		goto done;
-	memcpy(out, esc.bv_val, esc.bv_len);
-	out[esc.bv_len] = '\0';
-	rc = 0;
-done:
-	ber_memfree(esc.bv_val);
-	return rc;
+	return kenpo_ldap_escape(value, len, out, outsz);
 }

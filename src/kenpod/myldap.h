@@ -1,8 +1,9 @@
 /*
  * myldap.h - kenpod's connection to the directory.
  *
- * This is the only part of kenpo that calls ldap_*; nothing of libldap
- * leaks through this header.  Each worker thread owns one session (one
+ * This is the only part of kenpod that calls ldap_* (with the shared
+ * connection policy of src/directory/ldapconn.c); nothing of libldap leaks
+ * through this header.  Each worker thread owns one session (one
  * connection, bound with the service credential: a simple bind with
  * bind_dn and the password, or SASL EXTERNAL when bind_dn is empty).
  *
@@ -103,6 +104,14 @@ enum myldap_rc myldap_add(struct myldap_session *s, const char *dn,
  * deletes of one entry, on any host, exactly one gets MYLDAP_OK, which
  * makes a delete the way to use something once. */
 enum myldap_rc myldap_delete(struct myldap_session *s, const char *dn);
+
+/* Add `by` to the integer attribute attr of dn and read the value it had
+ * before, atomically (modify-increment with pre-read: uid.h).  On
+ * MYLDAP_OK *before is set.  Never MYLDAP_CHANGED: there is nothing to
+ * read again.  A retry on a fresh connection may apply the increment
+ * twice, which leaves a gap and never hands a value out twice. */
+enum myldap_rc myldap_increment(struct myldap_session *s, const char *dn, const char *attr,
+				unsigned long by, unsigned long long *before);
 
 /* Directory operations this thread has sent since the last reset (a
  * retry on a fresh connection counts twice): what a request costs. */

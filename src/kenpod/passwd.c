@@ -12,54 +12,31 @@
 
 #include "cache.h"
 #include "config.h"
+#include "home.h"
 #include "localname.h"
 #include "log.h"
 #include "member.h"
 #include "myldap.h"
 #include "passwd.h"
 #include "policy.h"
+#include "schema.h"
 
 /* The attributes read, in this order (see ATTR_*). */
 static const char *const member_attrs[] = {
-	"uid", "uidNumber", "gidNumber", "kenpoNickname", "kenpoMemberNumber", NULL
+	KENPO_AT_UID, KENPO_AT_UIDNUMBER, KENPO_AT_GIDNUMBER, KENPO_AT_NICKNAME, KENPO_AT_NUMBER,
+	NULL
 };
 enum { ATTR_UID, ATTR_UIDNUMBER, ATTR_GIDNUMBER, ATTR_NICKNAME, ATTR_NUMBER };
 
 /* Only registered members who are not disabled are users. */
 #define MEMBER_FILTER \
-	"(&(objectClass=kenpoMember)%s(kenpoState=registered)(!(kenpoDisabled=TRUE)))"
+	"(&" KENPO_FILTER_MEMBER "%s(" KENPO_AT_STATE "=" KENPO_STATE_REGISTERED ")" \
+	KENPO_FILTER_NOT_DISABLED ")"
 #define FILTER_MAX 512
 
 /* PASSWD_ALL reads at most this many members; a directory larger than
  * that should not be enumerated at all (enumerate = no, the default). */
 #define ENUM_MAX 100000
-
-int
-passwd_expand_home(const char *tmpl, const char *login, const char *number,
-		   char *out, size_t outsz)
-{
-	size_t o = 0, n;
-	const char *add;
-	char one[2] = "";
-
-	for (; *tmpl != '\0'; tmpl++) {
-		add = one;
-		one[0] = *tmpl;
-		if (tmpl[0] == '%' && (tmpl[1] == 'u' || tmpl[1] == 'n' || tmpl[1] == '%')) {
-			tmpl++;
-			add = *tmpl == 'u' ? login : *tmpl == 'n' ? number : "%";
-		}
-		if (add == NULL)
-			return -1;
-		n = strlen(add);
-		if (n >= outsz - o)
-			return -1;
-		memcpy(out + o, add, n);
-		o += n;
-	}
-	out[o] = '\0';
-	return 0;
-}
 
 /* The nickname as a GECOS field: a colon, a comma (the GECOS separator)
  * or a control character would break /etc/passwd-style output, so they
@@ -114,7 +91,7 @@ entry_to_rec(const struct kenpo_society *soc, const struct myldap_entry *e,
 	if (kenpo_parse_ulong(myldap_value(e, ATTR_GIDNUMBER), 1, 0xfffffffeULL, &gid) != 0)
 		return -1;
 	*why = "home directory cannot be made from the template";
-	if (passwd_expand_home(soc->home_template, login,
+	if (kenpo_home_expand(soc->home_template, login,
 			       number_plausible(number) ? number : NULL, home, sizeof home) != 0)
 		return -1;
 	gecos_from_nickname(nick != NULL ? nick : "", gecos, sizeof gecos);
@@ -305,7 +282,7 @@ passwd_byname(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 		/* The name is plain already, but every filter value is escaped. */
 		if (myldap_escape(name, len, value, sizeof value) != 0)
 			return KENPO_RES_INTERNAL;
-		(void)snprintf(assertion, sizeof assertion, "(uid=%s)", value);
+		(void)snprintf(assertion, sizeof assertion, "(" KENPO_AT_UID "=%s)", value);
 		rc = find_member(rq, assertion, society_any, &f);
 		if (rc == KENPO_RES_OK)
 			cache_put(rq->kd->cache, rec);
@@ -364,7 +341,8 @@ passwd_byuid(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 		return KENPO_RES_NOTFOUND;
 	hit = cache_get_byuid(rq->kd->cache, uid, rec, sizeof buf);
 	if (hit == CACHE_MISS) {
-		(void)snprintf(assertion, sizeof assertion, "(uidNumber=%lu)", (unsigned long)uid);
+		(void)snprintf(assertion, sizeof assertion, "(" KENPO_AT_UIDNUMBER "=%lu)",
+			       (unsigned long)uid);
 		rc = find_member(rq, assertion, society_has_uid, &f);
 		if (rc == KENPO_RES_OK)
 			cache_put(rq->kd->cache, rec);

@@ -8,17 +8,10 @@
 #ifndef KENPOD_PASSWD_H
 #define KENPOD_PASSWD_H
 
-#include <stddef.h>
-
-#include "server.h"
+#include "request.h"
 
 kenpod_handler passwd_byname;
 kenpod_handler passwd_byuid;
 kenpod_handler passwd_all;
-
-/* Expand a society's home template: %u the login ID, %n the member number,
- * %% a percent sign.  0 or -1 (too long, or %n without a number). */
-int passwd_expand_home(const char *tmpl, const char *login, const char *number,
-		       char *out, size_t outsz);
 
 #endif

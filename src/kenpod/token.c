@@ -10,11 +10,14 @@
 #include <sodium.h>
 
 #include "config.h"
+#include "gentime.h"
 #include "kenpo-proto.h"
 #include "log.h"
+#include "mailer.h"
 #include "member.h"
 #include "myldap.h"
-#include "server.h"
+#include "request.h"
+#include "schema.h"
 #include "token.h"
 
 #define TOKEN_DOMAIN "token"          /* keyed-hash domain of URL tokens, tickets */
@@ -54,8 +57,8 @@ kind_of_name(const char *name)
 
 /* The attributes of a token entry, in the order of enum below. */
 static const char *const token_attrs[] = {
-	"kenpoTokenHash", "kenpoTokenKind", "kenpoTokenExpiry", "kenpoTokenMail",
-	"kenpoTokenMember", "kenpoTokenTries", "kenpoAuthKeyHash", NULL
+	KENPO_AT_TOKEN_HASH, KENPO_AT_TOKEN_KIND, KENPO_AT_TOKEN_EXPIRY, KENPO_AT_TOKEN_MAIL,
+	KENPO_AT_TOKEN_MEMBER, KENPO_AT_TOKEN_TRIES, KENPO_AT_AUTHKEY_HASH, NULL
 };
 enum { TA_HASH, TA_KIND, TA_EXPIRY, TA_MAIL, TA_MEMBER, TA_TRIES, TA_AUTHKEY };
 
@@ -74,7 +77,8 @@ keyed(const struct request *rq, const char *domain, const char *value,
 static int
 token_dn(const struct kenpo_society *soc, const char *hash, char *out, size_t outsz)
 {
-	int n = snprintf(out, outsz, "kenpoTokenHash=%s,ou=tokens,%s", hash, soc->base);
+	int n = snprintf(out, outsz, KENPO_AT_TOKEN_HASH "=%s," KENPO_RDN_TOKENS ",%s", hash,
+			 soc->base);
 
 	return n > 0 && (size_t)n < outsz ? 0 : -1;
 }
@@ -107,18 +111,18 @@ store(struct request *rq, const struct kenpo_society *soc, const char *hash,
 
 	if (token_dn(soc, hash, dn, sizeof dn) != 0 || token_kind_name(kind) == NULL)
 		return KENPO_RES_INTERNAL;
-	a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, "objectClass", "kenpoToken" };
-	a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, "kenpoTokenHash", hash };
-	a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, "kenpoTokenKind", token_kind_name(kind) };
-	a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, "kenpoTokenExpiry", expiry };
+	a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_OBJECTCLASS, KENPO_OC_TOKEN };
+	a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_TOKEN_HASH, hash };
+	a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_TOKEN_KIND, token_kind_name(kind) };
+	a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_TOKEN_EXPIRY, expiry };
 	if (mail != NULL && mail[0] != '\0')
-		a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, "kenpoTokenMail", mail };
+		a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_TOKEN_MAIL, mail };
 	if (member != NULL && member[0] != '\0')
-		a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, "kenpoTokenMember", member };
+		a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_TOKEN_MEMBER, member };
 	if (authkey_hash != NULL && authkey_hash[0] != '\0')
-		a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, "kenpoAuthKeyHash", authkey_hash };
+		a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_AUTHKEY_HASH, authkey_hash };
 	if (tries != NULL)
-		a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, "kenpoTokenTries", tries };
+		a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_TOKEN_TRIES, tries };
 	rc = myldap_add(rq->ld, dn, a, n);
 	if (rc == MYLDAP_OK)
 		return KENPO_RES_OK;
@@ -148,7 +152,7 @@ sweep_one(struct request *rq, const char *base, const char *attr)
 	struct myldap_result *res = NULL;
 	size_t i;
 
-	if (member_format_time(member_now() - SWEEP_GRACE_MS, 0, when, sizeof when) != 0)
+	if (kenpo_gentime_format(kenpo_gentime_now() - SWEEP_GRACE_MS, 0, when, sizeof when) != 0)
 		return;
 	(void)snprintf(filter, sizeof filter, "(%s<=%s)", attr, when);
 	if (myldap_search(rq->ld, base, filter, attrs, SWEEP_MAX, &res) != MYLDAP_OK)
@@ -167,10 +171,10 @@ sweep(struct request *rq, const struct kenpo_society *soc)
 
 	if (randombytes_uniform(SWEEP_ONE_IN) != 0)
 		return;
-	(void)snprintf(base, sizeof base, "ou=tokens,%s", soc->base);
-	sweep_one(rq, base, "kenpoTokenExpiry");
-	(void)snprintf(base, sizeof base, "ou=rates,%s", soc->base);
-	sweep_one(rq, base, "kenpoRateWindow");
+	(void)snprintf(base, sizeof base, KENPO_RDN_TOKENS ",%s", soc->base);
+	sweep_one(rq, base, KENPO_AT_TOKEN_EXPIRY);
+	(void)snprintf(base, sizeof base, KENPO_RDN_RATES ",%s", soc->base);
+	sweep_one(rq, base, KENPO_AT_RATE_WINDOW);
 }
 
 int
@@ -185,7 +189,7 @@ token_create(struct request *rq, const struct kenpo_society *soc,
 		return KENPO_RES_INTERNAL;
 	if (keyed(rq, TOKEN_DOMAIN, text, hash) != 0 ||
 	    (spec->authkey != NULL && keyed(rq, AUTHKEY_DOMAIN, spec->authkey, akhash) != 0) ||
-	    member_format_time(spec->expiry, 1, expiry, sizeof expiry) != 0)
+	    kenpo_gentime_format(spec->expiry, 1, expiry, sizeof expiry) != 0)
 		goto done;
 	rc = store(rq, soc, hash, spec->kind, expiry, spec->mail, spec->member, akhash, NULL);
 	if (rc == KENPO_RES_OK) {
@@ -217,6 +221,49 @@ token_withdraw(struct request *rq, const struct kenpo_society *soc, const char *
 		log_msg(LOG_WARNING, "a token whose mail failed could not be deleted");
 }
 
+int
+token_mail(struct request *rq, const struct kenpo_society *soc, const struct token_spec *spec,
+	   enum kenpo_mail_kind kind, const char *url_tmpl, long validity,
+	   const struct kenpo_var *extra, size_t nextra, const char *to)
+{
+	char token[KENPO_TOKEN_LEN + 1];
+	int rc;
+
+	rc = token_create(rq, soc, spec, token, sizeof token);
+	if (rc != KENPO_RES_OK)
+		return rc;
+	if (mailer_send_link(soc, kind, url_tmpl, token, validity, extra, nextra, to) != 0) {
+		token_withdraw(rq, soc, token);
+		rc = KENPO_RES_MAIL_FAILED;
+	}
+	kenpo_wipe(token, sizeof token);
+	return rc;
+}
+
+/* ---- profile tickets ---- */
+
+int
+token_ticket_issue(struct request *rq, const char *member_dn, char *out, size_t outsz)
+{
+	const struct kenpo_society *soc = member_society_of_dn(rq, member_dn);
+	struct token_spec spec = { KENPO_TOKEN_TICKET, 0, NULL, member_dn, NULL };
+
+	if (soc == NULL) {
+		log_msg(LOG_ERR, "%.200s is in no society: no ticket", member_dn);
+		return KENPO_RES_INTERNAL;
+	}
+	spec.expiry = kenpo_gentime_now() + (int64_t)TOKEN_TICKET_VALIDITY * 1000;
+	return token_create(rq, soc, &spec, out, outsz);
+}
+
+int
+token_ticket_next(struct request *rq, const struct token *t, char *out, size_t outsz)
+{
+	struct token_spec spec = { KENPO_TOKEN_TICKET, t->expiry, NULL, t->member, NULL };
+
+	return token_create(rq, t->soc, &spec, out, outsz);
+}
+
 /* ---- reading ---- */
 
 static int
@@ -232,7 +279,7 @@ entry_to_token(const struct kenpo_society *soc, const struct myldap_entry *e,
 	if (t->kind == 0 || copy_opt(e->dn, t->dn, sizeof t->dn) != 0 ||
 	    copy_opt(myldap_value(e, TA_HASH), t->hash, sizeof t->hash) != 0 ||
 	    copy_opt(myldap_value(e, TA_EXPIRY), t->expiry_text, sizeof t->expiry_text) != 0 ||
-	    member_parse_time(t->expiry_text, &t->expiry) != 0 ||
+	    kenpo_gentime_parse(t->expiry_text, &t->expiry) != 0 ||
 	    copy_opt(myldap_value(e, TA_MAIL), t->mail, sizeof t->mail) != 0 ||
 	    copy_opt(myldap_value(e, TA_MEMBER), t->member, sizeof t->member) != 0 ||
 	    copy_opt(myldap_value(e, TA_AUTHKEY), t->authkey_hash, sizeof t->authkey_hash) != 0)
@@ -255,9 +302,9 @@ find_in(struct request *rq, const struct kenpo_society *soc, const char *hash,
 	struct myldap_result *res = NULL;
 	int rc;
 
-	(void)snprintf(base, sizeof base, "ou=tokens,%s", soc->base);
+	(void)snprintf(base, sizeof base, KENPO_RDN_TOKENS ",%s", soc->base);
 	(void)snprintf(filter, sizeof filter,
-		       "(&(objectClass=kenpoToken)(kenpoTokenHash=%s))", hash);
+		       "(&" KENPO_FILTER_TOKEN "(" KENPO_AT_TOKEN_HASH "=%s))", hash);
 	rc = myldap_search(rq->ld, base, filter, token_attrs, 2, &res);
 	if (rc != MYLDAP_OK)
 		return rc == MYLDAP_UNAVAIL ? KENPO_RES_UNAVAIL : KENPO_RES_INTERNAL;
@@ -292,7 +339,7 @@ token_get(struct request *rq, const char *text, int kind, struct token *t)
 		return rc;
 	if (!found || (kind != 0 && t->kind != kind))
 		return KENPO_RES_TOKEN_INVALID;
-	if (member_now() >= t->expiry)
+	if (kenpo_gentime_now() >= t->expiry)
 		return KENPO_RES_TOKEN_EXPIRED;
 	return KENPO_RES_OK;
 }
@@ -346,8 +393,8 @@ token_fail(struct request *rq, struct token *t, unsigned max, unsigned *left)
 	(void)snprintf(old, sizeof old, "%u", t->tries);
 	(void)snprintf(new, sizeof new, "%u", tries);
 	if (t->has_tries)
-		m[n++] = (struct myldap_mod){ MYLDAP_MOD_DELETE, "kenpoTokenTries", old };
-	m[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, "kenpoTokenTries", new };
+		m[n++] = (struct myldap_mod){ MYLDAP_MOD_DELETE, KENPO_AT_TOKEN_TRIES, old };
+	m[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_TOKEN_TRIES, new };
 	rc = myldap_modify(rq->ld, t->dn, m, n);
 	if (rc == MYLDAP_CHANGED) {
 		/* Answered at the same time, or used meanwhile: this answer
@@ -368,7 +415,7 @@ int
 token_void_member(struct request *rq, const struct kenpo_society *soc,
 		  const char *member_dn, int kind)
 {
-	static const char *const attrs[] = { "kenpoTokenHash", NULL };
+	static const char *const attrs[] = { KENPO_AT_TOKEN_HASH, NULL };
 	char base[TOKEN_DN_MAX], filter[FILTER_MAX], esc[3 * TOKEN_DN_MAX + 1];
 	struct myldap_result *res = NULL;
 	size_t i;
@@ -376,9 +423,10 @@ token_void_member(struct request *rq, const struct kenpo_society *soc,
 
 	if (myldap_escape(member_dn, strlen(member_dn), esc, sizeof esc) != 0)
 		return KENPO_RES_INTERNAL;
-	(void)snprintf(base, sizeof base, "ou=tokens,%s", soc->base);
-	if (snprintf(filter, sizeof filter, "(&(objectClass=kenpoToken)(kenpoTokenKind=%s)"
-		     "(kenpoTokenMember=%s))", token_kind_name(kind), esc) >= (int)sizeof filter)
+	(void)snprintf(base, sizeof base, KENPO_RDN_TOKENS ",%s", soc->base);
+	if (snprintf(filter, sizeof filter, "(&" KENPO_FILTER_TOKEN "(" KENPO_AT_TOKEN_KIND "=%s)"
+		     "(" KENPO_AT_TOKEN_MEMBER "=%s))", token_kind_name(kind), esc) >=
+	    (int)sizeof filter)
 		return KENPO_RES_INTERNAL;
 	rc = myldap_search(rq->ld, base, filter, attrs, VOID_MAX, &res);
 	if (rc != MYLDAP_OK)
@@ -392,7 +440,7 @@ token_void_member(struct request *rq, const struct kenpo_society *soc,
 
 /* ---- rate counters ---- */
 
-static const char *const rate_attrs[] = { "kenpoRateCount", "kenpoRateWindow", NULL };
+static const char *const rate_attrs[] = { KENPO_AT_RATE_COUNT, KENPO_AT_RATE_WINDOW, NULL };
 enum { RA_COUNT, RA_WINDOW };
 
 struct rate {
@@ -421,8 +469,8 @@ rate_key(const struct request *rq, const struct kenpo_society *soc, const char *
 	if (keyed(rq, RATE_DOMAIN, lower, hash) != 0)
 		return -1;
 	if (snprintf(r->key, sizeof r->key, "%s:%s", what, hash) >= (int)sizeof r->key ||
-	    snprintf(r->dn, sizeof r->dn, "kenpoRateKey=%s,ou=rates,%s", r->key, soc->base) >=
-		    (int)sizeof r->dn)
+	    snprintf(r->dn, sizeof r->dn, KENPO_AT_RATE_KEY "=%s," KENPO_RDN_RATES ",%s", r->key,
+		     soc->base) >= (int)sizeof r->dn)
 		return -1;
 	return 0;
 }
@@ -436,9 +484,9 @@ rate_read(struct request *rq, const struct kenpo_society *soc, struct rate *r)
 	int rc;
 
 	r->exists = 0;
-	(void)snprintf(base, sizeof base, "ou=rates,%s", soc->base);
-	(void)snprintf(filter, sizeof filter, "(&(objectClass=kenpoRateCounter)(kenpoRateKey=%s))",
-		       r->key);
+	(void)snprintf(base, sizeof base, KENPO_RDN_RATES ",%s", soc->base);
+	(void)snprintf(filter, sizeof filter, "(&(" KENPO_AT_OBJECTCLASS "=" KENPO_OC_RATE_COUNTER ")"
+		       "(" KENPO_AT_RATE_KEY "=%s))", r->key);
 	rc = myldap_search(rq->ld, base, filter, rate_attrs, 1, &res);
 	if (rc != MYLDAP_OK)
 		return rc == MYLDAP_UNAVAIL ? KENPO_RES_UNAVAIL : KENPO_RES_INTERNAL;
@@ -448,7 +496,7 @@ rate_read(struct request *rq, const struct kenpo_society *soc, struct rate *r)
 	    copy_opt(myldap_value(&res->entries[0], RA_WINDOW), r->window_text,
 		     sizeof r->window_text) == 0 &&
 	    kenpo_parse_ulong(r->count_text, 0, 1000000, &n) == 0 &&
-	    member_parse_time(r->window_text, &r->window) == 0) {
+	    kenpo_gentime_parse(r->window_text, &r->window) == 0) {
 		r->exists = 1;
 		r->count = (unsigned)n;
 	} else if (res->nentries == 1) {
@@ -471,7 +519,8 @@ rate_count(struct request *rq, const struct kenpo_society *soc, const char *what
 	rc = rate_read(rq, soc, &r);
 	if (rc != KENPO_RES_OK)
 		return rc;
-	*count = r.exists == 1 && member_now() < r.window + (int64_t)window * 1000 ? r.count : 0;
+	*count = r.exists == 1 && kenpo_gentime_now() < r.window + (int64_t)window * 1000 ?
+		 r.count : 0;
 	return KENPO_RES_OK;
 }
 
@@ -485,27 +534,29 @@ rate_write(struct request *rq, const struct rate *r, unsigned count, int64_t sta
 	size_t n = 0;
 
 	(void)snprintf(cnt, sizeof cnt, "%u", count);
-	if (start != 0 && member_format_time(start, 1, win, sizeof win) != 0)
+	if (start != 0 && kenpo_gentime_format(start, 1, win, sizeof win) != 0)
 		return MYLDAP_ERROR;
 	if (r->exists == 0) {
-		m[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, "objectClass", "kenpoRateCounter" };
-		m[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, "kenpoRateKey", r->key };
-		m[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, "kenpoRateCount", cnt };
-		m[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, "kenpoRateWindow", win };
+		m[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_OBJECTCLASS,
+					      KENPO_OC_RATE_COUNTER };
+		m[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_RATE_KEY, r->key };
+		m[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_RATE_COUNT, cnt };
+		m[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_RATE_WINDOW, win };
 		return myldap_add(rq->ld, r->dn, m, n);
 	}
 	if (r->exists == 1) {
-		m[n++] = (struct myldap_mod){ MYLDAP_MOD_DELETE, "kenpoRateCount", r->count_text };
+		m[n++] = (struct myldap_mod){ MYLDAP_MOD_DELETE, KENPO_AT_RATE_COUNT,
+					      r->count_text };
 		if (start != 0)
-			m[n++] = (struct myldap_mod){ MYLDAP_MOD_DELETE, "kenpoRateWindow",
+			m[n++] = (struct myldap_mod){ MYLDAP_MOD_DELETE, KENPO_AT_RATE_WINDOW,
 						      r->window_text };
 	} else {
-		m[n++] = (struct myldap_mod){ MYLDAP_MOD_REPLACE, "kenpoRateCount", NULL };
-		m[n++] = (struct myldap_mod){ MYLDAP_MOD_REPLACE, "kenpoRateWindow", NULL };
+		m[n++] = (struct myldap_mod){ MYLDAP_MOD_REPLACE, KENPO_AT_RATE_COUNT, NULL };
+		m[n++] = (struct myldap_mod){ MYLDAP_MOD_REPLACE, KENPO_AT_RATE_WINDOW, NULL };
 	}
-	m[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, "kenpoRateCount", cnt };
+	m[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_RATE_COUNT, cnt };
 	if (start != 0)
-		m[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, "kenpoRateWindow", win };
+		m[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_RATE_WINDOW, win };
 	return myldap_modify(rq->ld, r->dn, m, n);
 }
 
@@ -523,7 +574,7 @@ rate_take(struct request *rq, const struct kenpo_society *soc, const char *what,
 		rc = rate_read(rq, soc, &r);
 		if (rc != KENPO_RES_OK)
 			return rc;
-		now = member_now();
+		now = kenpo_gentime_now();
 		if (r.exists == 1 && now < r.window + (int64_t)window * 1000) {
 			if (r.count >= limit) {
 				*allowed = 0;

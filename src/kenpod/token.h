@@ -25,6 +25,7 @@
 
 #include "gen.h"
 #include "secret.h"
+#include "template.h"
 
 struct request;
 struct kenpo_society;
@@ -77,6 +78,32 @@ int token_restore(struct request *rq, const struct token *t);
 
 /* Delete a token whose mail could not be sent; errors are only logged. */
 void token_withdraw(struct request *rq, const struct kenpo_society *soc, const char *text);
+
+/* Make a token and mail its link (mailer_send_link: url_tmpl, validity in
+ * seconds, the extra variables); the token is withdrawn if the mail
+ * fails.  A kenpo_result: MAIL_FAILED for the mail. */
+int token_mail(struct request *rq, const struct kenpo_society *soc, const struct token_spec *spec,
+	       enum kenpo_mail_kind kind, const char *url_tmpl, long validity,
+	       const struct kenpo_var *extra, size_t nextra, const char *to);
+
+/* ---- profile tickets ---- */
+
+/* How long a profile ticket lasts: proof of a login a moment ago. */
+#define TOKEN_TICKET_VALIDITY 600
+
+/*
+ * Issue a profile ticket for the member entry member_dn (after a
+ * successful login): a single-use token of kind KENPO_TOKEN_TICKET, valid
+ * TOKEN_TICKET_VALIDITY seconds, that PROFILE_GET and PROFILE_SET accept
+ * for that member only (each use hands out the next one).  The ticket text
+ * (KENPO_TOKEN_LEN characters) goes into out (outsz >= KENPO_TOKEN_LEN + 1).
+ * A kenpo_result: OK, UNAVAIL, INTERNAL (member_dn in no society).
+ */
+int token_ticket_issue(struct request *rq, const char *member_dn, char *out, size_t outsz);
+
+/* The ticket that follows the used ticket t: the same member, the same
+ * expiry.  As token_ticket_issue. */
+int token_ticket_next(struct request *rq, const struct token *t, char *out, size_t outsz);
 
 /* Count one wrong answer given with the token; at `max` the token is
  * deleted.  *left is the number of answers still allowed (0: the token is

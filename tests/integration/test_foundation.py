@@ -103,6 +103,24 @@ def test_schema_definitions_as_slapd_publishes_them(sandbox, srcdir):
     assert "AUXILIARY" in published[OID_BASE + ".2.1"]      # kenpoMember
 
 
+def test_schema_header_names_what_slapd_knows(sandbox, srcdir):
+    """src/directory/schema.h, the one place kenpod and kenpo-admin take
+    attribute and class names from, names every kenpo definition, and each
+    of its names is one that slapd publishes (ppolicy's included)."""
+    with open(os.path.join(srcdir, "src", "directory", "schema.h")) as f:
+        header = dict(re.findall(r'#define (KENPO_(?:AT|OC)_\w+) "(\w+)"', f.read()))
+    out = sandbox.ldapsearch("cn=Subschema", "(objectClass=subschema)",
+                             "attributeTypes", "objectClasses", scope="base")
+    published = set()
+    for names in re.findall(r"NAME (\( [^)]* \)|'[^']+')", out):
+        published.update(n.lower() for n in re.findall(r"'([^']+)'", names))
+    unknown = sorted(n for n in header.values() if n.lower() not in published)
+    assert unknown == []
+    with open(os.path.join(srcdir, "schema", "kenpo.schema")) as f:
+        defined = {n for d in ks.parse_schema(f.read()) for n in d[2]}
+    assert defined - set(header.values()) == set()
+
+
 # ---- sandbox ----------------------------------------------------------------
 
 def test_sandbox_comes_up_under_two_seconds(sandbox):

@@ -14,8 +14,10 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -607,6 +609,102 @@ def test_identity_registration_end_to_end(sb, tool, testtool, tool_env):
     done = wait_mails(sb, private, 1)[-1]
     assert "利用登録完了のご案内" in done.kenpo_subject and ID_SOCIETY_NAME in done.kenpo_body
     assert lookup(sb, login)[0] == kp.OK
+
+
+class CuttingProxy:
+    """A TCP proxy in front of slapd that goes away at a chosen moment: it
+    passes everything on until a client sends a request holding `marker`,
+    then closes that connection without passing the request on, and refuses
+    every connection from then on, as a directory that has just gone down."""
+
+    def __init__(self, port, marker):
+        self.target = ("127.0.0.1", port)
+        self.marker = marker
+        self.cut = threading.Event()
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.listener.settimeout(0.1)
+        self.uri = "ldap://127.0.0.1:%d/" % self.listener.getsockname()[1]
+        self.socks = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while not self.cut.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            server = socket.create_connection(self.target)
+            self.socks += [client, server]
+            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
+        self.listener.close()
+
+    def _pump(self, src, dst, from_client):
+        seen = b""
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                seen = seen[-len(self.marker):] + data
+                if from_client and self.marker in seen:
+                    self.cut.set()
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.cut.set()
+        self.thread.join(5)
+        for s in self.socks:
+            s.close()
+
+
+def identity_ticket(sb, tool, roster, number, dob):
+    """A registration ticket of a roster member, through the identity check."""
+    sb.add_roster_member(number, roster, dob, base=sb.id_base)
+    tok = guide_token(sb, tool, roster, "--society", ID_SOCIETY)
+    n = len(mails_to(sb, roster))
+    rc, a, _ = tool("register", "identity", tok, roster, dob)
+    assert rc == 0, a
+    itok = token_of(wait_mails(sb, roster, n + 1)[-1])
+    rc, a, _ = tool("register", "identity-open", itok, input=a["authkey"] + "\n")
+    assert rc == 0, a
+    return a["ticket"]
+
+
+def test_directory_gone_while_taking_a_uid_is_unavailable(sb, tool):
+    """A roster member becomes a Unix account at registration, with the next
+    uidNumber of the society's counter.  If the directory goes away at that
+    moment, the answer is "unavailable" (exit 75: try again), not an internal
+    error (70), and the member is left as it was."""
+    roster = unique("gone") + "@corp.example.jp"
+    number = unique("G")
+    dn = "kenpoMemberNumber=%s,ou=members,%s" % (number, sb.id_base)
+    ticket = identity_ticket(sb, tool, roster, number, "1977-07-07")
+    counter = "cn=uidNumber," + sb.id_base
+    before = sb.entry(counter, "kenpoNextUid")["kenpoNextUid"]
+    proxy = CuttingProxy(sb.ldap_port, b"cn=uidNumber," + sb.id_base.encode())
+    try:
+        with sb.kenpod_settings_changed(kenpod={"ldap_uri": proxy.uri}):
+            rc, a, _ = complete(tool, ticket, unique("Gone.Taro"), unique("gone") + "@example.jp")
+            assert proxy.cut.is_set(), a
+            assert (rc, a["error"]) == (75, "unavailable"), a
+    finally:
+        proxy.close()
+    e = sb.entry(dn, "kenpoState", "uid", "uidNumber", "objectClass")
+    assert e["kenpoState"] == ["issued"] and "uid" not in e and "uidNumber" not in e
+    assert "posixAccount" not in e["objectClass"]
+    assert sb.entry(counter, "kenpoNextUid")["kenpoNextUid"] == before
 
 
 def test_identity_failures_capped_per_link_and_address(sb, tool):

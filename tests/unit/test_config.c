@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "readfile.h"
 
 #define TOKYO "/usr/share/zoneinfo/Asia/Tokyo"
 

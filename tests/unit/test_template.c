@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "template.h"
+#include "text.h"
 
 #define SOCIETY_JA "東洋紡健康保険組合"
 #define SOCIETY_EN "Example Health Insurance Society"

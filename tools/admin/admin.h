@@ -116,4 +116,18 @@ int cmd_import(struct admin *a);
 /* ---- init.c ---- */
 int cmd_init(struct admin *a);
 
+/* ---- lettercmd.c: the printable letters ---- */
+/* `kenpo-admin letters LETTERS.csv OUT.pdf`: the PDF of a letters CSV, for
+ * the society of the configuration (it needs no directory). */
+int cmd_letters(struct admin *a);
+/* Before issue, import or reissue with --letters-pdf: whether the PDF can
+ * be made (a configured society, no such file yet), so that nothing is
+ * changed when it cannot.  An exit code (message printed). */
+int admin_letters_pdf_ready(const struct admin *a);
+/* After issue, import or reissue with --letters-csv and --letters-pdf: the
+ * PDF of the letters CSV just written.  rc is the command's exit code: it
+ * is returned as it is when the command failed, or when there is no PDF
+ * to make; else the PDF's failure (ADMIN_ERROR) or rc. */
+int admin_letters_pdf(struct admin *a, int rc);
+
 #endif

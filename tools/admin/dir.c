@@ -1,6 +1,7 @@
 /*
  * dir.c - kenpo-admin's directory access (see dir.h).  The only file of
- * the tool that calls ldap_*.
+ * the tool that calls ldap_*, with the connection policy and the
+ * operations it shares with kenpod (src/directory/ldapconn.c).
  */
 #include "autoconfig.h"
 
@@ -14,6 +15,9 @@
 
 #include "config.h"
 #include "dir.h"
+#include "ldapconn.h"
+#include "readfile.h"
+#include "schema.h"
 #include "secret.h"
 
 #define PAGE_SIZE 500
@@ -74,105 +78,36 @@ op_timeout(const struct dir *d)
 
 /* ---- connecting ---- */
 
-static int
-set_options(LDAP *ld, const struct dir_bind *b)
-{
-	struct timeval tv = { .tv_sec = b->timeout > 0 ? b->timeout : 5, .tv_usec = 0 };
-	int version = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND, newctx = 0;
-
-	if (ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version) != LDAP_OPT_SUCCESS ||
-	    ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv) != LDAP_OPT_SUCCESS ||
-	    ldap_set_option(ld, LDAP_OPT_RESTART, LDAP_OPT_ON) != LDAP_OPT_SUCCESS ||
-	    /* Never send the administrator's credential where a referral says. */
-	    ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) != LDAP_OPT_SUCCESS)
-		return -1;
-	if (b->ca_file == NULL || b->ca_file[0] == '\0')
-		return 0;
-	if (ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, b->ca_file) != LDAP_OPT_SUCCESS ||
-	    ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand) != LDAP_OPT_SUCCESS ||
-	    ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &newctx) != LDAP_OPT_SUCCESS)
-		return -1;
-	return 0;
-}
-
-/* Read the bind password: the whole file but one trailing newline, as
- * kenpo reads every password file.  The file must be the caller's (or
- * root's) and readable by nobody else. */
+/* Read the bind password (readfile.h: one line).  The file must be the
+ * caller's (or root's) and readable by nobody else. */
 static int
 read_password(const char *path, char **out, char *err, size_t errsz)
 {
-	char *data = NULL;
 	size_t len = 0;
 
-	if (kenpo_read_file_safely(path, getuid(), PW_FILE_MAX, 1, &data, &len, err, errsz) != 0)
-		return -1;
-	if (len > 0 && data[len - 1] == '\n')
-		data[--len] = '\0';
-	if (strlen(data) != len) {
-		snprintf(err, errsz, "%s: NUL byte in the password", path);
-		kenpo_wipe(data, len);
-		free(data);
-		return -1;
-	}
-	*out = data;
-	return 0;
-}
-
-static int
-do_bind(LDAP *ld, const struct dir_bind *b, char *err, size_t errsz)
-{
-	struct berval cred = { 0, NULL };
-	char *pw = NULL;
-	int rc;
-
-	if (b->bind_dn == NULL) {
-		/* Empty credentials, not absent ones: the server would answer an
-		 * absent credential with an empty challenge. */
-		cred.bv_val = (char *)(uintptr_t)"";
-		rc = ldap_sasl_bind_s(ld, NULL, "EXTERNAL", &cred, NULL, NULL, NULL);
-		if (rc != LDAP_SUCCESS)
-			set_err(err, errsz, "SASL EXTERNAL bind", rc, NULL);
-		return rc == LDAP_SUCCESS ? 0 : -1;
-	}
-	if (read_password(b->pw_file, &pw, err, errsz) != 0)
-		return -1;
-	cred.bv_val = pw;
-	cred.bv_len = strlen(pw);
-	rc = ldap_sasl_bind_s(ld, b->bind_dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
-	kenpo_secret_free(pw);
-	if (rc != LDAP_SUCCESS) {
-		char what[300];
-
-		snprintf(what, sizeof what, "bind as %.200s", b->bind_dn);
-		set_err(err, errsz, what, rc, NULL);
-		return -1;
-	}
-	return 0;
+	return kenpo_read_secret_line(path, getuid(), PW_FILE_MAX, out, &len, err, errsz);
 }
 
 int
 dir_open(const struct dir_bind *b, struct dir **out, char *err, size_t errsz)
 {
+	struct kenpo_ldap_params p = {
+		.uri = b->uri, .bind_dn = b->bind_dn, .password = NULL, .ca_file = b->ca_file,
+		.timeout = b->timeout > 0 ? b->timeout : 5,
+	};
 	struct dir *d = NULL;
+	char *pw = NULL;
 	LDAP *ld = NULL;
-	int rc, ret = -1;
+	int ret = -1;
 
-	rc = ldap_initialize(&ld, b->uri);
-	if (rc != LDAP_SUCCESS) {
-		set_err(err, errsz, b->uri, rc, NULL);
+	if (b->bind_dn != NULL && read_password(b->pw_file, &pw, err, errsz) != 0)
+		goto done;
+	p.password = pw;
+	if (kenpo_ldap_setup() != 0) {
+		snprintf(err, errsz, "cannot initialise libldap");
 		goto done;
 	}
-	if (set_options(ld, b) != 0) {
-		snprintf(err, errsz, "%s: cannot set the connection options", b->uri);
-		goto done;
-	}
-	/* A CA file with a plain ldap:// URI can only mean StartTLS. */
-	if (b->ca_file != NULL && strncasecmp(b->uri, "ldap://", 7) == 0 &&
-	    (rc = ldap_start_tls_s(ld, NULL, NULL)) != LDAP_SUCCESS) {
-		set_err(err, errsz, "StartTLS", rc, NULL);
-		goto done;
-	}
-	if (do_bind(ld, b, err, errsz) != 0)
+	if (kenpo_ldap_open(&p, &ld, err, errsz) != LDAP_SUCCESS)
 		goto done;
 	d = calloc(1, sizeof *d);
 	if (d == NULL) {
@@ -180,11 +115,12 @@ dir_open(const struct dir_bind *b, struct dir **out, char *err, size_t errsz)
 		goto done;
 	}
 	d->ld = ld;
-	d->timeout = b->timeout > 0 ? b->timeout : 5;
+	d->timeout = p.timeout;
 	ld = NULL;
 	*out = d;
 	ret = 0;
 done:
+	kenpo_secret_free(pw);
 	if (ld != NULL)
 		ldap_unbind_ext_s(ld, NULL, NULL);
 	return ret;
@@ -704,107 +640,22 @@ dir_delete(struct dir *d, const char *dn, char *err, size_t errsz)
 	return finish(d, msgid, "delete", dn, err, errsz);
 }
 
-/* ---- the uidNumber counter ---- */
-
-/* The pre-read request control: an AttributeSelection of one attribute. */
-static int
-preread_control(const char *attr, LDAPControl **out)
-{
-	BerElement *ber = ber_alloc_t(LBER_USE_DER);
-	char *attrs[2] = { (char *)(uintptr_t)attr, NULL };
-	struct berval bv;
-	int rc = LDAP_NO_MEMORY;
-
-	if (ber == NULL)
-		return rc;
-	if (ber_printf(ber, "{v}", attrs) != -1 && ber_flatten2(ber, &bv, 0) == 0)
-		rc = ldap_control_create(LDAP_CONTROL_PRE_READ, 1, &bv, 1, out);
-	ber_free(ber, 1);
-	return rc;
-}
-
-/* The value of attr in a pre-read response control (a SearchResultEntry). */
-static int
-parse_preread(LDAPControl *c, const char *attr, unsigned long long *out)
-{
-	BerElement *ber = ber_init(&c->ldctl_value);
-	struct berval dn, type;
-	BerVarray vals = NULL;
-	char num[32];
-	int ret = -1;
-
-	if (ber == NULL)
-		return -1;
-	if (ber_scanf(ber, "{m{{m[W]}}}", &dn, &type, &vals) == LBER_ERROR || vals == NULL ||
-	    vals[0].bv_val == NULL || vals[0].bv_len >= sizeof num ||
-	    type.bv_len != strlen(attr) || strncasecmp(type.bv_val, attr, type.bv_len) != 0)
-		goto done;
-	memcpy(num, vals[0].bv_val, vals[0].bv_len);
-	num[vals[0].bv_len] = '\0';
-	if (kenpo_parse_ulong(num, 0, 0xffffffffULL, out) != 0)
-		goto done;
-	ret = 0;
-done:
-	ber_bvarray_free(vals);
-	ber_free(ber, 1);
-	return ret;
-}
-
-static int
-increment_result(struct dir *d, int msgid, const char *dn, const char *attr,
-		 unsigned long long *before, char *err, size_t errsz)
-{
-	struct timeval tv = { .tv_sec = op_timeout(d), .tv_usec = 0 };
-	LDAPMessage *res = NULL;
-	LDAPControl **ctrls = NULL, *c;
-	char *diag = NULL;
-	int code = LDAP_OTHER, ret;
-
-	if (ldap_result(d->ld, msgid, LDAP_MSG_ALL, &tv, &res) <= 0) {
-		snprintf(err, errsz, "increment %.300s: no answer", dn);
-		return DIR_ERR;
-	}
-	if (ldap_parse_result(d->ld, res, &code, NULL, &diag, NULL, &ctrls, 1) != LDAP_SUCCESS)
-		code = LDAP_DECODING_ERROR;
-	ret = map_rc(code);
-	if (code != LDAP_SUCCESS) {
-		op_err(err, errsz, "increment", dn, code, diag);
-	} else if ((c = ldap_control_find(LDAP_CONTROL_PRE_READ, ctrls, NULL)) == NULL ||
-		   parse_preread(c, attr, before) != 0) {
-		snprintf(err, errsz, "increment %.300s: no readable pre-read value of %s", dn, attr);
-		ret = DIR_ERR;
-	}
-	ldap_memfree(diag);
-	ldap_controls_free(ctrls);
-	return ret;
-}
+/* ---- counters ---- */
 
 int
 dir_increment(struct dir *d, const char *dn, const char *attr, unsigned long by,
 	      unsigned long long *before, char *err, size_t errsz)
 {
-	LDAPControl *pre = NULL, *ctrls[2] = { NULL, NULL };
-	struct dir_mods *m = dir_mods_new();
-	char num[32];
-	int rc, msgid, ret = DIR_ERR;
+	char diag[256];
+	int rc;
 
-	snprintf(num, sizeof num, "%lu", by);
-	if (m == NULL || dir_mods_put(m, DIR_MOD_INCREMENT, attr, num) != 0 ||
-	    preread_control(attr, &pre) != LDAP_SUCCESS) {
-		snprintf(err, errsz, "out of memory");
-		goto done;
-	}
-	ctrls[0] = pre;
-	rc = ldap_modify_ext(d->ld, dn, mods_of(m), ctrls, NULL, &msgid);
-	if (rc != LDAP_SUCCESS) {
-		op_err(err, errsz, "increment", dn, rc, NULL);
-		goto done;
-	}
-	ret = increment_result(d, msgid, dn, attr, before, err, errsz);
-done:
-	ldap_control_free(pre);
-	dir_mods_free(m);
-	return ret;
+	rc = kenpo_ldap_increment(d->ld, dn, attr, by, op_timeout(d), before, diag, sizeof diag);
+	if (rc == LDAP_DECODING_ERROR)
+		snprintf(err, errsz, "increment %.300s: no readable pre-read value of %s", dn,
+			 attr);
+	else if (rc != LDAP_SUCCESS)
+		op_err(err, errsz, "increment", dn, rc, diag);
+	return rc == LDAP_SUCCESS ? DIR_OK : rc == LDAP_DECODING_ERROR ? DIR_ERR : map_rc(rc);
 }
 
 /* ---- the root DSE and the schema ---- */
@@ -816,7 +667,7 @@ root_dse(struct dir *d, const char *attr, char *err, size_t errsz)
 	const char *attrs[] = { attr, NULL };
 	struct dir_entry *e = NULL;
 
-	if (dir_search(d, "", DIR_BASE, "(objectClass=*)", attrs, dir_keep_first, &e,
+	if (dir_search(d, "", DIR_BASE, "(" KENPO_AT_OBJECTCLASS "=*)", attrs, dir_keep_first, &e,
 		       err, errsz) != DIR_OK) {
 		dir_entry_free(e);
 		return NULL;
@@ -902,8 +753,8 @@ dir_schema_has_class(struct dir *d, const char *name, char *err, size_t errsz)
 			snprintf(err, errsz, "the server names no subschema entry");
 		goto done;
 	}
-	if (dir_search(d, sub, DIR_BASE, "(objectClass=subschema)", attrs, dir_keep_first, &sch,
-		       err, errsz) != DIR_OK || sch == NULL)
+	if (dir_search(d, sub, DIR_BASE, "(" KENPO_AT_OBJECTCLASS "=subschema)", attrs,
+		       dir_keep_first, &sch, err, errsz) != DIR_OK || sch == NULL)
 		goto done;
 	snprintf(quoted, sizeof quoted, "'%.128s'", name);
 	ret = 0;
@@ -918,21 +769,7 @@ done:
 int
 dir_filter_escape(const char *in, char *out, size_t outsz)
 {
-	struct berval bin, bout = { 0, NULL };
-	int ret = -1;
-
-	bin.bv_val = (char *)(uintptr_t)in;
-	bin.bv_len = strlen(in);
-	if (ldap_bv2escaped_filter_value(&bin, &bout) != 0)
-		return -1;
-	if (bout.bv_len < outsz) {
-		if (bout.bv_len > 0)
-			memcpy(out, bout.bv_val, bout.bv_len);
-		out[bout.bv_len] = '\0';
-		ret = 0;
-	}
-	ber_memfree(bout.bv_val);
-	return ret;
+	return kenpo_ldap_escape(in, strlen(in), out, outsz);
 }
 
 int

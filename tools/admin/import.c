@@ -26,11 +26,14 @@
 
 #include "admin.h"
 #include "gen.h"
+#include "home.h"
 #include "letters.h"
 #include "localname.h"
 #include "policy.h"
 #include "proto.h"
 #include "roster.h"
+#include "schema.h"
+#include "uid.h"
 
 #define ROSTER_MAX_BYTES (1024L * 1024 * 1024)
 #define LOGIN_TRIES 5
@@ -178,7 +181,7 @@ keep_member(struct dir_entry *e, void *arg)
 {
 	struct import *im = arg;
 	struct existing *nx;
-	const char *number = dir_get(e, "kenpoMemberNumber");
+	const char *number = dir_get(e, KENPO_AT_NUMBER);
 
 	if (number == NULL)
 		return DIR_CB_NEXT;
@@ -220,7 +223,7 @@ find_existing(struct import *im, const char *number)
 static int
 parent_number(const char *dn, char *out, size_t outsz)
 {
-	static const char rdn[] = "kenpoMemberNumber=";
+	static const char rdn[] = KENPO_AT_NUMBER "=";
 	const char *p = strchr(dn, ','), *end;
 
 	if (p == NULL || strncasecmp(p + 1, rdn, sizeof rdn - 1) != 0)
@@ -240,7 +243,7 @@ keep_house(struct dir_entry *e, void *arg)
 	struct import *im = arg;
 	struct existing *x;
 	char number[ROSTER_NUMBER_MAX + 1];
-	const char *idx = dir_get(e, "kenpoHouseholdIndex");
+	const char *idx = dir_get(e, KENPO_AT_HOUSEHOLD_INDEX);
 	unsigned long long i;
 
 	if (idx == NULL || kenpo_parse_ulong(idx, 1, ROSTER_HOUSEHOLD_MAX, &i) != 0 ||
@@ -285,11 +288,11 @@ members_filter(const struct import *im, char *out, size_t outsz)
 	int n;
 
 	if (!im->issue)
-		n = snprintf(out, outsz, "(objectClass=kenpoMember)");
+		n = snprintf(out, outsz, KENPO_FILTER_MEMBER);
 	else if (dir_filter_escape(im->roster.rows[0].number, esc, sizeof esc) != 0)
 		return -1;
 	else
-		n = snprintf(out, outsz, "(&(objectClass=kenpoMember)(kenpoMemberNumber=%s))", esc);
+		n = snprintf(out, outsz, "(&" KENPO_FILTER_MEMBER "(" KENPO_AT_NUMBER "=%s))", esc);
 	return n < 0 || (size_t)n >= outsz ? -1 : 0;
 }
 
@@ -298,15 +301,15 @@ static int
 load_existing(struct import *im)
 {
 	static const char *const mattrs[] = {
-		"kenpoMemberNumber", "cn", "kenpoDateOfBirth", "kenpoRosterMail", NULL
+		KENPO_AT_NUMBER, KENPO_AT_CN, KENPO_AT_BIRTH, KENPO_AT_ROSTER_MAIL, NULL
 	};
 	static const char *const hattrs[] = {
-		"kenpoHouseholdIndex", "cn", "kenpoDateOfBirth", NULL
+		KENPO_AT_HOUSEHOLD_INDEX, KENPO_AT_CN, KENPO_AT_BIRTH, NULL
 	};
 	char base[ADMIN_DN_MAX], filter[FILTER_MAX], err[ADMIN_ERR_MAX];
 	int rc;
 
-	if (admin_sub_dn(im->a, "ou=members", base, sizeof base) != 0 ||
+	if (admin_sub_dn(im->a, KENPO_RDN_MEMBERS, base, sizeof base) != 0 ||
 	    members_filter(im, filter, sizeof filter) != 0)
 		return -1;
 	rc = dir_search(im->a->dir, base, DIR_ONE, filter, mattrs, keep_member, im, err,
@@ -314,7 +317,7 @@ load_existing(struct import *im)
 	if (rc == DIR_OK && make_table(im) != 0)
 		snprintf(err, sizeof err, "out of memory");
 	if (rc == DIR_OK && im->table_made && !im->issue)
-		rc = dir_search(im->a->dir, base, DIR_SUB, "(objectClass=kenpoHouseholdMember)",
+		rc = dir_search(im->a->dir, base, DIR_SUB, KENPO_FILTER_HOUSEHOLD,
 				hattrs, keep_house, im, err, sizeof err);
 	if (rc != DIR_OK || !im->table_made) {
 		admin_error("%s", err);
@@ -343,8 +346,8 @@ same_household(const struct roster_row *row, const struct existing *x)
 			continue;
 		if (i > row->nhouse || h == NULL)
 			return 0;
-		if (!same_text(row->house[i - 1].name, dir_get(h, "cn")) ||
-		    !same_text(row->house[i - 1].birth, dir_get(h, "kenpoDateOfBirth")))
+		if (!same_text(row->house[i - 1].name, dir_get(h, KENPO_AT_CN)) ||
+		    !same_text(row->house[i - 1].birth, dir_get(h, KENPO_AT_BIRTH)))
 			return 0;
 	}
 	return 1;
@@ -353,12 +356,12 @@ same_household(const struct roster_row *row, const struct existing *x)
 static unsigned
 changed_fields(const struct roster_row *row, const struct existing *x)
 {
-	const char *mail = dir_get(x->e, "kenpoRosterMail");
+	const char *mail = dir_get(x->e, KENPO_AT_ROSTER_MAIL);
 	unsigned f = 0;
 
-	if (!same_text(row->name, dir_get(x->e, "cn")))
+	if (!same_text(row->name, dir_get(x->e, KENPO_AT_CN)))
 		f |= F_NAME;
-	if (!same_text(row->birth, dir_get(x->e, "kenpoDateOfBirth")))
+	if (!same_text(row->birth, dir_get(x->e, KENPO_AT_BIRTH)))
 		f |= F_BIRTH;
 	/* Mail addresses compare without regard to case, as the directory does. */
 	if ((row->mail == NULL) != (mail == NULL) ||
@@ -443,11 +446,11 @@ household_entry(const struct roster_row *row, size_t i)
 	snprintf(idx, sizeof idx, "%02zu", i);
 	/* The household is shown as ご家族01, ご家族02, ... until each sets a nickname. */
 	snprintf(nick, sizeof nick, "ご家族%02zu", i);
-	if (m == NULL || dir_mods_put(m, DIR_MOD_ADD, "objectClass", "kenpoHouseholdMember") ||
-	    dir_mods_put(m, DIR_MOD_ADD, "kenpoHouseholdIndex", idx) ||
-	    dir_mods_put(m, DIR_MOD_ADD, "cn", row->house[i - 1].name) ||
-	    dir_mods_put(m, DIR_MOD_ADD, "kenpoNickname", nick) ||
-	    put_opt(m, "kenpoDateOfBirth", row->house[i - 1].birth)) {
+	if (m == NULL || dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_OBJECTCLASS, KENPO_OC_HOUSEHOLD) ||
+	    dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_HOUSEHOLD_INDEX, idx) ||
+	    dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_CN, row->house[i - 1].name) ||
+	    dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_NICKNAME, nick) ||
+	    put_opt(m, KENPO_AT_BIRTH, row->house[i - 1].birth)) {
 		dir_mods_free(m);
 		return NULL;
 	}
@@ -457,7 +460,7 @@ household_entry(const struct roster_row *row, size_t i)
 static int
 house_dn(const char *member_dn, size_t i, char *out, size_t outsz)
 {
-	int n = snprintf(out, outsz, "kenpoHouseholdIndex=%02zu,%s", i, member_dn);
+	int n = snprintf(out, outsz, KENPO_AT_HOUSEHOLD_INDEX "=%02zu,%s", i, member_dn);
 
 	return n < 0 || (size_t)n >= outsz ? -1 : 0;
 }
@@ -489,12 +492,12 @@ member_changes(const struct item *it)
 	int bad = m == NULL;
 
 	if (!bad && (it->fields & F_NAME))
-		bad = dir_mods_put(m, DIR_MOD_REPLACE, "cn", row->name) ||
-		      dir_mods_put(m, DIR_MOD_REPLACE, "sn", row->sn);
+		bad = dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_CN, row->name) ||
+		      dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_SN, row->sn);
 	if (!bad && (it->fields & F_BIRTH))
-		bad = dir_mods_put(m, DIR_MOD_REPLACE, "kenpoDateOfBirth", row->birth);
+		bad = dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_BIRTH, row->birth);
 	if (!bad && (it->fields & F_MAIL))
-		bad = dir_mods_put(m, DIR_MOD_REPLACE, "kenpoRosterMail", row->mail);
+		bad = dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_ROSTER_MAIL, row->mail);
 	if (bad) {
 		dir_mods_free(m);
 		return NULL;
@@ -514,12 +517,12 @@ push_house_change(struct import *im, struct item *it, size_t i)
 		return push_household_adds(im, it, it->ex->e->dn, i, i);
 	if (i > row->nhouse)
 		return push_op(im, it, OP_DELETE, h->dn, NULL, 0);
-	if (same_text(row->house[i - 1].name, dir_get(h, "cn")) &&
-	    same_text(row->house[i - 1].birth, dir_get(h, "kenpoDateOfBirth")))
+	if (same_text(row->house[i - 1].name, dir_get(h, KENPO_AT_CN)) &&
+	    same_text(row->house[i - 1].birth, dir_get(h, KENPO_AT_BIRTH)))
 		return 0;
 	m = dir_mods_new();
-	if (m == NULL || dir_mods_put(m, DIR_MOD_REPLACE, "cn", row->house[i - 1].name) ||
-	    dir_mods_put(m, DIR_MOD_REPLACE, "kenpoDateOfBirth", row->house[i - 1].birth)) {
+	if (m == NULL || dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_CN, row->house[i - 1].name) ||
+	    dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_BIRTH, row->house[i - 1].birth)) {
 		dir_mods_free(m);
 		return -1;
 	}
@@ -549,31 +552,6 @@ push_update(struct import *im, struct item *it)
 
 /* ---- new members ---- */
 
-/* The society's home template: %u the login ID, %n the member number. */
-static int
-expand_home(const char *tmpl, const char *login, const char *number, char *out, size_t outsz)
-{
-	size_t o = 0, n;
-	const char *add;
-	char one[2] = "";
-
-	for (; *tmpl != '\0'; tmpl++) {
-		add = one;
-		one[0] = *tmpl;
-		if (tmpl[0] == '%' && (tmpl[1] == 'u' || tmpl[1] == 'n' || tmpl[1] == '%')) {
-			tmpl++;
-			add = *tmpl == 'u' ? login : *tmpl == 'n' ? number : "%";
-		}
-		n = strlen(add);
-		if (n >= outsz - o)
-			return -1;
-		memcpy(out + o, add, n);
-		o += n;
-	}
-	out[o] = '\0';
-	return 0;
-}
-
 /* The login part of a new member (letter registration): posixAccount. */
 static int
 put_login(const struct import *im, const struct item *it, struct dir_mods *m)
@@ -583,15 +561,16 @@ put_login(const struct import *im, const struct item *it, struct dir_mods *m)
 
 	snprintf(uid, sizeof uid, "%lu", it->uid);
 	snprintf(gid, sizeof gid, "%lu", s->gid);
-	if (expand_home(s->home_template, it->login, it->row->number, home, sizeof home) != 0)
+	if (kenpo_home_expand(s->home_template, it->login, it->row->number, home,
+			      sizeof home) != 0)
 		return -1;
-	return dir_mods_put(m, DIR_MOD_ADD, "uid", it->login) ||
-	       dir_mods_put(m, DIR_MOD_ADD, "uidNumber", uid) ||
-	       dir_mods_put(m, DIR_MOD_ADD, "gidNumber", gid) ||
-	       dir_mods_put(m, DIR_MOD_ADD, "homeDirectory", home) ||
-	       dir_mods_put(m, DIR_MOD_ADD, "loginShell", s->shell) ||
-	       dir_mods_put(m, DIR_MOD_ADD, "kenpoTempPassword", it->hash) ||
-	       put_opt(m, "kenpoTempPasswordExpiry",
+	return dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_UID, it->login) ||
+	       dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_UIDNUMBER, uid) ||
+	       dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_GIDNUMBER, gid) ||
+	       dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_HOME, home) ||
+	       dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_SHELL, s->shell) ||
+	       dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_TEMP_PASSWORD, it->hash) ||
+	       put_opt(m, KENPO_AT_TEMP_EXPIRY,
 		       im->expiry_gt[0] != '\0' ? im->expiry_gt : NULL) ? -1 : 0;
 }
 
@@ -600,8 +579,8 @@ static struct dir_mods *
 member_entry(const struct import *im, const struct item *it)
 {
 	static const char *const notify[] = {
-		"kenpoNotifyMedical", "kenpoNotifyGeneric", "kenpoNotifyMagazine",
-		"kenpoNotifyDocuments", "kenpoNotifyApplications",
+		KENPO_AT_NOTIFY_MEDICAL, KENPO_AT_NOTIFY_GENERIC, KENPO_AT_NOTIFY_MAGAZINE,
+		KENPO_AT_NOTIFY_DOCUMENTS, KENPO_AT_NOTIFY_APPLICATIONS,
 	};
 	const struct roster_row *row = it->row;
 	int letter = im->a->soc.method == KENPO_REG_LETTER;
@@ -610,23 +589,24 @@ member_entry(const struct import *im, const struct item *it)
 	int bad = m == NULL;
 
 	if (!bad)
-		bad = dir_mods_put(m, DIR_MOD_ADD, "objectClass", "inetOrgPerson") ||
-		      (letter && dir_mods_put(m, DIR_MOD_ADD, "objectClass", "posixAccount")) ||
-		      dir_mods_put(m, DIR_MOD_ADD, "objectClass", "kenpoMember") ||
-		      dir_mods_put(m, DIR_MOD_ADD, "kenpoMemberNumber", row->number) ||
-		      dir_mods_put(m, DIR_MOD_ADD, "kenpoState", "issued") ||
-		      dir_mods_put(m, DIR_MOD_ADD, "cn", row->name) ||
-		      dir_mods_put(m, DIR_MOD_ADD, "sn", row->sn) ||
-		      dir_mods_put(m, DIR_MOD_ADD, "kenpoNickname", row->nickname != NULL ?
+		bad = dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_OBJECTCLASS, KENPO_OC_PERSON) ||
+		      (letter &&
+		       dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_OBJECTCLASS, KENPO_OC_POSIX)) ||
+		      dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_OBJECTCLASS, KENPO_OC_MEMBER) ||
+		      dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_NUMBER, row->number) ||
+		      dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_STATE, KENPO_STATE_ISSUED) ||
+		      dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_CN, row->name) ||
+		      dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_SN, row->sn) ||
+		      dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_NICKNAME, row->nickname != NULL ?
 				   row->nickname : ADMIN_NICKNAME_DEFAULT) ||
-		      put_opt(m, "kenpoDateOfBirth", row->birth) ||
-		      put_opt(m, "kenpoRosterMail", row->mail) ||
-		      put_opt(m, "kenpoKeyRequired", row->key_required < 0 ? NULL :
-			      row->key_required ? "TRUE" : "FALSE") ||
+		      put_opt(m, KENPO_AT_BIRTH, row->birth) ||
+		      put_opt(m, KENPO_AT_ROSTER_MAIL, row->mail) ||
+		      put_opt(m, KENPO_AT_KEY_REQUIRED, row->key_required < 0 ? NULL :
+			      row->key_required ? KENPO_TRUE : KENPO_FALSE) ||
 		      (letter && put_login(im, it, m) != 0);
 	/* Every notification is on by default (manual ⑤-5). */
 	for (i = 0; !bad && i < sizeof notify / sizeof notify[0]; i++)
-		bad = dir_mods_put(m, DIR_MOD_ADD, notify[i], "TRUE");
+		bad = dir_mods_put(m, DIR_MOD_ADD, notify[i], KENPO_TRUE);
 	if (bad) {
 		dir_mods_free(m);
 		return NULL;
@@ -839,7 +819,7 @@ login_taken(struct import *im, const char *login)
 			  err, sizeof err) != DIR_OK)
 		snprintf(im->suffix, sizeof im->suffix, "%s", im->a->soc.base);
 	/* Generated IDs are letters and digits: nothing to escape. */
-	snprintf(filter, sizeof filter, "(uid=%s)", login);
+	snprintf(filter, sizeof filter, "(" KENPO_AT_UID "=%s)", login);
 	if (dir_search(im->a->dir, im->suffix, DIR_SUB, filter, none, note_found, &found,
 		       err, sizeof err) != DIR_OK)
 		return 0;
@@ -1070,30 +1050,32 @@ plan(struct import *im)
 	return 0;
 }
 
-/* Take uid numbers for the new members, all at once. 0 or -1. */
+/* Take uid numbers for the new members, all at once (uid.h). 0 or -1. */
 static int
 allocate_uids(struct import *im)
 {
 	const struct admin_society *s = &im->a->soc;
 	char dn[ADMIN_DN_MAX], err[ADMIN_ERR_MAX];
+	unsigned long first;
 	size_t i;
 
 	if (s->method != KENPO_REG_LETTER || im->nnew == 0)
 		return 0;
-	if (admin_sub_dn(im->a, "cn=uidNumber", dn, sizeof dn) != 0 ||
-	    dir_increment(im->a->dir, dn, "kenpoNextUid", (unsigned long)im->nnew,
+	if (kenpo_uid_counter_dn(s->base, dn, sizeof dn) != 0 ||
+	    dir_increment(im->a->dir, dn, KENPO_AT_NEXT_UID, (unsigned long)im->nnew,
 			  &im->uid_first, err, sizeof err) != DIR_OK) {
 		admin_error("%s", err);
 		return -1;
 	}
-	if (im->uid_first < s->uid_min || im->uid_first + im->nnew - 1 > s->uid_max) {
+	if (kenpo_uid_block(im->uid_first, (unsigned long)im->nnew, s->uid_min, s->uid_max,
+			    &first) != 0) {
 		admin_error("uid numbers %llu..%llu are outside the society's range %lu..%lu "
 			    "(%s)", im->uid_first, im->uid_first + im->nnew - 1, s->uid_min,
 			    s->uid_max, dn);
 		return -1;
 	}
 	for (i = 0; i < im->nnew; i++)
-		im->news[i]->uid = (unsigned long)(im->uid_first + i);
+		im->news[i]->uid = first + (unsigned long)i;
 	return 0;
 }
 

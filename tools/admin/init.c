@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "admin.h"
+#include "schema.h"
 
 #define LDIF_MAX (64 * 1024)
 #define MODULE_PATH "/usr/lib/ldap"
@@ -103,7 +104,7 @@ static int
 ensure_ou(struct init *in, const char *ou, const char *parent)
 {
 	char dn[ADMIN_DN_MAX], rdn[64];
-	const char *pairs[] = { "objectClass", "organizationalUnit", "ou", ou, NULL };
+	const char *pairs[] = { KENPO_AT_OBJECTCLASS, KENPO_OC_OU, KENPO_AT_OU, ou, NULL };
 
 	snprintf(rdn, sizeof rdn, "ou=%s", ou);
 	if (dn_under(in, dn, sizeof dn, rdn, parent) != 0)
@@ -130,16 +131,18 @@ ensure_policies(struct init *in)
 	if (dn_under(in, parent, sizeof parent, "ou=policies", in->suffix) != 0)
 		return;
 	const char *members[] = {
-		"objectClass", "organizationalRole", "objectClass", "pwdPolicy", "cn", "default",
-		"pwdAttribute", "userPassword", "pwdCheckQuality", "0",
+		KENPO_AT_OBJECTCLASS, KENPO_OC_ROLE, KENPO_AT_OBJECTCLASS, KENPO_OC_PWDPOLICY,
+		KENPO_AT_CN, "default",
+		"pwdAttribute", KENPO_AT_PASSWORD, "pwdCheckQuality", "0",
 		"pwdLockout", failures > 0 ? "TRUE" : "FALSE", "pwdMaxFailure", max,
 		"pwdLockoutDuration", dur, "pwdFailureCountInterval", dur,
 		"pwdMustChange", "FALSE", "pwdAllowUserChange", "TRUE", "pwdMaxAge", "0",
 		"pwdInHistory", "0", NULL
 	};
 	const char *services[] = {
-		"objectClass", "organizationalRole", "objectClass", "pwdPolicy", "cn", "services",
-		"pwdAttribute", "userPassword", "pwdLockout", "FALSE", "pwdMaxAge", "0", NULL
+		KENPO_AT_OBJECTCLASS, KENPO_OC_ROLE, KENPO_AT_OBJECTCLASS, KENPO_OC_PWDPOLICY,
+		KENPO_AT_CN, "services",
+		"pwdAttribute", KENPO_AT_PASSWORD, "pwdLockout", "FALSE", "pwdMaxAge", "0", NULL
 	};
 
 	if (ensure_ou(in, "policies", in->suffix) != 0)
@@ -156,7 +159,7 @@ static void
 adopt_society(struct init *in, const struct dir_entry *e)
 {
 	const struct admin_society *s = &in->a->soc;
-	const char *id = dir_get(e, "kenpoSocietyId");
+	const char *id = dir_get(e, KENPO_AT_SOCIETY_ID);
 	struct dir_mods *m;
 	char err[ADMIN_ERR_MAX];
 
@@ -170,10 +173,10 @@ adopt_society(struct init *in, const struct dir_entry *e)
 		return;
 	}
 	m = dir_mods_new();
-	if (m == NULL || dir_mods_put(m, DIR_MOD_ADD, "objectClass", "kenpoSociety") ||
-	    dir_mods_put(m, DIR_MOD_ADD, "kenpoSocietyId", s->id) ||
-	    (s->name != NULL && dir_get(e, "displayName") == NULL &&
-	     dir_mods_put(m, DIR_MOD_ADD, "displayName", s->name)) ||
+	if (m == NULL || dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_OBJECTCLASS, KENPO_OC_SOCIETY) ||
+	    dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_SOCIETY_ID, s->id) ||
+	    (s->name != NULL && dir_get(e, KENPO_AT_DISPLAY_NAME) == NULL &&
+	     dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_DISPLAY_NAME, s->name)) ||
 	    dir_modify(in->a->dir, s->base, m, err, sizeof err) != DIR_OK) {
 		admin_error("%s: cannot make it a society's entry: %s", s->base, err);
 		in->errors++;
@@ -187,12 +190,12 @@ adopt_society(struct init *in, const struct dir_entry *e)
 static int
 ensure_society(struct init *in)
 {
-	static const char *const attrs[] = { "kenpoSocietyId", "displayName", NULL };
+	static const char *const attrs[] = { KENPO_AT_SOCIETY_ID, KENPO_AT_DISPLAY_NAME, NULL };
 	const struct admin_society *s = &in->a->soc;
 	struct dir_entry *e = NULL;
 	char err[ADMIN_ERR_MAX];
-	int rc = dir_search(in->a->dir, s->base, DIR_BASE, "(objectClass=*)", attrs, dir_keep_first,
-			    &e, err, sizeof err);
+	int rc = dir_search(in->a->dir, s->base, DIR_BASE, "(" KENPO_AT_OBJECTCLASS "=*)", attrs,
+			    dir_keep_first, &e, err, sizeof err);
 
 	if (rc == DIR_OK && e != NULL) {
 		adopt_society(in, e);
@@ -210,9 +213,9 @@ ensure_society(struct init *in)
 		return -1;
 	}
 	const char *pairs[] = {
-		"objectClass", "organizationalUnit", "objectClass", "kenpoSociety",
-		"ou", s->id, "kenpoSocietyId", s->id,
-		s->name != NULL ? "displayName" : NULL, s->name, NULL
+		KENPO_AT_OBJECTCLASS, KENPO_OC_OU, KENPO_AT_OBJECTCLASS, KENPO_OC_SOCIETY,
+		KENPO_AT_OU, s->id, KENPO_AT_SOCIETY_ID, s->id,
+		s->name != NULL ? KENPO_AT_DISPLAY_NAME : NULL, s->name, NULL
 	};
 	return ensure(in, s->base, attrs_of(pairs));
 }
@@ -223,8 +226,9 @@ ensure_tree(struct init *in)
 	const struct admin_society *s = &in->a->soc;
 	char dn[ADMIN_DN_MAX], next[24];
 	const char *counter[] = {
-		"objectClass", "kenpoCounter", "cn", "uidNumber", "kenpoNextUid", next,
-		"description", "next uidNumber of the society's members", NULL
+		KENPO_AT_OBJECTCLASS, KENPO_OC_COUNTER, KENPO_AT_CN, KENPO_AT_UIDNUMBER,
+		KENPO_AT_NEXT_UID, next,
+		KENPO_AT_DESCRIPTION, "next uidNumber of the society's members", NULL
 	};
 
 	ensure_policies(in);
@@ -234,7 +238,7 @@ ensure_tree(struct init *in)
 	(void)ensure_ou(in, "tokens", s->base);
 	(void)ensure_ou(in, "rates", s->base);
 	snprintf(next, sizeof next, "%lu", s->uid_min);
-	if (dn_under(in, dn, sizeof dn, "cn=uidNumber", s->base) == 0)
+	if (dn_under(in, dn, sizeof dn, KENPO_RDN_UID_COUNTER, s->base) == 0)
 		(void)ensure(in, dn, attrs_of(counter));
 }
 
@@ -584,10 +588,11 @@ done:
 
 /* The equality indexes of schema/README.md. */
 static const char *const indexes[] = {
-	"objectClass", "uid", "uidNumber", "gidNumber", "kenpoMemberNumber", "kenpoState",
-	"kenpoMail1", "kenpoMail2", "kenpoMail3", "kenpoRosterMail", "kenpoDateOfBirth",
-	"kenpoTokenHash", "kenpoTokenKind", "kenpoTokenMail", "kenpoTokenMember",
-	"kenpoRateKey", "entryCSN", "entryUUID", "entryExpireTimestamp",
+	KENPO_AT_OBJECTCLASS, KENPO_AT_UID, KENPO_AT_UIDNUMBER, KENPO_AT_GIDNUMBER,
+	KENPO_AT_NUMBER, KENPO_AT_STATE, KENPO_AT_MAIL1, KENPO_AT_MAIL2, KENPO_AT_MAIL3,
+	KENPO_AT_ROSTER_MAIL, KENPO_AT_BIRTH, KENPO_AT_TOKEN_HASH, KENPO_AT_TOKEN_KIND,
+	KENPO_AT_TOKEN_MAIL, KENPO_AT_TOKEN_MEMBER, KENPO_AT_RATE_KEY,
+	"entryCSN", "entryUUID", "entryExpireTimestamp",
 };
 
 /* 1 when an olcDbIndex value ("attr1,attr2 eq,pres") indexes attr for
@@ -798,7 +803,7 @@ static int
 check_schema(struct init *in)
 {
 	char err[ADMIN_ERR_MAX];
-	int r = dir_schema_has_class(in->a->dir, "kenpoSociety", err, sizeof err);
+	int r = dir_schema_has_class(in->a->dir, KENPO_OC_SOCIETY, err, sizeof err);
 
 	if (r < 0)
 		admin_error("%s", err);

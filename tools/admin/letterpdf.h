@@ -24,7 +24,6 @@
 #include "config.h"
 #include "letters.h"
 
-struct admin;
 struct letterpdf;
 
 /* Create path (O_EXCL, mode 0600) for the letters of society soc, which
@@ -50,29 +49,5 @@ int letterpdf_close(struct letterpdf *p, char *err, size_t errsz);
 
 /* Give up: release p and remove the file.  NULL is allowed. */
 void letterpdf_abort(struct letterpdf *p);
-
-/* Make the PDF at pdf_path from the letters CSV written by letters_open
- * and letters_write (the columns are found by their names in the header).
- * Rows of another society than soc are refused.  *count (may be NULL)
- * receives the number of pages.  0, or -1 with err filled (no PDF is left
- * behind). */
-int letterpdf_from_csv(const char *csv_path, const char *pdf_path,
-		       const struct kenpo_society *soc, unsigned long *count,
-		       char *err, size_t errsz);
-
-/* `kenpo-admin letters LETTERS.csv OUT.pdf`: the PDF of a letters CSV, for
- * the society of the configuration (it needs no directory). */
-int cmd_letters(struct admin *a);
-
-/* Before issue, import or reissue with --letters-pdf: whether the PDF can
- * be made (a configured society, no such file yet), so that nothing is
- * changed when it cannot.  An exit code (message printed). */
-int admin_letters_pdf_ready(const struct admin *a);
-
-/* After issue, import or reissue with --letters-csv and --letters-pdf: the
- * PDF of the letters CSV just written.  rc is the command's exit code: it
- * is returned as it is when the command failed, or when there is no PDF
- * to make; else the PDF's failure (ADMIN_ERROR) or rc. */
-int admin_letters_pdf(struct admin *a, int rc);
 
 #endif

@@ -77,15 +77,17 @@ letters_spell(const char *s, int mark_case, char *out, size_t outsz)
 	return 0;
 }
 
+const char *const letters_columns[LC_COUNT] = {
+	[LC_SOCIETY] = "society", [LC_LINE] = "line", [LC_NUMBER] = "member_number",
+	[LC_NAME] = "name", [LC_NICKNAME] = "nickname", [LC_LOGIN] = "login_id",
+	[LC_LOGIN_READING] = "login_id_reading", [LC_PASSWORD] = "temp_password",
+	[LC_PASSWORD_READING] = "temp_password_reading", [LC_EXPIRY] = "temp_password_expiry",
+};
+
 int
 letters_open(const char *path, const char *society, struct letters **out,
 	     char *err, size_t errsz)
 {
-	static const char *const header[] = {
-		"society", "line", "member_number", "name", "nickname", "login_id",
-		"login_id_reading", "temp_password", "temp_password_reading",
-		"temp_password_expiry",
-	};
 	struct letters *l = calloc(1, sizeof *l);
 	int fd;
 
@@ -102,7 +104,7 @@ letters_open(const char *path, const char *society, struct letters **out,
 		goto fail;
 	}
 	if (setvbuf(l->f, l->buf, _IOFBF, sizeof l->buf) != 0 ||
-	    csv_write_row(l->f, header, sizeof header / sizeof header[0]) != 0) {
+	    csv_write_row(l->f, letters_columns, LC_COUNT) != 0) {
 		snprintf(err, errsz, "%s: cannot write", path);
 		goto fail;
 	}
@@ -121,24 +123,24 @@ int
 letters_write(struct letters *l, const struct letter *x)
 {
 	char line[24], id_spelled[LETTERS_SPELL_MAX], pw_spelled[LETTERS_SPELL_MAX];
-	const char *fields[10];
+	const char *fields[LC_COUNT];
 	int ret = -1;
 
 	snprintf(line, sizeof line, "%lu", x->line);
 	if (letters_spell(x->login, 0, id_spelled, sizeof id_spelled) != 0 ||
 	    letters_spell(x->password, 1, pw_spelled, sizeof pw_spelled) != 0)
 		goto done;
-	fields[0] = l->society;
-	fields[1] = x->line != 0 ? line : "";
-	fields[2] = x->number;
-	fields[3] = x->name;
-	fields[4] = x->nickname;
-	fields[5] = x->login;
-	fields[6] = id_spelled;
-	fields[7] = x->password;
-	fields[8] = pw_spelled;
-	fields[9] = x->expiry;
-	ret = csv_write_row(l->f, fields, 10);
+	fields[LC_SOCIETY] = l->society;
+	fields[LC_LINE] = x->line != 0 ? line : "";
+	fields[LC_NUMBER] = x->number;
+	fields[LC_NAME] = x->name;
+	fields[LC_NICKNAME] = x->nickname;
+	fields[LC_LOGIN] = x->login;
+	fields[LC_LOGIN_READING] = id_spelled;
+	fields[LC_PASSWORD] = x->password;
+	fields[LC_PASSWORD_READING] = pw_spelled;
+	fields[LC_EXPIRY] = x->expiry;
+	ret = csv_write_row(l->f, fields, LC_COUNT);
 done:
 	kenpo_wipe(pw_spelled, sizeof pw_spelled);
 	return ret;

@@ -16,6 +16,14 @@
 
 struct letters;
 
+/* The columns of the letters CSV, in their order; its header line names
+ * them with letters_columns (lettercmd.c finds them by these names). */
+enum letters_column {
+	LC_SOCIETY, LC_LINE, LC_NUMBER, LC_NAME, LC_NICKNAME, LC_LOGIN, LC_LOGIN_READING,
+	LC_PASSWORD, LC_PASSWORD_READING, LC_EXPIRY, LC_COUNT
+};
+extern const char *const letters_columns[LC_COUNT];
+
 struct letter {
 	unsigned long line;        /* roster line, 0 for none */
 	const char *number, *name, *nickname, *login, *password;

@@ -16,6 +16,7 @@
 #include "kenpo-proto.h"
 #include "letters.h"
 #include "mail.h"
+#include "schema.h"
 #include "secret.h"
 
 #define FILTER_MAX 600
@@ -50,12 +51,12 @@ member_filter(const char *by, const char *key, char *out, size_t outsz)
 	if (dir_filter_escape(key, esc, sizeof esc) != 0)
 		return -1;
 	if (by != NULL && strcmp(by, "number") == 0)
-		n = snprintf(out, outsz, "(&(objectClass=kenpoMember)(kenpoMemberNumber=%s))", esc);
+		n = snprintf(out, outsz, "(&" KENPO_FILTER_MEMBER "(" KENPO_AT_NUMBER "=%s))", esc);
 	else if (by != NULL)
-		n = snprintf(out, outsz, "(&(objectClass=kenpoMember)(uid=%s))", esc);
+		n = snprintf(out, outsz, "(&" KENPO_FILTER_MEMBER "(" KENPO_AT_UID "=%s))", esc);
 	else
-		n = snprintf(out, outsz, "(&(objectClass=kenpoMember)(|(uid=%s)"
-			     "(kenpoMemberNumber=%s)))", esc, esc);
+		n = snprintf(out, outsz, "(&" KENPO_FILTER_MEMBER "(|(" KENPO_AT_UID "=%s)"
+			     "(" KENPO_AT_NUMBER "=%s)))", esc, esc);
 	return n < 0 || (size_t)n >= outsz ? -1 : 0;
 }
 
@@ -68,7 +69,7 @@ admin_find_member(struct admin *a, const char *key, const char *const *attrs,
 	int rc;
 
 	if (strlen(key) > 100 || member_filter(a->o.by, key, filter, sizeof filter) != 0 ||
-	    admin_sub_dn(a, "ou=members", base, sizeof base) != 0) {
+	    admin_sub_dn(a, KENPO_RDN_MEMBERS, base, sizeof base) != 0) {
 		admin_error("no member %.100s", key);
 		return ADMIN_NOTFOUND;
 	}
@@ -96,26 +97,26 @@ admin_find_member(struct admin *a, const char *key, const char *const *attrs,
 /* ---- show ---- */
 
 static const char *const member_attrs[] = {
-	"kenpoMemberNumber", "kenpoState", "uid", "uidNumber", "gidNumber", "cn",
-	"kenpoNickname", "kenpoDateOfBirth", "kenpoRosterMail", "kenpoMail1", "kenpoMail2",
-	"kenpoMail3", "kenpoDisabled", "kenpoKeyRequired", "kenpoTempPassword",
-	"kenpoTempPasswordExpiry", "kenpoMustChange", "kenpoAuthFailures", "kenpoLockedUntil",
-	"kenpoLastLogin", "pwdAccountLockedTime", "pwdFailureTime", "kenpoKeyExpiry",
-	"homeDirectory", "loginShell", NULL
+	KENPO_AT_NUMBER, KENPO_AT_STATE, KENPO_AT_UID, KENPO_AT_UIDNUMBER, KENPO_AT_GIDNUMBER,
+	KENPO_AT_CN, KENPO_AT_NICKNAME, KENPO_AT_BIRTH, KENPO_AT_ROSTER_MAIL, KENPO_AT_MAIL1, KENPO_AT_MAIL2,
+	KENPO_AT_MAIL3, KENPO_AT_DISABLED, KENPO_AT_KEY_REQUIRED, KENPO_AT_TEMP_PASSWORD,
+	KENPO_AT_TEMP_EXPIRY, KENPO_AT_MUST_CHANGE, KENPO_AT_FAILURES, KENPO_AT_LOCKED_UNTIL,
+	KENPO_AT_LAST_LOGIN, KENPO_AT_PWD_LOCKED, KENPO_AT_PWD_FAILURES, KENPO_AT_KEY_EXPIRY,
+	KENPO_AT_HOME, KENPO_AT_SHELL, NULL
 };
 
 static int
 is_true(const char *v)
 {
-	return v != NULL && strcasecmp(v, "TRUE") == 0;
+	return v != NULL && strcasecmp(v, KENPO_TRUE) == 0;
 }
 
 /* How the account is locked: "" when it is not. */
 static void
 lock_state(const struct dir_entry *e, char *out, size_t outsz)
 {
-	const char *pw = dir_get(e, "pwdAccountLockedTime");
-	const char *until = dir_get(e, "kenpoLockedUntil");
+	const char *pw = dir_get(e, KENPO_AT_PWD_LOCKED);
+	const char *until = dir_get(e, KENPO_AT_LOCKED_UNTIL);
 	char now[20];
 
 	admin_gentime(time(NULL), now, sizeof now);
@@ -133,9 +134,9 @@ lock_state(const struct dir_entry *e, char *out, size_t outsz)
 static void
 temp_state(const struct dir_entry *e, char *out, size_t outsz)
 {
-	const char *exp = dir_get(e, "kenpoTempPasswordExpiry");
+	const char *exp = dir_get(e, KENPO_AT_TEMP_EXPIRY);
 
-	if (dir_get(e, "kenpoTempPassword") == NULL)
+	if (dir_get(e, KENPO_AT_TEMP_PASSWORD) == NULL)
 		out[0] = '\0';
 	else if (exp != NULL)
 		snprintf(out, outsz, "set, valid until %s", exp);
@@ -148,10 +149,10 @@ add_house(struct dir_entry *e, void *arg)
 {
 	json_object *arr = arg, *h = json_object_new_object();
 
-	json_object_object_add(h, "index", admin_json_str(dir_get(e, "kenpoHouseholdIndex")));
-	json_object_object_add(h, "name", admin_json_str(dir_get(e, "cn")));
-	json_object_object_add(h, "nickname", admin_json_str(dir_get(e, "kenpoNickname")));
-	json_object_object_add(h, "birth_date", admin_json_str(dir_get(e, "kenpoDateOfBirth")));
+	json_object_object_add(h, "index", admin_json_str(dir_get(e, KENPO_AT_HOUSEHOLD_INDEX)));
+	json_object_object_add(h, "name", admin_json_str(dir_get(e, KENPO_AT_CN)));
+	json_object_object_add(h, "nickname", admin_json_str(dir_get(e, KENPO_AT_NICKNAME)));
+	json_object_object_add(h, "birth_date", admin_json_str(dir_get(e, KENPO_AT_BIRTH)));
 	json_object_array_add(arr, h);
 	return DIR_CB_NEXT;
 }
@@ -172,12 +173,12 @@ static json_object *
 household_of(struct admin *a, const char *dn)
 {
 	static const char *const attrs[] = {
-		"kenpoHouseholdIndex", "cn", "kenpoNickname", "kenpoDateOfBirth", NULL
+		KENPO_AT_HOUSEHOLD_INDEX, KENPO_AT_CN, KENPO_AT_NICKNAME, KENPO_AT_BIRTH, NULL
 	};
 	json_object *arr = json_object_new_array();
 	char err[ADMIN_ERR_MAX];
 
-	if (dir_search(a->dir, dn, DIR_ONE, "(objectClass=kenpoHouseholdMember)", attrs,
+	if (dir_search(a->dir, dn, DIR_ONE, KENPO_FILTER_HOUSEHOLD, attrs,
 		       add_house, arr, err, sizeof err) != DIR_OK) {
 		admin_error("%s", err);
 		json_object_put(arr);
@@ -192,12 +193,12 @@ static json_object *
 member_json(const struct dir_entry *e)
 {
 	static const struct { const char *key, *attr; } plain[] = {
-		{ "member_number", "kenpoMemberNumber" }, { "state", "kenpoState" },
-		{ "login_id", "uid" }, { "name", "cn" },
-		{ "nickname", "kenpoNickname" }, { "birth_date", "kenpoDateOfBirth" },
-		{ "roster_mail", "kenpoRosterMail" }, { "mail1", "kenpoMail1" },
-		{ "mail2", "kenpoMail2" }, { "mail3", "kenpoMail3" },
-		{ "last_login", "kenpoLastLogin" }, { "dn", NULL },
+		{ "member_number", KENPO_AT_NUMBER }, { "state", KENPO_AT_STATE },
+		{ "login_id", KENPO_AT_UID }, { "name", KENPO_AT_CN },
+		{ "nickname", KENPO_AT_NICKNAME }, { "birth_date", KENPO_AT_BIRTH },
+		{ "roster_mail", KENPO_AT_ROSTER_MAIL }, { "mail1", KENPO_AT_MAIL1 },
+		{ "mail2", KENPO_AT_MAIL2 }, { "mail3", KENPO_AT_MAIL3 },
+		{ "last_login", KENPO_AT_LAST_LOGIN }, { "dn", NULL },
 	};
 	json_object *o = json_object_new_object();
 	char lock[120], temp[80];
@@ -207,22 +208,23 @@ member_json(const struct dir_entry *e)
 	for (i = 0; i < sizeof plain / sizeof plain[0]; i++)
 		json_object_object_add(o, plain[i].key, admin_json_str(
 			plain[i].attr != NULL ? dir_get(e, plain[i].attr) : e->dn));
-	if (dir_get(e, "uidNumber") != NULL &&
-	    kenpo_parse_ulong(dir_get(e, "uidNumber"), 0, 0xffffffffULL, &uid) == 0)
+	if (dir_get(e, KENPO_AT_UIDNUMBER) != NULL &&
+	    kenpo_parse_ulong(dir_get(e, KENPO_AT_UIDNUMBER), 0, 0xffffffffULL, &uid) == 0)
 		json_object_object_add(o, "uid_number", json_object_new_int64((int64_t)uid));
 	else
 		json_object_object_add(o, "uid_number", NULL);
 	lock_state(e, lock, sizeof lock);
 	temp_state(e, temp, sizeof temp);
 	json_object_object_add(o, "disabled", json_object_new_boolean(
-		is_true(dir_get(e, "kenpoDisabled"))));
+		is_true(dir_get(e, KENPO_AT_DISABLED))));
 	json_object_object_add(o, "locked", json_object_new_boolean(lock[0] != '\0'));
 	json_object_object_add(o, "lock", admin_json_str(lock[0] != '\0' ? lock : NULL));
 	json_object_object_add(o, "must_change", json_object_new_boolean(
-		is_true(dir_get(e, "kenpoMustChange"))));
+		is_true(dir_get(e, KENPO_AT_MUST_CHANGE))));
 	json_object_object_add(o, "temp_password", admin_json_str(temp[0] != '\0' ? temp : NULL));
 	json_object_object_add(o, "key_required", json_object_new_boolean(
-		dir_get(e, "kenpoKeyRequired") == NULL || is_true(dir_get(e, "kenpoKeyRequired"))));
+		dir_get(e, KENPO_AT_KEY_REQUIRED) == NULL ||
+		is_true(dir_get(e, KENPO_AT_KEY_REQUIRED))));
 	return o;
 }
 
@@ -296,11 +298,11 @@ list_one(struct dir_entry *e, void *arg)
 	if (l->a->o.json) {
 		admin_json_list_item(o);
 	} else {
-		printf("%s\t%s\t%s\t%s%s%s\n", dir_get(e, "kenpoMemberNumber"),
-		       dir_get(e, "uid") != NULL ? dir_get(e, "uid") : "-",
-		       dir_get(e, "kenpoState") != NULL ? dir_get(e, "kenpoState") : "-",
-		       is_true(dir_get(e, "kenpoDisabled")) ? "disabled" : "",
-		       is_true(dir_get(e, "kenpoDisabled")) && lock != NULL ? "," : "",
+		printf("%s\t%s\t%s\t%s%s%s\n", dir_get(e, KENPO_AT_NUMBER),
+		       dir_get(e, KENPO_AT_UID) != NULL ? dir_get(e, KENPO_AT_UID) : "-",
+		       dir_get(e, KENPO_AT_STATE) != NULL ? dir_get(e, KENPO_AT_STATE) : "-",
+		       is_true(dir_get(e, KENPO_AT_DISABLED)) ? "disabled" : "",
+		       is_true(dir_get(e, KENPO_AT_DISABLED)) && lock != NULL ? "," : "",
 		       lock != NULL ? "locked" : "");
 	}
 	json_object_put(o);
@@ -313,10 +315,10 @@ cmd_list(struct admin *a)
 {
 	/* "locked" ends with the time now: kenpod's lock runs out by itself. */
 	static const struct { const char *state, *filter; int timed; } states[] = {
-		{ "issued", "(kenpoState=issued)", 0 },
-		{ "registered", "(kenpoState=registered)", 0 },
-		{ "disabled", "(kenpoDisabled=TRUE)", 0 },
-		{ "locked", "(|(pwdAccountLockedTime=*)(kenpoLockedUntil>=", 1 },
+		{ "issued", "(" KENPO_AT_STATE "=" KENPO_STATE_ISSUED ")", 0 },
+		{ "registered", "(" KENPO_AT_STATE "=" KENPO_STATE_REGISTERED ")", 0 },
+		{ "disabled", "(" KENPO_AT_DISABLED "=" KENPO_TRUE ")", 0 },
+		{ "locked", "(|(" KENPO_AT_PWD_LOCKED "=*)(" KENPO_AT_LOCKED_UNTIL ">=", 1 },
 	};
 	struct lister l = { a, 0 };
 	char filter[FILTER_MAX], part[200], now[20], base[ADMIN_DN_MAX], err[ADMIN_ERR_MAX];
@@ -333,8 +335,8 @@ cmd_list(struct admin *a)
 		admin_error("--state: issued, registered, disabled or locked, not %s", a->o.state);
 		return ADMIN_USAGE;
 	}
-	snprintf(filter, sizeof filter, "(&(objectClass=kenpoMember)%s)", part);
-	if (admin_sub_dn(a, "ou=members", base, sizeof base) != 0)
+	snprintf(filter, sizeof filter, "(&" KENPO_FILTER_MEMBER "%s)", part);
+	if (admin_sub_dn(a, KENPO_RDN_MEMBERS, base, sizeof base) != 0)
 		return ADMIN_ERROR;
 	if (a->o.json)
 		admin_json_list_begin("members");
@@ -371,19 +373,19 @@ remove_present(const struct dir_entry *e, const char *const *attrs, struct dir_m
 static int
 plan_lock(const struct dir_entry *e, struct dir_mods *m)
 {
-	const char *t = dir_get(e, "pwdAccountLockedTime");
+	const char *t = dir_get(e, KENPO_AT_PWD_LOCKED);
 
 	if (t != NULL && strcmp(t, ADMIN_LOCK_TIME) == 0)
 		return 0;
-	return dir_mods_put(m, DIR_MOD_REPLACE, "pwdAccountLockedTime", ADMIN_LOCK_TIME);
+	return dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_PWD_LOCKED, ADMIN_LOCK_TIME);
 }
 
 static int
 plan_unlock(const struct dir_entry *e, struct dir_mods *m)
 {
 	static const char *const attrs[] = {
-		"pwdAccountLockedTime", "pwdFailureTime", "kenpoLockedUntil",
-		"kenpoAuthFailures", "kenpoAuthFailTime", NULL
+		KENPO_AT_PWD_LOCKED, KENPO_AT_PWD_FAILURES, KENPO_AT_LOCKED_UNTIL,
+		KENPO_AT_FAILURES, KENPO_AT_FAIL_TIME, NULL
 	};
 
 	return remove_present(e, attrs, m);
@@ -392,15 +394,15 @@ plan_unlock(const struct dir_entry *e, struct dir_mods *m)
 static int
 plan_disable(const struct dir_entry *e, struct dir_mods *m)
 {
-	if (is_true(dir_get(e, "kenpoDisabled")))
+	if (is_true(dir_get(e, KENPO_AT_DISABLED)))
 		return 0;
-	return dir_mods_put(m, DIR_MOD_REPLACE, "kenpoDisabled", "TRUE");
+	return dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_DISABLED, KENPO_TRUE);
 }
 
 static int
 plan_enable(const struct dir_entry *e, struct dir_mods *m)
 {
-	static const char *const attrs[] = { "kenpoDisabled", NULL };
+	static const char *const attrs[] = { KENPO_AT_DISABLED, NULL };
 
 	return remove_present(e, attrs, m);
 }
@@ -409,7 +411,7 @@ static void
 report_action(const struct admin *a, const char *action, const char *done,
 	      const struct dir_entry *e, int changed)
 {
-	const char *number = dir_get(e, "kenpoMemberNumber"), *login = dir_get(e, "uid");
+	const char *number = dir_get(e, KENPO_AT_NUMBER), *login = dir_get(e, KENPO_AT_UID);
 	json_object *o;
 
 	if (!a->o.json) {
@@ -515,14 +517,15 @@ print_password(const struct admin *a, const struct dir_entry *e, const char *pw,
 	json_object *o;
 
 	if (!a->o.json) {
-		printf("%s %s temporary password: %s%s%s\n", dir_get(e, "kenpoMemberNumber"),
-		       dir_get(e, "uid"), pw, expiry[0] != '\0' ? ", valid until " : "", expiry);
+		printf("%s %s temporary password: %s%s%s\n", dir_get(e, KENPO_AT_NUMBER),
+		       dir_get(e, KENPO_AT_UID), pw, expiry[0] != '\0' ? ", valid until " : "",
+		       expiry);
 		return;
 	}
 	o = json_object_new_object();
 	json_object_object_add(o, "action", json_object_new_string("reissue"));
-	json_object_object_add(o, "member_number", admin_json_str(dir_get(e, "kenpoMemberNumber")));
-	json_object_object_add(o, "login_id", admin_json_str(dir_get(e, "uid")));
+	json_object_object_add(o, "member_number", admin_json_str(dir_get(e, KENPO_AT_NUMBER)));
+	json_object_object_add(o, "login_id", admin_json_str(dir_get(e, KENPO_AT_UID)));
 	json_object_object_add(o, "temp_password", json_object_new_string(pw));
 	json_object_object_add(o, "temp_password_expiry", admin_json_str(expiry[0] ? expiry : NULL));
 	admin_json_print(o);
@@ -532,16 +535,16 @@ print_password(const struct admin *a, const struct dir_entry *e, const char *pw,
 static int
 plan_reissue(const struct dir_entry *e, const char *hash, const char *gt, struct dir_mods *m)
 {
-	static const char *const tries[] = { "kenpoTempPasswordTries", NULL };
-	int registered = dir_has_value(e, "kenpoState", "registered");
+	static const char *const tries[] = { KENPO_AT_TEMP_TRIES, NULL };
+	int registered = dir_has_value(e, KENPO_AT_STATE, KENPO_STATE_REGISTERED);
 
-	if (dir_mods_put(m, DIR_MOD_REPLACE, "kenpoTempPassword", hash) != 0 ||
-	    dir_mods_put(m, DIR_MOD_REPLACE, "kenpoTempPasswordExpiry",
+	if (dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_TEMP_PASSWORD, hash) != 0 ||
+	    dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_TEMP_EXPIRY,
 			 gt[0] != '\0' ? gt : NULL) != 0 ||
 	    remove_present(e, tries, m) != 0)
 		return -1;
 	/* A registered member logs in with it and must then choose a password. */
-	return registered ? dir_mods_put(m, DIR_MOD_REPLACE, "kenpoMustChange", "TRUE") : 0;
+	return registered ? dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_MUST_CHANGE, KENPO_TRUE) : 0;
 }
 
 /* Write the letter of a reissued password. 0 or -1. */
@@ -550,8 +553,8 @@ reissue_letter(struct letters *l, const struct dir_entry *e, const char *pw,
 	       const char *expiry)
 {
 	struct letter x = {
-		.line = 0, .number = dir_get(e, "kenpoMemberNumber"), .name = dir_get(e, "cn"),
-		.nickname = dir_get(e, "kenpoNickname"), .login = dir_get(e, "uid"),
+		.line = 0, .number = dir_get(e, KENPO_AT_NUMBER), .name = dir_get(e, KENPO_AT_CN),
+		.nickname = dir_get(e, KENPO_AT_NICKNAME), .login = dir_get(e, KENPO_AT_UID),
 		.password = pw, .expiry = expiry,
 	};
 
@@ -596,7 +599,7 @@ do_reissue(struct admin *a, const struct dir_entry *e, struct letters *l)
 		print_password(a, e, pw, expiry);
 	} else if (reissue_letter(l, e, pw, expiry) != 0) {
 		admin_error("the letter of %s could not be written: reissue again",
-			    dir_get(e, "kenpoMemberNumber"));
+			    dir_get(e, KENPO_AT_NUMBER));
 		goto done;
 	} else {
 		report_action(a, "reissue", "reissued (letter written)", e, 1);
@@ -619,9 +622,9 @@ cmd_reissue(struct admin *a)
 	if (rc != ADMIN_OK)
 		return rc;
 	rc = ADMIN_ERROR;
-	if (dir_get(e, "uid") == NULL) {
+	if (dir_get(e, KENPO_AT_UID) == NULL) {
 		admin_error("%s has no login ID yet (registration by identity check): "
-			    "no password to reissue", dir_get(e, "kenpoMemberNumber"));
+			    "no password to reissue", dir_get(e, KENPO_AT_NUMBER));
 		goto done;
 	}
 	if (a->o.letters_csv != NULL &&
@@ -683,12 +686,13 @@ dependents_of(struct admin *a, const char *dn, struct dnlist *l)
 	char err[ADMIN_ERR_MAX];
 	int rc;
 
-	rc = dir_search(a->dir, dn, DIR_ONE, "(objectClass=*)", none, collect_dn, l, err,
-			sizeof err);
+	rc = dir_search(a->dir, dn, DIR_ONE, "(" KENPO_AT_OBJECTCLASS "=*)", none, collect_dn, l,
+			err, sizeof err);
 	if (rc == DIR_OK && (dir_filter_escape(dn, esc, sizeof esc) != 0 ||
-			     admin_sub_dn(a, "ou=tokens", base, sizeof base) != 0))
+			     admin_sub_dn(a, KENPO_RDN_TOKENS, base, sizeof base) != 0))
 		return -1;
-	snprintf(filter, sizeof filter, "(&(objectClass=kenpoToken)(kenpoTokenMember=%s))", esc);
+	snprintf(filter, sizeof filter, "(&" KENPO_FILTER_TOKEN "(" KENPO_AT_TOKEN_MEMBER "=%s))",
+		 esc);
 	if (rc == DIR_OK)
 		rc = dir_search(a->dir, base, DIR_ONE, filter, none, collect_dn, l, err, sizeof err);
 	if (rc != DIR_OK && rc != DIR_NOSUCH) {
@@ -705,8 +709,9 @@ confirm(const struct dir_entry *e, size_t ndependents)
 	char line[16];
 
 	fprintf(stderr, "Delete member %s%s%s%s and %zu household entries and tokens? [y/N] ",
-		dir_get(e, "kenpoMemberNumber"), dir_get(e, "uid") ? " (" : "",
-		dir_get(e, "uid") ? dir_get(e, "uid") : "", dir_get(e, "uid") ? ")" : "",
+		dir_get(e, KENPO_AT_NUMBER), dir_get(e, KENPO_AT_UID) ? " (" : "",
+		dir_get(e, KENPO_AT_UID) ? dir_get(e, KENPO_AT_UID) : "",
+		dir_get(e, KENPO_AT_UID) ? ")" : "",
 		ndependents);
 	if (fgets(line, sizeof line, stdin) == NULL)
 		return 0;
@@ -771,7 +776,7 @@ struct purge {
 
 /* The attributes of a pending key. */
 static const char *const key_attrs[] = {
-	"kenpoKeyHash", "kenpoKeyExpiry", "kenpoKeyTries", "kenpoKeySentAt", NULL
+	KENPO_AT_KEY_HASH, KENPO_AT_KEY_EXPIRY, KENPO_AT_KEY_TRIES, KENPO_AT_KEY_SENT_AT, NULL
 };
 
 /* Remove the expired pending key of one member. */
@@ -807,8 +812,9 @@ purge_tokens(struct admin *a, const char *now, size_t *deleted, size_t *failed)
 	size_t i;
 	int rc;
 
-	snprintf(filter, sizeof filter, "(&(objectClass=kenpoToken)(kenpoTokenExpiry<=%s))", now);
-	if (admin_sub_dn(a, "ou=tokens", base, sizeof base) != 0)
+	snprintf(filter, sizeof filter, "(&" KENPO_FILTER_TOKEN "(" KENPO_AT_TOKEN_EXPIRY "<=%s))",
+		 now);
+	if (admin_sub_dn(a, KENPO_RDN_TOKENS, base, sizeof base) != 0)
 		return -1;
 	rc = dir_search(a->dir, base, DIR_ONE, filter, none, collect_dn, &l, err, sizeof err);
 	if (rc != DIR_OK && rc != DIR_NOSUCH) {
@@ -840,8 +846,9 @@ cmd_purge(struct admin *a)
 	admin_gentime(time(NULL), now, sizeof now);
 	if (purge_tokens(a, now, &tokens, &failed) != 0)
 		return ADMIN_ERROR;
-	snprintf(filter, sizeof filter, "(&(objectClass=kenpoMember)(kenpoKeyExpiry<=%s))", now);
-	if (admin_sub_dn(a, "ou=members", base, sizeof base) != 0 ||
+	snprintf(filter, sizeof filter, "(&" KENPO_FILTER_MEMBER "(" KENPO_AT_KEY_EXPIRY "<=%s))",
+		 now);
+	if (admin_sub_dn(a, KENPO_RDN_MEMBERS, base, sizeof base) != 0 ||
 	    dir_search(a->dir, base, DIR_ONE, filter, key_attrs, purge_key, &p, err,
 		       sizeof err) != DIR_OK) {
 		admin_error("%s", err);
@@ -869,7 +876,7 @@ cmd_purge(struct admin *a)
 int
 cmd_reset(struct admin *a)
 {
-	static const char *const attrs[] = { "uid", "kenpoState", "kenpoMail1", NULL };
+	static const char *const attrs[] = { KENPO_AT_UID, KENPO_AT_STATE, KENPO_AT_MAIL1, NULL };
 	struct dir_entry *e = NULL;
 	char masked[256];
 	const char *state, *mail;
@@ -877,9 +884,10 @@ cmd_reset(struct admin *a)
 
 	if (rc != ADMIN_OK)
 		return rc;
-	state = dir_get(e, "kenpoState");
-	mail = dir_get(e, "kenpoMail1");
-	if (state == NULL || strcmp(state, "registered") != 0 || mail == NULL || mail[0] == '\0') {
+	state = dir_get(e, KENPO_AT_STATE);
+	mail = dir_get(e, KENPO_AT_MAIL1);
+	if (state == NULL || strcmp(state, KENPO_STATE_REGISTERED) != 0 || mail == NULL ||
+	    mail[0] == '\0') {
 		admin_error("%.100s: not registered, or no mail address: use reissue for a new letter",
 			    a->o.args[0]);
 		rc = ADMIN_ERROR;
@@ -898,11 +906,11 @@ cmd_reset(struct admin *a)
 	if (a->o.json) {
 		json_object *o = json_object_new_object();
 
-		json_object_object_add(o, "login_id", admin_json_str(dir_get(e, "uid")));
+		json_object_object_add(o, "login_id", admin_json_str(dir_get(e, KENPO_AT_UID)));
 		json_object_object_add(o, "mailed_to", admin_json_str(masked));
 		admin_json_print(o);
 	} else {
-		printf("reset mail for %s requested to %s\n", dir_get(e, "uid"), masked);
+		printf("reset mail for %s requested to %s\n", dir_get(e, KENPO_AT_UID), masked);
 	}
 done:
 	dir_entry_free(e);

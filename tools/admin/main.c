@@ -17,8 +17,9 @@
 
 #include "admin.h"
 #include "client.h"
-#include "letterpdf.h"
+#include "gentime.h"
 #include "roster.h"
+#include "schema.h"
 
 #define KENPOD_TIMEOUT_MS 15000
 
@@ -97,16 +98,15 @@ admin_member_dn(const struct admin *a, const char *number, char *out, size_t out
 	 * nothing in them needs escaping in a DN. */
 	if (!roster_number_ok(number))
 		return -1;
-	n = snprintf(out, outsz, "kenpoMemberNumber=%s,ou=members,%s", number, a->soc.base);
+	n = snprintf(out, outsz, KENPO_AT_NUMBER "=%s," KENPO_RDN_MEMBERS ",%s", number,
+		     a->soc.base);
 	return n < 0 || (size_t)n >= outsz ? -1 : 0;
 }
 
 void
 admin_gentime(time_t t, char *out, size_t outsz)
 {
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL || strftime(out, outsz, "%Y%m%d%H%M%SZ", &tm) == 0)
+	if (kenpo_gentime_format((int64_t)t * 1000, 0, out, outsz) != 0)
 		snprintf(out, outsz, "19700101000000Z");
 }
 
@@ -745,19 +745,20 @@ free_society(struct admin_society *s)
 static int
 check_society_entry(struct admin *a)
 {
-	static const char *const attrs[] = { "kenpoSocietyId", "displayName", NULL };
+	static const char *const attrs[] = { KENPO_AT_SOCIETY_ID, KENPO_AT_DISPLAY_NAME, NULL };
 	struct dir_entry *e = NULL;
 	char err[ADMIN_ERR_MAX];
 	const char *id;
 	int rc, ret = ADMIN_ERROR;
 
-	rc = dir_search(a->dir, a->soc.base, DIR_BASE, "(objectClass=kenpoSociety)", attrs,
-			dir_keep_first, &e, err, sizeof err);
+	rc = dir_search(a->dir, a->soc.base, DIR_BASE,
+			"(" KENPO_AT_OBJECTCLASS "=" KENPO_OC_SOCIETY ")", attrs, dir_keep_first, &e,
+			err, sizeof err);
 	if (rc != DIR_OK && rc != DIR_NOSUCH) {
 		admin_error("%s", err);
 		goto done;
 	}
-	id = e != NULL ? dir_get(e, "kenpoSocietyId") : NULL;
+	id = e != NULL ? dir_get(e, KENPO_AT_SOCIETY_ID) : NULL;
 	if (id == NULL) {
 		admin_error("%s is not a society's entry (no such entry, or no kenpoSociety "
 			    "class): run kenpo-admin init first", a->soc.base);
@@ -771,8 +772,8 @@ check_society_entry(struct admin *a)
 	if (a->cfg == NULL) {
 		free(a->soc.id);
 		a->soc.id = strdup(id);
-		if (dir_get(e, "displayName") != NULL)
-			a->soc.name = strdup(dir_get(e, "displayName"));
+		if (dir_get(e, KENPO_AT_DISPLAY_NAME) != NULL)
+			a->soc.name = strdup(dir_get(e, KENPO_AT_DISPLAY_NAME));
 	}
 	ret = a->soc.id != NULL ? ADMIN_OK : ADMIN_ERROR;
 done:

@@ -1,0 +1,23 @@
+/*
+ * zone.h - the local time of each society (its `timezone`), for the
+ * 前回ログイン日時 a session shows.
+ */
+#ifndef KENPOD_ZONE_H
+#define KENPOD_ZONE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct kenpo_config;
+struct kenpo_society;
+
+/* Learn the offsets of every society's zone, before any thread starts
+ * (it sets TZ for a moment).  0, or -1 with errbuf filled. */
+int zone_setup(const struct kenpo_config *cfg, char *errbuf, size_t errsz);
+void zone_cleanup(void);
+
+/* "YYYY/MM/DD HH:MM:SS" of t (ms since the epoch) in the zone of soc, a
+ * society of the configuration given to zone_setup; thread-safe.  0 or -1. */
+int zone_format_local(const struct kenpo_society *soc, int64_t t, char *out, size_t outsz);
+
+#endif
