@@ -19,7 +19,6 @@
 
 #include <cairo.h>
 #include <cairo-pdf.h>
-#include <fontconfig/fontconfig.h>
 #include <pango/pangocairo.h>
 #include <qrencode.h>
 
@@ -708,17 +707,17 @@ start_surface(struct letterpdf *p, char *err, size_t errsz)
 	return 0;
 }
 
-/* Give back the font caches that Pango and fontconfig keep for the life of
- * the process: kenpo-admin writes one PDF per run, and memory still held
- * at exit would read as leaks to a leak checker.  cairo's own caches stay:
- * they are reachable from its globals, and cairo_debug_reset_static_data()
- * asserts (aborting kenpo-admin) when a font is still referenced from
- * Pango's font map at that moment. */
+/* Give back Pango's default font map, which holds the fonts of this PDF.
+ * The process-wide caches of cairo and fontconfig stay until exit: they
+ * are reachable from those libraries' globals, so a leak checker does not
+ * count them, and both libraries' tear-down calls
+ * (cairo_debug_reset_static_data, FcFini) assert, aborting kenpo-admin,
+ * when a font is still referenced at that moment — Pango keeps some beyond
+ * its font map's life. */
 static void
 release_fonts(void)
 {
 	pango_cairo_font_map_set_default(NULL);
-	FcFini();
 }
 
 /* Release everything; remove the file unless keep. */
