@@ -1269,6 +1269,34 @@ auth_password_change(struct request *rq, struct kenpo_buf *in, struct kenpo_buf 
 	return rc;
 }
 
+/* ---- the current password of a logged-in member ---- */
+
+/* stand-in until the mailer queue lands: authsec's version replaces it. */
+int
+auth_check_password(struct request *rq, struct member *m, const char *pw, size_t len,
+		    const char *rhost, struct kenpo_buf *out)
+{
+	struct login L;
+	long secs = 0;
+	int rc;
+
+	(void)rhost;
+	if (!auth_ready(rq))
+		return answer(out, KENPO_RES_UNAVAIL, default_lang());
+	memset(&L, 0, sizeof L);
+	L.rq = rq;
+	L.pw.p = pw;
+	L.pw.len = len;
+	L.now = kenpo_gentime_now();
+	rc = member_lock_check(m, L.now, &secs);
+	if (rc != KENPO_RES_OK)
+		rc = answer_secs(out, rc, default_lang(), secs);
+	else if ((L.v = verify_one(m, L.pw, L.now)) == V_WRONG)
+		rc = password_wrong(&L, m, out);
+	kenpo_wipe(&L, sizeof L);
+	return rc;
+}
+
 /* ---- setup ---- */
 
 int

@@ -8,6 +8,7 @@
 #include "request.h"
 
 struct kenpo_config;
+struct member;
 
 /* Prepare what the handlers share: the mail relay (reads
  * smtp_password_file: call it before dropping privileges), the fake hash
@@ -23,5 +24,16 @@ kenpod_handler auth_abort;
 kenpod_handler auth_account;
 kenpod_handler auth_session_open;
 kenpod_handler auth_password_change;
+
+/*
+ * Check the current password of member m as a login checks it: the
+ * growing delay and the lock first, then the password, and a wrong one
+ * counted as a failed login.  rhost is where the request comes from ("" if
+ * unknown).  OK, or the refusal with its fields written into out
+ * (AUTH_ERR with a language, LOCKED and DELAY with a language and
+ * seconds, UNAVAIL), or INTERNAL.
+ */
+int auth_check_password(struct request *rq, struct member *m, const char *pw, size_t len,
+			const char *rhost, struct kenpo_buf *out);
 
 #endif

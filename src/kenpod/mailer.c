@@ -9,6 +9,8 @@
  */
 #include "autoconfig.h"
 
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,9 +46,12 @@ mailer_setup(const struct kenpo_config *cfg, char *errbuf, size_t errsz)
 	return 0;
 }
 
+static void queue_drain(void);
+
 void
 mailer_cleanup(void)
 {
+	queue_drain();
 	if (relay_ready)
 		kenpo_smtp_clear(&relay);
 	relay_ready = 0;
@@ -173,4 +178,117 @@ mailer_send_link(const struct kenpo_society *soc, enum kenpo_mail_kind kind,
 	if (nextra > 0)
 		memcpy(vars + n, extra, nextra * sizeof(*extra));
 	return mailer_send(soc, kind, vars, n + nextra, to);
+}
+
+/* ---- queued mails ----
+ * stand-in until the mailer queue lands: one detached thread per mail, at
+ * most QUEUE_MAX at once (more are sent before the answer), and
+ * mailer_cleanup waits for those in flight. */
+
+#define QUEUE_MAX 64
+
+struct queued {
+	const struct kenpo_society *soc;
+	enum kenpo_mail_kind kind;
+	size_t nvars;
+	struct kenpo_var vars[MAILER_VARS_MAX];
+	char *to;
+};
+
+static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t queue_idle = PTHREAD_COND_INITIALIZER;
+static unsigned queue_busy;
+
+static void
+queued_free(struct queued *q)
+{
+	size_t i;
+
+	for (i = 0; i < q->nvars; i++) {
+		kenpo_secret_free((char *)(uintptr_t)q->vars[i].value);
+		free((char *)(uintptr_t)q->vars[i].name);
+	}
+	free(q->to);
+	free(q);
+}
+
+static void *
+queued_send(void *arg)
+{
+	struct queued *q = arg;
+
+	(void)mailer_send(q->soc, q->kind, q->vars, q->nvars, q->to);
+	queued_free(q);
+	pthread_mutex_lock(&queue_lock);
+	if (--queue_busy == 0)
+		pthread_cond_broadcast(&queue_idle);
+	pthread_mutex_unlock(&queue_lock);
+	return NULL;
+}
+
+static struct queued *
+queued_new(const struct kenpo_society *soc, enum kenpo_mail_kind kind,
+	   const struct kenpo_var *vars, size_t nvars, const char *to)
+{
+	struct queued *q = calloc(1, sizeof(*q));
+	size_t i;
+	int bad;
+
+	if (q == NULL)
+		return NULL;
+	q->soc = soc;
+	q->kind = kind;
+	q->to = strdup(to);
+	bad = q->to == NULL || nvars >= MAILER_VARS_MAX;
+	for (i = 0; !bad && i < nvars; i++) {
+		q->nvars = i + 1;
+		q->vars[i].name = strdup(vars[i].name);
+		q->vars[i].value = strdup(vars[i].value != NULL ? vars[i].value : "");
+		bad = q->vars[i].name == NULL || q->vars[i].value == NULL;
+	}
+	if (bad) {
+		queued_free(q);
+		return NULL;
+	}
+	return q;
+}
+
+int
+mailer_queue(const struct kenpo_society *soc, enum kenpo_mail_kind kind,
+	     const struct kenpo_var *vars, size_t nvars, const char *to)
+{
+	struct queued *q = queued_new(soc, kind, vars, nvars, to);
+	pthread_attr_t attr;
+	pthread_t t;
+	int started = 0;
+
+	if (q == NULL) {
+		log_msg(LOG_ERR, "a mail cannot be queued: out of memory");
+		return -1;
+	}
+	pthread_mutex_lock(&queue_lock);
+	if (queue_busy < QUEUE_MAX && pthread_attr_init(&attr) == 0) {
+		if (pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+		    pthread_create(&t, &attr, queued_send, q) == 0) {
+			queue_busy++;
+			started = 1;
+		}
+		pthread_attr_destroy(&attr);
+	}
+	pthread_mutex_unlock(&queue_lock);
+	if (!started) {
+		(void)mailer_send(q->soc, q->kind, q->vars, q->nvars, q->to);
+		queued_free(q);
+	}
+	return 0;
+}
+
+/* Wait for the mails in flight (mailer_cleanup). */
+static void
+queue_drain(void)
+{
+	pthread_mutex_lock(&queue_lock);
+	while (queue_busy > 0)
+		pthread_cond_wait(&queue_idle, &queue_lock);
+	pthread_mutex_unlock(&queue_lock);
 }

@@ -37,4 +37,13 @@ int mailer_send_link(const struct kenpo_society *soc, enum kenpo_mail_kind kind,
 		     const char *url_tmpl, const char *token, long validity,
 		     const struct kenpo_var *extra, size_t nextra, const char *to);
 
+/*
+ * Queue template `kind` of `soc` with vars for `to` and return at once:
+ * the mail goes out after the answer, so that how long a request takes
+ * does not tell whether it mailed anything.  The variables are copied (and
+ * wiped after sending).  0, or -1 when it cannot be queued (logged).
+ */
+int mailer_queue(const struct kenpo_society *soc, enum kenpo_mail_kind kind,
+		 const struct kenpo_var *vars, size_t nvars, const char *to);
+
 #endif
