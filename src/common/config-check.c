@@ -381,6 +381,41 @@ check_word(const struct keyword *kw, const char *v, int builtin,
 	return 0;
 }
 
+/* Words separated by commas and spaces, each once: the OR of their values. */
+static int
+check_flags(const struct keyword *kw, const char *v, int builtin,
+	    unsigned long long *num, char *why, size_t whysz)
+{
+	char word[32];
+	unsigned long long all = 0;
+	size_t n, i = 0;
+
+	while (v[n = strspn(v, ", ")] != '\0') {
+		v += n;
+		n = strcspn(v, ", ");
+		if (n >= sizeof word) {
+			find_word(kw, "", &i, why, whysz);
+			return -1;
+		}
+		memcpy(word, v, n);
+		word[n] = '\0';
+		if (find_word(kw, word, &i, why, whysz) != 0)
+			return -1;
+		if (all & kw->words[i].value) {
+			snprintf(why, whysz, "%s given twice", kw->words[i].word);
+			return -1;
+		}
+		all |= kw->words[i].value;
+		v += n;
+	}
+	if (all == 0) {
+		find_word(kw, "", &i, why, whysz);
+		return -1;
+	}
+	*num = all;
+	return 0;
+}
+
 static int
 check_scaled(const struct keyword *kw, const char *v, const struct unit *units,
 	     const char *what, unsigned long long *num, char *why, size_t whysz)
@@ -444,6 +479,7 @@ static const struct {
 	[KW_TZ] = { check_tz, 1 },
 	[KW_WORD] = { check_word, 1 },
 	[KW_ENUM] = { check_word, 0 },
+	[KW_FLAGS] = { check_flags, 0 },
 	[KW_DURATION] = { check_duration, 0 },
 	[KW_UINT] = { check_uint, 0 },
 	[KW_SIZE] = { check_size, 0 },

@@ -23,6 +23,8 @@ enum kw_type {
 	KW_TZ,         /* a time zone name under /usr/share/zoneinfo */
 	KW_WORD,       /* one of `words`, stored as its canonical text */
 	KW_ENUM,       /* one of `words`, stored as its number (bool too) */
+	KW_FLAGS,      /* some of `words`, separated by commas or spaces, each at most
+			* once, stored as the OR of their numbers */
 	KW_DURATION,   /* seconds, see kenpo_parse_duration */
 	KW_UINT,       /* an unsigned decimal */
 	KW_SIZE,       /* bytes, see kenpo_parse_size */

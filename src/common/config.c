@@ -53,7 +53,7 @@ static const struct kw_word lang_words[] = {
 	{ "ja", KENPO_LANG_JA }, { "en", KENPO_LANG_EN }, { NULL, 0 },
 };
 static const struct kw_word reg_words[] = {
-	{ "letter", KENPO_REG_LETTER }, { "identity", KENPO_REG_IDENTITY }, { NULL, 0 },
+	{ "letter", KENPO_REGF_LETTER }, { "identity", KENPO_REGF_IDENTITY }, { NULL, 0 },
 };
 static const struct kw_word tls_words[] = {
 	{ "none", KENPO_TLS_NONE }, { "starttls", KENPO_TLS_STARTTLS },
@@ -108,7 +108,8 @@ static const struct keyword kenpod_keywords[] = {
 static const struct keyword society_keywords[] = {
 	{ "name", KW_STRING, S(name), 1, 256, NULL, 1, NULL, NULL },
 	{ "base", KW_DN, S(base), 1, 1024, NULL, 1, NULL, NULL },
-	{ "registration", KW_ENUM, S(method), 0, 0, "letter", 0, reg_words, NULL },
+	/* Both ways on one screen, as the Accenture manual's page offers them. */
+	{ "registration", KW_FLAGS, S(registration), 0, 0, "letter", 0, reg_words, NULL },
 	{ "language", KW_ENUM, S(lang), 0, 0, "ja", 0, lang_words, NULL },
 	{ "timezone", KW_TZ, S(timezone), 1, 255, "Asia/Tokyo", 0, NULL, NULL },
 	{ "mail_from", KW_MAIL, S(mail_from), 3, MAIL_ADDRESS_MAX, NULL, 1, NULL, NULL },
@@ -139,6 +140,12 @@ static const struct keyword society_keywords[] = {
 	{ "temp_password_validity", KW_DURATION, S(temp_password_validity), 0, 365 * DAY, "0", 0, NULL, NULL },
 	{ "guide_per_hour", KW_UINT, S(guide_per_hour), 1, 1000, "5", 0, NULL, NULL },
 	{ "reset_per_hour", KW_UINT, S(reset_per_hour), 1, 1000, "5", 0, NULL, NULL },
+	/* Caps of the whole society, whatever the address, so that requests
+	 * for ever new addresses cannot grow the directory without end. */
+	{ "guide_total_per_hour", KW_UINT, S(guide_total_per_hour), 1, 1000000, "1000", 0, NULL, NULL },
+	{ "reset_total_per_hour", KW_UINT, S(reset_total_per_hour), 1, 1000000, "1000", 0, NULL, NULL },
+	{ "session_idle", KW_DURATION, S(session_idle), 1, DAY, "15m", 0, NULL, NULL },
+	{ "session_lifetime", KW_DURATION, S(session_lifetime), 1, 7 * DAY, "4h", 0, NULL, NULL },
 	{ "identity_max_tries", KW_UINT, S(identity_max_tries), 1, 100, "5", 0, NULL, NULL },
 	/* 0: never lock (ppolicy's pwdMaxFailure 0). */
 	{ "lockout_failures", KW_UINT, S(lockout_failures), 0, 1000, "10", 0, NULL, NULL },
@@ -445,9 +452,10 @@ finish_society(struct parser *p)
 	struct kenpo_society *s = &p->cfg->societies[p->soc];
 	unsigned lmin = seen_line(p, "uid_min"), lmax = seen_line(p, "uid_max");
 
-	if (s->method == KENPO_REG_IDENTITY && s->identity_url == NULL) {
+	s->method = (s->registration & KENPO_REGF_LETTER) ? KENPO_REG_LETTER : KENPO_REG_IDENTITY;
+	if ((s->registration & KENPO_REGF_IDENTITY) && s->identity_url == NULL) {
 		error_at(p, p->sec_line, "identity_url",
-			 "required in [society %s] when registration = identity", s->id);
+			 "required in [society %s] when registration includes identity", s->id);
 		return -1;
 	}
 	if (s->uid_min >= s->uid_max) {

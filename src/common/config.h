@@ -32,13 +32,19 @@
 #define KENPO_SOCIETY_MAX 64
 
 enum kenpo_regmethod { KENPO_REG_LETTER = 0, KENPO_REG_IDENTITY = 1 };
+/* The ways a society registers its members (kenpo_society.registration). */
+#define KENPO_REGF_LETTER 0x1u
+#define KENPO_REGF_IDENTITY 0x2u
 enum kenpo_smtp_tls { KENPO_TLS_NONE = 0, KENPO_TLS_STARTTLS = 1, KENPO_TLS_SMTPS = 2 };
 
 struct kenpo_society {
 	char *id;                 /* the NAME of [society NAME]: [a-z0-9_-]{1,32} */
 	char *name;               /* 東洋紡健康保険組合 (required) */
 	char *base;               /* LDAP base DN of its subtree (required) */
-	enum kenpo_regmethod method;        /* registration = letter|identity (letter) */
+	unsigned registration;    /* registration = letter, identity (letter):
+				   * KENPO_REGF_* of the ways offered, one or both */
+	enum kenpo_regmethod method;        /* the first way offered: letter when
+					     * letters are issued at all */
 	enum kenpo_lang lang;               /* language = ja|en (ja) */
 	char *timezone;           /* timezone = Asia/Tokyo: a file under /usr/share/zoneinfo */
 	char *mail_from;          /* mail_from = addr (required) */
@@ -63,6 +69,11 @@ struct kenpo_society {
 	long temp_password_validity; /* temp_password_validity = 0 (none) for letters (0..365d) */
 	unsigned guide_per_hour;  /* guide_per_hour = 5: guide mails per address per hour (1..1000) */
 	unsigned reset_per_hour;  /* reset_per_hour = 5 (1..1000) */
+	unsigned guide_total_per_hour; /* guide_total_per_hour = 1000: guide requests of
+				  * the whole society per hour (1..1000000) */
+	unsigned reset_total_per_hour; /* reset_total_per_hour = 1000 (1..1000000) */
+	long session_idle;        /* session_idle = 15m: a profile session's idle limit (1s..1d) */
+	long session_lifetime;    /* session_lifetime = 4h: from the login (1s..7d) */
 	unsigned identity_max_tries; /* identity_max_tries = 5 (1..100) */
 	unsigned lockout_failures;   /* lockout_failures = 10 (0 never locks..1000) */
 	long lockout_duration;       /* lockout_duration = 30m (1s..30d) */

@@ -140,6 +140,7 @@ enum kenpo_caller {
 	X(PROFILE_SET, 0x00030009, "profile set", PORTAL) \
 	X(RESET_OPEN, 0x0003000a, "reset open", PORTAL) \
 	X(LOGIN_ID_CHECK, 0x0003000b, "login id check", PORTAL) \
+	X(PROFILE_END, 0x0003000c, "profile end", PORTAL) \
 	X(PING, 0x00040001, "ping", ANYONE) \
 	X(CACHE_FLUSH, 0x00040002, "cache flush", ROOT)
 
@@ -197,7 +198,7 @@ enum kenpo_action { KENPO_ACTIONS(KENPO_ACTION_ENUM_) };
 #define KENPO_L_TRIES(F, L) F(INT, tries)
 #define KENPO_L_FIELD(F, L) F(STR, field)
 /* AUTH record: the profile ticket is proof of this login for PROFILE_GET
- * and PROFILE_SET, valid 10 minutes, single use; "" unless
+ * and PROFILE_SET, the profile session described there; "" unless
  * KENPO_AUTHF_TICKET was asked, or when none could be made.  uid: the PAM
  * module checks that the host's account named like the member is this one. */
 #define KENPO_L_AUTH(F, L) F(STR, login) F(INT, uid) F(INT, lang) F(INT, flags) F(STR, ticket)
@@ -357,24 +358,34 @@ enum kenpo_action { KENPO_ACTIONS(KENPO_ACTION_ENUM_) };
 	R(OK, TAKEN) R(BADVALUE, FIELD) R(POLICY, MASK) R(UNAVAIL, NONE)
 /*
  * PROFILE_GET: the profile's field/value pairs (the PROFILE_SET fields,
- * plus last_login and state) and the next ticket.
- * PROFILE_SET: at most KENPO_PROFILE_PAIRS_MAX pairs; OK: the next ticket.
- *   Fields: login_id, nickname, mail1, mail2, mail3, key_required,
+ * plus last_login and state) and the session's ticket.
+ * PROFILE_SET: at most KENPO_PROFILE_PAIRS_MAX pairs; OK: the ticket.
+ *   Fields: login_id, nickname, mail1, mail2, mail3, key_mail ("1", "2" or
+ *   "3": which address receives the key; it must hold an address),
  *   notify_medical, notify_generic, notify_magazine, notify_documents,
  *   notify_applications, disclose_medical, disclose_generic ("yes"/"no"),
  *   household.NN.nickname, household.NN.disclose_medical,
- *   household.NN.disclose_generic.
+ *   household.NN.disclose_generic; and current_password, which is no
+ *   field but the member's current password: a change of mail1, mail2,
+ *   mail3 or key_mail made with a ticket needs it (BADVALUE
+ *   "current_password" without it; a wrong one is checked and counted as
+ *   a failed login: AUTH_ERR, or LOCKED and DELAY before it is checked).
  *   Every field is checked before anything is written; the member's own
  *   fields change in one modify, then each household entry in its own
  *   (LDAP has no transaction across entries here): a directory failure
  *   between them answers UNAVAIL with the member's own fields already
- *   changed, and PROFILE_GET shows what holds.  Changing mail1 mails a
- *   notice to the old address.
- * Profile tickets are single-use: a call that presents one consumes it
- * and answers with the next, valid until the first one's expiry; root,
- * who may present none (""), gets a fresh one.  A wrong or another
- * member's ticket is TOKEN_INVALID, an old one TOKEN_EXPIRED; no ticket
- * from a caller other than root is DENIED.
+ *   changed, and PROFILE_GET shows what holds.  A change of an address,
+ *   of the login ID or of key_mail mails a notice to every address the
+ *   member had before it, and a new address a confirmation; removing the
+ *   address key_mail names moves it back to 1.
+ * The profile session: the ticket of a login (KENPO_AUTHF_TICKET) is valid
+ * for the member it was made for, as often as it is presented, until it
+ * has been idle for the society's session_idle or session_lifetime has
+ * passed since the login, whichever comes first; PROFILE_END ends it.
+ * Answers carry the ticket presented; root, who may present none (""),
+ * gets a new one.  A wrong, ended or another member's ticket is
+ * TOKEN_INVALID, an idle or old one TOKEN_EXPIRED; no ticket from a caller
+ * other than root is DENIED.
  */
 #define KENPO_REQ_PROFILE_GET(F, L) F(STR, login) F(STR, ticket)
 #define KENPO_ANS_PROFILE_GET(R) \
@@ -383,7 +394,12 @@ enum kenpo_action { KENPO_ACTIONS(KENPO_ACTION_ENUM_) };
 #define KENPO_REQ_PROFILE_SET(F, L) F(STR, login) F(STR, ticket) L(pairs, PAIR)
 #define KENPO_ANS_PROFILE_SET(R) \
 	R(OK, TICKET) R(POLICY, MASK) R(ID_TAKEN, NONE) R(BADVALUE, FIELD) R(NOTFOUND, NONE) \
-	R(TOKEN_INVALID, NONE) R(TOKEN_EXPIRED, NONE) R(UNAVAIL, NONE)
+	R(TOKEN_INVALID, NONE) R(TOKEN_EXPIRED, NONE) R(UNAVAIL, NONE) R(AUTH_ERR, LANG) \
+	R(LOCKED, LANG_SECONDS) R(DELAY, LANG_SECONDS)
+/* PROFILE_END: the member logs out; the ticket is void from now on.
+ * Always OK: the answer does not tell whether there was a session. */
+#define KENPO_REQ_PROFILE_END(F, L) F(STR, login) F(STR, ticket)
+#define KENPO_ANS_PROFILE_END(R) R(OK, NONE)
 
 /* ==== control ====
  * PING: anyone may ask it, since it tells nothing but the version

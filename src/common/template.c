@@ -35,7 +35,8 @@ static const char *const kind_names[KENPO_MAIL_KIND_COUNT] = {
 	[KENPO_MAIL_IDENTITY] = "identity",
 	[KENPO_MAIL_RESET] = "reset",
 	[KENPO_MAIL_KEY] = "key",
-	[KENPO_MAIL_ADDRESS_CHANGED] = "address-changed",
+	[KENPO_MAIL_PROFILE_CHANGED] = "profile-changed",
+	[KENPO_MAIL_ADDRESS_ADDED] = "address-added",
 };
 
 /* The directory names under the template directories. */

@@ -18,12 +18,13 @@ enum kenpo_mail_kind {
 	KENPO_MAIL_IDENTITY,       /* 本人確認完了のご案内: URL, VALIDITY */
 	KENPO_MAIL_RESET,          /* パスワード再発行のご案内: URL, LOGINID, PASSWD, VALIDITY */
 	KENPO_MAIL_KEY,            /* 暗証キーのご案内: KEY, VALIDITY */
-	KENPO_MAIL_ADDRESS_CHANGED,/* メールアドレス変更のお知らせ: NEWADDRESS (masked) */
+	KENPO_MAIL_PROFILE_CHANGED,/* ご登録内容変更のお知らせ: CHANGES (the lines of the change) */
+	KENPO_MAIL_ADDRESS_ADDED,  /* メールアドレス登録のお知らせ: SLOT (1, 2 or 3) */
 	KENPO_MAIL_KIND_COUNT
 };
 
 /* File stem of a kind: "guide", "complete", "identity", "reset", "key",
- * "address-changed"; NULL for a value out of range. */
+ * "profile-changed", "address-added"; NULL for a value out of range. */
 const char *kenpo_mail_kind_name(enum kenpo_mail_kind kind);
 
 struct kenpo_var { const char *name; const char *value; };

@@ -48,6 +48,7 @@
 #define KENPO_AT_KEY_TRIES "kenpoKeyTries"
 #define KENPO_AT_KEY_SENT_AT "kenpoKeySentAt"
 #define KENPO_AT_KEY_TXN "kenpoKeyTxn"
+#define KENPO_AT_KEY_MAIL "kenpoKeyMail"        /* 1, 2 or 3: where the key goes */
 #define KENPO_AT_TEMP_PASSWORD "kenpoTempPassword"
 #define KENPO_AT_TEMP_EXPIRY "kenpoTempPasswordExpiry"
 #define KENPO_AT_TEMP_TRIES "kenpoTempPasswordTries"
@@ -91,6 +92,7 @@
 #define KENPO_AT_TOKEN_MEMBER "kenpoTokenMember"
 #define KENPO_AT_TOKEN_TRIES "kenpoTokenTries"
 #define KENPO_AT_AUTHKEY_HASH "kenpoAuthKeyHash"
+#define KENPO_AT_TOKEN_NOT_AFTER "kenpoTokenNotAfter"  /* a ticket's absolute end */
 #define KENPO_AT_RATE_KEY "kenpoRateKey"         /* the RDN of a rate counter */
 #define KENPO_AT_RATE_COUNT "kenpoRateCount"
 #define KENPO_AT_RATE_WINDOW "kenpoRateWindow"

@@ -4,6 +4,7 @@
 #include "autoconfig.h"
 
 #include <string.h>
+#include <unictype.h>
 
 #include "config.h"
 #include "flow.h"
@@ -62,21 +63,42 @@ flow_address_ok(const char *s)
 	return strlen(s) <= FLOW_ADDRESS_MAX && kenpo_mail_address_ok(s);
 }
 
+/*
+ * Characters a nickname may not hold: controls, format characters (the
+ * bidirectional overrides and isolates, zero-width spaces and joiners, the
+ * soft hyphen, tags), line and paragraph separators, surrogates, private
+ * use and unassigned code points, and whatever else Unicode says to
+ * ignore when shown (fillers that look like nothing) but the variation
+ * selectors, which choose a glyph of a name's kanji.  A nickname is shown
+ * in place of the member's name: it must look like what it is.  The
+ * categories are libunistring's, so they follow Unicode.
+ */
+static int
+nickname_char_ok(ucs4_t cp)
+{
+	if (uc_is_general_category(cp, uc_general_category_or(
+		uc_general_category_or(UC_CATEGORY_C, UC_CATEGORY_Zl), UC_CATEGORY_Zp)))
+		return 0;
+	if (uc_is_property_variation_selector(cp))
+		return 1;
+	return !uc_is_property_default_ignorable_code_point(cp);
+}
+
 int
 flow_nickname_ok(const char *s)
 {
-	size_t len = strlen(s), chars = 0, i;
 	const unsigned char *u = (const unsigned char *)s;
+	size_t len = strlen(s), chars = 0, i = 0, l;
+	unsigned long cp;
 
 	if (len == 0 || len > NICKNAME_BYTES_MAX || !kenpo_utf8_valid(s, len))
 		return 0;
-	for (i = 0; i < len; i++) {
-		if (u[i] < 0x20 || u[i] == 0x7f)
+	while (i < len) {
+		l = kenpo_utf8_next(u + i, len - i, &cp);
+		if (l == 0 || !nickname_char_ok((ucs4_t)cp))
 			return 0;
-		if (u[i] == 0xc2 && i + 1 < len && u[i + 1] >= 0x80 && u[i + 1] < 0xa0)
-			return 0;
-		if ((u[i] & 0xc0) != 0x80)
-			chars++;
+		i += l;
+		chars++;
 	}
 	return chars <= NICKNAME_CHARS_MAX;
 }

@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sodium.h>
 
 #include "log.h"
+#include "text.h"
 
 #define LOG_LINE_MAX 1024
 #define LOG_TAG_MAX 192
@@ -136,4 +138,71 @@ log_escape(const char *s, size_t len, char out[LOG_ESCAPE_MAX])
 	}
 	out[o] = '\0';
 	return out;
+}
+
+/* ---- audit lines ---- */
+
+#define AUDIT_VALUE_MAX 256
+
+/* Append `value` quoted to line at *o (see log.h).  The line has room
+ * for at least 16 bytes more, checked by the caller; a value that does not
+ * fit is cut before a character, never inside one. */
+static void
+audit_value(char *line, size_t linesz, size_t *o, const char *value)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t len = value != NULL ? strlen(value) : 0, lim = len, i;
+	int utf8 = value != NULL && kenpo_utf8_valid(value, len);
+	unsigned char c;
+
+	if (lim > AUDIT_VALUE_MAX)
+		lim = AUDIT_VALUE_MAX;
+	while (utf8 && lim > 0 && lim < len && (value[lim] & 0xc0) == 0x80)
+		lim--;
+	line[(*o)++] = '"';
+	for (i = 0; i < lim; i++) {
+		c = (unsigned char)value[i];
+		/* Room for this byte escaped, the rest of its character, "...\"". */
+		if (*o + 4 + 4 + 5 >= linesz)
+			break;
+		if ((c >= 0x20 && c < 0x7f && c != '"' && c != '\\') || (c >= 0x80 && utf8)) {
+			line[(*o)++] = (char)c;
+			continue;
+		}
+		line[(*o)++] = '\\';
+		line[(*o)++] = 'x';
+		line[(*o)++] = hex[c >> 4];
+		line[(*o)++] = hex[c & 0x0f];
+	}
+	while (utf8 && i > 0 && i < len && (value[i] & 0xc0) == 0x80) {
+		i--;
+		(*o)--;
+	}
+	if (i < len) {
+		memcpy(line + *o, "...", 3);
+		*o += 3;
+	}
+	line[(*o)++] = '"';
+	line[*o] = '\0';
+}
+
+void
+log_audit(const char *event, const struct log_kv *kv, size_t n)
+{
+	char line[LOG_LINE_MAX], when[40];
+	struct timespec ts;
+	struct tm tm;
+	size_t o, i;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || gmtime_r(&ts.tv_sec, &tm) == NULL ||
+	    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		when[0] = '\0';
+	o = (size_t)snprintf(line, sizeof line, "audit v=1 event=%s at=%s.%03ldZ", event, when,
+			     ts.tv_nsec / 1000000);
+	for (i = 0; i < n && o + 16 + strlen(kv[i].key) + 2 < sizeof line; i++) {
+		o += (size_t)snprintf(line + o, sizeof line - o, " %s=", kv[i].key);
+		audit_value(line, sizeof line, &o, kv[i].value);
+	}
+	line[sizeof line - 1] = '\0';
+	log_msg(LOG_NOTICE, "%s", line);
 }

@@ -42,4 +42,27 @@ void log_clearrequest(void);
  * input bytes are cut and marked with "...".  Returns out. */
 const char *log_escape(const char *s, size_t len, char out[LOG_ESCAPE_MAX]);
 
+/*
+ * Audit lines: what changed a member's credentials or registration, one
+ * line each, in one format that a log collector can parse:
+ *
+ *   audit v=1 event=profile.change at=2025-04-01T09:30:12.345Z member="..." ...
+ *
+ * `event` is a word (profile.change, register.complete, reset.request, ...),
+ * `at` the time in UTC, then each key of kv (a word) with its value in
+ * double quotes: bytes below 0x20, DEL, '"' and '\\' as \xNN, and UTF-8
+ * kept as it is (a value that is not UTF-8 has every byte above 0x7f as
+ * \xNN); a value longer than 256 bytes is cut and ends in "...".  A NULL
+ * value is written "".  Keys used: member (the entry's DN), login, field,
+ * old, new (values of fields that are no secret), caller_uid and
+ * caller_pid (the peer of the request: the portal), source (how the
+ * caller was allowed: ticket or root), result.  Secrets never go into an
+ * audit line.  Written at LOG_NOTICE with the request tag, like every line.
+ */
+struct log_kv {
+	const char *key;
+	const char *value;
+};
+void log_audit(const char *event, const struct log_kv *kv, size_t n);
+
 #endif

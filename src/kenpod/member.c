@@ -59,6 +59,7 @@ static const char *const member_attrs[MA_COUNT + 1] = {
 	[MA_GIDNUMBER] = KENPO_AT_GIDNUMBER,
 	[MA_HOME] = KENPO_AT_HOME,
 	[MA_SHELL] = KENPO_AT_SHELL,
+	[MA_KEY_MAIL] = KENPO_AT_KEY_MAIL,
 	[MA_COUNT] = NULL,
 };
 

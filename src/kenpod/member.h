@@ -63,6 +63,7 @@ enum member_attr {
 	MA_GIDNUMBER,
 	MA_HOME,
 	MA_SHELL,
+	MA_KEY_MAIL,        /* 1, 2 or 3: which address receives the key; absent: 1 */
 	MA_COUNT
 };
 

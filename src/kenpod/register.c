@@ -15,7 +15,16 @@
  * token at once cannot both succeed.  A form that fails on something the
  * member can correct after its ticket was used (a login ID taken
  * meanwhile) puts the ticket back as it was.  The guide's answer does not
- * tell whether an address is known: only the mails differ.
+ * tell whether an address is known, by its words or by its time: mails go
+ * out after the answer (mailer_queue), and a request that mails nothing
+ * makes and removes a link, as much directory work as the link it would
+ * have mailed.  Guide requests are capped per society and hour
+ * (guide_total_per_hour) as well as per address, so that requests for
+ * ever new addresses cannot grow the directory without end.
+ *
+ * A society may register by letter, by identity check, or both
+ * (registration = letter, identity): the guide link then opens a page that
+ * offers both.
  */
 #include "autoconfig.h"
 
@@ -97,21 +106,36 @@ roster_has(struct request *rq, const struct kenpo_society *soc, const char *addr
 	return rc == KENPO_RES_NOTFOUND ? KENPO_RES_OK : rc;
 }
 
+/* Whether the society's and the address's caps let this guide through. */
+static int
+guide_allowed(struct request *rq, const struct kenpo_society *soc, const char *addr,
+	      int *allowed)
+{
+	int rc = rate_take(rq, soc, "guide-all", "", soc->guide_total_per_hour, 3600, allowed);
+
+	if (rc == KENPO_RES_OK && *allowed)
+		rc = rate_take(rq, soc, "guide", addr, soc->guide_per_hour, 3600, allowed);
+	return rc;
+}
+
 static int
 guide_send(struct request *rq, const struct kenpo_society *soc, const char *addr)
 {
-	struct token_spec spec = { KENPO_TOKEN_GUIDE, 0, addr, NULL, NULL };
+	struct token_spec spec = { KENPO_TOKEN_GUIDE, 0, addr, NULL, NULL, 0 };
 	int rc, allowed = 0, known = 1;
 
-	if (soc->method == KENPO_REG_IDENTITY &&
+	/* Only a society that registers by identity check alone needs the
+	 * roster: with letters, any address may ask for the link. */
+	if (soc->registration == KENPO_REGF_IDENTITY &&
 	    (rc = roster_has(rq, soc, addr, &known)) != KENPO_RES_OK)
 		return rc;
-	rc = rate_take(rq, soc, "guide", addr, soc->guide_per_hour, 3600, &allowed);
+	rc = guide_allowed(rq, soc, addr, &allowed);
 	if (rc != KENPO_RES_OK)
 		return rc;
 	if (!allowed || !known) {
 		log_msg(LOG_INFO, "no guide mailed (%s)", allowed ? "not in the roster" :
 			"rate limit");
+		token_decoy(rq, soc, KENPO_TOKEN_GUIDE);
 		return KENPO_RES_OK;
 	}
 	spec.expiry = kenpo_gentime_now() + (int64_t)soc->guide_validity * 1000;
@@ -189,7 +213,7 @@ static int
 reg_ticket(struct request *rq, const struct member *m, const char *mail, struct kenpo_buf *out)
 {
 	const struct kenpo_society *soc = m->soc;
-	struct token_spec spec = { KENPO_TOKEN_REGISTRATION, 0, mail, m->e->dn, NULL };
+	struct token_spec spec = { KENPO_TOKEN_REGISTRATION, 0, mail, m->e->dn, NULL, 0 };
 	char ticket[KENPO_TOKEN_LEN + 1];
 	int rc;
 
@@ -354,7 +378,7 @@ identity_passed(struct request *rq, struct token *t, const struct member *m,
 {
 	const struct kenpo_society *soc = t->soc;
 	struct token_spec spec = { KENPO_TOKEN_IDENTITY, 0, member_get(m, MA_ROSTER_MAIL),
-				   m->e->dn, NULL };
+				   m->e->dn, NULL, 0 };
 	char key[KENPO_AUTHKEY_LEN + 1];
 	int rc;
 
@@ -408,7 +432,7 @@ selfsvc_identity_check(struct request *rq, struct kenpo_buf *in, struct kenpo_bu
 	kenpo_wipe(text, sizeof text);
 	if (rc != KENPO_RES_OK)
 		return rc;
-	if (t.soc->method != KENPO_REG_IDENTITY)
+	if (!(t.soc->registration & KENPO_REGF_IDENTITY))
 		return flow_badvalue(out, "registration");
 	rc = rate_count(rq, t.soc, "idfail", addr, IDFAIL_WINDOW, &count);
 	if (rc != KENPO_RES_OK)
@@ -600,8 +624,22 @@ reg_mail(const struct token *t, const struct reg_form *f)
 	const struct kenpo_society *soc = t->soc;
 	struct kenpo_var vars[2] = { { "LOGINURL", soc->login_url }, { "LOGINID", f->login } };
 
-	if (mailer_send(soc, KENPO_MAIL_COMPLETE, vars, 2, f->mail) != 0)
-		log_msg(LOG_WARNING, "registration complete, but its mail could not be sent");
+	if (mailer_queue(soc, KENPO_MAIL_COMPLETE, vars, 2, f->mail) != 0)
+		log_msg(LOG_WARNING, "registration complete, but its mail could not be queued");
+}
+
+/* The audit line of a registration: who, how, with which address. */
+static void
+reg_audit(const struct request *rq, const struct token *t, const struct reg_form *f)
+{
+	char uid[24];
+	struct log_kv kv[5] = {
+		{ "member", t->member }, { "login", f->login }, { "mail", f->mail },
+		{ "nickname", f->nickname }, { "caller_uid", uid },
+	};
+
+	(void)snprintf(uid, sizeof uid, "%lu", (unsigned long)rq->peer_uid);
+	log_audit("register.complete", kv, 5);
 }
 
 static int
@@ -633,6 +671,7 @@ reg_complete(struct request *rq, struct reg_form *f, int toolong, struct kenpo_b
 	}
 	if (rc != KENPO_RES_OK)
 		return rc;
+	reg_audit(rq, &t, f);
 	reg_mail(&t, f);
 	kenpo_put_cstring(out, f->login);
 	return KENPO_RES_OK;

@@ -4,7 +4,13 @@
  * temporary password valid reset_validity; RESET_OPEN checks the link.
  *
  * The answer to a request does not tell whether the address is known:
- * only the mails differ.  The current password keeps working until the
+ * not by its words, and not by its time either.  The mail goes out after
+ * the answer (mailer_queue), and an address that reaches no member costs
+ * what one member's reset costs: an argon2 hash, a search of the member's
+ * links, and two writes (a link made and removed where a member's entry
+ * and a link are written).  Requests for ever new addresses are capped per
+ * society and hour (reset_total_per_hour), so that their rate counters
+ * cannot grow the directory without end.  The current password keeps working until the
  * temporary one is used; a login with the temporary password forces a
  * change (auth.c).
  */
@@ -19,6 +25,7 @@
 #include "gentime.h"
 #include "kenpo-proto.h"
 #include "log.h"
+#include "schema.h"
 #include "member.h"
 #include "schema.h"
 #include "secret.h"
@@ -60,13 +67,43 @@ reset_withdraw(struct request *rq, const struct member *m, const struct reset_pa
 	(void)member_apply(rq, m, &c);
 }
 
+static void
+reset_audit(const struct request *rq, const struct member *m, const char *addr)
+{
+	char uid[24];
+	struct log_kv kv[4] = { { "member", m->e->dn }, { "login", member_get(m, MA_UID) },
+				{ "to", addr }, { "caller_uid", uid } };
+
+	(void)snprintf(uid, sizeof uid, "%lu", (unsigned long)rq->peer_uid);
+	log_audit("reset.request", kv, 4);
+}
+
+/* What reset_one costs, for a request that mails nothing: the hash of a
+ * temporary password, a search of a member's links and two writes. */
+static void
+reset_decoy(struct request *rq, const struct kenpo_society *soc)
+{
+	char temp[KENPO_TEMP_PASSWORD_LEN + 1], hash[KENPO_PWHASH_MAX], dn[MEMBER_DN_MAX];
+	struct kenpo_pwcost cost;
+
+	flow_pwcost(rq, &cost);
+	if (kenpo_gen_temp_password(temp, sizeof temp) != 0 ||
+	    kenpo_pw_hash(temp, strlen(temp), &cost, hash, sizeof hash) != 0)
+		log_msg(LOG_WARNING, "no temporary password could be made");
+	(void)snprintf(dn, sizeof dn, KENPO_AT_NUMBER "=-,%s", soc->base);
+	(void)token_void_member(rq, soc, dn, KENPO_TOKEN_RESET);
+	token_decoy(rq, soc, KENPO_TOKEN_RESET);
+	kenpo_wipe(temp, sizeof temp);
+	kenpo_wipe(hash, sizeof hash);
+}
+
 /* A temporary password for one member, stored, and its link mailed.  A
  * member gone meanwhile gets nothing (OK). */
 static int
 reset_one(struct request *rq, struct member *m, const char *addr)
 {
 	const struct kenpo_society *soc = m->soc;
-	struct token_spec spec = { KENPO_TOKEN_RESET, 0, addr, NULL, NULL };
+	struct token_spec spec = { KENPO_TOKEN_RESET, 0, addr, NULL, NULL, 0 };
 	char temp[KENPO_TEMP_PASSWORD_LEN + 1];
 	struct kenpo_var vars[2] = { { "LOGINID", NULL }, { "PASSWD", temp } };
 	struct reset_password r;
@@ -93,50 +130,69 @@ reset_one(struct request *rq, struct member *m, const char *addr)
 	if (rc != KENPO_RES_OK)
 		reset_withdraw(rq, m, &r);
 	else
-		log_msg(LOG_INFO, "%.200s: temporary password mailed", m->e->dn);
+		reset_audit(rq, m, addr);
 done:
 	kenpo_wipe(temp, sizeof temp);
 	kenpo_wipe(&r, sizeof r);
 	return rc;
 }
 
+/* The registered members of addr in soc, into *res. */
 static int
-reset_send(struct request *rq, const struct kenpo_society *soc, const char *addr)
+reset_members(struct request *rq, const struct kenpo_society *soc, const char *addr,
+	      struct myldap_result **res)
 {
 	char esc[3 * FLOW_ADDRESS_MAX + 1], filter[3 * sizeof esc + 256];
-	struct myldap_result *res = NULL;
-	struct member m;
-	size_t i;
-	int rc, r, allowed = 0;
 
-	rc = rate_take(rq, soc, "reset", addr, soc->reset_per_hour, 3600, &allowed);
-	if (rc != KENPO_RES_OK || !allowed) {
-		if (rc == KENPO_RES_OK)
-			log_msg(LOG_INFO, "no reset mailed (rate limit)");
-		return rc;
-	}
 	if (myldap_escape(addr, strlen(addr), esc, sizeof esc) != 0)
 		return KENPO_RES_INTERNAL;
 	(void)snprintf(filter, sizeof filter, "(&" KENPO_FILTER_MEMBER
 		       "(" KENPO_AT_STATE "=" KENPO_STATE_REGISTERED ")" KENPO_FILTER_NOT_DISABLED
 		       "(|(" KENPO_AT_MAIL1 "=%s)(" KENPO_AT_MAIL2 "=%s)(" KENPO_AT_MAIL3 "=%s)))",
 		       esc, esc, esc);
-	rc = member_search(rq, soc, filter, RESET_MEMBERS_MAX, &res);
-	if (rc != KENPO_RES_OK)
-		return rc;
+	return member_search(rq, soc, filter, RESET_MEMBERS_MAX, res);
+}
+
+/* Whether the society's and the address's caps let this request through. */
+static int
+reset_allowed(struct request *rq, const struct kenpo_society *soc, const char *addr,
+	      int *allowed)
+{
+	int rc = rate_take(rq, soc, "reset-all", "", soc->reset_total_per_hour, 3600, allowed);
+
+	if (rc == KENPO_RES_OK && *allowed)
+		rc = rate_take(rq, soc, "reset", addr, soc->reset_per_hour, 3600, allowed);
+	if (rc == KENPO_RES_OK && !*allowed)
+		log_msg(LOG_INFO, "no reset mailed (rate limit)");
+	return rc;
+}
+
+static int
+reset_send(struct request *rq, const struct kenpo_society *soc, const char *addr)
+{
+	struct myldap_result *res = NULL;
+	struct member m;
+	size_t i;
+	int rc, r, allowed = 0, sent = 0;
+
+	rc = reset_allowed(rq, soc, addr, &allowed);
+	if (rc == KENPO_RES_OK && allowed)
+		rc = reset_members(rq, soc, addr, &res);
 	/* A mail that fails for one member (logged by the mailer) does not
 	 * keep the others who share the address from theirs. */
-	for (i = 0; i < res->nentries; i++) {
+	for (i = 0; rc == KENPO_RES_OK && res != NULL && i < res->nentries; i++) {
 		member_of(soc, &res->entries[i], &m);
 		r = myldap_nvalues(m.e, MA_UID) == 1 ? reset_one(rq, &m, addr) : KENPO_RES_OK;
 		member_release(&m);
-		if (r != KENPO_RES_OK)
-			rc = r;
+		sent += r == KENPO_RES_OK;
 		if (r != KENPO_RES_OK && r != KENPO_RES_MAIL_FAILED)
-			break;
+			rc = r;
 	}
-	if (res->nentries == 0)
-		log_msg(LOG_INFO, "no reset mailed (no registered member has the address)");
+	if (rc == KENPO_RES_OK && sent == 0) {
+		if (allowed)
+			log_msg(LOG_INFO, "no reset mailed (no registered member has the address)");
+		reset_decoy(rq, soc);
+	}
 	myldap_result_free(res);
 	return rc;
 }
@@ -170,6 +226,17 @@ selfsvc_reset_request(struct request *rq, struct kenpo_buf *in, struct kenpo_buf
 
 /* ---- RESET_OPEN ---- */
 
+static void
+reset_open_audit(const struct request *rq, const struct member *m)
+{
+	char uid[24];
+	struct log_kv kv[3] = { { "member", m->e->dn }, { "login", member_get(m, MA_UID) },
+				{ "caller_uid", uid } };
+
+	(void)snprintf(uid, sizeof uid, "%lu", (unsigned long)rq->peer_uid);
+	log_audit("reset.open", kv, 3);
+}
+
 int
 selfsvc_reset_open(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 {
@@ -189,6 +256,7 @@ selfsvc_reset_open(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *o
 	if (rc == KENPO_RES_OK)
 		rc = token_consume(rq, &t);
 	if (rc == KENPO_RES_OK) {
+		reset_open_audit(rq, &m);
 		kenpo_put_cstring(out, member_get(&m, MA_UID));
 		kenpo_put_int32(out, (int32_t)kenpo_ms_to_secs(member_time(&m, MA_TEMP_EXPIRY) -
 								kenpo_gentime_now()));

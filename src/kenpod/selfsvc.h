@@ -24,5 +24,6 @@ kenpod_handler selfsvc_reset_open;
 /* profile.c */
 kenpod_handler selfsvc_profile_get;
 kenpod_handler selfsvc_profile_set;
+kenpod_handler selfsvc_profile_end;
 
 #endif

@@ -68,6 +68,7 @@ static const struct action {
 	{ KENPO_ACTION_LOGIN_ID_CHECK, selfsvc_login_id_check },
 	{ KENPO_ACTION_PROFILE_GET, selfsvc_profile_get },
 	{ KENPO_ACTION_PROFILE_SET, selfsvc_profile_set },
+	{ KENPO_ACTION_PROFILE_END, selfsvc_profile_end },
 	{ KENPO_ACTION_PING, handle_ping },
 	{ KENPO_ACTION_CACHE_FLUSH, handle_cache_flush },
 };

@@ -27,6 +27,7 @@
 #define UPDATE_TRIES 4                /* reads of a counter that keeps changing */
 #define VOID_MAX 50                   /* tokens of one member voided at once */
 #define RATE_VALUE_MAX 512
+#define URL_MAX 2048
 
 static const char *const kind_names[] = {
 	[KENPO_TOKEN_GUIDE] = "guide",
@@ -58,9 +59,10 @@ kind_of_name(const char *name)
 /* The attributes of a token entry, in the order of enum below. */
 static const char *const token_attrs[] = {
 	KENPO_AT_TOKEN_HASH, KENPO_AT_TOKEN_KIND, KENPO_AT_TOKEN_EXPIRY, KENPO_AT_TOKEN_MAIL,
-	KENPO_AT_TOKEN_MEMBER, KENPO_AT_TOKEN_TRIES, KENPO_AT_AUTHKEY_HASH, NULL
+	KENPO_AT_TOKEN_MEMBER, KENPO_AT_TOKEN_TRIES, KENPO_AT_AUTHKEY_HASH,
+	KENPO_AT_TOKEN_NOT_AFTER, NULL
 };
-enum { TA_HASH, TA_KIND, TA_EXPIRY, TA_MAIL, TA_MEMBER, TA_TRIES, TA_AUTHKEY };
+enum { TA_HASH, TA_KIND, TA_EXPIRY, TA_MAIL, TA_MEMBER, TA_TRIES, TA_AUTHKEY, TA_NOT_AFTER };
 
 static int
 keyed(const struct request *rq, const char *domain, const char *value,
@@ -97,14 +99,21 @@ copy_opt(const char *v, char *out, size_t outsz)
 
 /* ---- storing ---- */
 
-/* Store the entry of an existing hash; the attributes of spec (the
- * authkey already hashed into authkey_hash). */
+/* What a token entry holds, as text. */
+struct stored {
+	int kind;
+	const char *expiry;
+	const char *mail, *member, *authkey_hash, *tries, *not_after;  /* NULL: none */
+};
+
+/* Store the entry of an existing hash. */
 static int
 store(struct request *rq, const struct kenpo_society *soc, const char *hash,
-      int kind, const char *expiry, const char *mail, const char *member,
-      const char *authkey_hash, const char *tries)
+      const struct stored *st)
 {
-	struct myldap_mod a[10];
+	const char *mail = st->mail, *member = st->member, *authkey_hash = st->authkey_hash;
+	struct myldap_mod a[12];
+	int kind = st->kind;
 	char dn[TOKEN_DN_MAX];
 	size_t n = 0;
 	int rc;
@@ -114,15 +123,18 @@ store(struct request *rq, const struct kenpo_society *soc, const char *hash,
 	a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_OBJECTCLASS, KENPO_OC_TOKEN };
 	a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_TOKEN_HASH, hash };
 	a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_TOKEN_KIND, token_kind_name(kind) };
-	a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_TOKEN_EXPIRY, expiry };
+	a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_TOKEN_EXPIRY, st->expiry };
 	if (mail != NULL && mail[0] != '\0')
 		a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_TOKEN_MAIL, mail };
 	if (member != NULL && member[0] != '\0')
 		a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_TOKEN_MEMBER, member };
 	if (authkey_hash != NULL && authkey_hash[0] != '\0')
 		a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_AUTHKEY_HASH, authkey_hash };
-	if (tries != NULL)
-		a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_TOKEN_TRIES, tries };
+	if (st->tries != NULL)
+		a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_TOKEN_TRIES, st->tries };
+	if (st->not_after != NULL)
+		a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_TOKEN_NOT_AFTER,
+					      st->not_after };
 	rc = myldap_add(rq->ld, dn, a, n);
 	if (rc == MYLDAP_OK)
 		return KENPO_RES_OK;
@@ -182,16 +194,21 @@ token_create(struct request *rq, const struct kenpo_society *soc,
 	     const struct token_spec *spec, char *out, size_t outsz)
 {
 	char text[KENPO_TOKEN_LEN + 1], hash[KENPO_KEYED_HASH_HEX];
-	char akhash[KENPO_KEYED_HASH_HEX] = "", expiry[32];
+	char akhash[KENPO_KEYED_HASH_HEX] = "", expiry[32], not_after[32];
+	struct stored st = { spec->kind, expiry, spec->mail, spec->member, akhash, NULL, NULL };
 	int rc = KENPO_RES_INTERNAL;
 
 	if (outsz < sizeof text || kenpo_gen_token(text, sizeof text) != 0)
 		return KENPO_RES_INTERNAL;
 	if (keyed(rq, TOKEN_DOMAIN, text, hash) != 0 ||
 	    (spec->authkey != NULL && keyed(rq, AUTHKEY_DOMAIN, spec->authkey, akhash) != 0) ||
-	    kenpo_gentime_format(spec->expiry, 1, expiry, sizeof expiry) != 0)
+	    kenpo_gentime_format(spec->expiry, 1, expiry, sizeof expiry) != 0 ||
+	    (spec->not_after != 0 &&
+	     kenpo_gentime_format(spec->not_after, 1, not_after, sizeof not_after) != 0))
 		goto done;
-	rc = store(rq, soc, hash, spec->kind, expiry, spec->mail, spec->member, akhash, NULL);
+	if (spec->not_after != 0)
+		st.not_after = not_after;
+	rc = store(rq, soc, hash, &st);
 	if (rc == KENPO_RES_OK) {
 		memcpy(out, text, sizeof text);
 		sweep(rq, soc);
@@ -205,20 +222,38 @@ int
 token_restore(struct request *rq, const struct token *t)
 {
 	char tries[16];
+	struct stored st = { t->kind, t->expiry_text, t->mail, t->member, t->authkey_hash,
+			     t->has_tries ? tries : NULL,
+			     t->not_after_text[0] != '\0' ? t->not_after_text : NULL };
 
 	(void)snprintf(tries, sizeof tries, "%u", t->tries);
-	return store(rq, t->soc, t->hash, t->kind, t->expiry_text, t->mail, t->member,
-		     t->authkey_hash, t->has_tries ? tries : NULL);
+	return store(rq, t->soc, t->hash, &st);
 }
 
-void
-token_withdraw(struct request *rq, const struct kenpo_society *soc, const char *text)
+/* tmpl with every %%TOKEN%% replaced by token. */
+static int
+link_of(const char *tmpl, const char *token, char *out, size_t outsz)
 {
-	char hash[KENPO_KEYED_HASH_HEX], dn[TOKEN_DN_MAX];
+	static const char mark[] = "%%TOKEN%%";
+	const char *p;
+	size_t o = 0, n;
 
-	if (keyed(rq, TOKEN_DOMAIN, text, hash) != 0 || token_dn(soc, hash, dn, sizeof dn) != 0 ||
-	    myldap_delete(rq->ld, dn) != MYLDAP_OK)
-		log_msg(LOG_WARNING, "a token whose mail failed could not be deleted");
+	if (tmpl == NULL)
+		return -1;
+	while ((p = strstr(tmpl, mark)) != NULL) {
+		n = (size_t)(p - tmpl);
+		if (o + n + KENPO_TOKEN_LEN >= outsz)
+			return -1;
+		memcpy(out + o, tmpl, n);
+		memcpy(out + o + n, token, KENPO_TOKEN_LEN);
+		o += n + KENPO_TOKEN_LEN;
+		tmpl = p + sizeof mark - 1;
+	}
+	n = strlen(tmpl);
+	if (o + n >= outsz)
+		return -1;
+	memcpy(out + o, tmpl, n + 1);
+	return 0;
 }
 
 int
@@ -226,18 +261,45 @@ token_mail(struct request *rq, const struct kenpo_society *soc, const struct tok
 	   enum kenpo_mail_kind kind, const char *url_tmpl, long validity,
 	   const struct kenpo_var *extra, size_t nextra, const char *to)
 {
-	char token[KENPO_TOKEN_LEN + 1];
+	struct kenpo_var vars[2 + TOKEN_MAIL_EXTRA_MAX];
+	char token[KENPO_TOKEN_LEN + 1], url[URL_MAX], dur[64];
 	int rc;
 
+	if (nextra > TOKEN_MAIL_EXTRA_MAX ||
+	    kenpo_duration_format(soc->lang, validity, dur, sizeof dur) != 0)
+		return KENPO_RES_INTERNAL;
 	rc = token_create(rq, soc, spec, token, sizeof token);
 	if (rc != KENPO_RES_OK)
 		return rc;
-	if (mailer_send_link(soc, kind, url_tmpl, token, validity, extra, nextra, to) != 0) {
-		token_withdraw(rq, soc, token);
-		rc = KENPO_RES_MAIL_FAILED;
+	if (link_of(url_tmpl, token, url, sizeof url) != 0) {
+		log_msg(LOG_ERR, "society %.100s: the link cannot be made", soc->id);
+		rc = KENPO_RES_INTERNAL;
+		goto done;
 	}
+	vars[0] = (struct kenpo_var){ "URL", url };
+	vars[1] = (struct kenpo_var){ "VALIDITY", dur };
+	if (nextra > 0)
+		memcpy(vars + 2, extra, nextra * sizeof(*extra));
+	if (mailer_queue(soc, kind, vars, 2 + nextra, to) != 0)
+		rc = KENPO_RES_MAIL_FAILED;
+done:
+	kenpo_wipe(url, sizeof url);
 	kenpo_wipe(token, sizeof token);
 	return rc;
+}
+
+void
+token_decoy(struct request *rq, const struct kenpo_society *soc, int kind)
+{
+	struct token_spec spec = { kind, 0, NULL, NULL, NULL, 0 };
+	char token[KENPO_TOKEN_LEN + 1], hash[KENPO_KEYED_HASH_HEX], dn[TOKEN_DN_MAX];
+
+	spec.expiry = kenpo_gentime_now() + 1000;
+	if (token_create(rq, soc, &spec, token, sizeof token) != KENPO_RES_OK ||
+	    keyed(rq, TOKEN_DOMAIN, token, hash) != 0 || token_dn(soc, hash, dn, sizeof dn) != 0 ||
+	    myldap_delete(rq->ld, dn) != MYLDAP_OK)
+		log_msg(LOG_WARNING, "the stand-in token could not be made and removed");
+	kenpo_wipe(token, sizeof token);
 }
 
 /* ---- profile tickets ---- */
@@ -246,22 +308,52 @@ int
 token_ticket_issue(struct request *rq, const char *member_dn, char *out, size_t outsz)
 {
 	const struct kenpo_society *soc = member_society_of_dn(rq, member_dn);
-	struct token_spec spec = { KENPO_TOKEN_TICKET, 0, NULL, member_dn, NULL };
+	struct token_spec spec = { KENPO_TOKEN_TICKET, 0, NULL, member_dn, NULL, 0 };
+	int64_t now = kenpo_gentime_now();
 
 	if (soc == NULL) {
 		log_msg(LOG_ERR, "%.200s is in no society: no ticket", member_dn);
 		return KENPO_RES_INTERNAL;
 	}
-	spec.expiry = kenpo_gentime_now() + (int64_t)TOKEN_TICKET_VALIDITY * 1000;
+	spec.not_after = now + (int64_t)soc->session_lifetime * 1000;
+	spec.expiry = now + (int64_t)soc->session_idle * 1000;
+	if (spec.expiry > spec.not_after)
+		spec.expiry = spec.not_after;
 	return token_create(rq, soc, &spec, out, outsz);
 }
 
 int
-token_ticket_next(struct request *rq, const struct token *t, char *out, size_t outsz)
+token_ticket_touch(struct request *rq, struct token *t)
 {
-	struct token_spec spec = { KENPO_TOKEN_TICKET, t->expiry, NULL, t->member, NULL };
+	int64_t idle = (int64_t)t->soc->session_idle * 1000, until = kenpo_gentime_now() + idle;
+	struct myldap_mod m;
+	char text[32];
+	int rc;
 
-	return token_create(rq, t->soc, &spec, out, outsz);
+	if (t->not_after != 0 && until > t->not_after)
+		until = t->not_after;
+	if (until - t->expiry <= idle / 10)
+		return KENPO_RES_OK;
+	if (kenpo_gentime_format(until, 1, text, sizeof text) != 0)
+		return KENPO_RES_INTERNAL;
+	/* Last writer wins: two uses at once both move the end to about now. */
+	m = (struct myldap_mod){ MYLDAP_MOD_REPLACE, KENPO_AT_TOKEN_EXPIRY, text };
+	rc = myldap_modify(rq->ld, t->dn, &m, 1);
+	if (rc == MYLDAP_OK) {
+		t->expiry = until;
+		return KENPO_RES_OK;
+	}
+	return rc == MYLDAP_CHANGED ? KENPO_RES_TOKEN_INVALID :
+	       rc == MYLDAP_UNAVAIL ? KENPO_RES_UNAVAIL : KENPO_RES_INTERNAL;
+}
+
+int
+token_ticket_end(struct request *rq, const struct token *t)
+{
+	int rc = myldap_delete(rq->ld, t->dn);
+
+	return rc == MYLDAP_OK || rc == MYLDAP_CHANGED ? KENPO_RES_OK :
+	       rc == MYLDAP_UNAVAIL ? KENPO_RES_UNAVAIL : KENPO_RES_INTERNAL;
 }
 
 /* ---- reading ---- */
@@ -282,7 +374,11 @@ entry_to_token(const struct kenpo_society *soc, const struct myldap_entry *e,
 	    kenpo_gentime_parse(t->expiry_text, &t->expiry) != 0 ||
 	    copy_opt(myldap_value(e, TA_MAIL), t->mail, sizeof t->mail) != 0 ||
 	    copy_opt(myldap_value(e, TA_MEMBER), t->member, sizeof t->member) != 0 ||
-	    copy_opt(myldap_value(e, TA_AUTHKEY), t->authkey_hash, sizeof t->authkey_hash) != 0)
+	    copy_opt(myldap_value(e, TA_AUTHKEY), t->authkey_hash, sizeof t->authkey_hash) != 0 ||
+	    copy_opt(myldap_value(e, TA_NOT_AFTER), t->not_after_text,
+		     sizeof t->not_after_text) != 0 ||
+	    (t->not_after_text[0] != '\0' &&
+	     kenpo_gentime_parse(t->not_after_text, &t->not_after) != 0))
 		return -1;
 	if (tries != NULL) {
 		if (kenpo_parse_ulong(tries, 0, 1000000, &n) != 0)
@@ -570,6 +666,9 @@ rate_take(struct request *rq, const struct kenpo_society *soc, const char *what,
 
 	if (rate_key(rq, soc, what, value, &r) != 0)
 		return KENPO_RES_INTERNAL;
+	/* Counters are made by requests for ever new addresses: those
+	 * requests clean up too. */
+	sweep(rq, soc);
 	for (attempt = 0; attempt < UPDATE_TRIES; attempt++) {
 		rc = rate_read(rq, soc, &r);
 		if (rc != KENPO_RES_OK)

@@ -46,6 +46,8 @@ struct token {
 	unsigned tries;                 /* wrong answers so far */
 	int has_tries;
 	char authkey_hash[KENPO_KEYED_HASH_HEX];  /* "" if none */
+	int64_t not_after;              /* a ticket's absolute end, 0 if none */
+	char not_after_text[32];        /* as stored, "" if none */
 };
 
 /* What a new token is. */
@@ -55,6 +57,7 @@ struct token_spec {
 	const char *mail;               /* NULL: none */
 	const char *member;             /* NULL: none */
 	const char *authkey;            /* the on-screen key, stored hashed; NULL */
+	int64_t not_after;              /* a ticket's absolute end; 0: none */
 };
 
 /* Make a token (kenpo_gen_token) and store it under soc.  The token text
@@ -76,34 +79,45 @@ int token_consume(struct request *rq, const struct token *t);
  * then correct a form and send it again).  A kenpo_result. */
 int token_restore(struct request *rq, const struct token *t);
 
-/* Delete a token whose mail could not be sent; errors are only logged. */
-void token_withdraw(struct request *rq, const struct kenpo_society *soc, const char *text);
-
-/* Make a token and mail its link (mailer_send_link: url_tmpl, validity in
- * seconds, the extra variables); the token is withdrawn if the mail
- * fails.  A kenpo_result: MAIL_FAILED for the mail. */
+/* Make a token and queue the mail of its link (mailer_queue, after the
+ * answer): template `kind` with URL (url_tmpl with every %%TOKEN%%
+ * replaced by the token), VALIDITY (validity seconds in the society's
+ * words) and at most TOKEN_MAIL_EXTRA_MAX more variables.  A
+ * kenpo_result; whether the mail then reaches the relay is only logged. */
+#define TOKEN_MAIL_EXTRA_MAX 4
 int token_mail(struct request *rq, const struct kenpo_society *soc, const struct token_spec *spec,
 	       enum kenpo_mail_kind kind, const char *url_tmpl, long validity,
 	       const struct kenpo_var *extra, size_t nextra, const char *to);
 
-/* ---- profile tickets ---- */
+/* The same directory work as token_mail, for a request whose answer must
+ * not tell that nothing was mailed: a token of `kind` is made and deleted
+ * again.  Errors are logged only. */
+void token_decoy(struct request *rq, const struct kenpo_society *soc, int kind);
 
-/* How long a profile ticket lasts: proof of a login a moment ago. */
-#define TOKEN_TICKET_VALIDITY 600
+/* ---- profile tickets: the profile session ----
+ *
+ * A ticket proves a login a while ago: PROFILE_GET and PROFILE_SET accept
+ * it for its member as often as it is presented, so that a second tab or a
+ * form sent twice works.  kenpoTokenExpiry is the end of its idle time and
+ * moves forward on use, never past kenpoTokenNotAfter, the society's
+ * session_lifetime after the login; PROFILE_END deletes it. */
 
 /*
  * Issue a profile ticket for the member entry member_dn (after a
- * successful login): a single-use token of kind KENPO_TOKEN_TICKET, valid
- * TOKEN_TICKET_VALIDITY seconds, that PROFILE_GET and PROFILE_SET accept
- * for that member only (each use hands out the next one).  The ticket text
+ * successful login), valid for session_idle at first.  The ticket text
  * (KENPO_TOKEN_LEN characters) goes into out (outsz >= KENPO_TOKEN_LEN + 1).
  * A kenpo_result: OK, UNAVAIL, INTERNAL (member_dn in no society).
  */
 int token_ticket_issue(struct request *rq, const char *member_dn, char *out, size_t outsz);
 
-/* The ticket that follows the used ticket t: the same member, the same
- * expiry.  As token_ticket_issue. */
-int token_ticket_next(struct request *rq, const struct token *t, char *out, size_t outsz);
+/* The ticket t was used now: its idle time starts again (written only when
+ * it moves by more than a tenth of session_idle, so that a busy session
+ * does not write on every call).  OK, TOKEN_INVALID (ended meanwhile),
+ * UNAVAIL, INTERNAL. */
+int token_ticket_touch(struct request *rq, struct token *t);
+
+/* End the session of ticket t (logout).  A kenpo_result. */
+int token_ticket_end(struct request *rq, const struct token *t);
 
 /* Count one wrong answer given with the token; at `max` the token is
  * deleted.  *left is the number of answers still allowed (0: the token is

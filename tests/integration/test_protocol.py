@@ -108,10 +108,10 @@ def kenpo(run_kenpo, tmp_path):
 
 # (command, stdin, action, a good answer's result and fields, a key of its output)
 CASES = [
-    (["token", "check", "T" * 43], None, kp.TOKEN_CHECK, kp.OK, (1, 600, "****@****.jp"),
+    (["token", "check"], "T" * 43 + "\n", kp.TOKEN_CHECK, kp.OK, (1, 600, "****@****.jp"),
      "masked_address"),
-    (["reset", "open", "T" * 43], None, kp.RESET_OPEN, kp.OK, ("hanako.k", 600), "login_id"),
-    (["register", "identity", "T" * 43, "a@example.jp", "1970-01-02"], None,
+    (["reset", "open"], "T" * 43 + "\n", kp.RESET_OPEN, kp.OK, ("hanako.k", 600), "login_id"),
+    (["register", "identity", "a@example.jp", "1970-01-02"], "T" * 43 + "\n",
      kp.IDENTITY_CHECK, kp.MISMATCH, (2,), "tries_left"),
     (["policy", "check-login-id", "--available", "hanako.k"], None, kp.LOGIN_ID_CHECK, kp.OK,
      (0,), "available"),
@@ -120,7 +120,7 @@ CASES = [
     (["login", "hanako.k"], "Kenpo2024Pass\n", kp.AUTH_PASSWORD, kp.KEY_SENT,
      ("hanako.k", 1000, 0, "****@****.jp", 600, "txn-1"), "txn"),
     (["profile", "show", "hanako.k"], None, kp.PROFILE_GET, kp.OK,
-     (2, "nickname", "はなこ", "key_required", "yes", "ticket-2"), "profile"),
+     (2, "nickname", "はなこ", "key_mail", "2", "ticket-2"), "profile"),
     (["profile", "set", "hanako.k", "nickname=x"], None, kp.PROFILE_SET, kp.POLICY, (1,),
      "violations"),
     (["guide", "request", "a@example.jp"], None, kp.GUIDE_REQUEST, kp.BADVALUE, ("address",),
@@ -136,7 +136,7 @@ def test_kenpo_takes_answers_of_the_table(kenpo, case):
     assert key in a and a.get("error") != "protocol" and rc != 70, a
     assert len(reqs) == 1 and struct.unpack_from("!I", reqs[0], 8)[0] == action
     if key == "profile":
-        assert a["profile"] == {"nickname": "はなこ", "key_required": True}
+        assert a["profile"] == {"nickname": "はなこ", "key_mail": "2"}
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: " ".join(c[0][:2]) + "/" +
@@ -152,7 +152,7 @@ def test_kenpo_refuses_answers_outside_the_table(kenpo, case):
 def test_kenpo_json_errors_on_stdout(run_kenpo, tmp_path):
     """Every failure of kenpo --json is one JSON object on stdout."""
     for args, code, error in ((["--frobnicate"], 2, "usage"),
-                              (["token", "check", "T" * 43], 75, "unavailable"),
+                              (["reset", "request", "a@example.jp"], 75, "unavailable"),
                               (["policy", "check-login-id", "1"], 1, "policy")):
         r = run_kenpo(args, str(tmp_path / "absent.sock"))
         a = json.loads(r.stdout)

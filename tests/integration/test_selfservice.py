@@ -177,7 +177,7 @@ def preissued(sb, temp_hash, **kw):
 def letter_ticket(sb, tool, temp_hash, addr):
     m = preissued(sb, temp_hash)
     tok = guide_token(sb, tool, addr)
-    rc, a, _ = tool("register", "letter", tok, m["login"], input=TEMP_PASSWORD + "\n")
+    rc, a, _ = tool("register", "letter", m["login"], input=tok + "\n" + TEMP_PASSWORD + "\n")
     assert rc == 0, a
     return m, tok, a["ticket"]
 
@@ -186,7 +186,8 @@ def complete(tool, ticket, login, mail, password=PASSWORD, nickname=None):
     opts = ["--login-id", login, "--mail", mail]
     if nickname is not None:
         opts += ["--nickname", nickname]
-    return tool("register", "complete", ticket, *opts, input="%s\n%s\n" % (password, password))
+    return tool("register", "complete", *opts,
+                input="%s\n%s\n%s\n" % (ticket, password, password))
 
 
 def registered(sb, pw_hash, login, mail, **kw):
@@ -357,7 +358,7 @@ def test_guide_mail_and_link(sb, tool):
     assert "東洋紡健康保険組合です。" in mail.kenpo_body
     assert "https://portal.kenpo.test/toyobo/guide?token=" + tok in mail.kenpo_body
     assert "3時間" in mail.kenpo_body
-    rc, a, _ = tool("token", "check", tok)
+    rc, a, _ = tool("token", "check", input=tok + "\n")
     assert rc == 0 and a["kind"] == "guide" and 10790 <= a["seconds"] <= 10800
     assert a["masked_address"] == "****@****.jp"
     # Stored only as a keyed hash.
@@ -410,7 +411,7 @@ def test_mailin_answers_the_sender(sb, tool):
     mail = wait_mails(sb, "taro.mailin@example.jp", 1)[-1]
     assert "利用登録手続きのご案内" in mail.kenpo_subject
     assert mails_to(sb, "bounce@mta.example.jp") == []
-    rc, a, _ = tool("token", "check", token_of(mail))
+    rc, a, _ = tool("token", "check", input=token_of(mail) + "\n")
     assert rc == 0 and a["kind"] == "guide"
 
 
@@ -445,15 +446,15 @@ def test_letter_registration_end_to_end(sb, tool, temp_hash, testtool, tool_env)
     login = unique("Toyo.Taro")
     assert lookup(sb, login)[0] == kp.NOTFOUND        # and now cached as missing
     tok = guide_token(sb, tool, addr)
-    rc, a, _ = tool("register", "letter", tok, m["login"], input="Wrong0pass\n")
+    rc, a, _ = tool("register", "letter", m["login"], input=tok + "\n" + "Wrong0pass\n")
     assert rc == 1 and a["error"] == "auth-failed"
-    rc, a, _ = tool("register", "letter", tok, "NOSUCH00", input=TEMP_PASSWORD + "\n")
+    rc, a, _ = tool("register", "letter", "NOSUCH00", input=tok + "\n" + TEMP_PASSWORD + "\n")
     assert rc == 1 and a["error"] == "auth-failed"
-    rc, a, _ = tool("register", "letter", tok, m["login"], input=TEMP_PASSWORD + "\n")
+    rc, a, _ = tool("register", "letter", m["login"], input=tok + "\n" + TEMP_PASSWORD + "\n")
     assert rc == 0 and a["mail"] == addr and len(a["ticket"]) == 32, a
     ticket = a["ticket"]
     # The guide link is used now.
-    rc, a, _ = tool("register", "letter", tok, m["login"], input=TEMP_PASSWORD + "\n")
+    rc, a, _ = tool("register", "letter", m["login"], input=tok + "\n" + TEMP_PASSWORD + "\n")
     assert rc == 4 and a["error"] == "token-invalid"
     rc, a, _ = complete(tool, ticket, login, addr)
     assert rc == 0 and a["login_id"] == login, a
@@ -480,9 +481,9 @@ def test_letter_wrong_answers_void_the_link(sb, tool, temp_hash):
     m = preissued(sb, temp_hash)
     tok = guide_token(sb, tool, unique("void") + "@example.jp")
     for _ in range(5):      # identity_max_tries
-        rc, a, _ = tool("register", "letter", tok, m["login"], input="Wrong0pass\n")
+        rc, a, _ = tool("register", "letter", m["login"], input=tok + "\n" + "Wrong0pass\n")
         assert a["error"] == "auth-failed"
-    rc, a, _ = tool("register", "letter", tok, m["login"], input=TEMP_PASSWORD + "\n")
+    rc, a, _ = tool("register", "letter", m["login"], input=tok + "\n" + TEMP_PASSWORD + "\n")
     assert rc == 4 and a["error"] == "token-invalid"
     assert sb.entry(m["dn"], "kenpoTempPasswordTries")["kenpoTempPasswordTries"] == ["5"]
 
@@ -498,8 +499,8 @@ def test_complete_refusals_change_nothing(sb, tool, temp_hash, pw_hash):
     rc, a, _ = complete(tool, ticket, "Good.Name", addr, password="short")
     assert rc == 1 and {v["code"] for v in a["violations"]} == \
         {"password-too-short", "password-no-upper", "password-no-digit"}
-    rc, a, _ = tool("register", "complete", ticket, "--login-id", "Good.Name", "--mail", addr,
-                    input="%s\n%s\n" % (PASSWORD, NEW_PASSWORD))
+    rc, a, _ = tool("register", "complete", "--login-id", "Good.Name", "--mail", addr,
+                    input="%s\n%s\n%s\n" % (ticket, PASSWORD, NEW_PASSWORD))
     assert rc == 1 and a["error"] == "passwords-differ"
     rc, a, _ = complete(tool, ticket, "already.TAKEN", addr)
     assert rc == 1 and a["error"] == "id-taken"
@@ -523,9 +524,9 @@ def test_complete_refusals_change_nothing(sb, tool, temp_hash, pw_hash):
 
 def _complete_bytes(tool, ticket, addr):
     """register complete with a nickname that is not UTF-8 (argv carries bytes)."""
-    return tool("register", "complete", ticket, "--login-id", "Good.Name", "--mail", addr,
+    return tool("register", "complete", "--login-id", "Good.Name", "--mail", addr,
                 "--nickname", os.fsdecode(b"\xff\xfe"),
-                input="%s\n%s\n" % (PASSWORD, PASSWORD))
+                input="%s\n%s\n%s\n" % (ticket, PASSWORD, PASSWORD))
 
 
 def test_two_completions_at_once_one_wins(sb, tool, temp_hash, kenpo_bin, catalogue):
@@ -534,11 +535,12 @@ def test_two_completions_at_once_one_wins(sb, tool, temp_hash, kenpo_bin, catalo
         m, _, ticket = letter_ticket(sb, tool, temp_hash, addr)
         logins = [unique("Racer.A"), unique("Racer.B")]
         env = dict(os.environ, KENPO_SOCKET=sb.kenpod_socket)
-        procs = [subprocess.Popen([kenpo_bin, "--json", "register", "complete", ticket,
+        procs = [subprocess.Popen([kenpo_bin, "--json", "register", "complete",
                                    "--login-id", login, "--mail", addr],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, env=env) for login in logins]
-        outs = [p.communicate(("%s\n%s\n" % (PASSWORD, PASSWORD)).encode(), timeout=60)
+        outs = [p.communicate(("%s\n%s\n%s\n" % (ticket, PASSWORD, PASSWORD)).encode(),
+                              timeout=60)
                 for p in procs]
         codes = sorted(p.returncode for p in procs)
         answers = [json.loads(o[0]) for o in outs]
@@ -553,11 +555,11 @@ def test_two_letter_openings_at_once_one_wins(sb, tool, temp_hash, kenpo_bin):
     m = preissued(sb, temp_hash)
     tok = guide_token(sb, tool, unique("race2") + "@example.jp")
     env = dict(os.environ, KENPO_SOCKET=sb.kenpod_socket)
-    procs = [subprocess.Popen([kenpo_bin, "--json", "register", "letter", tok, m["login"]],
+    procs = [subprocess.Popen([kenpo_bin, "--json", "register", "letter", m["login"]],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, env=env) for _ in range(2)]
     for p in procs:
-        p.stdin.write((TEMP_PASSWORD + "\n").encode())
+        p.stdin.write((tok + "\n" + TEMP_PASSWORD + "\n").encode())
         p.stdin.close()
     for p in procs:
         p.wait(60)
@@ -571,12 +573,12 @@ def test_identity_registration_end_to_end(sb, tool, testtool, tool_env):
     number = unique("R")
     dn = sb.add_roster_member(number, roster, "1985-02-28", base=sb.id_base)
     tok = guide_token(sb, tool, roster, "--society", ID_SOCIETY)
-    rc, a, _ = tool("register", "identity", tok, roster, "1985-03-01")
+    rc, a, _ = tool("register", "identity", roster, "1985-03-01", input=tok + "\n")
     assert (rc, a["error"], a["tries_left"]) == (1, "mismatch", 4)
-    rc, a, _ = tool("register", "identity", tok, "other@corp.example.jp", "1985-02-28")
+    rc, a, _ = tool("register", "identity", "other@corp.example.jp", "1985-02-28", input=tok + "\n")
     assert (rc, a["error"], a["tries_left"]) == (1, "mismatch", 3)
     n = len(mails_to(sb, roster))
-    rc, a, _ = tool("register", "identity", tok, roster.upper(), "1985-02-28")
+    rc, a, _ = tool("register", "identity", roster.upper(), "1985-02-28", input=tok + "\n")
     assert rc == 0, a
     key = a["authkey"]
     assert re.fullmatch(r"[A-HJ-NPR-Z2-9]{8}", key)
@@ -587,14 +589,14 @@ def test_identity_registration_end_to_end(sb, tool, testtool, tool_env):
     assert "https://portal.kenpo.test/%s/identity?token=%s" % (ID_SOCIETY, itok) \
         in mail.kenpo_body
     # The guide link is used.
-    rc, a, _ = tool("register", "identity", tok, roster, "1985-02-28")
+    rc, a, _ = tool("register", "identity", roster, "1985-02-28", input=tok + "\n")
     assert rc == 4 and a["error"] == "token-invalid"
-    rc, a, _ = tool("register", "identity-open", itok, input="ZZZZZZZZ\n")
+    rc, a, _ = tool("register", "identity-open", input=itok + "\n" + "ZZZZZZZZ\n")
     assert (rc, a["error"], a["tries_left"]) == (1, "mismatch", 4)
-    rc, a, _ = tool("register", "identity-open", itok, input=key.lower() + "\n")
+    rc, a, _ = tool("register", "identity-open", input=itok + "\n" + key.lower() + "\n")
     assert rc == 0 and a["mail"] == sb.entry(dn, "kenpoRosterMail")["kenpoRosterMail"][0]
     ticket = a["ticket"]
-    rc, a, _ = tool("register", "identity-open", itok, input=key + "\n")
+    rc, a, _ = tool("register", "identity-open", input=itok + "\n" + key + "\n")
     assert rc == 4 and a["error"] == "token-invalid"
     login = unique("Hanako.Y")
     private = unique("hanako") + "@example.jp"
@@ -674,10 +676,10 @@ def identity_ticket(sb, tool, roster, number, dob):
     sb.add_roster_member(number, roster, dob, base=sb.id_base)
     tok = guide_token(sb, tool, roster, "--society", ID_SOCIETY)
     n = len(mails_to(sb, roster))
-    rc, a, _ = tool("register", "identity", tok, roster, dob)
+    rc, a, _ = tool("register", "identity", roster, dob, input=tok + "\n")
     assert rc == 0, a
     itok = token_of(wait_mails(sb, roster, n + 1)[-1])
-    rc, a, _ = tool("register", "identity-open", itok, input=a["authkey"] + "\n")
+    rc, a, _ = tool("register", "identity-open", input=itok + "\n" + a["authkey"] + "\n")
     assert rc == 0, a
     return a["ticket"]
 
@@ -713,21 +715,21 @@ def test_identity_failures_capped_per_link_and_address(sb, tool):
     first, second = [guide_token(sb, tool, roster, "--society", ID_SOCIETY) for _ in range(2)]
     lefts = []
     for _ in range(5):
-        rc, a, _ = tool("register", "identity", first, roster, "1970-01-02")
+        rc, a, _ = tool("register", "identity", roster, "1970-01-02", input=first + "\n")
         assert (rc, a["error"]) == (1, "mismatch")
         lefts.append(a["tries_left"])
     assert lefts == [4, 3, 2, 1, 0]
-    rc, a, _ = tool("register", "identity", first, roster, "1970-01-01")
+    rc, a, _ = tool("register", "identity", roster, "1970-01-01", input=first + "\n")
     assert (rc, a["error"]) == (4, "token-invalid")     # the link is void
     # Another link for the same address: even the right answer is refused,
     # and the answer is the one an unknown address gets.
-    rc, a, _ = tool("register", "identity", second, roster, "1970-01-01")
+    rc, a, _ = tool("register", "identity", roster, "1970-01-01", input=second + "\n")
     assert (rc, a["error"], a["tries_left"]) == (1, "mismatch", 0)
 
 
 def test_identity_refused_in_letter_society(sb, tool):
     tok = guide_token(sb, tool, unique("lt") + "@example.jp")
-    rc, a, _ = tool("register", "identity", tok, "a@example.jp", "1980-01-01")
+    rc, a, _ = tool("register", "identity", "a@example.jp", "1980-01-01", input=tok + "\n")
     assert (rc, a["field"]) == (3, "registration")
 
 
@@ -737,14 +739,14 @@ def test_identity_bad_input(sb, tool):
     tok = guide_token(sb, tool, roster, "--society", ID_SOCIETY)
     before = len(sb.mail_files())
     for dob in ("2023-02-29", "2023-02-30", "2023-13-01", "2023-1-01", "20230101", "x"):
-        rc, a, _ = tool("register", "identity", tok, roster, dob)
+        rc, a, _ = tool("register", "identity", roster, dob, input=tok + "\n")
         assert (rc, a["field"]) == (3, "date_of_birth"), dob
     for addr in ("taro@", "ta ro@example.jp", "a@example.jp\nBcc: b@example.jp", "a" * 300):
-        rc, a, _ = tool("register", "identity", tok, addr, "2000-02-29")
+        rc, a, _ = tool("register", "identity", addr, "2000-02-29", input=tok + "\n")
         assert (rc, a["field"]) == (3, "address"), addr
     no_new_mail(sb, before)
     # Nothing was counted: the right answer still passes (a leap day).
-    rc, a, _ = tool("register", "identity", tok, roster, "2000-02-29")
+    rc, a, _ = tool("register", "identity", roster, "2000-02-29", input=tok + "\n")
     assert rc == 0, a
 
 
@@ -787,11 +789,11 @@ def test_reset_flow_and_temporary_login(sb, tool, pw_hash, testtool, tool_env):
     expiry = calendar.timegm(time.strptime(e["kenpoTempPasswordExpiry"][0][:14],
                                            "%Y%m%d%H%M%S"))
     assert abs(expiry - (t0 + 3 * 3600)) < 30
-    rc, a, _ = tool("token", "check", tok)
+    rc, a, _ = tool("token", "check", input=tok + "\n")
     assert rc == 0 and a["kind"] == "reset"
-    rc, a, _ = tool("reset", "open", tok)
+    rc, a, _ = tool("reset", "open", input=tok + "\n")
     assert rc == 0 and a["login_id"] == login and 10700 < a["seconds"] <= 10800
-    rc, a, _ = tool("reset", "open", tok)
+    rc, a, _ = tool("reset", "open", input=tok + "\n")
     assert rc == 4 and a["error"] == "token-invalid"
     # The old password still authenticates (a key is mailed next).
     rc, a, _ = tool("login", login, input=PASSWORD + "\n")
@@ -824,8 +826,8 @@ def test_reset_link_voided_by_a_new_request(sb, tool, pw_hash):
     first = token_of(wait_mails(sb, addr, 1)[-1])
     tool("reset", "request", addr)
     second = token_of(wait_mails(sb, addr, 2)[-1])
-    assert tool("token", "check", first)[1]["error"] == "token-invalid"
-    assert tool("token", "check", second)[0] == 0
+    assert tool("token", "check", input=first + "\n")[1]["error"] == "token-invalid"
+    assert tool("token", "check", input=second + "\n")[0] == 0
 
 
 def test_reset_rate_limit_and_bad_input(sb, tool, pw_hash):
@@ -850,13 +852,13 @@ def test_reset_rate_limit_and_bad_input(sb, tool, pw_hash):
 def test_malformed_tokens(tool):
     for bad in ("short", "A" * 31, "A" * 33, "!" * 32, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
                 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\nA"):
-        rc, a, _ = tool("token", "check", bad)
+        rc, a, _ = tool("token", "check", input=bad + "\n")
         assert (rc, a["error"]) == (4, "token-invalid"), bad
-        rc, a, _ = tool("register", "letter", bad, "ABCDEF12", input="x\n")
+        rc, a, _ = tool("register", "letter", "ABCDEF12", input=bad + "\n" + "x\n")
         assert rc == 4
     # Well-formed but unknown; and one that starts with '-'.
     for unknown in ("B" * 32, "-" + "C" * 31):
-        rc, a, _ = tool("token", "check", unknown)
+        rc, a, _ = tool("token", "check", input=unknown + "\n")
         assert (rc, a["error"]) == (4, "token-invalid")
 
 
@@ -873,22 +875,23 @@ def test_links_expire(sb, tool, temp_hash, pw_hash):
         tool("reset", "request", reset_addr)
         reset = token_of(wait_mails(sb, reset_addr, 1)[-1])
         gid = guide_token(sb, tool, roster, "--society", ID_SOCIETY)
-        rc, a, _ = tool("register", "identity", gid, roster, "1990-01-01")
+        n = len(mails_to(sb, roster))
+        rc, a, _ = tool("register", "identity", roster, "1990-01-01", input=gid + "\n")
         assert rc == 0, a
         key = a["authkey"]
-        ident = token_of(mails_to(sb, roster)[-1])
+        ident = token_of(wait_mails(sb, roster, n + 1)[-1])
         time.sleep(1.3)
-        rc, a, _ = tool("register", "identity-open", ident, input=key + "\n")
+        rc, a, _ = tool("register", "identity-open", input=ident + "\n" + key + "\n")
         assert (rc, a["error"]) == (4, "token-expired")
-        rc, a, _ = tool("token", "check", guide)
+        rc, a, _ = tool("token", "check", input=guide + "\n")
         assert (rc, a["error"]) == (4, "token-expired")
-        rc, a, _ = tool("register", "letter", guide, m["login"], input=TEMP_PASSWORD + "\n")
+        rc, a, _ = tool("register", "letter", m["login"], input=guide + "\n" + TEMP_PASSWORD + "\n")
         assert (rc, a["error"]) == (4, "token-expired")
-        rc, a, _ = tool("reset", "open", reset)
+        rc, a, _ = tool("reset", "open", input=reset + "\n")
         assert (rc, a["error"]) == (4, "token-expired")
         # An expired link stays expired (not "unknown") when asked again,
         # and nothing was registered.
-        assert tool("token", "check", guide)[1]["error"] == "token-expired"
+        assert tool("token", "check", input=guide + "\n")[1]["error"] == "token-expired"
         assert sb.entry(m["dn"], "kenpoState")["kenpoState"] == ["issued"]
 
 
@@ -906,23 +909,23 @@ def test_profile_show_and_set(sb, tool, pw_hash):
     assert p["login_id"] == login and p["mail1"] == addr and p["mail2"] == ""
     # The JSON convention (kenpo(1), JSON OUTPUT): flags are booleans, the
     # household a list of entries.
-    assert p["key_required"] is True and p["notify_magazine"] is True
+    assert p["key_mail"] == "1" and p["notify_magazine"] is True
     assert p["disclose_medical"] is False and p["state"] == "registered"
     assert [(h["index"], h["nickname"]) for h in p["household"]] == \
         [("01", "ご家族01"), ("02", "ご家族02")]
     assert p["household"][0]["disclose_generic"] is False
     # The text form keeps kenpod's field names and yes/no.
     rc, text, _ = tool("profile", "show", login, as_json=False)
-    assert rc == 0 and "key_required: yes\n" in text and "disclose_medical: no\n" in text
+    assert rc == 0 and "key_mail: 1\n" in text and "disclose_medical: no\n" in text
     assert "household.02.nickname: ご家族02\n" in text and "household.01.index" not in text
     rc, a, _ = tool("profile", "set", login, "nickname=ニック", "mail2=second@example.jp",
-                    "key_required=no", "notify_magazine=no", "notify_documents=no",
+                    "key_mail=2", "notify_magazine=no", "notify_documents=no",
                     "household.02.nickname=ジロウ", "household.01.disclose_medical=yes",
                     "disclose_generic=yes")
     assert rc == 0, a
     e = sb.entry(m["dn"])
     assert e["kenpoNickname"] == ["ニック"] and e["kenpoMail2"] == ["second@example.jp"]
-    assert e["kenpoKeyRequired"] == ["FALSE"] and e["kenpoNotifyMagazine"] == ["FALSE"]
+    assert e["kenpoKeyMail"] == ["2"] and e["kenpoNotifyMagazine"] == ["FALSE"]
     assert e["kenpoDiscloseGeneric"] == ["TRUE"]
     hh = sb.entry("kenpoHouseholdIndex=02," + m["dn"])
     assert hh["kenpoNickname"] == ["ジロウ"]
@@ -931,8 +934,10 @@ def test_profile_show_and_set(sb, tool, pw_hash):
     assert p["notify_documents"] is False and p["household"][0]["disclose_medical"] is True
     # The nickname is the GECOS field.
     assert lookup(sb, login)[1]["gecos"] == "ニック"
+    # Removing the address the key goes to sends the key to address 1 again.
     rc, a, _ = tool("profile", "set", login, "mail2=")
     assert rc == 0 and "kenpoMail2" not in sb.entry(m["dn"])
+    assert sb.entry(m["dn"])["kenpoKeyMail"] == ["1"]
 
 
 def test_profile_mail1_change_notifies_old_address(sb, tool, pw_hash):
@@ -943,9 +948,12 @@ def test_profile_mail1_change_notifies_old_address(sb, tool, pw_hash):
     rc, a, _ = tool("profile", "set", login, "mail1=" + new)
     assert rc == 0, a
     notice = wait_mails(sb, old, 1)[-1]
-    assert "メールアドレス変更のお知らせ" in notice.kenpo_subject
-    assert "****@****.jp" in notice.kenpo_body and new not in notice.kenpo_body
-    assert mails_to(sb, new) == []
+    assert "ご登録内容変更のお知らせ" in notice.kenpo_subject
+    assert "メールアドレス1 を変更しました（変更後：****@****.jp）" in notice.kenpo_body
+    assert new not in notice.kenpo_body
+    confirmation = wait_mails(sb, new, 1)[-1]
+    assert "メールアドレス登録のお知らせ" in confirmation.kenpo_subject
+    assert "メールアドレス1として登録されました" in confirmation.kenpo_body
     assert sb.entry(m["dn"], "kenpoMail1")["kenpoMail1"] == [new]
 
 
@@ -963,7 +971,9 @@ def test_profile_refusals_change_nothing(sb, tool, pw_hash):
         (["nickname="], 3, "nickname"),
         (["nickname=" + os.fsdecode(b"\xc3\x28")], 3, "nickname"),
         (["nickname=a\rb"], 3, "nickname"),
-        (["key_required=maybe"], 3, "key_required"),
+        (["key_mail=4"], 3, "key_mail"),
+        (["key_mail=2"], 3, "key_mail"),          # no address 2
+        (["key_required=no"], 3, "key_required"),  # not the member's to choose
         (["colour=blue"], 3, "colour"),
         (["household.07.nickname=x"], 3, "household.07.nickname"),
         (["household.01.shoe_size=x"], 3, "household.01.shoe_size"),
@@ -1037,21 +1047,20 @@ def test_portal_group_needs_a_ticket(sb, tool, pw_hash, public_socket):
     # Root hands out a ticket (as the login would).
     rc, a, _ = tool("profile", "show", login, sock=public_socket)
     ticket = a["ticket"]
-    rc, a, _ = tool("profile", "show", login, "--ticket", ticket, sock=public_socket,
-                    user=nobody)
-    assert rc == 0 and a["profile"]["login_id"] == login
-    nxt = a["ticket"]
-    assert nxt != ticket
-    rc, a, _ = tool("profile", "show", login, "--ticket", ticket, sock=public_socket,
-                    user=nobody)
-    assert (rc, a["error"]) == (4, "token-invalid")        # used
-    rc, a, _ = tool("profile", "show", other, "--ticket", nxt, sock=public_socket,
-                    user=nobody)
-    assert (rc, a["error"]) == (4, "token-invalid")        # another member's
-    rc, a, _ = tool("profile", "set", login, "--ticket", nxt, "nickname=Mine",
+    rc, a, _ = tool("profile", "show", "--ticket", login, input=ticket + "\n",
                     sock=public_socket, user=nobody)
-    assert rc == 0 and a["ticket"] not in (nxt, ticket)
+    assert rc == 0 and a["profile"]["login_id"] == login and "ticket" not in a
+    rc, a, _ = tool("profile", "show", "--ticket", other, input=ticket + "\n",
+                    sock=public_socket, user=nobody)
+    assert (rc, a["error"]) == (4, "token-invalid")        # another member's
+    rc, a, _ = tool("profile", "set", "--ticket", login, "nickname=Mine", input=ticket + "\n",
+                    sock=public_socket, user=nobody)
+    assert rc == 0, a
     assert sb.entry(m["dn"], "kenpoNickname")["kenpoNickname"] == ["Mine"]
+    # The ticket is never an argument.
+    rc, a, _ = tool("profile", "show", "--ticket", ticket, login, sock=public_socket,
+                    user=nobody)
+    assert (rc, a["error"]) == (2, "usage")
     # Self-service needs the portal group at all.
     rc, a, _ = tool("guide", "request", "--society", ks.SOCIETY_ID, "a@example.jp",
                     sock=public_socket, user=nobody, group=100)

@@ -26,7 +26,7 @@
 #define LOGINID "toyo_taro"
 #define PASSWD "P0a40aca"
 #define KEY "0123456789"
-#define NEWADDRESS "****@****.jp"
+#define CHANGES "・メールアドレス2 を登録しました（****@****.jp）"
 
 struct kind_case {
 	enum kenpo_mail_kind kind;
@@ -44,8 +44,8 @@ static const struct kind_case kinds[] = {
 	{ KENPO_MAIL_RESET, "reset", { "URL", "LOGINID", "PASSWD" }, 10800,
 	  "3時間", "3 hours" },
 	{ KENPO_MAIL_KEY, "key", { "KEY" }, 600, "10分", "10 minutes" },
-	{ KENPO_MAIL_ADDRESS_CHANGED, "address-changed", { "NEWADDRESS" }, 0,
-	  NULL, NULL },
+	{ KENPO_MAIL_PROFILE_CHANGED, "profile-changed", { "CHANGES" }, 0, NULL, NULL },
+	{ KENPO_MAIL_ADDRESS_ADDED, "address-added", { "SLOT" }, 0, NULL, NULL },
 };
 
 static const char *
@@ -53,7 +53,7 @@ sample(const char *name)
 {
 	static const struct kenpo_var samples[] = {
 		{ "URL", URL }, { "LOGINURL", LOGINURL }, { "LOGINID", LOGINID },
-		{ "PASSWD", PASSWD }, { "KEY", KEY }, { "NEWADDRESS", NEWADDRESS },
+		{ "PASSWD", PASSWD }, { "KEY", KEY }, { "CHANGES", CHANGES }, { "SLOT", "2" },
 	};
 	size_t i;
 

@@ -5,9 +5,10 @@
  * letter registration, identity check, password reset, profile), each
  * answering in text or, with --json, as one JSON object whose fields and
  * error codes are stable.  Secrets (passwords, temporary passwords, the
- * on-screen 認証キー, mailed keys) are read from standard input, one per
- * line, never from the command line, where any local user could read them
- * in /proc; tokens may be arguments, since they come from URLs.
+ * on-screen 認証キー, mailed keys) and the tokens of links and tickets are
+ * read from standard input (or the descriptor --fd names), one per line,
+ * never from the command line, where any local user could read them in
+ * /proc and use them first.
  *
  * The policy checks run here (pure rules, no kenpod); every other command
  * asks kenpod over its socket, and kenpod decides (it validates every
@@ -16,6 +17,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +69,7 @@ enum {
 	OPT_NICKNAME = 1u << 4,
 	OPT_AVAILABLE = 1u << 5,
 	OPT_RHOST = 1u << 6,
+	OPT_PASSWORD = 1u << 7,   /* profile set: the current password is read too */
 };
 
 struct ctx {
@@ -74,8 +77,8 @@ struct ctx {
 	int json;
 	enum kenpo_lang lang;
 	unsigned given;             /* OPT_* seen on the command line */
-	const char *society, *ticket, *login_id, *mail, *nickname, *rhost;
-	int available;
+	const char *society, *login_id, *mail, *nickname, *rhost;
+	int available, with_ticket, with_password;
 	json_object *out;           /* the answer, printed at the end */
 	struct kenpo_buf frame;     /* kenpod's answer, while it is read */
 	struct kenpo_reply reply;
@@ -362,6 +365,9 @@ print_answer(const struct ctx *x)
 
 /* ---- standard input ---- */
 
+/* Where secrets and tokens are read: standard input, or --fd N. */
+static int secret_fd = STDIN_FILENO;
+
 /*
  * Read one line of standard input into buf (the line end removed), a byte
  * at a time so that nothing past the line is consumed.  On a terminal the
@@ -372,7 +378,7 @@ static int
 read_secret_line(const char *prompt, char *buf, size_t bufsz)
 {
 	struct termios old, quiet;
-	int tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+	int tty = isatty(secret_fd) && tcgetattr(secret_fd, &old) == 0;
 	size_t n = 0;
 	ssize_t got;
 	char c;
@@ -382,10 +388,10 @@ read_secret_line(const char *prompt, char *buf, size_t bufsz)
 		fprintf(stderr, "%s: ", prompt);
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
-		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+		(void)tcsetattr(secret_fd, TCSAFLUSH, &quiet);
 	}
 	for (;;) {
-		got = read(STDIN_FILENO, &c, 1);
+		got = read(secret_fd, &c, 1);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got <= 0) {
@@ -405,7 +411,7 @@ read_secret_line(const char *prompt, char *buf, size_t bufsz)
 	buf[n] = '\0';
 	c = 0;
 	if (tty) {
-		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		(void)tcsetattr(secret_fd, TCSAFLUSH, &old);
 		fputc('\n', stderr);
 	}
 	if (rc != 0)
@@ -572,18 +578,30 @@ static const char *const token_kinds[] = {
 static int
 cmd_token_check(struct ctx *x, char **args)
 {
-	struct kenpo_value v[1] = { kenpo_vstr(args[0]) };
+	static const char *const prompts[] = { "Token" };
+	char tok[1][SECRET_MAX];
+	struct kenpo_value v[1];
 	const struct kenpo_fields *f = &x->reply.f;
-	int rc = ask(x, KENPO_ACTION_TOKEN_CHECK, v, 1);
+	int rc;
 
-	if (rc != KENPO_RES_OK)
-		return fail_asked(x, rc);
+	(void)args;
+	if ((rc = read_secrets(x, prompts, tok, 1)) != EXIT_OK)
+		goto done;
+	v[0] = kenpo_vstr(tok[0]);
+	rc = ask(x, KENPO_ACTION_TOKEN_CHECK, v, 1);
+	if (rc != KENPO_RES_OK) {
+		rc = fail_asked(x, rc);
+		goto done;
+	}
 	set_str(x, "kind", f->kind > 0 && f->kind <= KENPO_TOKEN_TICKET ?
 		token_kinds[f->kind] : "unknown");
 	set_int(x, "seconds", f->seconds);
 	set_strn(x, "masked_address", f->masked);
 	done_asking(x);
-	return succeed(x, NULL);
+	rc = succeed(x, NULL);
+done:
+	kenpo_wipe(tok, sizeof tok);
+	return rc;
 }
 
 /* A REG record: the registration form may open. */
@@ -605,65 +623,78 @@ answer_reg(struct ctx *x, int rc)
 static int
 cmd_register_letter(struct ctx *x, char **args)
 {
-	static const char *const prompts[] = { "Temporary password" };
-	char pw[1][SECRET_MAX];
+	static const char *const prompts[] = { "Token", "Temporary password" };
+	char in[2][SECRET_MAX];
 	struct kenpo_value v[3];
 	int rc;
 
-	if ((rc = read_secrets(x, prompts, pw, 1)) != EXIT_OK)
+	if ((rc = read_secrets(x, prompts, in, 2)) != EXIT_OK)
 		goto done;
-	v[0] = kenpo_vstr(args[0]);
-	v[1] = kenpo_vstr(args[1]);
-	v[2] = kenpo_vstr(pw[0]);
+	v[0] = kenpo_vstr(in[0]);
+	v[1] = kenpo_vstr(args[0]);
+	v[2] = kenpo_vstr(in[1]);
 	rc = answer_reg(x, ask(x, KENPO_ACTION_REG_LETTER_OPEN, v, 3));
 done:
-	kenpo_wipe(pw, sizeof pw);
+	kenpo_wipe(in, sizeof in);
 	return rc;
 }
 
 static int
 cmd_register_identity(struct ctx *x, char **args)
 {
-	struct kenpo_value v[3] = { kenpo_vstr(args[0]), kenpo_vstr(args[1]),
-				    kenpo_vstr(args[2]) };
-	int rc = ask(x, KENPO_ACTION_IDENTITY_CHECK, v, 3);
+	static const char *const prompts[] = { "Token" };
+	char tok[1][SECRET_MAX];
+	struct kenpo_value v[3];
+	int rc;
 
-	if (rc != KENPO_RES_OK)
-		return fail_asked(x, rc);
+	if ((rc = read_secrets(x, prompts, tok, 1)) != EXIT_OK)
+		goto done;
+	v[0] = kenpo_vstr(tok[0]);
+	v[1] = kenpo_vstr(args[0]);
+	v[2] = kenpo_vstr(args[1]);
+	rc = ask(x, KENPO_ACTION_IDENTITY_CHECK, v, 3);
+	if (rc != KENPO_RES_OK) {
+		rc = fail_asked(x, rc);
+		goto done;
+	}
 	set_strn(x, "authkey", x->reply.f.authkey);
 	done_asking(x);
-	return succeed(x, N_("Your identity has been confirmed. A mail with a URL has been "
-			     "sent to your registered address. Please note the key shown here: "
-			     "it is needed to register and is not in the mail."));
+	rc = succeed(x, N_("Your identity has been confirmed. A mail with a URL has been "
+			   "sent to your registered address. Please note the key shown here: "
+			   "it is needed to register and is not in the mail."));
+done:
+	kenpo_wipe(tok, sizeof tok);
+	return rc;
 }
 
 static int
 cmd_register_identity_open(struct ctx *x, char **args)
 {
-	static const char *const prompts[] = { "Key" };
-	char key[1][SECRET_MAX];
+	static const char *const prompts[] = { "Token", "Key" };
+	char key[2][SECRET_MAX];
 	struct kenpo_value v[2];
 	int rc;
 
-	if ((rc = read_secrets(x, prompts, key, 1)) != EXIT_OK)
+	(void)args;
+	if ((rc = read_secrets(x, prompts, key, 2)) != EXIT_OK)
 		goto done;
-	v[0] = kenpo_vstr(args[0]);
-	v[1] = kenpo_vstr(key[0]);
+	v[0] = kenpo_vstr(key[0]);
+	v[1] = kenpo_vstr(key[1]);
 	rc = answer_reg(x, ask(x, KENPO_ACTION_IDENTITY_OPEN, v, 2));
 done:
 	kenpo_wipe(key, sizeof key);
 	return rc;
 }
 
-/* Read the current password when first is 1, then a new one twice:
- * EXIT_OK, or the exit code of the error answered (missing or different). */
+/* Read a first line when lead names it (the ticket, the current
+ * password), then a new password twice, into pw[0..2]: EXIT_OK, or the
+ * exit code of the error answered (missing or different). */
 static int
-read_new_password(struct ctx *x, char (*pw)[SECRET_MAX], size_t first)
+read_new_password(struct ctx *x, char (*pw)[SECRET_MAX], const char *lead)
 {
-	static const char *const prompts[] = {
-		"Current password", "New password", "New password (again)"
-	};
-	int rc = read_secrets(x, prompts + (first == 0 ? 1 : 0), pw, first + 2);
+	const char *prompts[3] = { lead, "New password", "New password (again)" };
+	size_t first = lead != NULL ? 1 : 0;
+	int rc = read_secrets(x, prompts + 1 - first, pw, first + 2);
 
 	if (rc != EXIT_OK)
 		return rc;
@@ -675,17 +706,18 @@ read_new_password(struct ctx *x, char (*pw)[SECRET_MAX], size_t first)
 static int
 cmd_register_complete(struct ctx *x, char **args)
 {
-	char pw[2][SECRET_MAX];
+	char pw[3][SECRET_MAX];
 	struct kenpo_value v[5];
 	int rc;
 
+	(void)args;
 	if (!(x->given & OPT_LOGIN_ID) || !(x->given & OPT_MAIL))
 		return fail(x, "usage");
-	if ((rc = read_new_password(x, pw, 0)) != EXIT_OK)
+	if ((rc = read_new_password(x, pw, "Ticket")) != EXIT_OK)
 		goto done;
-	v[0] = kenpo_vstr(args[0]);
+	v[0] = kenpo_vstr(pw[0]);
 	v[1] = kenpo_vstr(x->login_id);
-	v[2] = kenpo_vstr(pw[0]);
+	v[2] = kenpo_vstr(pw[1]);
 	v[3] = kenpo_vstr(x->mail);
 	v[4] = kenpo_vstr(x->nickname);
 	rc = ask(x, KENPO_ACTION_REG_COMPLETE, v, 5);
@@ -720,16 +752,28 @@ cmd_reset_request(struct ctx *x, char **args)
 static int
 cmd_reset_open(struct ctx *x, char **args)
 {
-	struct kenpo_value v[1] = { kenpo_vstr(args[0]) };
-	int rc = ask(x, KENPO_ACTION_RESET_OPEN, v, 1);
+	static const char *const prompts[] = { "Token" };
+	char tok[1][SECRET_MAX];
+	struct kenpo_value v[1];
+	int rc;
 
-	if (rc != KENPO_RES_OK)
-		return fail_asked(x, rc);
+	(void)args;
+	if ((rc = read_secrets(x, prompts, tok, 1)) != EXIT_OK)
+		goto done;
+	v[0] = kenpo_vstr(tok[0]);
+	rc = ask(x, KENPO_ACTION_RESET_OPEN, v, 1);
+	if (rc != KENPO_RES_OK) {
+		rc = fail_asked(x, rc);
+		goto done;
+	}
 	set_strn(x, "login_id", x->reply.f.login);
 	set_int(x, "seconds", x->reply.f.seconds);
 	done_asking(x);
-	return succeed(x, N_("Please log in with the login ID and the temporary password "
-			     "from the mail."));
+	rc = succeed(x, N_("Please log in with the login ID and the temporary password "
+			   "from the mail."));
+done:
+	kenpo_wipe(tok, sizeof tok);
+	return rc;
 }
 
 /* ---- commands: login and password change ---- */
@@ -813,7 +857,7 @@ cmd_password_change(struct ctx *x, char **args)
 	struct kenpo_value v[4];
 	int rc;
 
-	if ((rc = read_new_password(x, pw, 1)) != EXIT_OK)
+	if ((rc = read_new_password(x, pw, "Current password")) != EXIT_OK)
 		goto done;
 	v[0] = kenpo_vstr(args[0]);
 	v[1] = kenpo_vstr(pw[0]);
@@ -838,7 +882,7 @@ static int
 is_flag_field(const char *name)
 {
 	static const char *const flags[] = {
-		"key_required", "notify_medical", "notify_generic", "notify_magazine",
+		"notify_medical", "notify_generic", "notify_magazine",
 		"notify_documents", "notify_applications", "disclose_medical",
 		"disclose_generic",
 	};
@@ -922,25 +966,53 @@ profile_json(struct ctx *x, json_object *profile)
 	return rc == 0 && more == 0 ? 0 : -1;
 }
 
+/* The lines a profile command reads: the ticket with --ticket, then the
+ * current password with --current-password.  EXIT_OK or the error
+ * answered; in[0] is the ticket ("" without --ticket), in[1] the
+ * password. */
+static int
+read_session(struct ctx *x, char (*in)[SECRET_MAX])
+{
+	static const char *const prompts[] = { "Ticket", "Current password" };
+	size_t first = x->with_ticket ? 0 : 1, n = (x->with_ticket ? 1u : 0u) +
+						    (x->with_password ? 1u : 0u);
+
+	in[0][0] = in[1][0] = '\0';
+	return read_secrets(x, prompts + first, in + first, n);
+}
+
 static int
 cmd_profile_show(struct ctx *x, char **args)
 {
-	struct kenpo_value v[2] = { kenpo_vstr(args[0]), kenpo_vstr(x->ticket) };
+	char in[2][SECRET_MAX];
+	struct kenpo_value v[2];
 	json_object *profile;
-	int rc = ask(x, KENPO_ACTION_PROFILE_GET, v, 2);
+	int rc;
 
-	if (rc != KENPO_RES_OK)
-		return fail_asked(x, rc);
+	if ((rc = read_session(x, in)) != EXIT_OK)
+		goto done;
+	v[0] = kenpo_vstr(args[0]);
+	v[1] = kenpo_vstr(in[0]);
+	rc = ask(x, KENPO_ACTION_PROFILE_GET, v, 2);
+	if (rc != KENPO_RES_OK) {
+		rc = fail_asked(x, rc);
+		goto done;
+	}
 	profile = json_object_new_object();
 	json_object_object_add(x->out, "profile", profile);
 	if (profile_json(x, profile) != 0) {
 		done_asking(x);
-		return fail(x, "internal");
+		rc = fail(x, "internal");
+		goto done;
 	}
-	if (x->reply.f.ticket.len > 0)
+	/* Root, who gave none, gets the ticket of a new session. */
+	if (!x->with_ticket && x->reply.f.ticket.len > 0)
 		set_strn(x, "ticket", x->reply.f.ticket);
 	done_asking(x);
-	return succeed(x, NULL);
+	rc = succeed(x, NULL);
+done:
+	kenpo_wipe(in, sizeof in);
+	return rc;
 }
 
 /* Split FIELD=VALUE arguments into request values (a field and a value
@@ -967,27 +1039,65 @@ split_pairs(struct ctx *x, char **args, int n, struct kenpo_value *v)
 static int
 cmd_profile_set(struct ctx *x, char **args, int nargs)
 {
-	struct kenpo_value v[3 + 2 * KENPO_PROFILE_PAIRS_MAX];
+	struct kenpo_value v[3 + 2 * (KENPO_PROFILE_PAIRS_MAX + 1)];
+	char in[2][SECRET_MAX];
 	int n = nargs - 1, rc;
+	size_t nv;
 
-	/* kenpod takes so many pairs at the most: more are a usage error
-	 * before anything is sent. */
-	if (n > KENPO_PROFILE_PAIRS_MAX) {
+	/* kenpod takes so many pairs at the most (the current password is
+	 * one): more are a usage error before anything is sent. */
+	if (n + (x->with_password ? 1 : 0) > KENPO_PROFILE_PAIRS_MAX) {
 		set_int(x, "fields_max", KENPO_PROFILE_PAIRS_MAX);
 		return fail(x, "usage");
 	}
 	v[0] = kenpo_vstr(args[0]);
-	v[1] = kenpo_vstr(x->ticket);
-	v[2] = kenpo_vlist(n);
 	if (split_pairs(x, args + 1, n, v + 3) != 0)
 		return EXIT_USAGE;
-	rc = ask(x, KENPO_ACTION_PROFILE_SET, v, 3 + 2 * (size_t)n);
-	if (rc != KENPO_RES_OK)
-		return fail_asked(x, rc);
-	if (x->reply.f.ticket.len > 0)
+	if ((rc = read_session(x, in)) != EXIT_OK)
+		goto done;
+	v[1] = kenpo_vstr(in[0]);
+	nv = 3 + 2 * (size_t)n;
+	if (x->with_password) {
+		v[nv++] = kenpo_vstr("current_password");
+		v[nv++] = kenpo_vstr(in[1]);
+	}
+	v[2] = kenpo_vlist((int32_t)(nv - 3) / 2);
+	rc = ask(x, KENPO_ACTION_PROFILE_SET, v, nv);
+	if (rc != KENPO_RES_OK) {
+		rc = fail_asked(x, rc);
+		goto done;
+	}
+	if (!x->with_ticket && x->reply.f.ticket.len > 0)
 		set_strn(x, "ticket", x->reply.f.ticket);
 	done_asking(x);
-	return succeed(x, N_("The profile has been saved."));
+	rc = succeed(x, N_("The profile has been saved."));
+done:
+	kenpo_wipe(in, sizeof in);
+	return rc;
+}
+
+static int
+cmd_profile_end(struct ctx *x, char **args)
+{
+	static const char *const prompts[] = { "Ticket" };
+	char tok[1][SECRET_MAX];
+	struct kenpo_value v[2];
+	int rc;
+
+	if ((rc = read_secrets(x, prompts, tok, 1)) != EXIT_OK)
+		goto done;
+	v[0] = kenpo_vstr(args[0]);
+	v[1] = kenpo_vstr(tok[0]);
+	rc = ask(x, KENPO_ACTION_PROFILE_END, v, 2);
+	if (rc != KENPO_RES_OK) {
+		rc = fail_asked(x, rc);
+		goto done;
+	}
+	done_asking(x);
+	rc = succeed(x, N_("You have logged out."));
+done:
+	kenpo_wipe(tok, sizeof tok);
+	return rc;
 }
 
 /* ---- the command table ---- */
@@ -1010,20 +1120,22 @@ static const struct command commands[] = {
 	  "guide request [--society S] ADDRESS" },
 	{ "mailin", NULL, 0, 0, OPT_SOCIETY, cmd_mailin, NULL,
 	  "mailin [--society S]                (a mail on stdin, from an MTA)" },
-	{ "token", "check", 1, 1, 0, cmd_token_check, NULL, "token check TOKEN" },
-	{ "register", "letter", 2, 2, 0, cmd_register_letter, NULL,
-	  "register letter TOKEN LOGINID       (temporary password on stdin)" },
-	{ "register", "identity", 3, 3, 0, cmd_register_identity, NULL,
-	  "register identity TOKEN ADDRESS YYYY-MM-DD" },
-	{ "register", "identity-open", 1, 1, 0, cmd_register_identity_open, NULL,
-	  "register identity-open TOKEN        (認証キー on stdin)" },
-	{ "register", "complete", 1, 1, OPT_LOGIN_ID | OPT_MAIL | OPT_NICKNAME,
+	{ "token", "check", 0, 0, 0, cmd_token_check, NULL,
+	  "token check                         (token on stdin)" },
+	{ "register", "letter", 1, 1, 0, cmd_register_letter, NULL,
+	  "register letter LOGINID             (token, temporary password on stdin)" },
+	{ "register", "identity", 2, 2, 0, cmd_register_identity, NULL,
+	  "register identity ADDRESS YYYY-MM-DD (token on stdin)" },
+	{ "register", "identity-open", 0, 0, 0, cmd_register_identity_open, NULL,
+	  "register identity-open              (token, 認証キー on stdin)" },
+	{ "register", "complete", 0, 0, OPT_LOGIN_ID | OPT_MAIL | OPT_NICKNAME,
 	  cmd_register_complete, NULL,
-	  "register complete TICKET --login-id ID --mail ADDRESS [--nickname N]\n"
-	  "                                    (new password twice on stdin)" },
+	  "register complete --login-id ID --mail ADDRESS [--nickname N]\n"
+	  "                                    (ticket, new password twice on stdin)" },
 	{ "reset", "request", 1, 1, OPT_SOCIETY, cmd_reset_request, NULL,
 	  "reset request [--society S] ADDRESS" },
-	{ "reset", "open", 1, 1, 0, cmd_reset_open, NULL, "reset open TOKEN" },
+	{ "reset", "open", 0, 0, 0, cmd_reset_open, NULL,
+	  "reset open                          (token on stdin)" },
 	{ "login", "key", 2, 2, 0, cmd_login_key, NULL,
 	  "login key LOGINID TXN               (the mailed key on stdin)" },
 	{ "login", NULL, 1, 1, OPT_RHOST, cmd_login, NULL,
@@ -1031,9 +1143,12 @@ static const struct command commands[] = {
 	{ "password", "change", 1, 1, 0, cmd_password_change, NULL,
 	  "password change LOGINID             (old, new, new again on stdin)" },
 	{ "profile", "show", 1, 1, OPT_TICKET, cmd_profile_show, NULL,
-	  "profile show [--ticket T] LOGINID" },
-	{ "profile", "set", 2, -1, OPT_TICKET, NULL, cmd_profile_set,
-	  "profile set [--ticket T] LOGINID FIELD=VALUE..." },
+	  "profile show [--ticket] LOGINID     (with --ticket: the ticket on stdin)" },
+	{ "profile", "set", 2, -1, OPT_TICKET | OPT_PASSWORD, NULL, cmd_profile_set,
+	  "profile set [--ticket] [--current-password] LOGINID FIELD=VALUE...\n"
+	  "                                    (the ticket, then the current password on stdin)" },
+	{ "profile", "end", 1, 1, 0, cmd_profile_end, NULL,
+	  "profile end LOGINID                 (the ticket on stdin: log out)" },
 };
 
 static void
@@ -1043,16 +1158,18 @@ usage(FILE *f)
 
 	fprintf(f, "usage: kenpo [-s SOCKET] [--json] [--lang ja|en] COMMAND ...\n\n"
 		"Self-service steps of the member portal, for web applications and MTAs.\n"
-		"Secrets are read from standard input, one per line; tokens and tickets\n"
-		"are arguments.\n\nCommands:\n");
+		"Secrets, tokens and tickets are read from standard input (or --fd N), one\n"
+		"per line, in the order each command names them; never from arguments.\n\n"
+		"Commands:\n");
 	for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(f, "  kenpo %s\n", commands[i].synopsis);
 	fprintf(f, "\nOptions:\n"
 		"  -s, --socket PATH  kenpod's socket (default: $KENPO_SOCKET, else %s)\n"
 		"  --json             answer with one JSON object: \"ok\", and on failure\n"
 		"                     \"error\" (a stable code), \"exit\" and \"message\" {ja, en}\n"
-		"  --lang ja|en       language of the text answer (default: from $LANG)\n\n"
-		"Profile fields: login_id nickname mail1 mail2 mail3 key_required\n"
+		"  --lang ja|en       language of the text answer (default: from $LANG)\n"
+		"  --fd N             read secrets, tokens and tickets from descriptor N\n\n"
+		"Profile fields: login_id nickname mail1 mail2 mail3 key_mail (1, 2 or 3)\n"
 		"  notify_medical notify_generic notify_magazine notify_documents\n"
 		"  notify_applications (yes/no), household.NN.nickname,\n"
 		"  household.NN.disclose_medical, household.NN.disclose_generic (yes/no)\n\n"
@@ -1079,7 +1196,9 @@ static const struct option long_options[] = {
 	{ "lang", required_argument, NULL, 'L' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "society", required_argument, NULL, 'S' },
-	{ "ticket", required_argument, NULL, 'T' },
+	{ "ticket", no_argument, NULL, 'T' },
+	{ "current-password", no_argument, NULL, 'P' },
+	{ "fd", required_argument, NULL, 'F' },
 	{ "login-id", required_argument, NULL, 'I' },
 	{ "mail", required_argument, NULL, 'M' },
 	{ "nickname", required_argument, NULL, 'N' },
@@ -1155,10 +1274,12 @@ take_option(struct ctx *x, int c, const char *arg)
 	static const struct { int c; unsigned bit; } bits[] = {
 		{ 'S', OPT_SOCIETY }, { 'T', OPT_TICKET }, { 'I', OPT_LOGIN_ID },
 		{ 'M', OPT_MAIL }, { 'N', OPT_NICKNAME }, { 'A', OPT_AVAILABLE },
-		{ 'R', OPT_RHOST },
+		{ 'R', OPT_RHOST }, { 'P', OPT_PASSWORD },
 	};
-	const char **slot[] = { &x->society, &x->ticket, &x->login_id, &x->mail,
-				&x->nickname, NULL, &x->rhost };
+	const char **slot[] = { &x->society, NULL, &x->login_id, &x->mail,
+				&x->nickname, NULL, &x->rhost, NULL };
+	int *flag[] = { NULL, &x->with_ticket, NULL, NULL, NULL, &x->available, NULL,
+			&x->with_password };
 	size_t i;
 
 	for (i = 0; i < sizeof bits / sizeof bits[0]; i++) {
@@ -1168,10 +1289,26 @@ take_option(struct ctx *x, int c, const char *arg)
 		if (slot[i] != NULL)
 			*slot[i] = arg;
 		else
-			x->available = 1;
+			*flag[i] = 1;
 		return 0;
 	}
 	return -1;
+}
+
+/* --fd N: an open descriptor the caller handed down. */
+static int
+parse_fd(const char *s)
+{
+	char *end = NULL;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || n < 0 || n > 1023 ||
+	    fcntl((int)n, F_GETFD) < 0)
+		return -1;
+	secret_fd = (int)n;
+	return 0;
 }
 
 static int
@@ -1183,6 +1320,10 @@ parse_options(struct ctx *x, int argc, char **argv)
 		switch (c) {
 		case 's': x->socket = optarg; break;
 		case 'j': x->json = 1; break;
+		case 'F':
+			if (parse_fd(optarg) != 0)
+				return -1;
+			break;
 		case 'h': usage(stdout); exit(EXIT_OK);
 		case 'L':
 			if (kenpo_lang_parse(optarg, &x->lang) != 0)
