@@ -779,8 +779,8 @@ def test_reset_flow_and_temporary_login(sb, tool, pw_hash, testtool, tool_env):
     assert rc == 0
     mail = wait_mails(sb, second, 1)[-1]
     assert "パスワード再発行のご案内" in mail.kenpo_subject
-    assert "ログインID：" + login in mail.kenpo_body
-    temp = re.search(r"仮パスワード：([A-Za-z0-9]{8})", mail.kenpo_body).group(1)
+    assert "ログインID : " + login in mail.kenpo_body
+    temp = re.search(r"仮パスワード : ([A-Za-z0-9]{8})", mail.kenpo_body).group(1)
     tok = token_of(mail)
     e = sb.entry(m["dn"])
     assert e["userPassword"] == old          # the current password keeps working

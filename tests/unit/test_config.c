@@ -389,6 +389,10 @@ test_defaults(void **state)
 	assert_string_equal(s->name, "テスト健康保険組合");
 	assert_string_equal(s->base, "ou=t1,dc=example,dc=jp");
 	assert_int_equal(s->method, KENPO_REG_LETTER);
+	assert_int_equal(s->registration, KENPO_REGF_LETTER);
+	assert_int_equal(s->session_idle, 900);
+	assert_int_equal(s->session_lifetime, 4 * 3600);
+	assert_int_equal(s->guide_total_per_hour, 1000);
 	assert_int_equal(s->lang, KENPO_LANG_JA);
 	assert_string_equal(s->timezone, "Asia/Tokyo");
 	assert_string_equal(s->mail_from, "no-reply@kenpo.example.jp");
@@ -521,6 +525,7 @@ test_full(void **state)
 	assert_string_equal(s->name, "東洋 健康保険組合");
 	assert_string_equal(s->base, "ou=toyo,dc=example,dc=jp");
 	assert_int_equal(s->method, KENPO_REG_IDENTITY);
+	assert_int_equal(s->registration, KENPO_REGF_IDENTITY);
 	assert_int_equal(s->lang, KENPO_LANG_EN);
 	assert_string_equal(s->mail_from, "no-reply+toyo@kenpo.example.jp");
 	assert_string_equal(s->mail_from_name, "東洋健保 (no reply)");
@@ -559,10 +564,12 @@ test_two_societies(void **state)
 		"[society t-2_b]\n"
 		"name = Second Society\n"
 		"language = en\n"
+		"registration = identity letter\n"
 		"base = ou=t2,dc=example,dc=jp\n"
 		"mail_from = t2@example.jp\n"
 		"login_url = https://t2.example.jp/\n"
 		"guide_url = https://t2.example.jp/g?%%TOKEN%%\n"
+		"identity_url = https://t2.example.jp/i?%%TOKEN%%\n"
 		"reset_url = https://t2.example.jp/r?%%TOKEN%%\n"
 		"[kenpod]\n"
 		"smtp_url = smtps://relay.example.jp\n");
@@ -576,6 +583,9 @@ test_two_societies(void **state)
 	assert_int_equal(a->lang, KENPO_LANG_JA);
 	assert_int_equal(b->lang, KENPO_LANG_EN);
 	assert_string_equal(b->name, "Second Society");
+	/* Both ways of registering; letters are issued. */
+	assert_int_equal(b->registration, KENPO_REGF_LETTER | KENPO_REGF_IDENTITY);
+	assert_int_equal(b->method, KENPO_REG_LETTER);
 	assert_string_equal(b->mail_from_name, "Second Society");
 	assert_string_equal(b->guide_url, "https://t2.example.jp/g?%%TOKEN%%");
 	/* smtp_tls follows the scheme when not given. */
@@ -656,7 +666,12 @@ static const struct bad_case bad_cases[] = {
 	  "reset_url = https://portal.example.jp/reset?t=%%TOKEN%%\n"
 	  "[kenpod]\n", 0, 1, "mail_from", "required in [society t1]" },
 	{ MIN "registration = identity\n", 0, 1, "identity_url",
-	  "required in [society t1] when registration = identity" },
+	  "required in [society t1] when registration includes identity" },
+	{ MIN "registration = letter, letter\n", 0, 8, "registration", "letter given twice" },
+	{ MIN "registration = ,\n", 0, 8, "registration", "must be one of letter, identity" },
+	{ MIN "session_idle = 2d\n", 0, 8, "session_idle", "must be between 1s and 1d" },
+	{ MIN "guide_total_per_hour = 0\n", 0, 8, "guide_total_per_hour",
+	  "must be between 1 and 1000000" },
 	{ MIN "uid_min = 70000\nuid_max = 70000\n", 0, 9, "uid_max",
 	  "must be greater than uid_min (70000)" },
 	{ MIN "uid_max = 70000\nuid_min = 80000\n", 0, 9, "uid_min",

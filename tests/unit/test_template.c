@@ -122,8 +122,10 @@ check_rendered(const struct kind_case *k, enum kenpo_lang lang,
 		assert_non_null(strstr(body, SOCIETY_JA "です。"));
 		assert_non_null(strstr(body, "※本メールに覚えがない場合は、大変お手数ですが"
 				       "本メールを破棄してください。\n"));
-		snprintf(tail, sizeof(tail), "※本メールには返信できません。\n\n%s\n",
-			 SOCIETY_JA);
+		/* The manuals say it two ways: 「返信できません。」 and
+		 * 「返信できませんのでご了承ください。」. */
+		assert_non_null(strstr(body, "※本メールには返信できません"));
+		snprintf(tail, sizeof(tail), "\n\n%s\n", SOCIETY_JA);
 		assert_true(strlen(body) >= strlen(tail));
 		assert_string_equal(body + strlen(body) - strlen(tail), tail);
 	}
@@ -164,7 +166,8 @@ test_japanese_subjects(void **state)
 		"【" SOCIETY_JA "】本人確認完了のご案内",
 		"【" SOCIETY_JA "】パスワード再発行のご案内",
 		"【" SOCIETY_JA "】暗証キーのご案内",
-		"【" SOCIETY_JA "】メールアドレス変更のお知らせ",
+		"【" SOCIETY_JA "】ご登録内容変更のお知らせ",
+		"【" SOCIETY_JA "】メールアドレス登録のお知らせ",
 	};
 	struct kenpo_var v[8];
 	char validity[64], err[256], *subject, *body;
