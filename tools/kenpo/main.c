@@ -1208,11 +1208,11 @@ static const struct option long_options[] = {
 };
 
 /*
- * Tokens come from URLs and are base64url, so one in 64 starts with '-',
- * which getopt would take for options.  An argument of exactly a token's
- * form (no option of kenpo's has that form) is hidden from getopt behind
- * a stand-in and given back afterwards: the portal need not know to put
- * "--" first.
+ * A login's txn handle has a token's form (base64url), so one in 64
+ * starts with '-', which getopt would take for options.  An argument of
+ * exactly that form (no option of kenpo's has it) is hidden from getopt
+ * behind a stand-in and given back afterwards: the portal need not know to
+ * put "--" first.
  */
 struct standin {
 	char **orig;        /* the arguments as given */
