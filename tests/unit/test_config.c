@@ -895,8 +895,8 @@ test_example(void **state)
 
 	/* With every documented value switched on, the file still loads and
 	 * each documented default is the real one. */
-	/* All 55 keys are there: 6 set and 49 documented. */
-	assert_int_equal(uncomment_settings(text), 49);
+	/* All 59 keys are there: 6 set and 53 documented. */
+	assert_int_equal(uncomment_settings(text), 53);
 	if (access(TOKYO, F_OK) != 0) {
 		free(text);
 		kenpo_config_free(a);
@@ -928,6 +928,11 @@ test_example(void **state)
 	assert_int_equal(a->argon2_memlimit, b->argon2_memlimit);
 	assert_string_equal(a->log_level, b->log_level);
 	assert_int_equal(sa->method, sb->method);
+	assert_int_equal(sa->registration, sb->registration);
+	assert_int_equal(sa->guide_total_per_hour, sb->guide_total_per_hour);
+	assert_int_equal(sa->reset_total_per_hour, sb->reset_total_per_hour);
+	assert_int_equal(sa->session_idle, sb->session_idle);
+	assert_int_equal(sa->session_lifetime, sb->session_lifetime);
 	assert_int_equal(sa->lang, sb->lang);
 	assert_string_equal(sa->timezone, sb->timezone);
 	assert_string_equal(sa->mail_from_name, sb->mail_from_name);
