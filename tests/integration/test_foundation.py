@@ -7,7 +7,6 @@ import re
 import socket
 import stat
 import subprocess
-import time
 
 import pytest
 
