@@ -424,12 +424,11 @@ def _compare(sb, name, known_calls, unknown_calls, expect):
     pytest.fail("%s: median known %.1f ms, unknown %.1f ms" % (name, mk, mu))
 
 
+@pytest.mark.release_build
 def test_equal_time_for_known_and_unknown_addresses(sb, pw_hash, testtool, tool_env):
     """Medians of 50 known and 50 unknown addresses, alternately, within 20%.
     Not in a sanitizer build: its instrumentation changes what each step
     costs, and the claim is about the build that ships."""
-    if ks.asan_runtime(sb.kenpod_binary):
-        pytest.skip("timings of a sanitizer build say nothing of the release build")
     n = 2 * TRIES
     tag = unique("t")
     logins = ["Time.%s.%d" % (tag, i) for i in range(n)]
