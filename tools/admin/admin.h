@@ -151,6 +151,9 @@ int cmd_delete(struct admin *a);
 int cmd_purge(struct admin *a);
 int cmd_reset(struct admin *a);
 
+/* ---- profile.c ---- */
+int cmd_set(struct admin *a);
+
 /* ---- notify.c ---- */
 /* `list --notify CATEGORY`. */
 int cmd_list_notify(struct admin *a);

@@ -119,7 +119,8 @@ by_start(const void *x, const void *y)
 	return strcmp(a->start, b->start);
 }
 
-/* One reqMod value "attr:OP value": the attribute's length, the op, the value. */
+/* One reqMod value "attr:OP value": the attribute's length, the op, the
+ * value.  A replace with no value removes the attribute: its op is '-'. */
 static size_t
 split_mod(const char *mod, char *op, const char **value)
 {
@@ -129,6 +130,8 @@ split_mod(const char *mod, char *op, const char **value)
 	*value = mod[n] == ':' && mod[n + 1] != '\0' ? mod + n + 2 : "";
 	if (**value == ' ')
 		(*value)++;
+	if (*op == '=' && **value == '\0')
+		*op = '-';
 	return n;
 }
 

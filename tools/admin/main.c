@@ -462,6 +462,12 @@ static const struct command {
 	  "Disable the account (kenpoDisabled): no login, no passwd entry.\n" },
 	{ "enable", cmd_enable, O_BY, 1, 1, "enable [--by number|login] KEY",
 	  "Enable a disabled account again.\n" },
+	{ "set", cmd_set, O_BY, 2, 64, "set [--by number|login] KEY FIELD=VALUE ...",
+	  "Change a member's profile settings: nickname=TEXT, key_required=yes|no,\n"
+	  "notify_medical, notify_generic, notify_magazine, notify_documents,\n"
+	  "notify_applications=yes|no (the five 通知メール).  All are checked before\n"
+	  "one change writes them; each field changed is an audit line with its old\n"
+	  "and new value.\n" },
 	{ "reissue", cmd_reissue, O_BY | O_LETTERS | O_LETTERS_PDF | O_VALIDITY, 1, 1,
 	  "reissue [--by number|login] KEY [--letters-csv FILE [--letters-pdf FILE]]\n"
 	  "        [--validity DUR]",

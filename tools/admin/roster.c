@@ -308,6 +308,16 @@ text_ok(const char *s, size_t max, struct roster_msg *m)
 	return 0;
 }
 
+int
+roster_text_check(const char *s, size_t max, struct roster_msg *m)
+{
+	if (s[0] == '\0') {
+		roster_say(m, "empty");
+		return -1;
+	}
+	return text_ok(s, max, m);
+}
+
 /* Trim and check a text into *out.  0, -1 (m) or NOMEM. */
 static int
 take_text(const char *in, size_t max, char **out, struct roster_msg *m)

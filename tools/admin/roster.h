@@ -117,6 +117,10 @@ int roster_row_make(const char *const values[RC_COUNT], enum kenpo_regmethod met
 /* The column name of c ("member_number", ...). */
 const char *roster_column_name(enum roster_column c);
 
+/* A text value as a roster column takes it (UTF-8, no control character,
+ * not empty, at most max characters).  0, or -1 with m. */
+int roster_text_check(const char *s, size_t max, struct roster_msg *m);
+
 /* 1 when s is a valid member number. */
 int roster_number_ok(const char *s);
 
