@@ -128,10 +128,11 @@ int admin_postal_unescape(const char *in, char *out, size_t outsz);
  * admin_log; close both. */
 void admin_audit_open(struct admin *a);
 void admin_audit_close(struct admin *a);
-/* One audit line of a change made to the directory: when, who (the
- * identity bound and the Unix user), the action, the member, then KEY,
- * VALUE pairs ending with a NULL key (a NULL value is written as none).
- * Never pass a secret: "(set)" says that one was written. */
+/* One audit line of a change made to the directory (event admin.ACTION):
+ * when, the member's entry (its DN), who (the identity bound and the Unix
+ * user), then KEY, VALUE pairs ending with a NULL key (a NULL value is
+ * written ""), in the format of kenpod's audit lines.  Never pass a secret:
+ * "(set)" says that one was written. */
 void admin_audit(const struct admin *a, const char *action, const char *member, ...)
 	__attribute__((sentinel));
 

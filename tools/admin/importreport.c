@@ -455,6 +455,12 @@ import_report_issue(struct import *im)
 
 /* ---- audit lines ---- */
 
+static const char *
+member_dn(const struct item *it)
+{
+	return it->kind == K_NEW ? it->dn : it->ex->e->dn;
+}
+
 static void
 audit_household(const struct import *im, const struct item *it)
 {
@@ -466,7 +472,7 @@ audit_household(const struct import *im, const struct item *it)
 	for (i = 0; i < p->nentries; i++) {
 		h = it->ex->house[i];
 		if (p->gone[i])
-			admin_audit(im->a, "household-remove", it->row->number, "index",
+			admin_audit(im->a, "household-remove", member_dn(it), "number", it->row->number, "index",
 				    dir_get(h, KENPO_AT_HOUSEHOLD_INDEX), "old", dir_get(h, KENPO_AT_CN),
 				    "new", NULL, NULL);
 	}
@@ -476,7 +482,7 @@ audit_household(const struct import *im, const struct item *it)
 		h = p->match[i] >= 0 ? it->ex->house[p->match[i]] : NULL;
 		snprintf(idx, sizeof idx, "%02u", p->new_index[i]);
 		admin_audit(im->a, h != NULL ? "household-update" : "household-add",
-			    it->row->number, "index",
+			    member_dn(it), "number", it->row->number, "index",
 			    h != NULL ? dir_get(h, KENPO_AT_HOUSEHOLD_INDEX) : idx,
 			    "old", h != NULL ? dir_get(h, KENPO_AT_CN) : NULL,
 			    "new", it->row->house[i].name, NULL);
@@ -491,12 +497,13 @@ audit_item(const struct import *im, const struct item *it)
 	size_t i;
 
 	if (it->kind == K_NEW) {
-		admin_audit(im->a, "issue", it->row->number, "login", it->login[0] ? it->login :
+		admin_audit(im->a, "issue", member_dn(it), "number", it->row->number, "login", it->login[0] ? it->login :
 			    NULL, "temp_password", it->login[0] ? "(set)" : NULL, NULL);
 		return;
 	}
 	if (it->kind == K_MISSING) {
-		admin_audit(im->a, "disable", it->row->number, "reason", "missing from the roster",
+		admin_audit(im->a, "disable", member_dn(it), "number", it->row->number, "reason",
+			    "missing from the roster",
 			    NULL);
 		return;
 	}
@@ -506,10 +513,11 @@ audit_item(const struct import *im, const struct item *it)
 		if (!(it->fields & bit) || bit == F_HOUSEHOLD)
 			continue;
 		if (bit == F_LEFT)
-			admin_audit(im->a, "disable", it->row->number, "reason", "left",
+			admin_audit(im->a, "disable", member_dn(it), "number", it->row->number,
+				    "reason", "left",
 				    "left", it->row->left, NULL);
 		else
-			admin_audit(im->a, "update", it->row->number, "field",
+			admin_audit(im->a, "update", member_dn(it), "number", it->row->number, "field",
 				    import_fields[i].name, "old",
 				    import_old_value(it->ex, bit, buf, sizeof buf),
 				    "new", import_new_value(it->row, bit), NULL);

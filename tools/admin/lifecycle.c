@@ -486,7 +486,7 @@ run_action(struct admin *a, const struct action *act)
 			goto done;
 		}
 		a->changed = 1;
-		admin_audit(a, act->name, dir_get(e, KENPO_AT_NUMBER), "login",
+		admin_audit(a, act->name, e->dn, "number", dir_get(e, KENPO_AT_NUMBER), "login",
 			    dir_get(e, KENPO_AT_UID), "field", act->field, "old",
 			    act->state(e) ? "yes" : "no", "new", act->after, NULL);
 	}
@@ -649,8 +649,9 @@ do_reissue(struct admin *a, const struct dir_entry *e, struct letters *l)
 		goto done;
 	}
 	a->changed = 1;
-	admin_audit(a, "reissue", dir_get(e, KENPO_AT_NUMBER), "login", dir_get(e, KENPO_AT_UID),
-		    "temp_password", "(set)", "expiry", gt[0] != '\0' ? gt : NULL, "must_change",
+	admin_audit(a, "reissue", e->dn, "number", dir_get(e, KENPO_AT_NUMBER), "login",
+		    dir_get(e, KENPO_AT_UID), "temp_password", "(set)", "expiry",
+		    gt[0] != '\0' ? gt : NULL, "must_change",
 		    dir_has_value(e, KENPO_AT_STATE, KENPO_STATE_REGISTERED) ? "yes" : "no", NULL);
 	if (l == NULL) {
 		print_password(a, e, pw, expiry);
@@ -820,7 +821,7 @@ cmd_delete(struct admin *a)
 		char n[24];
 
 		snprintf(n, sizeof n, "%zu", l.n);
-		admin_audit(a, "delete", dir_get(e, KENPO_AT_NUMBER), "login",
+		admin_audit(a, "delete", e->dn, "number", dir_get(e, KENPO_AT_NUMBER), "login",
 			    dir_get(e, KENPO_AT_UID), "entries_below", n, NULL);
 		report_action(a, "delete", "deleted", e, 1);
 	}
@@ -968,7 +969,8 @@ cmd_reset(struct admin *a)
 		rc = ADMIN_ERROR;
 		goto done;
 	}
-	admin_audit(a, "reset", dir_get(e, KENPO_AT_NUMBER), "login", dir_get(e, KENPO_AT_UID), "mailed_to", masked, NULL);
+	admin_audit(a, "reset", e->dn, "number", dir_get(e, KENPO_AT_NUMBER), "login",
+		    dir_get(e, KENPO_AT_UID), "mailed_to", masked, NULL);
 	if (a->o.json) {
 		json_object *o = json_object_new_object();
 

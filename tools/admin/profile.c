@@ -141,7 +141,7 @@ report(struct admin *a, const struct dir_entry *e, const struct setting *s, size
 
 	for (i = 0; changed && i < n; i++)
 		if (differs(e, &s[i]))
-			admin_audit(a, "set", dir_get(e, KENPO_AT_NUMBER), "login",
+			admin_audit(a, "set", e->dn, "number", dir_get(e, KENPO_AT_NUMBER), "login",
 				    dir_get(e, KENPO_AT_UID), "field", s[i].f->name, "old",
 				    shown(s[i].f, dir_get(e, s[i].f->attr)), "new",
 				    shown(s[i].f, s[i].value), NULL);
