@@ -47,10 +47,11 @@ SLAPADD = "/usr/sbin/slapadd"
 MODULE_DIR = "/usr/lib/ldap"
 SYSTEM_SCHEMA_DIR = "/etc/ldap/schema"
 SYSTEM_SCHEMAS = ("core", "cosine", "nis", "inetorgperson")
-MODULES = ("back_mdb", "ppolicy", "unique", "argon2", "dds")
+MODULES = ("back_mdb", "ppolicy", "unique", "argon2", "dds", "accesslog")
 
 SUFFIX = "dc=kenpo,dc=test"
 ADMIN_DN = "cn=admin," + SUFFIX
+ACCESSLOG_SUFFIX = "cn=accesslog"
 KENPOD_DN = "cn=kenpod,ou=services," + SUFFIX
 POLICY_DN = "cn=default,ou=policies," + SUFFIX
 SERVICE_POLICY_DN = "cn=services,ou=policies," + SUFFIX
@@ -445,6 +446,7 @@ class Sandbox:
         self.dir = os.path.abspath(directory)
         self.slapd_d = os.path.join(self.dir, "slapd.d")
         self.db_dir = os.path.join(self.dir, "db")
+        self.accesslog_dir = os.path.join(self.dir, "accesslog")
         self.mail_dir = os.path.join(self.dir, "mail")
         self.socket_path = os.path.join(self.dir, "ldapi")
         self.ldapi_uri = "ldapi://" + urllib.parse.quote(self.socket_path, safe="")
@@ -553,7 +555,33 @@ class Sandbox:
             ("olcDDSdefaultTtl", "3h"),
             # Short, so tests see expired tokens go.
             ("olcDDSinterval", "10s")]))
+        out.extend(self._accesslog_ldif(me))
         return "".join(out)
+
+    def _accesslog_ldif(self, me):
+        """slapo-accesslog: every successful write to the members' database
+        is logged, with who made it and the old values, in its own database
+        cn=accesslog, which only the administrators may read (it holds
+        password hashes as they were written)."""
+        db = "olcDatabase={2}mdb,cn=config"
+        return [ldif_entry(db, [
+            ("objectClass", "olcDatabaseConfig"), ("objectClass", "olcMdbConfig"),
+            ("olcDatabase", "{2}mdb"),
+            ("olcSuffix", ACCESSLOG_SUFFIX),
+            ("olcDbDirectory", self.accesslog_dir),
+            ("olcRootDN", ADMIN_DN),
+            ("olcDbNoSync", "TRUE"),
+            ("olcDbIndex", "reqStart eq"),
+            ("olcDbIndex", "reqDN eq"),
+            ("olcAccess", '{0}to * by dn.exact="%s" manage by * none' % me)]),
+            ldif_entry("olcOverlay={3}accesslog,olcDatabase={1}mdb,cn=config", [
+                ("objectClass", "olcOverlayConfig"), ("objectClass", "olcAccessLogConfig"),
+                ("olcOverlay", "{3}accesslog"),
+                ("olcAccessLogDB", ACCESSLOG_SUFFIX),
+                ("olcAccessLogOps", "writes"),
+                ("olcAccessLogSuccess", "TRUE"),
+                ("olcAccessLogOld", "(|(objectClass=kenpoMember)(objectClass=kenpoHouseholdMember))"),
+                ("olcAccessLogPurge", "07+00:00 01+00:00")])]
 
     def _mdb_attrs(self, admin_pw, me):
         k = KENPOD_DN
@@ -647,7 +675,7 @@ class Sandbox:
         """Create slapd.d, the database and the passwords (once per DIR)."""
         os.makedirs(self.dir, exist_ok=True)
         os.chmod(self.dir, 0o700)
-        for d in (self.slapd_d, self.db_dir, self.mail_dir):
+        for d in (self.slapd_d, self.db_dir, self.accesslog_dir, self.mail_dir):
             os.makedirs(d, mode=0o700, exist_ok=True)
         admin_pw = secrets.token_urlsafe(24)
         kenpod_pw = secrets.token_urlsafe(24)

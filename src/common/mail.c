@@ -267,21 +267,30 @@ static const char *const month_names[12] = {
 	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 };
 
+/* The Date header in the zone utc_offset seconds east of UTC: the local
+ * time there and its offset ("+0900"), as RFC 5322 3.3 writes it. */
 static int
-put_date(struct sbuf *b, time_t when)
+put_date(struct sbuf *b, time_t when, long utc_offset)
 {
+	long off = utc_offset < 0 ? -utc_offset : utc_offset;
+	time_t local;
 	struct tm tm;
 	char date[96];
 	int n;
 
 	if (when == 0)
 		when = time(NULL);
-	if (gmtime_r(&when, &tm) == NULL || tm.tm_wday < 0 || tm.tm_wday > 6 ||
+	/* Offsets on Earth stay within -12:00..+14:00. */
+	if (off > 14 * 3600L)
+		utc_offset = off = 0;
+	local = when + (time_t)utc_offset;
+	if (gmtime_r(&local, &tm) == NULL || tm.tm_wday < 0 || tm.tm_wday > 6 ||
 	    tm.tm_mon < 0 || tm.tm_mon > 11)
 		return -1;
-	n = snprintf(date, sizeof(date), "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n",
+	n = snprintf(date, sizeof(date), "Date: %s, %02d %s %04d %02d:%02d:%02d %c%02ld%02ld\r\n",
 		     wday_names[tm.tm_wday], tm.tm_mday, month_names[tm.tm_mon],
-		     tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		     tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		     utc_offset < 0 ? '-' : '+', off / 3600, off % 3600 / 60);
 	if (n < 0 || (size_t)n >= sizeof(date))
 		return -1;
 	return sb_str(b, date);
@@ -379,7 +388,7 @@ put_headers(struct sbuf *b, const struct kenpo_mail *m)
 	const char *domain = m->msgid_domain != NULL ? m->msgid_domain :
 			     strchr(m->from_addr, '@') + 1;
 
-	if (put_date(b, m->date) != 0 || put_from(b, m->from_name, m->from_addr) != 0 ||
+	if (put_date(b, m->date, m->utc_offset) != 0 || put_from(b, m->from_name, m->from_addr) != 0 ||
 	    put_simple(b, "To", m->to_addr) != 0 || put_subject(b, m->subject) != 0 ||
 	    put_message_id(b, domain) != 0)
 		return -1;

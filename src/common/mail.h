@@ -22,7 +22,9 @@ struct kenpo_mail {
 	const char *subject;     /* UTF-8 */
 	const char *body;        /* UTF-8, LF line ends (converted to CRLF) */
 	const char *msgid_domain;/* right side of Message-ID (NULL: from_addr's domain) */
-	time_t date;             /* 0: now; written in UTC (+0000) */
+	time_t date;             /* 0: now */
+	long utc_offset;         /* seconds east of UTC of the Date header's zone (the
+				    society's: +0900 for Asia/Tokyo); 0: UTC (+0000) */
 };
 
 /* kenpo_mail_address_ok(), the check of an address, is in text.h: the

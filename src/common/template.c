@@ -410,3 +410,28 @@ done:
 	free(text);
 	return rc;
 }
+
+int
+kenpo_template_read(const char *name, enum kenpo_lang lang, const char *override_dir,
+		    char **text, size_t *len, char *path, size_t pathsz,
+		    char *errbuf, size_t errsz)
+{
+	if ((unsigned)lang >= sizeof(lang_dirs) / sizeof(lang_dirs[0])) {
+		snprintf(errbuf, errsz, "template: unknown language");
+		return -1;
+	}
+	if (choose_path(lang, name, override_dir, path, pathsz, errbuf, errsz) != 0)
+		return -1;
+	return kenpo_read_file_safely(path, geteuid(), TEMPLATE_MAX_BYTES, 0, text, len,
+				      errbuf, errsz);
+}
+
+int
+kenpo_template_fill(const char *s, size_t n, unsigned line,
+		    const struct kenpo_var *vars, size_t nvars, char **out,
+		    char *errbuf, size_t errsz)
+{
+	size_t len = 0;
+
+	return expand_alloc(vars, nvars, line, s, n, out, &len, errbuf, errsz);
+}

@@ -59,6 +59,21 @@ int kenpo_template_expand(const char *text, size_t len,
 			  const struct kenpo_var *vars, size_t nvars,
 			  char **subject, char **body, char *errbuf, size_t errsz);
 
+/* Read the template file `name` (the stem, e.g. "letter") in `lang` as
+ * kenpo_template_render finds and reads a mail's: override_dir's when it
+ * has one, else the shipped one.  *text is malloc'd (NUL-terminated,
+ * *len bytes), path names the file read.  0 or -1 with errbuf filled. */
+int kenpo_template_read(const char *name, enum kenpo_lang lang, const char *override_dir,
+			char **text, size_t *len, char *path, size_t pathsz,
+			char *errbuf, size_t errsz);
+
+/* Substitute the %%NAME%% placeholders in s[0..n), a part of a template
+ * file starting at its line `line` (for messages), into a malloc'd *out.
+ * The rules of kenpo_template_expand.  0 or -1 with errbuf filled. */
+int kenpo_template_fill(const char *s, size_t n, unsigned line,
+			const struct kenpo_var *vars, size_t nvars, char **out,
+			char *errbuf, size_t errsz);
+
 /* A validity for the VALIDITY variable: "3時間", "1時間30分", "45秒" in
  * Japanese, "3 hours", "1 hour 30 minutes", "1 minute" in English.  Zero
  * parts are left out; zero seconds is "0秒" / "0 seconds".  0, or -1 when

@@ -80,9 +80,15 @@
 #define KENPO_AT_DISPLAY_NAME "displayName"
 #define KENPO_AT_DESCRIPTION "description"
 #define KENPO_AT_PASSWORD "userPassword"         /* {ARGON2} */
+/* where the registration letter goes (inetOrgPerson) */
+#define KENPO_AT_POSTAL_CODE "postalCode"        /* 〒 NNN-NNNN */
+#define KENPO_AT_POSTAL_ADDRESS "postalAddress"  /* PostalAddress syntax: '$' and '\' escaped */
+#define KENPO_AT_EMPLOYER "o"                    /* the employer (事業所) */
+#define KENPO_AT_OFFICE "departmentNumber"       /* the employer's office code */
 /* ppolicy's operational attributes */
 #define KENPO_AT_PWD_LOCKED "pwdAccountLockedTime"
 #define KENPO_AT_PWD_FAILURES "pwdFailureTime"
+#define KENPO_AT_PWD_RESET "pwdReset"            /* TRUE: the password must be changed */
 
 /* ---- tokens, rate counters, the uid counter, the society ---- */
 #define KENPO_AT_TOKEN_HASH "kenpoTokenHash"     /* the RDN of a token */

@@ -498,6 +498,25 @@ fake_verify(struct str pw)
 		log_msg(LOG_ERR, "a password verified against the fake hash");
 }
 
+/* A password stored in another scheme than argon2 ({SSHA}, {CRYPT}, clear
+ * text: what other LDAP tools may write) is never verified, so that every
+ * password kenpod accepts has argon2's cost: say why the login fails.
+ * 1 when refused so. */
+static int
+scheme_refused(const struct member *m, const char *hash)
+{
+	/* Only a "{SCHEME}" prefix is named: anything else may be the password. */
+	size_t n = hash[0] == '{' ? strcspn(hash, "}") + 1 : 0;
+	int named = n > 1 && n <= 20 && hash[n - 1] == '}';
+
+	if (strncasecmp(hash, "{ARGON2}", 8) == 0 || strncmp(hash, "$argon2", 7) == 0)
+		return 0;
+	log_msg(LOG_WARNING, "%.100s: userPassword is %.*s, not argon2: refused; set it again "
+		"with ldappasswd (slapd's argon2) or kenpo-admin reissue", member_get(m, MA_UID),
+		named ? (int)n : 10, named ? hash : "clear text");
+	return 1;
+}
+
 /* Check one candidate against the password and a valid temporary password;
  * with neither, against the fake hash, so that it costs the same. */
 static enum verdict
@@ -510,6 +529,8 @@ verify_one(const struct member *m, struct str pw, int64_t now)
 		tried = 1;
 		if (kenpo_pw_verify(hash, pw.p, pw.len) == 0)
 			return V_PASSWORD;
+		if (scheme_refused(m, hash))
+			fake_verify(pw);          /* as long as an argon2 check */
 	}
 	if (temp_valid(m, now)) {
 		tried = 1;
@@ -1048,7 +1069,9 @@ account_state(const struct member *m, struct kenpo_buf *out)
 	rc = member_lock_check(m, kenpo_gentime_now(), &secs);
 	if (rc == KENPO_RES_LOCKED)
 		return answer_secs(out, rc, m->soc->lang, secs);
-	rc = member_flag(m, MA_MUST_CHANGE, 0) ? KENPO_RES_MUST_CHANGE : KENPO_RES_OK;
+	/* ppolicy's pwdReset (an administrator's ldappasswd) forces a change too. */
+	rc = member_flag(m, MA_MUST_CHANGE, 0) || member_flag(m, MA_PWD_RESET, 0) ?
+	     KENPO_RES_MUST_CHANGE : KENPO_RES_OK;
 	/* Who the member is, so that the PAM module can check that the host's
 	 * account of that name is this member (DESIGN.md, architecture 7). */
 	kenpo_put_int32(out, (int32_t)m->soc->lang);

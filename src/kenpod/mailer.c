@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "gen.h"
@@ -21,6 +22,7 @@
 #include "mail.h"
 #include "mailer.h"
 #include "secret.h"
+#include "zone.h"
 
 #define MAILER_VARS_MAX 16
 #define URL_MAX 2048
@@ -82,13 +84,15 @@ compose_and_send(const struct kenpo_society *soc, const char *subject,
 		.subject = subject,
 		.body = body,
 		.msgid_domain = mcfg->mail_helo,
-		.date = 0,
+		.date = time(NULL),
 	};
 	char err[512] = "";
 	char *msg = NULL;
 	size_t len = 0;
 	int rc = -1;
 
+	/* Dated in the society's zone, as its members read their mail. */
+	m.utc_offset = zone_utc_offset(soc, (int64_t)m.date * 1000);
 	if (kenpo_mail_compose(&m, &msg, &len, err, sizeof err) != 0) {
 		log_msg(LOG_ERR, "mail cannot be composed: %s", err);
 		goto done;

@@ -20,7 +20,8 @@
 #include "uid.h"
 
 /* The attributes of enum member_attr, in its order.  pwdAccountLockedTime
- * is operational: it is returned only when asked for by name. */
+ * and pwdReset are operational: they are returned only when asked for by
+ * name. */
 static const char *const member_attrs[MA_COUNT + 1] = {
 	[MA_UID] = KENPO_AT_UID,
 	[MA_UIDNUMBER] = KENPO_AT_UIDNUMBER,
@@ -43,6 +44,7 @@ static const char *const member_attrs[MA_COUNT + 1] = {
 	[MA_LOCKED_UNTIL] = KENPO_AT_LOCKED_UNTIL,
 	[MA_LAST_LOGIN] = KENPO_AT_LAST_LOGIN,
 	[MA_PWD_LOCKED] = KENPO_AT_PWD_LOCKED,
+	[MA_PWD_RESET] = KENPO_AT_PWD_RESET,
 	[MA_NICKNAME] = KENPO_AT_NICKNAME,
 	[MA_MAIL2] = KENPO_AT_MAIL2,
 	[MA_MAIL3] = KENPO_AT_MAIL3,

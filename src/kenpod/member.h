@@ -45,6 +45,7 @@ enum member_attr {
 	MA_LOCKED_UNTIL,
 	MA_LAST_LOGIN,
 	MA_PWD_LOCKED,      /* ppolicy's pwdAccountLockedTime */
+	MA_PWD_RESET,       /* ppolicy's pwdReset: TRUE forces a change, as MA_MUST_CHANGE */
 	/* self-service: the profile, the roster, registration */
 	MA_NICKNAME,
 	MA_MAIL2,

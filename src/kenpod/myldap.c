@@ -24,6 +24,8 @@
 
 #define BACKOFF_FIRST_MS 500
 #define BACKOFF_MAX_MS 5000
+#define ARGON2_PREFIX "{ARGON2}"      /* what slapd's argon2 module writes */
+#define ARGON2_PREFIX_LEN (sizeof ARGON2_PREFIX - 1)
 
 struct myldap_session {
 	LDAP *ld;
@@ -207,10 +209,15 @@ copy_values(struct berval **bvals)
 		size_t len = bvals[i]->bv_len;
 
 		/* Debian's slapd 2.5 stores the password hashes it makes
-		 * itself with trailing NUL bytes: such a value is read as the
-		 * C string it holds.  A NUL inside a value still drops it. */
+		 * itself in a buffer of argon2_encodedlen() bytes, which can
+		 * be longer than the string: after its NUL come trailing NULs
+		 * or uninitialised bytes.  Such a value is read as the C
+		 * string it holds.  A NUL inside any other value drops it. */
 		while (len > 0 && bvals[i]->bv_val[len - 1] == '\0')
 			len--;
+		if (len > ARGON2_PREFIX_LEN &&
+		    memcmp(bvals[i]->bv_val, ARGON2_PREFIX, ARGON2_PREFIX_LEN) == 0)
+			len = strnlen(bvals[i]->bv_val, len);
 		if (memchr(bvals[i]->bv_val, '\0', len) != NULL)
 			continue;
 		out[k] = malloc(len + 1);

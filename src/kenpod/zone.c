@@ -148,6 +148,11 @@ zone_format_local(const struct kenpo_society *soc, int64_t t, char *out, size_t 
 	return 0;
 }
 
+long
+zone_utc_offset(const struct kenpo_society *soc, int64_t t)
+{
+	return zone_offset(&Z.zones[soc - Z.cfg->societies], t / 1000);
+}
 
 void
 zone_cleanup(void)

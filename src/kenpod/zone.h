@@ -20,4 +20,8 @@ void zone_cleanup(void);
  * society of the configuration given to zone_setup; thread-safe.  0 or -1. */
 int zone_format_local(const struct kenpo_society *soc, int64_t t, char *out, size_t outsz);
 
+/* The offset east of UTC, in seconds, of soc's zone at t (ms since the
+ * epoch): for the Date of the society's mails.  Thread-safe. */
+long zone_utc_offset(const struct kenpo_society *soc, int64_t t);
+
 #endif

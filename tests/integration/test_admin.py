@@ -177,14 +177,18 @@ def can_bind(sb, dn, pw):
 
 def test_init_twice_is_harmless(sb, admin, tmp_path):
     conf = write_conf(sb, str(tmp_path / "other.conf"), extra={"other": OTHER})
-    first = ok_json(admin("--society", "other", "--json", "init", conf=conf))
+    looked = ok_json(admin("--society", "other", "--json", "init", conf=conf))
+    got = {e["dn"]: e["status"] for e in looked["entries"]}
+    assert got["ou=other," + ks.SUFFIX] == "missing" and looked["applied"] is False
+    assert sb.ldapsearch(ks.SUFFIX, "(ou=other)", "1.1") == ""
+    first = ok_json(admin("--society", "other", "--json", "init", "--apply", conf=conf))
     got = {e["dn"]: e["status"] for e in first["entries"]}
     assert got["ou=other," + ks.SUFFIX] == "created"
     assert got["cn=uidNumber,ou=other," + ks.SUFFIX] == "created"
     for ou in ("members", "tokens", "rates"):
         assert got["ou=%s,ou=other,%s" % (ou, ks.SUFFIX)] == "created"
-    assert got[ks.POLICY_DN] == "exists"
-    second = ok_json(admin("--society", "other", "--json", "init", conf=conf))
+    assert got[ks.POLICY_DN] == "exists" and got[ks.KENPOD_DN] == "exists"
+    second = ok_json(admin("--society", "other", "--json", "init", "--apply", conf=conf))
     assert {e["status"] for e in second["entries"]} == {"exists"}
     out = sb.ldapsearch("ou=other," + ks.SUFFIX, "(objectClass=*)", "kenpoSocietyId",
                         "kenpoNextUid", "displayName")
@@ -337,7 +341,7 @@ def test_identity_check_society(sb, admin, tmp_path):
                  registration="identity", identity_url="https://p.kenpo.test/i?t=%%TOKEN%%")
     conf = write_conf(sb, str(tmp_path / "ident.conf"), kenpod=LOW_COST,
                       extra={"ident": ident})
-    assert admin("--society", "ident", "init", conf=conf).returncode == 0
+    assert admin("--society", "ident", "init", "--apply", conf=conf).returncode == 0
     path = write_roster(tmp_path / "i.csv", ["I1,本人 確認,1970-01-02,i1@example.jp,",
                                              "I2,本人 確認,1970-01-02,,"])
     r = ok_json(admin("--society", "ident", "--json", "import", path, conf=conf), 4)

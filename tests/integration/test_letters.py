@@ -106,7 +106,8 @@ def admin(sb, builddir, conf):
     def run(*args, conf=conf):
         argv = [binary, "-c", conf, "-D", ks.ADMIN_DN, "-y", sb.admin_pw_file]
         env = dict(os.environ, LDAPNOINIT="1",
-                   LSAN_OPTIONS="suppressions=" + os.path.join(ks.srcdir(), "tests", "lsan.supp"))
+                   LSAN_OPTIONS="suppressions=" + os.path.join(ks.srcdir(), "tests", "lsan.supp"),
+                   KENPO_TEMPLATEDIR=os.path.join(ks.srcdir(), "templates"))
         env.pop("LOCPATH", None)
         r = subprocess.run(argv + list(args), capture_output=True, text=True, env=env,
                            timeout=300, stdin=subprocess.DEVNULL)
@@ -297,3 +298,110 @@ def test_english_letter_without_entry_address(sb, admin, imported, tmp_path):
     assert jst(rows[1]["temp_password_expiry"]).strftime("%Y-%m-%d %H:%M JST") in text
     assert ENTRY not in text and "Way B" not in text
     assert qr_codes(out, 2, tmp_path) == []
+
+
+# ---- ready for the post ------------------------------------------------------------
+
+POSTAL_HEADER = "member_number,name,postal_code,address,employer,office_code"
+POSTAL_ROWS = [
+    "PB3,窓口 花子,530-8230,大阪府大阪市北区梅田二丁目2番2号,東洋紡株式会社 大阪本社,00123",
+    "PB1,窓口 次郎,５２０－０２９２,滋賀県大津市堅田二丁目1番1号,東洋紡株式会社 総合研究所,00456",
+    "PB2,窓口 一郎,5308230,大阪府大阪市北区梅田二丁目2番2号,東洋紡株式会社 大阪本社,00123",
+    "PB4,窓口 三郎,,,,",
+]
+
+
+@pytest.fixture(scope="module")
+def posted(sb, admin, tmp_path_factory):
+    """Four members of two offices (and one of none), with their letters."""
+    d = tmp_path_factory.mktemp("post")
+    roster = d / "roster.csv"
+    roster.write_text(POSTAL_HEADER + "\n" + "\n".join(POSTAL_ROWS) + "\n", encoding="utf-8")
+    letters, pdf = str(d / "letters.csv"), str(d / "letters.pdf")
+    r = admin("import", str(roster), "--letters-csv", letters, "--letters-pdf", pdf)
+    assert r.returncode == 0, r.stderr
+    return read_letters(letters), pdf
+
+
+def test_postal_block_for_a_window_envelope(posted):
+    rows, pdf = posted
+    assert [r["postal_code"] for r in rows] == ["530-8230", "520-0292", "530-8230", ""]
+    text = page_text(pdf, 2)
+    # Page 2 is the first letter of office 00123 (page 1 is its cover).
+    block = text[:text.index(HEADING)]
+    for want in ("〒530-8230", "大阪府大阪市北区梅田二丁目2番2号", "東洋紡株式会社 大阪本社",
+                 "事業所番号 00123", "窓口 一郎 様", "番号 PB2"):
+        assert want in block, (want, block)
+
+
+def test_letters_sorted_by_office_with_a_cover_page_each(posted, tmp_path):
+    rows, pdf = posted
+    assert pdfinfo(pdf)["Pages"].strip() == "6"      # 4 letters, 2 covers
+    pages = [page_text(pdf, i) for i in range(1, 7)]
+    assert "事業所別送付分" in pages[0] and "2通" in pages[0]
+    assert "PB2" in pages[0] and "PB3" in pages[0] and "PB1" not in pages[0]
+    by_login = {r["login_id"]: r for r in rows}
+    order = [[n for n in ("PB1", "PB2", "PB3", "PB4") if "番号 " + n in p] for p in pages]
+    assert order == [[], ["PB2"], ["PB3"], [], ["PB1"], ["PB4"]]
+    assert "事業所別送付分" in pages[3] and "1通" in pages[3] and "00456" in pages[3]
+    # No password on a cover page.
+    for cover in (pages[0], pages[3]):
+        assert not any(r["temp_password"] in cover for r in by_login.values())
+    # The envelope's address shows in the window: the upper third of the page.
+    prefix = str(tmp_path / "p2")
+    subprocess.run([tool("pdftoppm"), "-r", "72", "-f", "2", "-l", "2", "-png", "-singlefile",
+                    "-x", "0", "-y", "0", "-W", "312", "-H", "170", pdf, prefix], check=True)
+    window = subprocess.run([tool("pdftotext"), "-f", "2", "-l", "2", "-x", "56", "-y", "39",
+                             "-W", "256", "-H", "128", pdf, "-"], capture_output=True,
+                            text=True, check=True).stdout
+    assert "〒530-8230" in window and "窓口 一郎 様" in window, window
+
+
+def test_expiry_printed_with_its_note(posted):
+    rows, pdf = posted
+    text = page_text(pdf, 2)
+    assert jst(rows[1]["temp_password_expiry"]).strftime("%Y年%m月%d日 %H:%M (JST) まで") in text
+    assert "有効期限までに利用登録を済ませてください" in text
+
+
+def test_society_letter_template(sb, admin, posted, tmp_path):
+    """The wording is the society's own when its template_dir has a
+    letter.txt; one that lacks a section is refused and leaves no PDF."""
+    _, first = posted
+    tdir = tmp_path / "templates"
+    (tdir / "ja").mkdir(parents=True)
+    with open(os.path.join(ks.srcdir(), "templates", "ja", "letter.txt"), encoding="utf-8") as f:
+        shipped = f.read()
+    own = shipped.replace("健康マイポータル(健康ポータルサイト)への登録について",
+                          "%%SOCIETY%% ポータル登録のお知らせ")
+    (tdir / "ja" / "letter.txt").write_text(own, encoding="utf-8")
+    conf = write_conf(sb, str(tmp_path / "own.conf"), society={"template_dir": str(tdir)})
+    out = str(tmp_path / "own.pdf")
+    csv_path = os.path.join(os.path.dirname(first), "letters.csv")
+    r = admin("letters", csv_path, out, conf=conf)
+    assert r.returncode == 0, r.stderr
+    assert ks.SOCIETY_NAME + " ポータル登録のお知らせ" in page_text(out, 2)
+    assert HEADING not in page_text(out, 2)
+    (tdir / "ja" / "letter.txt").write_text(own.replace("[keep]\n", "[kept]\n"),
+                                            encoding="utf-8")
+    bad = str(tmp_path / "bad.pdf")
+    r = admin("letters", csv_path, bad, conf=conf)
+    assert r.returncode == 1 and "letter.txt" in r.stderr and "kept" in r.stderr, r.stderr
+    assert not os.path.exists(bad)
+
+
+def test_letters_csv_safe_for_spreadsheets(sb, admin, tmp_path):
+    """A name a spreadsheet would run as a formula is written as text, and
+    the letter still shows it as it is."""
+    roster = tmp_path / "f.csv"
+    roster.write_text('member_number,name\nFX1,"=HYPERLINK(""http://x"",""y"")"\n'
+                      "FX2,@SUM(1+1)\n", encoding="utf-8")
+    letters, pdf = str(tmp_path / "f-letters.csv"), str(tmp_path / "f.pdf")
+    r = admin("import", str(roster), "--letters-csv", letters, "--letters-pdf", pdf)
+    assert r.returncode == 0, r.stderr
+    with open(letters, encoding="utf-8") as f:
+        raw = f.read()
+    assert '"\'=HYPERLINK(""http://x"",""y"")"' in raw and '"\'@SUM(1+1)"' in raw
+    assert ",=" not in raw and ",@" not in raw
+    assert '=HYPERLINK("http://x","y") 様' in page_text(pdf, 1)
+    assert "@SUM(1+1) 様" in page_text(pdf, 2)

@@ -307,9 +307,41 @@ test_writer_round_trip(void **state)
 	(void)state;
 	out = write_rows(rows, n, 2);
 	csv_init(&r, out, strlen(out), 0);
-	expect_record(&r, 1, 4, "0\"1", ",", "\r\n", "ゼロ、イチ");
-	expect_record(&r, 3, 4, "0\"1", ",", "\r\n", "ゼロ、イチ");
+	/* "\r\n" starts like a formula: written as "'\r\n", read back whole. */
+	expect_record(&r, 1, 4, "0\"1", ",", "'\r\n", "ゼロ、イチ");
+	assert_string_equal(csv_cell_text(csv_field(&r, 2)), "\r\n");
+	expect_record(&r, 3, 4, "0\"1", ",", "'\r\n", "ゼロ、イチ");
 	assert_int_equal(csv_next(&r), CSV_EOF);
+	csv_free(&r);
+	free(out);
+}
+
+/* Cells a spreadsheet would run as a formula (OWASP's CSV injection) are
+ * written as text: a leading "'" inside quotes; kenpo-admin reads them back
+ * as they were, a cell that starts with "'=" itself included. */
+static void
+test_writer_neutralises_formulas(void **state)
+{
+	static const char *const r1[] = {
+		"=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "a=b", "'=c",
+	};
+	const char *const *rows[] = { r1 };
+	const size_t n[] = { 8 };
+	struct csv_reader r;
+	char *out;
+	size_t i;
+
+	(void)state;
+	out = write_rows(rows, n, 1);
+	assert_non_null(strstr(out, "\"'=HYPERLINK(\"\"http://x\"\")\",\"'+1\",\"'-2+3\",\"'@SUM(A1)\""));
+	assert_non_null(strstr(out, ",a=b,\"''=c\"\r\n"));
+	csv_init(&r, out, strlen(out), 0);
+	assert_int_equal(csv_next(&r), CSV_RECORD);
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(csv_formula_start(csv_field(&r, i)), 0);
+		assert_int_equal(csv_formula_start(r1[i]), i < 6);
+		assert_string_equal(csv_cell_text(csv_field(&r, i)), r1[i]);
+	}
 	csv_free(&r);
 	free(out);
 }
@@ -334,6 +366,7 @@ main(void)
 		cmocka_unit_test(test_utf8_valid),
 		cmocka_unit_test(test_writer_quotes_only_when_needed),
 		cmocka_unit_test(test_writer_round_trip),
+		cmocka_unit_test(test_writer_neutralises_formulas),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

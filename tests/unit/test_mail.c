@@ -273,7 +273,7 @@ test_compose_japanese(void **state)
 {
 	const struct kenpo_mail m = {
 		FROM, SOCIETY, TO, SUBJECT, BODY, "mail.example.jp",
-		(time_t)1679621586,     /* 2023-03-24 01:33:06 UTC, a Friday */
+		(time_t)1679621586, 0,  /* 2023-03-24 01:33:06 UTC, a Friday; in UTC */
 	};
 	char err[256], *msg, *v, *decoded, *body, *crlf;
 	const char *rest;
@@ -346,7 +346,7 @@ test_compose_long_values(void **state)
 	char subject[1024] = "", name[512] = "", body[8192] = "", err[256], *msg, *v,
 	     *decoded, *dec_body, *crlf;
 	const char *rest;
-	struct kenpo_mail m = { FROM, NULL, TO, NULL, NULL, NULL, 0 };
+	struct kenpo_mail m = { FROM, NULL, TO, NULL, NULL, NULL, 0, 0 };
 	size_t len, i;
 
 	(void)state;
@@ -384,12 +384,38 @@ test_compose_long_values(void **state)
 	free(msg);
 }
 
+/* The Date in the society's zone: Tokyo's local time, a day later than
+ * UTC's just before midnight, with its offset; and west of UTC. */
+static void
+test_compose_date_in_zone(void **state)
+{
+	struct kenpo_mail m = {
+		FROM, NULL, TO, "s", "b", NULL, (time_t)1679670000,   /* 2023-03-24 15:00 UTC */
+		9 * 3600,
+	};
+	char err[256], *msg, *v;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(compose(&m, &msg, &len, err, sizeof(err)), 0);
+	v = header_value(msg, "Date");
+	assert_string_equal(v, "Sat, 25 Mar 2023 00:00:00 +0900");
+	free(v);
+	free(msg);
+	m.utc_offset = -(3 * 3600 + 30 * 60);
+	assert_int_equal(compose(&m, &msg, &len, err, sizeof(err)), 0);
+	v = header_value(msg, "Date");
+	assert_string_equal(v, "Fri, 24 Mar 2023 11:30:00 -0330");
+	free(v);
+	free(msg);
+}
+
 static void
 test_compose_ascii(void **state)
 {
 	struct kenpo_mail m = {
 		FROM, "Example \"Kenpo\" \\ Society", TO, "Your login key", "Key: 0123456789\r\nbye",
-		"example.jp", 86400 * 365,
+		"example.jp", 86400 * 365, 0,
 	};
 	char err[256], *msg, *v, *body;
 	size_t len;
@@ -429,7 +455,7 @@ test_compose_ascii(void **state)
 static void
 test_compose_message_ids_differ(void **state)
 {
-	const struct kenpo_mail m = { FROM, NULL, TO, "s", "b", NULL, 0 };
+	const struct kenpo_mail m = { FROM, NULL, TO, "s", "b", NULL, 0, 0 };
 	char err[256], *a, *b, *va, *vb, *date;
 	size_t la, lb;
 
@@ -457,28 +483,28 @@ test_compose_refuses(void **state)
 		struct kenpo_mail m;
 		const char *error;
 	} cases[] = {
-		{ { FROM, NULL, TO, "Hi\r\nBcc: evil@example.com", "b", NULL, 0 }, "line break" },
-		{ { FROM, NULL, TO, "Hi\nBcc: evil@example.com", "b", NULL, 0 }, "line break" },
-		{ { FROM, NULL, TO, "Hi\rthere", "b", NULL, 0 }, "line break" },
-		{ { FROM, "Name\r\nBcc: evil@example.com", TO, "s", "b", NULL, 0 }, "line break" },
-		{ { FROM, "健保\n", TO, "s", "b", NULL, 0 }, "line break" },
-		{ { FROM, NULL, TO "\r\nBcc: evil@example.com", "s", "b", NULL, 0 }, "line break" },
-		{ { FROM "\nBcc: evil@example.com", NULL, TO, "s", "b", NULL, 0 }, "line break" },
-		{ { FROM, NULL, TO, "tab\there", "b", NULL, 0 }, "control" },
-		{ { FROM, NULL, TO, "\xff", "b", NULL, 0 }, "UTF-8" },
-		{ { FROM, "\xe5\x81", TO, "s", "b", NULL, 0 }, "UTF-8" },
-		{ { FROM, NULL, TO, "s", "\xed\xa0\x80", NULL, 0 }, "UTF-8" },
-		{ { FROM, NULL, TO, "s", "lone\rCR", NULL, 0 }, "CR" },
-		{ { FROM, NULL, TO, "", "b", NULL, 0 }, "empty subject" },
-		{ { FROM, NULL, TO, NULL, "b", NULL, 0 }, "required" },
-		{ { FROM, NULL, TO, "s", NULL, NULL, 0 }, "required" },
-		{ { NULL, NULL, TO, "s", "b", NULL, 0 }, "sender" },
-		{ { FROM, NULL, NULL, "s", "b", NULL, 0 }, "recipient" },
-		{ { FROM, NULL, "not-an-address", "s", "b", NULL, 0 }, "not a valid mail address" },
-		{ { FROM, NULL, "a@b@example.jp", "s", "b", NULL, 0 }, "recipient" },
-		{ { "bad sender@example.jp", NULL, TO, "s", "b", NULL, 0 }, "sender" },
-		{ { FROM, NULL, TO, "s", "b", "bad domain\r\n", 0 }, "Message-ID" },
-		{ { FROM, NULL, TO, "s", "b", "-x.jp", 0 }, "Message-ID" },
+		{ { FROM, NULL, TO, "Hi\r\nBcc: evil@example.com", "b", NULL, 0, 0 }, "line break" },
+		{ { FROM, NULL, TO, "Hi\nBcc: evil@example.com", "b", NULL, 0, 0 }, "line break" },
+		{ { FROM, NULL, TO, "Hi\rthere", "b", NULL, 0, 0 }, "line break" },
+		{ { FROM, "Name\r\nBcc: evil@example.com", TO, "s", "b", NULL, 0, 0 }, "line break" },
+		{ { FROM, "健保\n", TO, "s", "b", NULL, 0, 0 }, "line break" },
+		{ { FROM, NULL, TO "\r\nBcc: evil@example.com", "s", "b", NULL, 0, 0 }, "line break" },
+		{ { FROM "\nBcc: evil@example.com", NULL, TO, "s", "b", NULL, 0, 0 }, "line break" },
+		{ { FROM, NULL, TO, "tab\there", "b", NULL, 0, 0 }, "control" },
+		{ { FROM, NULL, TO, "\xff", "b", NULL, 0, 0 }, "UTF-8" },
+		{ { FROM, "\xe5\x81", TO, "s", "b", NULL, 0, 0 }, "UTF-8" },
+		{ { FROM, NULL, TO, "s", "\xed\xa0\x80", NULL, 0, 0 }, "UTF-8" },
+		{ { FROM, NULL, TO, "s", "lone\rCR", NULL, 0, 0 }, "CR" },
+		{ { FROM, NULL, TO, "", "b", NULL, 0, 0 }, "empty subject" },
+		{ { FROM, NULL, TO, NULL, "b", NULL, 0, 0 }, "required" },
+		{ { FROM, NULL, TO, "s", NULL, NULL, 0, 0 }, "required" },
+		{ { NULL, NULL, TO, "s", "b", NULL, 0, 0 }, "sender" },
+		{ { FROM, NULL, NULL, "s", "b", NULL, 0, 0 }, "recipient" },
+		{ { FROM, NULL, "not-an-address", "s", "b", NULL, 0, 0 }, "not a valid mail address" },
+		{ { FROM, NULL, "a@b@example.jp", "s", "b", NULL, 0, 0 }, "recipient" },
+		{ { "bad sender@example.jp", NULL, TO, "s", "b", NULL, 0, 0 }, "sender" },
+		{ { FROM, NULL, TO, "s", "b", "bad domain\r\n", 0, 0 }, "Message-ID" },
+		{ { FROM, NULL, TO, "s", "b", "-x.jp", 0, 0 }, "Message-ID" },
 	};
 	char err[256], *msg = NULL;
 	size_t len = 12345, i;
@@ -500,7 +526,7 @@ static void
 test_compose_nul_cuts(void **state)
 {
 	const struct kenpo_mail m = { FROM, "Name\0Bcc: evil@example.com", TO,
-				      "Hi\0\r\nBcc: evil@example.com", "b", NULL, 0 };
+				      "Hi\0\r\nBcc: evil@example.com", "b", NULL, 0, 0 };
 	char err[256], *msg;
 	size_t len;
 
@@ -738,7 +764,7 @@ fake_smtp_stop(struct fake_smtp *f)
 static char *
 compose_simple(size_t *len)
 {
-	const struct kenpo_mail m = { FROM, SOCIETY, TO, SUBJECT, BODY, NULL, 0 };
+	const struct kenpo_mail m = { FROM, SOCIETY, TO, SUBJECT, BODY, NULL, 0, 0 };
 	char err[256], *msg;
 
 	assert_int_equal(kenpo_mail_compose(&m, &msg, len, err, sizeof(err)), 0);
@@ -901,6 +927,7 @@ main(void)
 		cmocka_unit_test(test_smtp_from_config),
 		cmocka_unit_test(test_send_delivers),
 		cmocka_unit_test(test_send_recipient_refused),
+		cmocka_unit_test(test_compose_date_in_zone),
 		cmocka_unit_test(test_send_connection_refused),
 		cmocka_unit_test(test_send_times_out),
 		cmocka_unit_test(test_send_refuses_settings),

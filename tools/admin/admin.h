@@ -6,11 +6,13 @@
 #define KENPO_ADMIN_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <time.h>
 #include <json-c/json.h>
 
 #include "config.h"
 #include "dir.h"
+#include "roster.h"
 #include "secret.h"
 
 /* Exit codes, documented in `kenpo-admin --help` and tools/admin/README.md. */
@@ -29,6 +31,10 @@ enum admin_exit {
 #define ADMIN_WINDOW_DEFAULT 32
 #define ADMIN_WINDOW_MAX 1024
 #define ADMIN_NICKNAME_DEFAULT "ご本人"
+/* kenpod.conf's default `timezone`, for a society without a configuration. */
+#define KENPO_DEFAULT_TIMEZONE "Asia/Tokyo"
+/* The access log database of slapo-accesslog that init sets up. */
+#define ADMIN_ACCESSLOG_BASE "cn=accesslog"
 
 /* The command line. */
 struct admin_opts {
@@ -41,8 +47,14 @@ struct admin_opts {
 	unsigned jobs;          /* 0: one per processor */
 	unsigned window;
 	const char *state, *by;
+	/* import */
+	int dry_run, full, disable_missing;
+	enum roster_encoding encoding;
 	/* issue */
 	const char *number, *name, *birth, *mail, *household, *nickname, *key_required;
+	const char *postal_code, *address, *employer, *office_code;
+	/* list, history */
+	const char *notify, *accesslog;
 	char **args;            /* operands after the command */
 	int nargs;
 };
@@ -65,11 +77,25 @@ struct admin {
 	struct kenpo_pwcost cost;
 	struct dir *dir;
 	int changed;                /* members changed: kenpod must forget its cache */
+	char who[ADMIN_DN_MAX];     /* the identity bound, for the audit lines */
+	FILE *audit;                /* the configuration's admin_log, or NULL */
 };
 
 /* ---- main.c: messages, names, time, output ---- */
+/* Messages in the administrator's language (--lang, else the locale) on
+ * stderr; fmt is the English text and the msgid of the Japanese one.  The
+ * first error is also the "message" ({en, ja}) of the JSON answer. */
 void admin_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void admin_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* An error already in both languages, after "PREFIX: " (prefix may be NULL). */
+void admin_error_msg(const char *prefix, const char *en, const char *ja);
+/* FILE:LINE: COLUMN: problem (a roster's error). */
+void admin_error_at(const char *path, unsigned long line, const char *field,
+		    const struct roster_msg *m);
+/* A message as the JSON convention gives it: {"en": ..., "ja": ...}. */
+json_object *admin_json_msg(const struct roster_msg *m);
+/* msgid in the administrator's language. */
+const char *admin_text(const char *msgid);
 /* DNs of the society's parts.  0, or -1 when too long. */
 int admin_member_dn(const struct admin *a, const char *number, char *out, size_t outsz);
 int admin_sub_dn(const struct admin *a, const char *rdn, char *out, size_t outsz);
@@ -92,6 +118,23 @@ int admin_flush_kenpod(const struct admin *a);
 int admin_kenpod_reset(const struct admin *a, const char *address);
 /* The number of processors (at least 1). */
 unsigned admin_nproc(void);
+/* An address as an LDAP PostalAddress value ('\\' as \\5C, '$' as \\24:
+ * RFC 4517 3.3.28) and back.  0, or -1 when out is too small. */
+int admin_postal_escape(const char *in, char *out, size_t outsz);
+int admin_postal_unescape(const char *in, char *out, size_t outsz);
+
+/* ---- audit.c: who changed what ---- */
+/* Open syslog (LOG_AUTHPRIV, "kenpo-admin") and the configuration's
+ * admin_log; close both. */
+void admin_audit_open(struct admin *a);
+void admin_audit_close(struct admin *a);
+/* One audit line of a change made to the directory (event admin.ACTION):
+ * when, the member's entry (its DN), who (the identity bound and the Unix
+ * user), then KEY, VALUE pairs ending with a NULL key (a NULL value is
+ * written ""), in the format of kenpod's audit lines.  Never pass a secret:
+ * "(set)" says that one was written. */
+void admin_audit(const struct admin *a, const char *action, const char *member, ...)
+	__attribute__((sentinel));
 
 /* ---- lifecycle.c: one member at a time ---- */
 /* Find the member named by key (a login ID or a member number, as
@@ -108,6 +151,16 @@ int cmd_reissue(struct admin *a);
 int cmd_delete(struct admin *a);
 int cmd_purge(struct admin *a);
 int cmd_reset(struct admin *a);
+
+/* ---- profile.c ---- */
+int cmd_set(struct admin *a);
+
+/* ---- notify.c ---- */
+/* `list --notify CATEGORY`. */
+int cmd_list_notify(struct admin *a);
+
+/* ---- history.c ---- */
+int cmd_history(struct admin *a);
 
 /* ---- import.c ---- */
 int cmd_issue(struct admin *a);

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "csv.h"
+#include "i18n.h"
 #include "secret.h"
 
 #define BUF_FIRST 1024
@@ -59,6 +60,10 @@ fault(struct csv_reader *r, unsigned long line, const char *fmt, ...)
 	r->err_field = r->nfields + 1;
 	va_start(ap, fmt);
 	vsnprintf(r->err, sizeof r->err, fmt, ap);
+	va_end(ap);
+	/* The catalogue's text has the msgid's conversions (msgfmt --check). */
+	va_start(ap, fmt);
+	vsnprintf(r->err_ja, sizeof r->err_ja, kenpo_i18n_text(KENPO_LANG_JA, fmt), ap);
 	va_end(ap);
 }
 
@@ -321,14 +326,39 @@ needs_quotes(const char *s)
 	return strpbrk(s, ",\"\r\n") != NULL || (n > 0 && (s[0] == ' ' || s[n - 1] == ' '));
 }
 
+int
+csv_formula_start(const char *s)
+{
+	return s[0] != '\0' && strchr("=+-@\t\r", s[0]) != NULL;
+}
+
+/* 1 when the cell gets a "'" in front: a formula start, after any "'"
+ * already there (so that a cell that itself starts with "'=" reads back
+ * as it was). */
+static int
+needs_mark(const char *s)
+{
+	return csv_formula_start(s + strspn(s, "'"));
+}
+
+const char *
+csv_cell_text(const char *field)
+{
+	return field[0] == '\'' && needs_mark(field) ? field + 1 : field;
+}
+
 static int
 write_field(FILE *f, const char *s)
 {
 	const char *p;
+	int formula = needs_mark(s);
 
-	if (!needs_quotes(s))
+	if (!needs_quotes(s) && !formula)
 		return fputs(s, f) < 0 ? -1 : 0;
 	if (putc('"', f) == EOF)
+		return -1;
+	/* Quoted as well: a "'" alone is not enough for every reader. */
+	if (formula && putc('\'', f) == EOF)
 		return -1;
 	for (p = s; *p != '\0'; p++) {
 		if (*p == '"' && putc('"', f) == EOF)

@@ -17,7 +17,11 @@
  * ends the reading.
  *
  * Writing: csv_write_row() quotes only where needed and ends each row
- * with CRLF, as RFC 4180 says.
+ * with CRLF, as RFC 4180 says.  A cell that a spreadsheet would take for a
+ * formula (starting with '=', '+', '-', '@', a tab or a carriage return)
+ * gets a leading "'" (OWASP's advice against CSV injection), which
+ * spreadsheets show as a text marker; csv_cell_text() takes it off again
+ * when kenpo-admin reads its own files.
  */
 #ifndef KENPO_ADMIN_CSV_H
 #define KENPO_ADMIN_CSV_H
@@ -52,6 +56,7 @@ struct csv_reader {
 	unsigned long err_line;
 	size_t err_field;            /* 1-based field number, 0: the record */
 	char err[CSV_ERR_MAX];
+	char err_ja[2 * CSV_ERR_MAX]; /* the same in Japanese (po/ja.po) */
 	int done;
 };
 
@@ -74,8 +79,16 @@ size_t csv_field_len(const struct csv_reader *r, size_t i);
  * U+10FFFF); NUL bytes are valid UTF-8 and left to the caller. */
 int csv_utf8_valid(const char *s, size_t len);
 
-/* Write one row of n fields, quoting where needed, ending with CRLF.
- * 0, or -1 when the stream failed. */
+/* Write one row of n fields, quoting where needed, ending with CRLF, each
+ * cell that could start a formula neutralised.  0, or -1 when the stream
+ * failed. */
 int csv_write_row(FILE *f, const char *const *fields, size_t n);
+
+/* 1 when a cell starting like s would be read as a formula. */
+int csv_formula_start(const char *s);
+
+/* A cell read back from a file csv_write_row wrote: without the "'" it
+ * put before a formula start. */
+const char *csv_cell_text(const char *field);
 
 #endif

@@ -11,7 +11,9 @@
  *
  * Re-running an import writes nothing twice: the member number is the key.
  * The society's members are read once (in pages) and each roster row is
- * compared with what the directory holds.
+ * compared with what the directory holds; dependents are matched by who
+ * they are (household.h).  With --dry-run the comparison is all that is
+ * done.
  */
 #include "autoconfig.h"
 
@@ -27,6 +29,7 @@
 #include "admin.h"
 #include "gen.h"
 #include "home.h"
+#include "import.h"
 #include "letters.h"
 #include "localname.h"
 #include "policy.h"
@@ -40,37 +43,12 @@
 #define PROGRESS_MS 200
 #define FILTER_MAX 600
 
-/* What changed for a member already in the directory. */
-enum field_bit { F_NAME = 1, F_BIRTH = 2, F_MAIL = 4, F_HOUSEHOLD = 8 };
-static const char *const field_names[] = { "name", "birth_date", "mail", "household" };
-
-enum item_kind { K_NEW, K_UPDATE, K_SAME };
-enum item_state { S_WAIT, S_DONE, S_FAILED, S_SKIPPED };
-
-/* A member of the directory, as read before the import. */
-struct existing {
-	char *key;                   /* lower-case member number */
-	struct dir_entry *e;
-	struct dir_entry **house;    /* [1..ROSTER_HOUSEHOLD_MAX], NULL when none */
-};
-
-/* One roster row on its way into the directory. */
-struct item {
-	struct roster_row *row;
-	enum item_kind kind;
-	enum item_state state;
-	struct existing *ex;         /* K_UPDATE, K_SAME */
-	unsigned fields;             /* K_UPDATE: enum field_bit */
-	int pending;                 /* operations in flight or queued */
-	char *msg;                   /* why it failed */
-	/* K_NEW */
-	char dn[ADMIN_DN_MAX];
-	unsigned long uid;
-	char login[KENPO_PREISSUED_ID_LEN + 1];
-	char pw[KENPO_TEMP_PASSWORD_LEN + 1];
-	char hash[KENPO_PWHASH_MAX];
-	int hashed;                  /* 0 waiting, 1 made, -1 failed (under ctx->lock) */
-	int tries;
+const struct import_field import_fields[IMPORT_NFIELDS] = {
+	{ "name", KENPO_AT_CN }, { "birth_date", KENPO_AT_BIRTH },
+	{ "mail", KENPO_AT_ROSTER_MAIL }, { "household", NULL },
+	{ "postal_code", KENPO_AT_POSTAL_CODE }, { "address", KENPO_AT_POSTAL_ADDRESS },
+	{ "employer", KENPO_AT_EMPLOYER }, { "office_code", KENPO_AT_OFFICE },
+	{ "left", NULL },
 };
 
 enum op_kind { OP_ADD_MEMBER, OP_ADD, OP_MODIFY, OP_DELETE };
@@ -82,43 +60,6 @@ struct op {
 	struct dir_mods *mods;       /* NULL for OP_ADD_MEMBER (made when sent) and deletes */
 	int msgid;
 	struct op *next;
-};
-
-struct import {
-	struct admin *a;
-	const char *path;            /* roster file, for messages */
-	struct roster roster;
-	int issue;                   /* `issue`: one member, never an update */
-	/* the directory's members */
-	struct existing *ex;
-	size_t nex, excap;
-	struct hsearch_data table;
-	int table_made;
-	/* the work */
-	struct item *items;
-	size_t nitems;
-	struct item **news;          /* K_NEW items in roster order */
-	size_t nnew, next_send, next_letter;
-	struct op *queue, *queue_tail;
-	struct op **flight;          /* the window */
-	size_t nflight, window;
-	int broken;                  /* the connection failed: stop sending */
-	unsigned long long uid_first;
-	char suffix[ADMIN_DN_MAX];
-	struct letters *letters;
-	char expiry_gt[20], expiry_text[40];
-	/* hashing threads */
-	pthread_mutex_t lock;
-	pthread_cond_t hashed;
-	pthread_t *threads;
-	size_t nthreads, next_hash;
-	int stop;
-	/* progress */
-	int progress;
-	size_t finished, total;
-	int64_t started_ms, shown_ms;
-	/* counts */
-	size_t n_new, n_updated, n_same, n_failed, n_skipped;
 };
 
 /* ---- reading the roster ---- */
@@ -163,6 +104,38 @@ read_roster_file(const char *path, char **data, size_t *len)
 	return 0;
 }
 
+
+/* The roster as UTF-8 (roster_decode), and its rows.  ADMIN_OK, or
+ * ADMIN_ERROR (message printed, or the error in the roster). */
+static int
+read_roster(struct import *im)
+{
+	struct roster_error e;
+	char *data = NULL, *text = NULL;
+	size_t len = 0, tlen = 0;
+	int r;
+
+	if (read_roster_file(im->path, &data, &len) != 0)
+		return ADMIN_ERROR;
+	memset(&e, 0, sizeof e);
+	r = roster_decode(data, len, im->a->o.encoding, &text, &tlen, &im->encoding, &e);
+	kenpo_wipe_free(data, len);
+	if (r == 1) {
+		admin_error_at(im->path, e.line, NULL, &e.msg);
+		return ADMIN_ERROR;
+	}
+	if (r == 0 && roster_read(text, tlen, im->a->soc.method, &im->roster) != 0)
+		r = -1;
+	kenpo_wipe_free(text, tlen);
+	if (r != 0) {
+		admin_error("out of memory");
+		return ADMIN_ERROR;
+	}
+	if (im->encoding != RE_UTF8 && !im->a->o.json)
+		admin_note("%s: read as %s", im->path, roster_encoding_name(im->encoding));
+	return ADMIN_OK;
+}
+
 /* ---- the directory's members ---- */
 
 static char *
@@ -192,8 +165,8 @@ keep_member(struct dir_entry *e, void *arg)
 		im->ex = nx;
 		im->excap = im->excap ? 2 * im->excap : 1024;
 	}
+	memset(&im->ex[im->nex], 0, sizeof im->ex[im->nex]);
 	im->ex[im->nex].e = e;
-	im->ex[im->nex].house = NULL;
 	im->ex[im->nex].key = lower_dup(number);
 	if (im->ex[im->nex].key == NULL)
 		return DIR_CB_FAIL;
@@ -237,25 +210,37 @@ parent_number(const char *dn, char *out, size_t outsz)
 	return 0;
 }
 
+/* The index of a household entry (1..99), or 0 when it has none. */
+static unsigned
+house_index(const struct dir_entry *e)
+{
+	const char *idx = dir_get(e, KENPO_AT_HOUSEHOLD_INDEX);
+	unsigned long long i;
+
+	if (idx == NULL || kenpo_parse_ulong(idx, 1, ROSTER_HOUSEHOLD_MAX, &i) != 0)
+		return 0;
+	return (unsigned)i;
+}
+
 static int
 keep_house(struct dir_entry *e, void *arg)
 {
 	struct import *im = arg;
 	struct existing *x;
+	struct dir_entry **nh;
 	char number[ROSTER_NUMBER_MAX + 1];
-	const char *idx = dir_get(e, KENPO_AT_HOUSEHOLD_INDEX);
-	unsigned long long i;
 
-	if (idx == NULL || kenpo_parse_ulong(idx, 1, ROSTER_HOUSEHOLD_MAX, &i) != 0 ||
-	    parent_number(e->dn, number, sizeof number) != 0 ||
-	    (x = find_existing(im, number)) == NULL)
+	if (house_index(e) == 0 || parent_number(e->dn, number, sizeof number) != 0 ||
+	    (x = find_existing(im, number)) == NULL || x->nhouse == ROSTER_HOUSEHOLD_MAX)
 		return DIR_CB_NEXT;
-	if (x->house == NULL && (x->house = calloc(ROSTER_HOUSEHOLD_MAX + 1,
-						    sizeof *x->house)) == NULL)
-		return DIR_CB_FAIL;
-	if (x->house[i] != NULL)
-		return DIR_CB_NEXT;
-	x->house[i] = e;
+	if (x->nhouse == x->housecap) {
+		nh = realloc(x->house, (x->housecap ? 2 * x->housecap : 4) * sizeof *nh);
+		if (nh == NULL)
+			return DIR_CB_FAIL;
+		x->house = nh;
+		x->housecap = x->housecap ? 2 * x->housecap : 4;
+	}
+	x->house[x->nhouse++] = e;
 	return DIR_CB_KEEP;
 }
 
@@ -301,7 +286,9 @@ static int
 load_existing(struct import *im)
 {
 	static const char *const mattrs[] = {
-		KENPO_AT_NUMBER, KENPO_AT_CN, KENPO_AT_BIRTH, KENPO_AT_ROSTER_MAIL, NULL
+		KENPO_AT_NUMBER, KENPO_AT_CN, KENPO_AT_BIRTH, KENPO_AT_ROSTER_MAIL, KENPO_AT_UID,
+		KENPO_AT_DISABLED, KENPO_AT_POSTAL_CODE, KENPO_AT_POSTAL_ADDRESS,
+		KENPO_AT_EMPLOYER, KENPO_AT_OFFICE, NULL
 	};
 	static const char *const hattrs[] = {
 		KENPO_AT_HOUSEHOLD_INDEX, KENPO_AT_CN, KENPO_AT_BIRTH, NULL
@@ -334,41 +321,75 @@ same_text(const char *a, const char *b)
 	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
+/* The household plan of a member whose household the roster or the
+ * directory has, in *out (NULL when nothing changes).  0; 1 when no index
+ * is left for a new dependent (the item fails); -1 when out of memory. */
 static int
-same_household(const struct roster_row *row, const struct existing *x)
+plan_household(const struct roster_row *row, const struct existing *x, struct hh_plan **out)
 {
-	size_t i;
+	struct hh_entry e[ROSTER_HOUSEHOLD_MAX];
+	struct hh_plan *p;
+	size_t j;
 
-	for (i = 1; i <= ROSTER_HOUSEHOLD_MAX; i++) {
-		const struct dir_entry *h = x->house != NULL ? x->house[i] : NULL;
-
-		if (i > row->nhouse && h == NULL)
-			continue;
-		if (i > row->nhouse || h == NULL)
-			return 0;
-		if (!same_text(row->house[i - 1].name, dir_get(h, KENPO_AT_CN)) ||
-		    !same_text(row->house[i - 1].birth, dir_get(h, KENPO_AT_BIRTH)))
-			return 0;
+	*out = NULL;
+	if (row->nhouse == 0 && x->nhouse == 0)
+		return 0;
+	for (j = 0; j < x->nhouse; j++) {
+		e[j].name = dir_get(x->house[j], KENPO_AT_CN);
+		e[j].birth = dir_get(x->house[j], KENPO_AT_BIRTH);
+		e[j].index = house_index(x->house[j]);
 	}
-	return 1;
+	p = malloc(sizeof *p);
+	if (p == NULL)
+		return -1;
+	if (household_plan(row->house, row->nhouse, e, x->nhouse, p) != 0) {
+		free(p);
+		return 1;
+	}
+	if (household_changes(p))
+		*out = p;
+	else
+		free(p);
+	return 0;
+}
+
+/* 1 when the member is disabled in the directory. */
+static int
+is_disabled(const struct existing *x)
+{
+	const char *v = dir_get(x->e, KENPO_AT_DISABLED);
+
+	return v != NULL && strcasecmp(v, KENPO_TRUE) == 0;
+}
+
+/* 1 when the roster says the member has left by now. */
+static int
+has_left(const struct import *im, const struct roster_row *row)
+{
+	return row->left != NULL && strcmp(row->left, im->today) <= 0;
 }
 
 static unsigned
-changed_fields(const struct roster_row *row, const struct existing *x)
+changed_fields(const struct import *im, const struct roster_row *row, const struct existing *x)
 {
-	const char *mail = dir_get(x->e, KENPO_AT_ROSTER_MAIL);
-	unsigned f = 0;
+	char buf[ROSTER_ADDRESS_MAX * 4 + 1];
+	const char *old;
+	unsigned f = 0, bit;
+	size_t i;
 
-	if (!same_text(row->name, dir_get(x->e, KENPO_AT_CN)))
-		f |= F_NAME;
-	if (!same_text(row->birth, dir_get(x->e, KENPO_AT_BIRTH)))
-		f |= F_BIRTH;
-	/* Mail addresses compare without regard to case, as the directory does. */
-	if ((row->mail == NULL) != (mail == NULL) ||
-	    (mail != NULL && strcasecmp(row->mail, mail) != 0))
-		f |= F_MAIL;
-	if (!same_household(row, x))
-		f |= F_HOUSEHOLD;
+	for (i = 0; i < IMPORT_NFIELDS; i++) {
+		bit = 1u << i;
+		if (import_fields[i].attr == NULL)
+			continue;
+		old = import_old_value(x, bit, buf, sizeof buf);
+		/* Mail addresses compare without regard to case, as the directory does. */
+		if (bit == F_MAIL ? (old == NULL) != (row->mail == NULL) ||
+				    (old != NULL && strcasecmp(row->mail, old) != 0)
+				  : !same_text(import_new_value(row, bit), old))
+			f |= bit;
+	}
+	if (has_left(im, row) && !is_disabled(x))
+		f |= F_LEFT;
 	return f;
 }
 
@@ -436,21 +457,21 @@ put_opt(struct dir_mods *m, const char *attr, const char *value)
 	return value != NULL ? dir_mods_put(m, DIR_MOD_ADD, attr, value) : 0;
 }
 
-/* The entry of dependent i (1-based) of row. */
+/* The entry of a new dependent: roster dependent i (0-based) at index idx. */
 static struct dir_mods *
-household_entry(const struct roster_row *row, size_t i)
+household_entry(const struct roster_row *row, size_t i, unsigned idx)
 {
 	struct dir_mods *m = dir_mods_new();
-	char idx[4], nick[32];
+	char text[4], nick[32];
 
-	snprintf(idx, sizeof idx, "%02zu", i);
-	/* The household is shown as ご家族01, ご家族02, ... until each sets a nickname. */
-	snprintf(nick, sizeof nick, "ご家族%02zu", i);
+	snprintf(text, sizeof text, "%02u", idx);
+	/* A dependent is shown as ご家族NN until the household sets a nickname. */
+	snprintf(nick, sizeof nick, "ご家族%02u", idx);
 	if (m == NULL || dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_OBJECTCLASS, KENPO_OC_HOUSEHOLD) ||
-	    dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_HOUSEHOLD_INDEX, idx) ||
-	    dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_CN, row->house[i - 1].name) ||
+	    dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_HOUSEHOLD_INDEX, text) ||
+	    dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_CN, row->house[i].name) ||
 	    dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_NICKNAME, nick) ||
-	    put_opt(m, KENPO_AT_BIRTH, row->house[i - 1].birth)) {
+	    put_opt(m, KENPO_AT_BIRTH, row->house[i].birth)) {
 		dir_mods_free(m);
 		return NULL;
 	}
@@ -458,29 +479,43 @@ household_entry(const struct roster_row *row, size_t i)
 }
 
 static int
-house_dn(const char *member_dn, size_t i, char *out, size_t outsz)
+house_dn(const char *member_dn, unsigned idx, char *out, size_t outsz)
 {
-	int n = snprintf(out, outsz, KENPO_AT_HOUSEHOLD_INDEX "=%02zu,%s", i, member_dn);
+	int n = snprintf(out, outsz, KENPO_AT_HOUSEHOLD_INDEX "=%02u,%s", idx, member_dn);
 
 	return n < 0 || (size_t)n >= outsz ? -1 : 0;
 }
 
-/* Queue the adds of dependents first..last of a member. 0 or -1. */
+/* Queue the add of roster dependent i at index idx. 0 or -1. */
 static int
-push_household_adds(struct import *im, struct item *it, const char *dn, size_t first,
-		    size_t last)
+push_house_add(struct import *im, struct item *it, const char *dn, size_t i, unsigned idx)
 {
 	char hdn[ADMIN_DN_MAX + 32];
 	struct dir_mods *m;
+
+	if (house_dn(dn, idx, hdn, sizeof hdn) != 0 ||
+	    (m = household_entry(it->row, i, idx)) == NULL)
+		return -1;
+	return push_op(im, it, OP_ADD, hdn, m, 0);
+}
+
+/* The household of a new member: 01, 02, ... in roster order. 0 or -1. */
+static int
+push_household_adds(struct import *im, struct item *it)
+{
 	size_t i;
 
-	for (i = first; i <= last; i++) {
-		if (house_dn(dn, i, hdn, sizeof hdn) != 0 ||
-		    (m = household_entry(it->row, i)) == NULL ||
-		    push_op(im, it, OP_ADD, hdn, m, 0) != 0)
+	for (i = 0; i < it->row->nhouse; i++)
+		if (push_house_add(im, it, it->dn, i, (unsigned)(i + 1)) != 0)
 			return -1;
-	}
 	return 0;
+}
+
+/* A value replaced, or removed when the roster has none. */
+static int
+put_replace(struct dir_mods *m, const char *attr, const char *value)
+{
+	return dir_mods_put(m, DIR_MOD_REPLACE, attr, value);
 }
 
 /* The changes of the member entry itself. NULL when out of memory. */
@@ -489,15 +524,27 @@ member_changes(const struct item *it)
 {
 	const struct roster_row *row = it->row;
 	struct dir_mods *m = dir_mods_new();
+	char esc[ROSTER_ADDRESS_MAX * 12 + 1];
+	size_t i;
 	int bad = m == NULL;
 
+	for (i = 0; !bad && i < IMPORT_NFIELDS; i++) {
+		unsigned bit = 1u << i;
+
+		if (!(it->fields & bit) || import_fields[i].attr == NULL || bit == F_ADDRESS)
+			continue;
+		bad = put_replace(m, import_fields[i].attr, import_new_value(row, bit));
+	}
 	if (!bad && (it->fields & F_NAME))
-		bad = dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_CN, row->name) ||
-		      dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_SN, row->sn);
-	if (!bad && (it->fields & F_BIRTH))
-		bad = dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_BIRTH, row->birth);
-	if (!bad && (it->fields & F_MAIL))
-		bad = dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_ROSTER_MAIL, row->mail);
+		bad = put_replace(m, KENPO_AT_SN, row->sn);
+	if (!bad && (it->fields & F_ADDRESS))
+		bad = row->address != NULL ?
+		      admin_postal_escape(row->address, esc, sizeof esc) != 0 ||
+		      put_replace(m, KENPO_AT_POSTAL_ADDRESS, esc) :
+		      put_replace(m, KENPO_AT_POSTAL_ADDRESS, NULL);
+	/* 資格喪失: the member no longer logs in (never deleted by an import). */
+	if (!bad && (it->fields & F_LEFT))
+		bad = put_replace(m, KENPO_AT_DISABLED, KENPO_TRUE);
 	if (bad) {
 		dir_mods_free(m);
 		return NULL;
@@ -505,28 +552,39 @@ member_changes(const struct item *it)
 	return m;
 }
 
-/* One dependent that differs: modify, add or delete it. 0 or -1. */
+/* A matched dependent whose name text or birth date the roster corrects. */
 static int
-push_house_change(struct import *im, struct item *it, size_t i)
+push_house_fix(struct import *im, struct item *it, size_t i)
 {
-	const struct dir_entry *h = it->ex->house != NULL ? it->ex->house[i] : NULL;
-	const struct roster_row *row = it->row;
-	struct dir_mods *m;
+	const struct dir_entry *h = it->ex->house[it->hp->match[i]];
+	struct dir_mods *m = dir_mods_new();
 
-	if (h == NULL)
-		return push_household_adds(im, it, it->ex->e->dn, i, i);
-	if (i > row->nhouse)
-		return push_op(im, it, OP_DELETE, h->dn, NULL, 0);
-	if (same_text(row->house[i - 1].name, dir_get(h, KENPO_AT_CN)) &&
-	    same_text(row->house[i - 1].birth, dir_get(h, KENPO_AT_BIRTH)))
-		return 0;
-	m = dir_mods_new();
-	if (m == NULL || dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_CN, row->house[i - 1].name) ||
-	    dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_BIRTH, row->house[i - 1].birth)) {
+	if (m == NULL || put_replace(m, KENPO_AT_CN, it->row->house[i].name) ||
+	    put_replace(m, KENPO_AT_BIRTH, it->row->house[i].birth)) {
 		dir_mods_free(m);
 		return -1;
 	}
 	return push_op(im, it, OP_MODIFY, h->dn, m, 0);
+}
+
+/* Queue what the household plan says: removals, corrections, additions. */
+static int
+push_household(struct import *im, struct item *it)
+{
+	const struct hh_plan *p = it->hp;
+	size_t i;
+
+	for (i = 0; i < p->nentries; i++)
+		if (p->gone[i] && push_op(im, it, OP_DELETE, it->ex->house[i]->dn, NULL, 0) != 0)
+			return -1;
+	for (i = 0; i < p->nroster; i++) {
+		if (p->match[i] >= 0 && p->fix[i] && push_house_fix(im, it, i) != 0)
+			return -1;
+		if (p->match[i] < 0 &&
+		    push_house_add(im, it, it->ex->e->dn, i, p->new_index[i]) != 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* Queue what updates a member. 0 or -1. */
@@ -534,20 +592,26 @@ static int
 push_update(struct import *im, struct item *it)
 {
 	struct dir_mods *m;
-	size_t i;
 
-	if (it->fields & (F_NAME | F_BIRTH | F_MAIL)) {
+	if (it->fields & ~F_HOUSEHOLD) {
 		m = member_changes(it);
 		if (m == NULL || push_op(im, it, OP_MODIFY, it->ex->e->dn, m, 0) != 0)
 			return -1;
 	}
-	for (i = 1; (it->fields & F_HOUSEHOLD) && i <= ROSTER_HOUSEHOLD_MAX; i++) {
-		if ((it->ex->house == NULL || it->ex->house[i] == NULL) && i > it->row->nhouse)
-			continue;
-		if (push_house_change(im, it, i) != 0)
-			return -1;
+	return (it->fields & F_HOUSEHOLD) ? push_household(im, it) : 0;
+}
+
+/* Disable a member missing from a full roster (--disable-missing). */
+static int
+push_disable(struct import *im, struct item *it)
+{
+	struct dir_mods *m = dir_mods_new();
+
+	if (m == NULL || put_replace(m, KENPO_AT_DISABLED, KENPO_TRUE) != 0) {
+		dir_mods_free(m);
+		return -1;
 	}
-	return 0;
+	return push_op(im, it, OP_MODIFY, it->ex->e->dn, m, 0);
 }
 
 /* ---- new members ---- */
@@ -572,6 +636,20 @@ put_login(const struct import *im, const struct item *it, struct dir_mods *m)
 	       dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_TEMP_PASSWORD, it->hash) ||
 	       put_opt(m, KENPO_AT_TEMP_EXPIRY,
 		       im->expiry_gt[0] != '\0' ? im->expiry_gt : NULL) ? -1 : 0;
+}
+
+/* Where the member's letter goes: 〒, address, employer, office code. */
+static int
+put_postal(const struct roster_row *row, struct dir_mods *m)
+{
+	char esc[ROSTER_ADDRESS_MAX * 12 + 1];
+
+	if (row->address != NULL && admin_postal_escape(row->address, esc, sizeof esc) != 0)
+		return -1;
+	return put_opt(m, KENPO_AT_POSTAL_CODE, row->postal_code) ||
+	       put_opt(m, KENPO_AT_POSTAL_ADDRESS, row->address != NULL ? esc : NULL) ||
+	       put_opt(m, KENPO_AT_EMPLOYER, row->employer) ||
+	       put_opt(m, KENPO_AT_OFFICE, row->office_code) ? -1 : 0;
 }
 
 /* The entry of a new member. NULL when out of memory. */
@@ -603,6 +681,7 @@ member_entry(const struct import *im, const struct item *it)
 		      put_opt(m, KENPO_AT_ROSTER_MAIL, row->mail) ||
 		      put_opt(m, KENPO_AT_KEY_REQUIRED, row->key_required < 0 ? NULL :
 			      row->key_required ? KENPO_TRUE : KENPO_FALSE) ||
+		      put_postal(row, m) != 0 ||
 		      (letter && put_login(im, it, m) != 0);
 	/* Every notification is on by default (manual ⑤-5). */
 	for (i = 0; !bad && i < sizeof notify / sizeof notify[0]; i++)
@@ -851,7 +930,7 @@ handle_result(struct import *im, struct op *op, int rc, const char *msg)
 	char why[ADMIN_ERR_MAX];
 
 	if (op->kind == OP_ADD_MEMBER && rc == DIR_OK) {
-		if (push_household_adds(im, it, it->dn, 1, it->row->nhouse) != 0)
+		if (push_household_adds(im, it) != 0)
 			fail_item(it, "out of memory");
 	} else if (op->kind == OP_ADD_MEMBER && rc == DIR_EXISTS) {
 		/* Another import added this member meanwhile: not ours to touch. */
@@ -908,6 +987,7 @@ write_letters(struct import *im)
 	while (im->next_letter < im->next_send &&
 	       (it = im->news[im->next_letter])->pending == 0 && it->state != S_WAIT) {
 		if (it->state == S_DONE && im->letters != NULL && it->login[0] != '\0') {
+			memset(&x, 0, sizeof x);
 			x.line = it->row->line;
 			x.number = it->row->number;
 			x.name = it->row->name;
@@ -915,6 +995,10 @@ write_letters(struct import *im)
 			x.login = it->login;
 			x.password = it->pw;
 			x.expiry = im->expiry_text;
+			x.postal_code = it->row->postal_code;
+			x.address = it->row->address;
+			x.employer = it->row->employer;
+			x.office_code = it->row->office_code;
 			if (letters_write(im->letters, &x) != 0)
 				ret = -1;
 		}
@@ -1014,39 +1098,121 @@ pipeline(struct import *im)
 	return ret;
 }
 
+
 /* ---- planning ---- */
 
-/* Make one item per good row, and queue the updates. 0 or -1. */
+/* One roster row: new, left before it was issued, or compared with its
+ * member.  0 or -1. */
+static int
+plan_row(struct import *im, struct item *it)
+{
+	int r;
+
+	it->ex = find_existing(im, it->row->number);
+	if (it->ex == NULL && has_left(im, it->row)) {
+		it->kind = K_LEFT;
+		it->state = S_DONE;
+		return 0;
+	}
+	if (it->ex == NULL) {
+		it->kind = K_NEW;
+		if (admin_member_dn(im->a, it->row->number, it->dn, sizeof it->dn) != 0)
+			return -1;
+		im->news[im->nnew++] = it;
+		return 0;
+	}
+	it->ex->seen = 1;
+	it->kind = K_SAME;
+	it->state = S_DONE;
+	if (im->issue)
+		return 0;
+	it->fields = changed_fields(im, it->row, it->ex);
+	r = plan_household(it->row, it->ex, &it->hp);
+	if (r < 0)
+		return -1;
+	if (it->hp != NULL)
+		it->fields |= F_HOUSEHOLD;
+	if (it->fields != 0) {
+		it->kind = K_UPDATE;
+		it->state = S_WAIT;
+	}
+	if (r > 0) {
+		it->kind = K_UPDATE;
+		fail_item(it, "the household has no index left for a new dependent "
+			  "(99 entries)");
+	}
+	return 0;
+}
+
+/* With --full: the members no row names.  With --disable-missing they are
+ * disabled (never deleted); else only reported.  0 or -1. */
+static int
+plan_missing(struct import *im)
+{
+	struct existing *x;
+	struct item *it;
+	size_t i, k = 0;
+
+	if (!im->a->o.full || im->issue)
+		return 0;
+	im->missing_rows = calloc(im->nex + 1, sizeof *im->missing_rows);
+	if (im->missing_rows == NULL)
+		return -1;
+	for (i = 0; i < im->nex; i++) {
+		x = &im->ex[i];
+		if (x->seen)
+			continue;
+		im->missing_rows[k].key_required = -1;
+		im->missing_rows[k].number = strdup(dir_get(x->e, KENPO_AT_NUMBER));
+		if (im->missing_rows[k].number == NULL)
+			return -1;
+		it = &im->items[im->nitems++];
+		it->row = &im->missing_rows[k++];
+		it->ex = x;
+		it->kind = K_MISSING;
+		it->disable = im->a->o.disable_missing && !is_disabled(x);
+		it->state = it->disable ? S_WAIT : S_DONE;
+	}
+	return 0;
+}
+
+/* Make one item per good row (and per missing member). 0 or -1. */
 static int
 plan(struct import *im)
 {
-	struct item *it;
 	size_t i;
 
-	im->items = calloc(im->roster.nrows + 1, sizeof *im->items);
+	im->items = calloc(im->roster.nrows + im->nex + 1, sizeof *im->items);
 	im->news = calloc(im->roster.nrows + 1, sizeof *im->news);
 	if (im->items == NULL || im->news == NULL)
 		return -1;
 	for (i = 0; i < im->roster.nrows; i++) {
-		it = &im->items[im->nitems++];
-		it->row = &im->roster.rows[i];
-		it->ex = find_existing(im, it->row->number);
-		if (it->ex == NULL) {
-			it->kind = K_NEW;
-			if (admin_member_dn(im->a, it->row->number, it->dn, sizeof it->dn) != 0)
-				return -1;
-			im->news[im->nnew++] = it;
-			continue;
-		}
-		it->fields = im->issue ? 0 : changed_fields(it->row, it->ex);
-		it->kind = it->fields != 0 ? K_UPDATE : K_SAME;
-		it->state = it->fields != 0 ? S_WAIT : S_DONE;
-		if (it->fields != 0 && push_update(im, it) != 0)
+		im->items[im->nitems].row = &im->roster.rows[i];
+		if (plan_row(im, &im->items[im->nitems++]) != 0)
 			return -1;
 	}
+	if (plan_missing(im) != 0)
+		return -1;
 	im->total = im->nnew;
 	for (i = 0; i < im->nitems; i++)
-		im->total += im->items[i].kind == K_UPDATE;
+		im->total += im->items[i].state == S_WAIT && im->items[i].kind != K_NEW;
+	return 0;
+}
+
+/* Queue the writes of the members already in the directory. 0 or -1. */
+static int
+queue_updates(struct import *im)
+{
+	struct item *it;
+	size_t i;
+
+	for (i = 0; i < im->nitems; i++) {
+		it = &im->items[i];
+		if (it->state != S_WAIT || it->kind == K_NEW)
+			continue;
+		if ((it->kind == K_UPDATE ? push_update(im, it) : push_disable(im, it)) != 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -1094,214 +1260,6 @@ expiry(struct import *im)
 		strftime(im->expiry_text, sizeof im->expiry_text, "%Y-%m-%d %H:%M UTC", &tm);
 }
 
-/* ---- reports ---- */
-
-static json_object *
-fields_json(unsigned fields)
-{
-	json_object *arr = json_object_new_array();
-	size_t i;
-
-	for (i = 0; i < 4; i++)
-		if (fields & (1u << i))
-			json_object_array_add(arr, json_object_new_string(field_names[i]));
-	return arr;
-}
-
-static void
-fields_text(unsigned fields, char *out, size_t outsz)
-{
-	size_t i, o = 0;
-
-	out[0] = '\0';
-	for (i = 0; i < 4; i++)
-		if ((fields & (1u << i)) && o < outsz)
-			o += (size_t)snprintf(out + o, outsz - o, "%s%s", o ? ", " : "",
-					      field_names[i]);
-}
-
-static void
-count(struct import *im, const struct item *it)
-{
-	if (it->state == S_FAILED)
-		im->n_failed++;
-	else if (it->state == S_SKIPPED)
-		im->n_skipped++;
-	else if (it->kind == K_NEW)
-		im->n_new++;
-	else if (it->kind == K_UPDATE)
-		im->n_updated++;
-	else
-		im->n_same++;
-}
-
-static const char *
-status_of(const struct item *it)
-{
-	if (it->state == S_FAILED)
-		return "failed";
-	if (it->state == S_SKIPPED)
-		return "skipped";
-	return it->kind == K_NEW ? "new" : it->kind == K_UPDATE ? "updated" : "unchanged";
-}
-
-/* A member's line of the text report (only what is worth saying). */
-static void
-item_text(const struct import *im, const struct item *it)
-{
-	char f[80];
-
-	if (it->state == S_FAILED) {
-		fprintf(stderr, "%s:%lu: member %s: %s\n", im->path, it->row->line,
-			it->row->number, it->msg != NULL ? it->msg : "failed");
-	} else if (it->state == S_SKIPPED) {
-		printf("skipped %s (line %lu): added meanwhile by someone else\n",
-		       it->row->number, it->row->line);
-	} else if (it->kind == K_UPDATE) {
-		fields_text(it->fields, f, sizeof f);
-		printf("updated %s (line %lu): %s\n", it->row->number, it->row->line, f);
-	} else if (it->kind == K_NEW && im->a->o.verbose) {
-		printf("new %s (line %lu)%s%s\n", it->row->number, it->row->line,
-		       it->login[0] ? ": " : "", it->login);
-	}
-}
-
-static json_object *
-item_json(const struct item *it)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "line", it->row->line != 0 ?
-			       json_object_new_int64((int64_t)it->row->line) : NULL);
-	json_object_object_add(o, "member_number", json_object_new_string(it->row->number));
-	json_object_object_add(o, "status", json_object_new_string(status_of(it)));
-	if (it->kind == K_NEW && it->state == S_DONE && it->login[0] != '\0') {
-		json_object_object_add(o, "login_id", json_object_new_string(it->login));
-		json_object_object_add(o, "uid_number", json_object_new_int64((int64_t)it->uid));
-	}
-	if (it->kind == K_UPDATE)
-		json_object_object_add(o, "fields", fields_json(it->fields));
-	if (it->state == S_FAILED)
-		json_object_object_add(o, "message", admin_json_str(it->msg));
-	return o;
-}
-
-static json_object *
-errors_json(const struct roster *r)
-{
-	json_object *arr = json_object_new_array(), *o;
-	size_t i;
-
-	for (i = 0; i < r->nerrs; i++) {
-		o = json_object_new_object();
-		json_object_object_add(o, "line", json_object_new_int64((int64_t)r->errs[i].line));
-		json_object_object_add(o, "field", r->errs[i].field[0] != '\0' ?
-				       json_object_new_string(r->errs[i].field) : NULL);
-		json_object_object_add(o, "message", json_object_new_string(r->errs[i].msg));
-		json_object_array_add(arr, o);
-	}
-	return arr;
-}
-
-static void
-print_errors(const struct import *im)
-{
-	const struct roster *r = &im->roster;
-	size_t i;
-
-	for (i = 0; i < r->nerrs && !im->a->o.json; i++)
-		fprintf(stderr, "%s:%lu: %s%s%s\n", im->path, r->errs[i].line, r->errs[i].field,
-			r->errs[i].field[0] ? ": " : "", r->errs[i].msg);
-}
-
-static void
-add_counts(json_object *o, const struct import *im, double secs)
-{
-	static const struct { const char *key; size_t off; } counts[] = {
-		{ "new", offsetof(struct import, n_new) },
-		{ "updated", offsetof(struct import, n_updated) },
-		{ "unchanged", offsetof(struct import, n_same) },
-		{ "failed", offsetof(struct import, n_failed) },
-		{ "skipped", offsetof(struct import, n_skipped) },
-	};
-	size_t i;
-
-	json_object_object_add(o, "rows", json_object_new_int64(
-		(int64_t)(im->roster.nrows + im->roster.nbad)));
-	for (i = 0; i < sizeof counts / sizeof counts[0]; i++)
-		json_object_object_add(o, counts[i].key, json_object_new_int64((int64_t)
-			*(const size_t *)(const void *)((const char *)im + counts[i].off)));
-	json_object_object_add(o, "refused", json_object_new_int64((int64_t)im->roster.nbad));
-	json_object_object_add(o, "seconds", json_object_new_double(secs));
-	json_object_object_add(o, "rows_per_second", json_object_new_double(
-		secs > 0 ? (double)im->total / secs : 0));
-	json_object_object_add(o, "argon2_t", json_object_new_int64(
-		(int64_t)im->a->cost.opslimit));
-	json_object_object_add(o, "argon2_m", json_object_new_int64(
-		(int64_t)im->a->cost.memlimit));
-}
-
-static void
-report_import(struct import *im)
-{
-	double secs = (double)(kenpo_now_ms() - im->started_ms) / 1000.0;
-	json_object *o = NULL, *members = NULL;
-	size_t i;
-
-	if (im->a->o.json) {
-		o = json_object_new_object();
-		members = json_object_new_array();
-	}
-	for (i = 0; i < im->nitems; i++) {
-		count(im, &im->items[i]);
-		if (members != NULL && (im->items[i].kind != K_SAME || im->a->o.verbose))
-			json_object_array_add(members, item_json(&im->items[i]));
-		else if (members == NULL)
-			item_text(im, &im->items[i]);
-	}
-	if (o == NULL) {
-		printf("%s: %zu rows: %zu new, %zu updated, %zu unchanged, %zu refused, "
-		       "%zu failed, %zu skipped; %zu written in %.1f s (%.1f/s, argon2id "
-		       "t=%llu m=%zuK)\n", im->path, im->roster.nrows + im->roster.nbad,
-		       im->n_new, im->n_updated, im->n_same, im->roster.nbad, im->n_failed,
-		       im->n_skipped, im->total, secs, secs > 0 ? (double)im->total / secs : 0,
-		       im->a->cost.opslimit, im->a->cost.memlimit / 1024);
-		return;
-	}
-	json_object_object_add(o, "roster", json_object_new_string(im->path));
-	add_counts(o, im, secs);
-	if (im->uid_first != 0)
-		json_object_object_add(o, "uid_first", json_object_new_int64((int64_t)im->uid_first));
-	json_object_object_add(o, "members", members);
-	json_object_object_add(o, "errors", errors_json(&im->roster));
-	admin_json_print(o);
-}
-
-/* What `issue` prints: the member, and the password unless it went to
- * the letters CSV. */
-static void
-report_issue(struct import *im)
-{
-	struct item *it = &im->items[0];
-	json_object *o;
-
-	if (!im->a->o.json) {
-		printf("issued %s%s%s", it->row->number, it->login[0] ? ": login ID " : "",
-		       it->login);
-		if (it->login[0] != '\0' && im->letters == NULL)
-			printf(", temporary password %s%s%s", it->pw,
-			       im->expiry_text[0] ? ", valid until " : "", im->expiry_text);
-		printf("\n");
-		return;
-	}
-	o = item_json(it);
-	if (it->login[0] != '\0' && im->letters == NULL)
-		json_object_object_add(o, "temp_password", json_object_new_string(it->pw));
-	json_object_object_add(o, "temp_password_expiry",
-			       admin_json_str(im->expiry_text[0] ? im->expiry_text : NULL));
-	admin_json_print(o);
-}
-
 /* ---- running ---- */
 
 static void
@@ -1317,12 +1275,16 @@ cleanup(struct import *im)
 	for (i = 0; i < im->nitems; i++) {
 		kenpo_wipe(im->items[i].pw, sizeof im->items[i].pw);
 		free(im->items[i].msg);
+		free(im->items[i].hp);
 	}
 	free(im->items);
 	free(im->news);
 	free(im->flight);
+	for (i = 0; im->missing_rows != NULL && im->missing_rows[i].number != NULL; i++)
+		roster_row_clear(&im->missing_rows[i]);
+	free(im->missing_rows);
 	for (i = 0; i < im->nex; i++) {
-		for (j = 0; im->ex[i].house != NULL && j <= ROSTER_HOUSEHOLD_MAX; j++)
+		for (j = 0; j < im->ex[i].nhouse; j++)
 			dir_entry_free(im->ex[i].house[j]);
 		free(im->ex[i].house);
 		dir_entry_free(im->ex[i].e);
@@ -1368,6 +1330,24 @@ close_letters(struct import *im)
 	return r;
 }
 
+/* New members of a letter-registration society get temporary passwords,
+ * which must go somewhere: asked only when there are such members, so
+ * that a re-import, or a society registering by identity check, needs no
+ * letters file. */
+static int
+letters_given(const struct import *im)
+{
+	const struct admin *a = im->a;
+
+	if (im->nnew == 0 || a->soc.method != KENPO_REG_LETTER || a->o.letters_csv != NULL ||
+	    a->o.no_letters || im->issue)
+		return 1;
+	admin_error("import: %zu new members get temporary passwords, which exist only in the "
+		    "letters: give --letters-csv FILE, or --no-letters to issue them without "
+		    "(nothing was written)", im->nnew);
+	return 0;
+}
+
 /* Everything after the roster is read and accepted. ADMIN_* */
 static int
 write_members(struct import *im)
@@ -1383,8 +1363,17 @@ write_members(struct import *im)
 			    "new password)", im->roster.rows[0].number);
 		goto done;
 	}
+	if (im->a->o.dry_run) {
+		rc = ADMIN_OK;
+		goto done;
+	}
+	if (!letters_given(im)) {
+		rc = ADMIN_USAGE;
+		goto done;
+	}
 	expiry(im);
-	if (open_letters(im) != 0 || allocate_uids(im) != 0 || start_hashers(im) != 0)
+	if (queue_updates(im) != 0 || open_letters(im) != 0 || allocate_uids(im) != 0 ||
+	    start_hashers(im) != 0)
 		goto done;
 	im->progress = !im->issue && isatty(STDERR_FILENO);
 	if (pipeline(im) == 0)
@@ -1400,11 +1389,18 @@ done:
 static int
 init_import(struct import *im, struct admin *a, const char *path, int issue)
 {
+	time_t now = time(NULL);
+	struct tm tm;
+
 	memset(im, 0, sizeof *im);
 	im->a = a;
 	im->path = path;
 	im->issue = issue;
 	im->started_ms = kenpo_now_ms();
+	/* Today in the society's time zone (main.c sets TZ to it). */
+	if (localtime_r(&now, &tm) == NULL ||
+	    strftime(im->today, sizeof im->today, "%Y-%m-%d", &tm) != ROSTER_DATE_LEN)
+		return -1;
 	if (pthread_mutex_init(&im->lock, NULL) != 0)
 		return -1;
 	if (pthread_cond_init(&im->hashed, NULL) != 0) {
@@ -1414,37 +1410,17 @@ init_import(struct import *im, struct admin *a, const char *path, int issue)
 	return 0;
 }
 
-/* Letter registration makes passwords that must go somewhere. */
-static int
-letters_given(const struct admin *a)
-{
-	if (a->soc.method != KENPO_REG_LETTER || a->o.letters_csv != NULL || a->o.no_letters)
-		return 1;
-	admin_error("import: the temporary passwords exist only in the letters: give "
-		    "--letters-csv FILE, or --no-letters to issue without them");
-	return 0;
-}
-
 int
 cmd_import(struct admin *a)
 {
 	struct import im;
-	char *data = NULL;
-	size_t len = 0;
 	int rc;
 
-	if (!letters_given(a))
-		return ADMIN_USAGE;
 	if (init_import(&im, a, a->o.args[0], 0) != 0)
 		return ADMIN_ERROR;
-	rc = read_roster_file(im.path, &data, &len) == 0 ? ADMIN_OK : ADMIN_ERROR;
-	if (rc == ADMIN_OK && roster_read(data, len, a->soc.method, &im.roster) != 0) {
-		admin_error("out of memory");
-		rc = ADMIN_ERROR;
-	}
-	free(data);
+	rc = read_roster(&im);
 	if (rc == ADMIN_OK) {
-		print_errors(&im);
+		import_print_errors(&im);
 		if (im.roster.fatal)
 			rc = ADMIN_ERROR;
 		else if (a->o.strict && im.roster.nbad > 0)
@@ -1453,7 +1429,9 @@ cmd_import(struct admin *a)
 	if (rc == ADMIN_OK)
 		rc = write_members(&im);
 	if (rc == ADMIN_OK || (a->o.json && (rc == ADMIN_REJECTED || im.roster.fatal)))
-		report_import(&im);
+		import_report(&im);
+	if (rc == ADMIN_OK && !a->o.dry_run)
+		import_audit(&im);
 	if (rc == ADMIN_REJECTED && !a->o.json)
 		admin_error("%s: %zu bad rows (--strict): nothing written", im.path, im.roster.nbad);
 	if (rc == ADMIN_OK && (im.roster.nbad > 0 || im.n_failed > 0))
@@ -1470,7 +1448,9 @@ option_of(const char *column)
 		{ "member_number", "--number" }, { "name", "--name" },
 		{ "birth_date", "--birth-date" }, { "mail", "--mail" },
 		{ "household", "--household" }, { "nickname", "--nickname" },
-		{ "key_required", "--key-required" },
+		{ "key_required", "--key-required" }, { "postal_code", "--postal-code" },
+		{ "address", "--address" }, { "employer", "--employer" },
+		{ "office_code", "--office-code" },
 	};
 	size_t i;
 
@@ -1483,16 +1463,21 @@ option_of(const char *column)
 int
 cmd_issue(struct admin *a)
 {
+	const char *const values[RC_COUNT] = {
+		[RC_NUMBER] = a->o.number, [RC_NAME] = a->o.name, [RC_BIRTH] = a->o.birth,
+		[RC_MAIL] = a->o.mail, [RC_HOUSEHOLD] = a->o.household,
+		[RC_NICKNAME] = a->o.nickname, [RC_KEY] = a->o.key_required,
+		[RC_POSTAL_CODE] = a->o.postal_code, [RC_ADDRESS] = a->o.address,
+		[RC_EMPLOYER] = a->o.employer, [RC_OFFICE] = a->o.office_code,
+	};
 	struct import im;
 	struct roster_row row;
+	struct roster_msg msg;
 	const char *field = "";
-	char msg[ROSTER_MSG_MAX];
 	int rc;
 
-	if (roster_row_make(a->o.number, a->o.name, a->o.birth, a->o.mail, a->o.household,
-			    a->o.nickname, a->o.key_required, a->soc.method, &row, &field,
-			    msg, sizeof msg) != 0) {
-		admin_error("issue: %s: %s", option_of(field), msg);
+	if (roster_row_make(values, a->soc.method, &row, &field, &msg) != 0) {
+		admin_error_msg(option_of(field), msg.en, msg.ja);
 		return ADMIN_USAGE;
 	}
 	if (init_import(&im, a, "issue", 1) != 0) {
@@ -1509,11 +1494,13 @@ cmd_issue(struct admin *a)
 	im.roster.rows[0] = row;
 	im.roster.nrows = 1;
 	rc = write_members(&im);
-	if (rc == ADMIN_OK && im.items[0].state == S_DONE)
-		report_issue(&im);
-	else if (rc == ADMIN_OK)
+	if (rc == ADMIN_OK && im.items[0].state == S_DONE) {
+		import_report_issue(&im);
+		import_audit(&im);
+	} else if (rc == ADMIN_OK) {
 		admin_error("issue %s: %s", row.number, im.items[0].msg ? im.items[0].msg :
 			    "added meanwhile by someone else");
+	}
 	if (rc == ADMIN_OK && im.items[0].state != S_DONE)
 		rc = ADMIN_ERROR;
 	cleanup(&im);

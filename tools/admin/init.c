@@ -1,8 +1,12 @@
 /*
- * init.c - `kenpo-admin init`: the society's subtree, the password
- * policies, the server secret, and the cn=config settings kenpo needs
- * (schema/README.md).  Everything is checked before it is made, so a
- * second run changes nothing.
+ * init.c - `kenpo-admin init`: the cn=config settings kenpo needs
+ * (schema/README.md): modules, the password hash, overlays (ppolicy,
+ * unique, dds, and accesslog with its own database), indexes, limits and
+ * the access rules of kenpod, the members and the administrator; the data
+ * tree is inittree.c's.  Everything is looked at first; without --apply
+ * nothing changes and what would be done is printed (cn=config's part as
+ * LDIF), so a second run, or a run of someone who may not change
+ * cn=config, is harmless.
  */
 #include "autoconfig.h"
 
@@ -12,281 +16,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
-#include <sodium.h>
 
-#include "admin.h"
+#include "init.h"
 #include "schema.h"
 
 #define LDIF_MAX (64 * 1024)
 #define MODULE_PATH "/usr/lib/ldap"
-
-/* ---- entries of the data tree ---- */
-
-struct init {
-	struct admin *a;
-	char suffix[ADMIN_DN_MAX];
-	json_object *entries;        /* [{dn, status}] */
-	int errors;
-	/* cn=config */
-	int readable;
-	char db[ADMIN_DN_MAX];       /* the database holding the suffix */
-	struct change *changes;
-	size_t nchanges;
-};
-
-static void
-entry_status(struct init *in, const char *dn, const char *status)
-{
-	json_object *o;
-
-	if (!in->a->o.json) {
-		printf("%-8s %s\n", status, dn);
-		return;
-	}
-	o = json_object_new_object();
-	json_object_object_add(o, "dn", json_object_new_string(dn));
-	json_object_object_add(o, "status", json_object_new_string(status));
-	json_object_array_add(in->entries, o);
-}
-
-/* Add an entry unless it exists.  0, or -1 (error printed). */
-static int
-ensure(struct init *in, const char *dn, struct dir_mods *m)
-{
-	char err[ADMIN_ERR_MAX];
-	int rc;
-
-	if (m == NULL) {
-		admin_error("out of memory");
-		in->errors++;
-		return -1;
-	}
-	rc = dir_add(in->a->dir, dn, m, err, sizeof err);
-	dir_mods_free(m);
-	if (rc == DIR_OK || rc == DIR_EXISTS) {
-		entry_status(in, dn, rc == DIR_OK ? "created" : "exists");
-		return 0;
-	}
-	admin_error("%s", err);
-	in->errors++;
-	return -1;
-}
-
-/* Build a mods list from name/value pairs (NULL-terminated); NULL on error. */
-static struct dir_mods *
-attrs_of(const char *const *pairs)
-{
-	struct dir_mods *m = dir_mods_new();
-
-	for (; m != NULL && pairs[0] != NULL; pairs += 2)
-		if (dir_mods_put(m, DIR_MOD_ADD, pairs[0], pairs[1]) != 0) {
-			dir_mods_free(m);
-			return NULL;
-		}
-	return m;
-}
-
-/* "rdn,parent" into out.  0, or -1 (and an error counted) when too long. */
-static int
-dn_under(struct init *in, char *out, size_t outsz, const char *rdn, const char *parent)
-{
-	int n = snprintf(out, outsz, "%s,%s", rdn, parent);
-
-	if (n >= 0 && (size_t)n < outsz)
-		return 0;
-	admin_error("DN too long: %s,%.200s", rdn, parent);
-	in->errors++;
-	return -1;
-}
-
-static int
-ensure_ou(struct init *in, const char *ou, const char *parent)
-{
-	char dn[ADMIN_DN_MAX], rdn[64];
-	const char *pairs[] = { KENPO_AT_OBJECTCLASS, KENPO_OC_OU, KENPO_AT_OU, ou, NULL };
-
-	snprintf(rdn, sizeof rdn, "ou=%s", ou);
-	if (dn_under(in, dn, sizeof dn, rdn, parent) != 0)
-		return -1;
-	return ensure(in, dn, attrs_of(pairs));
-}
-
-/* ppolicy's entries: the members' policy follows the society's lockout
- * settings; the service account is never locked out by guessing. */
-static void
-ensure_policies(struct init *in)
-{
-	const struct kenpo_config *cfg = in->a->cfg;
-	unsigned failures = 10;
-	char dn[ADMIN_DN_MAX], parent[ADMIN_DN_MAX], max[24], dur[24];
-	long duration = 1800;
-
-	if (cfg != NULL && cfg->nsocieties > 0) {
-		failures = cfg->societies[0].lockout_failures;
-		duration = cfg->societies[0].lockout_duration;
-	}
-	snprintf(max, sizeof max, "%u", failures);
-	snprintf(dur, sizeof dur, "%ld", duration);
-	if (dn_under(in, parent, sizeof parent, "ou=policies", in->suffix) != 0)
-		return;
-	const char *members[] = {
-		KENPO_AT_OBJECTCLASS, KENPO_OC_ROLE, KENPO_AT_OBJECTCLASS, KENPO_OC_PWDPOLICY,
-		KENPO_AT_CN, "default",
-		"pwdAttribute", KENPO_AT_PASSWORD, "pwdCheckQuality", "0",
-		"pwdLockout", failures > 0 ? "TRUE" : "FALSE", "pwdMaxFailure", max,
-		"pwdLockoutDuration", dur, "pwdFailureCountInterval", dur,
-		"pwdMustChange", "FALSE", "pwdAllowUserChange", "TRUE", "pwdMaxAge", "0",
-		"pwdInHistory", "0", NULL
-	};
-	const char *services[] = {
-		KENPO_AT_OBJECTCLASS, KENPO_OC_ROLE, KENPO_AT_OBJECTCLASS, KENPO_OC_PWDPOLICY,
-		KENPO_AT_CN, "services",
-		"pwdAttribute", KENPO_AT_PASSWORD, "pwdLockout", "FALSE", "pwdMaxAge", "0", NULL
-	};
-
-	if (ensure_ou(in, "policies", in->suffix) != 0)
-		return;
-	if (dn_under(in, dn, sizeof dn, "cn=default", parent) == 0)
-		(void)ensure(in, dn, attrs_of(members));
-	if (dn_under(in, dn, sizeof dn, "cn=services", parent) == 0)
-		(void)ensure(in, dn, attrs_of(services));
-}
-
-/* An existing entry at the society's base: it must be (or become) the
- * society's, with the configured id. */
-static void
-adopt_society(struct init *in, const struct dir_entry *e)
-{
-	const struct admin_society *s = &in->a->soc;
-	const char *id = dir_get(e, KENPO_AT_SOCIETY_ID);
-	struct dir_mods *m;
-	char err[ADMIN_ERR_MAX];
-
-	if (id != NULL && strcmp(id, s->id) == 0) {
-		entry_status(in, s->base, "exists");
-		return;
-	}
-	if (id != NULL) {
-		admin_error("%s belongs to the society %s, not %s", s->base, id, s->id);
-		in->errors++;
-		return;
-	}
-	m = dir_mods_new();
-	if (m == NULL || dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_OBJECTCLASS, KENPO_OC_SOCIETY) ||
-	    dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_SOCIETY_ID, s->id) ||
-	    (s->name != NULL && dir_get(e, KENPO_AT_DISPLAY_NAME) == NULL &&
-	     dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_DISPLAY_NAME, s->name)) ||
-	    dir_modify(in->a->dir, s->base, m, err, sizeof err) != DIR_OK) {
-		admin_error("%s: cannot make it a society's entry: %s", s->base, err);
-		in->errors++;
-	} else {
-		entry_status(in, s->base, "updated");
-	}
-	dir_mods_free(m);
-}
-
-/* The society's own entry (organizationalUnit + kenpoSociety). 0 or -1. */
-static int
-ensure_society(struct init *in)
-{
-	static const char *const attrs[] = { KENPO_AT_SOCIETY_ID, KENPO_AT_DISPLAY_NAME, NULL };
-	const struct admin_society *s = &in->a->soc;
-	struct dir_entry *e = NULL;
-	char err[ADMIN_ERR_MAX];
-	int rc = dir_search(in->a->dir, s->base, DIR_BASE, "(" KENPO_AT_OBJECTCLASS "=*)", attrs,
-			    dir_keep_first, &e, err, sizeof err);
-
-	if (rc == DIR_OK && e != NULL) {
-		adopt_society(in, e);
-		dir_entry_free(e);
-		return 0;
-	}
-	if (rc != DIR_OK && rc != DIR_NOSUCH) {
-		admin_error("%s", err);
-		in->errors++;
-		return -1;
-	}
-	if (strncasecmp(s->base, "ou=", 3) != 0) {
-		admin_error("%s does not exist and is no ou=...: create it yourself", s->base);
-		in->errors++;
-		return -1;
-	}
-	const char *pairs[] = {
-		KENPO_AT_OBJECTCLASS, KENPO_OC_OU, KENPO_AT_OBJECTCLASS, KENPO_OC_SOCIETY,
-		KENPO_AT_OU, s->id, KENPO_AT_SOCIETY_ID, s->id,
-		s->name != NULL ? KENPO_AT_DISPLAY_NAME : NULL, s->name, NULL
-	};
-	return ensure(in, s->base, attrs_of(pairs));
-}
-
-static void
-ensure_tree(struct init *in)
-{
-	const struct admin_society *s = &in->a->soc;
-	char dn[ADMIN_DN_MAX], next[24];
-	const char *counter[] = {
-		KENPO_AT_OBJECTCLASS, KENPO_OC_COUNTER, KENPO_AT_CN, KENPO_AT_UIDNUMBER,
-		KENPO_AT_NEXT_UID, next,
-		KENPO_AT_DESCRIPTION, "next uidNumber of the society's members", NULL
-	};
-
-	ensure_policies(in);
-	if (ensure_society(in) != 0)
-		return;
-	(void)ensure_ou(in, "members", s->base);
-	(void)ensure_ou(in, "tokens", s->base);
-	(void)ensure_ou(in, "rates", s->base);
-	snprintf(next, sizeof next, "%lu", s->uid_min);
-	if (dn_under(in, dn, sizeof dn, KENPO_RDN_UID_COUNTER, s->base) == 0)
-		(void)ensure(in, dn, attrs_of(counter));
-}
-
-/* kenpod's server secret: 32 random bytes, made once, readable by root only. */
-static void
-ensure_secret(struct init *in)
-{
-	const char *path = in->a->cfg != NULL ? in->a->cfg->secret_file : NULL;
-	unsigned char secret[KENPO_SERVER_SECRET_BYTES];
-	ssize_t w;
-	int fd;
-
-	if (path == NULL)
-		return;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 && errno == EEXIST) {
-		entry_status(in, path, "exists");
-		return;
-	}
-	randombytes_buf(secret, sizeof secret);
-	w = fd >= 0 ? write(fd, secret, sizeof secret) : -1;
-	sodium_memzero(secret, sizeof secret);
-	if (fd < 0 || w != (ssize_t)sizeof secret || fsync(fd) != 0) {
-		admin_error("%s: cannot write the server secret: %s", path, strerror(errno));
-		in->errors++;
-		if (fd >= 0)
-			unlink(path);
-	} else {
-		entry_status(in, path, "created");
-	}
-	if (fd >= 0)
-		close(fd);
-}
+/* How long slapd keeps the access log: two years of who changed what. */
+#define ACCESSLOG_PURGE "730+00:00 1+00:00"
+#define ACCESSLOG_OLD "(|(objectClass=" KENPO_OC_MEMBER ")(objectClass=" KENPO_OC_HOUSEHOLD "))"
 
 /* ---- cn=config ---- */
 
-/* A change of cn=config, as modifications and as LDIF text. */
-struct change {
-	char dn[ADMIN_DN_MAX];
-	char what[120];
-	int add;                 /* a new entry, else a modify */
-	struct dir_mods *m;
-	char *ldif;
-	size_t len;
-	enum dir_op last_op;
-	char last_attr[64];
-	int applied;
-};
 
 static void
 ldif_append(struct change *c, const char *text)
@@ -404,7 +147,7 @@ module_loaded(const struct modules *mods, const char *name)
 static int
 plan_modules(struct init *in)
 {
-	static const char *const wanted[] = { "ppolicy", "unique", "argon2", "dds" };
+	static const char *const wanted[] = { "ppolicy", "unique", "argon2", "dds", "accesslog" };
 	static const char *const attrs[] = { "olcModuleLoad", NULL };
 	struct modules mods;
 	struct change *c = NULL;
@@ -466,8 +209,188 @@ plan_frontend(struct init *in)
 	return 0;
 }
 
+/* ---- the access log ---- */
+
+/* "by dn.exact=... <level>" for each administrator: the identity running
+ * init and the rootdn (which has no rights outside its own database). */
+static void
+admins_clause(const struct init *in, const char *level, char *out, size_t outsz)
+{
+	int n = 0;
+
+	out[0] = '\0';
+	if (in->me[0] != '\0')
+		n = snprintf(out, outsz, "by dn.exact=\"%s\" %s ", in->me, level);
+	if (in->rootdn[0] != '\0' && strcasecmp(in->rootdn, in->me) != 0 && n >= 0 &&
+	    (size_t)n < outsz)
+		snprintf(out + n, outsz - (size_t)n, "by dn.exact=\"%s\" %s ", in->rootdn, level);
+}
+
+/* slapo-accesslog's database cn=accesslog: a directory of its own beside
+ * the members' database, readable by the administrators only (it holds
+ * what was written, password hashes included). */
+static int
+plan_accesslog_db(struct init *in)
+{
+	static const char *const attrs[] = { "olcSuffix", NULL };
+	char esc[64], acl[3 * ADMIN_DN_MAX], who[2 * ADMIN_DN_MAX + 64], dir[ADMIN_DN_MAX];
+	char err[ADMIN_ERR_MAX];
+	struct dir_entry *e = NULL;
+	struct change *c;
+
+	if (dir_filter_escape(ADMIN_ACCESSLOG_BASE, esc, sizeof esc) != 0)
+		return -1;
+	snprintf(acl, sizeof acl, "(olcSuffix=%s)", esc);
+	if (in->readable && dir_search(in->a->dir, "cn=config", DIR_ONE, acl, attrs,
+				       dir_keep_first, &e, err, sizeof err) != DIR_OK) {
+		admin_error("%s", err);
+		return -1;
+	}
+	dir_entry_free(e);
+	if (e != NULL)
+		return 0;
+	admins_clause(in, "read", who, sizeof who);
+	if (snprintf(acl, sizeof acl, "{0}to * %sby * none", who) >= (int)sizeof acl)
+		return -1;
+	if (snprintf(dir, sizeof dir, "%.480s/accesslog", in->db_dir[0] != '\0' ? in->db_dir :
+		     "/var/lib/ldap") < 0)
+		return -1;
+	c = new_change(in, "olcDatabase=mdb,cn=config", 1,
+		       "accesslog: the database of who wrote what");
+	if (c == NULL)
+		return -1;
+	snprintf(c->dir, sizeof c->dir, "%s", dir);
+	if (put(c, DIR_MOD_ADD, "objectClass", "olcDatabaseConfig") ||
+	    put(c, DIR_MOD_ADD, "objectClass", "olcMdbConfig") ||
+	    put(c, DIR_MOD_ADD, "olcDatabase", "mdb") ||
+	    put(c, DIR_MOD_ADD, "olcSuffix", ADMIN_ACCESSLOG_BASE) ||
+	    put(c, DIR_MOD_ADD, "olcDbDirectory", dir) ||
+	    put(c, DIR_MOD_ADD, "olcDbMaxSize", "4294967296") ||
+	    put(c, DIR_MOD_ADD, "olcDbIndex", "reqStart eq") ||
+	    put(c, DIR_MOD_ADD, "olcDbIndex", "reqDN eq") ||
+	    put(c, DIR_MOD_ADD, "olcAccess", acl))
+		return -1;
+	end_change(c);
+	return 0;
+}
+
+/* slapo-accesslog on the members' database: every successful write, with
+ * who made it and the old values of members and their households. */
+static int
+plan_accesslog(struct init *in)
+{
+	char dn[ADMIN_DN_MAX + 32];
+	struct change *c;
+
+	snprintf(dn, sizeof dn, "olcOverlay=accesslog,%s", in->db);
+	c = new_change(in, dn, 1, "accesslog: who changed what, and when");
+	if (c == NULL || put(c, DIR_MOD_ADD, "objectClass", "olcOverlayConfig") ||
+	    put(c, DIR_MOD_ADD, "objectClass", "olcAccessLogConfig") ||
+	    put(c, DIR_MOD_ADD, "olcOverlay", "accesslog") ||
+	    put(c, DIR_MOD_ADD, "olcAccessLogDB", ADMIN_ACCESSLOG_BASE) ||
+	    put(c, DIR_MOD_ADD, "olcAccessLogOps", "writes") ||
+	    put(c, DIR_MOD_ADD, "olcAccessLogSuccess", "TRUE") ||
+	    put(c, DIR_MOD_ADD, "olcAccessLogOld", ACCESSLOG_OLD) ||
+	    put(c, DIR_MOD_ADD, "olcAccessLogPurge", ACCESSLOG_PURGE))
+		return -1;
+	end_change(c);
+	return 0;
+}
+
+/* ---- access rules ---- */
+
+/* One rule of len bytes (snprintf's answer) into the change.  0 or -1. */
+static int
+put_rule(struct change *c, const char *rule, int len, size_t max)
+{
+	return len < 0 || (size_t)len >= max || put(c, DIR_MOD_ADD, "olcAccess", rule) != 0 ?
+	       -1 : 0;
+}
+
+/* The rules of schema/README.md "Access control", in front of the
+ * database's own (olcAccess values added with {n} are inserted there):
+ * the administrator running init keeps every right; kenpod (k) reads and
+ * writes members, tokens and rates but not the society, the policies or
+ * the services; members read their own entry, not its hashes, and set
+ * their own password; anonymous users only bind. */
+static int
+put_access_rules(const struct init *in, struct change *c)
+{
+	const char *k = in->kenpod, *s = in->suffix;
+	char r[4 * ADMIN_DN_MAX];
+	size_t i = 0;
+	int bad = 0;
+
+	if (in->me[0] != '\0' && strcasecmp(in->me, in->rootdn) != 0)
+		bad = put_rule(c, r, snprintf(r, sizeof r, "{%zu}to * by dn.exact=\"%s\" manage "
+					      "by * break", i++, in->me), sizeof r);
+	bad = bad || put_rule(c, r, snprintf(r, sizeof r, "{%zu}to attrs=userPassword "
+		"by dn.exact=\"%s\" write by self =w by anonymous auth by * none", i++, k),
+		sizeof r);
+	bad = bad || put_rule(c, r, snprintf(r, sizeof r, "{%zu}to attrs=kenpoTempPassword,"
+		"kenpoKeyHash,kenpoAuthKeyHash,kenpoKeyTxn by dn.exact=\"%s\" write by * none",
+		i++, k), sizeof r);
+	bad = bad || put_rule(c, r, snprintf(r, sizeof r, "{%zu}to attrs=entryTtl "
+		"by dn.exact=\"%s\" manage by * none", i++, k), sizeof r);
+	bad = bad || put_rule(c, r, snprintf(r, sizeof r, "{%zu}to dn.subtree=\"ou=services,%s\" "
+		"by self read by * none", i++, s), sizeof r);
+	bad = bad || put_rule(c, r, snprintf(r, sizeof r, "{%zu}to dn.subtree=\"ou=policies,%s\" "
+		"by dn.exact=\"%s\" read by * none", i++, s, k), sizeof r);
+	bad = bad || put_rule(c, r, snprintf(r, sizeof r, "{%zu}to dn.base=\"%s\" "
+		"by dn.exact=\"%s\" read by * none", i++, s, k), sizeof r);
+	bad = bad || put_rule(c, r, snprintf(r, sizeof r, "{%zu}to dn.onelevel=\"%s\" "
+		"by dn.exact=\"%s\" read by * none", i++, s, k), sizeof r);
+	bad = bad || put_rule(c, r, snprintf(r, sizeof r, "{%zu}to dn.subtree=\"%s\" "
+		"by dn.exact=\"%s\" write by self read by * none", i++, s, k), sizeof r);
+	return bad ? -1 : 0;
+}
+
+/* Whether the database's rules name kenpod already: then they are the
+ * administrator's, and left as they are. */
+static int
+access_configured(const struct init *in, const struct dir_entry *db)
+{
+	size_t i;
+
+	for (i = 0; i < dir_nvals(db, "olcAccess"); i++)
+		if (strcasestr(dir_val(db, "olcAccess", i), in->kenpod) != NULL)
+			return 1;
+	return 0;
+}
+
+/* kenpod's access rules and its limits (it enumerates members in pages),
+ * unless the database names kenpod already. */
+static int
+plan_kenpod_access(struct init *in, const struct dir_entry *db)
+{
+	char value[ADMIN_DN_MAX + 64];
+	struct change *c;
+	size_t i;
+	int limited = 0;
+
+	if (in->kenpod[0] == '\0')
+		return 0;
+	if (!access_configured(in, db)) {
+		c = new_change(in, in->db, 0, "access rules of kenpod, the members and the "
+			       "administrator");
+		if (c == NULL || put_access_rules(in, c) != 0)
+			return -1;
+		end_change(c);
+	}
+	for (i = 0; i < dir_nvals(db, "olcLimits"); i++)
+		limited |= strcasestr(dir_val(db, "olcLimits", i), in->kenpod) != NULL;
+	if (limited)
+		return 0;
+	snprintf(value, sizeof value, "dn.exact=\"%s\" size=unlimited time=unlimited", in->kenpod);
+	c = new_change(in, in->db, 0, "no size limit for kenpod (it reads members in pages)");
+	if (c == NULL || put(c, DIR_MOD_ADD, "olcLimits", value) != 0)
+		return -1;
+	end_change(c);
+	return 0;
+}
+
 struct overlays {
-	int ppolicy, unique, dds;
+	int ppolicy, unique, dds, accesslog;
 	char unique_dn[ADMIN_DN_MAX];
 	struct dir_entry *unique_entry;
 };
@@ -481,6 +404,8 @@ note_overlay(struct dir_entry *e, void *arg)
 		ov->ppolicy = 1;
 	if (dir_has_value(e, "objectClass", "olcDDSConfig"))
 		ov->dds = 1;
+	if (dir_has_value(e, "objectClass", "olcAccessLogConfig"))
+		ov->accesslog = 1;
 	if (dir_has_value(e, "objectClass", "olcUniqueConfig") && ov->unique_entry == NULL) {
 		ov->unique = 1;
 		ov->unique_entry = e;
@@ -578,7 +503,7 @@ plan_overlays(struct init *in)
 		goto done;
 	}
 	if ((!ov.ppolicy && plan_ppolicy(in) != 0) || plan_unique(in, &ov) != 0 ||
-	    (!ov.dds && plan_dds(in) != 0))
+	    (!ov.dds && plan_dds(in) != 0) || (!ov.accesslog && plan_accesslog(in) != 0))
 		goto done;
 	ret = 0;
 done:
@@ -670,7 +595,8 @@ static int
 find_database(struct init *in, struct dir_entry **db)
 {
 	static const char *const attrs[] = {
-		"olcDbIndex", "olcSuffix", "olcRootDN", "olcLimits", NULL
+		"olcDbIndex", "olcSuffix", "olcRootDN", "olcLimits", "olcAccess", "olcDbDirectory",
+		NULL
 	};
 	char esc[ADMIN_DN_MAX * 3], filter[sizeof esc + 20], err[ADMIN_ERR_MAX];
 	int rc;
@@ -683,6 +609,10 @@ find_database(struct init *in, struct dir_entry **db)
 	if (rc != DIR_OK || *db == NULL)
 		return 0;
 	snprintf(in->db, sizeof in->db, "%s", (*db)->dn);
+	snprintf(in->rootdn, sizeof in->rootdn, "%s", dir_get(*db, "olcRootDN") != NULL ?
+		 dir_get(*db, "olcRootDN") : "");
+	snprintf(in->db_dir, sizeof in->db_dir, "%s", dir_get(*db, "olcDbDirectory") != NULL ?
+		 dir_get(*db, "olcDbDirectory") : "");
 	return 1;
 }
 
@@ -690,7 +620,7 @@ find_database(struct init *in, struct dir_entry **db)
 static int
 plan_everything(struct init *in)
 {
-	static const char *const wanted[] = { "ppolicy", "unique", "argon2", "dds" };
+	static const char *const wanted[] = { "ppolicy", "unique", "argon2", "dds", "accesslog" };
 	struct overlays none;
 	struct dir_entry empty;
 	struct change *c;
@@ -711,8 +641,9 @@ plan_everything(struct init *in)
 	if (c == NULL || put(c, DIR_MOD_REPLACE, "olcPasswordHash", "{ARGON2}") != 0)
 		return -1;
 	end_change(c);
-	return plan_ppolicy(in) || plan_unique(in, &none) || plan_dds(in) ||
-	       plan_indexes(in, &empty) ? -1 : 0;
+	return plan_accesslog_db(in) || plan_ppolicy(in) || plan_unique(in, &none) ||
+	       plan_dds(in) || plan_accesslog(in) || plan_indexes(in, &empty) ||
+	       plan_kenpod_access(in, &empty) ? -1 : 0;
 }
 
 /* Compare cn=config with what kenpo needs. 0 or -1. */
@@ -725,10 +656,33 @@ plan_config(struct init *in)
 	in->readable = find_database(in, &db);
 	if (!in->readable)
 		return plan_everything(in);
-	ret = plan_modules(in) || plan_frontend(in) || plan_overlays(in) ||
-	      plan_indexes(in, db) || plan_limits(in, db) ? -1 : 0;
+	ret = plan_modules(in) || plan_frontend(in) || plan_accesslog_db(in) ||
+	      plan_overlays(in) || plan_indexes(in, db) || plan_limits(in, db) ||
+	      plan_kenpod_access(in, db) ? -1 : 0;
 	dir_entry_free(db);
 	return ret;
+}
+
+/* The directory of a new database, made like the members' database's
+ * (owner, group) when that one is on this host: slapd runs as its own user
+ * and creates no directory.  0, or -1 (message printed). */
+static int
+make_db_dir(const struct init *in, const char *dir)
+{
+	struct stat st;
+
+	if (dir[0] == '\0' || lstat(dir, &st) == 0)
+		return 0;
+	if (in->db_dir[0] == '\0' || stat(in->db_dir, &st) != 0) {
+		admin_note("%s must exist, owned by slapd's user, before slapd can open the "
+			   "access log (the members' database is not on this host)", dir);
+		return 0;
+	}
+	if (mkdir(dir, 0700) != 0 || chown(dir, st.st_uid, st.st_gid) != 0) {
+		admin_error("%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -741,6 +695,10 @@ apply_changes(struct init *in)
 	for (i = 0; i < in->nchanges; i++) {
 		struct change *c = &in->changes[i];
 
+		if (make_db_dir(in, c->dir) != 0) {
+			in->errors++;
+			return;
+		}
 		rc = c->add ? dir_add(in->a->dir, c->dn, c->m, err, sizeof err)
 			    : dir_modify(in->a->dir, c->dn, c->m, err, sizeof err);
 		if (rc != DIR_OK) {
@@ -758,18 +716,21 @@ static void
 report_config(struct init *in, json_object *o)
 {
 	json_object *arr, *x;
+	int print = !in->a->o.apply || !in->readable;
 	size_t i;
 
 	if (!in->a->o.json) {
 		if (in->nchanges == 0)
-			printf("cn=config: nothing to change (modules, overlays, indexes in place)\n");
-		else if (!in->a->o.apply || !in->readable)
-			printf("# cn=config: %s; apply as its administrator, e.g.\n"
-			       "#   ldapmodify -Y EXTERNAL -H ldapi:/// -f FILE\n"
-			       "# (access control is not checked: see schema/README.md)\n\n",
+			printf("cn=config: nothing to change (modules, overlays, indexes and access "
+			       "rules in place)\n");
+		else if (print)
+			printf("# cn=config: %s; %s, e.g.\n"
+			       "#   ldapmodify -Y EXTERNAL -H ldapi:/// -f FILE\n\n",
 			       in->readable ? "what is missing" : "not readable with these "
-			       "credentials, so all of it (adjust the database DN)");
-		for (i = 0; i < in->nchanges && (!in->a->o.apply || !in->readable); i++)
+			       "credentials, so all of it (adjust the database DN and directory)",
+			       in->readable ? "kenpo-admin init --apply makes it, or its "
+			       "administrator" : "apply it as its administrator");
+		for (i = 0; i < in->nchanges && print; i++)
 			fputs(in->changes[i].ldif != NULL ? in->changes[i].ldif : "", stdout);
 		return;
 	}
@@ -813,6 +774,47 @@ check_schema(struct init *in)
 	return r == 1 ? 0 : -1;
 }
 
+/* Whether anything is left to do after this run. */
+static int
+something_missing(const struct init *in)
+{
+	size_t i;
+
+	for (i = 0; i < in->nsteps; i++)
+		if (strcmp(in->steps[i].status, "missing") == 0)
+			return 1;
+	for (i = 0; i < in->nchanges; i++)
+		if (!in->changes[i].applied)
+			return 1;
+	return 0;
+}
+
+/* Look at everything; with --apply make cn=config's part first (the
+ * policies' class comes with the ppolicy module), then the data tree. */
+static void
+plan_and_apply(struct init *in)
+{
+	const struct admin *a = in->a;
+	char id[ADMIN_DN_MAX + 8];
+
+	if (dir_whoami(a->dir, id, sizeof id) == 0 && strncasecmp(id, "dn:", 3) == 0 &&
+	    strlen(id + 3) < sizeof in->me)
+		memcpy(in->me, id + 3, strlen(id + 3) + 1);
+	if (tree_plan(in) != 0 || plan_config(in) != 0) {
+		in->errors++;
+		return;
+	}
+	if (!a->o.apply)
+		return;
+	if (in->readable)
+		apply_changes(in);
+	else if (in->nchanges > 0)
+		admin_note("cn=config is not readable with these credentials: its part is "
+			   "printed (root over ldapi:///, -Y EXTERNAL, usually may)");
+	if (in->errors == 0)
+		tree_apply(in);
+}
+
 int
 cmd_init(struct admin *a)
 {
@@ -837,22 +839,20 @@ cmd_init(struct admin *a)
 		o = json_object_new_object();
 		in.entries = json_object_new_array();
 	}
-	ensure_tree(&in);
-	ensure_secret(&in);
-	if (plan_config(&in) != 0)
-		in.errors++;
-	else if (a->o.apply && in.readable)
-		apply_changes(&in);
-	else if (a->o.apply)
-		admin_note("cn=config is not readable with these credentials: nothing applied "
-			   "(root over ldapi:///, -Y EXTERNAL, usually may)");
+	plan_and_apply(&in);
+	tree_report(&in);
 	report_config(&in, o);
+	if (!a->o.apply && !a->o.json && something_missing(&in))
+		printf("init: nothing was changed; kenpo-admin init --apply makes what is "
+		       "missing\n");
 	if (o != NULL) {
 		json_object_object_add(o, "society", json_object_new_string(a->soc.id));
 		json_object_object_add(o, "base", json_object_new_string(a->soc.base));
+		json_object_object_add(o, "applied", json_object_new_boolean(a->o.apply));
 		json_object_object_add(o, "entries", in.entries);
 		admin_json_print(o);
 	}
+	tree_free(&in);
 	free_changes(&in);
 	return in.errors > 0 ? ADMIN_ERROR : ADMIN_OK;
 }

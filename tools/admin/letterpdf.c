@@ -23,6 +23,7 @@
 #include <qrencode.h>
 
 #include "letterpdf.h"
+#include "lettertext.h"
 #include "secret.h"
 
 #define MM (72.0 / 25.4)
@@ -31,15 +32,16 @@
 #define MARGIN (16.0 * MM)
 #define BODY_W (PAGE_W - 2 * MARGIN)
 #define LABEL_W (40.0 * MM)          /* the label column of the ID box */
-#define PAD (2.2 * MM)
+#define PAD (1.8 * MM)
 #define INDENT (5.0 * MM)
 #define GAP (3.0 * MM)
 #define BADGE_W (19.0 * MM)
-#define QR_SIZE (30.0 * MM)          /* with its quiet zone */
+#define QR_SIZE (27.0 * MM)          /* with its quiet zone */
 #define QR_QUIET 4                   /* modules of white around the code (ISO/IEC 18004) */
 #define FOOTER_H (14.0 * MM)
 #define TEXT_MAX 2048
 #define CODE_LONG 16                 /* a longer ID or password gets a smaller face */
+#define BODY_SHRINK_MIN 0.8          /* the least a letter's body is drawn smaller */
 
 /* Mincho-less Gothic faces: IPAexGothic is what Debian's
  * fonts-ipaexfont-gothic installs; fontconfig falls back along the list.
@@ -59,21 +61,23 @@ struct face {
 };
 
 static const struct face F_TOP = { FONT_TEXT, 9, 0, PANGO_ALIGN_LEFT, { .35, .35, .35 }, 0, 0 };
+static const struct face F_POSTAL = { FONT_TEXT, 11, 0, PANGO_ALIGN_LEFT, { 0, 0, 0 }, 0.5, 0 };
+static const struct face F_ADDRESS = { FONT_TEXT, 10.5, 0, PANGO_ALIGN_LEFT, { 0, 0, 0 }, 0, 1.15 };
 static const struct face F_ADDRESSEE = { FONT_TEXT, 15, 0, PANGO_ALIGN_LEFT, { 0, 0, 0 }, 0, 0 };
 static const struct face F_SOCIETY = { FONT_TEXT, 11, 1, PANGO_ALIGN_RIGHT, { 0, 0, 0 }, 0, 0 };
 static const struct face F_HEADING = { FONT_TEXT, 15, 1, PANGO_ALIGN_CENTER, { 0, 0, 0 }, 0, 0 };
-static const struct face F_BODY = { FONT_TEXT, 9.5, 0, PANGO_ALIGN_LEFT, { 0, 0, 0 }, 0, 1.35 };
+static const struct face F_BODY = { FONT_TEXT, 9.5, 0, PANGO_ALIGN_LEFT, { 0, 0, 0 }, 0, 1.3 };
 static const struct face F_SMALL = { FONT_TEXT, 8.5, 0, PANGO_ALIGN_LEFT, { .2, .2, .2 }, 0, 1.3 };
 static const struct face F_LABEL = { FONT_TEXT, 9.5, 1, PANGO_ALIGN_LEFT, { 0, 0, 0 }, 0, 0 };
 static const struct face F_VALUE = { FONT_TEXT, 11, 0, PANGO_ALIGN_LEFT, { 0, 0, 0 }, 0, 0 };
-static const struct face F_CODE = { FONT_CODE, 20, 1, PANGO_ALIGN_LEFT, { 0, 0, 0 }, 3, 0 };
+static const struct face F_CODE = { FONT_CODE, 18, 1, PANGO_ALIGN_LEFT, { 0, 0, 0 }, 3, 0 };
 static const struct face F_CODE_LONG = { FONT_CODE, 13, 1, PANGO_ALIGN_LEFT, { 0, 0, 0 }, 1, 0 };
-static const struct face F_SPELL = { FONT_TEXT, 8.5, 0, PANGO_ALIGN_LEFT, { .2, .2, .2 }, 0, 1.25 };
+static const struct face F_SPELL = { FONT_TEXT, 8.5, 0, PANGO_ALIGN_LEFT, { .2, .2, .2 }, 0, 1.15 };
 static const struct face F_FLOW = { FONT_TEXT, 12, 1, PANGO_ALIGN_CENTER, { .1, .25, .5 }, 0, 0 };
 static const struct face F_BADGE = { FONT_TEXT, 10, 1, PANGO_ALIGN_CENTER, { 1, 1, 1 }, 0, 0 };
 static const struct face F_STEP = { FONT_TEXT, 11, 1, PANGO_ALIGN_LEFT, { .1, .25, .5 }, 0, 0 };
 static const struct face F_WAY = { FONT_TEXT, 10, 1, PANGO_ALIGN_LEFT, { 0, 0, 0 }, 0, 0 };
-static const struct face F_NOTE = { FONT_TEXT, 8.5, 0, PANGO_ALIGN_LEFT, { 0, 0, 0 }, 0, 1.3 };
+static const struct face F_NOTE = { FONT_TEXT, 8.5, 0, PANGO_ALIGN_LEFT, { 0, 0, 0 }, 0, 1.2 };
 static const struct face F_FOOTER = { FONT_TEXT, 8, 0, PANGO_ALIGN_LEFT, { .3, .3, .3 }, 0, 1.25 };
 
 static const double BLUE[3] = { .1, .25, .5 };
@@ -82,28 +86,13 @@ static const double GRAY[3] = { .92, .92, .92 };
 typedef int spell_fn(const char *s, int mark_case, char *out, size_t outsz);
 typedef size_t time_fn(char *out, size_t outsz, const struct tm *tm);
 
-/* The words of the letter in the society's language.  Where a value goes
- * inside a sentence, the sentence is split into the part before and the
- * part after it. */
+/* What of the letter depends on its language beyond its wording (which
+ * is the template's, lettertext.h): how characters are read out, and how
+ * a time is written. */
 struct wording {
 	enum kenpo_lang lang;
 	spell_fn *spell;
-	const char *heading;
-	const char *intro_after_society;
-	const char *dependents;
-	const char *number_before;
-	const char *honorific;           /* after the name */
-	const char *name_label, *nickname_label, *login_label, *password_label, *expiry_label;
-	const char *spell_open, *spell_close, *spell_sep;
 	time_fn *expiry_format;
-	const char *flow;
-	const char *step1, *step1_lead, *step1_lead_web;
-	const char *way_a, *way_a_before, *way_a_after, *way_a_send;
-	const char *way_b, *way_b_before, *way_b_after, *way_b_qr;
-	const char *step2, *step2_text, *step2_spam;
-	const char *step3, *step3_text;
-	const char *note1, *note2;
-	const char *keep;
 };
 
 static spell_fn spell_en;
@@ -121,112 +110,8 @@ expiry_en(char *out, size_t outsz, const struct tm *tm)
 	return strftime(out, outsz, "%Y-%m-%d %H:%M %Z", tm);
 }
 
-static const struct wording wording_ja = {
-	.lang = KENPO_LANG_JA,
-	.spell = letters_spell,
-	.heading = "健康マイポータル(健康ポータルサイト)への登録について",
-	.intro_after_society =
-		"では、いつでもご自身のパソコンやスマートフォンから医療費通知や健診結果が"
-		"参照できたり、各種申請用紙が取り出せるなどの新しいサービス(健康マイポータル)"
-		"を開始します。サービス利用には、個別のログインID、パスワードが必要です。"
-		"下記の通りログインIDと仮パスワードを送付致しますので、「新規登録の流れ」に"
-		"沿って利用登録をお願い致します。",
-	.dependents = "※尚、ログインID等は、被保険者の方にだけ配布され、被扶養者(扶養家族)"
-		      "には配布されません。",
-	.number_before = "番号 ",
-	.honorific = " 様",
-	.name_label = "氏名",
-	.nickname_label = "仮ニックネーム",
-	.login_label = "ログインID",
-	.password_label = "仮パスワード",
-	.expiry_label = "仮パスワード有効期限",
-	.spell_open = "(",
-	.spell_close = ")",
-	.spell_sep = "、",
-	.expiry_format = expiry_ja,
-	.flow = "◆ 新規登録の流れ ◆",
-	.step1 = "仮登録",
-	.step1_lead = "次のどちらかの手順でメールアドレスを送信します。",
-	.step1_lead_web = "ホームページからメールアドレスを送信します。",
-	.way_a = "手順A　ホームページから登録",
-	.way_a_before = "① ",
-	.way_a_after = " へアクセス",
-	.way_a_send = "② メールアドレスを入力、送信",
-	.way_b = "手順B　空メールを送信して登録",
-	.way_b_before = "① ",
-	.way_b_after = " へ空メール",
-	.way_b_qr = "右の2次元コードを、スマートフォンの2次元コード読取に対応した内蔵カメラ等で"
-		    "読み取りして空メールを送信してください。",
-	.step2 = "メール受信",
-	.step2_text = "届いたメール「利用登録手続きのご案内」の本文にある URL をクリックして"
-		      "アクセスします。",
-	.step2_spam = "※メールが届かない場合は、迷惑メール等に入っている可能性があります。"
-		      "メールの受信設定をご確認ください。",
-	.step3 = "新規利用登録",
-	.step3_text = "新規利用登録画面の「ログインID」へ上記のログインIDを、「仮パスワード」へ"
-		      "上記の仮パスワードを入力し、ログインをクリックしてください。続く"
-		      "「利用者情報入力」画面で新ログインID・新パスワード・メールアドレス・"
-		      "ニックネームを設定すると登録は完了です。",
-	.note1 = "【注1】 ログインIDは2文字以上40文字未満で設定してください。8文字の場合、"
-		 "7・8文字目に数字は使えません。使える文字は半角英数字と「.」「_」「-」です。",
-	.note2 = "【注2】 パスワードは英大文字・英小文字・数字をすべて含む8文字以上40文字未満"
-		 "で設定してください。記号は使えません。",
-	.keep = "※この通知には仮パスワードが記載されています。登録が済むまで大切に保管し、"
-		"他の人に見せないでください。",
-};
-
-static const struct wording wording_en = {
-	.lang = KENPO_LANG_EN,
-	.spell = spell_en,
-	.heading = "Registering for the Health My Portal",
-	.intro_after_society =
-		" is starting a new service, the Health My Portal: from your own computer or "
-		"smartphone you can read your medical expense notices and health check results "
-		"and download application forms at any time.  Each member needs a personal login "
-		"ID and password.  Your login ID and temporary password are below; please "
-		"register as \"How to register\" describes.",
-	.dependents = "* Login IDs are issued to the insured person only, not to dependents.",
-	.number_before = "No. ",
-	.honorific = "",
-	.name_label = "Name",
-	.nickname_label = "Nickname",
-	.login_label = "Login ID",
-	.password_label = "Temporary password",
-	.expiry_label = "Valid until",
-	.spell_open = "(",
-	.spell_close = ")",
-	.spell_sep = ", ",
-	.expiry_format = expiry_en,
-	.flow = "How to register",
-	.step1 = "Send your mail address",
-	.step1_lead = "Send us your mail address in one of these two ways.",
-	.step1_lead_web = "Send us your mail address on the homepage.",
-	.way_a = "Way A: on the homepage",
-	.way_a_before = "1. Open ",
-	.way_a_after = "",
-	.way_a_send = "2. Enter your mail address and send it.",
-	.way_b = "Way B: by an empty mail",
-	.way_b_before = "1. Send an empty mail to ",
-	.way_b_after = "",
-	.way_b_qr = "Or scan the code on the right with your smartphone's camera to send the "
-		    "empty mail.",
-	.step2 = "Open the mail",
-	.step2_text = "Open the URL in the mail you receive (\"Registration guide\").",
-	.step2_spam = "* If no mail arrives, look in your spam folder and check your mail "
-		      "filter settings.",
-	.step3 = "First login",
-	.step3_text = "On the registration page, enter the login ID and the temporary password "
-		      "above and click Log in.  Then choose your new login ID and password and "
-		      "enter your mail address and a nickname; registration is then complete.",
-	.note1 = "Note 1: a login ID has 2 to 39 characters: letters, digits, \".\", \"_\" and "
-		 "\"-\".  A login ID of exactly 8 characters may not have a digit as its 7th or "
-		 "8th character.",
-	.note2 = "Note 2: a password has 8 to 39 characters and contains an upper-case letter, "
-		 "a lower-case letter and a digit; symbols are not allowed.",
-	.keep = "* This letter holds your temporary password: keep it safe until you have "
-		"registered, and show it to nobody.",
-};
-
+static const struct wording wording_ja = { KENPO_LANG_JA, letters_spell, expiry_ja };
+static const struct wording wording_en = { KENPO_LANG_EN, spell_en, expiry_en };
 static const struct wording *const wordings[] = { &wording_ja, &wording_en };
 
 struct letterpdf {
@@ -235,9 +120,11 @@ struct letterpdf {
 	int created;              /* the file is ours to remove */
 	int spoiled;              /* a page failed: the file is not kept */
 	int write_errno;
-	unsigned long pages;
+	unsigned long pages;      /* letters (covers not counted) */
 	const struct kenpo_society *soc;
 	const struct wording *w;
+	struct letter_text lt;    /* the template */
+	char *t[LT_COUNT];        /* its sections, filled (covers' per cover) */
 	QRcode *qr;               /* of mailto:entry_address, the same on every page */
 	cairo_surface_t *surface;
 	cairo_t *cr;
@@ -455,40 +342,85 @@ draw_qr(struct letterpdf *p, double x, double y)
 	cairo_fill(p->cr);
 }
 
-/* Addressee on the left, society on the right.  The new y. */
+/* The window of a 長形3号 envelope (JIS S 5502) over an A4 page folded
+ * in three: its address block, 90 x 45 mm, 20 mm from the left and 14 mm
+ * from the top edge. */
+#define WINDOW_X (20.0 * MM)
+#define WINDOW_Y (14.0 * MM)
+#define WINDOW_W (90.0 * MM)
+#define WINDOW_H (45.0 * MM)
+#define FOLD_1 (99.0 * MM)           /* the folds of a Z fold into thirds */
+#define FOLD_2 (198.0 * MM)
+
+static int
+present(const char *s)
+{
+	return s != NULL && s[0] != '\0';
+}
+
+/* Short marks on the left edge where the page is folded for the envelope. */
+static void
+draw_fold_marks(struct letterpdf *p)
+{
+	cairo_set_source_rgb(p->cr, .6, .6, .6);
+	cairo_set_line_width(p->cr, 0.4);
+	cairo_move_to(p->cr, 4 * MM, FOLD_1);
+	cairo_line_to(p->cr, 8 * MM, FOLD_1);
+	cairo_move_to(p->cr, 4 * MM, FOLD_2);
+	cairo_line_to(p->cr, 8 * MM, FOLD_2);
+	cairo_stroke(p->cr);
+}
+
+/* One line of the address block; the new y.  Nothing for an empty text. */
 static double
-draw_top(struct letterpdf *p, const struct letter *x, double y)
+block_line(struct letterpdf *p, double y, const struct face *f, const char *a, const char *b)
 {
 	char buf[TEXT_MAX];
-	double h;
 
-	show(p, MARGIN, y, BODY_W, &F_SOCIETY, p->soc->name);
-	h = 0;
-	if (x->number != NULL && x->number[0] != '\0' &&
-	    join3(buf, sizeof buf, p->w->number_before, x->number, "") == 0)
-		h = show(p, MARGIN, y, BODY_W / 2, &F_TOP, buf) + 1.5 * MM;
-	if (join3(buf, sizeof buf, x->name, p->w->honorific, "") != 0)
+	if (!present(b) || join3(buf, sizeof buf, a, b, "") != 0)
+		return y;
+	return y + show(p, WINDOW_X, y, WINDOW_W, f, buf) + 0.6 * MM;
+}
+
+/* The address block in the envelope's window: 〒, the address, the
+ * employer and its office code, then the member's name and number; the
+ * society on the right, outside the window.  The new y. */
+static double
+draw_top(struct letterpdf *p, const struct letter *x)
+{
+	const struct face *f;
+	char buf[TEXT_MAX];
+	double y = WINDOW_Y + 2 * MM;
+
+	show(p, MARGIN, MARGIN, BODY_W, &F_SOCIETY, p->soc->name);
+	y = block_line(p, y, &F_POSTAL, "〒", x->postal_code);
+	y = block_line(p, y, &F_ADDRESS, "", x->address);
+	y = block_line(p, y, &F_ADDRESS, "", x->employer);
+	y = block_line(p, y, &F_TOP, p->t[LT_OFFICE], x->office_code);
+	if (join3(buf, sizeof buf, x->name, p->t[LT_HONORIFIC], "") != 0)
 		return -1;
-	h += show(p, MARGIN, y + h, BODY_W * 0.6, &F_ADDRESSEE, buf);
-	return y + h + 8 * MM;
+	/* A name too long for one line of the window gets a smaller face. */
+	f = lay_out(p, WINDOW_W, &F_ADDRESSEE, buf) > F_ADDRESSEE.size * 1.8 ? &F_ADDRESS
+									     : &F_ADDRESSEE;
+	y += 1 * MM + show(p, WINDOW_X, y + 1 * MM, WINDOW_W, f, buf);
+	y = block_line(p, y + 0.5 * MM, &F_TOP, p->t[LT_NUMBER], x->number);
+	if (y > WINDOW_Y + WINDOW_H)
+		return -1;        /* the address would not show in the window */
+	return WINDOW_Y + WINDOW_H + 3 * MM;
 }
 
 static double
 draw_intro(struct letterpdf *p, double y)
 {
-	char buf[TEXT_MAX];
-
-	y += show(p, MARGIN, y, BODY_W, &F_HEADING, p->w->heading) + 1.5 * MM;
+	y += show(p, MARGIN, y, BODY_W, &F_HEADING, p->t[LT_HEADING]) + 1.5 * MM;
 	cairo_set_source_rgb(p->cr, 0, 0, 0);
 	cairo_set_line_width(p->cr, 0.8);
 	cairo_move_to(p->cr, MARGIN + BODY_W * 0.1, y);
 	cairo_line_to(p->cr, MARGIN + BODY_W * 0.9, y);
 	cairo_stroke(p->cr);
-	y += 5 * MM;
-	if (join3(buf, sizeof buf, p->soc->name, p->w->intro_after_society, "") != 0)
-		return -1;
-	y += show(p, MARGIN, y, BODY_W, &F_BODY, buf) + 1.5 * MM;
-	return y + show(p, MARGIN, y, BODY_W, &F_SMALL, p->w->dependents) + 4 * MM;
+	y += 3.5 * MM;
+	y += show(p, MARGIN, y, BODY_W, &F_BODY, p->t[LT_INTRO]) + 1.5 * MM;
+	return y + show(p, MARGIN, y, BODY_W, &F_SMALL, p->t[LT_DEPENDENTS]) + 3 * MM;
 }
 
 /* One row of the ID box: the value (large in a fixed-width face when
@@ -502,9 +434,9 @@ draw_row(struct letterpdf *p, double y, const char *label, const char *value,
 
 	h = PAD + show(p, vx, y + PAD, vw, f, value);
 	if (spelled != NULL &&
-	    join3(buf, sizeof buf, p->w->spell_open, spelled, p->w->spell_close) == 0) {
+	    join3(buf, sizeof buf, p->t[LT_SPELL_OPEN], spelled, p->t[LT_SPELL_CLOSE]) == 0) {
 		h += 0.8 * MM;
-		lh = lay_out_sep(p, vw, &F_SPELL, buf, p->w->spell_sep);
+		lh = lay_out_sep(p, vw, &F_SPELL, buf, p->t[LT_SPELL_SEP]);
 		show_laid(p, vx, y + h, &F_SPELL);
 		h += lh;
 	}
@@ -526,21 +458,22 @@ struct spelled {
 static double
 draw_box(struct letterpdf *p, const struct letter *x, const struct spelled *s, double y)
 {
-	const struct wording *w = p->w;
 	char name[TEXT_MAX];
 
-	if (join3(name, sizeof name, x->name, w->honorific, "") != 0)
+	if (join3(name, sizeof name, x->name, p->t[LT_HONORIFIC], "") != 0)
 		return -1;
-	y = draw_row(p, y, w->name_label, name, &F_VALUE, NULL);
-	if (x->nickname != NULL && x->nickname[0] != '\0')
-		y = draw_row(p, y, w->nickname_label, x->nickname, &F_VALUE, NULL);
-	y = draw_row(p, y, w->login_label, x->login,
+	y = draw_row(p, y, p->t[LT_NAME_LABEL], name, &F_VALUE, NULL);
+	if (present(x->nickname))
+		y = draw_row(p, y, p->t[LT_NICKNAME_LABEL], x->nickname, &F_VALUE, NULL);
+	y = draw_row(p, y, p->t[LT_LOGIN_LABEL], x->login,
 		     strlen(x->login) > CODE_LONG ? &F_CODE_LONG : &F_CODE, s->login);
-	y = draw_row(p, y, w->password_label, x->password,
+	y = draw_row(p, y, p->t[LT_PASSWORD_LABEL], x->password,
 		     strlen(x->password) > CODE_LONG ? &F_CODE_LONG : &F_CODE, s->password);
-	if (s->expiry[0] != '\0')
-		y = draw_row(p, y, w->expiry_label, s->expiry, &F_VALUE, NULL);
-	return y + 6 * MM;
+	if (s->expiry[0] == '\0')
+		return y + 5 * MM;
+	y = draw_row(p, y, p->t[LT_EXPIRY_LABEL], s->expiry, &F_VALUE, NULL);
+	return y + 1 * MM + show(p, MARGIN, y + 1 * MM, BODY_W, &F_SMALL, p->t[LT_EXPIRY_NOTE]) +
+	       3 * MM;
 }
 
 /* "STEP n" in a badge and the step's title.  The new y. */
@@ -559,26 +492,19 @@ draw_step(struct letterpdf *p, double y, const char *badge, const char *title)
 static double
 draw_ways(struct letterpdf *p, double y)
 {
-	const struct wording *w = p->w;
-	const char *entry = p->soc->entry_address;
 	double x = MARGIN + INDENT, tw = BODY_W - INDENT - (p->qr ? QR_SIZE + GAP : 0);
 	double top = y;
-	char buf[TEXT_MAX];
 
-	y += show(p, x, y, tw, &F_BODY, p->qr ? w->step1_lead : w->step1_lead_web) + 2 * MM;
+	y += show(p, x, y, tw, &F_BODY, p->t[p->qr ? LT_STEP1_LEAD : LT_STEP1_LEAD_WEB]) + 2 * MM;
 	if (p->qr != NULL)       /* one way only: no need to name it */
-		y += show(p, x, y, tw, &F_WAY, w->way_a) + 1 * MM;
-	if (join3(buf, sizeof buf, w->way_a_before, p->soc->login_url, w->way_a_after) != 0)
-		return -1;
-	y += show(p, x + INDENT, y, tw - INDENT, &F_BODY, buf);
-	y += show(p, x + INDENT, y, tw - INDENT, &F_BODY, w->way_a_send) + 2.5 * MM;
+		y += show(p, x, y, tw, &F_WAY, p->t[LT_WAY_A]) + 1 * MM;
+	y += show(p, x + INDENT, y, tw - INDENT, &F_BODY, p->t[LT_WAY_A_URL]);
+	y += show(p, x + INDENT, y, tw - INDENT, &F_BODY, p->t[LT_WAY_A_SEND]) + 2.5 * MM;
 	if (p->qr == NULL)
 		return y + 3 * MM;
-	y += show(p, x, y, tw, &F_WAY, w->way_b) + 1 * MM;
-	if (join3(buf, sizeof buf, w->way_b_before, entry, w->way_b_after) != 0)
-		return -1;
-	y += show(p, x + INDENT, y, tw - INDENT, &F_BODY, buf);
-	y += show(p, x + INDENT, y, tw - INDENT, &F_SMALL, w->way_b_qr);
+	y += show(p, x, y, tw, &F_WAY, p->t[LT_WAY_B]) + 1 * MM;
+	y += show(p, x + INDENT, y, tw - INDENT, &F_BODY, p->t[LT_WAY_B_MAIL]);
+	y += show(p, x + INDENT, y, tw - INDENT, &F_SMALL, p->t[LT_WAY_B_QR]);
 	draw_qr(p, MARGIN + BODY_W - QR_SIZE, top);
 	return (y > top + QR_SIZE ? y : top + QR_SIZE) + 3 * MM;
 }
@@ -586,21 +512,20 @@ draw_ways(struct letterpdf *p, double y)
 static double
 draw_flow(struct letterpdf *p, double y)
 {
-	const struct wording *w = p->w;
 	double x = MARGIN + INDENT, tw = BODY_W - INDENT;
 
-	y += show(p, MARGIN, y, BODY_W, &F_FLOW, w->flow) + 3 * MM;
-	y = draw_step(p, y, "STEP 1", w->step1);
+	y += show(p, MARGIN, y, BODY_W, &F_FLOW, p->t[LT_FLOW]) + 2 * MM;
+	y = draw_step(p, y, "STEP 1", p->t[LT_STEP1]);
 	y = draw_ways(p, y);
 	if (y < 0)
 		return -1;
-	y = draw_step(p, y, "STEP 2", w->step2);
-	y += show(p, x, y, tw, &F_BODY, w->step2_text);
-	y += show(p, x, y, tw, &F_SMALL, w->step2_spam) + 3 * MM;
-	y = draw_step(p, y, "STEP 3", w->step3);
-	y += show(p, x, y, tw, &F_BODY, w->step3_text) + 4 * MM;
-	y += show(p, MARGIN, y, BODY_W, &F_NOTE, w->note1) + 1 * MM;
-	return y + show(p, MARGIN, y, BODY_W, &F_NOTE, w->note2);
+	y = draw_step(p, y, "STEP 2", p->t[LT_STEP2]);
+	y += show(p, x, y, tw, &F_BODY, p->t[LT_STEP2_TEXT]);
+	y += show(p, x, y, tw, &F_SMALL, p->t[LT_STEP2_SPAM]) + 2.5 * MM;
+	y = draw_step(p, y, "STEP 3", p->t[LT_STEP3]);
+	y += show(p, x, y, tw, &F_BODY, p->t[LT_STEP3_TEXT]) + 3 * MM;
+	y += show(p, MARGIN, y, BODY_W, &F_NOTE, p->t[LT_NOTE1]) + 1 * MM;
+	return y + show(p, MARGIN, y, BODY_W, &F_NOTE, p->t[LT_NOTE2]);
 }
 
 static void
@@ -613,28 +538,102 @@ draw_footer(struct letterpdf *p)
 	cairo_move_to(p->cr, MARGIN, y);
 	cairo_line_to(p->cr, MARGIN + BODY_W, y);
 	cairo_stroke(p->cr);
-	show(p, MARGIN, y + 2 * MM, BODY_W * 0.62, &F_FOOTER, p->w->keep);
+	show(p, MARGIN, y + 2 * MM, BODY_W * 0.62, &F_FOOTER, p->t[LT_KEEP]);
 	show(p, MARGIN, y + 2 * MM, BODY_W, &F_SOCIETY, p->soc->name);
 }
 
-/* The whole page.  0, or -1 when the text does not fit. */
-static int
-draw_page(struct letterpdf *p, const struct letter *x, const struct spelled *s)
+/* The letter below the address block, from y0; the y it ends at, or -1. */
+static double
+draw_body(struct letterpdf *p, const struct letter *x, const struct spelled *s, double y0)
 {
-	double y = draw_top(p, x, MARGIN);
+	double y = draw_intro(p, y0);
 
-	if (y >= 0)
-		y = draw_intro(p, y);
 	if (y >= 0)
 		y = draw_box(p, x, s, y);
 	if (y >= 0)
 		y = draw_flow(p, y);
+	return y;
+}
+
+/* The whole page.  The body is drawn as a group first: when it is taller
+ * than the room left (a long name, a 39-character login ID spelled out),
+ * it is drawn smaller, down to BODY_SHRINK_MIN, centred, rather than
+ * refused.  0, or -1 when the text does not fit even so. */
+static int
+draw_page(struct letterpdf *p, const struct letter *x, const struct spelled *s)
+{
+	double y0, y, room, k = 1;
+	cairo_pattern_t *body;
+	int ret = -1;
+
+	draw_fold_marks(p);
+	y0 = draw_top(p, x);
+	if (y0 < 0)
+		goto done;
+	cairo_push_group(p->cr);
+	y = draw_body(p, x, s, y0);
+	body = cairo_pop_group(p->cr);
+	room = PAGE_H - MARGIN - FOOTER_H - 1 * MM - y0;
+	if (y >= 0 && y - y0 > room)
+		k = room / (y - y0);
+	if (y >= 0 && k >= BODY_SHRINK_MIN) {
+		cairo_save(p->cr);
+		cairo_translate(p->cr, MARGIN + BODY_W * (1 - k) / 2, y0);
+		cairo_scale(p->cr, k, k);
+		cairo_translate(p->cr, -MARGIN, -y0);
+		cairo_set_source(p->cr, body);
+		cairo_paint(p->cr);
+		cairo_restore(p->cr);
+		ret = 0;
+	}
+	cairo_pattern_destroy(body);
 	draw_footer(p);
+done:
 	/* Pango and cairo free their copies of the text unwiped, which kenpo
 	 * cannot change (the password is in the PDF anyway); at least the
 	 * layout kept from page to page holds none. */
 	pango_layout_set_text(p->layout, "", 0);
-	return y >= 0 && y <= PAGE_H - MARGIN - FOOTER_H - 1 * MM ? 0 : -1;
+	return ret;
+}
+
+/* The cover page of an employer's letters: the office, the employer, how
+ * many letters follow and whose (member number and name; no password). */
+static int
+draw_cover(struct letterpdf *p, const struct letter *const *xs, size_t n)
+{
+	char count[24], *head = NULL, *num = NULL, *note = NULL, line[TEXT_MAX];
+	double y = WINDOW_Y + 2 * MM;
+	size_t i;
+	int ret = -1;
+
+	snprintf(count, sizeof count, "%zu", n);
+	head = letter_text(&p->lt, LT_COVER_HEADING, count, xs[0]->office_code);
+	num = letter_text(&p->lt, LT_COVER_COUNT, count, xs[0]->office_code);
+	note = letter_text(&p->lt, LT_COVER_NOTE, count, xs[0]->office_code);
+	if (head == NULL || num == NULL || note == NULL)
+		goto done;
+	draw_fold_marks(p);
+	show(p, MARGIN, MARGIN, BODY_W, &F_SOCIETY, p->soc->name);
+	y = block_line(p, y, &F_POSTAL, "〒", xs[0]->postal_code);
+	y = block_line(p, y, &F_ADDRESS, "", xs[0]->address);
+	y = block_line(p, y, &F_ADDRESSEE, "", xs[0]->employer);
+	y = block_line(p, y, &F_ADDRESS, p->t[LT_OFFICE], xs[0]->office_code);
+	y = WINDOW_Y + WINDOW_H + 8 * MM;
+	y += show(p, MARGIN, y, BODY_W, &F_HEADING, head) + 2 * MM;
+	y += show(p, MARGIN, y, BODY_W, &F_FLOW, num) + 4 * MM;
+	y += show(p, MARGIN, y, BODY_W, &F_BODY, note) + 4 * MM;
+	for (i = 0; i < n && y < PAGE_H - MARGIN - 6 * MM; i++) {
+		if (join3(line, sizeof line, xs[i]->number, "　", xs[i]->name) != 0)
+			goto done;
+		y += show(p, MARGIN + INDENT, y, BODY_W - INDENT, &F_BODY, line);
+	}
+	ret = i == n ? 0 : -1;
+done:
+	pango_layout_set_text(p->layout, "", 0);
+	free(head);
+	free(num);
+	free(note);
+	return ret;
 }
 
 /* ---- the writer ---- */
@@ -696,7 +695,7 @@ start_surface(struct letterpdf *p, char *err, size_t errsz)
 		snprintf(err, errsz, "%s: %s", p->path, cairo_status_to_string(cairo_status(p->cr)));
 		return -1;
 	}
-	cairo_pdf_surface_set_metadata(p->surface, CAIRO_PDF_METADATA_TITLE, p->w->heading);
+	cairo_pdf_surface_set_metadata(p->surface, CAIRO_PDF_METADATA_TITLE, p->t[LT_HEADING]);
 	cairo_pdf_surface_set_metadata(p->surface, CAIRO_PDF_METADATA_AUTHOR, p->soc->name);
 	cairo_pdf_surface_set_metadata(p->surface, CAIRO_PDF_METADATA_CREATOR, "kenpo-admin");
 	p->layout = pango_cairo_create_layout(p->cr);
@@ -735,9 +734,28 @@ discard(struct letterpdf *p, int keep)
 	if (!keep && p->created)
 		unlink(p->path);
 	QRcode_free(p->qr);
+	for (size_t k = 0; k < LT_COUNT; k++)
+		free(p->t[k]);
+	letter_text_free(&p->lt);
 	free(p->path);
 	free(p);
 	release_fonts();
+}
+
+/* The template's sections, filled once for every page. */
+static int
+load_text(struct letterpdf *p, char *err, size_t errsz)
+{
+	size_t k;
+
+	if (letter_text_load(p->soc, &p->lt, err, errsz) != 0)
+		return -1;
+	for (k = 0; k < LT_COUNT; k++)
+		if ((p->t[k] = letter_text(&p->lt, (enum letter_key)k, NULL, NULL)) == NULL) {
+			snprintf(err, errsz, "out of memory");
+			return -1;
+		}
+	return 0;
 }
 
 void
@@ -764,7 +782,7 @@ letterpdf_open(const char *path, const struct kenpo_society *soc, char *err, siz
 		snprintf(err, errsz, "the letters need the society's name and login_url");
 		goto fail;
 	}
-	if (make_qr(p, err, errsz) != 0)
+	if (load_text(p, err, errsz) != 0 || make_qr(p, err, errsz) != 0)
 		goto fail;
 	/* Never over an existing file: it may be the letters of an earlier run. */
 	p->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -833,6 +851,31 @@ done:
 	if (ret != 0)
 		p->spoiled = 1;
 	return ret;
+}
+
+int
+letterpdf_cover(struct letterpdf *p, const struct letter *const *xs, size_t n, char *err,
+		size_t errsz)
+{
+	if (p->spoiled || n == 0) {
+		snprintf(err, errsz, "%s: %s", p->path, p->spoiled ? "an earlier letter failed" :
+			 "no letters for a cover page");
+		return -1;
+	}
+	if (draw_cover(p, xs, n) != 0) {
+		snprintf(err, errsz, "office %s: the cover page does not fit on one page",
+			 xs[0]->office_code != NULL ? xs[0]->office_code : "");
+		p->spoiled = 1;
+		return -1;
+	}
+	cairo_show_page(p->cr);
+	if (cairo_status(p->cr) != CAIRO_STATUS_SUCCESS) {
+		snprintf(err, errsz, "%s: %s", p->path, p->write_errno ? strerror(p->write_errno) :
+			 cairo_status_to_string(cairo_status(p->cr)));
+		p->spoiled = 1;
+		return -1;
+	}
+	return 0;
 }
 
 unsigned long

@@ -3,6 +3,12 @@
  * 「健康マイポータル(健康ポータルサイト)への登録について」 as a PDF file,
  * one A4 page per member.
  *
+ * The top of each page is the address block of a window envelope
+ * (長形3号, the page folded in three; marks on the left edge show the
+ * folds): 〒, the address, the employer and its office code, the member's
+ * name and number; the society's name is on the right.  The wording is
+ * the society's letter template (lettertext.h).
+ *
  * Each page names the society and the member, gives the pre-issued login
  * ID and the temporary password in a large fixed-width face, each also
  * spelled out character by character (letters_spell: 0 ゼロ, O オー), and
@@ -32,13 +38,21 @@ struct letterpdf;
 struct letterpdf *letterpdf_open(const char *path, const struct kenpo_society *soc,
 				 char *err, size_t errsz);
 
-/* Add the page of one member: x->name, number, nickname, login, password
- * and expiry ("YYYY-MM-DD HH:MM UTC", shown in the society's time zone, or
- * "" for none) are used; line is not.  0, or -1 with err filled (the
- * writer is then spoiled: close it). */
+/* Add the page of one member: x->name, number, nickname, login, password,
+ * expiry ("YYYY-MM-DD HH:MM UTC", shown in the society's time zone, or ""
+ * for none) and the address (postal_code, address, employer, office_code;
+ * NULL or "" for none) are used; line is not.  0, or -1 with err filled
+ * (the writer is then spoiled: close it). */
 int letterpdf_add(struct letterpdf *p, const struct letter *x, char *err, size_t errsz);
 
-/* The number of pages added so far. */
+/* A cover page for the letters xs[0..n) of one employer, which follow it:
+ * the employer's address block, its office code, the number of letters,
+ * and their members' numbers and names (no password).  0, or -1 with err
+ * filled (the writer is spoiled). */
+int letterpdf_cover(struct letterpdf *p, const struct letter *const *xs, size_t n,
+		    char *err, size_t errsz);
+
+/* The number of letters added so far (cover pages not counted). */
 unsigned long letterpdf_count(const struct letterpdf *p);
 
 /* Finish the file and sync it to the disk.  0, or -1 with err filled when

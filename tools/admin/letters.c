@@ -82,6 +82,8 @@ const char *const letters_columns[LC_COUNT] = {
 	[LC_NAME] = "name", [LC_NICKNAME] = "nickname", [LC_LOGIN] = "login_id",
 	[LC_LOGIN_READING] = "login_id_reading", [LC_PASSWORD] = "temp_password",
 	[LC_PASSWORD_READING] = "temp_password_reading", [LC_EXPIRY] = "temp_password_expiry",
+	[LC_POSTAL_CODE] = "postal_code", [LC_ADDRESS] = "address", [LC_EMPLOYER] = "employer",
+	[LC_OFFICE] = "office_code",
 };
 
 int
@@ -140,6 +142,10 @@ letters_write(struct letters *l, const struct letter *x)
 	fields[LC_PASSWORD] = x->password;
 	fields[LC_PASSWORD_READING] = pw_spelled;
 	fields[LC_EXPIRY] = x->expiry;
+	fields[LC_POSTAL_CODE] = x->postal_code;
+	fields[LC_ADDRESS] = x->address;
+	fields[LC_EMPLOYER] = x->employer;
+	fields[LC_OFFICE] = x->office_code;
 	ret = csv_write_row(l->f, fields, LC_COUNT);
 done:
 	kenpo_wipe(pw_spelled, sizeof pw_spelled);

@@ -102,7 +102,8 @@ static const char *const member_attrs[] = {
 	KENPO_AT_MAIL3, KENPO_AT_DISABLED, KENPO_AT_KEY_REQUIRED, KENPO_AT_TEMP_PASSWORD,
 	KENPO_AT_TEMP_EXPIRY, KENPO_AT_MUST_CHANGE, KENPO_AT_FAILURES, KENPO_AT_LOCKED_UNTIL,
 	KENPO_AT_LAST_LOGIN, KENPO_AT_PWD_LOCKED, KENPO_AT_PWD_FAILURES, KENPO_AT_KEY_EXPIRY,
-	KENPO_AT_HOME, KENPO_AT_SHELL, NULL
+	KENPO_AT_HOME, KENPO_AT_SHELL, KENPO_AT_PWD_RESET, KENPO_AT_POSTAL_CODE,
+	KENPO_AT_POSTAL_ADDRESS, KENPO_AT_EMPLOYER, KENPO_AT_OFFICE, NULL
 };
 
 static int
@@ -198,10 +199,12 @@ member_json(const struct dir_entry *e)
 		{ "nickname", KENPO_AT_NICKNAME }, { "birth_date", KENPO_AT_BIRTH },
 		{ "roster_mail", KENPO_AT_ROSTER_MAIL }, { "mail1", KENPO_AT_MAIL1 },
 		{ "mail2", KENPO_AT_MAIL2 }, { "mail3", KENPO_AT_MAIL3 },
-		{ "last_login", KENPO_AT_LAST_LOGIN }, { "dn", NULL },
+		{ "last_login", KENPO_AT_LAST_LOGIN }, { "postal_code", KENPO_AT_POSTAL_CODE },
+		{ "employer", KENPO_AT_EMPLOYER }, { "office_code", KENPO_AT_OFFICE },
+		{ "dn", NULL },
 	};
 	json_object *o = json_object_new_object();
-	char lock[120], temp[80];
+	char lock[120], temp[80], address[ROSTER_ADDRESS_MAX * 4 + 1];
 	unsigned long long uid;
 	size_t i;
 
@@ -220,7 +223,11 @@ member_json(const struct dir_entry *e)
 	json_object_object_add(o, "locked", json_object_new_boolean(lock[0] != '\0'));
 	json_object_object_add(o, "lock", admin_json_str(lock[0] != '\0' ? lock : NULL));
 	json_object_object_add(o, "must_change", json_object_new_boolean(
-		is_true(dir_get(e, KENPO_AT_MUST_CHANGE))));
+		is_true(dir_get(e, KENPO_AT_MUST_CHANGE)) || is_true(dir_get(e, KENPO_AT_PWD_RESET))));
+	json_object_object_add(o, "address", admin_json_str(
+		dir_get(e, KENPO_AT_POSTAL_ADDRESS) != NULL &&
+		admin_postal_unescape(dir_get(e, KENPO_AT_POSTAL_ADDRESS), address,
+				      sizeof address) == 0 ? address : NULL));
 	json_object_object_add(o, "temp_password", admin_json_str(temp[0] != '\0' ? temp : NULL));
 	json_object_object_add(o, "key_required", json_object_new_boolean(
 		dir_get(e, KENPO_AT_KEY_REQUIRED) == NULL ||
@@ -283,6 +290,8 @@ cmd_show(struct admin *a)
 
 /* ---- list ---- */
 
+static int list_members(struct admin *a);
+
 struct lister {
 	struct admin *a;
 	size_t count;
@@ -312,6 +321,14 @@ list_one(struct dir_entry *e, void *arg)
 
 int
 cmd_list(struct admin *a)
+{
+	if (a->o.notify != NULL)
+		return cmd_list_notify(a);
+	return list_members(a);
+}
+
+static int
+list_members(struct admin *a)
 {
 	/* "locked" ends with the time now: kenpod's lock runs out by itself. */
 	static const struct { const char *state, *filter; int timed; } states[] = {
@@ -357,6 +374,11 @@ struct action {
 	const char *name, *done;
 	/* Put the changes into m; leave it empty when there is nothing to do. */
 	int (*plan)(const struct dir_entry *e, struct dir_mods *m);
+	/* The state the action changes ("locked", "disabled") and what it is
+	 * afterwards, for the audit line. */
+	const char *field;
+	int (*state)(const struct dir_entry *e);
+	const char *after;
 };
 
 /* Remove each of attrs that the entry has. 0 or -1. */
@@ -407,6 +429,21 @@ plan_enable(const struct dir_entry *e, struct dir_mods *m)
 	return remove_present(e, attrs, m);
 }
 
+static int
+is_locked(const struct dir_entry *e)
+{
+	char lock[120];
+
+	lock_state(e, lock, sizeof lock);
+	return lock[0] != '\0';
+}
+
+static int
+is_disabled(const struct dir_entry *e)
+{
+	return is_true(dir_get(e, KENPO_AT_DISABLED));
+}
+
 static void
 report_action(const struct admin *a, const char *action, const char *done,
 	      const struct dir_entry *e, int changed)
@@ -449,6 +486,9 @@ run_action(struct admin *a, const struct action *act)
 			goto done;
 		}
 		a->changed = 1;
+		admin_audit(a, act->name, e->dn, "number", dir_get(e, KENPO_AT_NUMBER), "login",
+			    dir_get(e, KENPO_AT_UID), "field", act->field, "old",
+			    act->state(e) ? "yes" : "no", "new", act->after, NULL);
 	}
 	report_action(a, act->name, act->done, e, dir_mods_count(m) > 0);
 	rc = ADMIN_OK;
@@ -461,7 +501,9 @@ done:
 int
 cmd_lock(struct admin *a)
 {
-	static const struct action act = { "lock", "locked", plan_lock };
+	static const struct action act = {
+		"lock", "locked", plan_lock, "locked", is_locked, "yes"
+	};
 
 	return run_action(a, &act);
 }
@@ -469,7 +511,9 @@ cmd_lock(struct admin *a)
 int
 cmd_unlock(struct admin *a)
 {
-	static const struct action act = { "unlock", "unlocked", plan_unlock };
+	static const struct action act = {
+		"unlock", "unlocked", plan_unlock, "locked", is_locked, "no"
+	};
 
 	return run_action(a, &act);
 }
@@ -477,7 +521,9 @@ cmd_unlock(struct admin *a)
 int
 cmd_disable(struct admin *a)
 {
-	static const struct action act = { "disable", "disabled", plan_disable };
+	static const struct action act = {
+		"disable", "disabled", plan_disable, "disabled", is_disabled, "yes"
+	};
 
 	return run_action(a, &act);
 }
@@ -485,7 +531,9 @@ cmd_disable(struct admin *a)
 int
 cmd_enable(struct admin *a)
 {
-	static const struct action act = { "enable", "enabled", plan_enable };
+	static const struct action act = {
+		"enable", "enabled", plan_enable, "disabled", is_disabled, "no"
+	};
 
 	return run_action(a, &act);
 }
@@ -555,9 +603,15 @@ reissue_letter(struct letters *l, const struct dir_entry *e, const char *pw,
 	struct letter x = {
 		.line = 0, .number = dir_get(e, KENPO_AT_NUMBER), .name = dir_get(e, KENPO_AT_CN),
 		.nickname = dir_get(e, KENPO_AT_NICKNAME), .login = dir_get(e, KENPO_AT_UID),
-		.password = pw, .expiry = expiry,
+		.password = pw, .expiry = expiry, .postal_code = dir_get(e, KENPO_AT_POSTAL_CODE),
+		.employer = dir_get(e, KENPO_AT_EMPLOYER), .office_code = dir_get(e, KENPO_AT_OFFICE),
 	};
+	char address[ROSTER_ADDRESS_MAX * 4 + 1];
 
+	if (dir_get(e, KENPO_AT_POSTAL_ADDRESS) != NULL &&
+	    admin_postal_unescape(dir_get(e, KENPO_AT_POSTAL_ADDRESS), address,
+				  sizeof address) == 0)
+		x.address = address;
 	if (x.name == NULL)
 		x.name = "";
 	if (x.nickname == NULL)
@@ -595,6 +649,10 @@ do_reissue(struct admin *a, const struct dir_entry *e, struct letters *l)
 		goto done;
 	}
 	a->changed = 1;
+	admin_audit(a, "reissue", e->dn, "number", dir_get(e, KENPO_AT_NUMBER), "login",
+		    dir_get(e, KENPO_AT_UID), "temp_password", "(set)", "expiry",
+		    gt[0] != '\0' ? gt : NULL, "must_change",
+		    dir_has_value(e, KENPO_AT_STATE, KENPO_STATE_REGISTERED) ? "yes" : "no", NULL);
 	if (l == NULL) {
 		print_password(a, e, pw, expiry);
 	} else if (reissue_letter(l, e, pw, expiry) != 0) {
@@ -759,8 +817,14 @@ cmd_delete(struct admin *a)
 		goto done;
 	}
 	rc = delete_all(a, &l, e->dn);
-	if (rc == ADMIN_OK)
+	if (rc == ADMIN_OK) {
+		char n[24];
+
+		snprintf(n, sizeof n, "%zu", l.n);
+		admin_audit(a, "delete", e->dn, "number", dir_get(e, KENPO_AT_NUMBER), "login",
+			    dir_get(e, KENPO_AT_UID), "entries_below", n, NULL);
 		report_action(a, "delete", "deleted", e, 1);
+	}
 done:
 	dnlist_free(&l);
 	dir_entry_free(e);
@@ -876,7 +940,9 @@ cmd_purge(struct admin *a)
 int
 cmd_reset(struct admin *a)
 {
-	static const char *const attrs[] = { KENPO_AT_UID, KENPO_AT_STATE, KENPO_AT_MAIL1, NULL };
+	static const char *const attrs[] = {
+		KENPO_AT_UID, KENPO_AT_STATE, KENPO_AT_MAIL1, KENPO_AT_NUMBER, NULL
+	};
 	struct dir_entry *e = NULL;
 	char masked[256];
 	const char *state, *mail;
@@ -903,6 +969,8 @@ cmd_reset(struct admin *a)
 		rc = ADMIN_ERROR;
 		goto done;
 	}
+	admin_audit(a, "reset", e->dn, "number", dir_get(e, KENPO_AT_NUMBER), "login",
+		    dir_get(e, KENPO_AT_UID), "mailed_to", masked, NULL);
 	if (a->o.json) {
 		json_object *o = json_object_new_object();
 

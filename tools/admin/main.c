@@ -18,6 +18,7 @@
 #include "admin.h"
 #include "client.h"
 #include "gentime.h"
+#include "i18n.h"
 #include "roster.h"
 #include "schema.h"
 
@@ -32,8 +33,10 @@
 
 static struct {
 	int json;
+	enum kenpo_lang lang;           /* of the text on stderr */
 	json_object *answer;            /* the command's answer, or NULL */
 	char message[ADMIN_ERR_MAX];    /* the first error: the cause */
+	char message_ja[2 * ADMIN_ERR_MAX];
 	int listing;                    /* "{"KEY":[" went out */
 	size_t items;
 } output;
@@ -45,40 +48,107 @@ static const struct {
 	const char *code;
 	const char *message;
 } outcomes[] = {
-	{ ADMIN_ERROR, "error", "The command failed." },
-	{ ADMIN_USAGE, "usage", "The command line is not valid; see kenpo-admin --help." },
-	{ ADMIN_NOTFOUND, "not-found", "No such member." },
-	{ ADMIN_PARTIAL, "partial", "Some rows were refused or failed; the others were written." },
-	{ ADMIN_REJECTED, "rejected", "The roster has bad rows: nothing was written." },
+	{ ADMIN_ERROR, "error", N_("The command failed.") },
+	{ ADMIN_USAGE, "usage", N_("The command line is not valid; see kenpo-admin --help.") },
+	{ ADMIN_NOTFOUND, "not-found", N_("No such member.") },
+	{ ADMIN_PARTIAL, "partial", N_("Some rows were refused or failed; the others were written.") },
+	{ ADMIN_REJECTED, "rejected", N_("The roster has bad rows: nothing was written.") },
 };
+
+/* The first error is the cause the JSON answer gives (cut to fit: it is
+ * for a person to read). */
+static void
+set_cause(const char *where, const char *en, const char *ja)
+{
+	if (output.message[0] != '\0')
+		return;
+	if (snprintf(output.message, sizeof output.message, "%s%s", where, en) < 0)
+		output.message[0] = '\0';
+	if (snprintf(output.message_ja, sizeof output.message_ja, "%s%s", where, ja) < 0)
+		output.message_ja[0] = '\0';
+}
+
+void
+admin_error_msg(const char *prefix, const char *en, const char *ja)
+{
+	char where[ADMIN_ERR_MAX];
+
+	fprintf(stderr, "kenpo-admin: %s%s%s\n", prefix != NULL ? prefix : "",
+		prefix != NULL ? ": " : "", output.lang == KENPO_LANG_JA ? ja : en);
+	if (snprintf(where, sizeof where, "%.200s%s", prefix != NULL ? prefix : "",
+		     prefix != NULL ? ": " : "") < 0)
+		where[0] = '\0';
+	set_cause(where, en, ja);
+}
+
+void
+admin_error_at(const char *path, unsigned long line, const char *field,
+	       const struct roster_msg *m)
+{
+	char where[ADMIN_ERR_MAX];
+
+	/* FILE:LINE: COLUMN: problem, as compilers and kenpod.conf's errors read. */
+	fprintf(stderr, "%s:%lu: %s%s%s\n", path, line, field != NULL ? field : "",
+		field != NULL && field[0] != '\0' ? ": " : "",
+		output.lang == KENPO_LANG_JA ? m->ja : m->en);
+	if (snprintf(where, sizeof where, "%.300s:%lu: %.24s%s", path, line,
+		     field != NULL ? field : "", field != NULL && field[0] != '\0' ? ": " : "") < 0)
+		where[0] = '\0';
+	set_cause(where, m->en, m->ja);
+}
+
+/* fmt and its arguments in both languages. */
+static void
+format_both(char *en, size_t ensz, char *ja, size_t jasz, const char *fmt, va_list ap)
+{
+	va_list aq;
+
+	va_copy(aq, ap);
+	vsnprintf(en, ensz, fmt, ap);
+	/* The catalogue's text has the msgid's conversions (msgfmt --check). */
+	vsnprintf(ja, jasz, kenpo_i18n_text(KENPO_LANG_JA, fmt), aq);
+	va_end(aq);
+}
 
 void
 admin_error(const char *fmt, ...)
 {
+	char en[ADMIN_ERR_MAX], ja[2 * ADMIN_ERR_MAX];
 	va_list ap;
 
-	fputs("kenpo-admin: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	format_both(en, sizeof en, ja, sizeof ja, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	if (output.message[0] == '\0') {
-		va_start(ap, fmt);
-		(void)vsnprintf(output.message, sizeof output.message, fmt, ap);
-		va_end(ap);
-	}
+	admin_error_msg(NULL, en, ja);
 }
 
 void
 admin_note(const char *fmt, ...)
 {
+	char en[ADMIN_ERR_MAX], ja[2 * ADMIN_ERR_MAX];
 	va_list ap;
 
-	fputs("kenpo-admin: note: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	format_both(en, sizeof en, ja, sizeof ja, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "kenpo-admin: %s%s\n", kenpo_i18n_text(output.lang, "note: "),
+		output.lang == KENPO_LANG_JA ? ja : en);
+}
+
+const char *
+admin_text(const char *msgid)
+{
+	return kenpo_i18n_text(output.lang, msgid);
+}
+
+json_object *
+admin_json_msg(const struct roster_msg *m)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "en", json_object_new_string(m->en));
+	json_object_object_add(o, "ja", json_object_new_string(m->ja));
+	return o;
 }
 
 int
@@ -161,6 +231,9 @@ add_outcome(json_object *o, int rc)
 	msg = json_object_new_object();
 	json_object_object_add(msg, "en", json_object_new_string(
 		output.message[0] != '\0' ? output.message : outcomes[i].message));
+	json_object_object_add(msg, "ja", json_object_new_string(
+		output.message[0] != '\0' ? output.message_ja :
+		kenpo_i18n_text(KENPO_LANG_JA, outcomes[i].message)));
 	json_object_object_add(o, "error", json_object_new_string(outcomes[i].code));
 	json_object_object_add(o, "message", msg);
 	json_object_object_add(o, "exit", json_object_new_int(rc));
@@ -182,6 +255,44 @@ admin_json_finish(int rc)
 	else
 		puts(text);
 	json_object_put(o);
+}
+
+int
+admin_postal_escape(const char *in, char *out, size_t outsz)
+{
+	size_t o = 0;
+
+	for (; *in != '\0'; in++) {
+		const char *rep = *in == '\\' ? "\\5C" : *in == '$' ? "\\24" : NULL;
+		size_t n = rep != NULL ? 3 : 1;
+
+		if (o + n >= outsz)
+			return -1;
+		memcpy(out + o, rep != NULL ? rep : in, n);
+		o += n;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+int
+admin_postal_unescape(const char *in, char *out, size_t outsz)
+{
+	size_t o = 0;
+
+	for (; *in != '\0'; in++) {
+		if (o + 1 >= outsz)
+			return -1;
+		if (strncasecmp(in, "\\5C", 3) == 0 || strncasecmp(in, "\\24", 3) == 0) {
+			out[o++] = in[1] == '5' ? '\\' : '$';
+			in += 2;
+		} else {
+			/* A line break of a PostalAddress reads as a space. */
+			out[o++] = *in == '$' ? ' ' : *in;
+		}
+	}
+	out[o] = '\0';
+	return 0;
 }
 
 unsigned
@@ -265,8 +376,12 @@ enum opt_bit {
 	O_BY = 1u << 7, O_YES = 1u << 8, O_APPLY = 1u << 9, O_NUMBER = 1u << 10,
 	O_NAME = 1u << 11, O_BIRTH = 1u << 12, O_MAIL = 1u << 13, O_HOUSEHOLD = 1u << 14,
 	O_NICKNAME = 1u << 15, O_KEYREQ = 1u << 16, O_LETTERS_PDF = 1u << 17,
+	O_DRY_RUN = 1u << 18, O_FULL = 1u << 19, O_DISABLE_MISSING = 1u << 20,
+	O_ENCODING = 1u << 21, O_POSTAL = 1u << 22, O_ADDRESS = 1u << 23, O_EMPLOYER = 1u << 24,
+	O_OFFICE = 1u << 25, O_NOTIFY = 1u << 26, O_ACCESSLOG = 1u << 27,
 };
-#define O_MEMBER (O_NUMBER | O_NAME | O_BIRTH | O_MAIL | O_HOUSEHOLD | O_NICKNAME | O_KEYREQ)
+#define O_MEMBER (O_NUMBER | O_NAME | O_BIRTH | O_MAIL | O_HOUSEHOLD | O_NICKNAME | O_KEYREQ | \
+		  O_POSTAL | O_ADDRESS | O_EMPLOYER | O_OFFICE)
 
 static const struct command {
 	const char *name;
@@ -277,38 +392,67 @@ static const struct command {
 	const char *help;
 } commands[] = {
 	{ "init", cmd_init, O_APPLY | O_NAME, 0, 0, "init [--apply] [--name NAME]",
-	  "Create the society's subtree (the society entry, ou=members, ou=tokens,\n"
-	  "ou=rates, cn=uidNumber) and the password policies under ou=policies, and\n"
-	  "the server secret named by kenpod.conf if it is missing.  Then compare\n"
-	  "cn=config with what kenpo needs (modules, overlays, indexes) and print\n"
-	  "what is missing as LDIF; with --apply, apply it (root over ldapi:///\n"
-	  "usually may).  Running it again changes nothing.\n" },
+	  "Say what a kenpo directory still lacks, and with --apply make it: the\n"
+	  "society's subtree (the society entry, ou=members, ou=tokens, ou=rates,\n"
+	  "cn=uidNumber), the password policies under ou=policies, kenpod's service\n"
+	  "account (and its password file) under ou=services, the server secret\n"
+	  "named by kenpod.conf; and in cn=config the modules, overlays (ppolicy,\n"
+	  "unique, dds, accesslog with its database cn=accesslog), indexes and the\n"
+	  "access rules of kenpod, the members and the administrator.  Without\n"
+	  "--apply nothing is changed: what would be done is printed, cn=config's\n"
+	  "part as LDIF.  Running it again changes nothing.\n" },
 	{ "issue", cmd_issue, O_MEMBER | O_LETTERS | O_LETTERS_PDF | O_VALIDITY, 0, 0,
 	  "issue --number N --name NAME [--birth-date D] [--mail ADDR] [--household H]\n"
-	  "        [--nickname NICK] [--key-required yes|no] [--validity DUR]\n"
+	  "        [--nickname NICK] [--key-required yes|no] [--postal-code NNN-NNNN]\n"
+	  "        [--address ADDR] [--employer NAME] [--office-code CODE] [--validity DUR]\n"
 	  "        [--letters-csv FILE [--letters-pdf FILE]]",
 	  "Issue one member: a pre-issued login ID and a temporary password (letter\n"
 	  "registration), or an entry waiting for the identity check.  The password\n"
 	  "is printed, or written to the letters CSV with --letters-csv (and the\n"
 	  "printable letter with --letters-pdf).\n" },
 	{ "import", cmd_import, O_LETTERS | O_LETTERS_PDF | O_NO_LETTERS | O_STRICT | O_VALIDITY |
-	  O_JOBS | O_WINDOW, 1, 1,
-	  "import ROSTER.csv (--letters-csv FILE [--letters-pdf FILE] | --no-letters) [--strict]\n"
-	  "        [--validity DUR] [--jobs N] [--window N]",
-	  "Import a roster (UTF-8 CSV with a header line).  New members are issued;\n"
-	  "members already in the directory (same member number) are compared and\n"
-	  "updated (name, birth_date, mail, household); nothing is duplicated.  A bad\n"
-	  "row is reported as FILE:LINE: COLUMN: problem and the others are imported;\n"
-	  "with --strict nothing is written when any row is bad.  The temporary\n"
-	  "passwords of new members exist only in the letters CSV (mode 0600): give\n"
-	  "--letters-csv, or --no-letters to issue them without letters (reissue\n"
-	  "later); --letters-pdf also makes the printable letters, one A4 page per\n"
-	  "member.  --jobs: hashing threads (default: one per processor); --window:\n"
-	  "directory writes in flight (default 32).  Columns:\n" },
+	  O_JOBS | O_WINDOW | O_DRY_RUN | O_FULL | O_DISABLE_MISSING | O_ENCODING, 1, 1,
+	  "import ROSTER.csv [--letters-csv FILE [--letters-pdf FILE] | --no-letters]\n"
+	  "        [--dry-run] [--full [--disable-missing]] [--encoding utf-8|cp932]\n"
+	  "        [--strict] [--validity DUR] [--jobs N] [--window N]",
+	  "Import a roster (CSV with a header line; UTF-8 with or without a byte\n"
+	  "order mark, or CP932/Shift_JIS as Excel writes it, found by itself).\n"
+	  "New members are issued; members already in the directory (same member\n"
+	  "number) are compared and updated (name, birth_date, mail, household,\n"
+	  "postal_code, address, employer, office_code); nothing is duplicated.\n"
+	  "Dependents are known by name and birth date, never by their place in\n"
+	  "the list: one who is no longer listed is removed and reported, a new one\n"
+	  "gets a new index, and no setting passes from one to another.  A member\n"
+	  "whose 'left' date (資格喪失日) has come is disabled.  --dry-run prints what\n"
+	  "would change (new, changed with old and new values, unchanged with -v,\n"
+	  "missing) and writes nothing.  --full says the roster lists every member:\n"
+	  "those it does not list are reported as missing, and with\n"
+	  "--disable-missing disabled (never deleted).  A bad row is reported as\n"
+	  "FILE:LINE: COLUMN: problem and the others are imported; with --strict\n"
+	  "nothing is written when any row is bad.  The temporary passwords of new\n"
+	  "members exist only in the letters CSV (mode 0600): when there are new\n"
+	  "members to issue by letter, give --letters-csv, or --no-letters to issue\n"
+	  "them without letters (reissue later); --letters-pdf also makes the\n"
+	  "printable letters.  --jobs: hashing threads (default: one per processor);\n"
+	  "--window: directory writes in flight (default 32).  Columns:\n" },
 	{ "show", cmd_show, O_BY, 1, 1, "show [--by number|login] KEY",
 	  "Show a member, by login ID or member number (--by to say which).\n" },
-	{ "list", cmd_list, O_STATE, 0, 0, "list [--state issued|registered|disabled|locked]",
-	  "List the society's members, read in pages.\n" },
+	{ "list", cmd_list, O_STATE | O_NOTIFY, 0, 0,
+	  "list [--state issued|registered|disabled|locked] | --notify CATEGORY",
+	  "List the society's members, read in pages.  With --notify, the members\n"
+	  "who want the notice mails of CATEGORY (medical 医療費通知, generic\n"
+	  "ジェネリック通知, magazine 健保組合メールマガジン, documents\n"
+	  "通知書・証明書配布, applications 申請書公開), registered and not disabled,\n"
+	  "with the addresses the mails go to: CSV on stdout (member_number,\n"
+	  "login_id, mail1, mail2, mail3), or JSON with --json.\n" },
+	{ "history", cmd_history, O_BY | O_ACCESSLOG, 1, 1,
+	  "history [--by number|login] KEY [--accesslog DN]",
+	  "A member's changes and logins, oldest first, from slapd's access log\n"
+	  "(slapo-accesslog, the database cn=accesslog that kenpo-admin init sets\n"
+	  "up; --accesslog for another): when (in the society's time zone), who\n"
+	  "(kenpod, an administrator), what (login, failed login, locked, profile,\n"
+	  "password, ...) and, for fields that are no secret, the old and new\n"
+	  "values.  Needs read access to the access log (the administrator).\n" },
 	{ "lock", cmd_lock, O_BY, 1, 1, "lock [--by number|login] KEY",
 	  "Lock the account (ppolicy's administrative lock, pwdAccountLockedTime\n"
 	  "000001010000Z) until unlock.\n" },
@@ -318,6 +462,12 @@ static const struct command {
 	  "Disable the account (kenpoDisabled): no login, no passwd entry.\n" },
 	{ "enable", cmd_enable, O_BY, 1, 1, "enable [--by number|login] KEY",
 	  "Enable a disabled account again.\n" },
+	{ "set", cmd_set, O_BY, 2, 64, "set [--by number|login] KEY FIELD=VALUE ...",
+	  "Change a member's profile settings: nickname=TEXT, key_required=yes|no,\n"
+	  "notify_medical, notify_generic, notify_magazine, notify_documents,\n"
+	  "notify_applications=yes|no (the five 通知メール).  All are checked before\n"
+	  "one change writes them; each field changed is an audit line with its old\n"
+	  "and new value.\n" },
 	{ "reissue", cmd_reissue, O_BY | O_LETTERS | O_LETTERS_PDF | O_VALIDITY, 1, 1,
 	  "reissue [--by number|login] KEY [--letters-csv FILE [--letters-pdf FILE]]\n"
 	  "        [--validity DUR]",
@@ -348,7 +498,8 @@ static const struct command {
 enum {
 	L_SOCKET = 256, L_JSON, L_LETTERS, L_NO_LETTERS, L_STRICT, L_VALIDITY, L_WINDOW,
 	L_STATE, L_BY, L_YES, L_APPLY, L_NUMBER, L_NAME, L_BIRTH, L_MAIL, L_HOUSEHOLD,
-	L_NICKNAME, L_KEYREQ, L_VERSION, L_LETTERS_PDF,
+	L_NICKNAME, L_KEYREQ, L_VERSION, L_LETTERS_PDF, L_DRY_RUN, L_FULL, L_DISABLE_MISSING,
+	L_ENCODING, L_POSTAL, L_ADDRESS, L_EMPLOYER, L_OFFICE, L_NOTIFY, L_ACCESSLOG, L_LANG,
 };
 
 static const struct option long_options[] = {
@@ -382,6 +533,17 @@ static const struct option long_options[] = {
 	{ "household", required_argument, NULL, L_HOUSEHOLD },
 	{ "nickname", required_argument, NULL, L_NICKNAME },
 	{ "key-required", required_argument, NULL, L_KEYREQ },
+	{ "dry-run", no_argument, NULL, L_DRY_RUN },
+	{ "full", no_argument, NULL, L_FULL },
+	{ "disable-missing", no_argument, NULL, L_DISABLE_MISSING },
+	{ "encoding", required_argument, NULL, L_ENCODING },
+	{ "postal-code", required_argument, NULL, L_POSTAL },
+	{ "address", required_argument, NULL, L_ADDRESS },
+	{ "employer", required_argument, NULL, L_EMPLOYER },
+	{ "office-code", required_argument, NULL, L_OFFICE },
+	{ "notify", required_argument, NULL, L_NOTIFY },
+	{ "accesslog", required_argument, NULL, L_ACCESSLOG },
+	{ "lang", required_argument, NULL, L_LANG },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -404,7 +566,9 @@ static const char general_help[] =
 	"  --socket PATH   kenpod's socket (default: from the configuration)\n"
 	"Output:\n"
 	"  --json          for scripts: one JSON object on stdout, errors included\n"
-	"                  (\"ok\"; on failure \"error\", \"message\", \"exit\"; see kenpo(1))\n"
+	"                  (\"ok\"; on failure \"error\", \"message\" {en, ja}, \"exit\";\n"
+	"                  see kenpo(1))\n"
+	"  --lang ja|en    language of the messages (default: from LC_ALL, LC_MESSAGES, LANG)\n"
 	"  -v, --verbose   say more\n"
 	"\n"
 	"Commands:\n";
@@ -474,6 +638,12 @@ static const struct {
 	{ L_HOUSEHOLD, O_HOUSEHOLD, offsetof(struct admin_opts, household) },
 	{ L_NICKNAME, O_NICKNAME, offsetof(struct admin_opts, nickname) },
 	{ L_KEYREQ, O_KEYREQ, offsetof(struct admin_opts, key_required) },
+	{ L_POSTAL, O_POSTAL, offsetof(struct admin_opts, postal_code) },
+	{ L_ADDRESS, O_ADDRESS, offsetof(struct admin_opts, address) },
+	{ L_EMPLOYER, O_EMPLOYER, offsetof(struct admin_opts, employer) },
+	{ L_OFFICE, O_OFFICE, offsetof(struct admin_opts, office_code) },
+	{ L_NOTIFY, O_NOTIFY, offsetof(struct admin_opts, notify) },
+	{ L_ACCESSLOG, O_ACCESSLOG, offsetof(struct admin_opts, accesslog) },
 	{ 'H', 0, offsetof(struct admin_opts, uri) },
 	{ 'D', 0, offsetof(struct admin_opts, bind_dn) },
 	{ 'y', 0, offsetof(struct admin_opts, pw_file) },
@@ -496,6 +666,9 @@ static const struct {
 	{ L_STRICT, O_STRICT, offsetof(struct admin_opts, strict) },
 	{ L_YES, O_YES, offsetof(struct admin_opts, yes) },
 	{ L_APPLY, O_APPLY, offsetof(struct admin_opts, apply) },
+	{ L_DRY_RUN, O_DRY_RUN, offsetof(struct admin_opts, dry_run) },
+	{ L_FULL, O_FULL, offsetof(struct admin_opts, full) },
+	{ L_DISABLE_MISSING, O_DISABLE_MISSING, offsetof(struct admin_opts, disable_missing) },
 };
 
 /* Options with a value to check.  0, or -1 (message printed). */
@@ -518,6 +691,19 @@ special_option(int c, const char *arg, struct admin_opts *o, unsigned *seen)
 	if (c == L_WINDOW) {
 		*seen |= O_WINDOW;
 		return parse_number_opt(arg, "--window", ADMIN_WINDOW_MAX, &o->window);
+	}
+	if (c == L_ENCODING) {
+		*seen |= O_ENCODING;
+		if (roster_encoding_parse(arg, &o->encoding) == 0)
+			return 0;
+		admin_error("--encoding: utf-8, utf-16 or cp932 (shift_jis), not %s", arg);
+		return -1;
+	}
+	if (c == L_LANG) {
+		if (kenpo_lang_parse(arg, &output.lang) == 0)
+			return 0;
+		admin_error("--lang: ja or en, not %s", arg);
+		return -1;
 	}
 	return -1;
 }
@@ -567,6 +753,15 @@ check_options(const struct admin_opts *o)
 	}
 	if (o->by != NULL && strcmp(o->by, "number") != 0 && strcmp(o->by, "login") != 0) {
 		admin_error("--by: number or login, not %s", o->by);
+		return -1;
+	}
+	if (o->disable_missing && !o->full) {
+		admin_error("--disable-missing needs --full: only a roster that lists every member "
+			    "says who is missing");
+		return -1;
+	}
+	if (o->notify != NULL && o->state != NULL) {
+		admin_error("--notify and --state exclude each other");
 		return -1;
 	}
 	return 0;
@@ -800,6 +995,35 @@ connect_directory(struct admin *a)
 	return ADMIN_OK;
 }
 
+/* kenpo-admin works for one society at a time, in its time zone: dates
+ * of the roster (資格喪失日, "today"), the letters' expiry and the history
+ * are in local time there.  One thread sets TZ before any other starts. */
+static int
+society_zone(const struct admin *a)
+{
+	const struct kenpo_society *k = a->cfg != NULL ? kenpo_config_society(a->cfg, a->soc.id)
+				      : NULL;
+	char tz[300];
+
+	snprintf(tz, sizeof tz, ":%.290s", k != NULL ? k->timezone : KENPO_DEFAULT_TIMEZONE);
+	if (setenv("TZ", tz, 1) != 0) {
+		admin_error("cannot set the time zone %s", tz + 1);
+		return ADMIN_ERROR;
+	}
+	tzset();
+	return ADMIN_OK;
+}
+
+/* Who is changing the directory, for the audit lines: the identity bound
+ * (Who am I?, RFC 4532). */
+static void
+note_identity(struct admin *a)
+{
+	if (dir_whoami(a->dir, a->who, sizeof a->who) != 0 || a->who[0] == '\0')
+		snprintf(a->who, sizeof a->who, "%s", a->o.bind_dn != NULL ? a->o.bind_dn :
+			 "anonymous");
+}
+
 static int
 run(struct admin *a, const struct command *cmd)
 {
@@ -811,16 +1035,42 @@ run(struct admin *a, const struct command *cmd)
 	}
 	rc = resolve_society(a);
 	if (rc == ADMIN_OK)
+		rc = society_zone(a);
+	if (rc == ADMIN_OK)
 		rc = admin_letters_pdf_ready(a);
-	if (rc == ADMIN_OK && cmd->fn != cmd_letters)   /* a file to a file */
+	if (rc == ADMIN_OK && cmd->fn != cmd_letters) {   /* a file to a file */
 		rc = connect_directory(a);
+		if (rc == ADMIN_OK)
+			note_identity(a);
+	}
 	if (rc == ADMIN_OK && cmd->fn != cmd_init && cmd->fn != cmd_letters)
 		rc = check_society_entry(a);
 	if (rc == ADMIN_OK)
+		admin_audit_open(a);
+	if (rc == ADMIN_OK)
 		rc = admin_letters_pdf(a, cmd->fn(a));
+	admin_audit_close(a);
 	if (a->changed)
 		(void)admin_flush_kenpod(a);
 	return rc;
+}
+
+/* The language of the messages, as kenpo(1) chooses it: Japanese when the
+ * first of LC_ALL, LC_MESSAGES and LANG that is set names Japanese. */
+static enum kenpo_lang
+lang_from_environment(void)
+{
+	static const char *const vars[] = { "LC_ALL", "LC_MESSAGES", "LANG" };
+	enum kenpo_lang lang = KENPO_LANG_EN;
+	const char *v;
+	size_t i;
+
+	for (i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+		v = getenv(vars[i]);
+		if (v != NULL && v[0] != '\0')
+			return kenpo_lang_parse(v, &lang) == 0 ? lang : KENPO_LANG_EN;
+	}
+	return lang;
 }
 
 /* Whether --json is among the options, known before they are parsed so
@@ -849,6 +1099,7 @@ main(int argc, char **argv)
 	if (setenv("_KENPO_NSS_LOOPS", "NO", 1) != 0)
 		return ADMIN_ERROR;
 	output.json = json_asked(argc, argv);
+	output.lang = lang_from_environment();
 	rc = parse_args(argc, argv, &a, &cmd);
 	if (rc < 0)
 		return ADMIN_OK;
