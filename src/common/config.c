@@ -15,6 +15,7 @@
 #include <autoconfig.h>
 
 #include "config.h"
+#include "pwmap.h"
 #include "config-int.h"
 #include "localname.h"
 #include "readfile.h"
@@ -100,6 +101,7 @@ static const struct keyword kenpod_keywords[] = {
 	/* 8K is libsodium's crypto_pwhash_MEMLIMIT_MIN. */
 	{ "argon2_m", KW_SIZE, D(argon2_memlimit), 8192, 4ULL << 30, "64M", 0, NULL, NULL },
 	{ "log_level", KW_WORD, D(log_level), 1, 16, "info", 0, log_words, NULL },
+	{ "passwd_map", KW_PATH, D(passwd_map), 1, PATH_LEN, KENPO_PWMAP_PATH, 0, NULL, NULL },
 };
 
 /* Every validity may be as short as one second, so that tests run the real

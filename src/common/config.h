@@ -110,6 +110,7 @@ struct kenpo_config {
 	unsigned long long argon2_opslimit; /* argon2_t = 2 (1..10) */
 	size_t argon2_memlimit;             /* argon2_m = 64M (8K..4G) */
 	char *log_level;           /* log_level = info|debug, stored in lower case */
+	char *passwd_map;          /* passwd_map = RUNDIR/kenpo/passwd.mc (pwmap.h) */
 
 	struct kenpo_society *societies;
 	size_t nsocieties;
