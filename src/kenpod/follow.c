@@ -103,7 +103,7 @@ apply_entry(struct reading *r, const struct kenpo_sync_event *ev)
 	r->seen++;
 	if (user ? pubmap_file_put(&r->building, ev->uuid, rec) == MAPFILE_ERROR :
 	    mapfile_drop(r->building, ev->uuid) == MAPFILE_ERROR)
-		log_msg(LOG_ERR, "passwd map: %.200s could not be stored", ev->dn);
+		log_msg(LOG_ERR, "%.200s could not be stored", ev->dn);
 }
 
 /* A base is read whole; when all are, the new file replaces the old. */
@@ -119,7 +119,7 @@ refreshed(struct reading *r)
 	if (pubmap_publish(kd->map, r->building) == 0) {
 		/* Answers cached while there was no map may be older than it. */
 		cache_flush(kd->cache);
-		log_msg(LOG_INFO, "passwd map: %zu members of %zu entries read in %.1f s, "
+		log_msg(LOG_INFO, "%zu members of %zu entries read in %.1f s, "
 			"following the directory", n, r->seen,
 			(double)(kenpo_now_ms() - r->started) / 1000.0);
 	}
@@ -171,13 +171,13 @@ report(struct follow *f, int rc, const char *what)
 	const struct kenpo_config *cfg = f->kd->cfg;
 
 	if (rc == LDAP_UNAVAILABLE_CRITICAL_EXTENSION) {
-		log_msg(LOG_ERR, "passwd map: %.200s does not serve content synchronisation "
+		log_msg(LOG_ERR, "%.200s does not serve content synchronisation "
 			"(load slapd's syncprov overlay on the members' database); members are "
 			"looked up in the directory one by one", cfg->ldap_uri);
 		return;
 	}
 	if (!f->reported)
-		log_msg(LOG_WARNING, "passwd map: %s %.200s: %.300s; trying again", what,
+		log_msg(LOG_WARNING, "%s %.200s: %.300s; trying again", what,
 			cfg->ldap_uri, kenpo_sync_error(rc));
 	f->reported = 1;
 }
@@ -199,14 +199,14 @@ session(struct follow *f, int *worked)
 
 	r.building = pubmap_new_file(f->kd->map, err, sizeof err);
 	if (r.building == NULL) {
-		log_msg(LOG_ERR, "passwd map: %s", err);
+		log_msg(LOG_ERR, "%s", err);
 		return LDAP_NO_MEMORY;
 	}
 	rc = kenpo_sync_open(&p, f->bases, cfg->nsocieties, PASSWD_SYNC_FILTER, passwd_attrs, &s,
 			     err, sizeof err);
 	if (rc != LDAP_SUCCESS) {
 		if (!f->reported && rc != LDAP_UNAVAILABLE_CRITICAL_EXTENSION)
-			log_msg(LOG_WARNING, "passwd map: %.500s; trying again", err);
+			log_msg(LOG_WARNING, "%.500s; trying again", err);
 		f->reported = 1;
 		goto done;
 	}

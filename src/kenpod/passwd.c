@@ -109,20 +109,25 @@ entry_to_rec(const struct kenpo_society *soc, const struct myldap_entry *e,
  * chosen, but the directory may hold one from before, from another host's
  * kenpod or from an administrator's ldapmodify: it is never answered, so
  * that no member ever shadows root or a service account, whatever the
- * order of nsswitch.conf.
+ * order of nsswitch.conf.  `every` says the whole membership is being
+ * read (the passwd map): then only the lists the sources enumerate are
+ * consulted (localname.h), as asking every source for each of a million
+ * members would take minutes.
  */
 static int
-host_owns(const struct kenpo_pwrec *rec, const char **why)
+host_owns(const struct kenpo_pwrec *rec, int every, const char **why)
 {
 	const char *name = kenpo_pwrec_str(rec, rec->name);
 	struct passwd pw, *pwp = NULL;
 	char buf[1024];
 
-	if (kenpo_localname_on_host(name, strlen(name))) {
+	if (every ? kenpo_localname_listed(name, strlen(name)) :
+	    kenpo_localname_on_host(name, strlen(name))) {
 		*why = "uid names an account of this host";
 		return 1;
 	}
-	if (getpwuid_r((uid_t)rec->uid, &pw, buf, sizeof buf, &pwp) == 0 && pwp != NULL) {
+	if (every ? kenpo_localuid_listed(rec->uid) :
+	    getpwuid_r((uid_t)rec->uid, &pw, buf, sizeof buf, &pwp) == 0 && pwp != NULL) {
 		*why = "uidNumber is an account of this host";
 		return 1;
 	}
@@ -155,7 +160,7 @@ passwd_entry_rec(const struct kenpo_society *soc, const struct myldap_entry *e,
 	*why = NULL;
 	if (!is_user(e))
 		return 1;
-	if (entry_to_rec(soc, e, rec, recsz, why) != 0 || host_owns(rec, why))
+	if (entry_to_rec(soc, e, rec, recsz, why) != 0 || host_owns(rec, 1, why))
 		return -1;
 	return 0;
 }
@@ -190,7 +195,7 @@ search_society(struct request *rq, const struct kenpo_society *soc,
 		f->count++;   /* more than the two read: a duplicate in any case */
 	for (i = 0; i < res->nentries; i++) {
 		if (entry_to_rec(soc, &res->entries[i], rec, sizeof buf, &why) != 0 ||
-		    host_owns(rec, &why)) {
+		    host_owns(rec, 0, &why)) {
 			passwd_log_bad_entry(&res->entries[i], why);
 			continue;
 		}
@@ -427,7 +432,7 @@ list_society(struct request *rq, const struct kenpo_society *soc,
 	*recs = grown;
 	for (i = 0; i < res->nentries; i++) {
 		if (entry_to_rec(soc, &res->entries[i], rec, sizeof buf, &why) != 0 ||
-		    host_owns(rec, &why)) {
+		    host_owns(rec, 0, &why)) {
 			passwd_log_bad_entry(&res->entries[i], why);
 			continue;
 		}

@@ -26,10 +26,12 @@
 #include "pubmap.h"
 
 /* A forget is not applied to a member whose record the follower changed
- * this recently: that record is the new state already (the directory
- * announced the change before kenpod's request got its answer). */
+ * since the request that made the change began: that record is the new
+ * state already (the directory announced the change before kenpod's
+ * request got its answer).  The follower's changes of the last RECENT_MS
+ * are remembered, RECENT_MAX at most. */
 #define RECENT_MAX 1024
-#define RECENT_MS 2000
+#define RECENT_MS 10000
 /* New files are sized for this many records at least, and this many
  * bytes a record. */
 #define FILE_RECORDS_MIN 1024
@@ -293,15 +295,15 @@ pubmap_byuid(struct pubmap *pm, uint32_t uid, struct kenpo_pwrec *out, size_t ou
 
 /* ---- changes ---- */
 
-/* Whether the follower changed uid's record within RECENT_MS (lock held). */
+/* Whether the follower changed uid's record at `since` or later (lock
+ * held). */
 static int
-recently_changed(const struct pubmap *pm, uint32_t uid, int64_t now)
+changed_since(const struct pubmap *pm, uint32_t uid, int64_t since)
 {
 	size_t i;
 
 	for (i = 0; i < RECENT_MAX; i++)
-		if (pm->recent[i].ms != 0 && pm->recent[i].uid == uid &&
-		    now - pm->recent[i].ms <= RECENT_MS)
+		if (pm->recent[i].ms != 0 && pm->recent[i].uid == uid && pm->recent[i].ms >= since)
 			return 1;
 	return 0;
 }
@@ -317,10 +319,14 @@ note_change(struct pubmap *pm, uint32_t uid)
 void
 pubmap_forget(struct pubmap *pm, const char *name, uint32_t uid)
 {
+	int64_t now = kenpo_pwmap_now_ms(), since = log_request_began();
+
 	if (pm == NULL || name == NULL)
 		return;
+	if (since <= 0 || since > now || now - since > RECENT_MS)
+		since = now - RECENT_MS;
 	pthread_mutex_lock(&pm->lock);
-	if (pm->live != NULL && !recently_changed(pm, uid, kenpo_pwmap_now_ms()) &&
+	if (pm->live != NULL && !changed_since(pm, uid, since) &&
 	    mapfile_unlink(pm->live, name, uid) == MAPFILE_OK)
 		log_msg(LOG_DEBUG, "passwd map: uid %lu taken out until the directory says more",
 			(unsigned long)uid);
