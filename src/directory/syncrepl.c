@@ -10,7 +10,8 @@
  *       refreshDelete / refreshPresent with refreshDone -> REFRESHED;
  *       syncIdSet with refreshDeletes -> GONE for each UUID;
  *       newcookie, and the rest -> ignored
- *   SearchResultDone -> the search ended: its result code
+ *   SearchResultDone -> the search ended: its result code (noSuchObject:
+ *       REFRESHED, missing)
  */
 #include "autoconfig.h"
 
@@ -376,15 +377,22 @@ done:
 	return rc;
 }
 
-/* A SearchResultDone: the search ended.  Its result code, never success. */
+/* A SearchResultDone: the search ended.  Its result code, never success,
+ * but for a base that does not exist: an empty base, read whole. */
 static int
-on_done(struct kenpo_sync *s, LDAPMessage *msg)
+on_done(struct kenpo_sync *s, LDAPMessage *msg, struct kenpo_sync_event *ev, int *have)
 {
 	int err = LDAP_OTHER, rc;
 
 	rc = ldap_parse_result(s->ld, msg, &err, NULL, NULL, NULL, NULL, 0);
 	if (rc != LDAP_SUCCESS)
 		return rc;
+	if (err == LDAP_NO_SUCH_OBJECT) {
+		ev->kind = KENPO_SYNC_REFRESHED;
+		ev->missing = 1;
+		*have = 1;
+		return LDAP_SUCCESS;
+	}
 	return err == LDAP_SUCCESS ? LDAP_OTHER : err;
 }
 
@@ -403,7 +411,7 @@ on_message(struct kenpo_sync *s, LDAPMessage *msg, struct kenpo_sync_event *ev, 
 	case LDAP_RES_INTERMEDIATE:
 		return on_intermediate(s, msg, ev, have);
 	case LDAP_RES_SEARCH_RESULT:
-		return on_done(s, msg);
+		return on_done(s, msg, ev, have);
 	default:
 		return LDAP_SUCCESS;
 	}

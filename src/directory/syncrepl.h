@@ -28,7 +28,9 @@
 enum kenpo_sync_kind {
 	KENPO_SYNC_ENTRY,       /* an entry as it is now (added, or changed) */
 	KENPO_SYNC_GONE,        /* the entry of uuid is gone or out of scope */
-	KENPO_SYNC_REFRESHED,   /* base `base` is read whole: changes follow */
+	KENPO_SYNC_REFRESHED,   /* base `base` is read whole: changes follow
+				 * (missing: the base does not exist, so it
+				 * holds nothing and its search has ended) */
 };
 
 struct kenpo_sync_event {
@@ -40,6 +42,7 @@ struct kenpo_sync_event {
 			    * list of its values (NUL-terminated; values holding
 			    * a NUL are left out) */
 	size_t nattrs;
+	int missing;                            /* REFRESHED: no such base */
 };
 
 struct kenpo_sync;

@@ -140,6 +140,9 @@ apply(struct reading *r, const struct kenpo_sync_event *ev)
 			pubmap_drop(r->f->kd->map, ev->uuid);
 		break;
 	case KENPO_SYNC_REFRESHED:
+		if (ev->missing)
+			log_msg(LOG_WARNING, "search base %.200s does not exist",
+				r->f->bases[ev->base]);
 		refreshed(r);
 		break;
 	}

@@ -259,7 +259,8 @@ answer(enum pubmap_hit map, enum cache_hit hit, struct kenpo_pwrec *rec, int rc,
 		rc = KENPO_RES_NOTFOUND;
 	if (rc == KENPO_RES_OK)
 		put_pwrec(out, rec);
-	log_msg(LOG_DEBUG, "%s%s", map == PUBMAP_HIT ? "map: " : hit != CACHE_MISS ? "cached: " : "",
+	log_msg(LOG_DEBUG, "%s%s", map == PUBMAP_HIT || map == PUBMAP_ABSENT ? "map: " :
+		hit != CACHE_MISS ? "cached: " : "",
 		rc == KENPO_RES_OK ? "found" : rc == KENPO_RES_NOTFOUND ? "not found" :
 		rc == KENPO_RES_UNAVAIL ? "directory unavailable" : "failed");
 	return rc;
@@ -267,10 +268,11 @@ answer(enum pubmap_hit map, enum cache_hit hit, struct kenpo_pwrec *rec, int rc,
 
 /*
  * The cache's word on a key the map could not answer.  While the map is
- * usable it holds every member, so its miss stands for itself and only
- * "no such user" answers of the cache count (members found in the
- * directory are not cached then: the map has them, or will within a
- * moment); without a map the cache answers both.
+ * usable it holds every member, so only "no such user" answers of the
+ * cache count (members found in the directory are not cached then: the
+ * map has them, or will within a moment); without a map the cache answers
+ * both.  A map in step with the directory answers misses itself
+ * (PUBMAP_ABSENT), and the cache is not asked at all.
  */
 static enum cache_hit
 cache_word(enum pubmap_hit map, enum cache_hit hit)
@@ -321,6 +323,8 @@ passwd_byname(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 	memcpy(name, s, len);
 	name[len] = '\0';
 	map = pubmap_byname(rq->kd->map, name, rec, sizeof buf);
+	if (map == PUBMAP_ABSENT)
+		return answer(map, hit, rec, KENPO_RES_NOTFOUND, out);
 	if (map != PUBMAP_HIT)
 		hit = cache_word(map, cache_get_byname(rq->kd->cache, name, rec, sizeof buf));
 	/* The cache is keyed without regard to case. */
@@ -389,6 +393,8 @@ passwd_byuid(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 	if (!uid_in_any_society(rq->kd->cfg, uid))
 		return KENPO_RES_NOTFOUND;
 	map = pubmap_byuid(rq->kd->map, uid, rec, sizeof buf);
+	if (map == PUBMAP_ABSENT)
+		return answer(map, hit, rec, KENPO_RES_NOTFOUND, out);
 	if (map != PUBMAP_HIT)
 		hit = cache_word(map, cache_get_byuid(rq->kd->cache, uid, rec, sizeof buf));
 	if (map != PUBMAP_HIT && hit == CACHE_MISS) {

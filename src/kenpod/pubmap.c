@@ -25,6 +25,9 @@
 #include "log.h"
 #include "pubmap.h"
 
+/* The seed of the names kept in `forgot`: any, as long as it is fixed. */
+#define FORGOT_SEED 0x6b656e70u
+
 /* A forget is not applied to a member whose record the follower changed
  * since the request that made the change began: that record is the new
  * state already (the directory announced the change before kenpod's
@@ -37,6 +40,13 @@
 #define FILE_RECORDS_MIN 1024
 #define RECORD_BYTES_GUESS 96
 
+/* A name or uid kenpod changed (pubmap_forget). */
+struct forgotten {
+	uint32_t name_hash;
+	uint32_t uid;
+	int64_t ms;
+};
+
 struct pubmap {
 	char path[PATH_MAX];
 	char socket[KENPO_PWMAP_SOCKET_MAX];
@@ -45,13 +55,15 @@ struct pubmap {
 	pthread_mutex_t lock;
 	pthread_rwlock_t rw;
 	struct mapfile *live;           /* published, or NULL */
-	int in_sync;
+	atomic_int in_sync;
 	int64_t lost_ms;                /* when the directory was lost; 0: never had it */
 	struct {
 		uint32_t uid;
 		int64_t ms;
 	} recent[RECENT_MAX];
 	size_t recent_next;
+	struct forgotten forgot[RECENT_MAX];
+	size_t forgot_next;
 	pthread_cond_t wake;            /* the heartbeat's sleep */
 	int stopping;
 	pthread_t beat;
@@ -239,6 +251,37 @@ pubmap_free(struct pubmap *pm)
 
 /* ---- lookups ---- */
 
+/* Whether kenpod changed this name (NULL: none) or uid within RECENT_MS
+ * (lock held). */
+static int
+forgotten(const struct pubmap *pm, const char *name, uint32_t uid, int64_t now)
+{
+	uint32_t h = name != NULL ? kenpo_pwmap_hash_name(FORGOT_SEED, name, strlen(name)) : 0;
+	size_t i;
+
+	for (i = 0; i < RECENT_MAX; i++) {
+		if (pm->forgot[i].ms == 0 || now - pm->forgot[i].ms > RECENT_MS)
+			continue;
+		if (name != NULL ? pm->forgot[i].name_hash == h : pm->forgot[i].uid == uid)
+			return 1;
+	}
+	return 0;
+}
+
+/* What a miss of the map means for this key. */
+static enum pubmap_hit
+miss(struct pubmap *pm, const char *name, uint32_t uid)
+{
+	int absent;
+
+	if (!atomic_load(&pm->in_sync))
+		return PUBMAP_MISS;
+	pthread_mutex_lock(&pm->lock);
+	absent = !forgotten(pm, name, uid, kenpo_pwmap_now_ms());
+	pthread_mutex_unlock(&pm->lock);
+	return absent ? PUBMAP_ABSENT : PUBMAP_MISS;
+}
+
 static enum pubmap_hit
 found(struct pubmap *pm, enum kenpo_pwmap_found r, const struct kenpo_pwent *e,
       struct kenpo_pwrec *out, size_t outsz)
@@ -265,6 +308,7 @@ pubmap_byname(struct pubmap *pm, const char *name, struct kenpo_pwrec *out, size
 	char buf[KENPO_PWMAP_COPY_MAX];
 	enum kenpo_pwmap_found r = KENPO_PWMAP_UNUSABLE;
 	struct kenpo_pwent e;
+	enum pubmap_hit hit;
 
 	if (pm == NULL)
 		return PUBMAP_NONE;
@@ -273,7 +317,8 @@ pubmap_byname(struct pubmap *pm, const char *name, struct kenpo_pwrec *out, size
 		r = kenpo_pwmap_byname(mapfile_view(pm->live), kenpo_pwmap_now_ms(), name, &e, buf,
 				       sizeof buf);
 	pthread_rwlock_unlock(&pm->rw);
-	return found(pm, r, &e, out, outsz);
+	hit = found(pm, r, &e, out, outsz);
+	return hit == PUBMAP_MISS ? miss(pm, name, 0) : hit;
 }
 
 enum pubmap_hit
@@ -282,6 +327,7 @@ pubmap_byuid(struct pubmap *pm, uint32_t uid, struct kenpo_pwrec *out, size_t ou
 	char buf[KENPO_PWMAP_COPY_MAX];
 	enum kenpo_pwmap_found r = KENPO_PWMAP_UNUSABLE;
 	struct kenpo_pwent e;
+	enum pubmap_hit hit;
 
 	if (pm == NULL)
 		return PUBMAP_NONE;
@@ -290,7 +336,8 @@ pubmap_byuid(struct pubmap *pm, uint32_t uid, struct kenpo_pwrec *out, size_t ou
 		r = kenpo_pwmap_byuid(mapfile_view(pm->live), kenpo_pwmap_now_ms(), uid, &e, buf,
 				      sizeof buf);
 	pthread_rwlock_unlock(&pm->rw);
-	return found(pm, r, &e, out, outsz);
+	hit = found(pm, r, &e, out, outsz);
+	return hit == PUBMAP_MISS ? miss(pm, NULL, uid) : hit;
 }
 
 /* ---- changes ---- */
@@ -326,6 +373,11 @@ pubmap_forget(struct pubmap *pm, const char *name, uint32_t uid)
 	if (since <= 0 || since > now || now - since > RECENT_MS)
 		since = now - RECENT_MS;
 	pthread_mutex_lock(&pm->lock);
+	pm->forgot[pm->forgot_next].name_hash = kenpo_pwmap_hash_name(FORGOT_SEED, name,
+								      strlen(name));
+	pm->forgot[pm->forgot_next].uid = uid;
+	pm->forgot[pm->forgot_next].ms = now;
+	pm->forgot_next = (pm->forgot_next + 1) % RECENT_MAX;
 	if (pm->live != NULL && !changed_since(pm, uid, since) &&
 	    mapfile_unlink(pm->live, name, uid) == MAPFILE_OK)
 		log_msg(LOG_DEBUG, "passwd map: uid %lu taken out until the directory says more",

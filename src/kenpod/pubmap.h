@@ -13,7 +13,12 @@
  *   cache_positive_ttl (the safety net), then SUSPENDED until a new
  *   reading of the directory replaces it.
  * - A change kenpod makes itself takes the old record out of the lookups
- *   before the request that made it is answered (pubmap_forget).
+ *   before the request that made it is answered (pubmap_forget), and the
+ *   names and uids it changed are looked up in the directory, not only in
+ *   the map, for the next RECENT seconds (the directory announces the new
+ *   state within milliseconds).
+ * - While the follower is in sync, a name or uid the map lacks is nobody's:
+ *   kenpod answers "no such user" without asking the directory.
  * - The heartbeat is stamped every second; a kenpod that stops says so
  *   (SUSPENDED) and removes the file, one that dies stops stamping.
  *
@@ -51,7 +56,12 @@ void pubmap_free(struct pubmap *pm);
 
 enum pubmap_hit {
 	PUBMAP_NONE = 0,      /* no usable map: ask the directory */
-	PUBMAP_MISS,          /* the map has no such member (or two) */
+	PUBMAP_MISS,          /* the map has no such member (or two), but may be
+			       * behind: the directory is not followed right
+			       * now, or kenpod changed that name or uid a moment
+			       * ago (pubmap_forget); ask the directory */
+	PUBMAP_ABSENT,        /* no such member (or two): the map is in step
+			       * with the directory */
 	PUBMAP_HIT,           /* the record is in out */
 };
 
