@@ -895,8 +895,8 @@ test_example(void **state)
 
 	/* With every documented value switched on, the file still loads and
 	 * each documented default is the real one. */
-	/* All 59 keys are there: 6 set and 53 documented. */
-	assert_int_equal(uncomment_settings(text), 53);
+	/* All 60 keys are there: 6 set and 54 documented. */
+	assert_int_equal(uncomment_settings(text), 54);
 	if (access(TOKYO, F_OK) != 0) {
 		free(text);
 		kenpo_config_free(a);
@@ -919,6 +919,7 @@ test_example(void **state)
 	assert_int_equal(a->enumerate, b->enumerate);
 	assert_int_equal(a->cache_positive_ttl, b->cache_positive_ttl);
 	assert_int_equal(a->cache_negative_ttl, b->cache_negative_ttl);
+	assert_string_equal(b->passwd_map, "/run/kenpo/passwd.mc");
 	assert_int_equal(a->cache_size, 200000);
 	assert_int_equal(a->cache_size, b->cache_size);
 	assert_string_equal(a->smtp_url, b->smtp_url);
