@@ -47,7 +47,7 @@ SLAPADD = "/usr/sbin/slapadd"
 MODULE_DIR = "/usr/lib/ldap"
 SYSTEM_SCHEMA_DIR = "/etc/ldap/schema"
 SYSTEM_SCHEMAS = ("core", "cosine", "nis", "inetorgperson")
-MODULES = ("back_mdb", "ppolicy", "unique", "argon2", "dds", "accesslog")
+MODULES = ("back_mdb", "ppolicy", "unique", "argon2", "dds", "syncprov", "accesslog")
 
 SUFFIX = "dc=kenpo,dc=test"
 ADMIN_DN = "cn=admin," + SUFFIX
@@ -467,6 +467,7 @@ class Sandbox:
         self.builddir = os.path.abspath(builddir) if builddir else default_builddir()
         self.kenpod_conf = os.path.join(self.dir, "kenpod.conf")
         self.kenpod_socket = os.path.join(self.dir, "kenpod.sock")
+        self.kenpod_map = os.path.join(self.dir, "passwd.mc")
         self.kenpod_pidfile = os.path.join(self.dir, "kenpod.pid")
         self.kenpod_log = os.path.join(self.dir, "kenpod.log")
         self.secret_file = os.path.join(self.dir, "secret")
@@ -555,6 +556,11 @@ class Sandbox:
             ("olcDDSdefaultTtl", "3h"),
             # Short, so tests see expired tokens go.
             ("olcDDSinterval", "10s")]))
+        # Content synchronisation (RFC 4533): kenpod follows the members
+        # with it into its passwd map.
+        out.append(ldif_entry("olcOverlay={3}syncprov," + db, [
+            ("objectClass", "olcOverlayConfig"), ("objectClass", "olcSyncProvConfig"),
+            ("olcOverlay", "{3}syncprov")]))
         out.extend(self._accesslog_ldif(me))
         return "".join(out)
 
@@ -574,9 +580,9 @@ class Sandbox:
             ("olcDbIndex", "reqStart eq"),
             ("olcDbIndex", "reqDN eq"),
             ("olcAccess", '{0}to * by dn.exact="%s" manage by * none' % me)]),
-            ldif_entry("olcOverlay={3}accesslog,olcDatabase={1}mdb,cn=config", [
+            ldif_entry("olcOverlay={4}accesslog,olcDatabase={1}mdb,cn=config", [
                 ("objectClass", "olcOverlayConfig"), ("objectClass", "olcAccessLogConfig"),
-                ("olcOverlay", "{3}accesslog"),
+                ("olcOverlay", "{4}accesslog"),
                 ("olcAccessLogDB", ACCESSLOG_SUFFIX),
                 ("olcAccessLogOps", "writes"),
                 ("olcAccessLogSuccess", "TRUE"),
@@ -736,6 +742,7 @@ class Sandbox:
                                                          "libnss_kenpo.so.2")
         env["NSS_WRAPPER_MODULE_FN_PREFIX"] = "kenpo"
         env["KENPO_SOCKET"] = self.kenpod_socket
+        env["KENPO_PASSWD_MAP"] = self.kenpod_map
         return env
 
     def _start_slapd(self):
@@ -881,6 +888,7 @@ class Sandbox:
             # What libnss_kenpo needs to find the built module and kenpod.
             "LD_LIBRARY_PATH": os.path.join(self.builddir, ".libs"),
             "KENPO_SOCKET": self.kenpod_socket,
+            "KENPO_PASSWD_MAP": self.kenpod_map,
         }
 
     def write_env(self):
@@ -993,6 +1001,7 @@ class Sandbox:
         """kenpod.conf for this sandbox, with the settings applied."""
         k = {
             "socket": self.kenpod_socket,
+            "passwd_map": self.kenpod_map,
             "ldap_uri": self.ldapi_uri,
             "bind_dn": KENPOD_DN,
             "bind_password_file": self.kenpod_pw_file,
@@ -1127,6 +1136,8 @@ class Sandbox:
         base = os.path.join(self.dir, "kenpod-" + name)
         sock, log_path = base + ".sock", base + ".log"
         saved = (dict(self.kenpod_settings), dict(self.society_settings))
+        # Each kenpod publishes its own passwd map, as on its own host.
+        self.kenpod_settings.update({"passwd_map": base + ".mc"})
         self.kenpod_settings.update(kenpod or {})
         self.society_settings.update(society or {})
         try:

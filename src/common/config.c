@@ -15,6 +15,7 @@
 #include <autoconfig.h>
 
 #include "config.h"
+#include "pwmap.h"
 #include "config-int.h"
 #include "localname.h"
 #include "readfile.h"
@@ -102,6 +103,7 @@ static const struct keyword kenpod_keywords[] = {
 	{ "log_level", KW_WORD, D(log_level), 1, 16, "info", 0, log_words, NULL },
 	/* kenpo-admin's audit lines go here too (besides syslog). */
 	{ "admin_log", KW_PATH, D(admin_log), 1, PATH_LEN, NULL, 0, NULL, NULL },
+	{ "passwd_map", KW_PATH, D(passwd_map), 1, PATH_LEN, KENPO_PWMAP_PATH, 0, NULL, NULL },
 };
 
 /* Every validity may be as short as one second, so that tests run the real

@@ -111,6 +111,7 @@ struct kenpo_config {
 	size_t argon2_memlimit;             /* argon2_m = 64M (8K..4G) */
 	char *log_level;           /* log_level = info|debug, stored in lower case */
 	char *admin_log;           /* admin_log: kenpo-admin appends its audit lines here */
+	char *passwd_map;          /* passwd_map = RUNDIR/kenpo/passwd.mc (pwmap.h) */
 
 	struct kenpo_society *societies;
 	size_t nsocieties;

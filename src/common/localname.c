@@ -145,11 +145,14 @@ kenpo_localname_list_ok(const char *list, char *why, size_t whysz)
 
 /* ---- the host's names ---- */
 
-/* Every user and group name the sources enumerate, lower-cased and sorted. */
+/* Every user and group name the sources enumerate, lower-cased and sorted,
+ * and the uids of the users, sorted. */
 static struct {
 	pthread_mutex_t lock;
 	char **names;
 	size_t n;
+	unsigned long *uids;
+	size_t nuids;
 	time_t taken;
 } snap = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -183,6 +186,32 @@ names_push(char ***names, size_t *n, size_t *cap, const char *name)
 	return 0;
 }
 
+static int
+cmp_uids(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int
+uids_push(unsigned long **uids, size_t *n, size_t *cap, unsigned long uid)
+{
+	unsigned long *grown;
+
+	if (*n >= SNAPSHOT_MAX_NAMES)
+		return 0;
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 256;
+		grown = realloc(*uids, *cap * sizeof(*grown));
+		if (grown == NULL)
+			return -1;
+		*uids = grown;
+	}
+	(*uids)[(*n)++] = uid;
+	return 0;
+}
+
 static void
 names_free(char **names, size_t n)
 {
@@ -199,14 +228,16 @@ static void
 snapshot_take(void)
 {
 	char **names = NULL;
-	size_t n = 0, cap = 0;
+	unsigned long *uids = NULL;
+	size_t n = 0, cap = 0, nuids = 0, ucap = 0;
 	struct passwd *pw;
 	struct group *gr;
 	int failed = 0;
 
 	setpwent();
 	while (!failed && (pw = getpwent()) != NULL)
-		failed = names_push(&names, &n, &cap, pw->pw_name) != 0;
+		failed = names_push(&names, &n, &cap, pw->pw_name) != 0 ||
+			 uids_push(&uids, &nuids, &ucap, pw->pw_uid) != 0;
 	endpwent();
 	setgrent();
 	while (!failed && (gr = getgrent()) != NULL)
@@ -215,27 +246,68 @@ snapshot_take(void)
 	if (failed) {
 		/* Keep the old list rather than none. */
 		names_free(names, n);
+		free(uids);
 		return;
 	}
 	qsort(names, n, sizeof(*names), cmp_names);
+	qsort(uids, nuids, sizeof(*uids), cmp_uids);
 	names_free(snap.names, snap.n);
+	free(snap.uids);
 	snap.names = names;
 	snap.n = n;
+	snap.uids = uids;
+	snap.nuids = nuids;
 	snap.taken = time(NULL);
+}
+
+/* Take the snapshot again when it is older than SNAPSHOT_TTL_SECONDS
+ * (snap.lock held). */
+static void
+snapshot_fresh(void)
+{
+	time_t now = time(NULL);
+
+	if (snap.names == NULL || now - snap.taken >= SNAPSHOT_TTL_SECONDS || now < snap.taken)
+		snapshot_take();
 }
 
 static int
 snapshot_has(const char *lowered)
 {
 	const char *key = lowered;
-	time_t now = time(NULL);
 	int found;
 
 	pthread_mutex_lock(&snap.lock);
-	if (snap.names == NULL || now - snap.taken >= SNAPSHOT_TTL_SECONDS || now < snap.taken)
-		snapshot_take();
+	snapshot_fresh();
 	found = snap.n > 0 &&
 		bsearch(&key, snap.names, snap.n, sizeof(*snap.names), cmp_names) != NULL;
+	pthread_mutex_unlock(&snap.lock);
+	return found;
+}
+
+int
+kenpo_localname_listed(const char *id, size_t len)
+{
+	char lowered[NAME_MAX_BYTES + 1];
+	size_t i;
+
+	if (len == 0 || len > NAME_MAX_BYTES || memchr(id, '\0', len) != NULL)
+		return 0;
+	for (i = 0; i < len; i++)
+		lowered[i] = lower(id[i]);
+	lowered[len] = '\0';
+	return snapshot_has(lowered);
+}
+
+int
+kenpo_localuid_listed(unsigned long uid)
+{
+	int found;
+
+	pthread_mutex_lock(&snap.lock);
+	snapshot_fresh();
+	found = snap.nuids > 0 &&
+		bsearch(&uid, snap.uids, snap.nuids, sizeof(*snap.uids), cmp_uids) != NULL;
 	pthread_mutex_unlock(&snap.lock);
 	return found;
 }

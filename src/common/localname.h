@@ -39,6 +39,14 @@ int kenpo_localname_reserved(const char *id, size_t len, const char *extra);
  * Thread-safe. */
 int kenpo_localname_on_host(const char *id, size_t len);
 
+/* The same questions for many names and uids at once (kenpod's passwd
+ * map reads every member): only the lists the sources enumerate are
+ * consulted, never the sources by name, so that a check costs a binary
+ * search instead of a lookup in every source.  A name or uid known only to
+ * a source that does not enumerate passes here.  1 when listed, else 0. */
+int kenpo_localname_listed(const char *id, size_t len);
+int kenpo_localuid_listed(unsigned long uid);
+
 /* KENPO_RULE_ID_RESERVED when either of the two above holds, else 0. */
 unsigned kenpo_localname_check(const char *id, size_t len, const char *extra);
 

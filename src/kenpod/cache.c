@@ -3,9 +3,10 @@
  *
  * A hash table with chaining, keyed with libsodium's SipHash
  * (crypto_shorthash) under a random key so that crafted names cannot pile
- * up in one bucket, plus a list in insertion order to drop the oldest
- * entry when the cache is full.  Written here rather than taken from libc
- * because hsearch_r() has a fixed size and cannot delete.
+ * up in one bucket, plus two lists in insertion order, one for members
+ * and one for "no such user", each dropping its own oldest entry when
+ * full.  Written here rather than taken from libc because hsearch_r() has
+ * a fixed size and cannot delete.
  */
 #include "autoconfig.h"
 
@@ -17,12 +18,13 @@
 
 #include "cache.h"
 #include "proto.h"
+#include "pubmap.h"
 
 enum ckind { BY_NAME = 'n', BY_UID = 'u' };
 
 struct centry {
 	struct centry *hnext;           /* next in the bucket */
-	struct centry *older, *newer;   /* insertion order */
+	struct centry *older, *newer;   /* insertion order, in its kind's list */
 	int64_t expires;                /* CLOCK_MONOTONIC ms */
 	uint64_t hash;
 	enum ckind kind;
@@ -39,14 +41,21 @@ struct cache_list {
 	struct kenpo_pwrec **recs;
 };
 
+/* The entries of one kind (members, or "no such user"), oldest first. */
+struct age_list {
+	struct centry *oldest, *newest;
+	size_t count;
+};
+
 struct cache {
 	pthread_rwlock_t lock;
 	unsigned char key[crypto_shorthash_KEYBYTES];
 	struct centry **buckets;
 	size_t nbuckets;                /* a power of two */
-	struct centry *oldest, *newest;
-	size_t count, max;
+	struct age_list found, missing;
+	size_t max;                     /* entries of each kind */
 	int64_t positive_ms, negative_ms;
+	struct pubmap *map;
 
 	pthread_mutex_t list_lock;
 	struct cache_list *list;
@@ -160,7 +169,7 @@ cache_new(size_t max_entries, long positive_ttl, long negative_ttl)
 
 	if (c == NULL)
 		return NULL;
-	while (n < max_entries && n < ((size_t)1 << 30))
+	while (n < 2 * max_entries && n < ((size_t)1 << 30))
 		n <<= 1;
 	c->buckets = calloc(n, sizeof(*c->buckets));
 	if (c->buckets == NULL) {
@@ -177,17 +186,30 @@ cache_new(size_t max_entries, long positive_ttl, long negative_ttl)
 	return c;
 }
 
+void
+cache_attach_map(struct cache *c, struct pubmap *map)
+{
+	c->map = map;
+}
+
 static struct centry **
 bucket_of(struct cache *c, uint64_t hash)
 {
 	return &c->buckets[hash & (c->nbuckets - 1)];
 }
 
-/* Unlink e from its bucket and from the age list, and free it. */
+static struct age_list *
+list_of(struct cache *c, const struct centry *e)
+{
+	return e->rec != NULL ? &c->found : &c->missing;
+}
+
+/* Unlink e from its bucket and from its age list, and free it. */
 static void
 entry_drop(struct cache *c, struct centry *e)
 {
 	struct centry **pp = bucket_of(c, e->hash);
+	struct age_list *l = list_of(c, e);
 
 	while (*pp != e)
 		pp = &(*pp)->hnext;
@@ -195,12 +217,12 @@ entry_drop(struct cache *c, struct centry *e)
 	if (e->older != NULL)
 		e->older->newer = e->newer;
 	else
-		c->oldest = e->newer;
+		l->oldest = e->newer;
 	if (e->newer != NULL)
 		e->newer->older = e->older;
 	else
-		c->newest = e->older;
-	c->count--;
+		l->newest = e->older;
+	l->count--;
 	free(e->rec);
 	free(e);
 }
@@ -217,15 +239,15 @@ entry_find(struct cache *c, uint64_t hash, enum ckind kind, const char *name,
 	return NULL;
 }
 
-/* Make room: drop expired entries from the old end, then the oldest
- * entries until one more fits.  Called with the write lock held. */
+/* Make room in one kind's list: drop expired entries from the old end,
+ * then the oldest entries until one more fits.  Write lock held. */
 static void
-make_room(struct cache *c, int64_t now)
+make_room(struct cache *c, struct age_list *l, int64_t now)
 {
-	while (c->oldest != NULL && c->oldest->expires <= now)
-		entry_drop(c, c->oldest);
-	while (c->count >= c->max && c->oldest != NULL)
-		entry_drop(c, c->oldest);
+	while (l->oldest != NULL && l->oldest->expires <= now)
+		entry_drop(c, l->oldest);
+	while (l->count >= c->max && l->oldest != NULL)
+		entry_drop(c, l->oldest);
 }
 
 /* Insert (or replace) one entry; takes ownership of rec.  Write lock held. */
@@ -236,12 +258,13 @@ entry_insert(struct cache *c, enum ckind kind, const char *name, uint32_t uid,
 	size_t nlen = kind == BY_NAME ? strlen(name) : 0;
 	uint64_t hash = key_hash(c, kind, name, uid);
 	int64_t now = kenpo_now_ms();
+	struct age_list *l = rec != NULL ? &c->found : &c->missing;
 	struct centry *e, **bucket;
 
 	e = entry_find(c, hash, kind, name, uid);
 	if (e != NULL)
 		entry_drop(c, e);
-	make_room(c, now);
+	make_room(c, l, now);
 	e = calloc(1, sizeof(*e) + nlen + 1);
 	if (e == NULL) {
 		free(rec);
@@ -256,13 +279,13 @@ entry_insert(struct cache *c, enum ckind kind, const char *name, uint32_t uid,
 	bucket = bucket_of(c, hash);
 	e->hnext = *bucket;
 	*bucket = e;
-	e->older = c->newest;
-	if (c->newest != NULL)
-		c->newest->newer = e;
+	e->older = l->newest;
+	if (l->newest != NULL)
+		l->newest->newer = e;
 	else
-		c->oldest = e;
-	c->newest = e;
-	c->count++;
+		l->oldest = e;
+	l->newest = e;
+	l->count++;
 }
 
 static enum cache_hit
@@ -382,14 +405,17 @@ cache_forget(struct cache *c, const char *name, uint32_t uid)
 	pthread_rwlock_unlock(&c->lock);
 	/* The member list may hold the old record too. */
 	list_replace(c, NULL);
+	pubmap_forget(c->map, name, uid);
 }
 
 void
 cache_flush(struct cache *c)
 {
 	pthread_rwlock_wrlock(&c->lock);
-	while (c->oldest != NULL)
-		entry_drop(c, c->oldest);
+	while (c->found.oldest != NULL)
+		entry_drop(c, c->found.oldest);
+	while (c->missing.oldest != NULL)
+		entry_drop(c, c->missing.oldest);
 	pthread_rwlock_unlock(&c->lock);
 	list_replace(c, NULL);
 }

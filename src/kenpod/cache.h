@@ -3,9 +3,13 @@
  *
  * Positive answers are kept cache_positive_ttl seconds, "no such user"
  * answers cache_negative_ttl seconds, both by lower-cased name (login IDs
- * are unique without regard to case) and by uid.  The cache holds at most
- * a fixed number of entries and drops the oldest when full.  It is shared
- * by all workers behind a read-write lock.
+ * are unique without regard to case) and by uid.  Each kind is held in its
+ * own list of at most a fixed number of entries, which drops its oldest
+ * entry when full: names that are nobody's never push a member out.  It
+ * is shared by all workers behind a read-write lock.
+ *
+ * While the passwd map (pubmap.h) is published, it answers for members and
+ * the cache keeps only "no such user" answers (passwd.c).
  *
  * Records are stored in a flat, self-contained, fixed-layout form: one
  * contiguous block per record, a header of 32-bit fields followed by the
@@ -49,9 +53,12 @@ enum cache_hit { CACHE_MISS = 0, CACHE_POSITIVE, CACHE_NEGATIVE };
 
 struct cache;
 
-/* A cache of at most max_entries entries; a TTL of 0 disables that kind
- * of entry.  NULL on allocation failure. */
+/* A cache of at most max_entries entries of each kind; a TTL of 0
+ * disables that kind of entry.  NULL on allocation failure. */
 struct cache *cache_new(size_t max_entries, long positive_ttl, long negative_ttl);
+/* Let cache_forget take a member out of the passwd map too. */
+struct pubmap;
+void cache_attach_map(struct cache *c, struct pubmap *map);
 void cache_free(struct cache *c);
 
 /* Look up by name (any case) or by uid.  On CACHE_POSITIVE the record is
@@ -70,7 +77,9 @@ void cache_put_missing_name(struct cache *c, const char *name);
 void cache_put_missing_uid(struct cache *c, uint32_t uid);
 
 /* Forget whatever is known of this name and of this uid: kenpod calls it
- * when it changes a member (name may be NULL). */
+ * when it changes a member (name may be NULL), with the login ID it had
+ * and with the one it gets.  The passwd map drops the member's record at
+ * once unless the directory has announced the change already. */
 void cache_forget(struct cache *c, const char *name, uint32_t uid);
 /* Forget everything (SIGHUP, the CACHE_FLUSH action). */
 void cache_flush(struct cache *c);

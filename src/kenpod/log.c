@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "log.h"
+#include "proto.h"
 #include "text.h"
 
 #define LOG_LINE_MAX 1024
@@ -24,6 +25,7 @@ static int log_debug;
 /* The tag of the request this thread is serving: "[3f2a] passwd byname=x". */
 static _Thread_local char request_id[8];
 static _Thread_local char request_text[LOG_TAG_MAX];
+static _Thread_local int64_t request_began;
 
 void
 log_open(int to_stderr, int debug)
@@ -95,6 +97,13 @@ log_newrequest(void)
 	randombytes_buf(r, sizeof r);
 	(void)snprintf(request_id, sizeof request_id, "%02x%02x", r[0], r[1]);
 	request_text[0] = '\0';
+	request_began = kenpo_now_ms();
+}
+
+int64_t
+log_request_began(void)
+{
+	return request_began;
 }
 
 void

@@ -14,6 +14,7 @@
 #define KENPOD_LOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <syslog.h>
 
 #define KENPOD_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -28,6 +29,9 @@ void log_msg(int prio, const char *fmt, ...) KENPOD_PRINTF(2, 3);
 
 /* A new request tag for this thread: a fresh random id and no text. */
 void log_newrequest(void);
+/* When this thread's request began (log_newrequest), in CLOCK_MONOTONIC
+ * milliseconds; 0 before the first. */
+int64_t log_request_began(void);
 /* The text after the id, e.g. log_setrequest("passwd byname=%.100s", n). */
 void log_setrequest(const char *fmt, ...) KENPOD_PRINTF(1, 2);
 /* No tag at all (the thread is idle). */

@@ -28,9 +28,11 @@
 #include "auth.h"
 #include "cache.h"
 #include "config.h"
+#include "follow.h"
 #include "localname.h"
 #include "log.h"
 #include "myldap.h"
+#include "pubmap.h"
 #include "readfile.h"
 #include "secret.h"
 #include "server.h"
@@ -53,6 +55,9 @@ struct daemon_state {
 	int listen_fd;
 	const char *socket_path;
 	char created_dir[PATH_MAX];  /* the socket's directory, if kenpod made it */
+	char map_dir[PATH_MAX];      /* the passwd map's directory */
+	int map_dir_ours;            /* kenpod made it, or it is the runtime directory */
+	struct follow *follow;
 	dev_t socket_dev;
 	ino_t socket_ino;
 	int ctl[2];                  /* signal handlers -> accept loop */
@@ -324,6 +329,37 @@ remove_socket(const struct daemon_state *st)
 			strerror(errno));
 }
 
+/* ---- the passwd map's directory ---- */
+
+/* kenpod writes the passwd map after it has dropped its privileges, so its
+ * directory must be its own: made here if missing, or kenpod's runtime
+ * directory, which a service manager may have made for root. */
+#define RUNTIME_DIR RUNDIR "/kenpo"
+
+static int
+prepare_map_dir(struct daemon_state *st)
+{
+	const char *path = st->cfg->passwd_map, *slash = strrchr(path, '/');
+	size_t len = slash != NULL ? (size_t)(slash - path) : 0;
+
+	if (len == 0 || len >= sizeof st->map_dir) {
+		startup_error("passwd_map", "not a file path in a directory");
+		return -1;
+	}
+	memcpy(st->map_dir, path, len);
+	st->map_dir[len] = '\0';
+	if (mkdir(st->map_dir, 0755) == 0) {
+		st->map_dir_ours = 1;
+		return 0;
+	}
+	if (errno != EEXIST) {
+		startup_error(st->map_dir, strerror(errno));
+		return -1;
+	}
+	st->map_dir_ours = strcmp(st->map_dir, RUNTIME_DIR) == 0;
+	return 0;
+}
+
 /* ---- privileges ---- */
 
 /* As root with `user` set, become that user for good, after the socket
@@ -347,6 +383,10 @@ drop_privileges(const struct daemon_state *st)
 		return 0;
 	if (st->created_dir[0] != '\0' && chown(st->created_dir, pw->pw_uid, pw->pw_gid) != 0) {
 		startup_error(st->created_dir, strerror(errno));
+		return -1;
+	}
+	if (st->map_dir_ours && chown(st->map_dir, pw->pw_uid, pw->pw_gid) != 0) {
+		startup_error(st->map_dir, strerror(errno));
 		return -1;
 	}
 	if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
@@ -452,6 +492,8 @@ state_release(struct daemon_state *st)
 	}
 	kenpo_wipe(st->kd.secret, sizeof st->kd.secret);
 	auth_cleanup();
+	follow_stop(st->follow);
+	pubmap_free(st->kd.map);
 	cache_free(st->kd.cache);
 	kenpo_config_free(st->cfg);
 }
@@ -476,10 +518,32 @@ prepare(const struct options *o, struct daemon_state *st)
 		startup_error("authentication", err);
 		return -1;
 	}
-	if (open_socket(st) != 0 || drop_privileges(st) != 0)
+	if (open_socket(st) != 0 || prepare_map_dir(st) != 0 || drop_privileges(st) != 0)
 		return -1;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
 		startup_error("PR_SET_NO_NEW_PRIVS", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Publish the passwd map and follow the directory into it. */
+static int
+start_map(struct daemon_state *st)
+{
+	struct pubmap_params p = {
+		st->cfg->passwd_map, st->socket_path, st->cfg->enumerate,
+		st->cfg->cache_positive_ttl * 1000,
+	};
+	char err[512] = "";
+
+	if (pubmap_new(&p, &st->kd.map, err, sizeof err) != 0) {
+		startup_error("passwd_map", err);
+		return -1;
+	}
+	cache_attach_map(st->kd.cache, st->kd.map);
+	if (pubmap_start(st->kd.map) != 0 || follow_start(&st->kd, st->password, &st->follow) != 0) {
+		startup_error("passwd_map", "cannot start its threads");
 		return -1;
 	}
 	return 0;
@@ -500,6 +564,8 @@ run(const struct options *o, struct daemon_state *st)
 		startup_error("start-up", "out of memory");
 		return -1;
 	}
+	if (start_map(st) != 0)
+		return -1;
 	log_msg(LOG_INFO, "kenpod %s listening on %.200s", PACKAGE_VERSION, st->socket_path);
 	if (server_run(&st->kd, st->listen_fd, st->ctl[0]) != 0)
 		return -1;

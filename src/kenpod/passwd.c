@@ -19,14 +19,17 @@
 #include "myldap.h"
 #include "passwd.h"
 #include "policy.h"
+#include "pubmap.h"
 #include "schema.h"
 
-/* The attributes read, in this order (see ATTR_*). */
-static const char *const member_attrs[] = {
+/* The attributes read, in this order (see ATTR_*).  The searches ask for
+ * users only; the follower reads every member and judges the last two. */
+const char *const passwd_attrs[] = {
 	KENPO_AT_UID, KENPO_AT_UIDNUMBER, KENPO_AT_GIDNUMBER, KENPO_AT_NICKNAME, KENPO_AT_NUMBER,
-	NULL
+	KENPO_AT_STATE, KENPO_AT_DISABLED, NULL
 };
-enum { ATTR_UID, ATTR_UIDNUMBER, ATTR_GIDNUMBER, ATTR_NICKNAME, ATTR_NUMBER };
+enum { ATTR_UID, ATTR_UIDNUMBER, ATTR_GIDNUMBER, ATTR_NICKNAME, ATTR_NUMBER, ATTR_STATE,
+       ATTR_DISABLED };
 
 /* Only registered members who are not disabled are users. */
 #define MEMBER_FILTER \
@@ -106,32 +109,60 @@ entry_to_rec(const struct kenpo_society *soc, const struct myldap_entry *e,
  * chosen, but the directory may hold one from before, from another host's
  * kenpod or from an administrator's ldapmodify: it is never answered, so
  * that no member ever shadows root or a service account, whatever the
- * order of nsswitch.conf.
+ * order of nsswitch.conf.  `every` says the whole membership is being
+ * read (the passwd map): then only the lists the sources enumerate are
+ * consulted (localname.h), as asking every source for each of a million
+ * members would take minutes.
  */
 static int
-host_owns(const struct kenpo_pwrec *rec, const char **why)
+host_owns(const struct kenpo_pwrec *rec, int every, const char **why)
 {
 	const char *name = kenpo_pwrec_str(rec, rec->name);
 	struct passwd pw, *pwp = NULL;
 	char buf[1024];
 
-	if (kenpo_localname_on_host(name, strlen(name))) {
+	if (every ? kenpo_localname_listed(name, strlen(name)) :
+	    kenpo_localname_on_host(name, strlen(name))) {
 		*why = "uid names an account of this host";
 		return 1;
 	}
-	if (getpwuid_r((uid_t)rec->uid, &pw, buf, sizeof buf, &pwp) == 0 && pwp != NULL) {
+	if (every ? kenpo_localuid_listed(rec->uid) :
+	    getpwuid_r((uid_t)rec->uid, &pw, buf, sizeof buf, &pwp) == 0 && pwp != NULL) {
 		*why = "uidNumber is an account of this host";
 		return 1;
 	}
 	return 0;
 }
 
-static void
-log_bad_entry(const struct myldap_entry *e, const char *why)
+void
+passwd_log_bad_entry(const struct myldap_entry *e, const char *why)
 {
 	char esc[LOG_ESCAPE_MAX];
 
 	log_msg(LOG_ERR, "entry %.200s ignored: %s", log_escape(e->dn, strlen(e->dn), esc), why);
+}
+
+/* Whether the entry is a user: registered and not disabled (what
+ * MEMBER_FILTER asks the directory for). */
+static int
+is_user(const struct myldap_entry *e)
+{
+	const char *state = myldap_value(e, ATTR_STATE), *disabled = myldap_value(e, ATTR_DISABLED);
+
+	return state != NULL && strcasecmp(state, KENPO_STATE_REGISTERED) == 0 &&
+	       (disabled == NULL || strcasecmp(disabled, KENPO_TRUE) != 0);
+}
+
+int
+passwd_entry_rec(const struct kenpo_society *soc, const struct myldap_entry *e,
+		 struct kenpo_pwrec *rec, size_t recsz, const char **why)
+{
+	*why = NULL;
+	if (!is_user(e))
+		return 1;
+	if (entry_to_rec(soc, e, rec, recsz, why) != 0 || host_owns(rec, 1, why))
+		return -1;
+	return 0;
 }
 
 struct found {
@@ -157,15 +188,15 @@ search_society(struct request *rq, const struct kenpo_society *soc,
 
 	if (snprintf(filter, sizeof filter, MEMBER_FILTER, assertion) >= (int)sizeof filter)
 		return KENPO_RES_NOTFOUND;
-	rc = myldap_search(rq->ld, soc->base, filter, member_attrs, 2, &res);
+	rc = myldap_search(rq->ld, soc->base, filter, passwd_attrs, 2, &res);
 	if (rc != MYLDAP_OK)
 		return rc == MYLDAP_UNAVAIL ? KENPO_RES_UNAVAIL : KENPO_RES_INTERNAL;
 	if (res->truncated)
 		f->count++;   /* more than the two read: a duplicate in any case */
 	for (i = 0; i < res->nentries; i++) {
 		if (entry_to_rec(soc, &res->entries[i], rec, sizeof buf, &why) != 0 ||
-		    host_owns(rec, &why)) {
-			log_bad_entry(&res->entries[i], why);
+		    host_owns(rec, 0, &why)) {
+			passwd_log_bad_entry(&res->entries[i], why);
 			continue;
 		}
 		f->seen++;
@@ -216,21 +247,37 @@ put_pwrec(struct kenpo_buf *out, const struct kenpo_pwrec *r)
 	kenpo_put_cstring(out, kenpo_pwrec_str(r, r->shell));
 }
 
-/* Write the answer of a lookup: from the cache (hit), else the directory's
- * outcome rc with its record.  A kenpo_result. */
+/* Write the answer of a lookup: from the passwd map or the cache (hit),
+ * else the directory's outcome rc with its record.  A kenpo_result. */
 static int
-answer(enum cache_hit hit, struct kenpo_pwrec *rec, int rc, struct kenpo_buf *out)
+answer(enum pubmap_hit map, enum cache_hit hit, struct kenpo_pwrec *rec, int rc,
+       struct kenpo_buf *out)
 {
-	if (hit == CACHE_NEGATIVE)
-		rc = KENPO_RES_NOTFOUND;
-	else if (hit == CACHE_POSITIVE)
+	if (map == PUBMAP_HIT || hit == CACHE_POSITIVE)
 		rc = KENPO_RES_OK;
+	else if (hit == CACHE_NEGATIVE)
+		rc = KENPO_RES_NOTFOUND;
 	if (rc == KENPO_RES_OK)
 		put_pwrec(out, rec);
-	log_msg(LOG_DEBUG, "%s%s", hit != CACHE_MISS ? "cached: " : "",
+	log_msg(LOG_DEBUG, "%s%s", map == PUBMAP_HIT || map == PUBMAP_ABSENT ? "map: " :
+		hit != CACHE_MISS ? "cached: " : "",
 		rc == KENPO_RES_OK ? "found" : rc == KENPO_RES_NOTFOUND ? "not found" :
 		rc == KENPO_RES_UNAVAIL ? "directory unavailable" : "failed");
 	return rc;
+}
+
+/*
+ * The cache's word on a key the map could not answer.  While the map is
+ * usable it holds every member, so only "no such user" answers of the
+ * cache count (members found in the directory are not cached then: the
+ * map has them, or will within a moment); without a map the cache answers
+ * both.  A map in step with the directory answers misses itself
+ * (PUBMAP_ABSENT), and the cache is not asked at all.
+ */
+static enum cache_hit
+cache_word(enum pubmap_hit map, enum cache_hit hit)
+{
+	return map == PUBMAP_MISS && hit == CACHE_POSITIVE ? CACHE_MISS : hit;
 }
 
 /* ---- PASSWD_BYNAME ---- */
@@ -259,7 +306,8 @@ passwd_byname(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 	_Alignas(struct kenpo_pwrec) unsigned char buf[KENPO_PWREC_MAX];
 	struct kenpo_pwrec *rec = (struct kenpo_pwrec *)(void *)buf;
 	struct found f = { 0, 0, rec, same_name, name };
-	enum cache_hit hit;
+	enum pubmap_hit map;
+	enum cache_hit hit = CACHE_MISS;
 	const char *s;
 	size_t len;
 	int rc = KENPO_RES_NOTFOUND;
@@ -274,24 +322,28 @@ passwd_byname(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 	}
 	memcpy(name, s, len);
 	name[len] = '\0';
-	hit = cache_get_byname(rq->kd->cache, name, rec, sizeof buf);
+	map = pubmap_byname(rq->kd->map, name, rec, sizeof buf);
+	if (map == PUBMAP_ABSENT)
+		return answer(map, hit, rec, KENPO_RES_NOTFOUND, out);
+	if (map != PUBMAP_HIT)
+		hit = cache_word(map, cache_get_byname(rq->kd->cache, name, rec, sizeof buf));
 	/* The cache is keyed without regard to case. */
 	if (hit == CACHE_POSITIVE && !same_name(rec, name))
 		hit = CACHE_NEGATIVE;
-	if (hit == CACHE_MISS) {
+	if (map != PUBMAP_HIT && hit == CACHE_MISS) {
 		/* The name is plain already, but every filter value is escaped. */
 		if (myldap_escape(name, len, value, sizeof value) != 0)
 			return KENPO_RES_INTERNAL;
 		(void)snprintf(assertion, sizeof assertion, "(" KENPO_AT_UID "=%s)", value);
 		rc = find_member(rq, assertion, society_any, &f);
-		if (rc == KENPO_RES_OK)
+		if (rc == KENPO_RES_OK && map == PUBMAP_NONE)
 			cache_put(rq->kd->cache, rec);
 		else if (rc == KENPO_RES_NOTFOUND && f.seen == 0)
 			/* Not when another spelling of the name exists: the
 			 * cache key would stand for that member too. */
 			cache_put_missing_name(rq->kd->cache, name);
 	}
-	return answer(hit, rec, rc, out);
+	return answer(map, hit, rec, rc, out);
 }
 
 /* ---- PASSWD_BYUID ---- */
@@ -329,7 +381,8 @@ passwd_byuid(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 	uint32_t uid;
 	struct found f = { 0, 0, rec, same_uid, &uid };
 	char assertion[32];
-	enum cache_hit hit;
+	enum pubmap_hit map;
+	enum cache_hit hit = CACHE_MISS;
 	int rc = KENPO_RES_NOTFOUND;
 
 	uid = (uint32_t)kenpo_get_int32(in);
@@ -339,17 +392,21 @@ passwd_byuid(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 	/* System accounts (uid 0 and the like) never reach the directory. */
 	if (!uid_in_any_society(rq->kd->cfg, uid))
 		return KENPO_RES_NOTFOUND;
-	hit = cache_get_byuid(rq->kd->cache, uid, rec, sizeof buf);
-	if (hit == CACHE_MISS) {
+	map = pubmap_byuid(rq->kd->map, uid, rec, sizeof buf);
+	if (map == PUBMAP_ABSENT)
+		return answer(map, hit, rec, KENPO_RES_NOTFOUND, out);
+	if (map != PUBMAP_HIT)
+		hit = cache_word(map, cache_get_byuid(rq->kd->cache, uid, rec, sizeof buf));
+	if (map != PUBMAP_HIT && hit == CACHE_MISS) {
 		(void)snprintf(assertion, sizeof assertion, "(" KENPO_AT_UIDNUMBER "=%lu)",
 			       (unsigned long)uid);
 		rc = find_member(rq, assertion, society_has_uid, &f);
-		if (rc == KENPO_RES_OK)
+		if (rc == KENPO_RES_OK && map == PUBMAP_NONE)
 			cache_put(rq->kd->cache, rec);
 		else if (rc == KENPO_RES_NOTFOUND && f.count == 0)
 			cache_put_missing_uid(rq->kd->cache, uid);
 	}
-	return answer(hit, rec, rc, out);
+	return answer(map, hit, rec, rc, out);
 }
 
 /* ---- PASSWD_ALL ---- */
@@ -369,7 +426,7 @@ list_society(struct request *rq, const struct kenpo_society *soc,
 	int rc = KENPO_RES_INTERNAL;
 
 	(void)snprintf(filter, sizeof filter, MEMBER_FILTER, "");
-	rc = myldap_search(rq->ld, soc->base, filter, member_attrs, ENUM_MAX, &res);
+	rc = myldap_search(rq->ld, soc->base, filter, passwd_attrs, ENUM_MAX, &res);
 	if (rc != MYLDAP_OK)
 		return rc == MYLDAP_UNAVAIL ? KENPO_RES_UNAVAIL : KENPO_RES_INTERNAL;
 	if (res->truncated)
@@ -381,8 +438,8 @@ list_society(struct request *rq, const struct kenpo_society *soc,
 	*recs = grown;
 	for (i = 0; i < res->nentries; i++) {
 		if (entry_to_rec(soc, &res->entries[i], rec, sizeof buf, &why) != 0 ||
-		    host_owns(rec, &why)) {
-			log_bad_entry(&res->entries[i], why);
+		    host_owns(rec, 0, &why)) {
+			passwd_log_bad_entry(&res->entries[i], why);
 			continue;
 		}
 		(*recs)[*n] = malloc(rec->size);

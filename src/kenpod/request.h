@@ -14,6 +14,7 @@
 
 struct kenpo_config;
 struct cache;
+struct pubmap;
 struct myldap_session;
 
 /* What the whole daemon shares; read-only once the workers run (the
@@ -21,6 +22,7 @@ struct myldap_session;
 struct kenpod {
 	const struct kenpo_config *cfg;
 	struct cache *cache;
+	struct pubmap *map;             /* the published passwd map (pubmap.h) */
 	int have_secret;
 	unsigned char secret[KENPO_SERVER_SECRET_BYTES];
 	int have_portal_gid;

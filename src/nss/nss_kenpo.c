@@ -2,9 +2,10 @@
  * nss_kenpo.c - kenpo members in glibc's passwd database (libnss_kenpo.so.2).
  *
  * This code runs inside every process that looks a user up, so it links
- * nothing but libc and kenpo's client (src/client/client.h), and asks
- * kenpod over its unix socket (see kenpo-proto.h), as nss-pam-ldapd's nss/
- * asks nslcd:
+ * nothing but libc and kenpo's client (src/client/client.h).  It reads
+ * members from the passwd map kenpod publishes (nss_map.h, pwmap.h)
+ * without asking anyone; what the map cannot answer it asks kenpod over
+ * its unix socket (see kenpo-proto.h), as nss-pam-ldapd's nss/ asks nslcd:
  * - one connection per call, closed on every path, so nothing is shared
  *   with a forked child or between threads;
  * - one deadline for connect, send and receive together (default 500 ms,
@@ -12,10 +13,10 @@
  *   process by at most that, and an absent one not at all;
  * - never a line of output, never exit(): failures are NSS statuses.
  *
- * Environment: KENPO_SOCKET and KENPO_NSS_TIMEOUT_MS are read with
- * secure_getenv (a set-id program ignores them); _KENPO_NSS_LOOPS=NO, set
- * by kenpod, makes every call answer UNAVAIL so that kenpod never waits for
- * itself.
+ * Environment: KENPO_SOCKET, KENPO_PASSWD_MAP and KENPO_NSS_TIMEOUT_MS are
+ * read with secure_getenv (a set-id program ignores them);
+ * _KENPO_NSS_LOOPS=NO, set by kenpod, makes every call answer UNAVAIL so
+ * that kenpod never waits for itself.
  *
  * Memory: a single lookup receives into 8 KiB on the stack, which holds any
  * record kenpod sends (login IDs are under 40 characters, home and shell
@@ -35,6 +36,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "nss_map.h"
 
 #define LOOKUP_BUF_SIZE (8 * 1024)
 #define PAGE_BUF_SIZE (KENPO_PROTO_MAX_FRAME + 4)
@@ -60,11 +62,17 @@ struct pw_ref {
 
 /*
  * Enumeration state, one per process like glibc's own getpwent state; the
- * mutex serialises getpwent_r callers.  `next` is the offset of the page to
- * ask for, -1 once the enumeration has ended.
+ * mutex serialises getpwent_r callers.  The source is chosen at the first
+ * getpwent_r after setpwent: the map, nothing (kenpod's enumerate = no),
+ * or kenpod's pages.  `next` is the offset of the page to ask for, -1 once
+ * the enumeration has ended; `pos` the map's slot to read next.
  */
+enum ent_source { ENT_UNDECIDED, ENT_MAP, ENT_SOCKET };
+
 static struct {
 	pthread_mutex_t lock;
+	enum ent_source source;
+	uint32_t pos;
 	unsigned char *mem;     /* PAGE_BUF_SIZE bytes, or NULL */
 	struct kenpo_buf page;  /* the page being walked */
 	struct kenpo_list records;      /* its records not yet returned */
@@ -201,10 +209,21 @@ lookup(const char *name, uid_t uid, struct passwd *pw, char *buffer, size_t bufl
 	return fill_passwd(&rec, pw, buffer, buflen) == 0 ? NSS_STATUS_SUCCESS : NSS_STATUS_TRYAGAIN;
 }
 
+/* The status of an answer of the map, or -1: ask kenpod. */
+static int
+map_status(enum nss_map_rc rc)
+{
+	if (rc == NSS_MAP_HIT)
+		return NSS_STATUS_SUCCESS;
+	return rc == NSS_MAP_RANGE ? NSS_STATUS_TRYAGAIN : -1;
+}
+
 enum nss_status
 _nss_kenpo_getpwnam_r(const char *name, struct passwd *pw, char *buffer, size_t buflen,
 		      int *errnop)
 {
+	int st;
+
 	if (lookups_disabled())
 		return finish(NSS_STATUS_UNAVAIL, errnop);
 	if (name == NULL || name[0] == '\0' || strnlen(name, NAME_MAX_LEN + 1) > NAME_MAX_LEN)
@@ -213,18 +232,26 @@ _nss_kenpo_getpwnam_r(const char *name, struct passwd *pw, char *buffer, size_t 
 		*errnop = EINVAL;
 		return NSS_STATUS_UNAVAIL;
 	}
+	st = map_status(nss_map_byname(socket_path(), name, pw, buffer, buflen));
+	if (st >= 0)
+		return finish((enum nss_status)st, errnop);
 	return finish(lookup(name, 0, pw, buffer, buflen), errnop);
 }
 
 enum nss_status
 _nss_kenpo_getpwuid_r(uid_t uid, struct passwd *pw, char *buffer, size_t buflen, int *errnop)
 {
+	int st;
+
 	if (lookups_disabled())
 		return finish(NSS_STATUS_UNAVAIL, errnop);
 	if (pw == NULL || buffer == NULL) {
 		*errnop = EINVAL;
 		return NSS_STATUS_UNAVAIL;
 	}
+	st = map_status(nss_map_byuid(socket_path(), uid, pw, buffer, buflen));
+	if (st >= 0)
+		return finish((enum nss_status)st, errnop);
 	return finish(lookup(NULL, uid, pw, buffer, buflen), errnop);
 }
 
@@ -237,6 +264,9 @@ ent_reset(int32_t next)
 	ent.mem = NULL;
 	ent.records.count = ent.records.done = 0;
 	ent.next = next;
+	/* An ended enumeration stays ended until setpwent. */
+	ent.source = next < 0 ? ENT_SOCKET : ENT_UNDECIDED;
+	ent.pos = 0;
 }
 
 /* Walk over the records of a page, checking each. */
@@ -280,6 +310,45 @@ fetch_page(void)
 	return NSS_STATUS_SUCCESS;
 }
 
+/* The next member from the map; ends the enumeration when the map stops
+ * being usable in its middle. */
+static enum nss_status
+next_from_map(struct passwd *pw, char *buffer, size_t buflen)
+{
+	switch (nss_map_next(socket_path(), &ent.pos, pw, buffer, buflen)) {
+	case NSS_MAP_HIT:
+		return NSS_STATUS_SUCCESS;
+	case NSS_MAP_RANGE:
+		return NSS_STATUS_TRYAGAIN;
+	case NSS_MAP_END:
+		return NSS_STATUS_NOTFOUND;
+	default:
+		ent_reset(-1);
+		return NSS_STATUS_UNAVAIL;
+	}
+}
+
+/* Choose where this enumeration comes from. */
+static void
+ent_decide(void)
+{
+	if (ent.source != ENT_UNDECIDED)
+		return;
+	switch (nss_map_enum_source(socket_path())) {
+	case NSS_MAP_ENUM_MAP:
+		ent.source = ENT_MAP;
+		break;
+	case NSS_MAP_ENUM_NONE:
+		/* As kenpod refuses to list its members. */
+		ent.source = ENT_SOCKET;
+		ent.next = -1;
+		break;
+	default:
+		ent.source = ENT_SOCKET;
+		break;
+	}
+}
+
 static enum nss_status
 next_entry(struct passwd *pw, char *buffer, size_t buflen)
 {
@@ -288,6 +357,9 @@ next_entry(struct passwd *pw, char *buffer, size_t buflen)
 	enum nss_status st;
 	struct pw_ref r;
 
+	ent_decide();
+	if (ent.source == ENT_MAP)
+		return next_from_map(pw, buffer, buflen);
 	while (ent.records.done >= ent.records.count) {
 		if (ent.next < 0)
 			return NSS_STATUS_NOTFOUND;

@@ -1,38 +1,46 @@
 /*
  * bench_nss.c - latency of passwd lookups through libnss_kenpo.so.2, with
- * glibc's own "files" module measured in the same run as the peer.
+ * glibc's own "files" module measured in the same run as the peer, and
+ * nslcd's libnss_ldap.so.2 when it is given.
  *
- *   bench_nss [-w WARM] [-t THREADS[,THREADS...]] MODULE WORKLOAD
+ *   bench_nss [-w WARM] [-t THREADS[,THREADS...]] [-n NSLCD_MODULE] [-q] [-l LOOP]
+ *             MODULE WORKLOAD
  *
- * MODULE is the built libnss_kenpo.so.2; kenpod is found through
- * KENPO_SOCKET as usual.  Both modules are called directly
- * (_nss_kenpo_getpwnam_r, _nss_files_getpwnam_r, ...), because routing
- * getpwnam() through kenpo would need an edit of /etc/nsswitch.conf; the
- * cost of glibc's own dispatch is shown by timing plain getpwnam_r() for
- * the files users, which the host's nsswitch.conf answers from files.
+ * MODULE is the built libnss_kenpo.so.2; its passwd map and kenpod are
+ * found through KENPO_PASSWD_MAP and KENPO_SOCKET as usual.  Every module
+ * is called directly (_nss_kenpo_getpwnam_r, _nss_files_getpwnam_r,
+ * _nss_ldap_getpwnam_r, ...), because routing getpwnam() through kenpo
+ * would need an edit of /etc/nsswitch.conf; the cost of glibc's own
+ * dispatch is shown by timing plain getpwnam_r() for the files users,
+ * which the host's nsswitch.conf answers from files.
  *
  * WORKLOAD (written by run-nss-bench) has one key a line, fields separated
  * by tabs:
  *   peer    NAME  UID         users of /etc/passwd: the first (root) and
  *                             the last line
  *   nopeer  NAME  UID         a name and a uid that /etc/passwd lacks
- *   warmup  LOGIN UID NICK    members looked up before measuring
- *   name    LOGIN UID NICK    members looked up by name, cold then warm
- *   uid     LOGIN UID NICK    members looked up by uid, cold then warm
+ *   warmup  LOGIN UID NICK    a few members, looked up again and again (warm)
+ *   name    LOGIN UID NICK    members drawn at random from all, looked up
+ *                             by name once each (random)
+ *   uid     LOGIN UID NICK    the same, by uid
  *   noname  NAME              plausible login IDs that no member holds
  *   nouid   UID               uids of the society's range nobody holds
  *
- * A cold lookup is the first of a key (a miss of kenpod's cache: one LDAP
- * search); a warm one asks again within the positive TTL (a hit: one
- * round trip over kenpod's socket).  Every answer is checked: the right
- * login, uid and nickname, or "not found" for the absent keys; any wrong
- * answer makes the run fail (exit 1).  Each timed kenpo call alternates
- * with a timed call of the files peer, so that the ratio compares the
- * two under the same conditions.
+ * A warm lookup finds its record in the processor's caches; a random one
+ * reads a record nobody read for a while, as a lookup of one of many
+ * members does.  An absent name is not in kenpo's map: the module asks
+ * kenpod, which asks the directory the first time (a miss) and answers
+ * from its negative cache the second.  nslcd asks the directory every time.
+ * Every answer is checked: the right login, uid and nickname, or "not
+ * found" for the absent keys; any wrong answer makes the run fail (exit
+ * 1).  Each timed lookup of kenpo or nslcd alternates with a timed call of
+ * the files peer, so that the ratio compares them under the same
+ * conditions.  A summary gives each row's ratio to files and to nslcd.
  *
- * With -l N, only N warm lookups by name are made, with nothing else
- * timed in between, and the wall time and this process's CPU time per
- * lookup are printed: a steady load to profile kenpod under.
+ * With -q only kenpo's warm and random rows are measured (the scale runs);
+ * with -l N, only N warm lookups by name are made, with nothing else timed
+ * in between, and the wall time and this process's CPU time per lookup are
+ * printed.
  */
 #include "autoconfig.h"
 
@@ -50,6 +58,7 @@
 #include <unistd.h>
 
 #define PW_BUF_SIZE 4096
+#define NSLCD_PREFIX "ldap"
 #define LINE_MAX_LEN 1024
 #define NAME_LEN 256
 #define NICK_LEN 256
@@ -418,6 +427,14 @@ print_row(const char *label, size_t n, const struct stats *st, const struct stat
 
 /* ---- sequential phases ---- */
 
+/* The outcome of a row: its source's statistics and those of the peer
+ * measured alternately with it. */
+struct row {
+	struct stats st, peer;
+	size_t n;
+	int done;
+};
+
 /*
  * n lookups of `src` cycling through keys, each followed by one lookup of
  * the peer (when given), both timed.  Prints the row of the lookups and,
@@ -426,7 +443,7 @@ print_row(const char *label, size_t n, const struct stats *st, const struct stat
  */
 static long
 run_phase(const char *label, const struct source *src, enum by by, const struct keyset *keys,
-	  int found, size_t n, const struct probe *peer)
+	  int found, size_t n, const struct probe *peer, struct row *out)
 {
 	struct series s, ps;
 	struct stats st, pst;
@@ -450,11 +467,115 @@ run_phase(const char *label, const struct source *src, enum by by, const struct 
 		(void)snprintf(plabel, sizeof plabel, "  peer %s", peer->src->label);
 		print_row(plabel, ps.n, &pst, NULL);
 	}
+	if (out != NULL)
+		*out = (struct row){ st, pst, s.n, 1 };
 	rc = (long)(s.errors + ps.errors);
 done:
 	free(s.ns);
 	free(ps.ns);
 	return rc;
+}
+
+static long
+add_errors(long total, long more)
+{
+	return (total < 0 || more < 0) ? -1 : total + more;
+}
+
+enum row_id { R_NAME_WARM, R_NAME_RANDOM, R_UID_WARM, R_UID_RANDOM, R_ABSENT, R_ABSENT_AGAIN,
+	      R_COUNT };
+
+static const struct {
+	const char *label;
+	enum by by;
+	enum set_id set;
+	int found, warm;
+} row_kinds[R_COUNT] = {
+	[R_NAME_WARM] = { "byname warm", BY_NAME, S_WARMUP, 1, 1 },
+	[R_NAME_RANDOM] = { "byname random", BY_NAME, S_NAME, 1, 0 },
+	[R_UID_WARM] = { "byuid warm", BY_UID, S_WARMUP, 1, 1 },
+	[R_UID_RANDOM] = { "byuid random", BY_UID, S_UID, 1, 0 },
+	[R_ABSENT] = { "byname absent", BY_NAME, S_NONAME, 0, 0 },
+	[R_ABSENT_AGAIN] = { "byname absent again", BY_NAME, S_NONAME, 0, 0 },
+};
+
+/* The rows of one source (kenpo or nslcd), each alternating with files:
+ * warm rows make `warm` lookups, the others one of each key. */
+static long
+source_rows(const struct source *src, const struct source *files, size_t warm, int quick,
+	    struct row rows[R_COUNT])
+{
+	const struct key *last = &sets[S_PEER].v[sets[S_PEER].n - 1];
+	const struct probe peers[] = {
+		[BY_NAME] = { files, BY_NAME, last, 1 }, [BY_UID] = { files, BY_UID, last, 1 },
+	};
+	const struct probe absent = { files, BY_NAME, &sets[S_NOPEER].v[0], 0 };
+	char label[64];
+	long errors = 0;
+	int r, last_row = quick ? R_UID_RANDOM : R_ABSENT_AGAIN;
+	struct keyset *keys;
+
+	for (r = 0; r <= last_row; r++) {
+		keys = &sets[row_kinds[r].set];
+		/* Ask again in another order, so that the answers are not
+		 * simply replayed in the order the first pass made them. */
+		if (r == R_ABSENT_AGAIN)
+			shuffle(keys, 0x6b656e706fULL);
+		(void)snprintf(label, sizeof label, "%s %s", src->label, row_kinds[r].label);
+		errors = add_errors(errors, run_phase(label, src, row_kinds[r].by, keys,
+						      row_kinds[r].found,
+						      row_kinds[r].warm ? warm : keys->n,
+						      row_kinds[r].found ? &peers[row_kinds[r].by] :
+						      &absent, &rows[r]));
+	}
+	return errors;
+}
+
+/* ---- the summary ---- */
+
+static void
+print_ratio(double a, double b)
+{
+	if (b > 0)
+		printf(" %7.2f", a / b);
+	else
+		printf(" %7s", "-");
+}
+
+/* Each row of kenpo beside its files peer and nslcd's row of that name. */
+static void
+print_summary(const struct row *k, const struct row *n)
+{
+	int r;
+
+	printf("\nsummary (us; x = kenpo / other: below 1, kenpo is faster)\n");
+	printf("%-20s %9s %9s %9s %9s %9s %9s %7s %7s %7s %7s\n", "lookup", "kenpo", "p99",
+	       "files", "p99", "nslcd", "p99", "x files", "p99", "x nslcd", "p99");
+	for (r = 0; r < R_COUNT; r++) {
+		if (!k[r].done)
+			continue;
+		printf("%-20s %9.2f %9.2f %9.2f %9.2f", row_kinds[r].label, k[r].st.median,
+		       k[r].st.p99, k[r].peer.median, k[r].peer.p99);
+		if (n != NULL && n[r].done)
+			printf(" %9.2f %9.2f", n[r].st.median, n[r].st.p99);
+		else
+			printf(" %9s %9s", "-", "-");
+		print_ratio(k[r].st.median, k[r].peer.median);
+		print_ratio(k[r].st.p99, k[r].peer.p99);
+		print_ratio(k[r].st.median, n != NULL && n[r].done ? n[r].st.median : 0);
+		print_ratio(k[r].st.p99, n != NULL && n[r].done ? n[r].st.p99 : 0);
+		printf("\n");
+	}
+	/* A member kenpo's map lacks costs kenpo a round trip to kenpod and
+	 * a directory search: what every lookup costs nslcd. */
+	if (n != NULL && k[R_ABSENT].done && n[R_NAME_RANDOM].done)
+		printf("miss: kenpo absent name (kenpod + directory) p50 %.2f us, nslcd member "
+		       "lookup p50 %.2f us: x %.2f\n", k[R_ABSENT].st.median,
+		       n[R_NAME_RANDOM].st.median, k[R_ABSENT].st.median / n[R_NAME_RANDOM].st.median);
+	printf("scale: name_warm_p50=%.3f name_random_p50=%.3f uid_warm_p50=%.3f "
+	       "uid_random_p50=%.3f name_random_p99=%.3f files_p50=%.3f\n",
+	       k[R_NAME_WARM].st.median, k[R_NAME_RANDOM].st.median, k[R_UID_WARM].st.median,
+	       k[R_UID_RANDOM].st.median, k[R_NAME_RANDOM].st.p99, k[R_NAME_RANDOM].peer.median);
 }
 
 /* ---- concurrent phases ---- */
@@ -562,28 +683,58 @@ concurrency_row(const struct source *src, const struct keyset *keys, size_t nthr
 	return rc;
 }
 
-/* ---- the run ---- */
-
+/* kenpo and nslcd look up random members, files its last user. */
 static long
-add_errors(long total, long more)
+concurrent_phases(const struct source *kenpo, const struct source *files,
+		  const struct source *nslcd, size_t warm, const size_t *threads, size_t nthreads)
 {
-	return (total < 0 || more < 0) ? -1 : total + more;
+	struct keyset last = { &sets[S_PEER].v[sets[S_PEER].n - 1], 1, 1 };
+	double kps, fps, nps = 0;
+	long errors = 0;
+	size_t i;
+
+	printf("\nlookups by name from concurrent threads (kenpo, nslcd: random members; "
+	       "files: its last user)\n");
+	printf("%-12s %7s %7s %12s %9s %9s\n", "source", "threads", "n", "lookups/s",
+	       "median us", "p99 us");
+	for (i = 0; i < nthreads; i++) {
+		errors = add_errors(errors, concurrency_row(kenpo, &sets[S_NAME], threads[i],
+							    warm, &kps));
+		errors = add_errors(errors, concurrency_row(files, &last, threads[i], warm, &fps));
+		if (nslcd != NULL)
+			errors = add_errors(errors, concurrency_row(nslcd, &sets[S_NAME], threads[i],
+								    warm, &nps));
+		if (errors < 0)
+			continue;
+		printf("%-12s %7zu %7s %12.3f\n", "kenpo/files", threads[i], "", kps / fps);
+		if (nslcd != NULL)
+			printf("%-12s %7zu %7s %12.3f\n", "kenpo/nslcd", threads[i], "", kps / nps);
+	}
+	return errors;
 }
 
-/* Look each warm-up member up twice, so that every kenpod worker has its
- * directory connection open before anything is timed. */
+/* ---- the run ---- */
+
+/* Look each warm-up member up twice, so that every kenpod worker (and
+ * nslcd thread) has its directory connection open before anything is
+ * timed, and the files module its file in the page cache. */
 static long
-warm_up(const struct source *kenpo, const struct source *files)
+warm_up(const struct source *kenpo, const struct source *files, const struct source *nslcd)
 {
 	struct probe p = { files, BY_NAME, &sets[S_PEER].v[0], 1 };
-	size_t i, errors = 0;
+	const struct source *src[2] = { kenpo, nslcd };
+	size_t i, j, errors = 0;
 
 	for (i = 0; i < 200; i++)
 		(void)timed_lookup(&p, &errors);
-	p.src = kenpo;
-	for (i = 0; i < 2 * sets[S_WARMUP].n; i++) {
-		p.key = &sets[S_WARMUP].v[i % sets[S_WARMUP].n];
-		(void)timed_lookup(&p, &errors);
+	for (j = 0; j < 2; j++) {
+		if (src[j] == NULL)
+			continue;
+		p.src = src[j];
+		for (i = 0; i < 2 * sets[S_WARMUP].n; i++) {
+			p.key = &sets[S_WARMUP].v[i % sets[S_WARMUP].n];
+			(void)timed_lookup(&p, &errors);
+		}
 	}
 	return (long)errors;
 }
@@ -606,73 +757,15 @@ peer_table(const struct source *files, const struct source *libc, size_t warm)
 	};
 	size_t i;
 
+	printf("peers alone (%zu lookups each)\n", warm);
+	print_header();
 	for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
 		k = *rows[i].k;
 		(void)snprintf(label, sizeof label, "%s %s %.20s", rows[i].src->label,
 			       rows[i].by == BY_NAME ? "byname" : "byuid",
 			       rows[i].found ? rows[i].k->name : "(absent)");
 		errors = add_errors(errors, run_phase(label, rows[i].src, rows[i].by, &one,
-						      rows[i].found, warm, NULL));
-	}
-	return errors;
-}
-
-/* Cold then warm lookups of one set, each alternating with its peer. */
-static long
-cold_warm(const char *what, const struct source *kenpo, enum by by, struct keyset *keys,
-	  int found, size_t warm, const struct probe *peer)
-{
-	char label[64];
-	long errors;
-
-	(void)snprintf(label, sizeof label, "kenpo %s cold", what);
-	errors = run_phase(label, kenpo, by, keys, found, keys->n, peer);
-	/* Ask again in another order, so that the answers are not simply
-	 * replayed in the sequence the cache was filled. */
-	shuffle(keys, 0x6b656e706fULL + (uint64_t)by);
-	(void)snprintf(label, sizeof label, "kenpo %s warm", what);
-	return add_errors(errors, run_phase(label, kenpo, by, keys, found, warm, peer));
-}
-
-static long
-sequential_phases(const struct source *kenpo, const struct source *files, size_t warm)
-{
-	const struct key *last = &sets[S_PEER].v[sets[S_PEER].n - 1];
-	const struct probe peer_name = { files, BY_NAME, last, 1 };
-	const struct probe peer_uid = { files, BY_UID, last, 1 };
-	const struct probe peer_noname = { files, BY_NAME, &sets[S_NOPEER].v[0], 0 };
-	const struct probe peer_nouid = { files, BY_UID, &sets[S_NOPEER].v[0], 0 };
-	long errors;
-
-	printf("\n(each kenpo row: x = kenpo / the peer row under it, measured alternately)\n");
-	print_header();
-	errors = cold_warm("byname", kenpo, BY_NAME, &sets[S_NAME], 1, warm, &peer_name);
-	errors = add_errors(errors, cold_warm("byuid", kenpo, BY_UID, &sets[S_UID], 1, warm,
-					      &peer_uid));
-	errors = add_errors(errors, cold_warm("byname absent", kenpo, BY_NAME, &sets[S_NONAME], 0,
-					      warm, &peer_noname));
-	return add_errors(errors, cold_warm("byuid absent", kenpo, BY_UID, &sets[S_NOUID], 0, warm,
-					    &peer_nouid));
-}
-
-static long
-concurrent_phases(const struct source *kenpo, const struct source *files, size_t warm,
-		  const size_t *threads, size_t nthreads)
-{
-	struct keyset last = { &sets[S_PEER].v[sets[S_PEER].n - 1], 1, 1 };
-	double kps, fps;
-	long errors = 0;
-	size_t i;
-
-	printf("\nwarm byname lookups from concurrent threads (files: last user)\n");
-	printf("%-12s %7s %7s %12s %9s %9s\n", "source", "threads", "n", "lookups/s",
-	       "median us", "p99 us");
-	for (i = 0; i < nthreads; i++) {
-		errors = add_errors(errors, concurrency_row(kenpo, &sets[S_NAME], threads[i],
-							    warm, &kps));
-		errors = add_errors(errors, concurrency_row(files, &last, threads[i], warm, &fps));
-		if (errors >= 0)
-			printf("%-12s %7zu %7s %12.3f\n", "kenpo/files", threads[i], "", kps / fps);
+						      rows[i].found, warm, NULL, NULL));
 	}
 	return errors;
 }
@@ -694,7 +787,7 @@ loop_only(const struct source *kenpo, size_t n)
 	size_t i, errors = 0;
 	int64_t t0, t1;
 
-	/* One untimed pass fills kenpod's cache. */
+	/* One untimed pass reads every record once. */
 	for (i = 0; i < keys->n; i++) {
 		p.key = &keys->v[i];
 		(void)timed_lookup(&p, &errors);
@@ -742,50 +835,89 @@ parse_threads(const char *arg, size_t *threads)
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: bench_nss [-w WARM] [-t THREADS,...] [-l LOOP] MODULE WORKLOAD\n");
+	fprintf(stderr, "usage: bench_nss [-w WARM] [-t THREADS,...] [-n NSLCD_MODULE] [-q] "
+		"[-l LOOP] MODULE WORKLOAD\n");
 	return 2;
+}
+
+struct options {
+	size_t threads[THREAD_LISTS_MAX];
+	int nthreads;
+	size_t warm, loop;
+	const char *nslcd;
+	int quick;
+};
+
+static int
+parse_options(int argc, char **argv, struct options *o)
+{
+	unsigned long long v;
+	char *end;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "w:t:l:n:q")) != -1) {
+		if (opt == 'w' || opt == 'l') {
+			errno = 0;
+			v = strtoull(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || optarg[0] == '-' || v < 100 || v > 100000000)
+				return -1;
+			*(opt == 'w' ? &o->warm : &o->loop) = (size_t)v;
+		} else if (opt == 'n') {
+			o->nslcd = optarg;
+		} else if (opt == 'q') {
+			o->quick = 1;
+		} else if (opt != 't' || (o->nthreads = parse_threads(optarg, o->threads)) <= 0) {
+			return -1;
+		}
+	}
+	return argc - optind == 2 ? 0 : -1;
+}
+
+/* Every measurement but the loop.  The number of wrong answers, or -1. */
+static long
+measure(const struct options *o, const struct source *kenpo, const struct source *files,
+	const struct source *libc, const struct source *nslcd)
+{
+	static struct row krows[R_COUNT], nrows[R_COUNT];
+	long errors = 0;
+
+	if (!o->quick)
+		errors = add_errors(errors, peer_table(files, libc, o->warm));
+	printf("\n(each row: x = the row / the peer row under it, measured alternately)\n");
+	print_header();
+	errors = add_errors(errors, source_rows(kenpo, files, o->warm, o->quick, krows));
+	if (nslcd != NULL)
+		errors = add_errors(errors, source_rows(nslcd, files, o->warm, o->quick, nrows));
+	if (!o->quick)
+		errors = add_errors(errors, concurrent_phases(kenpo, files, nslcd, o->warm,
+							      o->threads, (size_t)o->nthreads));
+	print_summary(krows, nslcd != NULL ? nrows : NULL);
+	return errors;
 }
 
 int
 main(int argc, char **argv)
 {
-	struct source kenpo, files, libc = { "libc", libc_byname, libc_byuid };
-	size_t threads[THREAD_LISTS_MAX] = { 1, 2, 8 }, warm = WARM_DEFAULT, loop = 0;
-	int opt, nthreads = 3;
+	struct options o = { { 1, 2, 8 }, 3, WARM_DEFAULT, 0, NULL, 0 };
+	struct source kenpo, files, nslcd, libc = { "libc", libc_byname, libc_byuid };
 	long errors;
-	unsigned long long v;
-	char *end;
 
-	while ((opt = getopt(argc, argv, "w:t:l:")) != -1) {
-		if (opt == 'w' || opt == 'l') {
-			errno = 0;
-			v = strtoull(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || optarg[0] == '-' || v < 100 || v > 100000000)
-				return usage();
-			*(opt == 'w' ? &warm : &loop) = (size_t)v;
-		} else if (opt != 't' || (nthreads = parse_threads(optarg, threads)) <= 0) {
-			return usage();
-		}
-	}
-	if (argc - optind != 2)
+	if (parse_options(argc, argv, &o) != 0)
 		return usage();
 	/* The driver reads the rows as they come, interleaved with errors. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (load_source(&kenpo, "kenpo", argv[optind], "kenpo") != 0 ||
 	    load_source(&files, "files", FILES_MODULE, "files") != 0 ||
+	    (o.nslcd != NULL && load_source(&nslcd, "nslcd", o.nslcd, NSLCD_PREFIX) != 0) ||
 	    load_workload(argv[optind + 1]) != 0)
 		return 2;
 	shuffle(&sets[S_NAME], 1);
 	shuffle(&sets[S_UID], 2);
-	errors = warm_up(&kenpo, &files);
-	if (loop > 0)
-		return add_errors(errors, loop_only(&kenpo, loop)) == 0 ? 0 : 1;
-	printf("peers alone (%zu lookups each)\n", warm);
-	print_header();
-	errors = add_errors(errors, peer_table(&files, &libc, warm));
-	errors = add_errors(errors, sequential_phases(&kenpo, &files, warm));
-	errors = add_errors(errors, concurrent_phases(&kenpo, &files, warm, threads,
-						      (size_t)nthreads));
+	errors = warm_up(&kenpo, &files, o.nslcd != NULL ? &nslcd : NULL);
+	if (o.loop > 0)
+		return add_errors(errors, loop_only(&kenpo, o.loop)) == 0 ? 0 : 1;
+	errors = add_errors(errors, measure(&o, &kenpo, &files, &libc,
+					    o.nslcd != NULL ? &nslcd : NULL));
 	if (errors != 0) {
 		printf("\nFAILED: %ld wrong answers%s\n", errors < 0 ? 0 : errors,
 		       errors < 0 ? " (out of memory)" : "");

@@ -298,33 +298,53 @@ def test_cache_answers_while_slapd_is_down(sb, members):
     assert wait_for(lambda: lookup(sb, "never.cached")[0] == kp.NOTFOUND, timeout=8)
 
 
+def directory_searches(sb, since):
+    """How many directory searches kenpod's log shows after offset since."""
+    with open(sb.kenpod_log, "rb") as f:
+        f.seek(since)
+        return f.read().decode("utf-8", "replace").count(": search ou=")
+
+
 def test_negative_cache_and_flush(sb, members):
+    """While kenpod follows the directory, its passwd map holds every member:
+    a name of nobody is answered without asking the directory, again and
+    after a flush, and a member who appears is found within a second.  A
+    name kenpod itself has just given out is looked up in the directory
+    (test_selfservice); the negative cache (cache_negative_ttl) serves when
+    there is no map in step with the directory (unit tests)."""
+    assert wait_for(lambda: lookup(sb, "Alice.Smith")[0] == kp.OK)
+    start = os.path.getsize(sb.kenpod_log)
+    assert lookup(sb, "Carol.Later")[0] == kp.NOTFOUND
     flush(sb)
     assert lookup(sb, "Carol.Later")[0] == kp.NOTFOUND
+    assert directory_searches(sb, start) == 0
     sb.add_member("Carol.Later")
-    # Still "not found": the answer is cached (cache_negative_ttl = 10s).
-    assert lookup(sb, "Carol.Later")[0] == kp.NOTFOUND
-    flush(sb)
-    assert lookup(sb, "Carol.Later")[0] == kp.OK
+    assert wait_for(lambda: lookup(sb, "Carol.Later")[0] == kp.OK, timeout=2)
 
 
 def test_sighup_flushes_cache(sb, members):
-    flush(sb)
-    assert lookup(sb, "Dave.Later")[0] == kp.NOTFOUND
-    sb.add_member("Dave.Later")
-    assert lookup(sb, "Dave.Later")[0] == kp.NOTFOUND
+    start = os.path.getsize(sb.kenpod_log)
     os.kill(sb.kenpod_pid(), signal.SIGHUP)
-    assert wait_for(lambda: lookup(sb, "Dave.Later")[0] == kp.OK, timeout=5)
+
+    def flushed():
+        with open(sb.kenpod_log, "rb") as f:
+            f.seek(start)
+            return b"SIGHUP: cache flushed" in f.read()
+    assert wait_for(flushed, timeout=5)
+    assert lookup(sb, "Alice.Smith")[0] == kp.OK
+    assert lookup(sb, "Dave.Later")[0] == kp.NOTFOUND
 
 
 def test_positive_ttl_expires(sb, members):
+    """Without the directory, members are answered (from the passwd map)
+    for cache_positive_ttl, then "unavailable"."""
     with sb.kenpod_settings_changed(kenpod={"cache_positive_ttl": "1s"}):
-        assert lookup(sb, "Alice.Smith")[0] == kp.OK
+        assert wait_for(lambda: lookup(sb, "Alice.Smith")[0] == kp.OK)
         sb.stop_slapd()
         try:
             assert lookup(sb, "Alice.Smith")[0] == kp.OK
-            time.sleep(1.3)
-            assert lookup(sb, "Alice.Smith")[0] == kp.UNAVAIL
+            # The map is suspended within a second after the ttl.
+            assert wait_for(lambda: lookup(sb, "Alice.Smith")[0] == kp.UNAVAIL, timeout=5)
         finally:
             sb.start_slapd()
 
@@ -371,8 +391,11 @@ def test_drops_privileges_to_user(sb, members):
     try:
         os.chmod(top, 0o755)
         sock = os.path.join(top, "run", "kenpod.sock")
-        # The ldapi socket lives in the sandbox directory, closed to nobody.
-        with sb.kenpod_settings_changed(kenpod={"user": "nobody", "ldap_uri": sb.ldap_tcp_uri},
+        pwmap = os.path.join(top, "run", "passwd.mc")
+        # The ldapi socket lives in the sandbox directory, closed to nobody;
+        # the passwd map goes beside the socket.
+        with sb.kenpod_settings_changed(kenpod={"user": "nobody", "ldap_uri": sb.ldap_tcp_uri,
+                                                "passwd_map": pwmap},
                                         socket=sock):
             with open("/proc/%d/status" % sb.kenpod_pid()) as f:
                 status = f.read()
@@ -382,7 +405,9 @@ def test_drops_privileges_to_user(sb, members):
             assert os.stat(os.path.dirname(sock)).st_uid == 65534
             with kp.Client(sock) as c:
                 assert c.byname("Alice.Smith")[0] == kp.OK
-        assert not os.path.exists(sock)
+            assert wait_for(lambda: os.path.exists(pwmap))
+            assert os.stat(pwmap).st_uid == 65534
+        assert not os.path.exists(sock) and not os.path.exists(pwmap)
     finally:
         subprocess.run(["rm", "-rf", top], check=False)
 

@@ -1,7 +1,7 @@
 """libnss_kenpo.so.2 as glibc loads it: `getent -s kenpo passwd KEY` against
-the sandbox's kenpod, the module found through LD_LIBRARY_PATH and kenpod
-through KENPO_SOCKET (both from the sandbox's env), so nothing in /etc is
-touched.
+the sandbox's kenpod, the module found through LD_LIBRARY_PATH, kenpod
+through KENPO_SOCKET and its passwd map through KENPO_PASSWD_MAP (all from
+the sandbox's env), so nothing in /etc is touched.
 
 getent exits 0 when it found the entry and 2 when it did not.  The module
 runs its own sandbox, because some tests stop kenpod or change its settings.
@@ -36,9 +36,10 @@ def _asan_runtime(module):
     return m.group(1) if m else None
 
 
-def nss_env(sb, sock=None, timeout_ms=None):
-    """Environment in which `getent -s kenpo` uses the built module and asks
-    the sandbox's kenpod (or the socket given)."""
+def nss_env(sb, sock=None, timeout_ms=None, passwd_map=None):
+    """Environment in which `getent -s kenpo` uses the built module, reads the
+    sandbox's passwd map (or the file given) and asks the sandbox's kenpod
+    (or the socket given)."""
     senv = sb.env()
     module = os.path.join(senv["LD_LIBRARY_PATH"], "libnss_kenpo.so.2")
     if not os.path.exists(module):
@@ -48,6 +49,7 @@ def nss_env(sb, sock=None, timeout_ms=None):
     env.pop("KENPO_NSS_TIMEOUT_MS", None)
     env["LD_LIBRARY_PATH"] = senv["LD_LIBRARY_PATH"]
     env["KENPO_SOCKET"] = sock or senv["KENPO_SOCKET"]
+    env["KENPO_PASSWD_MAP"] = passwd_map or senv["KENPO_PASSWD_MAP"]
     if timeout_ms is not None:
         env["KENPO_NSS_TIMEOUT_MS"] = str(timeout_ms)
     asan = _asan_runtime(module)

@@ -174,13 +174,23 @@ test_oldest_dropped_when_full(void **state)
 	assert_int_equal(byuid(c, 1002), CACHE_POSITIVE);
 	assert_int_equal(byname(c, "third"), CACHE_POSITIVE);
 	assert_int_equal(byuid(c, 1003), CACHE_POSITIVE);
-	/* A negative entry counts as one; replacing an entry takes no room. */
+	/* Replacing an entry takes no room; "no such user" answers have a
+	 * list of their own and never push a member out. */
 	put(c, "third", 1003);
-	cache_put_missing_name(c, "nobody");
-	assert_int_equal(byname(c, "second"), CACHE_MISS);
+	for (i = 0; i < 1000; i++) {
+		snprintf(name, sizeof name, "nobody%d", i);
+		cache_put_missing_name(c, name);
+		cache_put_missing_uid(c, 9000 + (uint32_t)i);
+	}
+	assert_int_equal(byname(c, "second"), CACHE_POSITIVE);
 	assert_int_equal(byuid(c, 1002), CACHE_POSITIVE);
-	assert_int_equal(byname(c, "nobody"), CACHE_NEGATIVE);
-	/* Many more than fit: never more than the limit, the newest kept. */
+	assert_int_equal(byname(c, "third"), CACHE_POSITIVE);
+	assert_int_equal(byname(c, "nobody999"), CACHE_NEGATIVE);
+	assert_int_equal(byuid(c, 9999), CACHE_NEGATIVE);
+	/* ... which holds at most as many, the newest. */
+	assert_int_equal(byname(c, "nobody997"), CACHE_MISS);
+	/* Many more members than fit: never more than the limit, the newest
+	 * kept. */
 	for (i = 0; i < 1000; i++) {
 		snprintf(name, sizeof name, "m%d", i);
 		put(c, name, 5000 + (uint32_t)i);
@@ -189,7 +199,7 @@ test_oldest_dropped_when_full(void **state)
 	assert_int_equal(byuid(c, 5999), CACHE_POSITIVE);
 	assert_int_equal(byname(c, "m998"), CACHE_POSITIVE);
 	assert_int_equal(byname(c, "m997"), CACHE_MISS);
-	assert_int_equal(byname(c, "nobody"), CACHE_MISS);
+	assert_int_equal(byname(c, "nobody999"), CACHE_NEGATIVE);
 }
 
 static void

@@ -919,6 +919,7 @@ test_example(void **state)
 	assert_int_equal(a->enumerate, b->enumerate);
 	assert_int_equal(a->cache_positive_ttl, b->cache_positive_ttl);
 	assert_int_equal(a->cache_negative_ttl, b->cache_negative_ttl);
+	assert_string_equal(b->passwd_map, "/run/kenpo/passwd.mc");
 	assert_int_equal(a->cache_size, 200000);
 	assert_int_equal(a->cache_size, b->cache_size);
 	assert_string_equal(a->smtp_url, b->smtp_url);
