@@ -244,20 +244,22 @@ conf_release(const struct kenpod *kd)
 		generation_free(g);
 }
 
-/* Make g current; the one it replaces ends with its last request.
- * Returns g's number. */
+/* Make g current in place of old, which the caller holds; old ends with
+ * its last request.  Returns g's number. */
 static unsigned long
-publish(struct generation *g)
+publish(struct generation *g, const struct kenpod *old_kd)
 {
-	struct generation *old;
+	struct generation *old = generation_of(old_kd);
 	unsigned long number;
 
 	pthread_mutex_lock(&gen_lock);
-	old = current;
 	number = g->number = old->number + 1;
 	g->holds = 1;
 	current = g;
-	old->flush = 1;
+	/* Holds beyond being current and the caller's are requests in
+	 * flight: records they put in the cache after the caller flushes it
+	 * were made with the old settings. */
+	old->flush = old->holds > 2;
 	pthread_mutex_unlock(&gen_lock);
 	conf_release(&old->kd);
 	return number;
@@ -271,7 +273,8 @@ keep_kenpod(struct kenpo_config *cfg, const struct kenpo_config *old, char *err,
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(start_only); i++) {
-		if (kenpo_config_same(cfg, old, start_only[i]) == 1)
+		/* -1: a key this build does not have. */
+		if (kenpo_config_same(cfg, old, start_only[i]) != 0)
 			continue;
 		log_msg(LOG_WARNING, "SIGHUP: [kenpod] %s changed: it takes effect when kenpod "
 			"restarts; the value in use stays", start_only[i]);
@@ -287,7 +290,7 @@ static int
 keep_society(struct kenpo_society *s, const struct kenpo_society *old, const char *key,
 	     char *err, size_t errsz)
 {
-	if (kenpo_society_same(s, old, key) == 1)
+	if (kenpo_society_same(s, old, key) != 0)
 		return 0;
 	log_msg(LOG_WARNING, "SIGHUP: [society %s] %s changed: it takes effect when kenpod "
 		"restarts; the value in use stays", s->id, key);
@@ -361,20 +364,28 @@ conf_reload(void)
 	const struct kenpod *old;
 	struct kenpo_config *cfg = NULL;
 	struct generation *g = NULL;
+	unsigned long number = 0;
 	char err[512] = "";
 
 	pthread_mutex_lock(&reload_lock);
 	old = conf_hold();
-	cache_flush(old->cache);
-	log_msg(LOG_INFO, "SIGHUP: cache flushed; reading %.200s", conf_path);
+	log_msg(LOG_INFO, "SIGHUP: reading %.200s", conf_path);
 	if (conf_read(conf_path, &cfg, err, sizeof err) != 0 ||
 	    (g = generation_new(cfg, old, err, sizeof err)) == NULL) {
 		log_msg(LOG_ERR, "SIGHUP: %s; the configuration in use stays", err);
 		kenpo_config_free(cfg);
 	} else {
 		log_set_debug(conf_force_debug || strcmp(cfg->log_level, "debug") == 0);
-		log_msg(LOG_INFO, "SIGHUP: configuration %lu in use", publish(g));
+		number = publish(g, old);
 	}
+	/* After the new settings are in place, so that no record made with
+	 * the old ones stays; and whether the file was good or not, as
+	 * SIGHUP always did. */
+	cache_flush(old->cache);
+	if (number > 0)
+		log_msg(LOG_INFO, "SIGHUP: configuration %lu in use, cache flushed", number);
+	else
+		log_msg(LOG_INFO, "SIGHUP: cache flushed");
 	conf_release(old);
 	pthread_mutex_unlock(&reload_lock);
 }

@@ -43,6 +43,9 @@
 #define LOG_EVERY_MS 10000      /* at most one line of a kind in this time */
 #define HEAD_BYTES 12           /* a frame's length, version and action */
 #define BUSY_ANSWER_MAX 64
+/* Room to send is watched only while an answer waits for it: otherwise
+ * every answer the client reads would wake the loop once more. */
+#define CONN_EVENTS (EPOLLIN | EPOLLRDHUP | EPOLLET)
 
 /* The deadline lists.  Every deadline in one list is the same time from
  * the moment the connection joined it, so appending keeps a list in order
@@ -294,7 +297,7 @@ bury(struct loop *l)
 static int
 conn_open(struct loop *l, int fd, const struct ucred *cred, int64_t now)
 {
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET };
+	struct epoll_event ev = { .events = CONN_EVENTS };
 	struct conn *c = calloc(1, sizeof *c);
 
 	if (c == NULL || peer_add(l, cred->uid) != 0) {
@@ -471,7 +474,7 @@ static void
 answered(struct loop *l, struct conn *c, int64_t now)
 {
 	c->answered++;
-	if (c->close || c->answered >= REQUESTS_PER_CONN) {
+	if (c->close_after || c->answered >= REQUESTS_PER_CONN) {
 		conn_close(l, c);
 		return;
 	}
@@ -479,6 +482,15 @@ answered(struct loop *l, struct conn *c, int64_t now)
 	list_in(l, c, LIST_IDLE, now);
 	/* A request that came while the answer was made gave its event then. */
 	conn_read(l, c, now);
+}
+
+/* Watch c for room to send (out), or not. */
+static int
+watch_out(struct loop *l, struct conn *c, int out)
+{
+	struct epoll_event ev = { .events = CONN_EVENTS | (out ? EPOLLOUT : 0), .data.ptr = c };
+
+	return epoll_ctl(l->ep, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
 /* Send the rest of an answer the client was slow to take. */
@@ -490,7 +502,7 @@ send_rest(struct loop *l, struct conn *c, int64_t now)
 	if (rc == 1)
 		return;
 	unsent_free(c);
-	if (rc < 0)
+	if (rc < 0 || watch_out(l, c, 0) != 0)
 		conn_close(l, c);
 	else
 		answered(l, c, now);
@@ -506,7 +518,9 @@ after_send(struct loop *l, struct conn *c, int64_t now)
 	}
 	c->state = CONN_SEND;
 	list_in(l, c, LIST_SEND, now);
-	send_rest(l, c, now);
+	/* Room that came meanwhile is reported at once. */
+	if (watch_out(l, c, 1) != 0)
+		conn_close(l, c);
 }
 
 /* ---- requests ---- */
@@ -572,7 +586,7 @@ conn_request(struct loop *l, struct conn *c, int32_t action, int64_t now)
 
 	list_out(l, c);
 	c->state = CONN_BUSY;
-	c->close = 0;
+	c->close_after = 0;
 	if (lanes_put(l->lanes, lane, c) == 0)
 		return;
 	limited_log(l, LIM_LANE + (int)lane, "the %s lane is full: answering \"unavailable\" "

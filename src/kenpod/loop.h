@@ -49,7 +49,7 @@ struct conn {
 	struct conn *prev, *next;
 	struct conn *all_prev, *all_next;       /* every open connection */
 	/* Written by the worker, read by the loop once handed back. */
-	int close;                      /* close once the answer is out */
+	int close_after;                /* close once the answer is out */
 	unsigned char *unsent;          /* the answer's rest the client did not take yet */
 	size_t unsent_len, unsent_off;
 	struct conn *done_next;         /* handed back, not yet seen by the loop */
@@ -70,7 +70,7 @@ void loop_free(struct loop *l);
  * connection failed (or no memory for the rest). */
 int loop_send_now(struct conn *c, const unsigned char *data, size_t len);
 
-/* From a worker: c's request is answered (or c->close set), its answer
+/* From a worker: c's request is answered (or c->close_after set), its answer
  * sent, or its rest left in c->unsent for the loop. */
 void loop_done(struct loop *l, struct conn *c);
 

@@ -28,8 +28,9 @@
 #include "server.h"
 
 #define PEER_GROUPS_MAX 256
-/* Descriptors kept for what is not a connection: the workers' directory
- * sessions, relay connections, files (zones, templates), syslog, pipes. */
+/* Descriptors kept for what is not a connection: syslog, pipes, epoll,
+ * files read (zones, templates); and two per worker, its directory session
+ * and a relay connection. */
 #define FD_RESERVE 64
 
 static kenpod_handler handle_ping;
@@ -312,12 +313,12 @@ serve(struct worker *w, struct conn *c)
 	log_newrequest();
 	if (kenpo_recv_frame(c->fd, &in, kenpo_now_ms()) != 0) {
 		log_recv_error(errno);
-		c->close = 1;
+		c->close_after = 1;
 	} else {
-		c->close = dispatch(&rq, c->fd, &in, &out) != 0;
+		c->close_after = dispatch(&rq, c->fd, &in, &out) != 0;
 		if (loop_send_now(c, out.data, out.len) != 0) {
 			log_msg(LOG_DEBUG, "cannot send the answer: %s", strerror(errno));
-			c->close = 1;
+			c->close_after = 1;
 		}
 	}
 	/* Requests and answers carry passwords: wipe both, every time. */
@@ -567,26 +568,31 @@ lanes_start(struct lanes *ls)
 /* Raise the open files limit as far as allowed, and return the room it
  * leaves for connections. */
 static size_t
-fd_room(void)
+fd_room(const struct kenpo_config *cfg)
 {
-	struct rlimit rl;
+	size_t reserve = FD_RESERVE + 2 * ((size_t)cfg->nss_threads + cfg->threads +
+					   cfg->selfservice_threads + cfg->control_threads);
+	struct rlimit rl = { 1024, 1024 };
+	size_t room;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return 1024 - FD_RESERVE;
-	if (rl.rlim_cur < rl.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
 			(void)getrlimit(RLIMIT_NOFILE, &rl);
 	}
 	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)1 << 24)
-		return (size_t)1 << 24;
-	return rl.rlim_cur > 2 * FD_RESERVE ? (size_t)rl.rlim_cur - FD_RESERVE : FD_RESERVE;
+		rl.rlim_cur = (rlim_t)1 << 24;
+	room = (size_t)rl.rlim_cur > 2 * reserve ? (size_t)rl.rlim_cur - reserve : reserve;
+	if (room < cfg->max_connections)
+		log_msg(LOG_WARNING, "max_connections %u: the open files limit (%lu) leaves room "
+			"for %zu", cfg->max_connections, (unsigned long)rl.rlim_cur, room);
+	return room;
 }
 
 int
 server_run(int listen_fd, int ctl_fd, const struct kenpo_config *cfg)
 {
-	struct loop *l = loop_new(listen_fd, ctl_fd, fd_room());
+	struct loop *l = loop_new(listen_fd, ctl_fd, fd_room(cfg));
 	struct lanes *ls = l != NULL ? lanes_new(cfg, l) : NULL;
 	int rc = -1;
 
