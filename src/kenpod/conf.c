@@ -103,7 +103,8 @@ check_config(const struct kenpo_config *cfg, char *err, size_t errsz)
 	}
 	if (cfg->max_connections_portal < cfg->max_connections_per_uid) {
 		snprintf(err, errsz, "%s: max_connections_portal: less than "
-			 "max_connections_per_uid (%u)", cfg->path, cfg->max_connections_per_uid);
+			 "max_connections_per_uid (%u)", cfg->path,
+			 cfg->max_connections_per_uid);
 		return -1;
 	}
 	return check_uid_ranges(cfg, err, errsz);
@@ -311,9 +312,9 @@ keep_societies(struct kenpo_config *cfg, const struct kenpo_config *old, char *e
 	size_t i;
 
 	if (strcmp(cfg->societies[0].id, old->societies[0].id) != 0) {
-		snprintf(err, errsz, "%s: [society %s] must stay the first society: its language "
-			 "and lockout apply to unknown login IDs (a restart can change it)",
-			 cfg->path, old->societies[0].id);
+		snprintf(err, errsz, "%s: [society %s] must stay the first society: its "
+			 "language and lockout apply to unknown login IDs (a restart can change "
+			 "it)", cfg->path, old->societies[0].id);
 		return -1;
 	}
 	for (i = 0; i < ARRAY_SIZE(first_society_only); i++)
@@ -326,9 +327,9 @@ keep_societies(struct kenpo_config *cfg, const struct kenpo_config *old, char *e
 		if (was != NULL && keep_society(s, was, "timezone", err, errsz) != 0)
 			return -1;
 		if (!zone_known(s->timezone)) {
-			snprintf(err, errsz, "%s: [society %s] timezone: %.100s is used by no society "
-				 "kenpod started with (a restart can add it)", cfg->path, s->id,
-				 s->timezone);
+			snprintf(err, errsz, "%s: [society %s] timezone: %.100s is used by no "
+				 "society kenpod started with (a restart can add it)", cfg->path,
+				 s->id, s->timezone);
 			return -1;
 		}
 	}

@@ -340,23 +340,23 @@ admit(struct loop *l, int fd, const struct ucred *cred)
 	const struct kenpod *kd = conf_hold();
 	const struct kenpo_config *cfg = kd->cfg;
 	size_t total = cfg->max_connections < l->room ? cfg->max_connections : l->room;
-	unsigned held = peer_count(l, cred->uid);
+	unsigned long uid = cred->uid, held = peer_count(l, cred->uid);
+	long pid = cred->pid;
 	int ok = 1, portal;
 
 	if (l->nconns >= total) {
-		limited_log(l, LIM_TOTAL, "%zu connections open, the most %s allows: refusing one "
-			    "from uid %lu (pid %ld)", l->nconns, total < cfg->max_connections ?
-			    "the open files limit" : "max_connections",
-			    (unsigned long)cred->uid, (long)cred->pid);
+		limited_log(l, LIM_TOTAL, "%zu connections open, the most %s allows: refusing "
+			    "one from uid %lu (pid %ld)", l->nconns, total < cfg->max_connections ?
+			    "the open files limit" : "max_connections", uid, pid);
 		ok = 0;
 	} else if (held >= cfg->max_connections_per_uid) {
-		portal = cred->uid == 0 || (kd->have_portal_gid &&
-			 server_peer_in_group(fd, cred->gid, kd->portal_gid));
+		portal = uid == 0 || (kd->have_portal_gid &&
+				      server_peer_in_group(fd, cred->gid, kd->portal_gid));
 		if (!portal || held >= cfg->max_connections_portal) {
-			limited_log(l, portal ? LIM_PORTAL : LIM_UID, "uid %lu has %u connections "
-				    "open, the most %s allows: refusing one more (pid %ld)", (unsigned long)cred->uid,
-				    held, portal ? "max_connections_portal" :
-				    "max_connections_per_uid", (long)cred->pid);
+			limited_log(l, portal ? LIM_PORTAL : LIM_UID, "uid %lu has %lu connections "
+				    "open, the most %s allows: refusing one more (pid %ld)", uid, held,
+				    portal ? "max_connections_portal" : "max_connections_per_uid",
+				    pid);
 			ok = 0;
 		}
 	}
@@ -371,7 +371,8 @@ pause_accept(struct loop *l, int64_t now)
 {
 	struct epoll_event ev = { .events = 0, .data.ptr = &tag_listen };
 
-	limited_log(l, LIM_ACCEPT, "accept: %s: waiting %d ms", strerror(errno), ACCEPT_PAUSE_MS);
+	limited_log(l, LIM_ACCEPT, "accept: %s: waiting %d ms", strerror(errno),
+		    ACCEPT_PAUSE_MS);
 	if (epoll_ctl(l->ep, EPOLL_CTL_MOD, l->listen_fd, &ev) != 0)
 		return;
 	l->accepting = 0;
@@ -601,8 +602,8 @@ frame_begun(struct loop *l, struct conn *c, int64_t now)
 {
 	if (c->hangup) {
 		/* The client will send no more. */
-		limited_log(l, LIM_FRAME, "short or truncated frame from uid %lu (pid %ld); closing",
-			    (unsigned long)c->uid, (long)c->pid);
+		limited_log(l, LIM_FRAME, "short or truncated frame from uid %lu (pid %ld); "
+			    "closing", (unsigned long)c->uid, (long)c->pid);
 		conn_close(l, c);
 		return;
 	}
@@ -633,9 +634,9 @@ conn_read(struct loop *l, struct conn *c, int64_t now)
 		memcpy(&word, head, sizeof word);
 		len = ntohl(word);
 		if (len < 8 || len > KENPO_PROTO_MAX_FRAME) {
-			limited_log(l, LIM_FRAME, "%s frame (%lu bytes) from uid %lu (pid %ld); "
-				    "closing", len < 8 ? "short" : "oversized", (unsigned long)len,
-				    (unsigned long)c->uid, (long)c->pid);
+			limited_log(l, LIM_FRAME, "%s frame (%lu bytes) from uid %lu "
+				    "(pid %ld); closing", len < 8 ? "short" : "oversized",
+				    (unsigned long)len, (unsigned long)c->uid, (long)c->pid);
 			conn_close(l, c);
 			return;
 		}
@@ -706,6 +707,13 @@ take_done(struct loop *l, int64_t now)
 /* ---- the loop ---- */
 
 static void
+expired_log(struct loop *l, size_t list, const struct conn *c)
+{
+	limited_log(l, LIM_EXPIRE + (int)list, "%s from uid %lu (pid %ld); closing",
+		    list_kinds[list].what, (unsigned long)c->uid, (long)c->pid);
+}
+
+static void
 expire(struct loop *l, int64_t now)
 {
 	struct conn *c;
@@ -714,8 +722,7 @@ expire(struct loop *l, int64_t now)
 	for (k = 0; k < NLISTS; k++) {
 		while ((c = l->lists[k].head) != NULL && c->deadline <= now) {
 			if (list_kinds[k].what != NULL)
-				limited_log(l, LIM_EXPIRE + (int)k, "%s from uid %lu (pid %ld); closing",
-					    list_kinds[k].what, (unsigned long)c->uid, (long)c->pid);
+				expired_log(l, k, c);
 			conn_close(l, c);
 		}
 	}

@@ -584,8 +584,8 @@ fd_room(const struct kenpo_config *cfg)
 		rl.rlim_cur = (rlim_t)1 << 24;
 	room = (size_t)rl.rlim_cur > 2 * reserve ? (size_t)rl.rlim_cur - reserve : reserve;
 	if (room < cfg->max_connections)
-		log_msg(LOG_WARNING, "max_connections %u: the open files limit (%lu) leaves room "
-			"for %zu", cfg->max_connections, (unsigned long)rl.rlim_cur, room);
+		log_msg(LOG_WARNING, "max_connections %u: the open files limit (%lu) leaves "
+			"room for %zu", cfg->max_connections, (unsigned long)rl.rlim_cur, room);
 	return room;
 }
 
