@@ -30,10 +30,12 @@ struct generation {
 	unsigned long holds;            /* under gen_lock */
 	unsigned long number;           /* 1 at start-up, then one per reload */
 	int flush;                      /* replaced: flush the cache when it ends */
+	struct generation *next_live;
 };
 
 static pthread_mutex_t gen_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct generation *current;      /* under gen_lock */
+static struct generation *live;         /* every one held, under gen_lock */
 /* One reload at a time, whichever worker of the control lane runs it. */
 static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Set by conf_begin before the threads start, read-only afterwards. */
@@ -191,7 +193,7 @@ conf_begin(const struct kenpod *first, const char *path, int force_debug)
 	g->kd = *first;
 	g->holds = 1;           /* being current is a hold */
 	g->number = 1;
-	current = g;
+	current = live = g;
 	return 0;
 }
 
@@ -229,6 +231,38 @@ conf_hold_same(const struct kenpod *kd)
 	return kd;
 }
 
+const struct kenpod *
+conf_hold_society(const struct kenpo_society *soc)
+{
+	uintptr_t p = (uintptr_t)soc, first;
+	struct generation *g;
+
+	pthread_mutex_lock(&gen_lock);
+	for (g = live; g != NULL; g = g->next_live) {
+		first = (uintptr_t)g->kd.cfg->societies;
+		if (p >= first && p < first + g->kd.cfg->nsocieties * sizeof(*soc)) {
+			g->holds++;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&gen_lock);
+	return g != NULL ? &g->kd : NULL;
+}
+
+/* Take g off the list of live generations (under gen_lock). */
+static void
+unlink_live(struct generation *g)
+{
+	struct generation **p;
+
+	for (p = &live; *p != NULL; p = &(*p)->next_live) {
+		if (*p == g) {
+			*p = g->next_live;
+			return;
+		}
+	}
+}
+
 void
 conf_release(const struct kenpod *kd)
 {
@@ -240,6 +274,8 @@ conf_release(const struct kenpod *kd)
 	g = generation_of(kd);
 	pthread_mutex_lock(&gen_lock);
 	last = --g->holds == 0;
+	if (last)
+		unlink_live(g);
 	pthread_mutex_unlock(&gen_lock);
 	if (last)
 		generation_free(g);
@@ -257,6 +293,8 @@ publish(struct generation *g, const struct kenpod *old_kd)
 	number = g->number = old->number + 1;
 	g->holds = 1;
 	current = g;
+	g->next_live = live;
+	live = g;
 	/* Holds beyond being current and the caller's are requests in
 	 * flight: records they put in the cache after the caller flushes it
 	 * were made with the old settings. */

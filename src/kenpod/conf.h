@@ -23,6 +23,7 @@
 #include "request.h"
 
 struct kenpo_config;
+struct kenpo_society;
 
 /* Read `path` (NULL: the default) and check what kenpod needs beyond its
  * syntax.  0 with *out, or -1 with one line in err. */
@@ -47,6 +48,9 @@ const struct kenpod *conf_hold(void);
 /* One more hold of the generation kd belongs to, for what outlives the
  * request that had it (a mail sent after the answer). */
 const struct kenpod *conf_hold_same(const struct kenpod *kd);
+/* A hold of the generation whose configuration soc is a society of, for
+ * what keeps soc beyond its request; NULL if none is (a bug). */
+const struct kenpod *conf_hold_society(const struct kenpo_society *soc);
 void conf_release(const struct kenpod *kd);
 
 /* SIGHUP: flush the cache, read the file again, and make it current or
