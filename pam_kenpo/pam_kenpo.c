@@ -658,7 +658,8 @@ refused:
 
 /* ---- the pending key ---- */
 
-/* Void the key, once (AUTH_ABORT; kenpod always agrees). */
+/* Void the key, once (AUTH_ABORT; kenpod agrees unless too busy, and then
+ * the key expires by itself). */
 static void
 abort_pending(pam_handle_t *pamh, struct pending *p)
 {

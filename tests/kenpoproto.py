@@ -66,8 +66,9 @@ def read_table(path=HEADER):
         m = _macros(f.read())
     results = [(n, int(c), t, w) for n, c, t, w in re.findall(
         r"\bX\((\w+), (\d+), \"([^\"]*)\", \"([^\"]*)\"\)", m["KENPO_RESULTS"][1])]
-    actions = [(n, int(c, 16), log, who) for n, c, log, who in re.findall(
-        r"\bX\((\w+), (0x[0-9a-fA-F]+), \"([^\"]*)\", (\w+)\)", m["KENPO_ACTIONS"][1])]
+    actions = [(n, int(c, 16), log, who, lane) for n, c, log, who, lane in re.findall(
+        r"\bX\((\w+), (0x[0-9a-fA-F]+), \"([^\"]*)\", (\w+), (\w+)\)",
+        m["KENPO_ACTIONS"][1])]
     layouts = {n: _fields(m["KENPO_L_" + n][1])
                for n in re.findall(r"\bX\((\w+)\)", m["KENPO_LAYOUTS"][1])}
     requests = {a[0]: _fields(m["KENPO_REQ_" + a[0]][1]) for a in actions}
@@ -80,7 +81,8 @@ TABLE = read_table()
 RESULTS = {name: code for name, code, _, _ in TABLE["results"]}
 RESULT_NAMES = {code: name for name, code in RESULTS.items()}
 RESULT_TEXT = {code: text for _, code, text, _ in TABLE["results"]}
-ACTIONS = {name: code for name, code, _, _ in TABLE["actions"]}
+ACTIONS = {name: code for name, code, *_ in TABLE["actions"]}
+LANES = {code: lane for _, code, _, _, lane in TABLE["actions"]}
 ACTION_NAMES = {code: name for name, code in ACTIONS.items()}
 LAYOUTS = TABLE["layouts"]
 # (action, result) -> the layout of that answer's fields

@@ -437,6 +437,57 @@ def run_mail_sink(maildir, host, port, pidfile, portfile):
     return 0
 
 
+class StalledRelay:
+    """An SMTP relay that accepts connections and never says a word, as a
+    hung mail server does: a client waits for the greeting until its own
+    timeout.  `url` goes into kenpod's smtp_url; `accepted()` counts the
+    connections held; `release()` closes them all (the clients see the
+    connection end at once) and stops listening.  Runs in a thread of the
+    calling process."""
+
+    def __init__(self):
+        import threading
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(128)
+        self.url = "smtp://127.0.0.1:%d" % self._sock.getsockname()[1]
+        self._conns = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            with self._lock:
+                self._conns.append(conn)
+
+    def accepted(self):
+        with self._lock:
+            return len(self._conns)
+
+    def release(self):
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._sock.close()
+        self._thread.join(5)
+        with self._lock:
+            for conn in self._conns:
+                conn.close()
+            self._conns = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
 # ---- the sandbox -------------------------------------------------------------
 
 class Sandbox:

@@ -194,7 +194,7 @@ kenpo_client_auth_abort(const struct kenpo_client *c, const char *login, const c
 	if (exchange(c, KENPO_ACTION_AUTH_ABORT, v, 2, &a) != 0)
 		return -1;
 	if (a.result != KENPO_RES_OK) {
-		errno = EPROTO;
+		errno = a.result == KENPO_RES_UNAVAIL ? EAGAIN : EPROTO;
 		return -1;
 	}
 	return 0;

@@ -108,7 +108,8 @@ int kenpo_client_auth_key(const struct kenpo_client *c, const char *login, const
 /* AUTH_RESEND: mail a new key for `txn`; the old one becomes void. */
 int kenpo_client_auth_resend(const struct kenpo_client *c, const char *login,
 			     const char *txn, struct kenpo_answer *a);
-/* AUTH_ABORT: void the pending key `txn`.  kenpod always answers OK. */
+/* AUTH_ABORT: void the pending key `txn`.  kenpod answers OK, or UNAVAIL
+ * when too busy to take it (-1 with errno EAGAIN: the key then expires). */
 int kenpo_client_auth_abort(const struct kenpo_client *c, const char *login, const char *txn);
 /* ACCOUNT */
 int kenpo_client_account(const struct kenpo_client *c, const char *login,

@@ -81,7 +81,17 @@ static const struct keyword kenpod_keywords[] = {
 	{ "secret_file", KW_PATH, D(secret_file), 1, PATH_LEN, SYSCONFDIR "/kenpo/secret", 0, NULL, NULL },
 	{ "portal_group", KW_NAME, D(portal_group), 1, 32, NULL, 0, NULL, NULL },
 	{ "user", KW_NAME, D(user), 1, 32, "_kenpo", 0, NULL, NULL },
+	/* Workers per lane (server.h): authentication, lookups, self-service
+	 * and control. */
 	{ "threads", KW_UINT, D(threads), 1, 64, "4", 0, NULL, NULL },
+	{ "nss_threads", KW_UINT, D(nss_threads), 1, 64, "4", 0, NULL, NULL },
+	{ "selfservice_threads", KW_UINT, D(selfservice_threads), 1, 64, "2", 0, NULL, NULL },
+	{ "control_threads", KW_UINT, D(control_threads), 1, 16, "1", 0, NULL, NULL },
+	{ "max_connections", KW_UINT, D(max_connections), 16, 1048576, "1024", 0, NULL, NULL },
+	{ "max_connections_per_uid", KW_UINT, D(max_connections_per_uid), 1, 1048576, "64", 0,
+	  NULL, NULL },
+	{ "max_connections_portal", KW_UINT, D(max_connections_portal), 1, 1048576, "512", 0,
+	  NULL, NULL },
 	/* Added to the shipped list of localname.c. */
 	{ "reserved_login_ids", KW_NAMELIST, D(reserved_login_ids), 1, 8192, NULL, 0, NULL, NULL },
 	{ "enumerate", KW_ENUM, D(enumerate), 0, 0, "no", 0, bool_words, NULL },
@@ -744,6 +754,85 @@ kenpo_config_free(struct kenpo_config *cfg)
 	free_fields((char *)cfg, kenpod_keywords, ARRAY_SIZE(kenpod_keywords));
 	free(cfg->path);
 	free(cfg);
+}
+
+/* ---- one key in two configurations ------------------------------------ */
+
+static const struct keyword *
+table_keyword(const struct keyword *table, size_t n, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(table[i].name, key) == 0)
+			return &table[i];
+	return NULL;
+}
+
+static int
+field_same(const struct keyword *kw, const char *a, const char *b)
+{
+	const char *sa, *sb;
+
+	if (kw == NULL)
+		return -1;
+	if (!kenpo_config_is_string(kw->type))
+		return memcmp(a + kw->offset, b + kw->offset, kw->size) == 0;
+	memcpy(&sa, a + kw->offset, sizeof sa);
+	memcpy(&sb, b + kw->offset, sizeof sb);
+	if (sa == NULL || sb == NULL)
+		return sa == sb;
+	return strcmp(sa, sb) == 0;
+}
+
+static int
+field_keep(const struct keyword *kw, char *dst, const char *src)
+{
+	char *copy = NULL, *old;
+	const char *from;
+
+	if (kw == NULL)
+		return -1;
+	if (!kenpo_config_is_string(kw->type)) {
+		memcpy(dst + kw->offset, src + kw->offset, kw->size);
+		return 0;
+	}
+	memcpy(&from, src + kw->offset, sizeof from);
+	if (from != NULL && (copy = strdup(from)) == NULL)
+		return -1;
+	memcpy(&old, dst + kw->offset, sizeof old);
+	free(old);
+	memcpy(dst + kw->offset, &copy, sizeof copy);
+	return 0;
+}
+
+int
+kenpo_config_same(const struct kenpo_config *a, const struct kenpo_config *b, const char *key)
+{
+	return field_same(table_keyword(kenpod_keywords, ARRAY_SIZE(kenpod_keywords), key),
+			  (const char *)a, (const char *)b);
+}
+
+int
+kenpo_config_keep(struct kenpo_config *dst, const struct kenpo_config *src, const char *key)
+{
+	return field_keep(table_keyword(kenpod_keywords, ARRAY_SIZE(kenpod_keywords), key),
+			  (char *)dst, (const char *)src);
+}
+
+int
+kenpo_society_same(const struct kenpo_society *a, const struct kenpo_society *b,
+		   const char *key)
+{
+	return field_same(table_keyword(society_keywords, ARRAY_SIZE(society_keywords), key),
+			  (const char *)a, (const char *)b);
+}
+
+int
+kenpo_society_keep(struct kenpo_society *dst, const struct kenpo_society *src, const char *key)
+{
+	return field_keep(table_keyword(society_keywords, ARRAY_SIZE(society_keywords), key),
+			  (char *)dst, (const char *)src);
 }
 
 const struct kenpo_society *

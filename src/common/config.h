@@ -91,7 +91,15 @@ struct kenpo_config {
 	char *secret_file;         /* secret_file = SYSCONFDIR/kenpo/secret (kenpod needs the file) */
 	char *portal_group;        /* portal_group: group allowed self-service (optional) */
 	char *user;                /* user = _kenpo: drop privileges to it */
-	unsigned threads;          /* threads = 4 (1..64) */
+	unsigned threads;          /* threads = 4 (1..64): workers of the authentication lane
+				    * (logins, account checks, password changes) */
+	unsigned nss_threads;      /* nss_threads = 4 (1..64): workers of the lookup lane */
+	unsigned selfservice_threads; /* selfservice_threads = 2 (1..64) */
+	unsigned control_threads;  /* control_threads = 1 (1..16) */
+	unsigned max_connections;  /* max_connections = 1024 (16..1048576): open at once */
+	unsigned max_connections_per_uid; /* max_connections_per_uid = 64 (1..1048576) */
+	unsigned max_connections_portal;  /* max_connections_portal = 512 (1..1048576): per uid
+					   * for root and the portal group */
 	char *reserved_login_ids;  /* reserved_login_ids: more names no member may take */
 	int enumerate;             /* enumerate = no (yes/no/true/false/on/off/1/0) */
 	long cache_positive_ttl;   /* cache_positive_ttl = 60s (0..1d) */
@@ -123,6 +131,22 @@ struct kenpo_config {
 int kenpo_config_load(const char *path, uid_t owner, struct kenpo_config **out,
 		      char *errbuf, size_t errsz);
 void kenpo_config_free(struct kenpo_config *cfg);
+
+/*
+ * One key's value in two configurations: of [kenpod] (kenpo_config_*), or
+ * of one society's section (kenpo_society_*).  _same: 1 when equal, 0 when
+ * not, -1 for a key the section does not have.  _keep: give dst the value
+ * src has (kenpod keeps settings it can only take at start-up when it
+ * reloads the file); 0, or -1 for an unknown key or no memory.
+ */
+int kenpo_config_same(const struct kenpo_config *a, const struct kenpo_config *b,
+		      const char *key);
+int kenpo_config_keep(struct kenpo_config *dst, const struct kenpo_config *src,
+		      const char *key);
+int kenpo_society_same(const struct kenpo_society *a, const struct kenpo_society *b,
+		       const char *key);
+int kenpo_society_keep(struct kenpo_society *dst, const struct kenpo_society *src,
+		       const char *key);
 
 /* The society with this id, or NULL. */
 const struct kenpo_society *kenpo_config_society(const struct kenpo_config *cfg,

@@ -38,7 +38,7 @@
  *                   the tools print (`kenpo --json` "error"), and the words
  *                   kenpod logs.
  *   KENPO_ACTIONS   every action: name, number, the name kenpod logs it by,
- *                   and who may call it.
+ *                   who may call it, and the lane kenpod serves it in.
  *   KENPO_REQ_<ACTION>(F, L)  the request's fields, in order.
  *   KENPO_ANS_<ACTION>(R)     every result that action answers, each with
  *                   its answer layout; KENPO_ANS_ANY adds the failures any
@@ -49,9 +49,10 @@
  *   In the field lists F(INT or STR, name) is one field and L(name, ITEM)
  *   a LIST of the item layout KENPO_L_<ITEM>; lists do not nest.
  *
- * Adding an action: a row in KENPO_ACTIONS, its KENPO_REQ_ and KENPO_ANS_
- * lines (and a layout if no existing one fits), the handler in kenpod and
- * its row in src/kenpod/server.c.  Clients call it with kenpo_call()
+ * Adding an action: a row in KENPO_ACTIONS (its lane included), its
+ * KENPO_REQ_ and KENPO_ANS_ lines (UNAVAIL among the answers, and a layout
+ * if no existing one fits), the handler in kenpod and its row in
+ * src/kenpod/server.c.  Clients call it with kenpo_call()
  * (src/client/client.h), which encodes and checks from these tables.
  *
  * Actions are grouped by their high 16 bits like nslcd.h's: 0x0001 passwd
@@ -116,35 +117,52 @@ enum kenpo_caller {
 	KENPO_CALLER_ROOT,
 };
 
-/* ---- actions ----
- * X(name, number, log name, who may call it). */
-#define KENPO_ACTIONS(X) \
-	X(PASSWD_BYNAME, 0x00010001, "passwd byname", ANYONE) \
-	X(PASSWD_BYUID, 0x00010002, "passwd byuid", ANYONE) \
-	X(PASSWD_ALL, 0x00010008, "passwd all", ANYONE) \
-	X(AUTH_PASSWORD, 0x00020001, "auth password", ANYONE) \
-	X(AUTH_KEY, 0x00020002, "auth key", ANYONE) \
-	X(AUTH_RESEND, 0x00020003, "auth resend", ANYONE) \
-	X(AUTH_ABORT, 0x00020004, "auth abort", ANYONE) \
-	X(ACCOUNT, 0x00020005, "account", ANYONE) \
-	X(SESSION_OPEN, 0x00020006, "session open", PORTAL) \
-	X(PASSWORD_CHANGE, 0x00020007, "password change", ANYONE) \
-	X(GUIDE_REQUEST, 0x00030001, "guide request", PORTAL) \
-	X(TOKEN_CHECK, 0x00030002, "token check", PORTAL) \
-	X(REG_LETTER_OPEN, 0x00030003, "reg letter", PORTAL) \
-	X(IDENTITY_CHECK, 0x00030004, "identity check", PORTAL) \
-	X(IDENTITY_OPEN, 0x00030005, "identity open", PORTAL) \
-	X(REG_COMPLETE, 0x00030006, "reg complete", PORTAL) \
-	X(RESET_REQUEST, 0x00030007, "reset request", PORTAL) \
-	X(PROFILE_GET, 0x00030008, "profile get", PORTAL) \
-	X(PROFILE_SET, 0x00030009, "profile set", PORTAL) \
-	X(RESET_OPEN, 0x0003000a, "reset open", PORTAL) \
-	X(LOGIN_ID_CHECK, 0x0003000b, "login id check", PORTAL) \
-	X(PROFILE_END, 0x0003000c, "profile end", PORTAL) \
-	X(PING, 0x00040001, "ping", ANYONE) \
-	X(CACHE_FLUSH, 0x00040002, "cache flush", ROOT)
+/*
+ * The lane kenpod serves an action in.  Each lane has its own bounded
+ * queue and its own workers, so that one kind of work never waits behind
+ * another: a lookup that every process on the host may be waiting for
+ * never queues behind a login whose key mail hangs on the relay.  PING
+ * goes with the lookups, so that it tells whether they are answered.  When
+ * a lane's queue is full, kenpod answers UNAVAIL at once (every action
+ * lists it), without fields or with the default language (LANG).
+ */
+enum kenpo_lane {
+	KENPO_LANE_NSS,         /* passwd lookups and PING */
+	KENPO_LANE_AUTH,        /* authentication: argon2, writes, key mails */
+	KENPO_LANE_SELFSERVICE, /* the portal's flows */
+	KENPO_LANE_CONTROL,     /* the administrator's commands */
+};
+#define KENPO_NLANES 4
 
-#define KENPO_ACTION_ENUM_(name, number, logname, who) KENPO_ACTION_##name = number,
+/* ---- actions ----
+ * X(name, number, log name, who may call it, lane). */
+#define KENPO_ACTIONS(X) \
+	X(PASSWD_BYNAME, 0x00010001, "passwd byname", ANYONE, NSS) \
+	X(PASSWD_BYUID, 0x00010002, "passwd byuid", ANYONE, NSS) \
+	X(PASSWD_ALL, 0x00010008, "passwd all", ANYONE, NSS) \
+	X(AUTH_PASSWORD, 0x00020001, "auth password", ANYONE, AUTH) \
+	X(AUTH_KEY, 0x00020002, "auth key", ANYONE, AUTH) \
+	X(AUTH_RESEND, 0x00020003, "auth resend", ANYONE, AUTH) \
+	X(AUTH_ABORT, 0x00020004, "auth abort", ANYONE, AUTH) \
+	X(ACCOUNT, 0x00020005, "account", ANYONE, AUTH) \
+	X(SESSION_OPEN, 0x00020006, "session open", PORTAL, AUTH) \
+	X(PASSWORD_CHANGE, 0x00020007, "password change", ANYONE, AUTH) \
+	X(GUIDE_REQUEST, 0x00030001, "guide request", PORTAL, SELFSERVICE) \
+	X(TOKEN_CHECK, 0x00030002, "token check", PORTAL, SELFSERVICE) \
+	X(REG_LETTER_OPEN, 0x00030003, "reg letter", PORTAL, SELFSERVICE) \
+	X(IDENTITY_CHECK, 0x00030004, "identity check", PORTAL, SELFSERVICE) \
+	X(IDENTITY_OPEN, 0x00030005, "identity open", PORTAL, SELFSERVICE) \
+	X(REG_COMPLETE, 0x00030006, "reg complete", PORTAL, SELFSERVICE) \
+	X(RESET_REQUEST, 0x00030007, "reset request", PORTAL, SELFSERVICE) \
+	X(PROFILE_GET, 0x00030008, "profile get", PORTAL, SELFSERVICE) \
+	X(PROFILE_SET, 0x00030009, "profile set", PORTAL, SELFSERVICE) \
+	X(RESET_OPEN, 0x0003000a, "reset open", PORTAL, SELFSERVICE) \
+	X(LOGIN_ID_CHECK, 0x0003000b, "login id check", PORTAL, SELFSERVICE) \
+	X(PROFILE_END, 0x0003000c, "profile end", PORTAL, SELFSERVICE) \
+	X(PING, 0x00040001, "ping", ANYONE, NSS) \
+	X(CACHE_FLUSH, 0x00040002, "cache flush", ROOT, CONTROL)
+
+#define KENPO_ACTION_ENUM_(name, number, logname, who, lane) KENPO_ACTION_##name = number,
 enum kenpo_action { KENPO_ACTIONS(KENPO_ACTION_ENUM_) };
 
 /* Failures any action may answer, without fields.  kenpod writes them
@@ -270,10 +288,11 @@ enum kenpo_action { KENPO_ACTIONS(KENPO_ACTION_ENUM_) };
 #define KENPO_ANS_AUTH_RESEND(R) \
 	R(KEY_SENT, KEY) R(COOLDOWN, LANG_SECONDS) R(AUTH_ERR, LANG) R(MAIL_FAILED, LANG) \
 	R(UNAVAIL, LANG)
-/* AUTH_ABORT: void the pending key `txn`.  Always OK: the answer must not
- * tell whether there was a key. */
+/* AUTH_ABORT: void the pending key `txn`.  Always OK (or UNAVAIL when
+ * kenpod is too busy to take it): the answer must not tell whether there
+ * was a key. */
 #define KENPO_REQ_AUTH_ABORT(F, L) F(STR, login) F(STR, txn)
-#define KENPO_ANS_AUTH_ABORT(R) R(OK, NONE)
+#define KENPO_ANS_AUTH_ABORT(R) R(OK, NONE) R(UNAVAIL, NONE)
 /* ACCOUNT: the member's state; OK and MUST_CHANGE say who the member is,
  * so that the PAM module can check the host's account of that name. */
 #define KENPO_REQ_ACCOUNT(F, L) F(STR, login)
@@ -397,17 +416,18 @@ enum kenpo_action { KENPO_ACTIONS(KENPO_ACTION_ENUM_) };
 	R(TOKEN_INVALID, NONE) R(TOKEN_EXPIRED, NONE) R(UNAVAIL, NONE) R(AUTH_ERR, LANG) \
 	R(LOCKED, LANG_SECONDS) R(DELAY, LANG_SECONDS)
 /* PROFILE_END: the member logs out; the ticket is void from now on.
- * Always OK: the answer does not tell whether there was a session. */
+ * Always OK (or UNAVAIL when kenpod is too busy to take it): the answer
+ * does not tell whether there was a session. */
 #define KENPO_REQ_PROFILE_END(F, L) F(STR, login) F(STR, ticket)
-#define KENPO_ANS_PROFILE_END(R) R(OK, NONE)
+#define KENPO_ANS_PROFILE_END(R) R(OK, NONE) R(UNAVAIL, NONE)
 
 /* ==== control ====
  * PING: anyone may ask it, since it tells nothing but the version
  * (clients use it to see whether kenpod answers).  CACHE_FLUSH: root. */
 #define KENPO_REQ_PING(F, L)
-#define KENPO_ANS_PING(R) R(OK, VERSION)
+#define KENPO_ANS_PING(R) R(OK, VERSION) R(UNAVAIL, NONE)
 #define KENPO_REQ_CACHE_FLUSH(F, L)
-#define KENPO_ANS_CACHE_FLUSH(R) R(OK, NONE)
+#define KENPO_ANS_CACHE_FLUSH(R) R(OK, NONE) R(UNAVAIL, NONE)
 
 /* kinds of token (TOKEN_CHECK) */
 #define KENPO_TOKEN_GUIDE 1

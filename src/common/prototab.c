@@ -37,14 +37,14 @@ const size_t kenpo_nresults = sizeof kenpo_results / sizeof kenpo_results[0];
 /* ---- actions ---- */
 
 #define RULE(result, layout) { KENPO_RES_##result, KENPO_LAYOUT_##layout },
-#define ACTION_RULES(name, number, logname, who) \
+#define ACTION_RULES(name, number, logname, who, lane) \
 	static const struct kenpo_answer_rule answers_##name[] = { \
 		KENPO_ANS_##name(RULE) KENPO_ANS_ANY(RULE) { -1, KENPO_LAYOUT_NONE } \
 	};
 KENPO_ACTIONS(ACTION_RULES)
 
-#define ACTION_INFO(name, number, logname, who) \
-	{ KENPO_ACTION_##name, #name, logname, KENPO_CALLER_##who, \
+#define ACTION_INFO(name, number, logname, who, lane) \
+	{ KENPO_ACTION_##name, #name, logname, KENPO_CALLER_##who, KENPO_LANE_##lane, \
 	  "" KENPO_REQ_##name(SIG_F, SIG_L), answers_##name },
 const struct kenpo_action_info kenpo_actions[] = { KENPO_ACTIONS(ACTION_INFO) };
 const size_t kenpo_nactions = sizeof kenpo_actions / sizeof kenpo_actions[0];

@@ -76,6 +76,7 @@ struct kenpo_action_info {
 	const char *name;       /* "AUTH_PASSWORD" */
 	const char *log_name;   /* "auth password" */
 	enum kenpo_caller who;
+	enum kenpo_lane lane;   /* where kenpod serves it */
 	const char *request;    /* the request's signature */
 	const struct kenpo_answer_rule *answers;        /* ends with result -1 */
 };

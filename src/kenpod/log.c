@@ -4,6 +4,7 @@
 #include "autoconfig.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,8 @@
 
 /* Set once in the main thread before any worker starts, read after. */
 static int log_stderr;
-static int log_debug;
+/* Changed by a reload of the configuration while the workers log. */
+static atomic_int log_debug;
 
 /* The tag of the request this thread is serving: "[3f2a] passwd byname=x". */
 static _Thread_local char request_id[8];
@@ -41,6 +43,12 @@ void
 log_close(void)
 {
 	closelog();
+}
+
+void
+log_set_debug(int debug)
+{
+	log_debug = debug;
 }
 
 int

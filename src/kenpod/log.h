@@ -23,6 +23,8 @@
  * LOG_DEBUG lines through.  May be called again to change both. */
 void log_open(int to_stderr, int debug);
 void log_close(void);
+/* Let debug lines through, or not, from now on (any thread). */
+void log_set_debug(int debug);
 int log_debug_enabled(void);
 
 void log_msg(int prio, const char *fmt, ...) KENPOD_PRINTF(2, 3);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "conf.h"
 #include "config.h"
 #include "gen.h"
 #include "log.h"
@@ -192,6 +193,9 @@ mailer_send_link(const struct kenpo_society *soc, enum kenpo_mail_kind kind,
 #define QUEUE_MAX 64
 
 struct queued {
+	/* soc is of the configuration the request had; a reload may replace
+	 * it before the mail is sent, so the mail holds it (conf.h). */
+	const struct kenpod *conf;
 	const struct kenpo_society *soc;
 	enum kenpo_mail_kind kind;
 	size_t nvars;
@@ -213,6 +217,7 @@ queued_free(struct queued *q)
 		free((char *)(uintptr_t)q->vars[i].name);
 	}
 	free(q->to);
+	conf_release(q->conf);
 	free(q);
 }
 
@@ -240,6 +245,7 @@ queued_new(const struct kenpo_society *soc, enum kenpo_mail_kind kind,
 
 	if (q == NULL)
 		return NULL;
+	q->conf = conf_hold_society(soc);
 	q->soc = soc;
 	q->kind = kind;
 	q->to = strdup(to);

@@ -27,9 +27,9 @@
 
 #include "auth.h"
 #include "cache.h"
+#include "conf.h"
 #include "config.h"
 #include "follow.h"
-#include "localname.h"
 #include "log.h"
 #include "myldap.h"
 #include "pubmap.h"
@@ -60,7 +60,9 @@ struct daemon_state {
 	struct follow *follow;
 	dev_t socket_dev;
 	ino_t socket_ino;
-	int ctl[2];                  /* signal handlers -> accept loop */
+	int ctl[2];                  /* signal handlers -> event loop */
+	unsigned char secret[KENPO_SERVER_SECRET_BYTES];
+	int conf_begun;              /* the configuration's generations started */
 	struct kenpod kd;
 };
 
@@ -109,50 +111,12 @@ startup_error(const char *what, const char *detail)
 
 /* ---- configuration and secrets ---- */
 
-/* A member is never a local account: no society's uids may be the host's
- * own (localname.h). */
-static int
-check_uid_ranges(const struct kenpo_config *cfg, char *err, size_t errsz)
-{
-	const struct kenpo_society *s;
-	char why[256];
-	size_t i;
-
-	for (i = 0; i < cfg->nsocieties; i++) {
-		s = &cfg->societies[i];
-		if (kenpo_host_range_clear(s->uid_min, s->uid_max, NULL, NULL, why, sizeof why) != 0) {
-			snprintf(err, errsz, "%s: [society %s] uid_min..uid_max %lu..%lu %s",
-				 cfg->path, s->id, s->uid_min, s->uid_max, why);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* Checks beyond the file's syntax that only kenpod needs. */
-static int
-check_config(const struct kenpo_config *cfg, char *err, size_t errsz)
-{
-	if (cfg->nsocieties == 0) {
-		snprintf(err, errsz, "%s: no [society NAME] section", cfg->path);
-		return -1;
-	}
-	if (cfg->bind_dn != NULL && cfg->bind_dn[0] != '\0' &&
-	    (cfg->bind_password_file == NULL || cfg->bind_password_file[0] == '\0')) {
-		/* A simple bind with an empty password is an anonymous bind. */
-		snprintf(err, errsz, "%s: bind_password_file: required with bind_dn", cfg->path);
-		return -1;
-	}
-	return check_uid_ranges(cfg, err, errsz);
-}
-
 static int
 load_config(const struct options *o, struct kenpo_config **cfg)
 {
 	char err[512] = "";
 
-	if (kenpo_config_load(o->config, geteuid(), cfg, err, sizeof err) != 0 ||
-	    check_config(*cfg, err, sizeof err) != 0) {
+	if (conf_read(o->config, cfg, err, sizeof err) != 0) {
 		startup_error("configuration", err);
 		return -1;
 	}
@@ -190,7 +154,7 @@ load_secret(struct daemon_state *st)
 		log_msg(LOG_WARNING, "no secret_file: authentication is not available");
 		return 0;
 	}
-	if (kenpo_server_secret_load(cfg->secret_file, st->kd.secret, err, sizeof err) != 0) {
+	if (kenpo_server_secret_load(cfg->secret_file, st->secret, err, sizeof err) != 0) {
 		startup_error("secret_file", err);
 		return -1;
 	}
@@ -201,20 +165,12 @@ load_secret(struct daemon_state *st)
 static int
 resolve_portal_group(struct daemon_state *st)
 {
-	const char *name = st->cfg->portal_group;
-	struct group *gr;
+	char err[512] = "";
 
-	if (name == NULL || name[0] == '\0')
+	if (conf_portal_group(st->cfg, &st->kd, err, sizeof err) == 0)
 		return 0;
-	errno = 0;
-	gr = getgrnam(name);
-	if (gr == NULL) {
-		startup_error("portal_group", errno != 0 ? strerror(errno) : "no such group");
-		return -1;
-	}
-	st->kd.portal_gid = gr->gr_gid;
-	st->kd.have_portal_gid = 1;
-	return 0;
+	startup_error("configuration", err);
+	return -1;
 }
 
 /* ---- the socket ---- */
@@ -490,7 +446,9 @@ state_release(struct daemon_state *st)
 		kenpo_wipe(st->password, st->password_len);
 		free(st->password);
 	}
-	kenpo_wipe(st->kd.secret, sizeof st->kd.secret);
+	if (st->conf_begun)
+		conf_end();
+	kenpo_wipe(st->secret, sizeof st->secret);
 	auth_cleanup();
 	follow_stop(st->follow);
 	pubmap_free(st->kd.map);
@@ -509,6 +467,7 @@ prepare(const struct options *o, struct daemon_state *st)
 	if (o->debug || (st->cfg->log_level != NULL && strcmp(st->cfg->log_level, "debug") == 0))
 		log_open(o->foreground, 1);
 	st->kd.cfg = st->cfg;
+	st->kd.secret = st->secret;
 	st->socket_path = o->socket != NULL ? o->socket :
 		st->cfg->socket_path != NULL ? st->cfg->socket_path : KENPO_SOCKET_PATH;
 	if (load_secret(st) != 0 || load_password(st) != 0 || resolve_portal_group(st) != 0)
@@ -564,10 +523,16 @@ run(const struct options *o, struct daemon_state *st)
 		startup_error("start-up", "out of memory");
 		return -1;
 	}
+	/* Before the first generation, which copies the map's handle. */
 	if (start_map(st) != 0)
 		return -1;
+	if (conf_begin(&st->kd, o->config, o->debug) != 0) {
+		startup_error("start-up", "out of memory");
+		return -1;
+	}
+	st->conf_begun = 1;
 	log_msg(LOG_INFO, "kenpod %s listening on %.200s", PACKAGE_VERSION, st->socket_path);
-	if (server_run(&st->kd, st->listen_fd, st->ctl[0]) != 0)
+	if (server_run(st->listen_fd, st->ctl[0], st->cfg) != 0)
 		return -1;
 	log_msg(LOG_INFO, "stopped");
 	return 0;

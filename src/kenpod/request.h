@@ -17,14 +17,16 @@ struct cache;
 struct pubmap;
 struct myldap_session;
 
-/* What the whole daemon shares; read-only once the workers run (the
- * cache locks itself). */
+/* What the whole daemon shares, as one reading of the configuration
+ * sees it (conf.h): read-only, and valid until the request ends (the cache
+ * locks itself).  Anything that outlives the request must take its own
+ * hold with conf_hold_same(). */
 struct kenpod {
 	const struct kenpo_config *cfg;
 	struct cache *cache;
 	struct pubmap *map;             /* the published passwd map (pubmap.h) */
 	int have_secret;
-	unsigned char secret[KENPO_SERVER_SECRET_BYTES];
+	const unsigned char *secret;    /* KENPO_SERVER_SECRET_BYTES, for the life of kenpod */
 	int have_portal_gid;
 	gid_t portal_gid;
 };

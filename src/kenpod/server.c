@@ -1,36 +1,37 @@
 /*
- * server.c - accept loop, worker threads and the dispatch table.
+ * server.c - the lanes, their workers and the dispatch table (see
+ * server.h).
  */
 #include "autoconfig.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "answer.h"
 #include "auth.h"
 #include "cache.h"
+#include "conf.h"
 #include "config.h"
 #include "log.h"
+#include "loop.h"
 #include "myldap.h"
 #include "passwd.h"
 #include "prototab.h"
 #include "selfsvc.h"
 #include "server.h"
 
-#define QUEUE_MAX 256           /* accepted connections waiting for a worker */
-#define IDLE_MS 5000            /* for the first frame and between frames */
-#define BUSY_IDLE_MS 500        /* the same while other connections wait */
-#define FRAME_MS 5000           /* to receive the rest of a frame, or to send one */
-#define REQUESTS_PER_CONN 100
 #define PEER_GROUPS_MAX 256
+/* Descriptors kept for what is not a connection: syslog, pipes, epoll,
+ * files read (zones, templates); and two per worker, its directory session
+ * and a relay connection. */
+#define FD_RESERVE 64
 
 static kenpod_handler handle_ping;
 static kenpod_handler handle_cache_flush;
@@ -73,22 +74,50 @@ static const struct action {
 	{ KENPO_ACTION_CACHE_FLUSH, handle_cache_flush },
 };
 
-/* The queue between the accept loop and the workers. */
-struct queue {
-	pthread_mutex_t lock;
-	pthread_cond_t ready;
-	int fds[QUEUE_MAX];
-	size_t head, count;
-	int stopping;
+/*
+ * The lanes.  A request of the lookup lane takes about 50 µs from the
+ * cache and one directory search otherwise, one of authentication an
+ * argon2 hash (about 0.1 s) and perhaps a mail: the queues hold what the
+ * workers can clear well within a client's patience (the NSS module waits
+ * a few seconds, pam_kenpo longer).  Beyond that a client is better
+ * served by UNAVAIL at once than by an answer too late.
+ */
+static const struct lane_kind {
+	const char *name;
+	size_t queue;
+} lane_kinds[KENPO_NLANES] = {
+	[KENPO_LANE_NSS] = { "lookup", 256 },
+	[KENPO_LANE_AUTH] = { "authentication", 64 },
+	[KENPO_LANE_SELFSERVICE] = { "self-service", 64 },
+	[KENPO_LANE_CONTROL] = { "control", 16 },
 };
+
+struct lane;
 
 struct worker {
 	pthread_t thread;
-	struct kenpod *kd;
-	struct queue *q;
-	int stop_fd;            /* readable once kenpod is stopping */
+	struct lane *lane;
+	struct loop *loop;
 	struct myldap_session *ld;
 	unsigned char *inmem, *outmem;
+};
+
+/* One lane: a bounded queue of connections whose request has arrived,
+ * and the workers that take them. */
+struct lane {
+	const struct lane_kind *kind;
+	pthread_mutex_t lock;
+	pthread_cond_t ready;
+	struct conn **queue;
+	size_t head, count;
+	int stopping;
+	int reload;             /* the control lane: a reload is asked for */
+	struct worker *workers;
+	size_t nworkers, started;
+};
+
+struct lanes {
+	struct lane lane[KENPO_NLANES];
 };
 
 /* ---- control actions ---- */
@@ -115,10 +144,8 @@ handle_cache_flush(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *o
 
 /* ---- callers ---- */
 
-/* Whether the peer has gid among its groups (SO_PEERGROUPS: the
- * supplementary groups it had when it connected). */
-static int
-peer_in_group(int fd, gid_t primary, gid_t gid)
+int
+server_peer_in_group(int fd, gid_t primary, gid_t gid)
 {
 	gid_t groups[PEER_GROUPS_MAX];
 	socklen_t len = sizeof groups;
@@ -144,7 +171,7 @@ caller_allowed(const struct request *rq, enum kenpo_caller who, int fd)
 		if (rq->peer_uid == 0)
 			return 1;
 		return rq->kd->have_portal_gid &&
-		       peer_in_group(fd, rq->peer_gid, rq->kd->portal_gid);
+		       server_peer_in_group(fd, rq->peer_gid, rq->kd->portal_gid);
 	case KENPO_CALLER_ROOT:
 		return rq->peer_uid == 0;
 	}
@@ -215,7 +242,8 @@ run_action(struct request *rq, const struct action *a, int fd,
 	return result;
 }
 
-/* Answer one received frame.  0 to go on, -1 to close the connection. */
+/* Answer one received frame into out.  0 to go on, -1 to close the
+ * connection once the answer is sent. */
 static int
 dispatch(struct request *rq, int fd, struct kenpo_buf *in, struct kenpo_buf *out)
 {
@@ -246,59 +274,11 @@ dispatch(struct request *rq, int fd, struct kenpo_buf *in, struct kenpo_buf *out
 	}
 	if (a != NULL)
 		(void)answer_check(out, code);
-	if (kenpo_send_frame(fd, out, kenpo_now_ms() + FRAME_MS) != 0) {
-		log_msg(LOG_DEBUG, "cannot send the answer: %s", strerror(errno));
-		return -1;
-	}
 	return result == KENPO_RES_BADREQ ? -1 : 0;
 }
 
-/* ---- one connection ---- */
 
-/* Connections accepted and not yet taken by a worker. */
-static size_t
-queue_waiting(struct queue *q)
-{
-	size_t n;
-
-	pthread_mutex_lock(&q->lock);
-	n = q->count;
-	pthread_mutex_unlock(&q->lock);
-	return n;
-}
-
-/*
- * Wait until fd has data (1), or kenpod stops, or the client stays silent
- * IDLE_MS (0).  While other connections wait for a worker, silence longer
- * than BUSY_IDLE_MS ends the wait too: clients send their request right
- * after connecting, so a silent connection must not hold a worker that
- * others need.
- */
-static int
-wait_request(int fd, int stop_fd, struct queue *q)
-{
-	struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = stop_fd, .events = POLLIN } };
-	int64_t start = kenpo_now_ms(), now, slice;
-	int r;
-
-	for (;;) {
-		now = kenpo_now_ms();
-		if (now - start >= IDLE_MS ||
-		    (now - start >= BUSY_IDLE_MS && queue_waiting(q) > 0))
-			return 0;
-		slice = IDLE_MS - (now - start);
-		if (slice > BUSY_IDLE_MS / 2)
-			slice = BUSY_IDLE_MS / 2;
-		r = poll(p, 2, (int)slice);
-		if (r < 0 && errno != EINTR)
-			return 0;
-		if (r <= 0)
-			continue;
-		if (p[1].revents & POLLIN)
-			return 0;
-		return (p[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
-	}
-}
+/* ---- one request, in a worker ---- */
 
 static void
 log_recv_error(int err)
@@ -312,97 +292,118 @@ log_recv_error(int err)
 	case EPROTO:
 		log_msg(LOG_WARNING, "short or truncated frame; closing");
 		break;
-	case ETIMEDOUT:
-		log_msg(LOG_WARNING, "frame not received in time; closing");
-		break;
 	default:
 		log_msg(LOG_DEBUG, "receive: %s", strerror(err));
 		break;
 	}
 }
 
+/* Read c's request (the loop saw all of it arrive, so a read with no time
+ * to wait gets it), answer it and send the answer. */
 static void
-serve_connection(struct worker *w, int fd)
+serve(struct worker *w, struct conn *c)
 {
-	struct request rq = { .kd = w->kd, .ld = w->ld };
+	const struct kenpod *kd = conf_hold();
+	struct request rq = { .kd = kd, .ld = w->ld, .peer_uid = c->uid, .peer_gid = c->gid,
+			      .peer_pid = c->pid };
 	struct kenpo_buf in, out;
-	struct ucred cred;
-	socklen_t len = sizeof cred;
-	int n, r;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
-		log_msg(LOG_ERR, "SO_PEERCRED: %s", strerror(errno));
-		return;
-	}
-	rq.peer_uid = cred.uid;
-	rq.peer_gid = cred.gid;
-	rq.peer_pid = cred.pid;
 	kenpo_buf_init(&in, w->inmem, KENPOD_BUF_SIZE);
 	kenpo_buf_init(&out, w->outmem, KENPOD_BUF_SIZE);
-	for (n = 0; n < REQUESTS_PER_CONN; n++) {
-		if (!wait_request(fd, w->stop_fd, w->q))
-			break;
-		log_newrequest();
-		r = kenpo_recv_frame(fd, &in, kenpo_now_ms() + FRAME_MS);
-		if (r != 0)
-			log_recv_error(errno);
-		else
-			r = dispatch(&rq, fd, &in, &out);
-		/* Requests and answers carry passwords: wipe both, every time. */
-		kenpo_buf_wipe(&in);
-		kenpo_buf_wipe(&out);
-		log_clearrequest();
-		if (r != 0)
-			break;
+	log_newrequest();
+	if (kenpo_recv_frame(c->fd, &in, kenpo_now_ms()) != 0) {
+		log_recv_error(errno);
+		c->close_after = 1;
+	} else {
+		c->close_after = dispatch(&rq, c->fd, &in, &out) != 0;
+		if (loop_send_now(c, out.data, out.len) != 0) {
+			log_msg(LOG_DEBUG, "cannot send the answer: %s", strerror(errno));
+			c->close_after = 1;
+		}
 	}
+	/* Requests and answers carry passwords: wipe both, every time. */
+	kenpo_buf_wipe(&in);
+	kenpo_buf_wipe(&out);
+	log_clearrequest();
+	conf_release(kd);
 }
 
-/* ---- workers ---- */
+/* ---- lanes ---- */
 
-/* The next connection, or -1 when kenpod stops. */
-static int
-queue_take(struct queue *q)
+const char *
+server_lane_name(enum kenpo_lane lane)
 {
-	int fd = -1;
-
-	pthread_mutex_lock(&q->lock);
-	while (q->count == 0 && !q->stopping)
-		pthread_cond_wait(&q->ready, &q->lock);
-	if (!q->stopping) {
-		fd = q->fds[q->head];
-		q->head = (q->head + 1) % QUEUE_MAX;
-		q->count--;
-	}
-	pthread_mutex_unlock(&q->lock);
-	return fd;
+	return lane_kinds[lane].name;
 }
 
-/* Queue a connection; -1 when the queue is full. */
-static int
-queue_put(struct queue *q, int fd)
+enum take { TAKE_STOP, TAKE_CONN, TAKE_RELOAD };
+
+/* The next thing for a worker of lane ln to do. */
+static enum take
+lane_take(struct lane *ln, struct conn **c)
 {
+	enum take what = TAKE_STOP;
+
+	pthread_mutex_lock(&ln->lock);
+	while (ln->count == 0 && !ln->reload && !ln->stopping)
+		pthread_cond_wait(&ln->ready, &ln->lock);
+	if (ln->stopping) {
+		what = TAKE_STOP;
+	} else if (ln->reload) {
+		ln->reload = 0;
+		what = TAKE_RELOAD;
+	} else {
+		*c = ln->queue[ln->head];
+		ln->head = (ln->head + 1) % ln->kind->queue;
+		ln->count--;
+		what = TAKE_CONN;
+	}
+	pthread_mutex_unlock(&ln->lock);
+	return what;
+}
+
+int
+lanes_put(struct lanes *ls, enum kenpo_lane lane, struct conn *c)
+{
+	struct lane *ln = &ls->lane[lane];
 	int rc = -1;
 
-	pthread_mutex_lock(&q->lock);
-	if (q->count < QUEUE_MAX) {
-		q->fds[(q->head + q->count) % QUEUE_MAX] = fd;
-		q->count++;
-		pthread_cond_signal(&q->ready);
+	pthread_mutex_lock(&ln->lock);
+	if (ln->count < ln->kind->queue && !ln->stopping) {
+		ln->queue[(ln->head + ln->count) % ln->kind->queue] = c;
+		ln->count++;
+		pthread_cond_signal(&ln->ready);
 		rc = 0;
 	}
-	pthread_mutex_unlock(&q->lock);
+	pthread_mutex_unlock(&ln->lock);
 	return rc;
+}
+
+void
+lanes_reload(struct lanes *ls)
+{
+	struct lane *ln = &ls->lane[KENPO_LANE_CONTROL];
+
+	pthread_mutex_lock(&ln->lock);
+	ln->reload = 1;
+	pthread_cond_signal(&ln->ready);
+	pthread_mutex_unlock(&ln->lock);
 }
 
 static void *
 worker_main(void *arg)
 {
 	struct worker *w = arg;
-	int fd;
+	struct conn *c = NULL;
+	enum take what;
 
-	while ((fd = queue_take(w->q)) >= 0) {
-		serve_connection(w, fd);
-		close(fd);
+	while ((what = lane_take(w->lane, &c)) != TAKE_STOP) {
+		if (what == TAKE_RELOAD) {
+			conf_reload();
+			continue;
+		}
+		serve(w, c);
+		loop_done(w->loop, c);
 	}
 	return NULL;
 }
@@ -438,147 +439,176 @@ worker_start(struct worker *w)
 	return 0;
 }
 
-/* ---- the accept loop ---- */
-
-/* Accept one connection and queue it; a full queue closes it at once,
- * so that the accept loop never waits for a worker. */
-static void
-accept_one(int listen_fd, struct queue *q)
+/* The workers kenpod.conf gives a lane. */
+static unsigned
+lane_workers(const struct kenpo_config *cfg, enum kenpo_lane lane)
 {
-	static int64_t last_warning;
-	int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-	if (fd < 0) {
-		if (errno == EMFILE || errno == ENFILE) {
-			log_msg(LOG_ERR, "accept: %s", strerror(errno));
-			/* Let the workers close some before trying again. */
-			(void)poll(NULL, 0, 100);
-		}
-		return;
+	switch (lane) {
+	case KENPO_LANE_NSS:
+		return cfg->nss_threads;
+	case KENPO_LANE_AUTH:
+		return cfg->threads;
+	case KENPO_LANE_SELFSERVICE:
+		return cfg->selfservice_threads;
+	case KENPO_LANE_CONTROL:
+		return cfg->control_threads;
 	}
-	if (queue_put(q, fd) == 0)
-		return;
-	close(fd);
-	if (kenpo_now_ms() - last_warning >= 10000) {
-		log_msg(LOG_WARNING, "all workers busy and %d connections waiting: "
-			"refusing connections", QUEUE_MAX);
-		last_warning = kenpo_now_ms();
-	}
+	return 1;
 }
 
-/* Read the control pipe.  1 when kenpod must stop. */
 static int
-control(struct kenpod *kd, int ctl_fd)
-{
-	char cmds[16];
-	ssize_t n, i;
-	int stop = 0;
-
-	n = read(ctl_fd, cmds, sizeof cmds);
-	for (i = 0; i < n; i++) {
-		if (cmds[i] == 'H') {
-			cache_flush(kd->cache);
-			log_msg(LOG_INFO, "SIGHUP: cache flushed");
-		} else if (cmds[i] == 'T') {
-			stop = 1;
-		}
-	}
-	return stop;
-}
-
-static void
-accept_loop(struct kenpod *kd, int listen_fd, int ctl_fd, struct queue *q)
-{
-	struct pollfd p[2] = { { .fd = listen_fd, .events = POLLIN },
-			       { .fd = ctl_fd, .events = POLLIN } };
-
-	for (;;) {
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			log_msg(LOG_ERR, "poll: %s", strerror(errno));
-			return;
-		}
-		if ((p[1].revents & POLLIN) && control(kd, ctl_fd))
-			return;
-		if (p[0].revents & POLLIN)
-			accept_one(listen_fd, q);
-	}
-}
-
-/* Stop the workers: they finish the request in hand, then return. */
-static void
-stop_workers(struct queue *q, struct worker *w, size_t n, int stop_wr)
+lane_init(struct lane *ln, enum kenpo_lane lane, const struct kenpo_config *cfg,
+	  struct loop *l)
 {
 	size_t i;
 
-	pthread_mutex_lock(&q->lock);
-	q->stopping = 1;
-	pthread_cond_broadcast(&q->ready);
-	pthread_mutex_unlock(&q->lock);
-	if (write(stop_wr, "T", 1) != 1)
-		log_msg(LOG_ERR, "cannot wake the workers: %s", strerror(errno));
-	for (i = 0; i < n; i++) {
-		pthread_join(w[i].thread, NULL);
-		worker_free(&w[i]);
+	ln->kind = &lane_kinds[lane];
+	ln->nworkers = lane_workers(cfg, lane);
+	ln->queue = calloc(ln->kind->queue, sizeof(*ln->queue));
+	ln->workers = calloc(ln->nworkers, sizeof(*ln->workers));
+	if (ln->queue == NULL || ln->workers == NULL)
+		return -1;
+	for (i = 0; i < ln->nworkers; i++) {
+		ln->workers[i].lane = ln;
+		ln->workers[i].loop = l;
 	}
-	while (q->count > 0) {
-		close(q->fds[q->head]);
-		q->head = (q->head + 1) % QUEUE_MAX;
-		q->count--;
+	return 0;
+}
+
+/* Stop the workers: they finish the request in hand, then return.
+ * Connections still queued stay the loop's to close. */
+static void
+lanes_stop(struct lanes *ls)
+{
+	struct lane *ln;
+	size_t i, k;
+
+	for (k = 0; k < KENPO_NLANES; k++) {
+		ln = &ls->lane[k];
+		pthread_mutex_lock(&ln->lock);
+		ln->stopping = 1;
+		pthread_cond_broadcast(&ln->ready);
+		pthread_mutex_unlock(&ln->lock);
+	}
+	for (k = 0; k < KENPO_NLANES; k++) {
+		ln = &ls->lane[k];
+		for (i = 0; i < ln->started; i++) {
+			pthread_join(ln->workers[i].thread, NULL);
+			worker_free(&ln->workers[i]);
+		}
+		ln->started = 0;
 	}
 }
 
-/* Start the workers with the signals blocked, so that signals reach the
- * main thread and never interrupt a worker's call into libldap. */
-static size_t
-start_workers(struct kenpod *kd, struct queue *q, struct worker *w, size_t n, int stop_rd)
+static void
+lanes_free(struct lanes *ls)
+{
+	size_t k;
+
+	if (ls == NULL)
+		return;
+	for (k = 0; k < KENPO_NLANES; k++) {
+		free(ls->lane[k].queue);
+		free(ls->lane[k].workers);
+		pthread_cond_destroy(&ls->lane[k].ready);
+		pthread_mutex_destroy(&ls->lane[k].lock);
+	}
+	free(ls);
+}
+
+static struct lanes *
+lanes_new(const struct kenpo_config *cfg, struct loop *l)
+{
+	struct lanes *ls = calloc(1, sizeof *ls);
+	size_t k;
+	int rc = 0;
+
+	if (ls == NULL)
+		return NULL;
+	for (k = 0; k < KENPO_NLANES; k++) {
+		pthread_mutex_init(&ls->lane[k].lock, NULL);
+		pthread_cond_init(&ls->lane[k].ready, NULL);
+		if (lane_init(&ls->lane[k], (enum kenpo_lane)k, cfg, l) != 0)
+			rc = -1;
+	}
+	if (rc != 0) {
+		lanes_free(ls);
+		return NULL;
+	}
+	return ls;
+}
+
+/* Start every lane's workers with the signals blocked, so that signals
+ * reach the main thread and never interrupt a worker's call into libldap.
+ * 0, or -1 when one could not start. */
+static int
+lanes_start(struct lanes *ls)
 {
 	sigset_t all, old;
-	size_t i;
+	struct lane *ln;
+	size_t k;
+	int rc = 0;
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	for (i = 0; i < n; i++) {
-		w[i].kd = kd;
-		w[i].q = q;
-		w[i].stop_fd = stop_rd;
-		if (worker_start(&w[i]) != 0)
-			break;
+	for (k = 0; k < KENPO_NLANES && rc == 0; k++) {
+		ln = &ls->lane[k];
+		while (ln->started < ln->nworkers && rc == 0) {
+			rc = worker_start(&ln->workers[ln->started]);
+			if (rc == 0)
+				ln->started++;
+		}
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return i;
+	return rc;
+}
+
+/* ---- the server ---- */
+
+/* Raise the open files limit as far as allowed, and return the room it
+ * leaves for connections. */
+static size_t
+fd_room(const struct kenpo_config *cfg)
+{
+	size_t reserve = FD_RESERVE + 2 * ((size_t)cfg->nss_threads + cfg->threads +
+					   cfg->selfservice_threads + cfg->control_threads);
+	struct rlimit rl = { 1024, 1024 };
+	size_t room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)1 << 24)
+		rl.rlim_cur = (rlim_t)1 << 24;
+	room = (size_t)rl.rlim_cur > 2 * reserve ? (size_t)rl.rlim_cur - reserve : reserve;
+	if (room < cfg->max_connections)
+		log_msg(LOG_WARNING, "max_connections %u: the open files limit (%lu) leaves "
+			"room for %zu", cfg->max_connections, (unsigned long)rl.rlim_cur, room);
+	return room;
 }
 
 int
-server_run(struct kenpod *kd, int listen_fd, int ctl_fd)
+server_run(int listen_fd, int ctl_fd, const struct kenpo_config *cfg)
 {
-	struct queue q = { .head = 0, .count = 0, .stopping = 0 };
-	struct worker *w;
-	size_t n = kd->cfg->threads, started = 0;
-	int stop[2] = { -1, -1 }, rc = -1;
+	struct loop *l = loop_new(listen_fd, ctl_fd, fd_room(cfg));
+	struct lanes *ls = l != NULL ? lanes_new(cfg, l) : NULL;
+	int rc = -1;
 
-	pthread_mutex_init(&q.lock, NULL);
-	pthread_cond_init(&q.ready, NULL);
-	w = calloc(n, sizeof(*w));
-	if (w == NULL || pipe2(stop, O_CLOEXEC) != 0) {
-		log_msg(LOG_ERR, "cannot set up the workers: %s", strerror(errno));
+	if (ls == NULL) {
+		log_msg(LOG_ERR, "cannot set up the workers: out of memory");
 		goto done;
 	}
-	started = start_workers(kd, &q, w, n, stop[0]);
-	if (started == n) {
-		log_msg(LOG_INFO, "serving with %zu workers", n);
-		accept_loop(kd, listen_fd, ctl_fd, &q);
-		rc = 0;
+	if (lanes_start(ls) == 0) {
+		log_msg(LOG_INFO, "serving with %u lookup, %u authentication, %u self-service "
+			"and %u control workers", cfg->nss_threads, cfg->threads,
+			cfg->selfservice_threads, cfg->control_threads);
+		rc = loop_run(l, ls);
 	}
-	stop_workers(&q, w, started, stop[1]);
+	lanes_stop(ls);
 done:
-	if (stop[0] >= 0) {
-		close(stop[0]);
-		close(stop[1]);
-	}
-	free(w);
-	pthread_cond_destroy(&q.ready);
-	pthread_mutex_destroy(&q.lock);
+	loop_free(l);
+	lanes_free(ls);
 	return rc;
 }

@@ -8,6 +8,11 @@
  * day, and a bisection to the second wherever the offset changes.  The
  * workers then only look the offset up and call gmtime_r.  Asia/Tokyo has
  * had one offset since 1951.
+ *
+ * Zones are found by name, not by the society's place in the
+ * configuration, so that the societies of a configuration kenpod reloads
+ * (conf.h) find the zones learnt at start-up.  A reload cannot learn new
+ * ones: setting TZ is only safe before the threads start.
  */
 #include "autoconfig.h"
 
@@ -20,6 +25,7 @@
 #include "zone.h"
 
 struct zone {
+	const char *name;            /* the society's `timezone` */
 	size_t n;
 	int64_t *at;                 /* the offset off[i] applies from at[i] */
 	long *off;
@@ -28,7 +34,7 @@ struct zone {
 /* Set by zone_setup before the workers start, read-only afterwards. */
 static struct {
 	const struct kenpo_config *cfg;
-	struct zone *zones;          /* one per society */
+	struct zone *zones;          /* one per society of cfg */
 } Z;
 
 #define ZONE_FROM 0LL
@@ -135,13 +141,33 @@ zone_offset(const struct zone *z, int64_t t)
 	return z->off[lo];
 }
 
+static const struct zone *
+zone_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; Z.zones != NULL && i < Z.cfg->nsocieties; i++)
+		if (strcmp(Z.zones[i].name, name) == 0)
+			return &Z.zones[i];
+	return NULL;
+}
+
+int
+zone_known(const char *name)
+{
+	return zone_find(name) != NULL;
+}
+
 int
 zone_format_local(const struct kenpo_society *soc, int64_t t, char *out, size_t outsz)
 {
-	const struct zone *z = &Z.zones[soc - Z.cfg->societies];
-	time_t local = (time_t)(t / 1000 + zone_offset(z, t / 1000));
+	const struct zone *z = zone_find(soc->timezone);
+	time_t local;
 	struct tm tm;
 
+	if (z == NULL)
+		return -1;
+	local = (time_t)(t / 1000 + zone_offset(z, t / 1000));
 	if (gmtime_r(&local, &tm) == NULL ||
 	    strftime(out, outsz, "%Y/%m/%d %H:%M:%S", &tm) == 0)
 		return -1;
@@ -181,6 +207,7 @@ zone_setup(const struct kenpo_config *cfg, char *errbuf, size_t errsz)
 		return -1;
 	}
 	for (i = 0; i < cfg->nsocieties; i++) {
+		Z.zones[i].name = cfg->societies[i].timezone;
 		if (zone_build(cfg->societies[i].timezone, &Z.zones[i]) != 0) {
 			snprintf(errbuf, errsz, "society %.100s: timezone %.100s cannot be read",
 				 cfg->societies[i].id, cfg->societies[i].timezone);

@@ -16,8 +16,11 @@ struct kenpo_society;
 int zone_setup(const struct kenpo_config *cfg, char *errbuf, size_t errsz);
 void zone_cleanup(void);
 
-/* "YYYY/MM/DD HH:MM:SS" of t (ms since the epoch) in the zone of soc, a
- * society of the configuration given to zone_setup; thread-safe.  0 or -1. */
+/* Whether zone_setup learnt the zone `name` (a society's timezone). */
+int zone_known(const char *name);
+
+/* "YYYY/MM/DD HH:MM:SS" of t (ms since the epoch) in the zone of soc, whose
+ * timezone zone_setup learnt (zone_known); thread-safe.  0 or -1. */
 int zone_format_local(const struct kenpo_society *soc, int64_t t, char *out, size_t outsz);
 
 /* The offset east of UTC, in seconds, of soc's zone at t (ms since the

@@ -6,7 +6,7 @@
  *
  *   {"constants": {NAME: number, ...},
  *    "results": [[name, number, text code, log words], ...],
- *    "actions": [[name, number, log name, caller, request signature], ...],
+ *    "actions": [[name, number, log name, caller, lane, request signature], ...],
  *    "requests": {ACTION: [field, ...]}, "layouts": {LAYOUT: [field, ...]},
  *    "signatures": {LAYOUT: signature},
  *    "answers": {ACTION: [[result, layout], ...]}, "any": [[result, layout], ...]}
@@ -20,6 +20,7 @@
 #include "prototab.h"
 
 static const char *const caller_names[] = { "ANYONE", "PORTAL", "ROOT" };
+static const char *const lane_names[] = { "NSS", "AUTH", "SELFSERVICE", "CONTROL" };
 
 #define NAME_F(type, name) #type " " #name,
 #define NAME_L(name, item) "LIST " #item " " #name,
@@ -29,7 +30,7 @@ static const char *const caller_names[] = { "ANYONE", "PORTAL", "ROOT" };
 	static const char *const layout_##layout[] = { KENPO_L_##layout(NAME_F, NAME_L) NULL };
 KENPO_LAYOUTS(LAYOUT_FIELDS)
 
-#define ACTION_FIELDS(name, number, logname, who) \
+#define ACTION_FIELDS(name, number, logname, who, lane) \
 	static const char *const request_##name[] = { KENPO_REQ_##name(NAME_F, NAME_L) NULL }; \
 	static const char *const answers_##name[] = { KENPO_ANS_##name(NAME_RULE) NULL };
 KENPO_ACTIONS(ACTION_FIELDS)
@@ -43,10 +44,10 @@ static const struct named {
 #define LAYOUT_ENTRY(layout) { #layout, layout_##layout },
 	KENPO_LAYOUTS(LAYOUT_ENTRY)
 }, requests[] = {
-#define REQUEST_ENTRY(name, number, logname, who) { #name, request_##name },
+#define REQUEST_ENTRY(name, number, logname, who, lane) { #name, request_##name },
 	KENPO_ACTIONS(REQUEST_ENTRY)
 }, answers[] = {
-#define ANSWERS_ENTRY(name, number, logname, who) { #name, answers_##name },
+#define ANSWERS_ENTRY(name, number, logname, who, lane) { #name, answers_##name },
 	KENPO_ACTIONS(ANSWERS_ENTRY)
 };
 
@@ -107,9 +108,10 @@ main(void)
 		       (long)kenpo_results[i].code, kenpo_results[i].text, kenpo_results[i].words);
 	printf("], \"actions\": [");
 	for (i = 0; i < kenpo_nactions; i++)
-		printf("%s[\"%s\", %ld, \"%s\", \"%s\", \"%s\"]", i > 0 ? ", " : "",
+		printf("%s[\"%s\", %ld, \"%s\", \"%s\", \"%s\", \"%s\"]", i > 0 ? ", " : "",
 		       kenpo_actions[i].name, (long)kenpo_actions[i].code, kenpo_actions[i].log_name,
-		       caller_names[kenpo_actions[i].who], kenpo_actions[i].request);
+		       caller_names[kenpo_actions[i].who], lane_names[kenpo_actions[i].lane],
+		       kenpo_actions[i].request);
 	putchar(']');
 	print_named("requests", requests, sizeof requests / sizeof requests[0], 0);
 	print_named("layouts", layouts, sizeof layouts / sizeof layouts[0], 0);

@@ -368,6 +368,12 @@ test_defaults(void **state)
 	assert_null(cfg->portal_group);
 	assert_string_equal(cfg->user, "_kenpo");
 	assert_int_equal(cfg->threads, 4);
+	assert_int_equal(cfg->nss_threads, 4);
+	assert_int_equal(cfg->selfservice_threads, 2);
+	assert_int_equal(cfg->control_threads, 1);
+	assert_int_equal(cfg->max_connections, 1024);
+	assert_int_equal(cfg->max_connections_per_uid, 64);
+	assert_int_equal(cfg->max_connections_portal, 512);
 	assert_int_equal(cfg->enumerate, 0);
 	assert_int_equal(cfg->cache_positive_ttl, 60);
 	assert_int_equal(cfg->cache_negative_ttl, 10);
@@ -877,6 +883,43 @@ uncomment_settings(char *text)
 	return n;
 }
 
+/* One key compared, and kept from another configuration, as kenpod does
+ * for the settings a reload cannot change. */
+static void
+test_same_and_keep(void **state)
+{
+	struct kenpo_config *a = load_ok("[kenpod]\nthreads = 3\nsocket = /run/a.sock\n" MIN),
+			    *b = load_ok("[kenpod]\nthreads = 5\n" MIN "shell = /bin/sh\n"
+					 "language = en\n");
+
+	(void)state;
+	assert_int_equal(kenpo_config_same(a, b, "threads"), 0);
+	assert_int_equal(kenpo_config_same(a, b, "socket"), 0);
+	assert_int_equal(kenpo_config_same(a, b, "ldap_uri"), 1);
+	assert_int_equal(kenpo_config_same(a, b, "bind_dn"), 1);        /* both unset */
+	assert_int_equal(kenpo_config_same(a, b, "no_such_key"), -1);
+	assert_int_equal(kenpo_config_keep(b, a, "threads"), 0);
+	assert_int_equal(kenpo_config_keep(b, a, "socket"), 0);
+	assert_int_equal(kenpo_config_keep(b, a, "no_such_key"), -1);
+	assert_int_equal(b->threads, 3);
+	assert_string_equal(b->socket_path, "/run/a.sock");
+	assert_ptr_not_equal(b->socket_path, a->socket_path);
+	assert_int_equal(kenpo_config_same(a, b, "socket"), 1);
+	/* A society's keys. */
+	assert_int_equal(kenpo_society_same(&a->societies[0], &b->societies[0], "shell"), 0);
+	assert_int_equal(kenpo_society_same(&a->societies[0], &b->societies[0], "name"), 1);
+	assert_int_equal(kenpo_society_same(&a->societies[0], &b->societies[0], "threads"), -1);
+	assert_int_equal(kenpo_society_same(&a->societies[0], &b->societies[0], "language"), 0);
+	assert_int_equal(kenpo_society_keep(&b->societies[0], &a->societies[0], "language"), 0);
+	assert_int_equal(b->societies[0].lang, KENPO_LANG_JA);
+	assert_string_equal(b->societies[0].shell, "/bin/sh");
+	/* An unset value kept is unset. */
+	assert_int_equal(kenpo_config_keep(a, b, "bind_dn"), 0);
+	assert_null(a->bind_dn);
+	kenpo_config_free(a);
+	kenpo_config_free(b);
+}
+
 static void
 test_example(void **state)
 {
@@ -895,8 +938,8 @@ test_example(void **state)
 
 	/* With every documented value switched on, the file still loads and
 	 * each documented default is the real one. */
-	/* All 61 keys are there: 6 set and 55 documented. */
-	assert_int_equal(uncomment_settings(text), 55);
+	/* All 67 keys are there: 6 set and 61 documented. */
+	assert_int_equal(uncomment_settings(text), 61);
 	if (access(TOKYO, F_OK) != 0) {
 		free(text);
 		kenpo_config_free(a);
@@ -916,6 +959,12 @@ test_example(void **state)
 	assert_string_equal(b->secret_file, "/etc/kenpo/secret");
 	assert_string_equal(a->user, b->user);
 	assert_int_equal(a->threads, b->threads);
+	assert_int_equal(a->nss_threads, b->nss_threads);
+	assert_int_equal(a->selfservice_threads, b->selfservice_threads);
+	assert_int_equal(a->control_threads, b->control_threads);
+	assert_int_equal(a->max_connections, b->max_connections);
+	assert_int_equal(a->max_connections_per_uid, b->max_connections_per_uid);
+	assert_int_equal(a->max_connections_portal, b->max_connections_portal);
 	assert_int_equal(a->enumerate, b->enumerate);
 	assert_int_equal(a->cache_positive_ttl, b->cache_positive_ttl);
 	assert_int_equal(a->cache_negative_ttl, b->cache_negative_ttl);
@@ -976,6 +1025,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_blank_and_comments),
 		cmocka_unit_test(test_load_file_checks),
+		cmocka_unit_test(test_same_and_keep),
 		cmocka_unit_test(test_example),
 	};
 

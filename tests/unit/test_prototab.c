@@ -49,6 +49,19 @@ test_table_consistent(void **state)
 				assert_int_not_equal(r->result, q->result);
 		}
 	}
+	/* Every action may be answered UNAVAIL when its lane is full, without
+	 * fields or with the default language (kenpod writes it itself). */
+	for (i = 0; i < kenpo_nactions; i++) {
+		j = (size_t)kenpo_answer_layout(kenpo_actions[i].code, KENPO_RES_UNAVAIL);
+		assert_true(j == KENPO_LAYOUT_NONE || j == KENPO_LAYOUT_LANG);
+		assert_true(kenpo_actions[i].lane < KENPO_NLANES);
+	}
+	assert_int_equal(kenpo_action_find(KENPO_ACTION_PING)->lane, KENPO_LANE_NSS);
+	assert_int_equal(kenpo_action_find(KENPO_ACTION_PASSWD_BYUID)->lane, KENPO_LANE_NSS);
+	assert_int_equal(kenpo_action_find(KENPO_ACTION_SESSION_OPEN)->lane, KENPO_LANE_AUTH);
+	assert_int_equal(kenpo_action_find(KENPO_ACTION_PROFILE_SET)->lane,
+			 KENPO_LANE_SELFSERVICE);
+	assert_int_equal(kenpo_action_find(KENPO_ACTION_CACHE_FLUSH)->lane, KENPO_LANE_CONTROL);
 	assert_string_equal(kenpo_result_name(KENPO_RES_AUTH_ERR), "AUTH_ERR");
 	assert_string_equal(kenpo_result_find(KENPO_RES_ID_TAKEN)->text, "id-taken");
 	assert_string_equal(kenpo_result_find(KENPO_RES_COOLDOWN)->words, "resend too soon");
