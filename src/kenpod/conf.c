@@ -398,6 +398,18 @@ generation_new(struct kenpo_config *cfg, const struct kenpod *old, char *err, si
 	return g;
 }
 
+static void (*reload_hook)(void *);
+static void *reload_hook_arg;
+
+void
+conf_on_reload(void (*fn)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&reload_lock);
+	reload_hook = fn;
+	reload_hook_arg = arg;
+	pthread_mutex_unlock(&reload_lock);
+}
+
 void
 conf_reload(void)
 {
@@ -422,6 +434,8 @@ conf_reload(void)
 	 * the old ones stays; and whether the file was good or not, as
 	 * SIGHUP always did. */
 	cache_flush(old->cache);
+	if (number > 0 && reload_hook != NULL)
+		reload_hook(reload_hook_arg);
 	if (number > 0)
 		log_msg(LOG_INFO, "SIGHUP: configuration %lu in use, cache flushed", number);
 	else

@@ -53,6 +53,10 @@ const struct kenpod *conf_hold_same(const struct kenpod *kd);
 const struct kenpod *conf_hold_society(const struct kenpo_society *soc);
 void conf_release(const struct kenpod *kd);
 
+/* fn(arg) is called after each reload that made a new configuration
+ * current (one hook; NULL removes it). */
+void conf_on_reload(void (*fn)(void *arg), void *arg);
+
 /* SIGHUP: flush the cache, read the file again, and make it current or
  * log why not.  Runs in a worker of the control lane. */
 void conf_reload(void);

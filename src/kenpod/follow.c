@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cache.h"
+#include "conf.h"
 #include "config.h"
 #include "follow.h"
 #include "log.h"
@@ -26,13 +27,13 @@
 #define NO_SYNC_RETRY_MS 60000
 
 struct follow {
-	struct kenpod *kd;
+	struct kenpod *kd;         /* its map and cache; the connection settings */
 	const char *password;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	int stopping;
-	const char **bases;        /* each society's base */
+	int reread;                /* a reload asked for a new reading */
 	int reported;              /* the directory's absence was logged */
 };
 
@@ -69,10 +70,24 @@ stopping(struct follow *f)
 	return stop;
 }
 
+/* Stopping, or a reload wants the map made again: the reading ends. */
+static int
+ending(struct follow *f)
+{
+	int end;
+
+	pthread_mutex_lock(&f->lock);
+	end = f->stopping || f->reread;
+	pthread_mutex_unlock(&f->lock);
+	return end;
+}
+
 /* ---- one reading of the directory ---- */
 
 struct reading {
 	struct follow *f;
+	const struct kenpo_config *cfg;  /* of the generation the reading holds */
+	const char **bases;         /* each society's base */
 	struct mapfile *building;   /* until the refresh is complete */
 	size_t refreshing;          /* bases whose refresh is not done */
 	int64_t started;
@@ -83,7 +98,7 @@ struct reading {
 static void
 apply_entry(struct reading *r, const struct kenpo_sync_event *ev)
 {
-	const struct kenpo_config *cfg = r->f->kd->cfg;
+	const struct kenpo_config *cfg = r->cfg;
 	_Alignas(struct kenpo_pwrec) unsigned char buf[KENPO_PWREC_MAX];
 	struct kenpo_pwrec *rec = (struct kenpo_pwrec *)(void *)buf;
 	struct myldap_entry e = { ev->dn, ev->values };
@@ -142,7 +157,7 @@ apply(struct reading *r, const struct kenpo_sync_event *ev)
 	case KENPO_SYNC_REFRESHED:
 		if (ev->missing)
 			log_msg(LOG_WARNING, "search base %.200s does not exist",
-				r->f->bases[ev->base]);
+				r->bases[ev->base]);
 		refreshed(r);
 		break;
 	}
@@ -155,7 +170,7 @@ read_events(struct reading *r, struct kenpo_sync *s)
 	struct kenpo_sync_event ev;
 	int rc;
 
-	while (!stopping(r->f)) {
+	while (!ending(r->f)) {
 		rc = kenpo_sync_next(s, POLL_MS, &ev);
 		if (rc == LDAP_TIMEOUT)
 			continue;
@@ -185,27 +200,39 @@ report(struct follow *f, int rc, const char *what)
 	f->reported = 1;
 }
 
-/* One connection: read the directory whole, then follow it.  An LDAP
- * code; *worked when the reading was complete. */
+/* One connection: read the directory whole, then follow it, with the
+ * societies and their settings of the configuration current when it
+ * starts (the connection's own settings are taken only at start-up, so
+ * they are the same in every configuration).  An LDAP code; *worked when
+ * the reading was complete. */
 static int
 session(struct follow *f, int *worked)
 {
-	const struct kenpo_config *cfg = f->kd->cfg;
+	const struct kenpod *g = conf_hold();
+	const struct kenpo_config *cfg = g->cfg;
 	struct kenpo_ldap_params p = {
 		.uri = cfg->ldap_uri, .bind_dn = cfg->bind_dn, .password = f->password,
 		.ca_file = cfg->ldap_ca_file, .timeout = cfg->ldap_timeout,
 	};
-	struct reading r = { f, NULL, cfg->nsocieties, kenpo_now_ms(), 0 };
+	struct reading r = { f, cfg, NULL, NULL, cfg->nsocieties, kenpo_now_ms(), 0 };
 	struct kenpo_sync *s = NULL;
 	char err[600];
+	size_t i;
 	int rc;
 
-	r.building = pubmap_new_file(f->kd->map, err, sizeof err);
+	pthread_mutex_lock(&f->lock);
+	f->reread = 0;
+	pthread_mutex_unlock(&f->lock);
+	r.bases = calloc(cfg->nsocieties, sizeof(*r.bases));
+	r.building = r.bases != NULL ? pubmap_new_file(f->kd->map, err, sizeof err) : NULL;
 	if (r.building == NULL) {
-		log_msg(LOG_ERR, "%s", err);
-		return LDAP_NO_MEMORY;
+		log_msg(LOG_ERR, "%s", r.bases != NULL ? err : "out of memory");
+		rc = LDAP_NO_MEMORY;
+		goto done;
 	}
-	rc = kenpo_sync_open(&p, f->bases, cfg->nsocieties, PASSWD_SYNC_FILTER, passwd_attrs, &s,
+	for (i = 0; i < cfg->nsocieties; i++)
+		r.bases[i] = cfg->societies[i].base;
+	rc = kenpo_sync_open(&p, r.bases, cfg->nsocieties, PASSWD_SYNC_FILTER, passwd_attrs, &s,
 			     err, sizeof err);
 	if (rc != LDAP_SUCCESS) {
 		if (!f->reported && rc != LDAP_UNAVAILABLE_CRITICAL_EXTENSION)
@@ -221,6 +248,8 @@ session(struct follow *f, int *worked)
 done:
 	mapfile_free(r.building);
 	kenpo_sync_free(s);
+	free(r.bases);
+	conf_release(g);
 	return rc;
 }
 
@@ -237,6 +266,11 @@ follow_main(void *arg)
 		worked = 0;
 		rc = session(f, &worked);
 		pubmap_in_sync(f->kd->map, 0);
+		if (rc == LDAP_SUCCESS && !stopping(f)) {
+			/* A reload: read again at once, with its settings. */
+			wait = BACKOFF_FIRST_MS;
+			continue;
+		}
 		if (worked)
 			wait = BACKOFF_FIRST_MS;
 		if (pause_ms(f, rc == LDAP_UNAVAILABLE_CRITICAL_EXTENSION ? NO_SYNC_RETRY_MS : wait))
@@ -253,15 +287,10 @@ follow_start(struct kenpod *kd, const char *bind_password, struct follow **out)
 	struct follow *f = calloc(1, sizeof(*f));
 	pthread_condattr_t ca;
 	sigset_t all, old;
-	size_t i;
-	int rc;
+		int rc;
 
-	if (f == NULL || (f->bases = calloc(kd->cfg->nsocieties, sizeof(*f->bases))) == NULL) {
-		free(f);
+	if (f == NULL)
 		return -1;
-	}
-	for (i = 0; i < kd->cfg->nsocieties; i++)
-		f->bases[i] = kd->cfg->societies[i].base;
 	f->kd = kd;
 	f->password = bind_password != NULL ? bind_password : "";
 	pthread_mutex_init(&f->lock, NULL);
@@ -278,7 +307,6 @@ follow_start(struct kenpod *kd, const char *bind_password, struct follow **out)
 		log_msg(LOG_ERR, "cannot start the passwd map's follower: %s", strerror(rc));
 		pthread_cond_destroy(&f->wake);
 		pthread_mutex_destroy(&f->lock);
-		free(f->bases);
 		free(f);
 		return -1;
 	}
@@ -298,6 +326,16 @@ follow_stop(struct follow *f)
 	pthread_join(f->thread, NULL);
 	pthread_cond_destroy(&f->wake);
 	pthread_mutex_destroy(&f->lock);
-	free(f->bases);
 	free(f);
+}
+
+void
+follow_reread(void *arg)
+{
+	struct follow *f = arg;
+
+	pthread_mutex_lock(&f->lock);
+	f->reread = 1;
+	pthread_cond_broadcast(&f->wake);
+	pthread_mutex_unlock(&f->lock);
 }

@@ -18,10 +18,16 @@
 
 struct follow;
 
-/* Start following for kd (kd->map must be set), binding with
- * bind_password (which must outlive the follower).  0 or -1. */
+/* Start following for kd (kd->map must be set, and conf_begin done: each
+ * reading takes the societies of the configuration current when it
+ * starts), binding with bind_password (which must outlive the follower).
+ * 0 or -1. */
 int follow_start(struct kenpod *kd, const char *bind_password, struct follow **out);
 /* Stop the thread (within a quarter of a second) and free f. */
 void follow_stop(struct follow *f);
+/* A reload made a new configuration current: end the reading and make the
+ * map again with its settings (the old map is served meanwhile).  arg is
+ * the struct follow; the signature is conf_on_reload's. */
+void follow_reread(void *arg);
 
 #endif

@@ -442,6 +442,9 @@ state_release(struct daemon_state *st)
 		close(st->ctl[0]);
 		close(st->ctl[1]);
 	}
+	/* The follower holds a generation and reads the bind password. */
+	conf_on_reload(NULL, NULL);
+	follow_stop(st->follow);
 	if (st->password != NULL) {
 		kenpo_wipe(st->password, st->password_len);
 		free(st->password);
@@ -450,7 +453,6 @@ state_release(struct daemon_state *st)
 		conf_end();
 	kenpo_wipe(st->secret, sizeof st->secret);
 	auth_cleanup();
-	follow_stop(st->follow);
 	pubmap_free(st->kd.map);
 	cache_free(st->kd.cache);
 	kenpo_config_free(st->cfg);
@@ -501,10 +503,22 @@ start_map(struct daemon_state *st)
 		return -1;
 	}
 	cache_attach_map(st->kd.cache, st->kd.map);
-	if (pubmap_start(st->kd.map) != 0 || follow_start(&st->kd, st->password, &st->follow) != 0) {
-		startup_error("passwd_map", "cannot start its threads");
+	if (pubmap_start(st->kd.map) != 0) {
+		startup_error("passwd_map", "cannot start its thread");
 		return -1;
 	}
+	return 0;
+}
+
+/* After conf_begin: each reading of the follower holds a generation. */
+static int
+start_follower(struct daemon_state *st)
+{
+	if (follow_start(&st->kd, st->password, &st->follow) != 0) {
+		startup_error("passwd_map", "cannot start its follower");
+		return -1;
+	}
+	conf_on_reload(follow_reread, st->follow);
 	return 0;
 }
 
@@ -531,6 +545,8 @@ run(const struct options *o, struct daemon_state *st)
 		return -1;
 	}
 	st->conf_begun = 1;
+	if (start_follower(st) != 0)
+		return -1;
 	log_msg(LOG_INFO, "kenpod %s listening on %.200s", PACKAGE_VERSION, st->socket_path);
 	if (server_run(st->listen_fd, st->ctl[0], st->cfg) != 0)
 		return -1;

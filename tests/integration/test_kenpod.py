@@ -329,7 +329,7 @@ def test_sighup_flushes_cache(sb, members):
     def flushed():
         with open(sb.kenpod_log, "rb") as f:
             f.seek(start)
-            return b"SIGHUP: cache flushed" in f.read()
+            return b"cache flushed" in f.read()
     assert wait_for(flushed, timeout=5)
     assert lookup(sb, "Alice.Smith")[0] == kp.OK
     assert lookup(sb, "Dave.Later")[0] == kp.NOTFOUND
