@@ -15,7 +15,7 @@
 #include "roster.h"
 #include "secret.h"
 
-/* Exit codes, documented in `kenpo-admin --help` and tools/admin/README.md. */
+/* Exit codes, documented in `kenpo-admin --help` and kenpo-admin(8). */
 enum admin_exit {
 	ADMIN_OK = 0,
 	ADMIN_ERROR = 1,     /* the directory, a file, the configuration */
