@@ -1,0 +1,82 @@
+/*
+ * backend.h - every call kenpo-web makes to kenpod, in one place.
+ *
+ * The screens ask for self-service through these functions only; none of
+ * them knows the protocol.  They are built on kenpo's one client
+ * (src/client/client.h: kenpo_call() and the protocol table), as the PAM
+ * module and the tools are.  Logins themselves go through PAM (pamauth.h),
+ * not through here.
+ *
+ * Each function opens its own connection to kenpod's socket, so the
+ * threads of the server share nothing, and returns an enum kenpo_result
+ * (KENPO_RES_OK, KENPO_RES_TOKEN_INVALID, ...) or a negative BE_E* when
+ * kenpod could not be asked.  Refusals that carry details (tries left, a
+ * rule mask, a field) put them into *d when d is not NULL.
+ */
+#ifndef KENPO_WEB_BACKEND_H
+#define KENPO_WEB_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum be_error {
+	BE_EUNAVAIL = -1,      /* kenpod cannot be reached or did not answer */
+	BE_EPROTO = -2,        /* its answer was malformed */
+	BE_ETOOLONG = -3,      /* a value did not fit in a request */
+	BE_EUNSUPPORTED = -4,  /* kenpod has no such setting yet (d->field names it) */
+};
+
+struct be_detail {
+	int32_t tries_left;    /* MISMATCH; -1 if not given */
+	uint32_t mask;         /* POLICY: enum kenpo_rule bits (| KENPO_PWC_SAME_AS_OLD) */
+	int32_t seconds;       /* LOCKED, DELAY */
+	char field[64];        /* BADVALUE, BE_EUNSUPPORTED */
+};
+
+struct be_reg {
+	char ticket[160];      /* the registration ticket */
+	int32_t seconds;       /* its validity */
+	char mail[256];        /* the address to prefill */
+};
+
+#define BE_PROFILE_MAX 320
+
+/* A profile as field/value pairs (kenpo-proto.h PROFILE_SET's names, and
+ * key_address, "1".."3", the address that receives the key). */
+struct be_profile {
+	size_t n;
+	char *field[BE_PROFILE_MAX];
+	char *value[BE_PROFILE_MAX];
+};
+
+void be_init(const char *socket_path);
+
+int be_guide_request(const char *society, const char *address, struct be_detail *d);
+int be_token_check(const char *token, int *kind, int *seconds, char *masked, size_t masksz);
+int be_letter_open(const char *token, const char *login, const char *temp_password,
+		   struct be_reg *out, struct be_detail *d);
+int be_identity_check(const char *token, const char *address, const char *dob,
+		      char *authkey, size_t keysz, struct be_detail *d);
+int be_identity_open(const char *token, const char *authkey, struct be_reg *out,
+		     struct be_detail *d);
+int be_register(const char *ticket, const char *login, const char *password,
+		const char *mail, const char *nickname, char *final_login, size_t loginsz,
+		struct be_detail *d);
+int be_reset_request(const char *society, const char *address, struct be_detail *d);
+int be_reset_open(const char *token, char *login, size_t loginsz, int *seconds);
+
+/* The profile of `login` with the session's ticket; *ticket is replaced
+ * by the next one whenever kenpod hands one out. */
+int be_profile_get(const char *login, char *ticket, size_t ticketsz, struct be_profile *out);
+int be_profile_set(const char *login, char *ticket, size_t ticketsz, size_t n,
+		   const char *const *fields, const char *const *values, struct be_detail *d);
+const char *be_profile_value(const struct be_profile *p, const char *field);
+void be_profile_free(struct be_profile *p);
+
+int be_password_change(const char *login, const char *old_password, const char *new_password,
+		       struct be_detail *d);
+
+/* Void the key pending for this login (the member left the key screen). */
+int be_key_abort(const char *login, const char *password, const char *rhost);
+
+#endif
