@@ -334,11 +334,13 @@ page_rules_password(struct req *r)
 void
 page_duration(const struct req *r, long seconds, char *out, size_t outsz)
 {
-	int minutes = seconds >= 60;
-	long n = minutes ? (seconds + 59) / 60 : (seconds > 0 ? seconds : 1);
+	int hours = seconds >= 3600 && seconds % 3600 == 0, minutes = seconds >= 60;
+	long n = hours ? seconds / 3600 : minutes ? (seconds + 59) / 60 : (seconds > 0 ? seconds : 1);
 
 	if (r->lang != KENPO_LANG_EN)
-		snprintf(out, outsz, minutes ? "%ld分" : "%ld秒", n);
+		snprintf(out, outsz, hours ? "%ld時間" : minutes ? "%ld分" : "%ld秒", n);
+	else if (hours)
+		snprintf(out, outsz, n == 1 ? "%ld hour" : "%ld hours", n);
 	else if (minutes)
 		snprintf(out, outsz, n == 1 ? "%ld minute" : "%ld minutes", n);
 	else

@@ -181,8 +181,12 @@ conversation(int n, const struct pam_message **msg, struct pam_response **resp, 
 		switch (msg[i]->msg_style) {
 		case PAM_PROMPT_ECHO_OFF:
 		case PAM_PROMPT_ECHO_ON:
-			/* No answer left: the member has not given it yet. */
-			if (d->next == d->nanswers) {
+			/* No answer left: the member has not given it yet.  A
+			 * key (or a request for a new one) is not given when the
+			 * password has just mailed a new key: the old one had
+			 * expired, no key typed before can be right, and the new
+			 * one is as good as a new request. */
+			if (d->next == d->nanswers || (d->next > 0 && (d->key_flags & KF_SENT))) {
 				d->unanswered = 1;
 				free_replies(r, n);
 				return PAM_CONV_ERR;

@@ -16,7 +16,7 @@ const char web_css[] =
 	".brand{margin:0;font-weight:bold;color:var(--accent);font-size:1.2rem}\n"
 	".brand .society{display:block;font-size:.8rem;color:var(--ink);font-weight:normal}\n"
 	".tools{display:flex;align-items:center;gap:.5rem;flex-wrap:wrap}\n"
-	".tools form{display:flex;gap:.25rem;align-items:center;margin:0}\n"
+	".tools form{display:flex;flex-wrap:wrap;gap:.25rem;align-items:center;margin:0}\n"
 	".tools button{min-width:2.2rem;min-height:2.2rem;border:1px solid #99a;background:#fff;"
 	"border-radius:4px;cursor:pointer}\n"
 	".tools button[aria-pressed=true]{background:var(--accent);color:#fff}\n"
@@ -40,7 +40,7 @@ const char web_css[] =
 	".actions{margin:1.25rem 0}\n"
 	"button.primary,a.button,button.secondary{display:inline-block;min-width:10rem;"
 	"padding:.7rem 1.2rem;font-size:1rem;border-radius:4px;text-align:center;"
-	"text-decoration:none;cursor:pointer}\n"
+	"text-decoration:none;cursor:pointer;box-sizing:border-box}\n"
 	"button.primary,a.button{background:var(--accent);color:#fff;border:0}\n"
 	"button.secondary{background:#fff;color:var(--accent);border:1px solid var(--accent)}\n"
 	".error{border:2px solid var(--err);color:var(--err);background:#fff5f5;padding:.25rem .75rem;"
@@ -65,7 +65,7 @@ const char web_css[] =
 	"text-decoration:none;color:var(--accent);background:#fafcff}\n"
 	".inline{display:inline}\n"
 	"footer{text-align:center;font-size:.8rem;color:#556;padding:1rem}\n"
-	"@media (max-width:30rem){main{margin:0;border-radius:0}.menu{grid-template-columns:1fr}"
+	"@media (max-width:30rem){main{margin:0;border-radius:0;padding:1rem .75rem}header{padding:.5rem .75rem}.menu{grid-template-columns:1fr}"
 	"button.primary,a.button,button.secondary{width:100%}}\n";
 
 const char web_js[] =

@@ -1,0 +1,519 @@
+"""Every flow of kenpo-web's screens, driven end to end by headless Chromium
+against the sandbox: key login (再請求, a wrong key, an expired key, leaving
+the key screen), letter registration through the mailed link, registration
+by identity check with the CAPTCHA, password reset with the forced change,
+profile changes with their notice mails, password change, logout, the
+language and text-size switches.  Each screen is kept as a screenshot in
+$KENPO_BUILDDIR/tests/web/screenshots."""
+
+import os
+import re
+import time
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+import kenposandbox as ks
+import webportal as wp
+from conftest import ACN, PASSWORD, SCREENSHOTS, TEMP_PASSWORD
+
+NEW_PASSWORD = "Shinki2025Pw"
+SID = ks.SOCIETY_ID
+_shots = iter(range(1, 1000))
+
+
+def shot(b, name):
+    """A screenshot of the whole page."""
+    height = b.execute_script("return document.documentElement.scrollHeight")
+    width = b.get_window_size()["width"]
+    b.set_window_size(width, max(600, min(int(height) + 140, 4000)))
+    b.save_screenshot(os.path.join(SCREENSHOTS, "%02d-%s.png" % (next(_shots), name)))
+
+
+def go(b, portal, path):
+    b.get(portal.base + path)
+
+
+def fill(b, name, value):
+    e = b.find_element(By.NAME, name)
+    e.clear()
+    e.send_keys(value)
+
+
+def press(b, action, label=None):
+    """Click the submit button of the form posting to /<sid>/<action>."""
+    forms = [f for f in b.find_elements(By.TAG_NAME, "form")
+             if f.get_attribute("action").endswith("/" + action)]
+    assert forms, "no form for %s on %s" % (action, b.current_url)
+    buttons = forms[0].find_elements(By.CSS_SELECTOR, "button[type=submit]")
+    if label is not None:
+        buttons = [x for x in buttons if x.text == label]
+    old = b.find_element(By.TAG_NAME, "html")
+    buttons[0].click()
+    # The answer may take a password hash and a mail: wait for the new page.
+    WebDriverWait(b, 60).until(EC.staleness_of(old))
+    WebDriverWait(b, 60).until(
+        lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def h1(b):
+    return b.find_element(By.TAG_NAME, "h1").text
+
+
+def text(b):
+    return b.find_element(By.TAG_NAME, "body").text
+
+
+def error_text(b):
+    return " ".join(e.text for e in b.find_elements(By.CSS_SELECTOR, ".error"))
+
+
+def path(b):
+    return re.sub(r"^http://[^/]+", "", b.current_url)
+
+
+def member(sb, hashes, nickname="ご本人", extra=()):
+    login = wp.new_login("Web")
+    addr = "%s@mail.example.jp" % login.lower().replace(".", "-")
+    m = sb.add_member(login, nickname=nickname,
+                      extra=list(extra) + [("userPassword", hashes[PASSWORD]),
+                                           ("kenpoMail1", addr)])
+    m["mail"] = addr
+    return m
+
+
+def pending_key(sb, m):
+    return "kenpoKeyHash:" in sb.ldapsearch(m["dn"], "(objectClass=*)", "kenpoKeyHash",
+                                            scope="base")
+
+
+def login(b, portal, m, password=PASSWORD, screenshots=False):
+    go(b, portal, "/%s/login" % SID)
+    if screenshots:
+        shot(b, "login")
+    fill(b, "login", m["login"])
+    fill(b, "password", password)
+    press(b, "login")
+
+
+def key_login(b, portal, sb, m, n=1, screenshots=False, password=PASSWORD):
+    login(b, portal, m, password=password, screenshots=screenshots)
+    assert path(b) == "/%s/key" % SID, text(b)
+    if screenshots:
+        shot(b, "key")
+    fill(b, "key", wp.key_of(wp.wait_mail(sb, m["mail"], n)))
+    press(b, "key")
+    assert path(b) == "/%s/home" % SID, text(b)
+
+
+# ---- login with the key ------------------------------------------------------------
+
+def test_login_with_key_home_and_logout(browser, portal, sb, hashes):
+    b = browser
+    m = member(sb, hashes, nickname="たろう")
+    login(b, portal, m, screenshots=True)
+    assert h1(b) == "暗証キー入力"
+    body = text(b)
+    assert "****@****.jp" in body
+    assert "※暗証キーを入力するまでこのページは閉じないでください。" in body
+    assert "この暗証キーは約10分間有効です。" in body
+    assert re.search(r"暗証キーの残り有効時間：約(10|9)分", body), body
+    shot(b, "key")
+    fill(b, "key", wp.key_of(wp.wait_mail(sb, m["mail"])))
+    press(b, "key")
+    assert path(b) == "/%s/home" % SID
+    body = text(b)
+    assert "ようこそたろうさん" in body
+    assert "前回ログイン日時 なし（初めてのログイン）" in body
+    shot(b, "home-first")
+    press(b, "logout")
+    assert path(b) == "/%s/login?bye=1" % SID
+    assert "ログアウトしました。" in text(b)
+    # The second login shows the first one.
+    key_login(b, portal, sb, m, n=2)
+    assert re.search(r"前回ログイン日時 \d{4}/\d\d/\d\d \d\d:\d\d:\d\d", text(b)), text(b)
+    shot(b, "home")
+    assert not pending_key(sb, m)
+
+
+def test_wrong_password_is_one_message(browser, portal, sb, hashes):
+    b = browser
+    m = member(sb, hashes)
+    login(b, portal, m, password="Wrong2024Pass")
+    assert path(b) == "/%s/login" % SID
+    assert "ログインIDまたはパスワードが正しくありません。" in text(b)
+    shot(b, "login-wrong")
+    go(b, portal, "/%s/login" % SID)
+    fill(b, "login", "Nobody.%s" % os.urandom(2).hex())
+    fill(b, "password", PASSWORD)
+    press(b, "login")
+    assert "ログインIDまたはパスワードが正しくありません。" in text(b)
+    assert wp.mails_to(sb, m["mail"]) == []
+
+
+def test_resend_wrong_key_then_new_key(browser, portal, sb, hashes):
+    b = browser
+    m = member(sb, hashes)
+    login(b, portal, m)
+    first = wp.key_of(wp.wait_mail(sb, m["mail"]))
+    # Too soon: no new mail, and the screen says so.
+    press(b, "key/resend")
+    assert re.search(r"暗証キーの再請求は(1分|\d+秒)後に行えます。新しいメールは送信していません。",
+                     text(b)), text(b)
+    assert len(wp.mails_to(sb, m["mail"])) == 1
+    with sb.kenpod_settings_changed(society={"key_resend_cooldown": "0s"}):
+        press(b, "key/resend")
+        assert "新しい暗証キーを送信しました。以前の暗証キーは無効になりました。" in text(b)
+        shot(b, "key-resent")
+        second = wp.key_of(wp.wait_mail(sb, m["mail"], 2))
+        if second != first:
+            fill(b, "key", first)
+            press(b, "key")
+            assert "暗証キーが正しくありません。あと" in text(b), text(b)
+            shot(b, "key-wrong")
+        fill(b, "key", "12345")
+        press(b, "key")
+        assert "暗証キーは、メールに記載された10桁の数字です。" in text(b)
+        fill(b, "key", second)
+        press(b, "key")
+        assert path(b) == "/%s/home" % SID, text(b)
+
+
+def test_expired_key_then_resend(browser, portal, sb, hashes):
+    b = browser
+    m = member(sb, hashes)
+    with sb.kenpod_settings_changed(society={"key_validity": "2s"}):
+        login(b, portal, m)
+        key = wp.key_of(wp.wait_mail(sb, m["mail"]))
+        time.sleep(3)
+        fill(b, "key", key)
+        press(b, "key")
+        assert "暗証キーの有効期限が切れました。暗証キー再請求を行ってください。" in text(b), text(b)
+        shot(b, "key-expired")
+    with sb.kenpod_settings_changed(society={"key_resend_cooldown": "0s"}):
+        press(b, "key/resend")
+        assert "新しい暗証キーを送信しました。" in text(b), text(b)
+        fill(b, "key", wp.key_of(wp.wait_mail(sb, m["mail"], 2)))
+        press(b, "key")
+        assert path(b) == "/%s/home" % SID, text(b)
+
+
+def test_leaving_the_key_screen_voids_the_key(browser, portal, sb, hashes):
+    b = browser
+    m = member(sb, hashes)
+    login(b, portal, m)
+    assert pending_key(sb, m)
+    press(b, "key/abort")
+    assert path(b) == "/%s/login" % SID
+    assert "ログインを中止しました。発行された暗証キーは無効になりました。" in text(b)
+    assert not pending_key(sb, m)
+    # Another page of the portal is leaving too.
+    login(b, portal, m)
+    assert pending_key(sb, m)
+    go(b, portal, "/%s/forgot" % SID)
+    assert not pending_key(sb, m)
+    go(b, portal, "/%s/key" % SID)
+    assert path(b) == "/%s/login" % SID
+
+
+# ---- registration -------------------------------------------------------------------
+
+def test_letter_registration_by_mailed_link(browser, portal, sb, hashes):
+    b = browser
+    m = sb.add_preissued_member(extra=[("kenpoTempPassword", hashes[TEMP_PASSWORD])])
+    addr = "letter-%s@mail.example.jp" % os.urandom(3).hex()
+    new_login = wp.new_login("Toyo")
+    go(b, portal, "/%s/login" % SID)
+    b.find_element(By.LINK_TEXT, "新規利用登録").click()
+    assert h1(b) == "新規利用登録"
+    assert "kc@toyobo.kenpo.test" in text(b)          # the empty-mail address
+    shot(b, "register")
+    fill(b, "address", addr)
+    press(b, "register")
+    assert path(b) == "/%s/register/sent" % SID
+    body = text(b)
+    assert "※URLの有効期限は3時間です。" in body
+    assert "迷惑メール" in body
+    shot(b, "register-sent")
+    link = wp.link_of(wp.wait_mail(sb, addr))
+    b.get(link)
+    assert path(b) == "/%s/register/start" % SID      # the token left the URL
+    assert "token" not in b.current_url
+    assert "事前にお知らせしたログインIDと仮パスワードでログインしてください。" in text(b)
+    shot(b, "register-letter")
+    fill(b, "login", m["login"])
+    fill(b, "temp_password", "Wrong0pass")
+    press(b, "register/start")
+    assert "ログインIDまたは仮パスワードが正しくありません。" in text(b)
+    fill(b, "login", m["login"])
+    fill(b, "temp_password", TEMP_PASSWORD)
+    press(b, "register/start")
+    assert path(b) == "/%s/register/form" % SID
+    assert h1(b) == "利用者情報入力"
+    assert b.find_element(By.NAME, "mail").get_attribute("value") == addr
+    assert b.find_element(By.NAME, "nickname").get_attribute("value") == "ご本人"
+    shot(b, "userinfo")
+    fill(b, "login", "AB1234C5")
+    fill(b, "password", "short")
+    fill(b, "password2", "short")
+    press(b, "register/form")
+    body = text(b)
+    assert "入力内容をご確認ください。" in body
+    assert "8" in body and "7" in body
+    shot(b, "userinfo-errors")
+    fill(b, "login", new_login)
+    fill(b, "password", NEW_PASSWORD)
+    fill(b, "password2", NEW_PASSWORD)
+    fill(b, "nickname", "とよ")
+    press(b, "register/form")
+    assert path(b) == "/%s/register/done" % SID, text(b)
+    assert "利用登録が完了しました。ログイン画面へ進んでください。" in text(b)
+    shot(b, "registered")
+    done = wp.wait_mail(sb, addr, 2)
+    assert "利用登録完了" in done.kenpo_subject or "利用登録" in done.kenpo_body
+    # The guide link is spent.
+    b.get(link)
+    assert "このURLは無効です" in text(b), text(b)
+    # And the new member logs in.
+    b.find_element(By.LINK_TEXT, "新規利用登録")
+    mm = {"login": new_login, "mail": addr}
+    key_login(b, portal, sb, mm, n=3, password=NEW_PASSWORD)
+    assert "ようこそとよさん" in text(b)
+
+
+def test_identity_registration_with_captcha(browser, portal, sb, hashes):
+    b = browser
+    base = "ou=%s,%s" % (ACN, ks.SUFFIX)
+    roster = "hanako-%s@mail.example.jp" % os.urandom(3).hex()
+    sb.add_roster_member("A%s" % os.urandom(3).hex(), roster, "1985-04-12", base=base)
+    go(b, portal, "/%s/register" % ACN)
+    fill(b, "address", roster)
+    press(b, "register")
+    b.get(wp.link_of(wp.wait_mail(sb, roster)))
+    assert path(b) == "/%s/register/start" % ACN
+    shot(b, "register-identity-start")
+    b.find_element(By.LINK_TEXT, "本人確認ページへ").click()
+    assert h1(b) == "本人確認"
+    shot(b, "identity")
+    fill(b, "address", roster)
+    fill(b, "dob_y", "1985")
+    fill(b, "dob_m", "4")
+    fill(b, "dob_d", "12")
+    fill(b, "captcha", "WRONG")
+    press(b, "identity/check")
+    assert "画像の文字が正しくありません。" in text(b)
+    assert b.find_element(By.NAME, "dob_y").get_attribute("value") == "1985"
+    # The image is a real PNG of the session's challenge.
+    png = b.execute_script(
+        "var i=document.querySelector('.captcha img');return [i.naturalWidth,i.complete];")
+    assert png[0] == 220 and png[1]
+    fill(b, "captcha", portal.captcha_answer().lower())
+    press(b, "identity/check")
+    assert path(b) == "/%s/identity/done" % ACN, text(b)
+    assert h1(b) == "本人確認完了"
+    authkey = b.find_element(By.ID, "authkey").text
+    assert re.fullmatch(r"[A-Za-z0-9]{8}", authkey), authkey
+    assert "認証キーはメールに記載されませんので、この画面で必ず覚えてください。" in text(b)
+    shot(b, "identity-done")
+    msg = wp.wait_mail(sb, roster, 2)
+    assert authkey not in msg.kenpo_body
+    b.get(wp.link_of(msg))
+    assert path(b) == "/%s/identity/key" % ACN
+    shot(b, "authkey")
+    fill(b, "authkey", "AAAAAAAA")
+    press(b, "identity/key")
+    assert "認証キーが正しくありません。あと" in text(b)
+    fill(b, "authkey", authkey)
+    press(b, "identity/key")
+    assert path(b) == "/%s/register/form" % ACN, text(b)
+    new_login = wp.new_login("Acn")
+    fill(b, "login", new_login)
+    fill(b, "password", NEW_PASSWORD)
+    fill(b, "password2", NEW_PASSWORD)
+    press(b, "register/form")
+    assert path(b) == "/%s/register/done" % ACN, text(b)
+    go(b, portal, "/%s/login" % ACN)
+    fill(b, "login", new_login)
+    fill(b, "password", NEW_PASSWORD)
+    press(b, "login")
+    fill(b, "key", wp.key_of(wp.wait_mail(sb, roster, 4)))
+    press(b, "key")
+    assert path(b) == "/%s/home" % ACN, text(b)
+
+
+def test_captcha_answer_is_single_use(browser, portal, sb):
+    """A right answer typed after it was used (wrongly) is refused."""
+    b = browser
+    addr = "once-%s@mail.example.jp" % os.urandom(3).hex()
+    sb.add_roster_member("B%s" % os.urandom(3).hex(), addr, "1990-01-01",
+                         base="ou=%s,%s" % (ACN, ks.SUFFIX))
+    go(b, portal, "/%s/register" % ACN)
+    fill(b, "address", addr)
+    press(b, "register")
+    b.get(wp.link_of(wp.wait_mail(sb, addr)))
+    go(b, portal, "/%s/identity/check" % ACN)
+    answer = portal.captcha_answer()
+    # Another tab of the same session shows a new challenge: the old
+    # answer is gone.
+    go(b, portal, "/%s/identity/check" % ACN)
+    fill(b, "address", addr)
+    fill(b, "dob_y", "1990")
+    fill(b, "dob_m", "1")
+    fill(b, "dob_d", "1")
+    if answer != portal.captcha_answer():
+        fill(b, "captcha", answer)
+        press(b, "identity/check")
+        assert "画像の文字が正しくありません。" in text(b)
+    assert len(wp.mails_to(sb, addr)) == 1
+
+
+# ---- reset, forced change, password change ------------------------------------------
+
+def test_reset_forced_change_and_new_password(browser, portal, sb, hashes):
+    b = browser
+    m = member(sb, hashes)
+    go(b, portal, "/%s/login" % SID)
+    b.find_element(By.LINK_TEXT, "ログインID・パスワードを忘れた方はこちら").click()
+    assert h1(b) == "パスワード再発行"
+    shot(b, "forgot")
+    fill(b, "address", m["mail"])
+    press(b, "forgot")
+    assert path(b) == "/%s/forgot/sent" % SID
+    shot(b, "forgot-sent")
+    msg = wp.wait_mail(sb, m["mail"])
+    temp = re.search(r"仮パスワード[：:]\s*([A-Za-z0-9]{8})", msg.kenpo_body).group(1)
+    link = wp.link_of(msg)
+    b.get(link)
+    assert path(b) == "/%s/reset/login" % SID
+    assert h1(b) == "仮ログイン"
+    assert b.find_element(By.NAME, "login").get_attribute("value") == m["login"]
+    shot(b, "temp-login")
+    fill(b, "password", temp)
+    press(b, "reset/login")
+    assert path(b) == "/%s/password/new" % SID, text(b)
+    assert h1(b) == "パスワード変更"
+    shot(b, "forced-change")
+    # Home is out of reach until the password is changed.
+    go(b, portal, "/%s/home" % SID)
+    assert path(b) == "/%s/password/new" % SID
+    fill(b, "password", "alllowercase1")
+    fill(b, "password2", "alllowercase1")
+    press(b, "password/new")
+    assert "新しいパスワードは次の理由で使用できません。" in text(b)
+    shot(b, "forced-change-error")
+    fill(b, "password", NEW_PASSWORD)
+    fill(b, "password2", NEW_PASSWORD)
+    press(b, "password/new")
+    assert path(b) == "/%s/home" % SID, text(b)
+    assert "パスワードを変更しました。" in text(b)
+    # The link is spent.
+    b.get(link)
+    assert "このURLは無効です" in text(b)
+    # パスワード変更 of a logged-in member.
+    go(b, portal, "/%s/password" % SID)
+    shot(b, "password")
+    fill(b, "current", "Wrong2024Pass")
+    fill(b, "password", PASSWORD)
+    fill(b, "password2", PASSWORD)
+    press(b, "password")
+    assert "現在のパスワードが正しくありません。" in text(b)
+    fill(b, "current", NEW_PASSWORD)
+    fill(b, "password", PASSWORD)
+    fill(b, "password2", PASSWORD)
+    press(b, "password")
+    assert path(b) == "/%s/home" % SID
+    assert "パスワードを変更しました。" in text(b)
+    press(b, "logout")
+    key_login(b, portal, sb, m, n=2)
+
+
+# ---- profile ----------------------------------------------------------------------------
+
+def test_profile_changes_and_notice_mail(browser, portal, sb, hashes):
+    b = browser
+    m = member(sb, hashes)
+    sb.add_household_member(m["dn"], "01")
+    sb.add_household_member(m["dn"], "02", nickname="じろう")
+    key_login(b, portal, sb, m)
+    b.find_element(By.LINK_TEXT, "プロフィール設定").click()
+    assert h1(b) == "プロフィール設定（ご本人さん）"
+    body = text(b)
+    for label in ("ログインID", "ニックネーム", "メールアドレス1", "メールアドレス2",
+                  "メールアドレス3", "認証キーによるログイン設定", "通知メール受信設定",
+                  "世帯内への公開設定", "医療費通知メール", "申請書公開メール通知",
+                  "ご家族01さん", "じろうさん"):
+        assert label in body, label
+    shot(b, "profile")
+    fill(b, "nickname", "はなこ")
+    fill(b, "mail2", "second@mail.example.jp")
+    b.find_element(By.CSS_SELECTOR, "input[name=notify_magazine]").click()
+    b.find_element(By.CSS_SELECTOR, "input[name='household.01.disclose_medical'][value=yes]").click()
+    fill(b, "household.02.nickname", "さぶろう")
+    press(b, "profile")
+    assert path(b) == "/%s/profile" % SID
+    assert "プロフィールを登録しました。" in text(b), text(b)
+    assert h1(b) == "プロフィール設定（はなこさん）"
+    e = sb.entry(m["dn"], "kenpoNickname", "kenpoMail2", "kenpoNotifyMagazine")
+    assert e["kenpoNickname"] == ["はなこ"]
+    assert e["kenpoMail2"] == ["second@mail.example.jp"]
+    assert e["kenpoNotifyMagazine"] == ["FALSE"]
+    hh = sb.entry("kenpoHouseholdIndex=02," + m["dn"], "kenpoNickname")
+    assert hh["kenpoNickname"] == ["さぶろう"]
+    shot(b, "profile-saved")
+    # Address 1 changes: a notice goes to the old address.
+    fill(b, "mail1", "new-" + m["mail"])
+    press(b, "profile")
+    assert "変更前のメールアドレス1に、変更のお知らせを送信しました。" in text(b), text(b)
+    notices = [x for x in wp.mails_to(sb, m["mail"]) if not wp.KEY_RE.search(x.kenpo_body)]
+    assert notices, [x.kenpo_subject for x in wp.mails_to(sb, m["mail"])]
+    # Rules of the manual, each a clear error with nothing changed (the
+    # browser's own check of required fields is taken away first: the
+    # server must refuse on its own).
+    fill(b, "mail1", "")
+    b.execute_script("document.querySelectorAll('[required]').forEach("
+                     "function (e) { e.removeAttribute('required'); });")
+    press(b, "profile")
+    assert "メールアドレス1を空白のまま" in error_text(b), text(b)
+    b.find_element(By.CSS_SELECTOR, "input[name=key_address][value='2']").click()
+    press(b, "profile")
+    assert "認証キーの送付先は、現在メールアドレス1のみ選択できます。" in error_text(b)
+    shot(b, "profile-error")
+    assert sb.entry(m["dn"], "kenpoMail1")["kenpoMail1"] == ["new-" + m["mail"]]
+    # The home screen greets the new nickname.
+    go(b, portal, "/%s/home" % SID)
+    assert "ようこそはなこさん" in text(b)
+
+
+# ---- language, text size, phone ------------------------------------------------------------
+
+def test_english_switch_text_size_and_phone(browser, portal, sb, hashes):
+    b = browser
+    go(b, portal, "/%s/login" % SID)
+    press(b, "prefs", "English")
+    assert h1(b) == "Log in"
+    assert b.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    shot(b, "login-en")
+    press(b, "prefs", "L")
+    assert "size-l" in b.find_element(By.TAG_NAME, "html").get_attribute("class")
+    press(b, "prefs", "日本語")
+    assert h1(b) == "ログイン"
+    press(b, "prefs", "中")
+    b.set_window_size(390, 844)
+    go(b, portal, "/%s/login" % SID)
+    # Usable on a phone: nothing wider than the screen, labels on every field.
+    wide = b.execute_script(
+        "return Array.from(document.querySelectorAll('body *')).filter(function (e) {"
+        " return e.getBoundingClientRect().right > document.documentElement.clientWidth + 1; })"
+        ".map(function (e) { return e.tagName + '.' + e.className + ':' +"
+        " Math.round(e.getBoundingClientRect().right); });")
+    assert b.execute_script("return document.documentElement.scrollWidth") <= \
+        b.execute_script("return window.innerWidth"), wide
+    for name in ("login", "password"):
+        assert b.find_element(By.CSS_SELECTOR, "label[for=%s]" % name)
+    shot(b, "login-phone")
+    b.set_window_size(1000, 1300)
+    # Without JavaScript the show-password box stays hidden and the form works;
+    # with it, the box appears.
+    assert b.find_element(By.CSS_SELECTOR, "p.showpw").is_displayed()
