@@ -94,7 +94,6 @@ uint_in(const char *v, unsigned long long min, unsigned long long max, unsigned 
 	return 0;
 }
 
-static int kw_threads(struct web_conf *c, const char *v) { return uint_in(v, 1, 64, &c->threads); }
 static int kw_conns(struct web_conf *c, const char *v)
 {
 	return uint_in(v, 8, 100000, &c->connections_max);
@@ -177,7 +176,6 @@ static const struct keyword keywords[] = {
 	{ "kenpod_conf", kw_kenpod_conf },
 	{ "socket", kw_socket },
 	{ "pam_service", kw_pam_service },
-	{ "threads", kw_threads },
 	{ "connections_max", kw_conns },
 	{ "sessions_max", kw_sessions },
 	{ "session_idle", kw_idle },
@@ -192,7 +190,6 @@ static const struct keyword keywords[] = {
 static int
 defaults(struct web_conf *c)
 {
-	c->threads = 8;
 	c->connections_max = 1000;
 	c->sessions_max = 10000;
 	c->session_idle = 15 * 60;

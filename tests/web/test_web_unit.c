@@ -259,27 +259,27 @@ test_conf(void **state)
 	char path[64], err[256];
 
 	(void)state;
-	assert_int_equal(write_conf(path, "# c\n[web]\nlisten = [::1]:9000\nthreads = 3\n"
+	assert_int_equal(write_conf(path, "# c\n[web]\nlisten = [::1]:9000\nconnections_max = 30\n"
 				    "session_idle = 10m\ncookie_secure = no\n"
 				    "trusted_proxies = 10.0.0.1 ::1\n"), 0);
 	assert_int_equal(web_conf_load(path, getuid(), &c, err, sizeof err), 0);
 	assert_string_equal(c->listen_host, "::1");
 	assert_int_equal(c->port, 9000);
-	assert_int_equal(c->threads, 3);
+	assert_int_equal(c->connections_max, 30);
 	assert_int_equal(c->session_idle, 600);
 	assert_false(c->cookie_secure);
 	assert_true(web_conf_trusts(c, "10.0.0.1"));
 	assert_false(web_conf_trusts(c, "127.0.0.1"));
 	web_conf_free(c);
 	unlink(path);
-	assert_int_equal(write_conf(path, "[web]\nthreads = 0\n"), 0);
+	assert_int_equal(write_conf(path, "[web]\nconnections_max = 0\n"), 0);
 	assert_int_equal(web_conf_load(path, getuid(), &c, err, sizeof err), -1);
-	assert_non_null(strstr(err, ":2: threads: bad value"));
+	assert_non_null(strstr(err, ":2: connections_max: bad value"));
 	unlink(path);
 	assert_int_equal(write_conf(path, "[web]\nhelp_url = //evil.example\n"), 0);
 	assert_int_equal(web_conf_load(path, getuid(), &c, err, sizeof err), -1);
 	unlink(path);
-	assert_int_equal(write_conf(path, "[web]\nthreads = 2\nthreads = 3\n"), 0);
+	assert_int_equal(write_conf(path, "[web]\nsession_idle = 2m\nsession_idle = 3m\n"), 0);
 	assert_int_equal(web_conf_load(path, getuid(), &c, err, sizeof err), -1);
 	assert_non_null(strstr(err, "given twice"));
 	unlink(path);

@@ -43,7 +43,7 @@ def society_urls(port, sid):
 class Portal:
     """kenpo-web (the test build) serving a sandbox."""
 
-    def __init__(self, sb, builddir, port=None, binary=None, threads=4, extra_conf=None):
+    def __init__(self, sb, builddir, port=None, binary=None, extra_conf=None):
         self.sb = sb
         self.builddir = builddir
         self.port = port or ks._free_port()
@@ -53,7 +53,6 @@ class Portal:
         self.conf = os.path.join(self.dir, "kenpo-web.conf")
         self.log = os.path.join(self.dir, "kenpo-web.log")
         self.captcha_file = os.path.join(self.dir, "captcha")
-        self.threads = threads
         self.extra_conf = extra_conf or {}
         self.proc = None
 
@@ -98,8 +97,7 @@ class Portal:
         with open(os.path.join(self.pam_dir, "kenpo-web"), "w") as f:
             f.write(self._service_file())
         conf = {"listen": "127.0.0.1:%d" % self.port, "kenpod_conf": self.sb.kenpod_conf,
-                "socket": self.sb.kenpod_socket, "cookie_secure": "no",
-                "threads": str(self.threads)}
+                "socket": self.sb.kenpod_socket, "cookie_secure": "no"}
         conf.update(self.extra_conf)
         with open(self.conf, "w") as f:
             f.write("[web]\n" + "".join("%s = %s\n" % kv for kv in conf.items()))
