@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include <cairo.h>
+#include <fontconfig/fontconfig.h>
 #include <pango/pangocairo.h>
+#include <pthread.h>
 #include <sodium.h>
 
 #include "captcha.h"
@@ -22,6 +24,13 @@
 
 /* No characters that read as others (0/O/D, 1/I/L, 2/Z, 5/S, 8/B, Q). */
 static const char alphabet[] = "ACEFGHJKMNPRTUVWXY34679";
+
+/* One font map for the server, not pango's one per thread: connections
+ * come and go with their threads, and each thread's map would be built
+ * anew (and left behind).  Pango's maps are not for concurrent use, so
+ * drawing takes turns; a CAPTCHA is drawn a few times a minute. */
+static pthread_mutex_t draw_lock = PTHREAD_MUTEX_INITIALIZER;
+static PangoFontMap *fontmap;
 
 static double
 uniform(double lo, double hi)
@@ -80,11 +89,14 @@ noise(cairo_t *cr)
 static void
 glyphs(cairo_t *cr, const char *text)
 {
-	PangoLayout *layout = pango_cairo_create_layout(cr);
+	PangoContext *ctx = pango_font_map_create_context(fontmap);
+	PangoLayout *layout;
 	PangoFontDescription *font = pango_font_description_from_string("Sans Bold 30");
 	double step = (WIDTH - 20) / (double)CAPTCHA_LEN;
 	size_t i;
 
+	pango_cairo_update_context(cr, ctx);
+	layout = pango_layout_new(ctx);
 	for (i = 0; text[i] != '\0'; i++) {
 		pango_font_description_set_absolute_size(font, uniform(28, 36) * PANGO_SCALE);
 		pango_layout_set_font_description(layout, font);
@@ -98,6 +110,7 @@ glyphs(cairo_t *cr, const char *text)
 	}
 	pango_font_description_free(font);
 	g_object_unref(layout);
+	g_object_unref(ctx);
 }
 
 int
@@ -108,7 +121,10 @@ captcha_draw(const char *text, unsigned char **png, size_t *len)
 	cairo_t *cr = cairo_create(surface);
 	int rc = -1;
 
-	if (cairo_status(cr) != CAIRO_STATUS_SUCCESS)
+	pthread_mutex_lock(&draw_lock);
+	if (fontmap == NULL)
+		fontmap = pango_cairo_font_map_new();
+	if (fontmap == NULL || cairo_status(cr) != CAIRO_STATUS_SUCCESS)
 		goto done;
 	cairo_set_source_rgb(cr, uniform(0.88, 0.98), uniform(0.88, 0.98), uniform(0.85, 0.95));
 	cairo_paint(cr);
@@ -122,10 +138,24 @@ captcha_draw(const char *text, unsigned char **png, size_t *len)
 	o.data = NULL;
 	rc = 0;
 done:
+	pthread_mutex_unlock(&draw_lock);
 	free(o.data);
 	cairo_destroy(cr);
 	cairo_surface_destroy(surface);
 	return rc;
+}
+
+void
+captcha_shutdown(void)
+{
+	pthread_mutex_lock(&draw_lock);
+	if (fontmap != NULL) {
+		g_object_unref(fontmap);
+		fontmap = NULL;
+		/* fontconfig's caches, which would outlive the map. */
+		FcFini();
+	}
+	pthread_mutex_unlock(&draw_lock);
 }
 
 /* ---- the built-in provider ---- */

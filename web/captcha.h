@@ -42,6 +42,9 @@ struct captcha_provider {
 /* The provider of that name, or NULL. */
 const struct captcha_provider *captcha_find(const char *name);
 
+/* At the end of the server: the shared font map and fontconfig's caches. */
+void captcha_shutdown(void);
+
 /* The built-in provider's drawing, exposed for the unit tests: a PNG of
  * `text`.  0 or -1; *png is malloc'd. */
 int captcha_draw(const char *text, unsigned char **png, size_t *len);

@@ -139,6 +139,7 @@ main(int argc, char **argv)
 	serve();
 	http_stop();
 	sessions_shutdown();
+	captcha_shutdown();
 	rc = 0;
 done:
 	kenpo_config_free(kenpod);
