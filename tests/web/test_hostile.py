@@ -42,7 +42,8 @@ def test_every_answer_carries_the_security_headers(portal):
     assert r.getheader("Referrer-Policy") == "no-referrer"
     assert r.getheader("Cache-Control") == "no-store"
     cookie = r.getheader("Set-Cookie")
-    assert re.fullmatch(r"kenpo=[A-Za-z0-9_-]{43}; Path=/; HttpOnly; SameSite=Strict", cookie)
+    assert re.fullmatch(r"__Host-kenpo=[A-Za-z0-9_-]{43}; Path=/; HttpOnly; SameSite=Strict; Secure",
+                        cookie), cookie
 
 
 def test_forged_csrf_token_changes_nothing(portal, sb, hashes):

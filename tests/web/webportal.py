@@ -97,7 +97,7 @@ class Portal:
         with open(os.path.join(self.pam_dir, "kenpo-web"), "w") as f:
             f.write(self._service_file())
         conf = {"listen": "127.0.0.1:%d" % self.port, "kenpod_conf": self.sb.kenpod_conf,
-                "socket": self.sb.kenpod_socket, "cookie_secure": "no"}
+                "socket": self.sb.kenpod_socket}
         conf.update(self.extra_conf)
         with open(self.conf, "w") as f:
             f.write("[web]\n" + "".join("%s = %s\n" % kv for kv in conf.items()))
@@ -183,7 +183,7 @@ def link_of(msg):
 class Client:
     """One browser-less visitor: keeps its cookie, reads CSRF tokens."""
 
-    def __init__(self, port, cookie_name="kenpo"):
+    def __init__(self, port, cookie_name="__Host-kenpo"):
         self.port = port
         self.cookie_name = cookie_name
         self.cookie = None
