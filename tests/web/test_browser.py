@@ -10,9 +10,8 @@ import os
 import re
 import time
 
-import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
 import kenposandbox as ks
@@ -42,6 +41,19 @@ def fill(b, name, value):
     e.send_keys(value)
 
 
+def _replaced(old):
+    """Whether the page of `old` has gone.  Chromium may answer a question
+    about a node of a page being replaced with an error of its own rather
+    than a stale reference: either means the page is gone."""
+    def check(_):
+        try:
+            old.is_enabled()
+            return False
+        except (StaleElementReferenceException, WebDriverException):
+            return True
+    return check
+
+
 def press(b, action, label=None):
     """Click the submit button of the form posting to /<sid>/<action>."""
     forms = [f for f in b.find_elements(By.TAG_NAME, "form")
@@ -53,7 +65,7 @@ def press(b, action, label=None):
     old = b.find_element(By.TAG_NAME, "html")
     buttons[0].click()
     # The answer may take a password hash and a mail: wait for the new page.
-    WebDriverWait(b, 60).until(EC.staleness_of(old))
+    WebDriverWait(b, 60).until(_replaced(old))
     WebDriverWait(b, 60).until(
         lambda d: d.execute_script("return document.readyState") == "complete")
 

@@ -3,7 +3,6 @@ and cross-site posts, session cookies replayed after logout, mailed links
 used twice, oversized requests and forms, and attempts to inject headers.
 Each gets a clear error, and nothing changes: no mail, no login, no write."""
 
-import os
 import re
 import socket
 
