@@ -615,6 +615,22 @@ profile_check(struct req *r)
 	return 1;
 }
 
+/* A refused form is shown again as the member filled it in. */
+static void
+keep_typed(struct be_profile *p, const struct changes *c)
+{
+	size_t i, j;
+	char *v;
+
+	for (i = 0; i < c->n; i++)
+		for (j = 0; j < p->n; j++) {
+			if (strcmp(p->field[j], c->field[i]) != 0 || (v = strdup(c->value[i])) == NULL)
+				continue;
+			free(p->value[j]);
+			p->value[j] = v;
+		}
+}
+
 static void
 save_refused(struct req *r, int rc, const struct be_detail *d)
 {
@@ -698,6 +714,7 @@ screen_profile(struct req *r)
 		}
 		save_refused(r, rc, &d);
 	}
+	keep_typed(&p, c);
 	profile_form(r, &p);
 done:
 	free(c);

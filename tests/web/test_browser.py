@@ -488,6 +488,9 @@ def test_profile_changes_and_notice_mail(browser, portal, sb, hashes):
                      "function (e) { e.removeAttribute('required'); });")
     press(b, "profile")
     assert "メールアドレス1を空白のまま" in error_text(b), text(b)
+    # The refused form comes back as it was filled in.
+    assert b.find_element(By.NAME, "mail1").get_attribute("value") == ""
+    fill(b, "mail1", "new-" + m["mail"])
     b.find_element(By.CSS_SELECTOR, "input[name=key_address][value='2']").click()
     press(b, "profile")
     assert "認証キーの送付先は、現在メールアドレス1のみ選択できます。" in error_text(b)
