@@ -104,7 +104,7 @@ find_route(const char *path)
 	return NULL;
 }
 
-/* ---- helpers for the screens ---- */
+/* ---- what the screens call ---- */
 
 void
 req_redirect(struct req *r, const char *fmt, ...)

@@ -4,7 +4,7 @@
  * A request arrives as a struct req: the method, the path, the society
  * the path names, the form of a POST (already checked for its CSRF token),
  * the session (locked for this request) and the client's address.  A
- * screen writes its page into r->body with the helpers of page.h, or asks
+ * screen writes its page into r->body with the functions of page.h, or asks
  * for a redirect with req_redirect(); http.c sends the answer with the
  * security headers.
  */

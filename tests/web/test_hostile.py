@@ -192,3 +192,55 @@ def test_unknown_pages_and_methods(portal):
     assert c.request("POST", "/%s/home" % SID, body={}).status == 405
     r = c.get("/")
     assert r.status == 303 and r.getheader("Location") == "/%s/login" % SID
+
+
+def test_lockout_and_client_address_reach_kenpod(portal, sb, hashes):
+    """kenpod counts the failures and locks; kenpo-web passes the client's
+    address (from the trusted proxy's X-Forwarded-For) as PAM_RHOST."""
+    m = member(sb, hashes)
+    with sb.kenpod_settings_changed(society={"lockout_failures": "3"}):
+        c = client(portal)
+        for _ in range(3):
+            r = c.post("/%s/login" % SID, {"login": m["login"], "password": "Wrong2024Pass"},
+                       headers={"X-Forwarded-For": "198.51.100.7"})
+            assert r.status == 200
+        r = c.post("/%s/login" % SID, {"login": m["login"], "password": PASSWORD},
+                   headers={"X-Forwarded-For": "198.51.100.7"})
+        assert "ログインの失敗が続いたため、現在ログインできません。" in r.text, r.text[-800:]
+        assert r.getheader("Location") is None
+        assert wp.mails_to(sb, m["mail"]) == []
+        with open(sb.kenpod_log, errors="replace") as f:
+            log = f.read()
+        assert "login=%s service=kenpo-web rhost=198.51.100.7" % m["login"] in log
+
+
+def test_works_without_javascript(portal, sb, hashes, tmp_path):
+    """A browser with JavaScript off logs in with the key: nothing needs it."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from conftest import CHROMEDRIVER, CHROMIUM
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                "--user-data-dir=%s" % tmp_path, "--window-size=800,1000"):
+        opts.add_argument(arg)
+    opts.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
+    b = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    b.implicitly_wait(30)
+    try:
+        m = member(sb, hashes)
+        b.get(portal.base + "/%s/login" % SID)
+        assert not b.find_element(By.CSS_SELECTOR, "p.showpw").is_displayed()
+        b.find_element(By.NAME, "login").send_keys(m["login"])
+        b.find_element(By.NAME, "password").send_keys(PASSWORD)
+        b.find_element(By.CSS_SELECTOR, "form[action$='/login'] button").click()
+        b.find_element(By.NAME, "key").send_keys(wp.key_of(wp.wait_mail(sb, m["mail"])))
+        b.find_element(By.CSS_SELECTOR, "form[action$='/key'] button").click()
+        assert "ようこそ" in b.find_element(By.CSS_SELECTOR, "p.welcome").text
+        assert b.current_url.endswith("/%s/home" % SID)
+    finally:
+        b.quit()
