@@ -216,10 +216,10 @@ start_page(struct req *r, const char *login, const char *error)
 				  64, 1, NULL, NULL };
 	const struct field pw = { "temp_password", T(r, "仮パスワード", "Temporary password"),
 				  "password", "", "off", 128, 1, NULL, NULL };
-	/* Today a society registers by one method; where both are allowed the
-	 * screen offers both, as the Accenture manual's does. */
-	int letter = r->soc->method == KENPO_REG_LETTER;
-	int identity = r->soc->method == KENPO_REG_IDENTITY;
+	/* A society that registers both ways offers both on this screen, as
+	 * the Accenture manual's does: the letter's login first. */
+	int letter = (r->soc->registration & KENPO_REGF_LETTER) != 0;
+	int identity = (r->soc->registration & KENPO_REGF_IDENTITY) != 0;
 
 	page_begin(r, T(r, "新規利用登録", "New registration"),
 		   letter ? T(r, "事前にお知らせしたログインIDと仮パスワードでログインしてください。",

@@ -1,5 +1,6 @@
 """Fixtures of kenpo-web's tests: one sandbox with two societies (toyobo
-registers by letter, acn by identity check), kenpo-web serving both, a
+registers by letter, acn both by letter and by identity check, as the
+Accenture manual's screen offers), kenpo-web serving both, a
 headless Chromium driven by Selenium, and the mail sink.
 
 Run from the build tree, or say where it is:
@@ -82,7 +83,8 @@ def hashes():
 
 @pytest.fixture(scope="session")
 def world(tmp_path_factory):
-    """(sandbox, portal): kenpod serving toyobo (letter) and acn (identity)."""
+    """(sandbox, portal): kenpod serving toyobo (letter) and acn (letter and
+    identity)."""
     d = str(tmp_path_factory.mktemp("web"))
     sb = ks.Sandbox(d, builddir=BUILDDIR)
     port = ks._free_port()
@@ -94,7 +96,7 @@ def world(tmp_path_factory):
     try:
         sb.add_society_subtree(ACN, ACN_NAME, ACN_UID_MIN)
         sb.extra_societies[ACN] = ks.Sandbox.society_section(
-            ACN, ACN_NAME, registration="identity", uid_min=ACN_UID_MIN,
+            ACN, ACN_NAME, registration="letter, identity", uid_min=ACN_UID_MIN,
             uid_max=ACN_UID_MIN + 99999, **wp.society_urls(port, ACN))
         sb.restart_kenpod()
         portal = wp.Portal(sb, BUILDDIR, port=port).start()

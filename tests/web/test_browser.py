@@ -16,7 +16,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 import kenposandbox as ks
 import webportal as wp
-from conftest import ACN, PASSWORD, SCREENSHOTS, TEMP_PASSWORD
+from conftest import ACN, ACN_UID_MIN, PASSWORD, SCREENSHOTS, TEMP_PASSWORD
 
 NEW_PASSWORD = "Shinki2025Pw"
 SID = ks.SOCIETY_ID
@@ -353,6 +353,40 @@ def test_identity_registration_with_captcha(browser, portal, sb, hashes):
     fill(b, "key", wp.key_of(wp.wait_mail(sb, roster, 4)))
     press(b, "key")
     assert path(b) == "/%s/home" % ACN, text(b)
+
+
+def test_both_registration_methods_on_one_screen(browser, portal, sb, hashes):
+    """acn issues letters and checks identities: 新規利用登録 offers the
+    letter's login and 本人確認 on one screen, and the letter's way works."""
+    b = browser
+    base = "ou=%s,%s" % (ACN, ks.SUFFIX)
+    letter = sb._member("".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(6)) +
+                        "%02d" % secrets.randbelow(100),
+                        ACN_UID_MIN + 90000 + secrets.randbelow(9000), state="issued")
+    letter["dn"] = "kenpoMemberNumber=%s,ou=members,%s" % (letter["number"], base)
+    sb.ldapadd(sb.member_ldif(letter, [("kenpoTempPassword", hashes[TEMP_PASSWORD])]))
+    addr = "both-%s@mail.example.jp" % os.urandom(3).hex()
+    go(b, portal, "/%s/register" % ACN)
+    fill(b, "address", addr)
+    press(b, "register")
+    b.get(wp.link_of(wp.wait_mail(sb, addr)))
+    assert path(b) == "/%s/register/start" % ACN
+    assert "事前にお知らせしたログインIDと仮パスワードでログインしてください。" in text(b)
+    assert b.find_element(By.NAME, "temp_password")
+    assert b.find_element(By.LINK_TEXT, "本人確認ページへ")
+    shot(b, "register-both")
+    fill(b, "login", letter["login"])
+    fill(b, "temp_password", TEMP_PASSWORD)
+    press(b, "register/start")
+    assert path(b) == "/%s/register/form" % ACN, text(b)
+    new_login = wp.new_login("Both")
+    fill(b, "login", new_login)
+    fill(b, "password", NEW_PASSWORD)
+    fill(b, "password2", NEW_PASSWORD)
+    press(b, "register/form")
+    assert path(b) == "/%s/register/done" % ACN, text(b)
+    assert sb.entry(letter["dn"], "uid", "kenpoState") == {"uid": [new_login],
+                                                          "kenpoState": ["registered"]}
 
 
 def test_captcha_answer_is_single_use(browser, portal, sb):
