@@ -285,10 +285,9 @@ take_pairs(struct call *c, struct be_profile *out)
 	return more == 0 ? 0 : -1;
 }
 
-/* Tickets are chained: each call hands out the next, valid until the
- * first one's expiry; the session keeps the newest. */
+/* Answers carry the session's ticket (root gets a new one): keep it. */
 static int
-next_ticket(const struct call *c, char *ticket, size_t ticketsz)
+take_ticket(const struct call *c, char *ticket, size_t ticketsz)
 {
 	if (c->r.f.ticket.len == 0)
 		return 0;
@@ -307,12 +306,9 @@ be_profile_get(const char *login, char *ticket, size_t ticketsz, struct be_profi
 	if (c == NULL)
 		return BE_EUNAVAIL;
 	rc = ask(c, KENPO_ACTION_PROFILE_GET, v, 2);
-	if (rc == KENPO_RES_OK && next_ticket(c, ticket, ticketsz) != 0)
+	if (rc == KENPO_RES_OK && take_ticket(c, ticket, ticketsz) != 0)
 		rc = BE_EPROTO;
 	if (rc == KENPO_RES_OK && take_pairs(c, out) != 0)
-		rc = BE_EUNAVAIL;
-	/* The key goes to address 1 until kenpod lets members choose. */
-	if (rc == KENPO_RES_OK && profile_add(out, "key_address", 11, "1", 1) != 0)
 		rc = BE_EUNAVAIL;
 	if (rc != KENPO_RES_OK)
 		be_profile_free(out);
@@ -322,37 +318,43 @@ be_profile_get(const char *login, char *ticket, size_t ticketsz, struct be_profi
 
 int
 be_profile_set(const char *login, char *ticket, size_t ticketsz, size_t n,
-	       const char *const *fields, const char *const *values, struct be_detail *d)
+	       const char *const *fields, const char *const *values,
+	       const char *current_password, struct be_detail *d)
 {
 	struct kenpo_value v[3 + 2 * KENPO_PROFILE_PAIRS_MAX];
+	size_t i, pairs = n + (current_password != NULL);
 	struct call *c;
-	size_t i;
 	int rc;
 
-	/* Not a setting of kenpod yet: only address 1 can receive the key. */
-	for (i = 0; i < n; i++)
-		if (strcmp(fields[i], "key_address") == 0 && strcmp(values[i], "1") != 0) {
-			if (d != NULL)
-				snprintf(d->field, sizeof d->field, "key_address");
-			return BE_EUNSUPPORTED;
-		}
-	if (n > KENPO_PROFILE_PAIRS_MAX)
+	if (pairs > KENPO_PROFILE_PAIRS_MAX)
 		return BE_ETOOLONG;
 	v[0] = kenpo_vstr(login);
 	v[1] = kenpo_vstr(ticket);
-	v[2] = kenpo_vlist((int32_t)n);
+	v[2] = kenpo_vlist((int32_t)pairs);
 	for (i = 0; i < n; i++) {
 		v[3 + 2 * i] = kenpo_vstr(fields[i]);
 		v[4 + 2 * i] = kenpo_vstr(values[i]);
 	}
+	if (current_password != NULL) {
+		v[3 + 2 * n] = kenpo_vstr("current_password");
+		v[4 + 2 * n] = kenpo_vstr(current_password);
+	}
 	if ((c = call_new()) == NULL)
 		return BE_EUNAVAIL;
-	rc = ask(c, KENPO_ACTION_PROFILE_SET, v, 3 + 2 * n);
-	if (rc == KENPO_RES_OK && next_ticket(c, ticket, ticketsz) != 0)
+	rc = ask(c, KENPO_ACTION_PROFILE_SET, v, 3 + 2 * pairs);
+	if (rc == KENPO_RES_OK && take_ticket(c, ticket, ticketsz) != 0)
 		rc = BE_EPROTO;
 	take_detail(c, rc, d);
 	call_free(c);
 	return rc;
+}
+
+int
+be_profile_end(const char *login, const char *ticket)
+{
+	const struct kenpo_value v[] = { kenpo_vstr(login), kenpo_vstr(ticket) };
+
+	return ask_simple(KENPO_ACTION_PROFILE_END, v, 2, NULL);
 }
 
 const char *

@@ -23,14 +23,13 @@ enum be_error {
 	BE_EUNAVAIL = -1,      /* kenpod cannot be reached or did not answer */
 	BE_EPROTO = -2,        /* its answer was malformed */
 	BE_ETOOLONG = -3,      /* a value did not fit in a request */
-	BE_EUNSUPPORTED = -4,  /* kenpod has no such setting yet (d->field names it) */
 };
 
 struct be_detail {
 	int32_t tries_left;    /* MISMATCH; -1 if not given */
 	uint32_t mask;         /* POLICY: enum kenpo_rule bits (| KENPO_PWC_SAME_AS_OLD) */
 	int32_t seconds;       /* LOCKED, DELAY */
-	char field[64];        /* BADVALUE, BE_EUNSUPPORTED */
+	char field[64];        /* BADVALUE */
 };
 
 struct be_reg {
@@ -41,8 +40,7 @@ struct be_reg {
 
 #define BE_PROFILE_MAX 320
 
-/* A profile as field/value pairs (kenpo-proto.h PROFILE_SET's names, and
- * key_address, "1".."3", the address that receives the key). */
+/* A profile as field/value pairs (kenpo-proto.h PROFILE_GET's names). */
 struct be_profile {
 	size_t n;
 	char *field[BE_PROFILE_MAX];
@@ -65,11 +63,22 @@ int be_register(const char *ticket, const char *login, const char *password,
 int be_reset_request(const char *society, const char *address, struct be_detail *d);
 int be_reset_open(const char *token, char *login, size_t loginsz, int *seconds);
 
-/* The profile of `login` with the session's ticket; *ticket is replaced
- * by the next one whenever kenpod hands one out. */
+/*
+ * The profile session (kenpo-proto.h PROFILE_GET): the ticket of the login
+ * serves every call until it has been idle for the society's session_idle
+ * or session_lifetime has passed since the login, and each use keeps it
+ * alive.  The profile of `login` with that ticket; *ticket takes whatever
+ * ticket the answer carries.
+ */
 int be_profile_get(const char *login, char *ticket, size_t ticketsz, struct be_profile *out);
+/* fields[i] = values[i] for i < n, all or nothing.  current_password is
+ * NULL, or the member's password, which a change of an address or of
+ * key_mail needs (a wrong one counts as a failed login). */
 int be_profile_set(const char *login, char *ticket, size_t ticketsz, size_t n,
-		   const char *const *fields, const char *const *values, struct be_detail *d);
+		   const char *const *fields, const char *const *values,
+		   const char *current_password, struct be_detail *d);
+/* The member logs out: the ticket is void from now on. */
+int be_profile_end(const char *login, const char *ticket);
 const char *be_profile_value(const struct be_profile *p, const char *field);
 void be_profile_free(struct be_profile *p);
 

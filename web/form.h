@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#define FORM_FIELDS_MAX 320
+#define FORM_FIELDS_MAX 640
 #define FORM_NAME_MAX 64
 #define FORM_VALUE_MAX 1024
 

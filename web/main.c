@@ -37,14 +37,14 @@ on_signal(int sig)
 	stopping = 1;
 }
 
-/* A session ended while a key was pending: void it, as leaving the key
- * screen does (session.h calls this with the session locked). */
+/* A session ended by time or to make room: a pending key is voided, as
+ * leaving the key screen does, and a login's profile session ended, as
+ * logging out does (session.h calls this with the session locked). */
 void
 web_session_ended(struct session *s, void *arg)
 {
 	(void)arg;
-	if (s->state == SS_KEY && s->key_expiry > session_now())
-		(void)be_key_abort(s->login, s->secret, "");
+	web_end_login(s, "");
 }
 
 static void

@@ -4,10 +4,10 @@
  * プロフィール設定.
  *
  * The profile is read and written with the profile ticket that the login
- * handed out (pam_kenpo's `ticket` option, KENPO_TICKET): each call
- * returns the next, which the session keeps.  It is valid for a fixed
- * time from the login; after that the screen asks the member to log in
- * again.
+ * handed out (pam_kenpo's `ticket` option, KENPO_TICKET): kenpod's profile
+ * session, which every page of a logged-in member keeps alive
+ * (web_require_login) and logging out ends.  A change of an address or of
+ * the key's address asks for the current password again, as kenpod does.
  */
 #include "autoconfig.h"
 
@@ -307,7 +307,7 @@ screen_password(struct req *r)
 	struct be_detail d;
 	int rc;
 
-	if (!web_require_login(r))
+	if (!web_require_login(r, NULL))
 		return;
 	page_begin(r, T(r, "パスワード変更", "Change password"),
 		   T(r, "新しいパスワードに変更してください。", "Please set a new password."));
@@ -430,10 +430,23 @@ own_fields(struct req *r, const struct be_profile *p)
 	page_field(r, &m3);
 }
 
+/* The step-up of a change of an address or of the key's address. */
+static void
+current_password_field(struct req *r)
+{
+	const struct field cur = { "current_password", T(r, "現在のパスワード", "Current password"),
+				   "password", "", "current-password", 128, 0,
+				   T(r, "メールアドレス、または認証キーによるログイン設定を変更する場合は、現在のパスワードを入力してください。",
+				     "Needed to change a mail address or where the one-time key is sent."),
+				   NULL };
+
+	page_field(r, &cur);
+}
+
 static void
 key_and_notices(struct req *r, const struct be_profile *p)
 {
-	const char *key = pv(p, "key_address");
+	const char *key = pv(p, "key_mail");
 	size_t i;
 	char n[2] = "1";
 
@@ -444,10 +457,12 @@ key_and_notices(struct req *r, const struct be_profile *p)
 
 		n[0] = (char)('0' + i);
 		snprintf(label, sizeof label, T(r, "メールアドレス%zu", "Mail address %zu"), i);
-		hf(r, "<label><input type=\"radio\" name=\"key_address\" value=\"%s\"%s> %s</label>", n,
+		hf(r, "<label><input type=\"radio\" name=\"key_mail\" value=\"%s\"%s> %s</label>", n,
 		   strcmp(key, n) == 0 ? " checked" : "", label);
 	}
-	hf(r, "</fieldset><fieldset class=\"choices\"><legend>%s</legend><p>%s</p>",
+	hraw(r, "</fieldset>");
+	current_password_field(r);
+	hf(r, "<fieldset class=\"choices\"><legend>%s</legend><p>%s</p>",
 	   T(r, "通知メール受信設定", "Notification mails"),
 	   T(r, "通知メールを受信するものにチェックを付けてください。", "Tick the mails you want to receive."));
 	for (i = 0; i < sizeof notify_fields / sizeof notify_fields[0]; i++)
@@ -503,13 +518,65 @@ profile_page(struct req *r, const struct be_profile *p)
 	}
 }
 
+/*
+ * The changes the form asks for: the fields the member changed on it.  The
+ * form carries the values it showed (was.FIELD), so that a form shown
+ * before a change made on another page (a second tab of the same login)
+ * does not undo that change with the value it still shows.  A field
+ * without its shown value counts as changed when it differs from the
+ * profile.
+ */
+struct changes {
+	size_t n;
+	const char *field[CHANGES_MAX];
+	const char *value[CHANGES_MAX];
+	char names[CHANGES_MAX][64];
+};
+
 static void
-profile_form(struct req *r, const struct be_profile *p)
+change(struct changes *c, const struct form *f, const struct be_profile *p, const char *field,
+       const char *value)
+{
+	char was_name[80];
+	const char *was;
+
+	snprintf(was_name, sizeof was_name, "was.%s", field);
+	was = form_get(f, was_name);
+	if (c->n == CHANGES_MAX || strcmp(pv(p, field), value) == 0 ||
+	    (was != NULL && strcmp(was, value) == 0))
+		return;
+	snprintf(c->names[c->n], sizeof c->names[c->n], "%s", field);
+	c->field[c->n] = c->names[c->n];
+	c->value[c->n] = value;
+	c->n++;
+}
+
+/* The values of the profile the form shows (see struct changes). */
+static void
+shown_values(struct req *r, const struct be_profile *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (strcmp(p->field[i], "last_login") != 0 && strcmp(p->field[i], "state") != 0)
+			hf(r, "<input type=\"hidden\" name=\"was.%s\" value=\"%s\">", p->field[i],
+			   p->value[i]);
+}
+
+static void keep_typed(struct be_profile *p, const struct changes *c);
+
+/* The form of profile p; c: the changes of a refused form, shown again as
+ * the member filled it in, or NULL. */
+static void
+profile_form(struct req *r, struct be_profile *p, const struct changes *c)
 {
 	char idx[99][3];
 	size_t n = household(p, idx, 99);
 
 	form_begin(r, "profile");
+	shown_values(r, p);
+	if (c != NULL)
+		keep_typed(p, c);
 	hf(r, "<section id=\"self\"><h2>%sさん</h2>", pv(p, "nickname"));
 	own_fields(r, p);
 	key_and_notices(r, p);
@@ -519,34 +586,6 @@ profile_form(struct req *r, const struct be_profile *p)
 	form_end(r);
 	hf(r, "<p><a href=\"/%s/home\">%s</a></p>", r->sid, T(r, "ホームへ戻る", "Back to home"));
 	page_end(r);
-}
-
-static void
-ticket_gone(struct req *r)
-{
-	web_dead_end(r, T(r, "プロフィール設定", "Profile"),
-		     T(r, "プロフィール設定の有効時間が過ぎました。お手数ですが、ログアウトして再度ログインしてください。",
-		       "The time for profile changes after a login has passed. Please log out and log in again."),
-		     "home", T(r, "ホームへ戻る", "Back to home"));
-}
-
-/* The changes the form asks for, against the current profile. */
-struct changes {
-	size_t n;
-	const char *field[CHANGES_MAX];
-	const char *value[CHANGES_MAX];
-	char names[CHANGES_MAX][64];
-};
-
-static void
-change(struct changes *c, const struct be_profile *p, const char *field, const char *value)
-{
-	if (c->n == CHANGES_MAX || strcmp(pv(p, field), value) == 0)
-		return;
-	snprintf(c->names[c->n], sizeof c->names[c->n], "%s", field);
-	c->field[c->n] = c->names[c->n];
-	c->value[c->n] = value;
-	c->n++;
 }
 
 static const char *
@@ -559,17 +598,17 @@ static void
 collect(struct req *r, const struct be_profile *p, struct changes *c)
 {
 	static const char *const own[] = { "login_id", "nickname", "mail1", "mail2", "mail3",
-					   "key_address" };
+					   "key_mail" };
 	char idx[99][3], name[64];
 	size_t i, j, n = household(p, idx, 99);
 
 	for (i = 0; i < sizeof own / sizeof own[0]; i++)
 		if (form_get(&r->form, own[i]) != NULL)
-			change(c, p, own[i], form_str(&r->form, own[i]));
+			change(c, &r->form, p, own[i], form_str(&r->form, own[i]));
 	for (i = 0; i < sizeof notify_fields / sizeof notify_fields[0]; i++)
-		change(c, p, notify_fields[i], yes_no(form_str(&r->form, notify_fields[i])));
-	change(c, p, "disclose_medical", yes_no(form_str(&r->form, "disclose_medical")));
-	change(c, p, "disclose_generic", yes_no(form_str(&r->form, "disclose_generic")));
+		change(c, &r->form, p, notify_fields[i], yes_no(form_str(&r->form, notify_fields[i])));
+	change(c, &r->form, p, "disclose_medical", yes_no(form_str(&r->form, "disclose_medical")));
+	change(c, &r->form, p, "disclose_generic", yes_no(form_str(&r->form, "disclose_generic")));
 	for (i = 0; i < n; i++) {
 		static const char *const hh[] = { "nickname", "disclose_medical", "disclose_generic" };
 
@@ -578,18 +617,54 @@ collect(struct req *r, const struct be_profile *p, struct changes *c)
 
 			snprintf(name, sizeof name, "household.%.2s.%s", idx[i], hh[j]);
 			v = form_str(&r->form, name);
-			change(c, p, name, j == 0 ? v : yes_no(v));
+			change(c, &r->form, p, name, j == 0 ? v : yes_no(v));
 		}
 	}
 }
 
+/* The new value of `field` when the form changes it, else NULL. */
+static const char *
+changed(const struct changes *c, const char *field)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		if (strcmp(c->field[i], field) == 0)
+			return c->value[i];
+	return NULL;
+}
+
+/* Whether the change needs the current password: kenpod steps up a
+ * change of an address or of the key's address. */
+static int
+needs_password(const struct changes *c)
+{
+	return changed(c, "mail1") != NULL || changed(c, "mail2") != NULL ||
+	       changed(c, "mail3") != NULL || changed(c, "key_mail") != NULL;
+}
+
+static const char *
+password_needed(const struct req *r)
+{
+	return T(r, "メールアドレス、または認証キーによるログイン設定を変更する場合は、現在のパスワードを入力してください。",
+		 "To change a mail address or where the one-time key is sent, please enter your current password.");
+}
+
+static const char *
+key_mail_refused(const struct req *r)
+{
+	return T(r, "認証キーによるログイン設定には、登録されているメールアドレスを選んでください。",
+		 "The one-time key can only be sent to a mail address that is filled in.");
+}
+
 /* The form's own checks; an error box and 0 when one fails. */
 static int
-profile_check(struct req *r)
+profile_check(struct req *r, const struct changes *c)
 {
 	const char *id = form_str(&r->form, "login_id"), *nn = form_str(&r->form, "nickname");
 	const char *m[3] = { form_str(&r->form, "mail1"), form_str(&r->form, "mail2"),
 			     form_str(&r->form, "mail3") };
+	const char *key = changed(c, "key_mail");
 	unsigned mask = kenpo_policy_check_login_id(id, strlen(id));
 	size_t i;
 
@@ -612,6 +687,16 @@ profile_check(struct req *r)
 			page_error(r, T(r, "メールアドレスの形式が正しくありません。", "A mail address is not valid."));
 			return 0;
 		}
+	/* A key sent to an address that is not there would never arrive. */
+	if (key != NULL && (key[0] < '1' || key[0] > '3' || key[1] != '\0' ||
+			    m[key[0] - '1'][0] == '\0')) {
+		page_error(r, key_mail_refused(r));
+		return 0;
+	}
+	if (needs_password(c) && form_str(&r->form, "current_password")[0] == '\0') {
+		page_error(r, password_needed(r));
+		return 0;
+	}
 	return 1;
 }
 
@@ -639,9 +724,15 @@ save_refused(struct req *r, int rc, const struct be_detail *d)
 	else if (rc == KENPO_RES_ID_TAKEN)
 		page_error(r, T(r, "このログインIDは既に使用されています。別のログインIDを入力してください。",
 				"This login ID is already taken. Please choose another."));
-	else if (rc == BE_EUNSUPPORTED)
-		page_error(r, T(r, "認証キーの送付先は、現在メールアドレス1のみ選択できます。",
-				"For now the one-time key can only be sent to mail address 1."));
+	else if (rc == KENPO_RES_AUTH_ERR)
+		page_error(r, T(r, "現在のパスワードが正しくありません。", "The current password is not correct."));
+	else if (rc == KENPO_RES_LOCKED || rc == KENPO_RES_DELAY)
+		page_error(r, T(r, "失敗が続いたため、現在変更できません。しばらくしてから再度お試しください。",
+				"Too many failures: please try again later."));
+	else if (rc == KENPO_RES_BADVALUE && strcmp(d->field, "current_password") == 0)
+		page_error(r, password_needed(r));
+	else if (rc == KENPO_RES_BADVALUE && strcmp(d->field, "key_mail") == 0)
+		page_error(r, key_mail_refused(r));
 	else if (rc == KENPO_RES_BADVALUE)
 		page_error(r, T(r, "入力内容に正しくない値があります（ニックネームまたはメールアドレス）。",
 				"A value is not valid (a nickname or a mail address)."));
@@ -649,44 +740,109 @@ save_refused(struct req *r, int rc, const struct be_detail *d)
 		page_error(r, unavailable(r));
 }
 
+/* Whether the change removes the address that receives the key: kenpod
+ * then sends the key to address 1 again. */
+static int
+key_moves_back(const struct be_profile *p, const struct changes *c)
+{
+	const char *key = pv(p, "key_mail"), *m;
+	char field[8];
+
+	if (changed(c, "key_mail") != NULL || key[0] < '2' || key[0] > '3' || key[1] != '\0')
+		return 0;
+	snprintf(field, sizeof field, "mail%c", key[0]);
+	m = changed(c, field);
+	return m != NULL && m[0] == '\0';
+}
+
+/* What the member is told after a change: the mails kenpod sends. */
 static void
-saved(struct req *r, const struct changes *c)
+saved_notice(struct req *r, const struct be_profile *p, const struct changes *c)
+{
+	const char *m[3] = { changed(c, "mail1"), changed(c, "mail2"), changed(c, "mail3") };
+	int told = changed(c, "login_id") != NULL || needs_password(c);
+	int added = (m[0] != NULL && m[0][0] != '\0') || (m[1] != NULL && m[1][0] != '\0') ||
+		    (m[2] != NULL && m[2][0] != '\0');
+
+	snprintf(r->s->notice, sizeof r->s->notice, "%s%s%s%s",
+		 T(r, "プロフィールを登録しました。", "Your profile has been saved. "),
+		 told ? T(r, "変更前に登録されていたメールアドレスに、変更のお知らせを送信しました。",
+			  "A notice of the change was sent to the addresses registered before it. ")
+		      : "",
+		 added ? T(r, "新しく登録したメールアドレスに、登録のお知らせを送信しました。",
+			   "The new address was told that it was registered. ")
+		       : "",
+		 key_moves_back(p, c)
+		 ? T(r, "認証キーの送付先のメールアドレスを削除したため、認証キーはメールアドレス1に送信します。",
+		     "The address that received the one-time key was removed: the key now goes to mail address 1.")
+		 : "");
+}
+
+static void
+saved(struct req *r, const struct be_profile *p, const struct changes *c)
 {
 	size_t i;
-	const char *notice = T(r, "プロフィールを登録しました。", "Your profile has been saved.");
 
 	for (i = 0; i < c->n; i++) {
-		if (strcmp(c->field[i], "mail1") == 0)
-			notice = T(r, "プロフィールを登録しました。変更前のメールアドレス1に、変更のお知らせを送信しました。",
-				   "Your profile has been saved. A notice was sent to the previous mail address 1.");
 		if (strcmp(c->field[i], "login_id") == 0)
 			snprintf(r->s->login, sizeof r->s->login, "%s", c->value[i]);
 		if (strcmp(c->field[i], "nickname") == 0)
 			snprintf(r->s->nickname, sizeof r->s->nickname, "%s", c->value[i]);
 	}
-	snprintf(r->s->notice, sizeof r->s->notice, "%s", c->n ? notice
-		 : T(r, "変更はありませんでした。", "Nothing was changed."));
+	if (c->n > 0)
+		saved_notice(r, p, c);
+	else
+		snprintf(r->s->notice, sizeof r->s->notice, "%s",
+			 T(r, "変更はありませんでした。", "Nothing was changed."));
 	req_redirect(r, "/%s/profile", r->sid);
+}
+
+/* Save the changes: 1 when saved (a redirect is set), 0 when refused
+ * (an error box is on the page), -1 when the login has ended. */
+static int
+save(struct req *r, const struct be_profile *p, const struct changes *c)
+{
+	const char *cur = needs_password(c) ? form_str(&r->form, "current_password") : NULL;
+	struct be_detail d;
+	int rc;
+
+	memset(&d, 0, sizeof d);
+	if (!profile_check(r, c))
+		return 0;
+	if (cur != NULL && strlen(cur) > 128)
+		rc = KENPO_RES_AUTH_ERR;
+	else
+		rc = c->n == 0 ? KENPO_RES_OK
+			       : be_profile_set(r->s->login, r->s->ticket, sizeof r->s->ticket, c->n,
+						c->field, c->value, cur, &d);
+	if (rc == KENPO_RES_OK) {
+		saved(r, p, c);
+		return 1;
+	}
+	if (rc == KENPO_RES_TOKEN_EXPIRED || rc == KENPO_RES_TOKEN_INVALID ||
+	    rc == KENPO_RES_DENIED)
+		return -1;
+	save_refused(r, rc, &d);
+	return 0;
 }
 
 void
 screen_profile(struct req *r)
 {
 	struct be_profile p;
-	struct be_detail d;
 	struct changes *c;
 	int rc;
 
-	if (!web_require_login(r))
+	if (!web_require_login(r, &p))
 		return;
-	rc = be_profile_get(r->s->login, r->s->ticket, sizeof r->s->ticket, &p);
-	if (rc != KENPO_RES_OK) {
-		ticket_gone(r);
+	if (p.n == 0) {
+		web_dead_end(r, T(r, "プロフィール設定", "Profile"), unavailable(r), "home",
+			     T(r, "ホームへ戻る", "Back to home"));
 		return;
 	}
 	if (!r->post) {
 		profile_page(r, &p);
-		profile_form(r, &p);
+		profile_form(r, &p, NULL);
 		be_profile_free(&p);
 		return;
 	}
@@ -695,28 +851,15 @@ screen_profile(struct req *r)
 		r->status = 500;
 		return;
 	}
-	memset(&d, 0, sizeof d);
 	collect(r, &p, c);
 	profile_page(r, &p);
-	if (profile_check(r)) {
-		rc = c->n == 0 ? KENPO_RES_OK
-			       : be_profile_set(r->s->login, r->s->ticket, sizeof r->s->ticket, c->n,
-						c->field, c->value, &d);
-		if (rc == KENPO_RES_OK) {
-			saved(r, c);
-			goto done;
-		}
-		if (rc == KENPO_RES_TOKEN_EXPIRED || rc == KENPO_RES_TOKEN_INVALID ||
-		    rc == KENPO_RES_DENIED) {
-			r->body.len = 0;
-			ticket_gone(r);
-			goto done;
-		}
-		save_refused(r, rc, &d);
+	rc = save(r, &p, c);
+	if (rc < 0) {
+		r->body.len = 0;
+		web_login_expired(r);
+	} else if (rc == 0) {
+		profile_form(r, &p, c);
 	}
-	keep_typed(&p, c);
-	profile_form(r, &p);
-done:
 	free(c);
 	be_profile_free(&p);
 }

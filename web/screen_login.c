@@ -190,11 +190,9 @@ screen_login(struct req *r)
 	}
 	memset(&pr, 0, sizeof pr);
 	pr.outcome = PA_WRONG;
-	/* A key pending for this session (another member, or the same one
-	 * starting again) is left behind: void it. */
-	if (r->s->state == SS_KEY && r->s->key_expiry > session_now())
-		(void)be_key_abort(r->s->login, r->s->secret, r->client);
-	session_forget_login(r->s);
+	/* What this session held (a pending key of another member, or of the
+	 * same one starting again; a login) is left behind. */
+	web_end_login(r->s, r->client);
 	if (login[0] == '\0' || password[0] == '\0') {
 		login_form(r, login, NULL, T(r, "ログインIDとパスワードを入力してください。",
 					     "Please enter your login ID and password."));
@@ -408,9 +406,7 @@ screen_key_resend(struct req *r)
 void
 screen_key_abort(struct req *r)
 {
-	if (r->s->state == SS_KEY && r->s->key_expiry > session_now())
-		(void)be_key_abort(r->s->login, r->s->secret, r->client);
-	session_forget_login(r->s);
+	web_end_login(r->s, r->client);
 	snprintf(r->s->notice, sizeof r->s->notice, "%s",
 		 T(r, "ログインを中止しました。発行された暗証キーは無効になりました。",
 		   "The login was cancelled. The key that was sent is no longer valid."));
@@ -419,16 +415,69 @@ screen_key_abort(struct req *r)
 
 /* ---- home, logout, help ---- */
 
-int
-web_require_login(struct req *r)
+void
+web_end_login(struct session *s, const char *rhost)
 {
-	if (r->s->state == SS_IN)
+	if (s->state == SS_KEY && s->key_expiry > session_now())
+		(void)be_key_abort(s->login, s->secret, rhost);
+	else if ((s->state == SS_IN || s->state == SS_MUST_CHANGE) && s->ticket[0] != '\0')
+		(void)be_profile_end(s->login, s->ticket);
+	session_forget_login(s);
+}
+
+void
+web_login_expired(struct req *r)
+{
+	session_forget_login(r->s);
+	snprintf(r->s->notice, sizeof r->s->notice, "%s",
+		 T(r, "一定時間操作がなかったか、ログインから長い時間が経ったため、ログアウトしました。再度ログインしてください。",
+		   "You have been logged out after a time without use, or a long time after your login. Please log in again."));
+	r->rotate = 1;
+	req_redirect(r, "/%s/login", r->sid);
+}
+
+/* The profile session at kenpod is the login: each page of a member
+ * presents its ticket, which keeps it alive or tells that it has ended. */
+static int
+profile_session(struct req *r, struct be_profile *p)
+{
+	const char *v;
+	int rc;
+
+	if (r->s->ticket[0] == '\0') {
+		memset(p, 0, sizeof(*p));
 		return 1;
-	if (r->s->state == SS_MUST_CHANGE)
+	}
+	rc = be_profile_get(r->s->login, r->s->ticket, sizeof r->s->ticket, p);
+	if (rc == KENPO_RES_TOKEN_EXPIRED || rc == KENPO_RES_TOKEN_INVALID ||
+	    rc == KENPO_RES_DENIED || rc == KENPO_RES_NOTFOUND) {
+		web_login_expired(r);
+		return 0;
+	}
+	/* The nickname may have changed on another page. */
+	if (rc == KENPO_RES_OK && (v = be_profile_value(p, "nickname")) != NULL && v[0] != '\0')
+		snprintf(r->s->nickname, sizeof r->s->nickname, "%s", v);
+	return 1;
+}
+
+int
+web_require_login(struct req *r, struct be_profile *p)
+{
+	struct be_profile own;
+	int ok;
+
+	if (r->s->state == SS_MUST_CHANGE) {
 		req_redirect(r, "/%s/password/new", r->sid);
-	else
+		return 0;
+	}
+	if (r->s->state != SS_IN) {
 		req_redirect(r, "/%s/login", r->sid);
-	return 0;
+		return 0;
+	}
+	ok = profile_session(r, p != NULL ? p : &own);
+	if (p == NULL)
+		be_profile_free(&own);
+	return ok;
 }
 
 void
@@ -436,7 +485,7 @@ screen_home(struct req *r)
 {
 	char welcome[400];
 
-	if (!web_require_login(r))
+	if (!web_require_login(r, NULL))
 		return;
 	page_begin(r, T(r, "ホーム", "Home"), NULL);
 	hf(r, "<p class=\"last-login\">%s %s</p>", T(r, "前回ログイン日時", "Last login"),
@@ -457,6 +506,7 @@ screen_home(struct req *r)
 void
 screen_logout(struct req *r)
 {
+	web_end_login(r->s, r->client);
 	session_end(r->s);
 	req_redirect(r, "/%s/login?bye=1", r->sid);
 }

@@ -67,7 +67,7 @@ struct session {
 	char authkey[16];         /* the on-screen 認証キー, shown once */
 	char reset_login[64];     /* prefill of 仮ログイン */
 	char captcha[16];         /* the answer of the CAPTCHA shown, "" when used */
-	char notice[512];         /* a message for the next page, shown once */
+	char notice[1024];        /* a message for the next page, shown once */
 };
 
 struct web_conf;

@@ -106,8 +106,18 @@ void web_login_error(struct req *r, const struct pa_result *pr);
 /* The first visit of a mailed link: the token goes into the session and
  * the browser on to `next` (a clean URL). */
 void web_link_landing(struct req *r, int kind, const char *next);
-/* Pages of a logged-in member: 1, or a redirect was set. */
-int web_require_login(struct req *r);
+/* Pages of a logged-in member.  Each presents the login's profile ticket
+ * to kenpod, which keeps the profile session alive (session_idle of the
+ * society) or says it has ended: then so has the login here.  1: go on,
+ * with the member's profile in *p when p is not NULL (p->n is 0 when
+ * kenpod could not be asked; be_profile_free it); 0: a redirect was set. */
+struct be_profile;
+int web_require_login(struct req *r, struct be_profile *p);
+/* The login has ended at kenpod: back to ログイン with why. */
+void web_login_expired(struct req *r);
+/* End what the session holds at kenpod (a pending key is voided, a
+ * profile session ended) and forget the login. */
+void web_end_login(struct session *s, const char *rhost);
 /* A page that says why a step cannot go on, with a way back. */
 void web_dead_end(struct req *r, const char *title, const char *msg, const char *href,
 		  const char *label);

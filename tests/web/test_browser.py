@@ -1,13 +1,15 @@
 """Every flow of kenpo-web's screens, driven end to end by headless Chromium
 against the sandbox: key login (再請求, a wrong key, an expired key, leaving
 the key screen), letter registration through the mailed link, registration
-by identity check with the CAPTCHA, password reset with the forced change,
-profile changes with their notice mails, password change, logout, the
-language and text-size switches.  Each screen is kept as a screenshot in
-$KENPO_BUILDDIR/tests/web/screenshots."""
+by identity check with the CAPTCHA, both ways on one screen, password reset
+with the forced change, profile changes with their notice mails and the
+choice of the key's address, the profile session serving two tabs and
+ending, password change, logout, the language and text-size switches.  Each
+screen is kept as a screenshot in $KENPO_BUILDDIR/tests/web/screenshots."""
 
 import os
 import re
+import secrets
 import time
 
 from selenium.webdriver.common.by import By
@@ -429,7 +431,7 @@ def test_reset_forced_change_and_new_password(browser, portal, sb, hashes):
     assert path(b) == "/%s/forgot/sent" % SID
     shot(b, "forgot-sent")
     msg = wp.wait_mail(sb, m["mail"])
-    temp = re.search(r"仮パスワード[：:]\s*([A-Za-z0-9]{8})", msg.kenpo_body).group(1)
+    temp = re.search(r"仮パスワード\s*[：:]\s*([A-Za-z0-9]{8})", msg.kenpo_body).group(1)
     link = wp.link_of(msg)
     b.get(link)
     assert path(b) == "/%s/reset/login" % SID
@@ -477,6 +479,22 @@ def test_reset_forced_change_and_new_password(browser, portal, sb, hashes):
 
 # ---- profile ----------------------------------------------------------------------------
 
+def subjects(sb, addr):
+    return [x.kenpo_subject for x in wp.mails_to(sb, addr)]
+
+
+def wait_subject(sb, addr, word, timeout=15.0):
+    """The first mail to addr whose subject holds word (mails of a profile
+    change go out after the answer)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [x for x in wp.mails_to(sb, addr) if word in x.kenpo_subject]
+        if found:
+            return found[0]
+        time.sleep(0.05)
+    raise AssertionError("no mail '%s' to %s: %s" % (word, addr, subjects(sb, addr)))
+
+
 def test_profile_changes_and_notice_mail(browser, portal, sb, hashes):
     b = browser
     m = member(sb, hashes)
@@ -487,33 +505,74 @@ def test_profile_changes_and_notice_mail(browser, portal, sb, hashes):
     assert h1(b) == "プロフィール設定（ご本人さん）"
     body = text(b)
     for label in ("ログインID", "ニックネーム", "メールアドレス1", "メールアドレス2",
-                  "メールアドレス3", "認証キーによるログイン設定", "通知メール受信設定",
-                  "世帯内への公開設定", "医療費通知メール", "申請書公開メール通知",
-                  "ご家族01さん", "じろうさん"):
+                  "メールアドレス3", "認証キーによるログイン設定", "現在のパスワード",
+                  "通知メール受信設定", "世帯内への公開設定", "医療費通知メール",
+                  "申請書公開メール通知", "ご家族01さん", "じろうさん"):
         assert label in body, label
+    # The key goes to address 1 until the member chooses another.
+    assert b.find_element(By.CSS_SELECTOR, "input[name=key_mail][value='1']").is_selected()
     shot(b, "profile")
     fill(b, "nickname", "はなこ")
-    fill(b, "mail2", "second@mail.example.jp")
     b.find_element(By.CSS_SELECTOR, "input[name=notify_magazine]").click()
     b.find_element(By.CSS_SELECTOR, "input[name='household.01.disclose_medical'][value=yes]").click()
     fill(b, "household.02.nickname", "さぶろう")
     press(b, "profile")
     assert path(b) == "/%s/profile" % SID
     assert "プロフィールを登録しました。" in text(b), text(b)
+    assert "お知らせを送信しました" not in text(b)
     assert h1(b) == "プロフィール設定（はなこさん）"
-    e = sb.entry(m["dn"], "kenpoNickname", "kenpoMail2", "kenpoNotifyMagazine")
+    e = sb.entry(m["dn"], "kenpoNickname", "kenpoNotifyMagazine")
     assert e["kenpoNickname"] == ["はなこ"]
-    assert e["kenpoMail2"] == ["second@mail.example.jp"]
     assert e["kenpoNotifyMagazine"] == ["FALSE"]
     hh = sb.entry("kenpoHouseholdIndex=02," + m["dn"], "kenpoNickname")
     assert hh["kenpoNickname"] == ["さぶろう"]
     shot(b, "profile-saved")
-    # Address 1 changes: a notice goes to the old address.
-    fill(b, "mail1", "new-" + m["mail"])
+    # A new address needs the current password: without it, or with a
+    # wrong one, nothing changes.
+    second = "second-%s@mail.example.jp" % os.urandom(3).hex()
+    fill(b, "mail2", second)
     press(b, "profile")
-    assert "変更前のメールアドレス1に、変更のお知らせを送信しました。" in text(b), text(b)
-    notices = [x for x in wp.mails_to(sb, m["mail"]) if not wp.KEY_RE.search(x.kenpo_body)]
-    assert notices, [x.kenpo_subject for x in wp.mails_to(sb, m["mail"])]
+    assert "現在のパスワードを入力してください。" in error_text(b), text(b)
+    assert b.find_element(By.NAME, "mail2").get_attribute("value") == second
+    fill(b, "current_password", "Wrong2024Pass")
+    press(b, "profile")
+    assert "現在のパスワードが正しくありません。" in error_text(b), text(b)
+    assert b.find_element(By.NAME, "current_password").get_attribute("value") == ""
+    assert "kenpoMail2" not in sb.entry(m["dn"], "kenpoMail2")
+    fill(b, "current_password", PASSWORD)
+    press(b, "profile")
+    body = text(b)
+    assert "変更前に登録されていたメールアドレスに、変更のお知らせを送信しました。" in body, body
+    assert "新しく登録したメールアドレスに、登録のお知らせを送信しました。" in body, body
+    assert sb.entry(m["dn"], "kenpoMail2")["kenpoMail2"] == [second]
+    wait_subject(sb, m["mail"], "ご登録内容変更のお知らせ")
+    wait_subject(sb, second, "メールアドレス登録のお知らせ")
+    # 認証キーによるログイン設定: an address that is not there cannot
+    # receive the key; address 2 can.
+    b.find_element(By.CSS_SELECTOR, "input[name=key_mail][value='3']").click()
+    fill(b, "current_password", PASSWORD)
+    press(b, "profile")
+    assert "登録されているメールアドレスを選んでください。" in error_text(b), text(b)
+    shot(b, "profile-error")
+    b.find_element(By.CSS_SELECTOR, "input[name=key_mail][value='2']").click()
+    fill(b, "current_password", PASSWORD)
+    press(b, "profile")
+    assert "変更のお知らせを送信しました。" in text(b), text(b)
+    assert sb.entry(m["dn"], "kenpoKeyMail")["kenpoKeyMail"] == ["2"]
+    assert b.find_element(By.CSS_SELECTOR, "input[name=key_mail][value='2']").is_selected()
+    # Removing address 2 sends the key to address 1 again.
+    fill(b, "mail2", "")
+    fill(b, "current_password", PASSWORD)
+    press(b, "profile")
+    assert "認証キーはメールアドレス1に送信します。" in text(b), text(b)
+    assert sb.entry(m["dn"], "kenpoKeyMail")["kenpoKeyMail"] == ["1"]
+    # Address 1 changes: a notice goes to the old address.
+    before = len(wp.mails_to(sb, m["mail"]))
+    fill(b, "mail1", "new-" + m["mail"])
+    fill(b, "current_password", PASSWORD)
+    press(b, "profile")
+    assert "変更前に登録されていたメールアドレスに、変更のお知らせを送信しました。" in text(b)
+    wp.wait_mail(sb, m["mail"], before + 1)
     # Rules of the manual, each a clear error with nothing changed (the
     # browser's own check of required fields is taken away first: the
     # server must refuse on its own).
@@ -524,15 +583,65 @@ def test_profile_changes_and_notice_mail(browser, portal, sb, hashes):
     assert "メールアドレス1を空白のまま" in error_text(b), text(b)
     # The refused form comes back as it was filled in.
     assert b.find_element(By.NAME, "mail1").get_attribute("value") == ""
-    fill(b, "mail1", "new-" + m["mail"])
-    b.find_element(By.CSS_SELECTOR, "input[name=key_address][value='2']").click()
-    press(b, "profile")
-    assert "認証キーの送付先は、現在メールアドレス1のみ選択できます。" in error_text(b)
-    shot(b, "profile-error")
     assert sb.entry(m["dn"], "kenpoMail1")["kenpoMail1"] == ["new-" + m["mail"]]
     # The home screen greets the new nickname.
     go(b, portal, "/%s/home" % SID)
     assert "ようこそはなこさん" in text(b)
+
+
+def test_profile_session_slides_and_serves_two_tabs(browser, portal, sb, hashes):
+    """The login is kenpod's profile session: it serves two tabs at once,
+    each page keeps it alive, it ends after session_idle without use, and
+    logging out ends it."""
+    b = browser
+    m = member(sb, hashes)
+    with sb.kenpod_settings_changed(society={"session_idle": "6s"}):
+        key_login(b, portal, sb, m)
+        first = b.current_window_handle
+        go(b, portal, "/%s/profile" % SID)
+        b.switch_to.new_window("tab")
+        second = b.current_window_handle
+        go(b, portal, "/%s/profile" % SID)
+        fill(b, "nickname", "たぶ2")
+        press(b, "profile")
+        assert "プロフィールを登録しました。" in text(b), text(b)
+        # The first tab's form was shown before: it still saves.
+        b.switch_to.window(first)
+        b.find_element(By.CSS_SELECTOR, "input[name=notify_generic]").click()
+        press(b, "profile")
+        assert "プロフィールを登録しました。" in text(b), text(b)
+        e = sb.entry(m["dn"], "kenpoNickname", "kenpoNotifyGeneric")
+        assert e["kenpoNickname"] == ["たぶ2"] and e["kenpoNotifyGeneric"] == ["FALSE"]
+        # Pages keep the session alive past session_idle ...
+        for _ in range(4):
+            time.sleep(2)
+            go(b, portal, "/%s/home" % SID)
+            assert path(b) == "/%s/home" % SID, text(b)
+        assert "ようこそたぶ2さん" in text(b)
+        # ... and without use it ends, in every tab.
+        time.sleep(8)
+        b.switch_to.window(second)
+        go(b, portal, "/%s/profile" % SID)
+        assert path(b) == "/%s/login" % SID, text(b)
+        assert "一定時間操作がなかったか" in text(b), text(b)
+        shot(b, "login-session-ended")
+        b.close()
+        b.switch_to.window(first)
+        go(b, portal, "/%s/home" % SID)
+        assert path(b) == "/%s/login" % SID
+    # Logging out ends the session at kenpod: its ticket is gone (the
+    # one that timed out may still wait for the directory's clean-up).
+    key_login(b, portal, sb, m, n=2)
+    before = tickets(sb, m)
+    press(b, "logout")
+    assert tickets(sb, m) == before - 1
+
+
+def tickets(sb, m):
+    """The profile sessions of a member in the directory."""
+    out = sb.ldapsearch("ou=tokens," + ks.SOCIETY_BASE,
+                        "(&(kenpoTokenKind=ticket)(kenpoTokenMember=%s))" % m["dn"], "dn")
+    return out.count("dn: ")
 
 
 # ---- language, text size, phone ------------------------------------------------------------
