@@ -474,10 +474,26 @@ key_and_notices(struct req *r, const struct be_profile *p)
 	hraw(r, "</fieldset>");
 }
 
+/* A household member is called by the nickname, as in the manual's list
+ * (ご家族01さん is the nickname a member starts with). */
+static void
+member_label(struct req *r, const struct be_profile *p, const char *idx, char *out, size_t outsz)
+{
+	char name[64];
+	const char *nick;
+
+	snprintf(name, sizeof name, "household.%.2s.nickname", idx);
+	nick = pv(p, name);
+	if (nick[0] != '\0')
+		snprintf(out, outsz, "%sさん", nick);
+	else
+		snprintf(out, outsz, T(r, "ご家族%sさん", "Family member %s"), idx);
+}
+
 static void
 household_fields(struct req *r, const struct be_profile *p, char idx[][3], size_t n)
 {
-	char name[64], label[64];
+	char name[64], label[300];
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -486,7 +502,7 @@ household_fields(struct req *r, const struct be_profile *p, char idx[][3], size_
 
 		snprintf(name, sizeof name, "household.%.2s.nickname", idx[i]);
 		nn.value = pv(p, name);
-		snprintf(label, sizeof label, T(r, "ご家族%sさん", "Family member %s"), idx[i]);
+		member_label(r, p, idx[i], label, sizeof label);
 		hf(r, "<section id=\"hh%s\"><h2>%s</h2>", idx[i], label);
 		page_field(r, &nn);
 		snprintf(name, sizeof name, "household.%.2s.", idx[i]);
@@ -509,10 +525,10 @@ profile_page(struct req *r, const struct be_profile *p)
 		hf(r, "<nav aria-label=\"%s\"><ul><li><a href=\"#self\">%sさん</a></li>",
 		   T(r, "世帯", "Household"), pv(p, "nickname"));
 		for (i = 0; i < n; i++) {
-			char name[64];
+			char label[300];
 
-			snprintf(name, sizeof name, "household.%.2s.nickname", idx[i]);
-			hf(r, "<li><a href=\"#hh%s\">%sさん</a></li>", idx[i], pv(p, name));
+			member_label(r, p, idx[i], label, sizeof label);
+			hf(r, "<li><a href=\"#hh%s\">%s</a></li>", idx[i], label);
 		}
 		hraw(r, "</ul></nav>");
 	}

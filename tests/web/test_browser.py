@@ -509,6 +509,8 @@ def test_profile_changes_and_notice_mail(browser, portal, sb, hashes):
                   "通知メール受信設定", "世帯内への公開設定", "医療費通知メール",
                   "申請書公開メール通知", "ご家族01さん", "じろうさん"):
         assert label in body, label
+    # Each of the household is headed by the nickname, as in the list above.
+    assert b.find_element(By.CSS_SELECTOR, "#hh02 h2").text == "じろうさん"
     # The key goes to address 1 until the member chooses another.
     assert b.find_element(By.CSS_SELECTOR, "input[name=key_mail][value='1']").is_selected()
     shot(b, "profile")
