@@ -256,13 +256,15 @@ unsigned long kenpo_pwpool_wait_take(void)
 	return ms;
 }
 
+/* Whole milliseconds since t0, rounded up: a wait is never 0 ms. */
 static unsigned long ms_since(const struct timespec *t0)
 {
 	struct timespec t;
+	long long ns;
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &t);
-	return (unsigned long)((t.tv_sec - t0->tv_sec) * 1000 +
-			       (t.tv_nsec - t0->tv_nsec) / 1000000);
+	ns = (long long)(t.tv_sec - t0->tv_sec) * 1000000000LL + (t.tv_nsec - t0->tv_nsec);
+	return (unsigned long)((ns + 999999) / 1000000);
 }
 
 /* Under the lock: wait for this thread's turn and a free region, take it. */

@@ -45,8 +45,9 @@ struct kenpo_pwpool_stats {
 
 void kenpo_pwpool_stats(struct kenpo_pwpool_stats *st);
 
-/* Milliseconds the calling thread has waited for regions since the
- * previous call (0 without a pool); the count starts again at 0. */
+/* Milliseconds (each wait rounded up) the calling thread has waited for
+ * regions since the previous call (0 without a pool); the count starts
+ * again at 0. */
 unsigned long kenpo_pwpool_wait_take(void);
 
 /* For secret.c: take a region for one argon2 run on this thread (waiting
