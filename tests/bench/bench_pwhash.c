@@ -15,7 +15,7 @@
  *
  * -H hashes (kenpo_pw_hash at the cost of HASH) instead of verifying: kenpo-admin import's work.  Prints one line of
  * key=value pairs: lib, op, threads, runs, seconds, rate (runs/s), p50 and
- * p90 (ms of one run).  Exit status 0, or 1 when a run failed (every
+ * p90 (ms of one run), cpu (ms of processor time per run, user and system).  Exit status 0, or 1 when a run failed (every
  * verification must succeed) or a library is missing.
  */
 #include "autoconfig.h"
@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -91,6 +92,17 @@ worker_main(void *arg)
 			w->ms[w->n++] = (now_s() - t0) * 1e3;
 	}
 	return NULL;
+}
+
+/* Processor time of the process so far, user and system, in ms. */
+static double
+cpu_ms(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 }
 
 static int
@@ -165,7 +177,7 @@ main(int argc, char **argv)
 {
 	struct worker w[THREADS_MAX];
 	size_t total = 0, failures = 0, k = 0;
-	double t0, took, *all;
+	double t0, c0, took, cpu, *all;
 	long i;
 
 	if (parse(argc, argv) != 0) {
@@ -182,6 +194,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	memset(w, 0, sizeof w);
+	c0 = cpu_ms();
 	t0 = now_s();
 	B.deadline = t0 + B.seconds;
 	for (i = 0; i < B.threads; i++) {
@@ -195,6 +208,7 @@ main(int argc, char **argv)
 		failures += w[i].failures;
 	}
 	took = now_s() - t0;
+	cpu = cpu_ms() - c0;
 	all = malloc((total + 1) * sizeof *all);
 	if (all == NULL)
 		return 1;
@@ -205,9 +219,9 @@ main(int argc, char **argv)
 	}
 	qsort(all, total, sizeof *all, cmp_double);
 	printf("lib=%s op=%s threads=%ld runs=%zu failures=%zu seconds=%.3f rate=%.2f "
-	       "p50=%.2f p90=%.2f\n", B.lib, B.hash ? "hash" : "verify", B.threads, total,
-	       failures, took, (double)total / took, total ? all[total / 2] : 0.0,
-	       total ? all[(total * 9) / 10] : 0.0);
+	       "p50=%.2f p90=%.2f cpu=%.2f\n", B.lib, B.hash ? "hash" : "verify", B.threads,
+	       total, failures, took, (double)total / took, total ? all[total / 2] : 0.0,
+	       total ? all[(total * 9) / 10] : 0.0, total ? cpu / (double)total : 0.0);
 	free(all);
 	return failures == 0 && total > 0 ? 0 : 1;
 }
