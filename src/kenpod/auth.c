@@ -19,6 +19,14 @@
  * kenpoAuthFailTime, kenpoLockedUntil; shared by every kenpod host), and
  * honours pwdAccountLockedTime that an administrator sets.
  *
+ * Every argon2 run takes one of hash_workers regions kept mapped (pwhash.h)
+ * for the run alone: the search before it and the modify and mail after
+ * it hold none, so other logins hash while this one waits for slapd, and
+ * a login beyond hash_workers queues (the log line says how long) instead
+ * of mapping more memory.  tests/bench/run-login-bench measures logins
+ * through PAM against nslcd's, and what each costs kenpod beside the
+ * verification itself.
+ *
  * Lockout without a cheap denial of service.  From the third consecutive
  * failure on, further attempts are refused for 2^(n-3) seconds (capped at
  * a minute and at lockout_duration) with DELAY, before any argon2 work;
