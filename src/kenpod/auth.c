@@ -1341,7 +1341,9 @@ auth_check_password(struct request *rq, struct member *m, const char *pw, size_t
 /* ---- setup ---- */
 
 /* The argon2 regions (pwhash.h): hash_workers, or one per processor, and
- * never more than the workers that could use them. */
+ * never more than the workers that could use them: those of the
+ * authentication lane and of the self-service lane, which hashes the
+ * passwords of registrations, resets and changes. */
 static int
 pool_setup(const struct kenpo_config *cfg, char *errbuf, size_t errsz)
 {
@@ -1350,8 +1352,8 @@ pool_setup(const struct kenpo_config *cfg, char *errbuf, size_t errsz)
 
 	if (n == 0)
 		n = nproc > 0 ? (unsigned)nproc : 1;
-	if (n > cfg->threads)
-		n = cfg->threads;
+	if (n > cfg->threads + cfg->selfservice_threads)
+		n = cfg->threads + cfg->selfservice_threads;
 	if (n > KENPO_PWPOOL_MAX)
 		n = KENPO_PWPOOL_MAX;
 	if (kenpo_pwpool_setup(n, cfg->argon2_memlimit) != 0) {
