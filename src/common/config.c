@@ -110,6 +110,8 @@ static const struct keyword kenpod_keywords[] = {
 	{ "argon2_t", KW_UINT, D(argon2_opslimit), 1, 10, "2", 0, NULL, NULL },
 	/* 8K is libsodium's crypto_pwhash_MEMLIMIT_MIN. */
 	{ "argon2_m", KW_SIZE, D(argon2_memlimit), 8192, 4ULL << 30, "64M", 0, NULL, NULL },
+	/* 0: one per processor (kenpod resolves it, capped at threads). */
+	{ "hash_workers", KW_UINT, D(hash_workers), 0, 64, "0", 0, NULL, NULL },
 	{ "log_level", KW_WORD, D(log_level), 1, 16, "info", 0, log_words, NULL },
 	/* kenpo-admin's audit lines go here too (besides syslog). */
 	{ "admin_log", KW_PATH, D(admin_log), 1, PATH_LEN, NULL, 0, NULL, NULL },

@@ -117,6 +117,9 @@ struct kenpo_config {
 				    * name, or "localhost" if that is no domain name) */
 	unsigned long long argon2_opslimit; /* argon2_t = 2 (1..10) */
 	size_t argon2_memlimit;             /* argon2_m = 64M (8K..4G) */
+	unsigned hash_workers;     /* hash_workers = 0 (0..64): argon2 runs at once, each in a
+				    * region of argon2_m kept mapped; 0: one per processor;
+				    * never more than threads + selfservice_threads */
 	char *log_level;           /* log_level = info|debug, stored in lower case */
 	char *admin_log;           /* admin_log: kenpo-admin appends its audit lines here */
 	char *passwd_map;          /* passwd_map = RUNDIR/kenpo/passwd.mc (pwmap.h) */

@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "secret.h"
+#include "pwhash.h"
 #include "readfile.h"
 
 #define ARGON2_PREFIX "{ARGON2}"
@@ -63,11 +64,16 @@ static int hash_raw(const char *pw, size_t len, const struct kenpo_pwcost *cost,
 		    char *out, size_t outsz)
 {
 	char str[crypto_pwhash_STRBYTES];
+	struct kenpo_pwslot *slot;
 	size_t n;
-	int rc = -1;
+	int rc = -1, r;
 
-	if (crypto_pwhash_str_alg(str, pw, len, cost->opslimit, cost->memlimit,
-				  crypto_pwhash_ALG_ARGON2ID13) != 0)
+	/* In a region of the pool, when there is one (pwhash.h). */
+	slot = kenpo_pwpool_enter();
+	r = crypto_pwhash_str_alg(str, pw, len, cost->opslimit, cost->memlimit,
+				  crypto_pwhash_ALG_ARGON2ID13);
+	kenpo_pwpool_leave(slot);
+	if (r != 0)
 		goto done;
 	n = strlen(str);
 	if (ARGON2_PREFIX_LEN + n + 1 > outsz)
@@ -115,13 +121,18 @@ static int stored_to_str(const char *stored, char str[crypto_pwhash_STRBYTES])
 int kenpo_pw_verify(const char *stored, const char *pw, size_t len)
 {
 	char str[crypto_pwhash_STRBYTES];
+	struct kenpo_pwslot *slot;
+	int r;
 
 	/* crypto_pwhash_str_verify takes the password with its length, so it
 	 * needs no NUL-terminated copy; only the stored string must end in
 	 * a NUL, which stored_to_str guarantees. */
 	if (!pw_is_acceptable(pw, len) || stored_to_str(stored, str) != 0)
 		return -1;
-	return crypto_pwhash_str_verify(str, pw, len) == 0 ? 0 : -1;
+	slot = kenpo_pwpool_enter();
+	r = crypto_pwhash_str_verify(str, pw, len);
+	kenpo_pwpool_leave(slot);
+	return r == 0 ? 0 : -1;
 }
 
 int kenpo_pw_needs_rehash(const char *stored, const struct kenpo_pwcost *cost)

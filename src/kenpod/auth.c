@@ -19,6 +19,14 @@
  * kenpoAuthFailTime, kenpoLockedUntil; shared by every kenpod host), and
  * honours pwdAccountLockedTime that an administrator sets.
  *
+ * Every argon2 run takes one of hash_workers regions kept mapped (pwhash.h)
+ * for the run alone: the search before it and the modify and mail after
+ * it hold none, so other logins hash while this one waits for slapd, and
+ * a login beyond hash_workers queues (the log line says how long) instead
+ * of mapping more memory.  tests/bench/run-login-bench measures logins
+ * through PAM against nslcd's, and what each costs kenpod beside the
+ * verification itself.
+ *
  * Lockout without a cheap denial of service.  From the third consecutive
  * failure on, further attempts are refused for 2^(n-3) seconds (capped at
  * a minute and at lockout_duration) with DELAY, before any argon2 work;
@@ -58,6 +66,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <sodium.h>
 
 #include "auth.h"
@@ -72,6 +81,7 @@
 #include "myldap.h"
 #include "policy.h"
 #include "prototab.h"
+#include "pwhash.h"
 #include "secret.h"
 #include "token.h"
 #include "zone.h"
@@ -161,9 +171,15 @@ log_outcome(int result, const char *detail)
 	struct myldap_counts n = myldap_counts_get();
 	const struct kenpo_result_info *r = kenpo_result_find(result);
 	const char *name = r != NULL ? r->words : "?";
+	unsigned long wait = kenpo_pwpool_wait_take();
+	char waited[48] = "";
 
+	/* Time spent queueing for an argon2 region: hash_workers too low. */
+	if (wait > 0)
+		(void)snprintf(waited, sizeof waited, "; argon2 queue %lu ms", wait);
 	log_msg(result == KENPO_RES_INTERNAL ? LOG_ERR : LOG_INFO,
-		"%s%s (ldap: %u searches, %u modifies)", name, detail, n.searches, n.modifies);
+		"%s%s (ldap: %u searches, %u modifies%s)", name, detail, n.searches, n.modifies,
+		waited);
 }
 
 /* ---- failures and lockout (lockout.h) ---- */
@@ -871,6 +887,7 @@ auth_password(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 	if (kenpo_frame_close(in) != 0)
 		return KENPO_RES_BADREQ;
 	myldap_counts_reset();
+	(void)kenpo_pwpool_wait_take();
 	(void)snprintf(extra, sizeof extra, " service=%.40s rhost=%.60s flags=%ld",
 		       log_escape(service.p, service.len, esc1),
 		       log_escape(rhost.p, rhost.len, esc2), (long)L.flags);
@@ -1276,6 +1293,7 @@ auth_password_change(struct request *rq, struct kenpo_buf *in, struct kenpo_buf 
 	if (kenpo_frame_close(in) != 0)
 		return KENPO_RES_BADREQ;
 	myldap_counts_reset();
+	(void)kenpo_pwpool_wait_take();
 	set_tag("password change", p.L.login, p.admin ? " (administrator)" : "");
 	p.L.now = kenpo_gentime_now();
 	if (p.admin && rq->peer_uid != 0) {
@@ -1322,12 +1340,52 @@ auth_check_password(struct request *rq, struct member *m, const char *pw, size_t
 
 /* ---- setup ---- */
 
+/* The argon2 regions (pwhash.h): hash_workers, or one per processor, and
+ * never more than the workers that could use them: those of the
+ * authentication lane and of the self-service lane, which hashes the
+ * passwords of registrations, resets and changes. */
+static int
+pool_setup(const struct kenpo_config *cfg, char *errbuf, size_t errsz)
+{
+	long nproc = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned n = cfg->hash_workers;
+
+	if (n == 0)
+		n = nproc > 0 ? (unsigned)nproc : 1;
+	if (n > cfg->threads + cfg->selfservice_threads)
+		n = cfg->threads + cfg->selfservice_threads;
+	if (n > KENPO_PWPOOL_MAX)
+		n = KENPO_PWPOOL_MAX;
+	if (kenpo_pwpool_setup(n, cfg->argon2_memlimit) != 0) {
+		snprintf(errbuf, errsz, "hash_workers: cannot set up %u argon2 regions", n);
+		return -1;
+	}
+	log_msg(LOG_INFO, "argon2: %u at once, each in %zu KiB kept mapped", n,
+		cfg->argon2_memlimit / 1024);
+	return 0;
+}
+
+/* Whether the fake hash, just made, ran in a region; if not, libsodium no
+ * longer allocates as pwhash.c expects, and every hash maps fresh memory. */
+static void
+pool_check(void)
+{
+	struct kenpo_pwpool_stats st;
+
+	kenpo_pwpool_stats(&st);
+	if (st.runs > 0 && st.in_region == 0)
+		log_msg(LOG_WARNING, "argon2: libsodium did not use the kept regions; "
+			"every hash maps fresh memory (slower)");
+}
+
 int
 auth_setup(const struct kenpo_config *cfg, char *errbuf, size_t errsz)
 {
 	A.cfg = cfg;
 	A.cost.opslimit = cfg->argon2_opslimit;
 	A.cost.memlimit = cfg->argon2_memlimit;
+	if (pool_setup(cfg, errbuf, errsz) != 0)
+		return -1;
 	/* Made now, so that the first unknown login ID does not take the
 	 * time of a hash as well and stand out. */
 	A.fake_hash = kenpo_pw_fake_hash(&A.cost);
@@ -1335,6 +1393,7 @@ auth_setup(const struct kenpo_config *cfg, char *errbuf, size_t errsz)
 		snprintf(errbuf, errsz, "argon2_t, argon2_m: libsodium refuses this cost");
 		return -1;
 	}
+	pool_check();
 	if (zone_setup(cfg, errbuf, errsz) != 0)
 		return -1;
 	if (mailer_setup(cfg, errbuf, errsz) != 0) {
@@ -1352,5 +1411,6 @@ auth_cleanup(void)
 		return;
 	mailer_cleanup();
 	zone_cleanup();
+	kenpo_pwpool_cleanup();
 	A.ready = 0;
 }

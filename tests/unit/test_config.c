@@ -374,6 +374,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg->max_connections, 1024);
 	assert_int_equal(cfg->max_connections_per_uid, 64);
 	assert_int_equal(cfg->max_connections_portal, 512);
+	assert_int_equal(cfg->hash_workers, 0);
 	assert_int_equal(cfg->enumerate, 0);
 	assert_int_equal(cfg->cache_positive_ttl, 60);
 	assert_int_equal(cfg->cache_negative_ttl, 10);
@@ -461,6 +462,7 @@ static const char full_text[] =
 	"mail_domain = portal.example.jp\n"
 	"argon2_t = 10\n"
 	"argon2_m = 8K\n"
+	"hash_workers = 64\n"
 	"log_level = DEBUG\n"
 	"\n"
 	"[society toyo]\n"
@@ -510,6 +512,7 @@ test_full(void **state)
 	assert_string_equal(cfg->portal_group, "www-data");
 	assert_string_equal(cfg->user, "kenpo");
 	assert_int_equal(cfg->threads, 64);
+	assert_int_equal(cfg->hash_workers, 64);
 	assert_string_equal(cfg->reserved_login_ids, "yamada-*,kenpo.office  staff");
 	assert_int_equal(cfg->enumerate, 1);
 	assert_int_equal(cfg->cache_positive_ttl, 86400);
@@ -938,8 +941,8 @@ test_example(void **state)
 
 	/* With every documented value switched on, the file still loads and
 	 * each documented default is the real one. */
-	/* All 67 keys are there: 6 set and 61 documented. */
-	assert_int_equal(uncomment_settings(text), 61);
+	/* All 68 keys are there: 6 set and 62 documented. */
+	assert_int_equal(uncomment_settings(text), 62);
 	if (access(TOKYO, F_OK) != 0) {
 		free(text);
 		kenpo_config_free(a);
@@ -976,6 +979,7 @@ test_example(void **state)
 	assert_int_equal(a->smtp_timeout, b->smtp_timeout);
 	assert_true(a->argon2_opslimit == b->argon2_opslimit);
 	assert_int_equal(a->argon2_memlimit, b->argon2_memlimit);
+	assert_int_equal(a->hash_workers, b->hash_workers);
 	assert_string_equal(a->log_level, b->log_level);
 	assert_int_equal(sa->method, sb->method);
 	assert_int_equal(sa->registration, sb->registration);
