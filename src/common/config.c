@@ -105,6 +105,8 @@ static const struct keyword kenpod_keywords[] = {
 	{ "smtp_password_file", KW_PATH, D(smtp_password_file), 1, PATH_LEN, NULL, 0, NULL, NULL },
 	{ "smtp_ca_file", KW_PATH, D(smtp_ca_file), 1, PATH_LEN, NULL, 0, NULL, NULL },
 	{ "smtp_timeout", KW_DURATION, D(smtp_timeout), 1, 5 * MINUTE, "10s", 0, NULL, NULL },
+	{ "mail_threads", KW_UINT, D(mail_threads), 1, 16, "2", 0, NULL, NULL },
+	{ "mail_queue", KW_UINT, D(mail_queue), 1, 100000, "1000", 0, NULL, NULL },
 	/* No default here: the host name (finish_kenpod). */
 	{ "mail_domain", KW_DOMAIN, D(mail_helo), 1, 253, NULL, 0, NULL, NULL },
 	{ "argon2_t", KW_UINT, D(argon2_opslimit), 1, 10, "2", 0, NULL, NULL },

@@ -113,6 +113,8 @@ struct kenpo_config {
 	char *smtp_password_file;  /* smtp_password_file (goes with smtp_user) */
 	char *smtp_ca_file;        /* smtp_ca_file */
 	long smtp_timeout;         /* smtp_timeout = 10s (1s..5m) */
+	unsigned mail_threads;     /* mail_threads = 2: threads sending mail (1..16) */
+	unsigned long mail_queue;  /* mail_queue = 1000: mails waiting at most (1..100000) */
 	char *mail_helo;           /* mail_domain: used in Message-ID (default: the host
 				    * name, or "localhost" if that is no domain name) */
 	unsigned long long argon2_opslimit; /* argon2_t = 2 (1..10) */
