@@ -77,6 +77,20 @@ struct kenpo_society {
 	unsigned identity_max_tries; /* identity_max_tries = 5 (1..100) */
 	unsigned lockout_failures;   /* lockout_failures = 10 (0 never locks..1000) */
 	long lockout_duration;       /* lockout_duration = 30m (1s..30d) */
+	unsigned lockout_unfamiliar_failures; /* lockout_unfamiliar_failures = 20: failures
+					       * from all unfamiliar sources together that
+					       * lock them out (0 never..10000) */
+	long familiar_validity;      /* familiar_validity = 90d: a source stays familiar
+				      * this long after a login from it (1h..365d) */
+	int key_optional;            /* key = required|optional (required) */
+	unsigned key_mails_per_hour; /* key_mails_per_hour = 5 (1..100) */
+	unsigned key_failures_per_day; /* key_failures_per_day = 20: wrong keys per
+					* account a day before keys wait (1..1000) */
+	long login_proof_validity;   /* login_proof_validity = 10m (1s..1d) */
+	unsigned login_history;      /* login_history = 10 logins kept (1..100) */
+	char *temp_password_expiry;  /* temp_password_expiry = YYYY-MM-DD: temporary
+				      * passwords without an expiry of their own end
+				      * with that day in the society's zone (optional) */
 };
 
 struct kenpo_config {
@@ -161,6 +175,9 @@ int kenpo_parse_duration(const char *s, long min, long max, long *out);
 /* Parse an unsigned decimal within [min, max] (strtoull, full string). 0 or -1. */
 int kenpo_parse_ulong(const char *s, unsigned long long min,
 		      unsigned long long max, unsigned long long *out);
+/* Parse a date "YYYY-MM-DD" (2000 to 2099, a real day) into its parts (any
+ * may be NULL).  0 or -1. */
+int kenpo_date_parse(const char *s, int *year, int *month, int *day);
 /* Parse a size "65536", "64K", "64M", "1G" into bytes within [min, max].
  * 0 or -1.  No sign, no spaces; *out is written only on success. */
 int kenpo_parse_size(const char *s, size_t min, size_t max, size_t *out);
