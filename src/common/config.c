@@ -155,8 +155,9 @@ static const struct keyword society_keywords[] = {
 	{ "guide_validity", KW_DURATION, S(guide_validity), 1, 7 * DAY, "3h", 0, NULL, NULL },
 	{ "identity_validity", KW_DURATION, S(identity_validity), 1, DAY, "30m", 0, NULL, NULL },
 	{ "reset_validity", KW_DURATION, S(reset_validity), 1, 7 * DAY, "3h", 0, NULL, NULL },
-	/* 0: a letter's temporary password does not expire. */
-	{ "temp_password_validity", KW_DURATION, S(temp_password_validity), 0, 365 * DAY, "0", 0, NULL, NULL },
+	/* 0: a letter's temporary password does not expire (not by default:
+	 * a temporary password is a way in that skips the key). */
+	{ "temp_password_validity", KW_DURATION, S(temp_password_validity), 0, 365 * DAY, "90d", 0, NULL, NULL },
 	{ "guide_per_hour", KW_UINT, S(guide_per_hour), 1, 1000, "5", 0, NULL, NULL },
 	{ "reset_per_hour", KW_UINT, S(reset_per_hour), 1, 1000, "5", 0, NULL, NULL },
 	/* Caps of the whole society, whatever the address, so that requests

@@ -66,7 +66,7 @@ struct kenpo_society {
 	long guide_validity;      /* guide_validity = 3h (1s..7d) */
 	long identity_validity;   /* identity_validity = 30m (1s..1d) */
 	long reset_validity;      /* reset_validity = 3h (1s..7d) */
-	long temp_password_validity; /* temp_password_validity = 0 (none) for letters (0..365d) */
+	long temp_password_validity; /* temp_password_validity = 90d for letters (0: none..365d) */
 	unsigned guide_per_hour;  /* guide_per_hour = 5: guide mails per address per hour (1..1000) */
 	unsigned reset_per_hour;  /* reset_per_hour = 5 (1..1000) */
 	unsigned guide_total_per_hour; /* guide_total_per_hour = 1000: guide requests of

@@ -94,7 +94,10 @@ enum household_attr {
 
 #define MEMBER_DN_MAX 512
 #define MEMBER_HOUSEHOLD_MAX 99
-#define MEMBER_UPDATE_TRIES 4       /* reads of an entry that keeps changing */
+/* Reads of an entry that keeps changing: every attempt at a login is
+ * counted in the member's entry before its password is verified, so as
+ * many requests as kenpod has workers (on every host) may race for it. */
+#define MEMBER_UPDATE_TRIES 16
 
 struct member {
 	const struct kenpo_society *soc;

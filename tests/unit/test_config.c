@@ -421,7 +421,7 @@ test_defaults(void **state)
 	assert_int_equal(s->guide_validity, 3 * 3600);
 	assert_int_equal(s->identity_validity, 30 * 60);
 	assert_int_equal(s->reset_validity, 3 * 3600);
-	assert_int_equal(s->temp_password_validity, 0);
+	assert_int_equal(s->temp_password_validity, 90L * 86400);
 	assert_int_equal(s->guide_per_hour, 5);
 	assert_int_equal(s->reset_per_hour, 5);
 	assert_int_equal(s->identity_max_tries, 5);
