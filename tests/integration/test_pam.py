@@ -235,11 +235,12 @@ def _lines(fd, deadline, transcript):
         buf += chunk
 
 
-def drive(driver, env, confdir, user, ops, answers, timeout=60.0):
+def drive(driver, env, confdir, user, ops, answers, timeout=60.0, options=()):
     """Run pam-driver; each prompt takes the next of answers: a string, None
     (the conversation fails the prompt), or a callable given the Driven so
-    far and returning one of those."""
-    p = subprocess.Popen([driver, "-c", confdir, "-r", RHOST, SERVICE, user] + list(ops),
+    far and returning one of those.  options go to pam-driver (-u UID)."""
+    p = subprocess.Popen([driver, "-c", confdir, "-r", RHOST] + list(options) +
+                         [SERVICE, user] + list(ops),
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=env)
     out = Driven()
