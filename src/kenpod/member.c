@@ -424,6 +424,7 @@ member_change_init(struct member_change *c)
 	c->err = 0;
 	c->passwd = 0;
 	c->new_login = NULL;
+	c->as_read = 0;
 }
 
 /* Whether passwd lookups show (or depend on) the attribute. */
@@ -593,7 +594,7 @@ member_apply(struct request *rq, const struct member *m, struct member_change *c
 	if (rc == MYLDAP_OK && c->new_login != NULL)
 		cache_forget(rq->kd->cache, c->new_login, m->uid);
 	/* After the cache: it forgets the login ID as it was. */
-	if (rc == MYLDAP_OK)
+	if (rc == MYLDAP_OK && !c->as_read)
 		remember(m, c);
 done:
 	/* The values may hold a password hash. */

@@ -182,6 +182,8 @@ struct member_change {
 	int err;            /* too many changes or a value too long */
 	int passwd;         /* an attribute that passwd shows is changed */
 	const char *new_login;  /* the login ID set, in vals, or NULL */
+	int as_read;        /* leave the entry in memory as it was read: the
+			     * caller tells the old values after the change */
 };
 
 void member_change_init(struct member_change *c);
@@ -206,8 +208,9 @@ void member_add(struct member_change *c, enum member_attr a, const char *value);
  * Send the changes as one modify (none: nothing is sent).  A myldap_rc:
  * MYLDAP_CHANGED means nothing was changed because the entry changed
  * since it was read.  On success *m shows the entry as written (when m
- * owns its entry: member_load, member_load_dn, member_find), so that a
- * later change of the same request builds on what this one wrote.  On success kenpod's passwd cache forgets the member
+ * owns its entry: member_load, member_load_dn, member_find, and the
+ * change is not as_read), so that a later change of the same request
+ * builds on what this one wrote.  On success kenpod's passwd cache forgets the member
  * when the change touched what passwd shows (uid, uidNumber, state,
  * disabled, nickname, member number): keys, failures and login times, the
  * changes of every login, leave the cache and the member list alone.
