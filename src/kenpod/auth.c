@@ -169,34 +169,43 @@ log_outcome(int result, const char *detail)
 		"%s%s (ldap: %u searches, %u modifies)", name, detail, n.searches, n.modifies);
 }
 
-/* Who asked, for the audit lines: the member through PAM or a portal, or
- * root as the administrator. */
+#define AUDIT_TEXT_MAX 256
+
+/* A string of the request as a C string for an audit line, cut to fit
+ * (log_audit escapes and bounds it again). */
 static const char *
-caller_kind(const struct request *rq, int admin)
+audit_text(struct str s, char out[AUDIT_TEXT_MAX])
 {
-	if (admin)
-		return "admin";
-	return rq->peer_uid == 0 ? "root" : "uid";
+	size_t n = s.len < AUDIT_TEXT_MAX - 1 ? s.len : AUDIT_TEXT_MAX - 1;
+
+	if (n > 0)
+		memcpy(out, s.p, n);
+	out[n] = '\0';
+	return out;
 }
 
 /*
- * A structured line for the audit trail: event=, the member's DN (or the
- * login ID given, for one that names nobody), the calling process's uid,
- * the source and the service.  Logins, their failures, locks and password
- * changes; never a secret.
+ * An audit line (log.h) of a login, a failed one, a lock or a password
+ * change: the member's DN ("" for a login ID that names nobody), the
+ * login ID given, the calling process (PAM's host process or the portal),
+ * the service and where the request came from (rhost), and one more pair
+ * that says what happened (result, reason, scope or by).  Never a secret.
  */
 static void
 audit(const struct request *rq, const char *event, const char *member, struct str login,
-      struct str service, struct str rhost, const char *detail)
+      struct str service, struct str rhost, const char *key, const char *value)
 {
-	char e1[LOG_ESCAPE_MAX], e2[LOG_ESCAPE_MAX], e3[LOG_ESCAPE_MAX];
+	char uid[24], pid[24], l[AUDIT_TEXT_MAX], s[AUDIT_TEXT_MAX], r[AUDIT_TEXT_MAX];
+	struct log_kv kv[7] = {
+		{ "member", member }, { "login", audit_text(login, l) },
+		{ "caller_uid", uid }, { "caller_pid", pid },
+		{ "service", audit_text(service, s) }, { "rhost", audit_text(rhost, r) },
+		{ key, value },
+	};
 
-	log_msg(LOG_NOTICE, "audit: event=%s member=%.200s login=%.100s caller=%s:%lu "
-		"service=%.40s source=%.60s%s%s", event, member != NULL ? member : "-",
-		log_escape(login.p, login.len, e1), caller_kind(rq, 0), (unsigned long)rq->peer_uid,
-		service.len > 0 ? log_escape(service.p, service.len, e2) : "-",
-		rhost.len > 0 ? log_escape(rhost.p, rhost.len, e3) : "-",
-		detail != NULL ? " " : "", detail != NULL ? detail : "");
+	(void)snprintf(uid, sizeof uid, "%lu", (unsigned long)rq->peer_uid);
+	(void)snprintf(pid, sizeof pid, "%ld", (long)rq->peer_pid);
+	log_audit(event, kv, 7);
 }
 
 /* ---- verification ---- */
@@ -550,8 +559,8 @@ answer_auth(struct login *L, struct kenpo_buf *out, const struct member *m, int 
 	kenpo_put_cstring(out, ticket);
 	kenpo_put_cstring(out, proof);
 	kenpo_put_cstring(out, (L->flags & KENPO_AUTHF_SESSION) ? L->previous : "");
-	audit(L->rq, "login", m->e->dn, L->login, L->service, L->rhost,
-	      must_change ? "result=ok must_change=yes" : "result=ok");
+	audit(L->rq, "login.complete", m->e->dn, L->login, L->service, L->rhost, "must_change",
+	      must_change ? "yes" : "no");
 	kenpo_wipe(ticket, sizeof(ticket));
 	kenpo_wipe(proof, sizeof(proof));
 	return KENPO_RES_OK;
@@ -610,11 +619,11 @@ static int
 answer_key_outcome(struct login *L, const struct member *m, struct kenpo_buf *out)
 {
 	if (L->key_locked)
-		audit(L->rq, "lock", m->e->dn, L->login, L->service, L->rhost,
-		      "scope=keys reason=key_failures_per_day");
+		audit(L->rq, "login.lock", m->e->dn, L->login, L->service, L->rhost, "scope",
+		      "keys");
 	if (L->outcome == KENPO_RES_OK)
 		return answer_auth(L, out, m, member_flag(m, MA_MUST_CHANGE, 0));
-	audit(L->rq, "login-failed", m->e->dn, L->login, L->service, L->rhost, "reason=key");
+	audit(L->rq, "login.failed", m->e->dn, L->login, L->service, L->rhost, "reason", "key");
 	if (L->outcome == KENPO_RES_KEY_WRONG)
 		return answer_secs(out, KENPO_RES_KEY_WRONG, m->soc->lang, (long)L->tries_left);
 	return answer(out, KENPO_RES_KEY_VOID, m->soc->lang);
@@ -677,11 +686,11 @@ static void
 audit_locks(const struct login *L, const char *member)
 {
 	if (L->a.locks & ATTEMPT_LOCK_OWN)
-		audit(L->rq, "lock", member, L->login, L->service, L->rhost,
-		      "scope=source reason=lockout_failures");
+		audit(L->rq, "login.lock", member, L->login, L->service, L->rhost, "scope",
+		      "source");
 	if (L->a.locks & ATTEMPT_LOCK_POOL)
-		audit(L->rq, "lock", member, L->login, L->service, L->rhost,
-		      "scope=unfamiliar reason=lockout_unfamiliar_failures");
+		audit(L->rq, "login.lock", member, L->login, L->service, L->rhost, "scope",
+		      "unfamiliar");
 }
 
 /* Refuse before any verification, or count the attempt: OK, or the
@@ -715,7 +724,7 @@ unknown_login(struct login *L, struct kenpo_buf *out)
 		return rc;
 	for (i = 0; i < n; i++)
 		fake_verify(L->pw);
-	audit(L->rq, "login-failed", NULL, L->login, L->service, L->rhost, "reason=unknown");
+	audit(L->rq, "login.failed", NULL, L->login, L->service, L->rhost, "reason", "unknown");
 	return answer(out, KENPO_RES_AUTH_ERR, default_lang());
 }
 
@@ -932,13 +941,14 @@ known_login(struct login *L, struct kenpo_buf *out)
 		return rc;
 	verify_answer(L, m);
 	if (L->v == V_TEMP_EXPIRED) {
-		audit(L->rq, "login-failed", m->e->dn, L->login, L->service, L->rhost,
-		      "reason=temporary-password-expired");
+		audit(L->rq, "login.failed", m->e->dn, L->login, L->service, L->rhost, "reason",
+		      "temporary-password-expired");
 		return answer(out, KENPO_RES_TEMP_EXPIRED, m->soc->lang);
 	}
 	if (L->v != V_WRONG)
 		return password_right(L, m, out);
-	audit(L->rq, "login-failed", m->e->dn, L->login, L->service, L->rhost, "reason=password");
+	audit(L->rq, "login.failed", m->e->dn, L->login, L->service, L->rhost, "reason",
+	      "password");
 	return answer(out, KENPO_RES_AUTH_ERR, default_lang());
 }
 
@@ -1362,8 +1372,8 @@ check_current(struct login *L, struct kenpo_buf *out)
 		return rc;
 	L->v = verify_one(m, L->pw, L->now);
 	if (L->v == V_WRONG) {
-		audit(L->rq, "login-failed", m->e->dn, L->login, L->service, L->rhost,
-		      "reason=current-password");
+		audit(L->rq, "login.failed", m->e->dn, L->login, L->service, L->rhost, "reason",
+		      "current-password");
 		return answer(out, KENPO_RES_AUTH_ERR, default_lang());
 	}
 	return KENPO_RES_OK;
@@ -1495,9 +1505,8 @@ change_password(struct pwchange *p, struct kenpo_buf *out)
 		return answer(out, p->admin ? rc : KENPO_RES_AUTH_ERR, default_lang());
 	if (rc != KENPO_RES_OK)
 		return answer_failed(out, rc);
-	audit(p->L.rq, "password-changed", m->e->dn, p->L.login, p->L.service, p->L.rhost,
-	      p->admin ? "by=admin" : p->L.v == V_TEMP ? "by=member with=temporary-password" :
-	      "by=member");
+	audit(p->L.rq, "password.change", m->e->dn, p->L.login, p->L.service, p->L.rhost, "by",
+	      p->admin ? "admin" : p->L.v == V_TEMP ? "temporary-password" : "member");
 	notify_change(m, p->L.now);
 	return KENPO_RES_OK;
 }
