@@ -241,7 +241,8 @@ def test_a_member_gets_in_while_another_source_hammers(sb, hashes):
         with client(sb) as c:
             assert c.account(m["login"], MEMBER_HOST)["name"] == "OK"
             assert c.account(m["login"], ATTACKER)["name"] == "LOCKED"
-        assert "audit: event=lock" in log_text(sb)
+        assert re.search(r'audit v=1 event=login\.lock .*login="%s" .* scope="source"$'
+                         % re.escape(m["login"]), log_text(sb), re.M)
 
 
 def test_parallel_attempts_are_counted_before_verifying(sb, hashes):
@@ -312,6 +313,27 @@ def test_pam_rhost_counts_by_source(sb, hashes, tmp_path, module_path, pam_env, 
         assert out.texts("ERROR")[0].startswith("This account is locked")
         # From elsewhere, with the key, the member gets in.
         assert full_login(sb, m, rhost="203.0.113.77")["name"] == "OK"
+
+
+def test_logins_leave_audit_lines(sb, hashes):
+    """Logins and their failures in the one audit format of kenpod(8): the
+    member (empty for a login ID that names nobody), the source, the reason."""
+    m = new_member(sb, hashes)
+    ghost = unique("Ghost.")
+    with client(sb) as c:
+        assert c.auth_password(m["login"], WRONG, rhost=ATTACKER)["name"] == "AUTH_ERR"
+        assert c.auth_password(ghost, WRONG, rhost=ATTACKER)["name"] == "AUTH_ERR"
+    assert full_login(sb, m)["name"] == "OK"
+    text = log_text(sb)
+    head = r'audit v=1 event=%s at=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z member="%s" ' \
+           r'login="%s" caller_uid="\d+" caller_pid="\d+" service="kenpo-test" rhost="%s" '
+    for event, dn, login, rhost, more in (
+            ("login\\.failed", m["dn"], m["login"], ATTACKER, 'reason="password"'),
+            ("login\\.failed", "", ghost, ATTACKER, 'reason="unknown"'),
+            ("login\\.complete", m["dn"], m["login"], MEMBER_HOST, 'must_change="no"')):
+        pattern = head % (event, re.escape(dn), re.escape(login), re.escape(rhost)) + more + "$"
+        assert re.search(pattern, text, re.M), pattern
+    assert PASSWORD not in text and WRONG not in text
 
 
 # ---- nothing to enumerate --------------------------------------------------------
@@ -521,7 +543,7 @@ def test_kenpo_password_change_needs_a_completed_login(sb, hashes, tool):
     rc, a = tool("password", "change", m["login"],
                  input="%s\n%s\n%s\n%s\n" % (proof, NEW_PASSWORD, PASSWORD, PASSWORD))
     assert (rc, a["error"]) == (5, "login-required"), a
-    assert "event=password-changed" in log_text(sb)
+    assert "audit v=1 event=password.change " in log_text(sb)
 
 
 def test_pam_chauthtok_needs_the_key(sb, hashes, tmp_path, module_path, pam_env, driver):
