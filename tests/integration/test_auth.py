@@ -539,33 +539,58 @@ def test_administrators_ppolicy_lock_is_honoured(sb, hashes):
         assert (r["name"], r["seconds"]) == ("LOCKED", 0)
 
 
+def _alike(name, measure, rounds=3):
+    """measure() -> (known times, unknown times) of one round of tries made
+    alternately.  Their medians must lie within 20 %; when they do not, a
+    loaded machine may be the cause, so another round of fresh tries is
+    made, up to `rounds`.  A real difference fails every round."""
+    for _ in range(rounds):
+        known, unknown = measure()
+        k, u = statistics.median(known), statistics.median(unknown)
+        print("\n%s: median known %.1f ms, unknown %.1f ms (%d each)"
+              % (name, k * 1e3, u * 1e3, len(known)))
+        if abs(k - u) <= 0.2 * max(k, u):
+            return k, u
+    pytest.fail("%s: median known %.1f ms, unknown %.1f ms" % (name, k * 1e3, u * 1e3))
+
+
 def test_unknown_login_and_wrong_password_look_the_same(sb, hashes):
-    members = [new_member(sb, hashes) for _ in range(5)]
-    unknown = ["Ghost.%s" % os.urandom(3).hex() for _ in range(5)]
-    times = {"known": [], "unknown": []}
-    answers = {"known": set(), "unknown": set()}
+    """A wrong password for a member and any password for a login ID that
+    names nobody: the same answer, and the same time (medians of 15 tries
+    each, made alternately, within 20 %: both count the failure in the
+    directory and verify one hash)."""
+    answers = set()
+
+    def measure():
+        members = [new_member(sb, hashes) for _ in range(15)]
+        ghosts = ["Ghost.%s" % os.urandom(3).hex() for _ in range(15)]
+        times = ([], [])
+        with client(sb) as c:
+            for i, (m, ghost) in enumerate(zip(members, ghosts)):
+                # Either goes first by turns, so that neither is always
+                # the one that finds the directory's caches warm.
+                pair = ((0, m["login"]), (1, ghost))
+                for kind, login in pair if i % 2 == 0 else pair[::-1]:
+                    t0 = time.monotonic()
+                    r = c.auth_password(login, "Wrong2024Pass")
+                    times[kind].append(time.monotonic() - t0)
+                    answers.add(tuple(sorted(r.items())))
+        return times
+
+    _alike("wrong password", measure)
+    assert len(answers) == 1, answers
+    # Delays come for unknown login IDs as for members.  Each is asked
+    # right after its own third failure: the delay is one second, which
+    # the other's failures may outlast on a busy machine.
+    ghost, m = "Ghost.%s" % os.urandom(3).hex(), new_member(sb, hashes)
+    delayed = []
     with client(sb) as c:
-        for m, ghost in zip(members, unknown):
-            for kind, login in (("known", m["login"]), ("unknown", ghost)):
-                t0 = time.monotonic()
-                r = c.auth_password(login, "Wrong2024Pass")
-                times[kind].append(time.monotonic() - t0)
-                answers[kind].add(tuple(sorted(r.items())))
-        assert answers["known"] == answers["unknown"]
-        assert len(answers["known"]) == 1
-        k, u = statistics.median(times["known"]), statistics.median(times["unknown"])
-        assert abs(k - u) < 0.35 * max(k, u), (k, u)
-        # Delays come for unknown login IDs as for members.  Each is asked
-        # right after its own third failure: the delay is one second, which
-        # the other's failures may outlast on a busy machine.
-        ghost, m = unknown[0], members[0]
-        delayed = []
         for login in (ghost, m["login"]):
-            for _ in range(2):
+            for _ in range(3):
                 assert c.auth_password(login, "Wrong2024Pass")["name"] == "AUTH_ERR"
             delayed.append(c.auth_password(login, PASSWORD))
-        assert delayed[0] == delayed[1]
-        assert delayed[0]["name"] == "DELAY"
+    assert delayed[0] == delayed[1]
+    assert delayed[0]["name"] == "DELAY"
 
 
 # ---- account states ---------------------------------------------------------------------

@@ -338,84 +338,107 @@ def test_logins_leave_audit_lines(sb, hashes):
 
 # ---- nothing to enumerate --------------------------------------------------------
 
-def _median_ratio(known, unknown):
-    k, u = statistics.median(known), statistics.median(unknown)
-    return k, u, abs(k - u) / max(k, u)
+def _alike(name, measure, rounds=2):
+    """measure() -> (known times, unknown times) of one round of 50 tries
+    each, made alternately.  Their medians must lie within 20 %; when they
+    do not, a loaded machine may be the cause, so another round of fresh
+    tries is made, up to `rounds`.  A real difference fails every round."""
+    for _ in range(rounds):
+        known, unknown = measure()
+        k, u = statistics.median(known), statistics.median(unknown)
+        ratio = abs(k - u) / max(k, u)
+        print("\n%s, median of %d: known %.1f ms, unknown %.1f ms (%.0f %%)"
+              % (name, len(known), k * 1e3, u * 1e3, ratio * 100))
+        if ratio <= 0.2:
+            return k, u
+    pytest.fail("%s: median known %.1f ms, unknown %.1f ms" % (name, k * 1e3, u * 1e3))
+
+
+def _alternate(members, ghosts):
+    """(kind, member or login ID) pairs, known and unknown by turns, either
+    first every other time."""
+    for i, (m, ghost) in enumerate(zip(members, ghosts)):
+        pair = ((0, m), (1, ghost))
+        yield from pair if i % 2 == 0 else pair[::-1]
 
 
 def test_known_and_unknown_alike_at_kenpo_login(sb, hashes, tool):
     """50 known and 50 unknown login IDs, one wrong password each through
     `kenpo login`: the same answer and exit, the same directory work, and
     medians within 20 %."""
-    members = [new_member(sb, hashes) for _ in range(50)]
-    ghosts = [unique("Ghost.") for _ in range(50)]
-    times = {"known": [], "unknown": []}
-    answers = {"known": set(), "unknown": set()}
-    for m, ghost in zip(members, ghosts):
-        for kind, login in (("known", m["login"]), ("unknown", ghost)):
+    answers = set()
+    seen = ([], [])
+
+    def measure():
+        members = [new_member(sb, hashes)["login"] for _ in range(50)]
+        ghosts = [unique("Ghost.") for _ in range(50)]
+        times = ([], [])
+        for kind, login in _alternate(members, ghosts):
             t0 = time.monotonic()
             rc, a = tool("login", "--rhost", ATTACKER, login, input=WRONG + "\n")
             times[kind].append(time.monotonic() - t0)
-            answers[kind].add((rc, json.dumps(a, sort_keys=True)))
-    assert answers["known"] == answers["unknown"] and len(answers["known"]) == 1
-    k, u, ratio = _median_ratio(times["known"], times["unknown"])
-    print("\nkenpo login, wrong password, median of 50: known %.1f ms, unknown %.1f ms "
-          "(%.0f %%)" % (k * 1e3, u * 1e3, ratio * 100))
-    assert ratio <= 0.2, (k, u)
+            answers.add((rc, json.dumps(a, sort_keys=True)))
+            seen[kind].append(login)
+        return times
+
+    _alike("kenpo login, wrong password", measure)
+    assert len(answers) == 1, answers
     # The same work for the directory: one search and one write each.
     costs = re.findall(r"auth password login=(\S+) .*: refused \(ldap: (\d+) searches, "
                        r"(\d+) modifies\)", log_text(sb))
     by_login = {login: (s, w) for login, s, w in costs}
-    assert {by_login[m["login"]] for m in members} == {("1", "1")}
-    assert {by_login[g] for g in ghosts} == {("1", "1")}
+    assert {by_login[login] for login in seen[0]} == {("1", "1")}
+    assert {by_login[login] for login in seen[1]} == {("1", "1")}
 
 
 def test_known_and_unknown_alike_at_pam(sb, hashes, tmp_path, module_path, pam_env):
     d = service_dir(tmp_path, module_path, sb.kenpod_socket)
-    members = [new_member(sb, hashes) for _ in range(50)]
-    ghosts = [unique("Ghost.") for _ in range(50)]
-    jobs = []
-    for m, ghost in zip(members, ghosts):
-        for login in (m["login"], ghost):
-            jobs.append((login, [(AUTHENTICATE, PAM_AUTH_ERR, 0)], [WRONG]))
-    res = pamtest(pam_env, d, jobs)
-    for r in res:
-        assert expect_ok(r)["errors"] == ["ログインIDまたはパスワードが正しくありません。"]
-    k, u, ratio = _median_ratio([r["secs"] for r in res[0::2]], [r["secs"] for r in res[1::2]])
-    print("\nPAM, wrong password, median of 50: known %.1f ms, unknown %.1f ms (%.0f %%)"
-          % (k * 1e3, u * 1e3, ratio * 100))
-    assert ratio <= 0.2, (k, u)
+
+    def measure():
+        members = [new_member(sb, hashes)["login"] for _ in range(50)]
+        ghosts = [unique("Ghost.") for _ in range(50)]
+        order = list(_alternate(members, ghosts))
+        res = pamtest(pam_env, d, [(login, [(AUTHENTICATE, PAM_AUTH_ERR, 0)], [WRONG])
+                                   for _, login in order])
+        times = ([], [])
+        for (kind, _), r in zip(order, res):
+            assert expect_ok(r)["errors"] == ["ログインIDまたはパスワードが正しくありません。"]
+            times[kind].append(r["secs"])
+        return times
+
+    _alike("PAM, wrong password", measure)
 
 
 def test_known_and_unknown_alike_across_two_hosts(sb, hashes):
     """Failures on host A hold on host B for unknown login IDs as for
     members (their state is in the directory), and B's times agree."""
     sock_b = sb.start_extra_kenpod("b")
-    try:
-        members = [new_member(sb, hashes) for _ in range(50)]
+
+    def ask(sock, login, password):
+        with client(sb, sock) as c:          # a connection each, as clients do
+            return c.auth_password(login, password, rhost=ATTACKER)
+
+    def measure():
+        members = [new_member(sb, hashes)["login"] for _ in range(50)]
         ghosts = [unique("Ghost.") for _ in range(50)]
-        times = {"known": [], "unknown": []}
-
-        def ask(sock, login, password):
-            with client(sb, sock) as c:          # a connection each, as clients do
-                return c.auth_password(login, password, rhost=ATTACKER)
-
-        for m, ghost in zip(members, ghosts):
-            for kind, login in (("known", m["login"]), ("unknown", ghost)):
-                assert ask(sb.kenpod_socket, login, WRONG)["name"] == "AUTH_ERR"
-                t0 = time.monotonic()
-                assert ask(sock_b, login, WRONG)["name"] == "AUTH_ERR"
-                times[kind].append(time.monotonic() - t0)
-        # The third failure, on A: B delays both alike.
-        delayed = []
-        for login in (members[0]["login"], ghosts[0]):
+        times = ([], [])
+        for kind, login in _alternate(members, ghosts):
             assert ask(sb.kenpod_socket, login, WRONG)["name"] == "AUTH_ERR"
+            t0 = time.monotonic()
+            assert ask(sock_b, login, WRONG)["name"] == "AUTH_ERR"
+            times[kind].append(time.monotonic() - t0)
+        return times
+
+    try:
+        _alike("two hosts, second failure on B", measure)
+        # Three failures on A: B delays both alike.
+        member, ghost = new_member(sb, hashes)["login"], unique("Ghost.")
+        delayed = []
+        for login in (member, ghost):
+            for _ in range(3):
+                assert ask(sb.kenpod_socket, login, WRONG)["name"] == "AUTH_ERR"
             delayed.append(ask(sock_b, login, PASSWORD))
         assert delayed[0] == delayed[1] and delayed[0]["name"] == "DELAY", delayed
-        k, u, ratio = _median_ratio(times["known"], times["unknown"])
-        print("\ntwo hosts, second failure on B, median of 50: known %.1f ms, unknown "
-              "%.1f ms (%.0f %%)" % (k * 1e3, u * 1e3, ratio * 100))
-        assert ratio <= 0.2, (k, u)
         # Where the unknown ID's state is: a failure entry, no member.
         assert sb.count_entries("ou=rates," + ks.SOCIETY_BASE,
                                 "(objectClass=kenpoLoginFailures)") >= 50

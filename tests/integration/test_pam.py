@@ -584,21 +584,32 @@ def test_disabled_and_unregistered(sb, hashes, tmp_path, module_path, pam_env):
 
 def test_unknown_user_and_wrong_password_look_the_same(sb, hashes, tmp_path, module_path,
                                                        pam_env):
-    """Same code, same messages, and the same time (medians within 20 %)."""
+    """Same code, same messages, and the same time: medians of 15 tries
+    each, made alternately, within 20 %.  A loaded machine may put them
+    further apart, so a round that does gets fresh tries, up to three
+    rounds; a real difference fails every round."""
     d = service_dir(tmp_path, module_path, sb.kenpod_socket)
-    members = [new_member(sb, hashes) for _ in range(7)]
-    ghosts = ["Ghost.%s" % os.urandom(3).hex() for _ in range(7)]
-    jobs = []
-    for m, ghost in zip(members, ghosts):
-        for login in (m["login"], ghost):
-            jobs.append((login, [(AUTHENTICATE, PAM_AUTH_ERR, 0)], ["Wrong2024Pass"]))
-    res = pamtest(pam_env, d, jobs)
-    known, unknown = res[0::2], res[1::2]
-    for r in res:
-        assert expect_ok(r)["errors"] == [JA_WRONG] and r["info"] == []
-    k = statistics.median(r["secs"] for r in known)
-    u = statistics.median(r["secs"] for r in unknown)
-    assert abs(k - u) <= 0.2 * max(k, u), (k, u)
+    for _ in range(3):
+        members = [new_member(sb, hashes) for _ in range(15)]
+        ghosts = ["Ghost.%s" % os.urandom(3).hex() for _ in range(15)]
+        jobs, kinds = [], []
+        for i, (m, ghost) in enumerate(zip(members, ghosts)):
+            # Either goes first by turns.
+            pair = (("known", m["login"]), ("unknown", ghost))
+            for kind, login in pair if i % 2 == 0 else pair[::-1]:
+                jobs.append((login, [(AUTHENTICATE, PAM_AUTH_ERR, 0)], ["Wrong2024Pass"]))
+                kinds.append(kind)
+        res = pamtest(pam_env, d, jobs)
+        for r in res:
+            assert expect_ok(r)["errors"] == [JA_WRONG] and r["info"] == []
+        k = statistics.median(r["secs"] for r, kind in zip(res, kinds) if kind == "known")
+        u = statistics.median(r["secs"] for r, kind in zip(res, kinds) if kind == "unknown")
+        print("\nPAM, wrong password: median known %.1f ms, unknown %.1f ms (15 each)"
+              % (k * 1e3, u * 1e3))
+        if abs(k - u) <= 0.2 * max(k, u):
+            return
+    pytest.fail("PAM, wrong password: median known %.1f ms, unknown %.1f ms"
+                % (k * 1e3, u * 1e3))
 
 
 # ---- kenpod and the relay away -----------------------------------------------------------
