@@ -664,7 +664,8 @@ def _kenpod_as_nobody(sb, builddir):
     sock = os.path.join(top, "kenpod.sock")
     saved = dict(sb.kenpod_settings)
     sb.kenpod_settings.update(user="nobody", secret_file=os.path.join(top, "secret"),
-                              bind_password_file=os.path.join(top, "bind.pw"), socket=sock)
+                              bind_password_file=os.path.join(top, "bind.pw"), socket=sock,
+                              passwd_map=os.path.join(top, "passwd.mc"))
     try:
         text = sb.kenpod_config_text()
     finally:
