@@ -515,7 +515,7 @@ def test_expired_temporary_passwords(sb, hashes, tool, tmp_path, module_path, pa
         m = new_member(sb, hashes)
         assert tool("reset", "request", m["mail"])[0] == 0
         mail = wait_mails(sb, m["mail"], 1)[0]
-        temp = re.search(r"仮パスワード：([A-Za-z0-9]{8})", mail.kenpo_body).group(1)
+        temp = re.search(r"仮パスワード : ([A-Za-z0-9]{8})", mail.kenpo_body).group(1)
         time.sleep(2.2)
         rc, a = tool("login", m["login"], input=temp + "\n")
         assert (rc, a["error"]) == (1, "temp-expired"), a
