@@ -269,7 +269,9 @@ test_stored_source_values(void **state)
 	assert_string_equal(out, SRC_A ":4:1711963800000:1711965600000");
 	assert_int_equal(lockout_source_parse(out, id, &back), 0);
 	assert_string_equal(id, SRC_A);
-	assert_memory_equal(&fs, &back, sizeof fs);
+	/* Field by field: the padding after failures is not part of the state. */
+	assert_int_equal(back.failures, fs.failures);
+	assert_true(back.last == fs.last && back.locked_until == fs.locked_until);
 	assert_int_equal(lockout_source_format(SRC_A, &fs, out, 20), -1);
 	assert_int_equal(lockout_familiar_format(SRC_B, T0, out, sizeof out), 0);
 	assert_string_equal(out, SRC_B ":1711963800000");
