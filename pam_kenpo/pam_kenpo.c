@@ -107,6 +107,7 @@
 #define DATA_PENDING "pam_kenpo_pending_key"
 #define DATA_TEMP_AUTHTOK "pam_kenpo_temporary_password"
 #define DATA_CHAUTHTOK "pam_kenpo_chauthtok"
+#define DATA_PROOF "pam_kenpo_login_proof"
 
 /* Option bits. */
 #define OPT_DEBUG 0x01
@@ -401,6 +402,17 @@ say_locked(struct ctx *c, int32_t result, int32_t seconds)
 						     "your health insurance society.")));
 }
 
+/* KEY_LIMIT: key_mails_per_hour keys were mailed; the time until the next. */
+static void
+say_key_limit(struct ctx *c, int32_t seconds)
+{
+	char d[64];
+
+	format_duration(c, seconds, d, sizeof(d));
+	say(c, PAM_ERROR_MSG, tr(c, N_("Too many one-time keys were sent in the last hour. "
+				       "A new key can be sent in %s.")), d);
+}
+
 /* Every rule the new password breaks, in one message. */
 static void
 say_policy(struct ctx *c, unsigned mask)
@@ -450,6 +462,9 @@ static const struct outcome auth_outcomes[] = {
 	     "times. Please log in again to receive a new key.") },
 	{ KENPO_RES_KEY_EXPIRED, PAM_AUTH_ERR,
 	  N_("The one-time key has expired. Please log in again to receive a new key.") },
+	{ KENPO_RES_TEMP_EXPIRED, PAM_AUTH_ERR,
+	  N_("The temporary password has expired. Please request a new one from the "
+	     "password reissue page of the member portal.") },
 };
 
 static const struct outcome account_outcomes[] = {
@@ -488,6 +503,10 @@ auth_failed(struct ctx *c, const struct kenpo_answer *a)
 	 * (pam_faillock authfail) would not see these. */
 	if (a->result == KENPO_RES_LOCKED || a->result == KENPO_RES_DELAY) {
 		say_locked(c, a->result, a->seconds);
+		return PAM_AUTH_ERR;
+	}
+	if (a->result == KENPO_RES_KEY_LIMIT) {
+		say_key_limit(c, a->seconds);
 		return PAM_AUTH_ERR;
 	}
 	o = find_outcome(auth_outcomes, sizeof(auth_outcomes) / sizeof(auth_outcomes[0]),
@@ -767,6 +786,38 @@ offer_ticket(struct ctx *c, const struct kenpo_answer *a)
 	explicit_bzero(var, sizeof(var));
 }
 
+/*
+ * The proof of the completed login is kept in the handle for a password
+ * change in the same transaction (the forced change after a login, or
+ * `passwd` after auth): kenpod asks for it where the society requires the
+ * key.  It never leaves the process.
+ */
+static void
+keep_proof(struct ctx *c, const struct kenpo_answer *a)
+{
+	char *copy;
+
+	if (a->proof[0] == '\0')
+		return;
+	copy = strdup(a->proof);
+	if (copy == NULL || pam_set_data(c->pamh, DATA_PROOF, copy, temp_cleanup) != PAM_SUCCESS) {
+		pam_syslog(c->pamh, LOG_WARNING, "could not keep the proof of the login");
+		if (copy != NULL)
+			temp_cleanup(c->pamh, copy, 0);
+	}
+}
+
+/* The proof kept by keep_proof, or "". */
+static const char *
+kept_proof(const struct ctx *c)
+{
+	const void *v = NULL;
+
+	if (pam_get_data(c->pamh, DATA_PROOF, &v) != PAM_SUCCESS || v == NULL)
+		return "";
+	return v;
+}
+
 static int
 succeeded(struct ctx *c, int32_t authr_flags, const char *password)
 {
@@ -886,16 +937,24 @@ try_key(struct ctx *c, struct pending *p, const char *key, int *wrong, int32_t *
 		return ++*wrong >= c->o.key_prompts ? PAM_AUTH_ERR : KEEP_ASKING;
 	}
 	if (kenpo_client_auth_key(&kc, p->login, p->txn, key,
-				  opt(c, OPT_TICKET) ? KENPO_AUTHF_TICKET : 0, &a) != 0)
+				  opt(c, OPT_TICKET) ? KENPO_AUTHF_TICKET : 0,
+				  item_string(c, PAM_SERVICE), item_string(c, PAM_RHOST), &a) != 0)
 		return unreachable(c, "AUTH_KEY", errno);
 	learn_lang(c, &a);
 	debug_answer(c, "AUTH_KEY", &a);
 	if (a.result == KENPO_RES_OK) {
 		*authr_flags = a.flags;
 		offer_ticket(c, &a);
+		keep_proof(c, &a);
 		rc = PAM_SUCCESS;
 	} else if (a.result == KENPO_RES_KEY_WRONG) {
 		rc = wrong_key(c, a.tries, wrong);
+	} else if (a.result == KENPO_RES_KEY_EXPIRED) {
+		/* The login goes on: an empty answer mails a new key. */
+		say_always(c, PAM_ERROR_MSG, "%s",
+			   tr(c, N_("The one-time key has expired. To have a new key sent, "
+				    "enter nothing.")));
+		rc = ++*wrong >= c->o.key_prompts ? PAM_AUTH_ERR : KEEP_ASKING;
 	} else {
 		rc = auth_failed(c, &a);
 	}
@@ -1027,6 +1086,7 @@ authenticate(struct ctx *c)
 		rc = not_this_member(c, &kc, &a);
 	else if (a.result == KENPO_RES_OK) {
 		offer_ticket(c, &a);
+		keep_proof(c, &a);
 		rc = succeeded(c, a.flags, password);
 	} else if (a.result == KENPO_RES_KEY_SENT || a.result == KENPO_RES_KEY_PENDING)
 		rc = key_needed(c, &a, password);
@@ -1056,7 +1116,7 @@ account(struct ctx *c)
 	 * A `required` line then fails closed (a locked member cannot slip
 	 * through); profiles add authinfo_unavail=ignore so local users still
 	 * get in.  No message: the user may not be a member at all. */
-	if (kenpo_client_account(&kc, c->user, &a) != 0) {
+	if (kenpo_client_account(&kc, c->user, item_string(c, PAM_RHOST), &a) != 0) {
 		pam_syslog(c->pamh, LOG_ERR, "ACCOUNT for %.100s: kenpod at %.200s: %m",
 			   c->user, c->o.socket);
 		return PAM_AUTHINFO_UNAVAIL;
@@ -1237,6 +1297,12 @@ new_password(struct ctx *c, const char **out, char **typed)
 
 static const struct outcome change_outcomes[] = {
 	{ KENPO_RES_AUTH_ERR, PAM_AUTH_ERR, N_("The current password is not correct.") },
+	{ KENPO_RES_LOGIN_REQUIRED, PAM_PERM_DENIED,
+	  N_("To change the password, please first log in with your password and the "
+	     "one-time key.") },
+	{ KENPO_RES_TEMP_EXPIRED, PAM_PERM_DENIED,
+	  N_("The temporary password has expired. Please request a new one from the "
+	     "password reissue page of the member portal.") },
 	{ KENPO_RES_NOTFOUND, PAM_USER_UNKNOWN, NULL },
 	{ KENPO_RES_DENIED, PAM_PERM_DENIED, NULL },
 	{ KENPO_RES_DISABLED, PAM_PERM_DENIED,
@@ -1315,6 +1381,50 @@ nothing_to_change(const struct ctx *c, int32_t account_result)
 }
 
 /*
+ * A change with the current password needs a completed login where the
+ * society requires the key.  A handle that authenticated has its proof
+ * (keep_proof); else the login is made here, with the key asked for as in
+ * auth (in this conversation, whatever the web modes say), so that `passwd`
+ * works for a member as pam_unix's does with a second factor.
+ */
+static int
+login_for_change(struct ctx *c, const char *old)
+{
+	struct kenpo_client kc = client(c, AUTH_TIMEOUT_MS);
+	struct kenpo_answer a = { .result = KENPO_RES_AUTH_ERR };
+	struct pending *p = NULL;
+	int32_t authr_flags = 0;
+	int rc;
+
+	if (kept_proof(c)[0] != '\0' || temporary_password(c) != NULL)
+		return PAM_SUCCESS;
+	if (kenpo_client_auth_password(&kc, c->user, old, 0, item_string(c, PAM_SERVICE),
+				       item_string(c, PAM_RHOST), &a) != 0)
+		return unreachable(c, "AUTH_PASSWORD", errno);
+	learn_lang(c, &a);
+	debug_answer(c, "AUTH_PASSWORD", &a);
+	if ((a.result == KENPO_RES_OK || a.result == KENPO_RES_KEY_SENT ||
+	     a.result == KENPO_RES_KEY_PENDING) && !is_this_member(c, &a)) {
+		rc = not_this_member(c, &kc, &a);
+	} else if (a.result == KENPO_RES_OK) {
+		keep_proof(c, &a);
+		rc = PAM_SUCCESS;
+	} else if (a.result == KENPO_RES_KEY_SENT || a.result == KENPO_RES_KEY_PENDING) {
+		rc = pending_register(c, &a, &p);
+		if (rc == PAM_SUCCESS)
+			rc = key_dialog(c, p, &a, &authr_flags);
+		if (rc == PAM_SUCCESS)
+			p->active = 0;
+		else if (p != NULL)
+			abort_pending(c->pamh, p);
+	} else {
+		rc = auth_failed(c, &a);
+	}
+	kenpo_answer_wipe(&a);
+	return rc;
+}
+
+/*
  * PAM_PRELIM_CHECK: is kenpod there and is this a member?  Then the old
  * password is asked for here, as pam_unix does, so that the modules after
  * this one find it.
@@ -1327,7 +1437,7 @@ prelim_check(struct ctx *c)
 	const char *old;
 	int rc;
 
-	if (kenpo_client_account(&kc, c->user, &a) != 0) {
+	if (kenpo_client_account(&kc, c->user, item_string(c, PAM_RHOST), &a) != 0) {
 		(void)unreachable(c, "ACCOUNT", errno);
 		return PAM_TRY_AGAIN;
 	}
@@ -1339,7 +1449,9 @@ prelim_check(struct ctx *c)
 		return PAM_USER_UNKNOWN;
 	if (nothing_to_change(c, a.result) || is_admin(c))
 		return PAM_SUCCESS;
-	return old_password(c, 1, &old);
+	if ((rc = old_password(c, 1, &old)) != PAM_SUCCESS)
+		return rc;
+	return login_for_change(c, old);
 }
 
 static int
@@ -1368,7 +1480,8 @@ update_password(struct ctx *c)
 	if ((rc = new_password(c, &newpw, &typed)) != PAM_SUCCESS)
 		goto done;
 	if (kenpo_client_password_change(&kc, c->user, old, newpw,
-					 is_admin(c) ? KENPO_PWCF_ADMIN : 0, &a) != 0) {
+					 is_admin(c) ? KENPO_PWCF_ADMIN : 0, kept_proof(c),
+					 item_string(c, PAM_RHOST), &a) != 0) {
 		rc = unreachable(c, "PASSWORD_CHANGE", errno);
 		goto done;
 	}

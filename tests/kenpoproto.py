@@ -24,7 +24,7 @@ HEADER = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "sr
                       "kenpo-proto.h")
 
 # Plain numbers of the header, checked against it by test_protocol.py.
-VERSION = 3
+VERSION = 4
 MAX_FRAME = 64 * 1024
 MAX_STRING = 4096
 PROFILE_PAIRS_MAX = 64
@@ -32,6 +32,7 @@ TOKEN_GUIDE, TOKEN_IDENTITY, TOKEN_RESET, TOKEN_REGISTRATION, TOKEN_TICKET = ran
 AUTHF_SPLIT = 0x1
 AUTHF_SINGLE = 0x2
 AUTHF_TICKET = 0x4
+AUTHF_SESSION = 0x8
 AUTHR_MUST_CHANGE = 0x1
 PWCF_ADMIN = 0x1
 PWC_SAME_AS_OLD = 1 << 24
@@ -282,8 +283,8 @@ class Client:
     def auth_password(self, login, password, flags=0, service="kenpo-test", rhost=""):
         return self.ask(AUTH_PASSWORD, login, password, flags, service, rhost)
 
-    def auth_key(self, login, txn, key, flags=0):
-        return self.ask(AUTH_KEY, login, txn, key, flags)
+    def auth_key(self, login, txn, key, flags=0, service="kenpo-test", rhost=""):
+        return self.ask(AUTH_KEY, login, txn, key, flags, service, rhost)
 
     def auth_resend(self, login, txn):
         return self.ask(AUTH_RESEND, login, txn)
@@ -291,14 +292,17 @@ class Client:
     def auth_abort(self, login, txn):
         return self.ask(AUTH_ABORT, login, txn)
 
-    def account(self, login):
-        return self.ask(ACCOUNT, login)
+    def account(self, login, rhost=""):
+        return self.ask(ACCOUNT, login, rhost)
 
     def session_open(self, login, service="kenpo-test", rhost=""):
         return self.ask(SESSION_OPEN, login, service, rhost)
 
-    def password_change(self, login, old, new, flags=0):
-        return self.ask(PASSWORD_CHANGE, login, old, new, flags)
+    def password_change(self, login, old, new, flags=0, proof="", rhost=""):
+        return self.ask(PASSWORD_CHANGE, login, old, new, flags, proof, rhost)
+
+    def login_history(self, login, proof=""):
+        return self.ask(LOGIN_HISTORY, login, proof)
 
 
 class FakeKenpod:

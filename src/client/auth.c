@@ -69,6 +69,7 @@ take_fields(const struct kenpo_reply *r, struct kenpo_answer *a)
 	    take_str(f, KENPO_HAS(masked), f->masked, a->masked, sizeof(a->masked)) != 0 ||
 	    take_str(f, KENPO_HAS(txn), f->txn, a->txn, sizeof(a->txn)) != 0 ||
 	    take_str(f, KENPO_HAS(ticket), f->ticket, a->ticket, sizeof(a->ticket)) != 0 ||
+	    take_str(f, KENPO_HAS(proof), f->proof, a->proof, sizeof(a->proof)) != 0 ||
 	    take_str(f, KENPO_HAS(previous), f->previous, a->text, sizeof(a->text)) != 0 ||
 	    take_str(f, KENPO_HAS(version), f->version, a->text, sizeof(a->text)) != 0)
 		return -1;
@@ -158,16 +159,19 @@ kenpo_client_auth_password(const struct kenpo_client *c, const char *login,
 
 int
 kenpo_client_auth_key(const struct kenpo_client *c, const char *login, const char *txn,
-		      const char *key, int32_t flags, struct kenpo_answer *a)
+		      const char *key, int32_t flags, const char *service, const char *rhost,
+		      struct kenpo_answer *a)
 {
-	struct kenpo_value v[4];
+	struct kenpo_value v[6];
 
 	if (bounded(login, KENPO_CLIENT_NAME_MAX, &v[0]) != 0 ||
 	    bounded(txn, KENPO_CLIENT_TXN_MAX, &v[1]) != 0 ||
 	    bounded(key, KENPO_CLIENT_SECRET_MAX, &v[2]) != 0)
 		return -1;
 	v[3] = kenpo_vint(flags);
-	return exchange(c, KENPO_ACTION_AUTH_KEY, v, 4, a);
+	v[4] = name(service);
+	v[5] = name(rhost);
+	return exchange(c, KENPO_ACTION_AUTH_KEY, v, 6, a);
 }
 
 int
@@ -201,13 +205,15 @@ kenpo_client_auth_abort(const struct kenpo_client *c, const char *login, const c
 }
 
 int
-kenpo_client_account(const struct kenpo_client *c, const char *login, struct kenpo_answer *a)
+kenpo_client_account(const struct kenpo_client *c, const char *login, const char *rhost,
+		     struct kenpo_answer *a)
 {
-	struct kenpo_value v[1];
+	struct kenpo_value v[2];
 
 	if (bounded(login, KENPO_CLIENT_NAME_MAX, &v[0]) != 0)
 		return -1;
-	return exchange(c, KENPO_ACTION_ACCOUNT, v, 1, a);
+	v[1] = name(rhost);
+	return exchange(c, KENPO_ACTION_ACCOUNT, v, 2, a);
 }
 
 int
@@ -226,16 +232,18 @@ kenpo_client_session_open(const struct kenpo_client *c, const char *login, const
 int
 kenpo_client_password_change(const struct kenpo_client *c, const char *login,
 			     const char *old_password, const char *new_password, int32_t flags,
-			     struct kenpo_answer *a)
+			     const char *proof, const char *rhost, struct kenpo_answer *a)
 {
-	struct kenpo_value v[4];
+	struct kenpo_value v[6];
 
 	if (bounded(login, KENPO_CLIENT_NAME_MAX, &v[0]) != 0 ||
 	    bounded(old_password, KENPO_CLIENT_SECRET_MAX, &v[1]) != 0 ||
-	    bounded(new_password, KENPO_CLIENT_SECRET_MAX, &v[2]) != 0)
+	    bounded(new_password, KENPO_CLIENT_SECRET_MAX, &v[2]) != 0 ||
+	    bounded(proof != NULL ? proof : "", KENPO_CLIENT_TXN_MAX, &v[4]) != 0)
 		return -1;
 	v[3] = kenpo_vint(flags);
-	return exchange(c, KENPO_ACTION_PASSWORD_CHANGE, v, 4, a);
+	v[5] = name(rhost);
+	return exchange(c, KENPO_ACTION_PASSWORD_CHANGE, v, 6, a);
 }
 
 int

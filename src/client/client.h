@@ -93,7 +93,8 @@ struct kenpo_answer {
 	uint32_t mask;                             /* POLICY: broken enum kenpo_rule bits */
 	char txn[KENPO_CLIENT_TXN_MAX + 1];        /* KEY: handle of the pending key */
 	char ticket[KENPO_CLIENT_TXN_MAX + 1];     /* AUTH: profile ticket, may be "" */
-	char text[64];     /* SESSION_OPEN: previous login; PING: kenpod's version */
+	char proof[KENPO_CLIENT_TXN_MAX + 1];      /* AUTH: proof of the completed login */
+	char text[64];     /* SESSION_OPEN, AUTH: previous login; PING: kenpod's version */
 };
 
 /* AUTH_PASSWORD.  service and rhost may be NULL (sent as ""); flags are
@@ -102,25 +103,29 @@ int kenpo_client_auth_password(const struct kenpo_client *c, const char *login,
 			       const char *password, int32_t flags, const char *service,
 			       const char *rhost, struct kenpo_answer *a);
 /* AUTH_KEY: the key a member typed for the pending key `txn`; flags:
- * KENPO_AUTHF_TICKET or 0. */
+ * KENPO_AUTHF_TICKET, KENPO_AUTHF_SESSION or 0.  service and rhost may be
+ * NULL. */
 int kenpo_client_auth_key(const struct kenpo_client *c, const char *login, const char *txn,
-			  const char *key, int32_t flags, struct kenpo_answer *a);
+			  const char *key, int32_t flags, const char *service, const char *rhost,
+			  struct kenpo_answer *a);
 /* AUTH_RESEND: mail a new key for `txn`; the old one becomes void. */
 int kenpo_client_auth_resend(const struct kenpo_client *c, const char *login,
 			     const char *txn, struct kenpo_answer *a);
 /* AUTH_ABORT: void the pending key `txn`.  kenpod answers OK, or UNAVAIL
  * when too busy to take it (-1 with errno EAGAIN: the key then expires). */
 int kenpo_client_auth_abort(const struct kenpo_client *c, const char *login, const char *txn);
-/* ACCOUNT */
-int kenpo_client_account(const struct kenpo_client *c, const char *login,
+/* ACCOUNT, for a request from rhost (NULL: "") */
+int kenpo_client_account(const struct kenpo_client *c, const char *login, const char *rhost,
 			 struct kenpo_answer *a);
 /* SESSION_OPEN: records this login; a.text is the previous one, or "". */
 int kenpo_client_session_open(const struct kenpo_client *c, const char *login,
 			      const char *service, const char *rhost, struct kenpo_answer *a);
-/* PASSWORD_CHANGE.  old is "" with KENPO_PWCF_ADMIN. */
+/* PASSWORD_CHANGE.  old is "" with KENPO_PWCF_ADMIN; proof is that of a
+ * completed login ("" or NULL for none); rhost may be NULL. */
 int kenpo_client_password_change(const struct kenpo_client *c, const char *login,
 				 const char *old_password, const char *new_password,
-				 int32_t flags, struct kenpo_answer *a);
+				 int32_t flags, const char *proof, const char *rhost,
+				 struct kenpo_answer *a);
 /* PING: a.text is kenpod's version. */
 int kenpo_client_ping(const struct kenpo_client *c, struct kenpo_answer *a);
 

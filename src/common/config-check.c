@@ -461,6 +461,17 @@ check_size(const struct keyword *kw, const char *v, int builtin,
 			    "not a size (such as 65536, 64K, 64M or 1G)", num, why, whysz);
 }
 
+/* A date of the Gregorian calendar, 2000-01-01 to 2099-12-31. */
+static int
+check_date(const struct keyword *kw, const char *v, int builtin,
+	   unsigned long long *num, char *why, size_t whysz)
+{
+	if (kenpo_date_parse(v, NULL, NULL, NULL) == 0)
+		return 0;
+	snprintf(why, whysz, "not a date YYYY-MM-DD between 2000-01-01 and 2099-12-31");
+	return -1;
+}
+
 static const struct {
 	check_fn *check;
 	int is_string;  /* the field is a malloc'd char * */
@@ -483,8 +494,36 @@ static const struct {
 	[KW_DURATION] = { check_duration, 0 },
 	[KW_UINT] = { check_uint, 0 },
 	[KW_SIZE] = { check_size, 0 },
+	[KW_DATE] = { check_date, 1 },
 };
 
+
+int
+kenpo_date_parse(const char *s, int *year, int *month, int *day)
+{
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int y, m, d, i, leap;
+
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return -1;
+	for (i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return -1;
+	y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+	m = (s[5] - '0') * 10 + (s[6] - '0');
+	d = (s[8] - '0') * 10 + (s[9] - '0');
+	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (y < 2000 || y > 2099 || m < 1 || m > 12 || d < 1 ||
+	    d > mdays[m - 1] + (m == 2 && leap))
+		return -1;
+	if (year != NULL)
+		*year = y;
+	if (month != NULL)
+		*month = m;
+	if (day != NULL)
+		*day = d;
+	return 0;
+}
 
 int
 kenpo_config_check(const struct keyword *kw, const char *v, int builtin,

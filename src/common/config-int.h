@@ -28,6 +28,7 @@ enum kw_type {
 	KW_DURATION,   /* seconds, see kenpo_parse_duration */
 	KW_UINT,       /* an unsigned decimal */
 	KW_SIZE,       /* bytes, see kenpo_parse_size */
+	KW_DATE,       /* a calendar date YYYY-MM-DD, kept as text */
 };
 
 struct kw_word {

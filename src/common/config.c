@@ -33,7 +33,7 @@
 #define DAY (24 * HOUR)
 #define UID_LIMIT 4294967294ULL   /* (uid_t)-1 means "no user" */
 #define PATH_LEN 4095ULL          /* longest path accepted, in bytes */
-#define SEEN_MAX 48               /* keys per section, see the asserts */
+#define SEEN_MAX 64               /* keys per section, see the asserts */
 #define SHOW_MAX 64               /* bytes of a key shown in a message */
 #define MAIL_ADDRESS_MAX 254      /* RFC 5321 path limit less the brackets */
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -59,6 +59,9 @@ static const struct kw_word reg_words[] = {
 static const struct kw_word tls_words[] = {
 	{ "none", KENPO_TLS_NONE }, { "starttls", KENPO_TLS_STARTTLS },
 	{ "smtps", KENPO_TLS_SMTPS }, { NULL, 0 },
+};
+static const struct kw_word key_words[] = {
+	{ "required", 0 }, { "optional", 1 }, { NULL, 0 },
 };
 static const struct kw_word log_words[] = {
 	{ "info", 0 }, { "debug", 1 }, { NULL, 0 },
@@ -105,6 +108,8 @@ static const struct keyword kenpod_keywords[] = {
 	{ "smtp_password_file", KW_PATH, D(smtp_password_file), 1, PATH_LEN, NULL, 0, NULL, NULL },
 	{ "smtp_ca_file", KW_PATH, D(smtp_ca_file), 1, PATH_LEN, NULL, 0, NULL, NULL },
 	{ "smtp_timeout", KW_DURATION, D(smtp_timeout), 1, 5 * MINUTE, "10s", 0, NULL, NULL },
+	{ "mail_threads", KW_UINT, D(mail_threads), 1, 16, "2", 0, NULL, NULL },
+	{ "mail_queue", KW_UINT, D(mail_queue), 1, 100000, "1000", 0, NULL, NULL },
 	/* No default here: the host name (finish_kenpod). */
 	{ "mail_domain", KW_DOMAIN, D(mail_helo), 1, 253, NULL, 0, NULL, NULL },
 	{ "argon2_t", KW_UINT, D(argon2_opslimit), 1, 10, "2", 0, NULL, NULL },
@@ -152,8 +157,9 @@ static const struct keyword society_keywords[] = {
 	{ "guide_validity", KW_DURATION, S(guide_validity), 1, 7 * DAY, "3h", 0, NULL, NULL },
 	{ "identity_validity", KW_DURATION, S(identity_validity), 1, DAY, "30m", 0, NULL, NULL },
 	{ "reset_validity", KW_DURATION, S(reset_validity), 1, 7 * DAY, "3h", 0, NULL, NULL },
-	/* 0: a letter's temporary password does not expire. */
-	{ "temp_password_validity", KW_DURATION, S(temp_password_validity), 0, 365 * DAY, "0", 0, NULL, NULL },
+	/* 0: a letter's temporary password does not expire (not by default:
+	 * a temporary password is a way in that skips the key). */
+	{ "temp_password_validity", KW_DURATION, S(temp_password_validity), 0, 365 * DAY, "90d", 0, NULL, NULL },
 	{ "guide_per_hour", KW_UINT, S(guide_per_hour), 1, 1000, "5", 0, NULL, NULL },
 	{ "reset_per_hour", KW_UINT, S(reset_per_hour), 1, 1000, "5", 0, NULL, NULL },
 	/* Caps of the whole society, whatever the address, so that requests
@@ -166,6 +172,15 @@ static const struct keyword society_keywords[] = {
 	/* 0: never lock (ppolicy's pwdMaxFailure 0). */
 	{ "lockout_failures", KW_UINT, S(lockout_failures), 0, 1000, "10", 0, NULL, NULL },
 	{ "lockout_duration", KW_DURATION, S(lockout_duration), 1, 30 * DAY, "30m", 0, NULL, NULL },
+	/* 0: unfamiliar sources are only locked one by one. */
+	{ "lockout_unfamiliar_failures", KW_UINT, S(lockout_unfamiliar_failures), 0, 10000, "20", 0, NULL, NULL },
+	{ "familiar_validity", KW_DURATION, S(familiar_validity), HOUR, 365 * DAY, "90d", 0, NULL, NULL },
+	{ "key", KW_ENUM, S(key_optional), 0, 0, "required", 0, key_words, NULL },
+	{ "key_mails_per_hour", KW_UINT, S(key_mails_per_hour), 1, 100, "5", 0, NULL, NULL },
+	{ "key_failures_per_day", KW_UINT, S(key_failures_per_day), 1, 1000, "20", 0, NULL, NULL },
+	{ "login_proof_validity", KW_DURATION, S(login_proof_validity), 1, DAY, "10m", 0, NULL, NULL },
+	{ "login_history", KW_UINT, S(login_history), 1, 100, "10", 0, NULL, NULL },
+	{ "temp_password_expiry", KW_DATE, S(temp_password_expiry), 10, 10, NULL, 0, NULL, NULL },
 };
 
 _Static_assert(ARRAY_SIZE(kenpod_keywords) <= SEEN_MAX, "raise SEEN_MAX");

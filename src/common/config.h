@@ -66,7 +66,7 @@ struct kenpo_society {
 	long guide_validity;      /* guide_validity = 3h (1s..7d) */
 	long identity_validity;   /* identity_validity = 30m (1s..1d) */
 	long reset_validity;      /* reset_validity = 3h (1s..7d) */
-	long temp_password_validity; /* temp_password_validity = 0 (none) for letters (0..365d) */
+	long temp_password_validity; /* temp_password_validity = 90d for letters (0: none..365d) */
 	unsigned guide_per_hour;  /* guide_per_hour = 5: guide mails per address per hour (1..1000) */
 	unsigned reset_per_hour;  /* reset_per_hour = 5 (1..1000) */
 	unsigned guide_total_per_hour; /* guide_total_per_hour = 1000: guide requests of
@@ -77,6 +77,20 @@ struct kenpo_society {
 	unsigned identity_max_tries; /* identity_max_tries = 5 (1..100) */
 	unsigned lockout_failures;   /* lockout_failures = 10 (0 never locks..1000) */
 	long lockout_duration;       /* lockout_duration = 30m (1s..30d) */
+	unsigned lockout_unfamiliar_failures; /* lockout_unfamiliar_failures = 20: failures
+					       * from all unfamiliar sources together that
+					       * lock them out (0 never..10000) */
+	long familiar_validity;      /* familiar_validity = 90d: a source stays familiar
+				      * this long after a login from it (1h..365d) */
+	int key_optional;            /* key = required|optional (required) */
+	unsigned key_mails_per_hour; /* key_mails_per_hour = 5 (1..100) */
+	unsigned key_failures_per_day; /* key_failures_per_day = 20: wrong keys per
+					* account a day before keys wait (1..1000) */
+	long login_proof_validity;   /* login_proof_validity = 10m (1s..1d) */
+	unsigned login_history;      /* login_history = 10 logins kept (1..100) */
+	char *temp_password_expiry;  /* temp_password_expiry = YYYY-MM-DD: temporary
+				      * passwords without an expiry of their own end
+				      * with that day in the society's zone (optional) */
 };
 
 struct kenpo_config {
@@ -113,6 +127,8 @@ struct kenpo_config {
 	char *smtp_password_file;  /* smtp_password_file (goes with smtp_user) */
 	char *smtp_ca_file;        /* smtp_ca_file */
 	long smtp_timeout;         /* smtp_timeout = 10s (1s..5m) */
+	unsigned mail_threads;     /* mail_threads = 2: threads sending mail (1..16) */
+	unsigned long mail_queue;  /* mail_queue = 1000: mails waiting at most (1..100000) */
 	char *mail_helo;           /* mail_domain: used in Message-ID (default: the host
 				    * name, or "localhost" if that is no domain name) */
 	unsigned long long argon2_opslimit; /* argon2_t = 2 (1..10) */
@@ -162,6 +178,9 @@ int kenpo_parse_duration(const char *s, long min, long max, long *out);
 /* Parse an unsigned decimal within [min, max] (strtoull, full string). 0 or -1. */
 int kenpo_parse_ulong(const char *s, unsigned long long min,
 		      unsigned long long max, unsigned long long *out);
+/* Parse a date "YYYY-MM-DD" (2000 to 2099, a real day) into its parts (any
+ * may be NULL).  0 or -1. */
+int kenpo_date_parse(const char *s, int *year, int *month, int *day);
 /* Parse a size "65536", "64K", "64M", "1G" into bytes within [min, max].
  * 0 or -1.  No sign, no spaces; *out is written only on success. */
 int kenpo_parse_size(const char *s, size_t min, size_t max, size_t *out);

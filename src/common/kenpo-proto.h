@@ -63,11 +63,14 @@
  *
  * Version 3: the POLICY answer has one layout, the rule mask, for every
  * action (PASSWORD_CHANGE sent a language before it in version 2).
+ * Version 4: ACCOUNT, AUTH_KEY and PASSWORD_CHANGE name where the request
+ * comes from (rhost), PASSWORD_CHANGE carries the proof of a completed login, the
+ * AUTH record carries that proof and the previous login; LOGIN_HISTORY.
  */
 #ifndef KENPO_PROTO_H
 #define KENPO_PROTO_H
 
-#define KENPO_PROTO_VERSION 3
+#define KENPO_PROTO_VERSION 4
 #define KENPO_PROTO_MAX_FRAME (64 * 1024)
 #define KENPO_PROTO_MAX_STRING 4096
 #define KENPO_SOCKET_NAME "kenpod.sock"
@@ -101,6 +104,9 @@
 	X(MAIL_FAILED, 27, "mail-failed", "mail failed") /* the key mail could not be sent */ \
 	X(MUST_CHANGE, 28, "must-change", "must change") /* password change required */ \
 	X(POLICY, 29, "policy", "policy")                /* a new value breaks rules */ \
+	X(KEY_LIMIT, 30, "key-limit", "key mails limited") /* key_mails_per_hour reached */ \
+	X(TEMP_EXPIRED, 31, "temp-expired", "temporary password expired") \
+	X(LOGIN_REQUIRED, 32, "login-required", "no completed login") /* password + key first */ \
 	X(TOKEN_INVALID, 48, "token-invalid", "token invalid") /* unknown, used, or of another kind */ \
 	X(TOKEN_EXPIRED, 49, "token-expired", "token expired") \
 	X(MISMATCH, 50, "mismatch", "mismatch")          /* identity check or 認証キー did not match */ \
@@ -147,6 +153,7 @@ enum kenpo_lane {
 	X(ACCOUNT, 0x00020005, "account", ANYONE, AUTH) \
 	X(SESSION_OPEN, 0x00020006, "session open", PORTAL, AUTH) \
 	X(PASSWORD_CHANGE, 0x00020007, "password change", ANYONE, AUTH) \
+	X(LOGIN_HISTORY, 0x00020008, "login history", PORTAL, AUTH) \
 	X(GUIDE_REQUEST, 0x00030001, "guide request", PORTAL, SELFSERVICE) \
 	X(TOKEN_CHECK, 0x00030002, "token check", PORTAL, SELFSERVICE) \
 	X(REG_LETTER_OPEN, 0x00030003, "reg letter", PORTAL, SELFSERVICE) \
@@ -200,13 +207,19 @@ enum kenpo_action { KENPO_ACTIONS(KENPO_ACTION_ENUM_) };
 	X(STR, shell) \
 	X(INT, next)       /* the offset of the next page, -1 at the end */ \
 	X(LIST, records)   /* PASSWD records */ \
-	X(LIST, pairs)     /* PAIR items */
+	X(LIST, pairs)     /* PAIR items */ \
+	X(STR, proof)      /* proof of a completed login (password and key) */ \
+	X(STR, when)       /* a login's time, "YYYY/MM/DD HH:MM:SS" in the society's zone */ \
+	X(STR, service)    /* the PAM service or portal a login came through */ \
+	X(STR, source)     /* where it came from (PAM_RHOST, the portal's client), or "" */ \
+	X(LIST, visits)    /* VISIT items, the newest first */
 
 /* ---- answer layouts ---- */
 #define KENPO_LAYOUTS(X) \
 	X(NONE) X(LANG) X(LANG_SECONDS) X(LANG_TRIES) X(MASK) X(TRIES) X(FIELD) \
 	X(AUTH) X(KEY) X(ACCOUNT) X(SESSION) X(VERSION) X(PASSWD) X(PASSWD_PAGE) \
-	X(TOKEN) X(REG) X(AUTHKEY) X(LOGIN) X(RESET) X(TAKEN) X(PAIR) X(PROFILE) X(TICKET)
+	X(TOKEN) X(REG) X(AUTHKEY) X(LOGIN) X(RESET) X(TAKEN) X(PAIR) X(PROFILE) X(TICKET) \
+	X(VISIT) X(HISTORY)
 
 #define KENPO_L_NONE(F, L)
 #define KENPO_L_LANG(F, L) F(INT, lang)
@@ -218,8 +231,15 @@ enum kenpo_action { KENPO_ACTIONS(KENPO_ACTION_ENUM_) };
 /* AUTH record: the profile ticket is proof of this login for PROFILE_GET
  * and PROFILE_SET, the profile session described there; "" unless
  * KENPO_AUTHF_TICKET was asked, or when none could be made.  uid: the PAM
- * module checks that the host's account named like the member is this one. */
-#define KENPO_L_AUTH(F, L) F(STR, login) F(INT, uid) F(INT, lang) F(INT, flags) F(STR, ticket)
+ * module checks that the host's account named like the member is this one.
+ * proof: that this login is complete (the key given, where the society
+ * requires it), for PASSWORD_CHANGE and LOGIN_HISTORY; valid
+ * login_proof_validity and until the password changes; a bearer secret.
+ * previous: with KENPO_AUTHF_SESSION, the login before this one
+ * ("YYYY/MM/DD HH:MM:SS", "" for the first), else "". */
+#define KENPO_L_AUTH(F, L) \
+	F(STR, login) F(INT, uid) F(INT, lang) F(INT, flags) F(STR, ticket) F(STR, proof) \
+	F(STR, previous)
 /* KEY record: a key was mailed to `masked`, valid `seconds`; AUTH_KEY,
  * AUTH_RESEND and AUTH_ABORT must present `txn`, so nobody who has not
  * given the password can burn the key's tries. */
@@ -242,6 +262,8 @@ enum kenpo_action { KENPO_ACTIONS(KENPO_ACTION_ENUM_) };
 #define KENPO_L_PAIR(F, L) F(STR, field) F(STR, value)
 #define KENPO_L_PROFILE(F, L) L(pairs, PAIR) F(STR, ticket)
 #define KENPO_L_TICKET(F, L) F(STR, ticket)
+#define KENPO_L_VISIT(F, L) F(STR, when) F(STR, service) F(STR, source)
+#define KENPO_L_HISTORY(F, L) L(visits, VISIT)
 
 /* ==== passwd lookups (anyone) ==== */
 
@@ -260,8 +282,8 @@ enum kenpo_action { KENPO_ACTIONS(KENPO_ACTION_ENUM_) };
  * language, so that their language cannot tell which society a login ID
  * belongs to, or whether it exists. */
 
-/* AUTH_PASSWORD: flags KENPO_AUTHF_*.  OK: no key needed (the member's
- * setting, or a temporary password: then KENPO_AUTHR_MUST_CHANGE).
+/* AUTH_PASSWORD: flags KENPO_AUTHF_*.  OK: no key needed (the society's
+ * key = optional, or a temporary password: then KENPO_AUTHR_MUST_CHANGE).
  * KEY_SENT: a new key was mailed; KEY_PENDING (split or single-field
  * mode): the key mailed earlier is still valid, no new mail.  LOCKED
  * seconds 0: until an administrator unlocks.  With KENPO_AUTHF_SINGLE the
@@ -275,27 +297,38 @@ enum kenpo_action { KENPO_ACTIONS(KENPO_ACTION_ENUM_) };
 	R(OK, AUTH) R(KEY_SENT, KEY) R(KEY_PENDING, KEY) R(AUTH_ERR, LANG) \
 	R(NOT_REGISTERED, LANG) R(DISABLED, LANG) R(LOCKED, LANG_SECONDS) \
 	R(DELAY, LANG_SECONDS) R(MAIL_FAILED, LANG) R(KEY_WRONG, LANG_TRIES) R(KEY_VOID, LANG) \
-	R(UNAVAIL, LANG)
+	R(UNAVAIL, LANG) R(KEY_LIMIT, LANG_SECONDS) R(TEMP_EXPIRED, LANG)
+/* KEY_LIMIT: key_mails_per_hour keys were mailed in the last hour; the
+ * seconds until the next may be.  TEMP_EXPIRED: the temporary password
+ * given was right but has expired (only its holder learns that).  LOCKED
+ * also comes after a right password when key_failures_per_day wrong keys
+ * were given in the last day: the seconds until keys are taken again. */
 /* AUTH_KEY: the key typed for the pending key `txn`; flags
- * KENPO_AUTHF_TICKET only. */
-#define KENPO_REQ_AUTH_KEY(F, L) F(STR, login) F(STR, txn) F(STR, key) F(INT, flags)
+ * KENPO_AUTHF_TICKET and KENPO_AUTHF_SESSION; service and rhost as for
+ * AUTH_PASSWORD (for the record of the login: a wrong key counts on the
+ * source of the password that asked for the key).  KEY_EXPIRED: the txn stays
+ * good for AUTH_RESEND, which mails a new key. */
+#define KENPO_REQ_AUTH_KEY(F, L) \
+	F(STR, login) F(STR, txn) F(STR, key) F(INT, flags) F(STR, service) F(STR, rhost)
 #define KENPO_ANS_AUTH_KEY(R) \
 	R(OK, AUTH) R(KEY_WRONG, LANG_TRIES) R(KEY_VOID, LANG) R(KEY_EXPIRED, LANG) \
-	R(AUTH_ERR, LANG) R(UNAVAIL, LANG)
+	R(AUTH_ERR, LANG) R(UNAVAIL, LANG) R(LOCKED, LANG_SECONDS)
 /* AUTH_RESEND: mail a new key for `txn` (KEY_SENT with the same txn); the
  * old one becomes void.  COOLDOWN: the seconds to wait. */
 #define KENPO_REQ_AUTH_RESEND(F, L) F(STR, login) F(STR, txn)
 #define KENPO_ANS_AUTH_RESEND(R) \
 	R(KEY_SENT, KEY) R(COOLDOWN, LANG_SECONDS) R(AUTH_ERR, LANG) R(MAIL_FAILED, LANG) \
-	R(UNAVAIL, LANG)
+	R(UNAVAIL, LANG) R(KEY_LIMIT, LANG_SECONDS) R(LOCKED, LANG_SECONDS)
 /* AUTH_ABORT: void the pending key `txn`.  Always OK (or UNAVAIL when
  * kenpod is too busy to take it): the answer must not tell whether there
  * was a key. */
 #define KENPO_REQ_AUTH_ABORT(F, L) F(STR, login) F(STR, txn)
 #define KENPO_ANS_AUTH_ABORT(R) R(OK, NONE) R(UNAVAIL, NONE)
-/* ACCOUNT: the member's state; OK and MUST_CHANGE say who the member is,
- * so that the PAM module can check the host's account of that name. */
-#define KENPO_REQ_ACCOUNT(F, L) F(STR, login)
+/* ACCOUNT: the member's state, from where the request comes (rhost: a
+ * lock of another source is not this one's); OK and MUST_CHANGE say who
+ * the member is, so that the PAM module can check the host's account of
+ * that name. */
+#define KENPO_REQ_ACCOUNT(F, L) F(STR, login) F(STR, rhost)
 #define KENPO_ANS_ACCOUNT(R) \
 	R(OK, ACCOUNT) R(MUST_CHANGE, ACCOUNT) R(DISABLED, LANG) R(LOCKED, LANG_SECONDS) \
 	R(NOTFOUND, NONE) R(UNAVAIL, LANG)
@@ -306,12 +339,24 @@ enum kenpo_action { KENPO_ACTIONS(KENPO_ACTION_ENUM_) };
 /* PASSWORD_CHANGE: flags KENPO_PWCF_ADMIN (no old password; only from uid
  * 0, else DENIED).  POLICY: the broken rules, KENPO_PWC_SAME_AS_OLD among
  * them.  AUTH_ERR: the old password is wrong; it is checked like a login
- * and counts failures (LOCKED, DELAY). */
-#define KENPO_REQ_PASSWORD_CHANGE(F, L) F(STR, login) F(STR, old) F(STR, new) F(INT, flags)
+ * from rhost and counts failures (LOCKED, DELAY).  With the current
+ * password, where the society requires the key, the proof of a completed
+ * login is needed too (LOGIN_REQUIRED without it, said only once the
+ * password proved right); a temporary password needs none.  A change
+ * mails a notice to every registered address. */
+#define KENPO_REQ_PASSWORD_CHANGE(F, L) \
+	F(STR, login) F(STR, old) F(STR, new) F(INT, flags) F(STR, proof) F(STR, rhost)
 #define KENPO_ANS_PASSWORD_CHANGE(R) \
 	R(OK, NONE) R(POLICY, MASK) R(AUTH_ERR, LANG) R(NOTFOUND, LANG) \
 	R(LOCKED, LANG_SECONDS) R(DELAY, LANG_SECONDS) R(NOT_REGISTERED, LANG) \
-	R(DISABLED, LANG) R(UNAVAIL, LANG)
+	R(DISABLED, LANG) R(UNAVAIL, LANG) R(LOGIN_REQUIRED, LANG) R(TEMP_EXPIRED, LANG)
+/* LOGIN_HISTORY (root and the portal group): the member's recent logins
+ * (login_history of them), the newest first.  proof: of a completed
+ * login of that member; root may give "".  LOGIN_REQUIRED: no such
+ * proof, or no such member. */
+#define KENPO_REQ_LOGIN_HISTORY(F, L) F(STR, login) F(STR, proof)
+#define KENPO_ANS_LOGIN_HISTORY(R) \
+	R(OK, HISTORY) R(NOTFOUND, NONE) R(LOGIN_REQUIRED, LANG) R(UNAVAIL, LANG)
 
 /* ==== self-service (root, or the configured portal group) ====
  * Every answer that depends on whether an address is known is the same
@@ -440,6 +485,8 @@ enum kenpo_action { KENPO_ACTIONS(KENPO_ACTION_ENUM_) };
 #define KENPO_AUTHF_SPLIT 0x1   /* a pending key outlives this transaction */
 #define KENPO_AUTHF_SINGLE 0x2  /* the answer may be password + 10-digit key */
 #define KENPO_AUTHF_TICKET 0x4  /* hand out a profile ticket on success */
+#define KENPO_AUTHF_SESSION 0x8 /* a login with no PAM session (a web portal):
+				 * record it on success and answer the previous */
 /* flags of the AUTH record */
 #define KENPO_AUTHR_MUST_CHANGE 0x1
 /* flags of PASSWORD_CHANGE */

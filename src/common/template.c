@@ -37,6 +37,8 @@ static const char *const kind_names[KENPO_MAIL_KIND_COUNT] = {
 	[KENPO_MAIL_KEY] = "key",
 	[KENPO_MAIL_PROFILE_CHANGED] = "profile-changed",
 	[KENPO_MAIL_ADDRESS_ADDED] = "address-added",
+	[KENPO_MAIL_KEY_SINGLE] = "key-single",
+	[KENPO_MAIL_PASSWORD_CHANGED] = "password-changed",
 };
 
 /* The directory names under the template directories. */

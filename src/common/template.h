@@ -20,11 +20,14 @@ enum kenpo_mail_kind {
 	KENPO_MAIL_KEY,            /* 暗証キーのご案内: KEY, VALIDITY */
 	KENPO_MAIL_PROFILE_CHANGED,/* ご登録内容変更のお知らせ: CHANGES (the lines of the change) */
 	KENPO_MAIL_ADDRESS_ADDED,  /* メールアドレス登録のお知らせ: SLOT (1, 2 or 3) */
+	KENPO_MAIL_KEY_SINGLE,     /* 暗証キーのご案内, to enter after the password: KEY, VALIDITY */
+	KENPO_MAIL_PASSWORD_CHANGED,/* パスワード変更のお知らせ: WHEN */
 	KENPO_MAIL_KIND_COUNT
 };
 
 /* File stem of a kind: "guide", "complete", "identity", "reset", "key",
- * "profile-changed", "address-added"; NULL for a value out of range. */
+ * "profile-changed", "address-added", "key-single", "password-changed";
+ * NULL for a value out of range. */
 const char *kenpo_mail_kind_name(enum kenpo_mail_kind kind);
 
 struct kenpo_var { const char *name; const char *value; };

@@ -23,6 +23,7 @@
 #define KENPO_OC_HOUSEHOLD "kenpoHouseholdMember"
 #define KENPO_OC_TOKEN "kenpoToken"
 #define KENPO_OC_RATE_COUNTER "kenpoRateCounter"
+#define KENPO_OC_LOGIN_FAILURES "kenpoLoginFailures"
 #define KENPO_OC_COUNTER "kenpoCounter"
 #define KENPO_OC_SOCIETY "kenpoSociety"
 /* standard classes a member or a society entry is made of */
@@ -57,6 +58,18 @@
 #define KENPO_AT_FAIL_TIME "kenpoAuthFailTime"
 #define KENPO_AT_LOCKED_UNTIL "kenpoLockedUntil"
 #define KENPO_AT_LAST_LOGIN "kenpoLastLogin"
+/* smart lockout (lockout.h): unfamiliar sources, the pool, keys */
+#define KENPO_AT_AUTH_SOURCE "kenpoAuthSource"          /* multi-valued */
+#define KENPO_AT_FAMILIAR_SOURCE "kenpoFamiliarSource"  /* multi-valued */
+#define KENPO_AT_UNFAMILIAR_FAILURES "kenpoUnfamiliarFailures"
+#define KENPO_AT_UNFAMILIAR_FAIL_TIME "kenpoUnfamiliarFailTime"
+#define KENPO_AT_UNFAMILIAR_LOCKED_UNTIL "kenpoUnfamiliarLockedUntil"
+#define KENPO_AT_KEY_FAILURES "kenpoKeyFailures"
+#define KENPO_AT_KEY_FAIL_WINDOW "kenpoKeyFailWindow"
+#define KENPO_AT_KEY_MAILS "kenpoKeyMails"
+#define KENPO_AT_KEY_MAIL_WINDOW "kenpoKeyMailWindow"
+#define KENPO_AT_KEY_SOURCE "kenpoKeySource"
+#define KENPO_AT_LOGIN_HISTORY "kenpoLoginHistory"      /* multi-valued */
 #define KENPO_AT_NOTIFY_MEDICAL "kenpoNotifyMedical"
 #define KENPO_AT_NOTIFY_GENERIC "kenpoNotifyGeneric"
 #define KENPO_AT_NOTIFY_MAGAZINE "kenpoNotifyMagazine"

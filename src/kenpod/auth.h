@@ -24,6 +24,7 @@ kenpod_handler auth_abort;
 kenpod_handler auth_account;
 kenpod_handler auth_session_open;
 kenpod_handler auth_password_change;
+kenpod_handler auth_login_history;      /* history.c */
 
 /*
  * Check the current password of member m as a login checks it: the
@@ -32,6 +33,11 @@ kenpod_handler auth_password_change;
  * unknown).  OK, or the refusal with its fields written into out
  * (AUTH_ERR with a language, LOCKED and DELAY with a language and
  * seconds, UNAVAIL), or INTERNAL.
+ *
+ * The failure counts on rhost's source before the password is verified
+ * (attempt.h) and is taken back when it is right; a temporary password
+ * that is still valid is right too.  m may be read again meanwhile (a
+ * concurrent change): *m is then the entry as last read.
  */
 int auth_check_password(struct request *rq, struct member *m, const char *pw, size_t len,
 			const char *rhost, struct kenpo_buf *out);

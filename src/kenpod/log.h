@@ -62,8 +62,10 @@ const char *log_escape(const char *s, size_t len, char out[LOG_ESCAPE_MAX]);
  * value is written "".  Keys used: member (the entry's DN), login, field,
  * old, new (values of fields that are no secret), caller_uid and
  * caller_pid (the peer of the request: the portal), source (how the
- * caller was allowed: ticket or root), result.  Secrets never go into an
- * audit line.  Written at LOG_NOTICE with the request tag, like every line.
+ * caller was allowed: ticket or root), result; for logins (auth.c) also
+ * service, rhost, reason, scope, by and must_change.  Secrets never go
+ * into an audit line.  Written at LOG_NOTICE with the request tag, like
+ * every line.
  */
 struct log_kv {
 	const char *key;

@@ -19,11 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <sodium.h>
 
 #include "auth.h"
 #include "cache.h"
@@ -109,6 +111,42 @@ startup_error(const char *what, const char *detail)
 		fprintf(stderr, "kenpod: %s: %.300s\n", what, detail);
 }
 
+/* ---- hardening ---- */
+
+/*
+ * kenpod holds the server secret, the bind password and the relay's
+ * password for as long as it runs.  So: no core file that would write
+ * them to disk, and not dumpable, which also keeps other processes of
+ * kenpod's user from ptrace and from /proc/PID/mem.  Set before any
+ * secret is read, and again after the privilege drop, since changing
+ * the uid sets the dumpable flag to fs.suid_dumpable.
+ */
+static int
+not_dumpable(void)
+{
+	static const struct rlimit none = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &none) != 0) {
+		startup_error("RLIMIT_CORE", strerror(errno));
+		return -1;
+	}
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+		startup_error("PR_SET_DUMPABLE", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Keep a long-lived secret out of swap.  A failure (RLIMIT_MEMLOCK) is
+ * worth a warning, not a refusal to start: the secret is still wiped at
+ * exit. */
+static void
+lock_in_memory(void *p, size_t len, const char *what)
+{
+	if (p != NULL && len > 0 && sodium_mlock(p, len) != 0)
+		log_msg(LOG_WARNING, "%s cannot be locked in memory: %s", what, strerror(errno));
+}
+
 /* ---- configuration and secrets ---- */
 
 static int
@@ -132,8 +170,10 @@ load_password(struct daemon_state *st)
 	/* Without bind_dn, SASL EXTERNAL: no password. */
 	if (st->cfg->bind_dn == NULL || st->cfg->bind_dn[0] == '\0' ||
 	    kenpo_read_secret_line(st->cfg->bind_password_file, geteuid(), PASSWORD_FILE_MAX,
-				   &st->password, &st->password_len, err, sizeof err) == 0)
+				   &st->password, &st->password_len, err, sizeof err) == 0) {
+		lock_in_memory(st->password, st->password_len + 1, "the bind password");
 		return 0;
+	}
 	startup_error("bind_password_file", err);
 	return -1;
 }
@@ -154,6 +194,7 @@ load_secret(struct daemon_state *st)
 		log_msg(LOG_WARNING, "no secret_file: authentication is not available");
 		return 0;
 	}
+	lock_in_memory(st->secret, sizeof st->secret, "the server secret");
 	if (kenpo_server_secret_load(cfg->secret_file, st->secret, err, sizeof err) != 0) {
 		startup_error("secret_file", err);
 		return -1;
@@ -445,13 +486,15 @@ state_release(struct daemon_state *st)
 	/* The follower holds a generation and reads the bind password. */
 	conf_on_reload(NULL, NULL);
 	follow_stop(st->follow);
+	/* sodium_munlock wipes before it unlocks (and wipes what could not
+	 * be locked too). */
 	if (st->password != NULL) {
-		kenpo_wipe(st->password, st->password_len);
+		(void)sodium_munlock(st->password, st->password_len + 1);
 		free(st->password);
 	}
 	if (st->conf_begun)
 		conf_end();
-	kenpo_wipe(st->secret, sizeof st->secret);
+	(void)sodium_munlock(st->secret, sizeof st->secret);
 	auth_cleanup();
 	pubmap_free(st->kd.map);
 	cache_free(st->kd.cache);
@@ -485,7 +528,7 @@ prepare(const struct options *o, struct daemon_state *st)
 		startup_error("PR_SET_NO_NEW_PRIVS", strerror(errno));
 		return -1;
 	}
-	return 0;
+	return not_dumpable();
 }
 
 /* Publish the passwd map and follow the directory into it. */
@@ -594,6 +637,8 @@ main(int argc, char **argv)
 		startup_error("libsodium", "cannot initialise");
 		return 1;
 	}
+	if (not_dumpable() != 0)
+		return 1;
 	rc = run(&o, &st);
 	state_release(&st);
 	log_close();

@@ -62,6 +62,19 @@ static const char *const member_attrs[MA_COUNT + 1] = {
 	[MA_HOME] = KENPO_AT_HOME,
 	[MA_SHELL] = KENPO_AT_SHELL,
 	[MA_KEY_MAIL] = KENPO_AT_KEY_MAIL,
+	[MA_AUTH_SOURCE] = KENPO_AT_AUTH_SOURCE,
+	[MA_FAMILIAR_SOURCE] = KENPO_AT_FAMILIAR_SOURCE,
+	[MA_UNFAMILIAR_FAILURES] = KENPO_AT_UNFAMILIAR_FAILURES,
+	[MA_UNFAMILIAR_FAIL_TIME] = KENPO_AT_UNFAMILIAR_FAIL_TIME,
+	[MA_UNFAMILIAR_LOCKED_UNTIL] = KENPO_AT_UNFAMILIAR_LOCKED_UNTIL,
+	[MA_KEY_FAILURES] = KENPO_AT_KEY_FAILURES,
+	[MA_KEY_FAIL_WINDOW] = KENPO_AT_KEY_FAIL_WINDOW,
+	[MA_KEY_MAILS] = KENPO_AT_KEY_MAILS,
+	[MA_KEY_MAIL_WINDOW] = KENPO_AT_KEY_MAIL_WINDOW,
+	[MA_KEY_SOURCE] = KENPO_AT_KEY_SOURCE,
+	[MA_LOGIN_HISTORY] = KENPO_AT_LOGIN_HISTORY,
+	[MA_RATE_KEY] = KENPO_AT_RATE_KEY,
+	[MA_RATE_WINDOW] = KENPO_AT_RATE_WINDOW,
 	[MA_COUNT] = NULL,
 };
 
@@ -74,6 +87,7 @@ _Static_assert(sizeof household_attrs / sizeof household_attrs[0] == HA_COUNT + 
 	       "one name for each household_attr");
 
 #define MEMBER_FILTER "(&" KENPO_FILTER_MEMBER "(" KENPO_AT_UID "=%s))"
+#define MEMBER_FILTER_MAX (sizeof MEMBER_FILTER + 3 * KENPO_LOGIN_ID_MAX)
 #define COUNT_MAX 1000000u
 
 /* ---- loading ---- */
@@ -147,19 +161,38 @@ member_search(struct request *rq, const struct kenpo_society *soc, const char *f
 	return search_base(rq, soc->base, filter, limit, res);
 }
 
+/* Whether e is a kenpoLoginFailures entry (which member_load_also finds
+ * beside members). */
+static int
+is_failure_entry(const struct myldap_entry *e)
+{
+	size_t i, n = myldap_nvalues(e, MA_OBJECTCLASS);
+
+	for (i = 0; i < n; i++)
+		if (strcasecmp(e->values[MA_OBJECTCLASS][i], KENPO_OC_LOGIN_FAILURES) == 0)
+			return 1;
+	return 0;
+}
+
 /* The entries of res that may be taken: with a login, only those whose
  * single uid equals it without regard to case (the directory's rule; a
  * second uid value must not match).  Keep the first in *m (which then
- * owns res), count all in *count. */
+ * owns res), count all in *count.  With `also`, a kenpoLoginFailures entry
+ * goes there, and owns res when *m does not. */
 static void
 take_matches(const struct kenpo_society *soc, struct myldap_result *res, const char *login,
-	     struct member *m, size_t *count)
+	     struct member *m, size_t *count, struct member *also)
 {
 	const struct myldap_entry *e;
 	size_t i;
 
 	for (i = 0; i < res->nentries; i++) {
 		e = &res->entries[i];
+		if (also != NULL && is_failure_entry(e)) {
+			if (also->e == NULL)
+				member_of(soc, e, also);
+			continue;
+		}
 		if (login != NULL && (myldap_nvalues(e, MA_UID) != 1 ||
 				      strcasecmp(myldap_value(e, MA_UID), login) != 0))
 			continue;
@@ -168,7 +201,9 @@ take_matches(const struct kenpo_society *soc, struct myldap_result *res, const c
 			m->res = res;
 		}
 	}
-	if (m->res != res)
+	if (also != NULL && also->e != NULL && also->res == NULL && m->res != res)
+		also->res = res;
+	else if (m->res != res)
 		myldap_result_free(res);
 }
 
@@ -186,7 +221,7 @@ find_one(struct request *rq, const struct kenpo_society *soc, const char *base,
 	rc = search_base(rq, base, filter, 2, &res);
 	if (rc != KENPO_RES_OK)
 		return rc;
-	take_matches(soc, res, login, &found, &count);
+	take_matches(soc, res, login, &found, &count, NULL);
 	if (count != 1) {
 		if (count > 1)
 			log_msg(LOG_ERR, "%zu members match under %.200s, %.200s among them; "
@@ -215,13 +250,30 @@ member_load_dn(struct request *rq, const char *dn, struct member *m)
 	return find_one(rq, soc, dn, KENPO_FILTER_MEMBER, NULL, m);
 }
 
-int
-member_load(struct request *rq, const struct kenpo_society *soc, const char *login,
-	    size_t len, struct member *m)
+/* The filter that finds the member `login`, escaped.  0 or -1. */
+static int
+login_filter(const char *login, size_t len, char name[KENPO_LOGIN_ID_MAX + 1], char *filter,
+	     size_t fsz)
+{
+	char value[3 * KENPO_LOGIN_ID_MAX + 1];
+
+	memcpy(name, login, len);
+	name[len] = '\0';
+	/* The name is plain already, but every filter value is escaped. */
+	if (myldap_escape(name, len, value, sizeof value) != 0)
+		return -1;
+	return snprintf(filter, fsz, MEMBER_FILTER, value) < (int)fsz ? 0 : -1;
+}
+
+/* Search every society (or soc) for the member `login`; with `also`, the
+ * first society's search also looks for that filter (member_load_also). */
+static int
+load(struct request *rq, const struct kenpo_society *soc, const char *login, size_t len,
+     const char *also, struct member *m, struct member *also_entry)
 {
 	const struct kenpo_config *cfg = rq->kd->cfg;
-	char name[KENPO_LOGIN_ID_MAX + 1], value[3 * KENPO_LOGIN_ID_MAX + 1];
-	char filter[sizeof MEMBER_FILTER + sizeof value];
+	char name[KENPO_LOGIN_ID_MAX + 1], filter[2 * MEMBER_FILTER_MAX];
+	char both[4 * MEMBER_FILTER_MAX];
 	struct member found = { NULL, NULL, NULL, 0 };
 	struct myldap_result *res;
 	size_t i, count = 0;
@@ -229,19 +281,19 @@ member_load(struct request *rq, const struct kenpo_society *soc, const char *log
 
 	if (!member_login_plausible(login, len))
 		return KENPO_RES_NOTFOUND;
-	memcpy(name, login, len);
-	name[len] = '\0';
-	/* The name is plain already, but every filter value is escaped. */
-	if (myldap_escape(name, len, value, sizeof value) != 0)
+	if (login_filter(login, len, name, filter, sizeof filter) != 0 ||
+	    (also != NULL && snprintf(both, sizeof both, "(|%s%s)", filter, also) >=
+	     (int)sizeof both))
 		return KENPO_RES_INTERNAL;
-	(void)snprintf(filter, sizeof filter, MEMBER_FILTER, value);
 	for (i = 0; i < cfg->nsocieties && rc == KENPO_RES_OK; i++) {
 		if (soc != NULL && soc != &cfg->societies[i])
 			continue;
 		res = NULL;
-		rc = member_search(rq, &cfg->societies[i], filter, 2, &res);
+		rc = member_search(rq, &cfg->societies[i], also != NULL && i == 0 ? both : filter,
+				   also != NULL && i == 0 ? 3 : 2, &res);
 		if (rc == KENPO_RES_OK)
-			take_matches(&cfg->societies[i], res, name, &found, &count);
+			take_matches(&cfg->societies[i], res, name, &found, &count,
+				     also != NULL && i == 0 ? also_entry : NULL);
 	}
 	if (rc == KENPO_RES_OK && count > 1) {
 		log_msg(LOG_ERR, "%zu members hold the login ID %.100s; refusing it", count, name);
@@ -255,6 +307,32 @@ member_load(struct request *rq, const struct kenpo_society *soc, const char *log
 	}
 	*m = found;
 	return KENPO_RES_OK;
+}
+
+int
+member_load(struct request *rq, const struct kenpo_society *soc, const char *login,
+	    size_t len, struct member *m)
+{
+	return load(rq, soc, login, len, NULL, m, NULL);
+}
+
+int
+member_load_also(struct request *rq, const char *login, size_t len, const char *also,
+		 struct member *m, struct member *also_entry)
+{
+	int rc;
+
+	*also_entry = (struct member){ NULL, NULL, NULL, 0 };
+	rc = load(rq, NULL, login, len, also, m, also_entry);
+	/* Only for a login ID that names no member: a member's entry may have
+	 * been re-read meanwhile, and the failure entry not with it. */
+	if (rc != KENPO_RES_NOTFOUND)
+		member_release(also_entry);
+	/* One that shared the result of members refused as duplicates is gone
+	 * with it. */
+	if (also_entry->res == NULL)
+		also_entry->e = NULL;
+	return rc;
 }
 
 void
@@ -271,6 +349,18 @@ const char *
 member_get(const struct member *m, enum member_attr a)
 {
 	return myldap_value(m->e, (size_t)a);
+}
+
+size_t
+member_nvalues(const struct member *m, enum member_attr a)
+{
+	return myldap_nvalues(m->e, (size_t)a);
+}
+
+const char *
+member_value_at(const struct member *m, enum member_attr a, size_t i)
+{
+	return i < myldap_nvalues(m->e, (size_t)a) ? m->e->values[a][i] : NULL;
 }
 
 int
@@ -334,6 +424,7 @@ member_change_init(struct member_change *c)
 	c->err = 0;
 	c->passwd = 0;
 	c->new_login = NULL;
+	c->as_read = 0;
 }
 
 /* Whether passwd lookups show (or depend on) the attribute. */
@@ -355,6 +446,7 @@ add_mod(struct member_change *c, enum myldap_modop op, enum member_attr a, const
 		return;
 	}
 	c->passwd |= shown_by_passwd(a);
+	c->attrs[c->n] = a;
 	c->mods[c->n].op = op;
 	c->mods[c->n].attr = member_attrs[a];
 	c->mods[c->n].value = NULL;
@@ -423,6 +515,67 @@ member_add(struct member_change *c, enum member_attr a, const char *value)
 	add_mod(c, MYLDAP_MOD_ADD, a, value);
 }
 
+/* The values of one attribute of an entry after one change.  0, or -1
+ * when out of memory (the values are then as before). */
+static int
+values_apply(char ***values, const struct myldap_mod *mod)
+{
+	char **v = *values, **grown, *copy = NULL;
+	size_t n = 0, i;
+
+	while (v != NULL && v[n] != NULL)
+		n++;
+	if (mod->value != NULL && mod->op != MYLDAP_MOD_DELETE &&
+	    (copy = strdup(mod->value)) == NULL)
+		return -1;
+	if (mod->op == MYLDAP_MOD_REPLACE || (mod->op == MYLDAP_MOD_DELETE && mod->value == NULL)) {
+		for (i = 0; i < n; i++)
+			free(v[i]);
+		n = 0;
+	} else if (mod->op == MYLDAP_MOD_DELETE) {
+		for (i = 0; i < n && strcmp(v[i], mod->value) != 0; i++)
+			;
+		if (i < n) {
+			free(v[i]);
+			memmove(v + i, v + i + 1, (n - i) * sizeof(*v));
+			n--;
+		}
+	}
+	grown = realloc(v, (n + 2) * sizeof(*v));
+	if (grown == NULL) {
+		free(copy);
+		if (v != NULL)
+			v[n] = NULL;
+		return -1;
+	}
+	if (copy != NULL)
+		grown[n++] = copy;
+	grown[n] = NULL;
+	*values = grown;
+	return 0;
+}
+
+/* Make the entry in memory what the directory now holds. */
+static void
+remember(const struct member *m, const struct member_change *c)
+{
+	struct myldap_entry *e;
+	size_t i, k;
+
+	if (m->res == NULL || m->e < m->res->entries ||
+	    m->e >= m->res->entries + m->res->nentries)
+		return;
+	k = (size_t)(m->e - m->res->entries);
+	e = &m->res->entries[k];
+	for (i = 0; i < c->n; i++) {
+		if (values_apply(&e->values[c->attrs[i]], &c->mods[i]) != 0) {
+			log_msg(LOG_ERR, "%.200s: out of memory; the entry in memory is stale",
+				e->dn);
+			return;
+		}
+	}
+}
+
 enum myldap_rc
 member_apply(struct request *rq, const struct member *m, struct member_change *c)
 {
@@ -440,6 +593,9 @@ member_apply(struct request *rq, const struct member *m, struct member_change *c
 		cache_forget(rq->kd->cache, member_get(m, MA_UID), m->uid);
 	if (rc == MYLDAP_OK && c->new_login != NULL)
 		cache_forget(rq->kd->cache, c->new_login, m->uid);
+	/* After the cache: it forgets the login ID as it was. */
+	if (rc == MYLDAP_OK && !c->as_read)
+		remember(m, c);
 done:
 	/* The values may hold a password hash. */
 	kenpo_wipe(c->vals, sizeof c->vals);

@@ -65,6 +65,21 @@ enum member_attr {
 	MA_HOME,
 	MA_SHELL,
 	MA_KEY_MAIL,        /* 1, 2 or 3: which address receives the key; absent: 1 */
+	/* smart lockout (lockout.h); a login ID without a member keeps the
+	 * source attributes in a kenpoLoginFailures entry */
+	MA_AUTH_SOURCE,     /* multi-valued: unfamiliar sources' failures */
+	MA_FAMILIAR_SOURCE, /* multi-valued: sources of completed logins */
+	MA_UNFAMILIAR_FAILURES,
+	MA_UNFAMILIAR_FAIL_TIME,
+	MA_UNFAMILIAR_LOCKED_UNTIL,
+	MA_KEY_FAILURES,
+	MA_KEY_FAIL_WINDOW,
+	MA_KEY_MAILS,
+	MA_KEY_MAIL_WINDOW,
+	MA_KEY_SOURCE,
+	MA_LOGIN_HISTORY,   /* multi-valued */
+	MA_RATE_KEY,        /* of a kenpoLoginFailures entry */
+	MA_RATE_WINDOW,
 	MA_COUNT
 };
 
@@ -79,7 +94,10 @@ enum household_attr {
 
 #define MEMBER_DN_MAX 512
 #define MEMBER_HOUSEHOLD_MAX 99
-#define MEMBER_UPDATE_TRIES 4       /* reads of an entry that keeps changing */
+/* Reads of an entry that keeps changing: every attempt at a login is
+ * counted in the member's entry before its password is verified, so as
+ * many requests as kenpod has workers (on every host) may race for it. */
+#define MEMBER_UPDATE_TRIES 16
 
 struct member {
 	const struct kenpo_society *soc;
@@ -106,6 +124,16 @@ int member_load(struct request *rq, const struct kenpo_society *soc,
 		const char *login, size_t len, struct member *m);
 /* The member entry `dn`, in whichever society holds it.  As member_load. */
 int member_load_dn(struct request *rq, const char *dn, struct member *m);
+/*
+ * As member_load in every society, and in the same search of the first
+ * society the entry of its ou=rates that `also` (a filter) matches: when
+ * the login ID names no member, *also_entry is that entry (its e NULL
+ * when there is none) and the result is NOTFOUND.  So a login ID that
+ * names no member costs the same searches as one that does.  Release
+ * both with member_release.
+ */
+int member_load_also(struct request *rq, const char *login, size_t len, const char *also,
+		     struct member *m, struct member *also_entry);
 /* The single member of soc that `filter` matches.  As member_load; several
  * matches are logged and NOTFOUND. */
 int member_find(struct request *rq, const struct kenpo_society *soc,
@@ -127,6 +155,9 @@ const char *member_attr_name(enum member_attr a);
 
 /* The value of an attribute, or NULL when absent. */
 const char *member_get(const struct member *m, enum member_attr a);
+/* The values of a multi-valued attribute: their number, and the i-th. */
+size_t member_nvalues(const struct member *m, enum member_attr a);
+const char *member_value_at(const struct member *m, enum member_attr a, size_t i);
 /* Whether any value of a equals value without regard to case. */
 int member_has(const struct member *m, enum member_attr a, const char *value);
 /* A Boolean attribute: 1 for TRUE, 0 for FALSE, dflt when absent or invalid. */
@@ -146,10 +177,13 @@ int64_t member_time(const struct member *m, enum member_attr a);
 struct member_change {
 	struct myldap_mod mods[MYLDAP_MODS_MAX];
 	char vals[MYLDAP_MODS_MAX][MEMBER_VALUE_MAX];
+	enum member_attr attrs[MYLDAP_MODS_MAX];
 	size_t n;
 	int err;            /* too many changes or a value too long */
 	int passwd;         /* an attribute that passwd shows is changed */
 	const char *new_login;  /* the login ID set, in vals, or NULL */
+	int as_read;        /* leave the entry in memory as it was read: the
+			     * caller tells the old values after the change */
 };
 
 void member_change_init(struct member_change *c);
@@ -173,7 +207,10 @@ void member_add(struct member_change *c, enum member_attr a, const char *value);
 /*
  * Send the changes as one modify (none: nothing is sent).  A myldap_rc:
  * MYLDAP_CHANGED means nothing was changed because the entry changed
- * since it was read.  On success kenpod's passwd cache forgets the member
+ * since it was read.  On success *m shows the entry as written (when m
+ * owns its entry: member_load, member_load_dn, member_find, and the
+ * change is not as_read), so that a later change of the same request
+ * builds on what this one wrote.  On success kenpod's passwd cache forgets the member
  * when the change touched what passwd shows (uid, uidNumber, state,
  * disabled, nickname, member number): keys, failures and login times, the
  * changes of every login, leave the cache and the member list alone.

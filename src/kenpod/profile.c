@@ -517,6 +517,8 @@ pset_build(const struct member *m, struct member_change *c, void *ctx)
 	size_t i;
 	int rc, taken = 0;
 
+	/* The audit lines and the notices name the values before the change. */
+	c->as_read = 1;
 	if (p->builds++ > 0 && p->value[PF_LOGIN] != NULL) {
 		rc = member_login_taken(p->rq, p->value[PF_LOGIN], m->e->dn, &taken);
 		if (rc != KENPO_RES_OK || taken)

@@ -56,6 +56,7 @@ static const struct action {
 	{ KENPO_ACTION_ACCOUNT, auth_account },
 	{ KENPO_ACTION_SESSION_OPEN, auth_session_open },
 	{ KENPO_ACTION_PASSWORD_CHANGE, auth_password_change },
+	{ KENPO_ACTION_LOGIN_HISTORY, auth_login_history },
 	/* Self-service: root and the portal group (the web application's
 	 * user); mail piped in reaches kenpod through the kenpo tool. */
 	{ KENPO_ACTION_GUIDE_REQUEST, selfsvc_guide_request },

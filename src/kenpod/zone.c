@@ -180,6 +180,35 @@ zone_utc_offset(const struct kenpo_society *soc, int64_t t)
 	return zone_offset(&Z.zones[soc - Z.cfg->societies], t / 1000);
 }
 
+/* Days from 1970-01-01 to y-m-d of the proleptic Gregorian calendar
+ * (Howard Hinnant's days_from_civil). */
+static int64_t
+days_from_civil(int y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+int64_t
+zone_date_end(const struct kenpo_society *soc, const char *date)
+{
+	const struct zone *z = &Z.zones[soc - Z.cfg->societies];
+	int y, m, d;
+	int64_t local;
+
+	if (date == NULL || kenpo_date_parse(date, &y, &m, &d) != 0)
+		return 0;
+	local = (days_from_civil(y, m, d) + 1) * 86400;
+	/* The offset at that moment, found from the local time itself. */
+	return (local - zone_offset(z, local - zone_offset(z, local))) * 1000;
+}
+
 void
 zone_cleanup(void)
 {

@@ -27,4 +27,9 @@ int zone_format_local(const struct kenpo_society *soc, int64_t t, char *out, siz
  * epoch): for the Date of the society's mails.  Thread-safe. */
 long zone_utc_offset(const struct kenpo_society *soc, int64_t t);
 
+/* The end of the day `date` ("YYYY-MM-DD", checked by the configuration)
+ * in the zone of soc: the next day's midnight there, in ms since the
+ * epoch; 0 for a date that is not one. */
+int64_t zone_date_end(const struct kenpo_society *soc, const char *date);
+
 #endif

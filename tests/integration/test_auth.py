@@ -29,6 +29,7 @@ import kenposandbox as ks
 from conftest import check_kenpod, start_sandbox
 
 PASSWORD = "Kenpo2024Pass"
+PROOF_RE = r"\d{13}\.[0-9a-f]{32}"
 NEW_PASSWORD = "Shinki2025Pw"
 TEMP_PASSWORD = "P0a40aca"
 KEY_RE = re.compile(r"(?<!\d)(\d{10})(?!\d)")
@@ -97,11 +98,12 @@ def mails_to(sb, addr):
     return [m for m in sb.mails() if addr in m.kenpo_to]
 
 
-def key_mail(sb, addr, n=1, timeout=10.0):
-    """The key of the n-th mail sent to addr."""
+def key_mail(sb, addr, n=1, timeout=10.0, subject=None):
+    """The key of the n-th mail sent to addr (of those whose subject holds
+    `subject`, when given)."""
     deadline = time.monotonic() + timeout
     while True:
-        ms = mails_to(sb, addr)
+        ms = [x for x in mails_to(sb, addr) if subject is None or subject in x.kenpo_subject]
         if len(ms) >= n:
             found = KEY_RE.findall(ms[n - 1].kenpo_body)
             assert len(set(found)) == 1, ms[n - 1].kenpo_body
@@ -109,6 +111,16 @@ def key_mail(sb, addr, n=1, timeout=10.0):
         if time.monotonic() >= deadline:
             raise TimeoutError("no mail #%d to %s" % (n, addr))
         time.sleep(0.02)
+
+
+def wait_mails(sb, addr, n, timeout=10.0):
+    """The mails to addr once there are n of them."""
+    deadline = time.monotonic() + timeout
+    while len(mails_to(sb, addr)) < n:
+        if time.monotonic() >= deadline:
+            raise TimeoutError("%d mails to %s, not %d" % (len(mails_to(sb, addr)), addr, n))
+        time.sleep(0.02)
+    return mails_to(sb, addr)
 
 
 def entry(sb, m, *attrs):
@@ -162,8 +174,10 @@ def test_password_then_key_from_mail(sb, hashes):
         t1 = time.monotonic()
         ok = c.auth_key(m["login"], a["txn"], key)
         t_key = time.monotonic() - t1
+    assert re.fullmatch(PROOF_RE, ok.pop("proof"))
     assert ok == {"result": kp.OK, "name": "OK", "login": m["login"],
-                  "uid": m["uid_number"], "lang": 0, "flags": 0, "ticket": ""}
+                  "uid": m["uid_number"], "lang": 0, "flags": 0, "ticket": "",
+                  "previous": ""}
     # Only keyed hashes are stored, and a used key is gone.
     e = entry(sb, m, "kenpoKeyHash", "kenpoKeyTxn", "kenpoKeyExpiry")
     assert e == {}
@@ -172,10 +186,13 @@ def test_password_then_key_from_mail(sb, hashes):
 
 
 def test_ldap_operations_per_login(sb, hashes):
+    """The password costs a search and two modifies: the attempt is counted
+    before the password is verified, then the key stored with the count
+    taken back."""
     m = new_member(sb, hashes)
     login_key(sb, m)
-    assert log_costs(sb, "auth password login=%s " % m["login"]) == (1, 1)
-    assert log_costs(sb, "auth key login=%s:" % m["login"]) == (1, 1)
+    assert log_costs(sb, "auth password login=%s " % m["login"]) == (1, 2)
+    assert log_costs(sb, "auth key login=%s " % m["login"]) == (1, 1)
     with client(sb) as c:
         assert c.account(m["login"])["name"] == "OK"
         assert c.session_open(m["login"])["name"] == "OK"
@@ -357,12 +374,21 @@ def test_single_field_password_ending_in_digits(sb, hashes, testtool, tool_env):
         assert c.auth_password(m["login"], pw + key, kp.AUTHF_SINGLE)["name"] == "OK"
 
 
-def test_key_not_required(sb, hashes):
+def test_key_is_the_societys_policy(sb, hashes):
+    """No member turns the key off: kenpoKeyRequired FALSE is not read, and
+    goes at the member's next login.  Only key = optional in kenpod.conf
+    logs in with the password alone."""
     m = new_member(sb, hashes, key_required=False)
     with client(sb) as c:
-        r = c.auth_password(m["login"], PASSWORD)
+        assert c.auth_password(m["login"], PASSWORD)["name"] == "KEY_SENT"
+    assert "kenpoKeyRequired" not in entry(sb, m, "kenpoKeyRequired")
+    m = new_member(sb, hashes)
+    with sb.kenpod_settings_changed(society={"key": "optional"}):
+        with client(sb) as c:
+            r = c.auth_password(m["login"], PASSWORD)
+    assert re.fullmatch(PROOF_RE, r.pop("proof"))
     assert r == {"result": kp.OK, "name": "OK", "login": m["login"],
-                 "uid": m["uid_number"], "lang": 0, "flags": 0, "ticket": ""}
+                 "uid": m["uid_number"], "lang": 0, "flags": 0, "ticket": "", "previous": ""}
     assert mails_to(sb, m["mail"]) == []
 
 
@@ -376,6 +402,7 @@ def test_temporary_password_then_change(sb, hashes):
         assert r["name"] == "OK" and r["flags"] == kp.AUTHR_MUST_CHANGE
         assert mails_to(sb, m["mail"]) == []                 # no key for it
         assert c.account(m["login"])["name"] == "MUST_CHANGE"
+        # The temporary password needs no proof of a login: it is one.
         r = c.password_change(m["login"], TEMP_PASSWORD, NEW_PASSWORD)
         assert r["name"] == "OK", r
         assert c.account(m["login"])["name"] == "OK"
@@ -383,17 +410,28 @@ def test_temporary_password_then_change(sb, hashes):
         assert c.auth_password(m["login"], PASSWORD)["name"] == "AUTH_ERR"
         a = c.auth_password(m["login"], NEW_PASSWORD)
         assert a["name"] == "KEY_SENT"
-        assert c.auth_key(m["login"], a["txn"], key_mail(sb, m["mail"]))["name"] == "OK"
+        # Two mails: the notice of the change (queued) and the key.
+        key = key_mail(sb, m["mail"], 1, subject="暗証キー")
+        wait_mails(sb, m["mail"], 2)
+        subjects = sorted(x.kenpo_subject for x in mails_to(sb, m["mail"]))
+        assert subjects == ["【東洋紡健康保険組合】パスワード変更のお知らせ",
+                            "【東洋紡健康保険組合】暗証キーのご案内"]
+        assert c.auth_key(m["login"], a["txn"], key)["name"] == "OK"
     e = entry(sb, m, "kenpoTempPassword", "kenpoTempPasswordExpiry", "kenpoMustChange",
               "userPassword")
     assert set(e) == {"userPassword"}
 
 
 def test_expired_temporary_password_refused(sb, hashes):
+    """An expired temporary password is refused with its own answer (only
+    its holder learns that it was right); a wrong one is just wrong."""
     past = time.strftime("%Y%m%d%H%M%SZ", time.gmtime(time.time() - 60))
     m = new_member(sb, hashes, temp=TEMP_PASSWORD, temp_expiry=past)
     with client(sb) as c:
-        assert c.auth_password(m["login"], TEMP_PASSWORD)["name"] == "AUTH_ERR"
+        assert c.auth_password(m["login"], TEMP_PASSWORD)["name"] == "TEMP_EXPIRED"
+        assert c.auth_password(m["login"], "P0a40acb")["name"] == "AUTH_ERR"
+        assert c.password_change(m["login"], TEMP_PASSWORD, NEW_PASSWORD)["name"] == \
+            "TEMP_EXPIRED"
 
 
 def test_policy_violations_listed_and_nothing_changed(sb, hashes):
@@ -411,9 +449,9 @@ def test_policy_violations_listed_and_nothing_changed(sb, hashes):
         assert c.password_change(m["login"], "Wrong2024Pass", NEW_PASSWORD)["name"] == "AUTH_ERR"
         assert c.password_change("Nobody.Here", "Wrong2024Pass", NEW_PASSWORD)["name"] == \
             "AUTH_ERR"
-    after = entry(sb, m, "userPassword", "kenpoAuthFailures")
+    after = entry(sb, m, "userPassword", "kenpoUnfamiliarFailures")
     assert after["userPassword"] == before["userPassword"]
-    assert after["kenpoAuthFailures"] == "1"
+    assert after["kenpoUnfamiliarFailures"] == "1"
 
 
 def test_admin_change_needs_root(sb, hashes):
@@ -463,7 +501,7 @@ def test_delay_answers_without_verification(sb, hashes):
         assert (r["name"], r["seconds"]) == ("DELAY", 2)
         time.sleep(2.05)
         assert c.auth_password(m["login"], PASSWORD)["name"] == "KEY_SENT"
-    assert "kenpoAuthFailures" not in entry(sb, m, "kenpoAuthFailures")   # reset
+    assert "kenpoAuthSource" not in entry(sb, m, "kenpoAuthSource")   # reset
 
 
 def test_lockout_after_failures_and_its_end(sb, hashes):
@@ -481,11 +519,13 @@ def test_lockout_after_failures_and_its_end(sb, hashes):
             assert r["name"] == "LOCKED" and 1 <= r["seconds"] <= 3, r
             a = c.account(m["login"])
             assert a["name"] == "LOCKED" and 1 <= a["seconds"] <= 3
-            assert "kenpoLockedUntil" in entry(sb, m, "kenpoLockedUntil")
+            # The lock is this source's ("" here), kept with its failures.
+            assert re.fullmatch(r"[0-9a-f]{16}:4:\d+:\d+",
+                                entry(sb, m, "kenpoAuthSource")["kenpoAuthSource"])
             time.sleep(r["seconds"] + 0.1)
             assert c.account(m["login"])["name"] == "OK"
             assert c.auth_password(m["login"], PASSWORD)["name"] == "KEY_SENT"
-    assert entry(sb, m, "kenpoAuthFailures", "kenpoLockedUntil") == {}
+    assert entry(sb, m, "kenpoAuthSource", "kenpoAuthFailures", "kenpoLockedUntil") == {}
 
 
 def test_administrators_ppolicy_lock_is_honoured(sb, hashes):
@@ -499,33 +539,58 @@ def test_administrators_ppolicy_lock_is_honoured(sb, hashes):
         assert (r["name"], r["seconds"]) == ("LOCKED", 0)
 
 
+def _alike(name, measure, rounds=3):
+    """measure() -> (known times, unknown times) of one round of tries made
+    alternately.  Their medians must lie within 20 %; when they do not, a
+    loaded machine may be the cause, so another round of fresh tries is
+    made, up to `rounds`.  A real difference fails every round."""
+    for _ in range(rounds):
+        known, unknown = measure()
+        k, u = statistics.median(known), statistics.median(unknown)
+        print("\n%s: median known %.1f ms, unknown %.1f ms (%d each)"
+              % (name, k * 1e3, u * 1e3, len(known)))
+        if abs(k - u) <= 0.2 * max(k, u):
+            return k, u
+    pytest.fail("%s: median known %.1f ms, unknown %.1f ms" % (name, k * 1e3, u * 1e3))
+
+
 def test_unknown_login_and_wrong_password_look_the_same(sb, hashes):
-    members = [new_member(sb, hashes) for _ in range(5)]
-    unknown = ["Ghost.%s" % os.urandom(3).hex() for _ in range(5)]
-    times = {"known": [], "unknown": []}
-    answers = {"known": set(), "unknown": set()}
+    """A wrong password for a member and any password for a login ID that
+    names nobody: the same answer, and the same time (medians of 15 tries
+    each, made alternately, within 20 %: both count the failure in the
+    directory and verify one hash)."""
+    answers = set()
+
+    def measure():
+        members = [new_member(sb, hashes) for _ in range(15)]
+        ghosts = ["Ghost.%s" % os.urandom(3).hex() for _ in range(15)]
+        times = ([], [])
+        with client(sb) as c:
+            for i, (m, ghost) in enumerate(zip(members, ghosts)):
+                # Either goes first by turns, so that neither is always
+                # the one that finds the directory's caches warm.
+                pair = ((0, m["login"]), (1, ghost))
+                for kind, login in pair if i % 2 == 0 else pair[::-1]:
+                    t0 = time.monotonic()
+                    r = c.auth_password(login, "Wrong2024Pass")
+                    times[kind].append(time.monotonic() - t0)
+                    answers.add(tuple(sorted(r.items())))
+        return times
+
+    _alike("wrong password", measure)
+    assert len(answers) == 1, answers
+    # Delays come for unknown login IDs as for members.  Each is asked
+    # right after its own third failure: the delay is one second, which
+    # the other's failures may outlast on a busy machine.
+    ghost, m = "Ghost.%s" % os.urandom(3).hex(), new_member(sb, hashes)
+    delayed = []
     with client(sb) as c:
-        for m, ghost in zip(members, unknown):
-            for kind, login in (("known", m["login"]), ("unknown", ghost)):
-                t0 = time.monotonic()
-                r = c.auth_password(login, "Wrong2024Pass")
-                times[kind].append(time.monotonic() - t0)
-                answers[kind].add(tuple(sorted(r.items())))
-        assert answers["known"] == answers["unknown"]
-        assert len(answers["known"]) == 1
-        k, u = statistics.median(times["known"]), statistics.median(times["unknown"])
-        assert abs(k - u) < 0.35 * max(k, u), (k, u)
-        # Delays come for unknown login IDs as for members.  Each is asked
-        # right after its own third failure: the delay is one second, which
-        # the other's failures may outlast on a busy machine.
-        ghost, m = unknown[0], members[0]
-        delayed = []
         for login in (ghost, m["login"]):
-            for _ in range(2):
+            for _ in range(3):
                 assert c.auth_password(login, "Wrong2024Pass")["name"] == "AUTH_ERR"
             delayed.append(c.auth_password(login, PASSWORD))
-        assert delayed[0] == delayed[1]
-        assert delayed[0]["name"] == "DELAY"
+    assert delayed[0] == delayed[1]
+    assert delayed[0]["name"] == "DELAY"
 
 
 # ---- account states ---------------------------------------------------------------------
@@ -602,10 +667,11 @@ def test_mail_relay_down(sb, hashes):
 def test_profile_ticket_only_on_request(sb, hashes):
     """A login hands out a profile ticket only when asked (KENPO_AUTHF_TICKET):
     it costs a directory write that sshd and login have no use for."""
-    m = new_member(sb, hashes, key_required=False)
-    with client(sb) as c:
-        plain = c.auth_password(m["login"], PASSWORD)
-        asked = c.auth_password(m["login"], PASSWORD, kp.AUTHF_TICKET)
+    m = new_member(sb, hashes)
+    with sb.kenpod_settings_changed(society={"key": "optional"}):
+        with client(sb) as c:
+            plain = c.auth_password(m["login"], PASSWORD)
+            asked = c.auth_password(m["login"], PASSWORD, kp.AUTHF_TICKET)
     assert plain["name"] == "OK" and plain["ticket"] == ""
     assert asked["name"] == "OK" and re.fullmatch(r"[A-Za-z0-9_-]{32}", asked["ticket"])
 

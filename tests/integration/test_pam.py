@@ -136,13 +136,11 @@ def hashes(testtool, tool_env):
 _seq = iter(range(1, 100000))
 
 
-def new_member(sb, hashes, key_required=None, temp=False, disabled=False, state="registered",
+def new_member(sb, hashes, temp=False, disabled=False, state="registered",
                extra=()):
     login = "Pam.%03d%s" % (next(_seq), os.urandom(2).hex())
     addr = "%s@mail.example.jp" % login.lower().replace(".", "-")
     attrs = list(extra) + [("userPassword", hashes[PASSWORD]), ("kenpoMail1", addr)]
-    if key_required is not None:
-        attrs.append(("kenpoKeyRequired", "TRUE" if key_required else "FALSE"))
     if temp:
         expiry = time.strftime("%Y%m%d%H%M%SZ", time.gmtime(time.time() + 3600))
         attrs += [("kenpoTempPassword", hashes[TEMP_PASSWORD]),
@@ -153,6 +151,12 @@ def new_member(sb, hashes, key_required=None, temp=False, disabled=False, state=
         m = sb.add_member(login, extra=attrs, disabled=disabled)
     m["mail"] = addr
     return m
+
+
+def key_optional(sb):
+    """kenpod with key = optional: the password alone logs in (pypamtest
+    cannot know a mailed key in advance)."""
+    return sb.kenpod_settings_changed(society={"key": "optional"})
 
 
 def mails_to(sb, addr):
@@ -231,11 +235,12 @@ def _lines(fd, deadline, transcript):
         buf += chunk
 
 
-def drive(driver, env, confdir, user, ops, answers, timeout=60.0):
+def drive(driver, env, confdir, user, ops, answers, timeout=60.0, options=()):
     """Run pam-driver; each prompt takes the next of answers: a string, None
     (the conversation fails the prompt), or a callable given the Driven so
-    far and returning one of those."""
-    p = subprocess.Popen([driver, "-c", confdir, "-r", RHOST, SERVICE, user] + list(ops),
+    far and returning one of those.  options go to pam-driver (-u UID)."""
+    p = subprocess.Popen([driver, "-c", confdir, "-r", RHOST] + list(options) +
+                         [SERVICE, user] + list(ops),
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=env)
     out = Driven()
@@ -360,6 +365,9 @@ def test_five_wrong_keys_void_it(sb, hashes, tmp_path, module_path, pam_env, dri
                                   "暗証キーが正しくありません。あと1回入力できます。",
                                   "暗証キーが正しくありません。再度ログインしてください。"]
     assert pending_key(sb, m)
+    # Three wrong keys count as three failures from this source: the next
+    # password waits its second.
+    time.sleep(1.1)
     out = drive(driver, pam_env, d, m["login"], ["auth"], [PASSWORD, bad, bad])
     assert out.results == [PAM_AUTH_ERR]
     assert out.has("あと", "INFO")                          # KEY_PENDING: valid for N more
@@ -370,6 +378,7 @@ def test_five_wrong_keys_void_it(sb, hashes, tmp_path, module_path, pam_env, dri
     assert len(mails_to(sb, m["mail"])) == 1
     # The void key is worth nothing now; a new login mails a new one.
     old = key_mail(sb, m["mail"])
+    time.sleep(4.1)
     out = drive(driver, pam_env, d, m["login"], ["auth"],
                 [PASSWORD, old, lambda _: key_mail(sb, m["mail"], 2)])
     assert len(mails_to(sb, m["mail"])) == 2
@@ -419,8 +428,10 @@ def test_key_expires(sb, hashes, tmp_path, module_path, pam_env, driver):
         out = drive(driver, pam_env, d, m["login"], ["auth"], [PASSWORD, late_key])
     assert out.results == [PAM_AUTH_ERR]
     assert out.has("暗証キーの有効期限は2秒です。", "INFO")
-    assert out.texts("ERROR") == ["暗証キーの有効期限が切れました。再度ログインして、"
-                                  "新しい暗証キーを受け取ってください。"]
+    # The login is not over: an empty answer would mail a new key.
+    assert out.texts("ERROR") == ["暗証キーの有効期限が切れました。新しい暗証キーを受け取るには、"
+                                  "何も入力せずにEnterキーを押してください。"]
+    assert len(out.texts("PROMPT_OFF")) == 3
 
 
 def test_aborted_conversation_voids_key(sb, hashes, tmp_path, module_path, pam_env, driver):
@@ -482,7 +493,12 @@ def test_single_field_mode(sb, hashes, tmp_path, module_path, pam_env):
 # ---- temporary password and change -----------------------------------------------------
 
 def test_temporary_password_forced_change(sb, hashes, tmp_path, module_path, pam_env):
-    m = new_member(sb, hashes, key_required=False, temp=True)
+    with sb.kenpod_settings_changed(society={"key": "optional"}):
+        _temporary_password_forced_change(sb, hashes, tmp_path, module_path, pam_env)
+
+
+def _temporary_password_forced_change(sb, hashes, tmp_path, module_path, pam_env):
+    m = new_member(sb, hashes, temp=True)
     d = service_dir(tmp_path, module_path, sb.kenpod_socket)
     change = [(AUTHENTICATE, 0, 0), (ACCOUNT, PAM_NEW_AUTHTOK_REQD, 0)]
     # Rules broken: all named in one message, and nothing changes.
@@ -509,7 +525,7 @@ def test_temporary_password_forced_change(sb, hashes, tmp_path, module_path, pam
 
 
 def test_new_passwords_must_match(sb, hashes, tmp_path, module_path, pam_env):
-    m = new_member(sb, hashes, key_required=False, temp=True)
+    m = new_member(sb, hashes, temp=True)
     d = service_dir(tmp_path, module_path, sb.kenpod_socket)
     r = pamtest(pam_env, d, [(m["login"], [(AUTHENTICATE, 0, 0),
                                            (CHAUTHTOK, PAM_AUTHTOK_ERR,
@@ -533,10 +549,10 @@ def _wrong_password_until_counted(driver, pam_env, d, login):
 
 
 def test_lockout_and_its_end(sb, hashes, tmp_path, module_path, pam_env, driver):
-    m = new_member(sb, hashes, key_required=False)
+    m = new_member(sb, hashes)
     d = service_dir(tmp_path, module_path, sb.kenpod_socket, "lang=en")
     with sb.kenpod_settings_changed(society={"lockout_failures": "4",
-                                             "lockout_duration": "3s"}):
+                                             "lockout_duration": "3s", "key": "optional"}):
         for _ in range(4):
             _wrong_password_until_counted(driver, pam_env, d, m["login"])
         out = drive(driver, pam_env, d, m["login"], ["auth"], [PASSWORD])
@@ -568,21 +584,32 @@ def test_disabled_and_unregistered(sb, hashes, tmp_path, module_path, pam_env):
 
 def test_unknown_user_and_wrong_password_look_the_same(sb, hashes, tmp_path, module_path,
                                                        pam_env):
-    """Same code, same messages, and the same time (medians within 20 %)."""
+    """Same code, same messages, and the same time: medians of 15 tries
+    each, made alternately, within 20 %.  A loaded machine may put them
+    further apart, so a round that does gets fresh tries, up to three
+    rounds; a real difference fails every round."""
     d = service_dir(tmp_path, module_path, sb.kenpod_socket)
-    members = [new_member(sb, hashes) for _ in range(7)]
-    ghosts = ["Ghost.%s" % os.urandom(3).hex() for _ in range(7)]
-    jobs = []
-    for m, ghost in zip(members, ghosts):
-        for login in (m["login"], ghost):
-            jobs.append((login, [(AUTHENTICATE, PAM_AUTH_ERR, 0)], ["Wrong2024Pass"]))
-    res = pamtest(pam_env, d, jobs)
-    known, unknown = res[0::2], res[1::2]
-    for r in res:
-        assert expect_ok(r)["errors"] == [JA_WRONG] and r["info"] == []
-    k = statistics.median(r["secs"] for r in known)
-    u = statistics.median(r["secs"] for r in unknown)
-    assert abs(k - u) <= 0.2 * max(k, u), (k, u)
+    for _ in range(3):
+        members = [new_member(sb, hashes) for _ in range(15)]
+        ghosts = ["Ghost.%s" % os.urandom(3).hex() for _ in range(15)]
+        jobs, kinds = [], []
+        for i, (m, ghost) in enumerate(zip(members, ghosts)):
+            # Either goes first by turns.
+            pair = (("known", m["login"]), ("unknown", ghost))
+            for kind, login in pair if i % 2 == 0 else pair[::-1]:
+                jobs.append((login, [(AUTHENTICATE, PAM_AUTH_ERR, 0)], ["Wrong2024Pass"]))
+                kinds.append(kind)
+        res = pamtest(pam_env, d, jobs)
+        for r in res:
+            assert expect_ok(r)["errors"] == [JA_WRONG] and r["info"] == []
+        k = statistics.median(r["secs"] for r, kind in zip(res, kinds) if kind == "known")
+        u = statistics.median(r["secs"] for r, kind in zip(res, kinds) if kind == "unknown")
+        print("\nPAM, wrong password: median known %.1f ms, unknown %.1f ms (15 each)"
+              % (k * 1e3, u * 1e3))
+        if abs(k - u) <= 0.2 * max(k, u):
+            return
+    pytest.fail("PAM, wrong password: median known %.1f ms, unknown %.1f ms"
+                % (k * 1e3, u * 1e3))
 
 
 # ---- kenpod and the relay away -----------------------------------------------------------
@@ -644,17 +671,14 @@ def test_member_named_root_never_becomes_root(sb, hashes, tmp_path, module_path,
     uid 0, not the member, so pam_kenpo refuses in auth and in account and
     the key mailed for it is voided at once."""
     root = sb.add_member("root", extra=[("userPassword", hashes[PASSWORD]),
-                                        ("kenpoMail1", "root-member@mail.example.jp"),
-                                        ("kenpoKeyRequired", "FALSE")])
+                                        ("kenpoMail1", "root-member@mail.example.jp")])
     try:
         d = service_dir(tmp_path, module_path, sb.kenpod_socket)
         r = pamtest(pam_env, d, [("root", [(AUTHENTICATE, PAM_AUTH_ERR, 0)], [PASSWORD]),
                                  ("root", [(ACCOUNT, PAM_PERM_DENIED, 0)], [])])
         assert expect_ok(r[0])["errors"] == [JA_WRONG]
         expect_ok(r[1])
-        # With the key: no key prompt, and no key left pending.
-        sb.ldap_admin_cmd("ldapmodify", input_text="dn: %s\nchangetype: modify\n"
-                          "delete: kenpoKeyRequired\n" % root["dn"])
+        # No key prompt, and no key left pending.
         out = drive(driver, pam_env, d, "root", ["auth"], [PASSWORD, "0000000000"])
         assert out.results == [PAM_AUTH_ERR], out.transcript
         assert len(out.texts("PROMPT_OFF")) == 1, out.transcript
@@ -667,22 +691,24 @@ def test_host_account_of_the_members_name_is_refused(sb, hashes, tmp_path, modul
                                                      pam_env):
     """One kenpod serves hosts with different local accounts: on a host
     where the member's name is a local user, that user is not the member."""
-    m = new_member(sb, hashes, key_required=False)
+    m = new_member(sb, hashes)
     env = sb.nss_wrapper_env(pam_env, passwd_extra=[
         "%s:x:4321:4321::/nonexistent:/bin/sh" % m["login"]])
     d = service_dir(tmp_path, module_path, sb.kenpod_socket)
-    r = pamtest(env, d, [(m["login"], [(AUTHENTICATE, PAM_AUTH_ERR, 0)], [PASSWORD]),
-                         (m["login"], [(ACCOUNT, PAM_PERM_DENIED, 0)], [])])
-    expect_ok(r[0])
-    expect_ok(r[1])
-    # The same member where the name is only the member's.
-    r = pamtest(sb.nss_wrapper_env(pam_env), d, [
-        (m["login"], [(AUTHENTICATE, PAM_SUCCESS, 0), (ACCOUNT, PAM_SUCCESS, 0)], [PASSWORD])])
-    expect_ok(r[0])
+    with key_optional(sb):
+        r = pamtest(env, d, [(m["login"], [(AUTHENTICATE, PAM_AUTH_ERR, 0)], [PASSWORD]),
+                             (m["login"], [(ACCOUNT, PAM_PERM_DENIED, 0)], [])])
+        expect_ok(r[0])
+        expect_ok(r[1])
+        # The same member where the name is only the member's.
+        r = pamtest(sb.nss_wrapper_env(pam_env), d, [
+            (m["login"], [(AUTHENTICATE, PAM_SUCCESS, 0), (ACCOUNT, PAM_SUCCESS, 0)],
+             [PASSWORD])])
+        expect_ok(r[0])
 
 
 def test_names_are_exact_at_pam(sb, hashes, tmp_path, module_path, pam_env):
-    m = new_member(sb, hashes, key_required=False)
+    m = new_member(sb, hashes)
     d = service_dir(tmp_path, module_path, sb.kenpod_socket)
     for name in (m["login"].lower(), m["login"].upper()):
         r = pamtest(pam_env, d, [(name, [(AUTHENTICATE, PAM_AUTH_ERR, 0)], [PASSWORD])])
@@ -692,13 +718,15 @@ def test_names_are_exact_at_pam(sb, hashes, tmp_path, module_path, pam_env):
 def test_no_host_account_option(sb, hashes, tmp_path, module_path, pam_env):
     """Without a passwd entry (no libnss_kenpo on this host) a member gets
     in only where the service says members need no host account."""
-    m = new_member(sb, hashes, key_required=False)
+    m = new_member(sb, hashes)
     env = dict(pam_env)
     env["NSS_WRAPPER_MODULE_SO_PATH"] = "/nonexistent/libnss_none.so.2"
     strict = service_dir(tmp_path, module_path, sb.kenpod_socket)
     web = service_dir(tmp_path, module_path, sb.kenpod_socket, "no_host_account")
-    r = pamtest(env, strict, [(m["login"], [(AUTHENTICATE, PAM_AUTH_ERR, 0)], [PASSWORD])])
-    expect_ok(r[0])
-    r = pamtest(env, web, [(m["login"], [(AUTHENTICATE, PAM_SUCCESS, 0),
-                                         (ACCOUNT, PAM_SUCCESS, 0)], [PASSWORD])])
-    expect_ok(r[0])
+    with key_optional(sb):
+        r = pamtest(env, strict, [(m["login"], [(AUTHENTICATE, PAM_AUTH_ERR, 0)],
+                                   [PASSWORD])])
+        expect_ok(r[0])
+        r = pamtest(env, web, [(m["login"], [(AUTHENTICATE, PAM_SUCCESS, 0),
+                                             (ACCOUNT, PAM_SUCCESS, 0)], [PASSWORD])])
+        expect_ok(r[0])

@@ -118,7 +118,7 @@ CASES = [
     (["policy", "check-login-id", "--available", "hanako.k"], None, kp.LOGIN_ID_CHECK, kp.OK,
      (0,), "available"),
     (["login", "hanako.k"], "Kenpo2024Pass\n", kp.AUTH_PASSWORD, kp.OK,
-     ("hanako.k", 1000, 0, 0, "ticket-1"), "ticket"),
+     ("hanako.k", 1000, 0, 0, "ticket-1", "proof-1", ""), "ticket"),
     (["login", "hanako.k"], "Kenpo2024Pass\n", kp.AUTH_PASSWORD, kp.KEY_SENT,
      ("hanako.k", 1000, 0, "****@****.jp", 600, "txn-1"), "txn"),
     (["profile", "show", "hanako.k"], None, kp.PROFILE_GET, kp.OK,

@@ -3,7 +3,7 @@
  * stdout, so that a test can answer each prompt while the transaction runs
  * (read the mailed key, then type it).
  *
- *   pam-driver [-c CONFDIR] [-r RHOST] SERVICE USER OP...
+ *   pam-driver [-c CONFDIR] [-r RHOST] [-u UID] SERVICE USER OP...
  *
  * OP is auth, acct, setcred, open, close, chauthtok or chauthtok-expired
  * (PAM_CHANGE_EXPIRED_AUTHTOK); all run on one PAM handle, in order, and
@@ -14,7 +14,9 @@
  * stdin; end of input, or the line "!CONV_ERR", fails that prompt as a
  * conversation that cannot answer would.  With -c the service file is
  * read from CONFDIR (pam_start_confdir), else where libpam (or
- * pam_wrapper) looks.  Exit status: 0 when every operation ran, 2 on a
+ * pam_wrapper) looks.  With -u (as root) the real uid becomes UID and the
+ * effective one stays root, as in a set-uid passwd(1) run by a member.
+ * Exit status: 0 when every operation ran, 2 on a
  * usage error, 1 when the handle could not be started.  Not installed.
  */
 #include "autoconfig.h"
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <security/pam_appl.h>
 
@@ -137,14 +140,14 @@ run_op(pam_handle_t *h, const char *op, int *rc)
 static void
 usage(void)
 {
-	fputs("usage: pam-driver [-c CONFDIR] [-r RHOST] SERVICE USER OP...\n", stderr);
+	fputs("usage: pam-driver [-c CONFDIR] [-r RHOST] [-u UID] SERVICE USER OP...\n", stderr);
 }
 
 int
 main(int argc, char **argv)
 {
 	struct pam_conv conv = { conversation, NULL };
-	const char *confdir = NULL, *rhost = NULL;
+	const char *confdir = NULL, *rhost = NULL, *ruid = NULL;
 	pam_handle_t *h = NULL;
 	int i = 1, rc = PAM_SUCCESS, last = PAM_SUCCESS;
 
@@ -153,8 +156,14 @@ main(int argc, char **argv)
 			confdir = argv[i + 1];
 		else if (strcmp(argv[i], "-r") == 0)
 			rhost = argv[i + 1];
+		else if (strcmp(argv[i], "-u") == 0)
+			ruid = argv[i + 1];
 		else
 			break;
+	}
+	if (ruid != NULL && setresuid((uid_t)strtoul(ruid, NULL, 10), geteuid(), geteuid()) != 0) {
+		perror("pam-driver: setresuid");
+		return 1;
 	}
 	if (argc - i < 3) {
 		usage();

@@ -176,7 +176,8 @@ test_requests_refused_before_sending(void **state)
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	v[0] = kenpo_vstr(big);
-	assert_int_equal(kenpo_call(&client, KENPO_ACTION_ACCOUNT, v, 1, &b, &r), -1);
+	v[1] = kenpo_vstr("");
+	assert_int_equal(kenpo_call(&client, KENPO_ACTION_ACCOUNT, v, 2, &b, &r), -1);
 	assert_int_equal(errno, EMSGSIZE);
 	assert_true(all_zero(mem, sizeof(mem)));
 	close(lfd);
@@ -241,7 +242,7 @@ test_auth_stub_checks(void **state)
 				    1u, (uint32_t)-5);
 		else                    /* a record of nobody */
 			fake_answer(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_OK,
-				    "", 1u, 1u, 0u, "");
+				    "", 1u, 1u, 0u, "", "", "");
 		a = before;
 		fake_start(1);
 		assert_int_equal(kenpo_client_auth_password(&client, "taro", "Secret1Pass", 0,
@@ -261,7 +262,7 @@ test_auth_stub_checks(void **state)
 
 		memset(login, 'a', sizeof(login) - 1);
 		login[sizeof(login) - 1] = '\0';
-		assert_int_equal(kenpo_client_account(&client, login, &a), -1);
+		assert_int_equal(kenpo_client_account(&client, login, NULL, &a), -1);
 		assert_int_equal(errno, EMSGSIZE);
 	}
 }

@@ -422,7 +422,7 @@ test_defaults(void **state)
 	assert_int_equal(s->guide_validity, 3 * 3600);
 	assert_int_equal(s->identity_validity, 30 * 60);
 	assert_int_equal(s->reset_validity, 3 * 3600);
-	assert_int_equal(s->temp_password_validity, 0);
+	assert_int_equal(s->temp_password_validity, 90L * 86400);
 	assert_int_equal(s->guide_per_hour, 5);
 	assert_int_equal(s->reset_per_hour, 5);
 	assert_int_equal(s->identity_max_tries, 5);
@@ -941,8 +941,8 @@ test_example(void **state)
 
 	/* With every documented value switched on, the file still loads and
 	 * each documented default is the real one. */
-	/* All 68 keys are there: 6 set and 62 documented. */
-	assert_int_equal(uncomment_settings(text), 62);
+	/* All 78 keys are there: 6 set and 72 documented. */
+	assert_int_equal(uncomment_settings(text), 72);
 	if (access(TOKYO, F_OK) != 0) {
 		free(text);
 		kenpo_config_free(a);

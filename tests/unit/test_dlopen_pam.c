@@ -46,6 +46,7 @@
 /* A numeric address: libpam's audit record would resolve a name in DNS. */
 #define RHOST "192.0.2.1"
 #define TICKET "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z"
+#define PROOF "1999999999999.0123456789abcdef0123456789abcdef"
 /* The member "taro" as kenpod knows it, and as this host's passwd has it
  * (main() runs the tests under nss_wrapper with the file below). */
 #define TARO_UID 2000000001u
@@ -96,7 +97,8 @@ static void
 ans_auth_ok_uid(struct fake_frame *f, const char *login, uint32_t uid, uint32_t lang,
 		uint32_t flags)
 {
-	fake_answer(f, KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_OK, login, uid, lang, flags, TICKET);
+	fake_answer(f, KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_OK, login, uid, lang, flags, TICKET,
+		    PROOF, "");
 }
 
 static void
@@ -146,7 +148,8 @@ ans_lang(struct fake_frame *f, uint32_t action, uint32_t result, uint32_t lang)
 static void
 ans_key_ok(struct fake_frame *f, uint32_t flags)
 {
-	fake_answer(f, KENPO_ACTION_AUTH_KEY, KENPO_RES_OK, "taro", TARO_UID, 1u, flags, TICKET);
+	fake_answer(f, KENPO_ACTION_AUTH_KEY, KENPO_RES_OK, "taro", TARO_UID, 1u, flags, TICKET,
+		    PROOF, "");
 }
 
 static void
@@ -346,6 +349,8 @@ assert_txn_request(int i, uint32_t action, const char *txn, const char *key)
 	if (key != NULL) {
 		fake_rdstr_is(&r, key);
 		assert_int_equal(fake_rd32(&r), 0);   /* flags: no ticket asked */
+		fake_rdstr_is(&r, SERVICE);
+		fake_rdstr_is(&r, RHOST);
 	}
 	fake_rd_end(&r);
 }
@@ -721,9 +726,9 @@ test_auth_malformed_answers(void **state)
 		} else if (i == 3) {            /* OK without its record */
 			fake_begin(f, KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_OK);
 			fake_end(f);
-		} else if (i == 6) {            /* the AUTH record short of its ticket */
+		} else if (i == 6) {            /* the AUTH record short of its last field */
 			ans_auth_ok(f, "taro", 0, 0);
-			f->n -= 4 + strlen(TICKET);
+			f->n -= 4;
 			fake_end(f);
 		} else if (i == 7) {            /* a failure with a field it never carries */
 			fake_begin(f, KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_INTERNAL);
@@ -1042,6 +1047,7 @@ test_account(void **state)
 			assert_string_equal(conv.log, "");
 		r = fake_request(&fake.req[0], KENPO_ACTION_ACCOUNT);
 		fake_rdstr_is(&r, "taro");
+		fake_rdstr_is(&r, RHOST);
 		fake_rd_end(&r);
 	}
 	/* kenpod away: no message, AUTHINFO_UNAVAIL. */
@@ -1141,8 +1147,10 @@ ans_account(uint32_t result)
 	ans_account_in(&fake.reply[0], result);
 }
 
+/* PASSWORD_CHANGE with the proof of the login kept in the handle. */
 static void
-assert_change_request(int i, const char *old, const char *new_pw, uint32_t flags)
+assert_change_request(int i, const char *old, const char *new_pw, uint32_t flags,
+		      const char *proof)
 {
 	struct fake_rd r = fake_request(&fake.req[i], KENPO_ACTION_PASSWORD_CHANGE);
 
@@ -1150,7 +1158,21 @@ assert_change_request(int i, const char *old, const char *new_pw, uint32_t flags
 	fake_rdstr_is(&r, old);
 	fake_rdstr_is(&r, new_pw);
 	assert_int_equal(fake_rd32(&r), flags);
+	fake_rdstr_is(&r, proof);
+	fake_rdstr_is(&r, RHOST);
 	fake_rd_end(&r);
+}
+
+/* A member (not root) changing the password logs in first (password and
+ * key where kenpod asks for it): here kenpod answers the password alone
+ * with OK and a proof, at reply i.  The next reply's index. */
+static int
+member_logs_in(int i)
+{
+	if (getuid() == 0)
+		return i;
+	ans_auth_ok(&fake.reply[i], "taro", KENPO_LANG_EN, 0);
+	return i + 1;
 }
 
 /* A temporary password: auth keeps it, account asks for the change, and
@@ -1177,7 +1199,7 @@ test_temporary_password_change(void **state)
 	assert_authtok(h, "NewPass123");
 	pam_end(h, rc);
 	fake_stop(4);
-	assert_change_request(3, "P0a40aca", "NewPass123", 0);
+	assert_change_request(3, "P0a40aca", "NewPass123", 0, PROOF);
 	assert_int_equal(conv.prompts, 3);
 	assert_logged("P: New password: \nP: Retype new password: \n");
 	assert_logged("I: Your password has been changed.\n");
@@ -1193,7 +1215,7 @@ test_change_rules_checked_first(void **state)
 	/* Every broken rule in one message, and kenpod is not asked to change.
 	 * root is asked for no old password. */
 	ans_account(KENPO_RES_OK);
-	fake_start(1);
+	fake_start(member_logs_in(1));
 	if (getuid() == 0)
 		conv_script(1, "abc!");
 	else
@@ -1211,7 +1233,7 @@ test_change_rules_checked_first(void **state)
 
 	/* Two different typings. */
 	ans_account(KENPO_RES_OK);
-	fake_start(1);
+	fake_start(member_logs_in(1));
 	if (getuid() == 0)
 		conv_script(2, "NewPass123", "NewPass124");
 	else
@@ -1228,13 +1250,14 @@ static void
 test_change_by_member_or_root(void **state)
 {
 	pam_handle_t *h;
-	int rc, root = getuid() == 0;
+	int rc, root = getuid() == 0, n;
 
 	(void)state;
 	ans_account(KENPO_RES_OK);
-	fake_answer(&fake.reply[1], KENPO_ACTION_PASSWORD_CHANGE, KENPO_RES_POLICY,
+	n = member_logs_in(1);
+	fake_answer(&fake.reply[n], KENPO_ACTION_PASSWORD_CHANGE, KENPO_RES_POLICY,
 		    (uint32_t)KENPO_RULE_PW_NO_DIGIT);
-	fake_start(2);
+	fake_start(n + 1);
 	if (root)
 		conv_script(2, "NewPass123", "NewPass123");
 	else
@@ -1243,10 +1266,11 @@ test_change_by_member_or_root(void **state)
 	rc = pam_chauthtok(h, 0);
 	assert_int_equal(rc, PAM_AUTHTOK_ERR);
 	pam_end(h, rc);
-	fake_stop(2);
-	/* root changes without the old password, a member with it. */
-	assert_change_request(1, root ? "" : "Old1Passw", "NewPass123",
-			      root ? KENPO_PWCF_ADMIN : 0);
+	fake_stop(n + 1);
+	/* root changes without the old password, a member with it and the
+	 * proof of the login made for it. */
+	assert_change_request(n, root ? "" : "Old1Passw", "NewPass123",
+			      root ? KENPO_PWCF_ADMIN : 0, root ? "" : PROOF);
 	assert_int_equal(conv.prompts, root ? 2 : 3);
 	assert_logged("The password must contain at least one digit (0-9).\n");
 
@@ -1282,20 +1306,21 @@ test_change_refusals(void **state)
 	};
 	pam_handle_t *h;
 	size_t i;
-	int rc;
+	int rc, n;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		ans_account(KENPO_RES_OK);
-		ans_refusal(&fake.reply[1], KENPO_ACTION_PASSWORD_CHANGE, cases[i].result,
+		n = member_logs_in(1);
+		ans_refusal(&fake.reply[n], KENPO_ACTION_PASSWORD_CHANGE, cases[i].result,
 			    KENPO_LANG_EN, cases[i].value);
 		if (cases[i].pam == PAM_AUTHINFO_UNAVAIL) {
-			fake_begin(&fake.reply[1], KENPO_ACTION_PASSWORD_CHANGE, cases[i].result);
-			fake_put32(&fake.reply[1], KENPO_LANG_EN);
-			fake_put32(&fake.reply[1], KENPO_PWC_SAME_AS_OLD);
-			fake_end(&fake.reply[1]);
+			fake_begin(&fake.reply[n], KENPO_ACTION_PASSWORD_CHANGE, cases[i].result);
+			fake_put32(&fake.reply[n], KENPO_LANG_EN);
+			fake_put32(&fake.reply[n], KENPO_PWC_SAME_AS_OLD);
+			fake_end(&fake.reply[n]);
 		}
-		fake_start(2);
+		fake_start(n + 1);
 		if (getuid() == 0)
 			conv_script(2, "NewPass123", "NewPass123");
 		else
@@ -1304,7 +1329,7 @@ test_change_refusals(void **state)
 		rc = pam_chauthtok(h, 0);
 		assert_int_equal(rc, cases[i].pam);
 		pam_end(h, rc);
-		fake_stop(2);
+		fake_stop(n + 1);
 		assert_logged(cases[i].text);
 	}
 }
@@ -1318,10 +1343,12 @@ test_change_use_authtok(void **state)
 	(void)state;
 	need_set_items();
 	ans_account(KENPO_RES_MUST_CHANGE);
-	fake_begin(&fake.reply[1], KENPO_ACTION_PASSWORD_CHANGE, KENPO_RES_AUTH_ERR);
-	fake_put32(&fake.reply[1], KENPO_LANG_EN);
-	fake_end(&fake.reply[1]);
-	fake_start(2);
+	/* No login in this handle: one is made with the old password. */
+	ans_auth_ok(&fake.reply[1], "taro", KENPO_LANG_EN, 0);
+	fake_begin(&fake.reply[2], KENPO_ACTION_PASSWORD_CHANGE, KENPO_RES_AUTH_ERR);
+	fake_put32(&fake.reply[2], KENPO_LANG_EN);
+	fake_end(&fake.reply[2]);
+	fake_start(3);
 	conv_script(0);
 	h = open_pam("use_authtok try_first_pass", "taro");
 	setenv("PAM_OLDAUTHTOK", "Old1Passw", 1);
@@ -1331,9 +1358,10 @@ test_change_use_authtok(void **state)
 	unsetenv("PAM_AUTHTOK");
 	assert_int_equal(rc, PAM_AUTH_ERR);
 	pam_end(h, rc);
-	fake_stop(2);
+	fake_stop(3);
 	assert_int_equal(conv.prompts, 0);
-	assert_change_request(1, "Old1Passw", "Given1Pass", 0);
+	assert_auth_request(1, "taro", "Old1Passw", 0);
+	assert_change_request(2, "Old1Passw", "Given1Pass", 0, PROOF);
 	assert_logged("E: The current password is not correct.\n");
 }
 

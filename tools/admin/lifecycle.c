@@ -103,7 +103,9 @@ static const char *const member_attrs[] = {
 	KENPO_AT_TEMP_EXPIRY, KENPO_AT_MUST_CHANGE, KENPO_AT_FAILURES, KENPO_AT_LOCKED_UNTIL,
 	KENPO_AT_LAST_LOGIN, KENPO_AT_PWD_LOCKED, KENPO_AT_PWD_FAILURES, KENPO_AT_KEY_EXPIRY,
 	KENPO_AT_HOME, KENPO_AT_SHELL, KENPO_AT_PWD_RESET, KENPO_AT_POSTAL_CODE,
-	KENPO_AT_POSTAL_ADDRESS, KENPO_AT_EMPLOYER, KENPO_AT_OFFICE, NULL
+	KENPO_AT_POSTAL_ADDRESS, KENPO_AT_EMPLOYER, KENPO_AT_OFFICE,
+	KENPO_AT_AUTH_SOURCE, KENPO_AT_UNFAMILIAR_FAILURES, KENPO_AT_UNFAMILIAR_FAIL_TIME,
+	KENPO_AT_UNFAMILIAR_LOCKED_UNTIL, KENPO_AT_KEY_FAILURES, KENPO_AT_KEY_FAIL_WINDOW, NULL
 };
 
 static int
@@ -118,6 +120,7 @@ lock_state(const struct dir_entry *e, char *out, size_t outsz)
 {
 	const char *pw = dir_get(e, KENPO_AT_PWD_LOCKED);
 	const char *until = dir_get(e, KENPO_AT_LOCKED_UNTIL);
+	const char *pool = dir_get(e, KENPO_AT_UNFAMILIAR_LOCKED_UNTIL);
 	char now[20];
 
 	admin_gentime(time(NULL), now, sizeof now);
@@ -127,6 +130,8 @@ lock_state(const struct dir_entry *e, char *out, size_t outsz)
 		snprintf(out, outsz, "locked by slapd (ppolicy) since %s", pw);
 	else if (until != NULL && strcmp(until, now) > 0)
 		snprintf(out, outsz, "locked by kenpod until %s", until);
+	else if (pool != NULL && strcmp(pool, now) > 0)
+		snprintf(out, outsz, "locked by kenpod for unfamiliar sources until %s", pool);
 	else
 		out[0] = '\0';
 }
@@ -405,9 +410,14 @@ plan_lock(const struct dir_entry *e, struct dir_mods *m)
 static int
 plan_unlock(const struct dir_entry *e, struct dir_mods *m)
 {
+	/* kenpod's counts too: the member's own, each unfamiliar source's,
+	 * all unfamiliar sources', and the wrong keys of the day. */
 	static const char *const attrs[] = {
 		KENPO_AT_PWD_LOCKED, KENPO_AT_PWD_FAILURES, KENPO_AT_LOCKED_UNTIL,
-		KENPO_AT_FAILURES, KENPO_AT_FAIL_TIME, NULL
+		KENPO_AT_FAILURES, KENPO_AT_FAIL_TIME, KENPO_AT_AUTH_SOURCE,
+		KENPO_AT_UNFAMILIAR_FAILURES, KENPO_AT_UNFAMILIAR_FAIL_TIME,
+		KENPO_AT_UNFAMILIAR_LOCKED_UNTIL, KENPO_AT_KEY_FAILURES, KENPO_AT_KEY_FAIL_WINDOW,
+		NULL
 	};
 
 	return remove_present(e, attrs, m);

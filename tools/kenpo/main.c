@@ -8,7 +8,9 @@
  * on-screen 認証キー, mailed keys) and the tokens of links and tickets are
  * read from standard input (or the descriptor --fd names), one per line,
  * never from the command line, where any local user could read them in
- * /proc and use them first.
+ * /proc and use them first.  So are the handles of a login (the key's txn,
+ * the proof of a completed login): with a handle anyone could burn the
+ * key's tries or void it.
  *
  * The policy checks run here (pure rules, no kenpod); every other command
  * asks kenpod over its socket, and kenpod decides (it validates every
@@ -114,6 +116,14 @@ static const struct errinfo errors[] = {
 	  N_("The key is no longer valid. Please request a new key.") },
 	{ "key-expired", EXIT_TOKEN,
 	  N_("The key has expired. Please request a new key.") },
+	{ "key-limit", EXIT_REFUSED,
+	  N_("Too many keys were sent in the last hour. Please wait before asking for "
+	     "another.") },
+	{ "temp-expired", EXIT_REFUSED,
+	  N_("The temporary password has expired. Please request a new one from the password "
+	     "reissue page.") },
+	{ "login-required", EXIT_DENIED,
+	  N_("Please log in with your password and the key first.") },
 	{ "cooldown", EXIT_REFUSED, N_("Please wait a moment before asking for a new key.") },
 	{ "token-invalid", EXIT_TOKEN,
 	  N_("This link is not valid or has already been used. Please start again.") },
@@ -801,6 +811,9 @@ answer_auth(struct ctx *x, int rc)
 	set_bool(x, "must_change", must_change);
 	if (f->ticket.len > 0)
 		set_strn(x, "ticket", f->ticket);
+	if (f->proof.len > 0)
+		set_strn(x, "proof", f->proof);
+	set_strn(x, "previous_login", f->previous);
 	done_asking(x);
 	if (must_change)
 		return fail(x, "must-change");
@@ -817,11 +830,12 @@ cmd_login(struct ctx *x, char **args)
 
 	if ((rc = read_secrets(x, prompts, pw, 1)) != EXIT_OK)
 		goto done;
-	/* A web portal cannot hold a PAM conversation open: split mode; and it
-	 * wants the profile ticket. */
+	/* A web portal cannot hold a PAM conversation open: split mode; it
+	 * wants the profile ticket, and opens no PAM session: the login is
+	 * recorded with its previous one answered. */
 	v[0] = kenpo_vstr(args[0]);
 	v[1] = kenpo_vstr(pw[0]);
-	v[2] = kenpo_vint(KENPO_AUTHF_SPLIT | KENPO_AUTHF_TICKET);
+	v[2] = kenpo_vint(KENPO_AUTHF_SPLIT | KENPO_AUTHF_TICKET | KENPO_AUTHF_SESSION);
 	v[3] = kenpo_vstr("kenpo");
 	v[4] = kenpo_vstr(x->rhost);
 	rc = answer_auth(x, ask(x, KENPO_ACTION_AUTH_PASSWORD, v, 5));
@@ -830,40 +844,164 @@ done:
 	return rc;
 }
 
+/* The answer to AUTH_RESEND: KEY_SENT with a KEY record, or a refusal. */
 static int
-cmd_login_key(struct ctx *x, char **args)
+answer_resend(struct ctx *x, int rc)
 {
-	static const char *const prompts[] = { "Key" };
-	char key[1][SECRET_MAX];
-	struct kenpo_value v[4];
-	int rc;
-
-	if ((rc = read_secrets(x, prompts, key, 1)) != EXIT_OK)
-		goto done;
-	v[0] = kenpo_vstr(args[0]);
-	v[1] = kenpo_vstr(args[1]);
-	v[2] = kenpo_vstr(key[0]);
-	v[3] = kenpo_vint(KENPO_AUTHF_TICKET);
-	rc = answer_auth(x, ask(x, KENPO_ACTION_AUTH_KEY, v, 4));
-done:
-	kenpo_wipe(key, sizeof key);
-	return rc;
+	if (rc != KENPO_RES_KEY_SENT)
+		return fail_asked(x, rc);
+	set_bool(x, "resent", 1);
+	return answer_auth(x, rc);
 }
 
 static int
-cmd_password_change(struct ctx *x, char **args)
+resend(struct ctx *x, const char *login, const char *txn)
 {
-	char pw[3][SECRET_MAX];
-	struct kenpo_value v[4];
+	struct kenpo_value v[2] = { kenpo_vstr(login), kenpo_vstr(txn) };
+
+	return answer_resend(x, ask(x, KENPO_ACTION_AUTH_RESEND, v, 2));
+}
+
+/*
+ * The key of the pending login: the txn and the key on standard input.
+ * An empty key asks for a new one (暗証キー再請求) instead of counting as a
+ * wrong one.  An expired key leaves the login open: the answer says that a
+ * new key can be sent (kenpo login resend).
+ */
+static int
+cmd_login_key(struct ctx *x, char **args)
+{
+	static const char *const prompts[] = { "Key handle (txn)", "Key" };
+	char in[2][SECRET_MAX];
+	struct kenpo_value v[6];
 	int rc;
 
-	if ((rc = read_new_password(x, pw, "Current password")) != EXIT_OK)
+	if ((rc = read_secrets(x, prompts, in, 2)) != EXIT_OK)
+		goto done;
+	if (in[1][0] == '\0') {
+		rc = resend(x, args[0], in[0]);
+		goto done;
+	}
+	v[0] = kenpo_vstr(args[0]);
+	v[1] = kenpo_vstr(in[0]);
+	v[2] = kenpo_vstr(in[1]);
+	v[3] = kenpo_vint(KENPO_AUTHF_TICKET | KENPO_AUTHF_SESSION);
+	v[4] = kenpo_vstr("kenpo");
+	v[5] = kenpo_vstr(x->rhost);
+	rc = ask(x, KENPO_ACTION_AUTH_KEY, v, 6);
+	if (rc == KENPO_RES_KEY_EXPIRED)
+		set_bool(x, "can_resend", 1);
+	rc = answer_auth(x, rc);
+done:
+	kenpo_wipe(in, sizeof in);
+	return rc;
+}
+
+/* 暗証キー再請求: a new key for the pending login, the txn on standard input. */
+static int
+cmd_login_resend(struct ctx *x, char **args)
+{
+	static const char *const prompts[] = { "Key handle (txn)" };
+	char txn[1][SECRET_MAX];
+	int rc;
+
+	if ((rc = read_secrets(x, prompts, txn, 1)) == EXIT_OK)
+		rc = resend(x, args[0], txn[0]);
+	kenpo_wipe(txn, sizeof txn);
+	return rc;
+}
+
+/* Void the pending key (the key page was left); the txn on standard input.
+ * kenpod answers the same whether there was a key or not. */
+static int
+cmd_login_abort(struct ctx *x, char **args)
+{
+	static const char *const prompts[] = { "Key handle (txn)" };
+	char txn[1][SECRET_MAX];
+	struct kenpo_value v[2];
+	int rc;
+
+	if ((rc = read_secrets(x, prompts, txn, 1)) != EXIT_OK)
+		goto done;
+	v[0] = kenpo_vstr(args[0]);
+	v[1] = kenpo_vstr(txn[0]);
+	rc = ask(x, KENPO_ACTION_AUTH_ABORT, v, 2);
+	if (rc != KENPO_RES_OK) {
+		rc = fail_asked(x, rc);
+		goto done;
+	}
+	done_asking(x);
+	rc = succeed(x, N_("The key is no longer valid."));
+done:
+	kenpo_wipe(txn, sizeof txn);
+	return rc;
+}
+
+/* The member's recent logins, newest first; the proof of the login on
+ * standard input (root may give an empty line). */
+static int
+cmd_login_history(struct ctx *x, char **args)
+{
+	static const char *const prompts[] = { "Proof of the login" };
+	char proof[1][SECRET_MAX];
+	struct kenpo_value v[2];
+	struct kenpo_list visits;
+	struct kenpo_fields item;
+	json_object *list, *o;
+	int rc, more;
+
+	if ((rc = read_secrets(x, prompts, proof, 1)) != EXIT_OK)
+		goto done;
+	v[0] = kenpo_vstr(args[0]);
+	v[1] = kenpo_vstr(proof[0]);
+	rc = ask(x, KENPO_ACTION_LOGIN_HISTORY, v, 2);
+	if (rc != KENPO_RES_OK) {
+		rc = fail_asked(x, rc);
+		goto done;
+	}
+	list = json_object_new_array();
+	json_object_object_add(x->out, "logins", list);
+	visits = x->reply.f.visits;
+	while ((more = kenpo_list_next(&x->frame, &visits, &item)) == 1) {
+		o = json_object_new_object();
+		json_object_object_add(o, "when", json_object_new_string_len(item.when.p,
+									    (int)item.when.len));
+		json_object_object_add(o, "service", json_object_new_string_len(
+			item.service.p, (int)item.service.len));
+		json_object_object_add(o, "source", json_object_new_string_len(
+			item.source.p, (int)item.source.len));
+		json_object_array_add(list, o);
+	}
+	done_asking(x);
+	rc = more == 0 ? succeed(x, NULL) : fail(x, "protocol");
+done:
+	kenpo_wipe(proof, sizeof proof);
+	return rc;
+}
+
+/*
+ * The proof of a completed login (from `kenpo login` or `login key`; an
+ * empty line after a temporary password), then the current password and
+ * the new one twice, on standard input.
+ */
+static int
+cmd_password_change(struct ctx *x, char **args)
+{
+	static const char *const prompts[] = { "Proof of the login" };
+	char proof[1][SECRET_MAX], pw[3][SECRET_MAX];
+	struct kenpo_value v[6];
+	int rc;
+
+	if ((rc = read_secrets(x, prompts, proof, 1)) != EXIT_OK ||
+	    (rc = read_new_password(x, pw, "Current password")) != EXIT_OK)
 		goto done;
 	v[0] = kenpo_vstr(args[0]);
 	v[1] = kenpo_vstr(pw[0]);
 	v[2] = kenpo_vstr(pw[1]);
 	v[3] = kenpo_vint(0);
-	rc = ask(x, KENPO_ACTION_PASSWORD_CHANGE, v, 4);
+	v[4] = kenpo_vstr(proof[0]);
+	v[5] = kenpo_vstr(x->rhost);
+	rc = ask(x, KENPO_ACTION_PASSWORD_CHANGE, v, 6);
 	if (rc != KENPO_RES_OK) {
 		rc = fail_asked(x, rc);
 		goto done;
@@ -871,6 +1009,7 @@ cmd_password_change(struct ctx *x, char **args)
 	done_asking(x);
 	rc = succeed(x, N_("The password has been changed."));
 done:
+	kenpo_wipe(proof, sizeof proof);
 	kenpo_wipe(pw, sizeof pw);
 	return rc;
 }
@@ -1136,12 +1275,21 @@ static const struct command commands[] = {
 	  "reset request [--society S] ADDRESS" },
 	{ "reset", "open", 0, 0, 0, cmd_reset_open, NULL,
 	  "reset open                          (token on stdin)" },
-	{ "login", "key", 2, 2, 0, cmd_login_key, NULL,
-	  "login key LOGINID TXN               (the mailed key on stdin)" },
+	{ "login", "key", 1, 1, OPT_RHOST, cmd_login_key, NULL,
+	  "login key [--rhost ADDR] LOGINID    (txn, then the mailed key, on stdin;\n"
+	  "                                    an empty key asks for a new one)" },
+	{ "login", "resend", 1, 1, 0, cmd_login_resend, NULL,
+	  "login resend LOGINID                (txn on stdin): a new key" },
+	{ "login", "abort", 1, 1, 0, cmd_login_abort, NULL,
+	  "login abort LOGINID                 (txn on stdin): void the key" },
+	{ "login", "history", 1, 1, 0, cmd_login_history, NULL,
+	  "login history LOGINID               (proof of the login on stdin)" },
 	{ "login", NULL, 1, 1, OPT_RHOST, cmd_login, NULL,
 	  "login [--rhost ADDR] LOGINID        (password on stdin)" },
-	{ "password", "change", 1, 1, 0, cmd_password_change, NULL,
-	  "password change LOGINID             (old, new, new again on stdin)" },
+	{ "password", "change", 1, 1, OPT_RHOST, cmd_password_change, NULL,
+	  "password change [--rhost ADDR] LOGINID\n"
+	  "                                    (proof of the login, old, new, new again\n"
+	  "                                    on stdin)" },
 	{ "profile", "show", 1, 1, OPT_TICKET, cmd_profile_show, NULL,
 	  "profile show [--ticket] LOGINID     (with --ticket: the ticket on stdin)" },
 	{ "profile", "set", 2, -1, OPT_TICKET | OPT_PASSWORD, NULL, cmd_profile_set,
@@ -1159,7 +1307,8 @@ usage(FILE *f)
 	fprintf(f, "usage: kenpo [-s SOCKET] [--json] [--lang ja|en] COMMAND ...\n\n"
 		"Self-service steps of the member portal, for web applications and MTAs.\n"
 		"Secrets, tokens and tickets are read from standard input (or --fd N), one\n"
-		"per line, in the order each command names them; never from arguments.\n\n"
+		"per line, in the order each command names them; never from arguments.\n"
+		"So are the handles of a login (txn, proof).\n\n"
 		"Commands:\n");
 	for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(f, "  kenpo %s\n", commands[i].synopsis);
