@@ -33,6 +33,8 @@ def sb(tmp_path_factory, builddir):
         pytest.fail("kenpod not built: run `make` and set KENPO_BUILDDIR")
     s = ks.Sandbox(str(tmp_path_factory.mktemp("pwh")), builddir=builddir)
     s.kenpod_settings.update(COST)
+    # Password logins alone: the key is the society's policy, not each member's.
+    s.society_settings.update({"key": "optional"})
     s.up()
     if not s.kenpod_alive():
         pytest.fail("kenpod did not start; see %s" % s.kenpod_log)
@@ -57,8 +59,7 @@ def pw_hash(testtool, tool_env):
 
 def new_member(sb, stored):
     login = "Pwh.%03d%s" % (next(_seq), os.urandom(2).hex())
-    return sb.add_member(login, extra=[("userPassword", stored),
-                                       ("kenpoKeyRequired", "FALSE")])
+    return sb.add_member(login, extra=[("userPassword", stored)])
 
 
 def stored_password(sb, m):
