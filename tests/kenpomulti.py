@@ -451,6 +451,20 @@ class MultiSandbox(ks.Sandbox):
             conn.simple_bind_s(ks.KENPOD_DN, self.kenpod_password)
         return conn
 
+    def provider_ldap(self, n, tool, *args, check=True):
+        """Run an ldap-utils tool (ldapadd, ldapmodify, ldapdelete) on
+        provider n as the administrator; the last argument goes to its
+        stdin, the others are options."""
+        *opts, ldif = args
+        argv = [tool, "-x", "-H", self.provider(n).ldapi_uri, "-D", ks.ADMIN_DN,
+                "-y", self.admin_pw_file] + list(opts)
+        r = subprocess.run(argv, input=ldif, capture_output=True, text=True,
+                           env=self.client_env())
+        if check and r.returncode != 0:
+            raise SandboxError("%s on p%d failed (exit %d): %s" % (
+                tool, n, r.returncode, (r.stderr or r.stdout).strip()))
+        return r
+
     def digest(self, n):
         """What provider n holds: {DN (lower case): entryCSN}."""
         import ldap

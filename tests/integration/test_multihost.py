@@ -250,22 +250,22 @@ def reset_rounds(msb, links):
     return fails
 
 
-def ticket_rounds(msb, tickets):
+def ticket_rounds(msb, tickets, prefix):
     """The same ticket on both hosts, each with its own new login ID."""
     fails = []
     for i, (ticket, _) in enumerate(tickets):
-        got = both_hosts(msb, REG_COMPLETE, [reg_fields(ticket, unique("Tk.A")),
-                                             reg_fields(ticket, unique("Tk.B"))])
+        got = both_hosts(msb, REG_COMPLETE, [reg_fields(ticket, unique(prefix + "A")),
+                                             reg_fields(ticket, unique(prefix + "B"))])
         if tally(got, kp.OK) != 1:
             fails.append((i, got))
     return fails
 
 
-def login_id_rounds(msb, tickets):
+def login_id_rounds(msb, tickets, prefix):
     """Two members at once, one on each host, choosing the same login ID."""
     fails = []
     for i in range(0, len(tickets) - 1, 2):
-        login = unique("Same.Id")
+        login = unique(prefix)
         got = both_hosts(msb, REG_COMPLETE, [reg_fields(tickets[i][0], login),
                                              reg_fields(tickets[i + 1][0], login)])
         if tally(got, kp.OK) != 1:
@@ -278,14 +278,14 @@ def assert_rounds(what, fails, rounds):
         what, len(fails), rounds, fails[:5])
 
 
-def assert_no_duplicate_login(msb):
-    """After the races, no login ID is held twice anywhere."""
+def assert_no_duplicate_login(msb, prefix):
+    """No login ID starting with prefix is held twice, on either provider."""
+    import ldap
     msb.wait_converged()
     for n in (1, 2):
         conn = msb.connect_provider(n)
         try:
-            import ldap
-            res = conn.search_s(ks.SOCIETY_BASE, ldap.SCOPE_SUBTREE, "(uid=*)", ["uid"])
+            res = conn.search_s(ks.SUFFIX, ldap.SCOPE_SUBTREE, "(uid=%s*)" % prefix, ["uid"])
         finally:
             conn.unbind_s()
         ids = [a["uid"][0].decode().lower() for _, a in res]
@@ -314,32 +314,37 @@ def test_same_reset_link_on_both_hosts_replication_cut(msb, cut):
 
 
 def test_same_ticket_on_both_hosts(msb):
-    assert_rounds("ticket", ticket_rounds(msb, registration_tickets(msb, ROUNDS)), ROUNDS)
-    assert_no_duplicate_login(msb)
+    prefix = unique("Tk") + "."
+    fails = ticket_rounds(msb, registration_tickets(msb, ROUNDS), prefix)
+    assert_rounds("ticket", fails, ROUNDS)
+    assert_no_duplicate_login(msb, prefix)
 
 
 def test_same_ticket_on_both_hosts_replication_cut(msb, cut):
+    prefix = unique("Tc") + "."
     tickets = registration_tickets(msb, ROUNDS)
     cut()
-    fails = ticket_rounds(msb, tickets)
+    fails = ticket_rounds(msb, tickets, prefix)
     msb.restore_replication()
     assert_rounds("ticket, replication cut", fails, ROUNDS)
-    assert_no_duplicate_login(msb)
+    assert_no_duplicate_login(msb, prefix)
 
 
 def test_same_login_id_on_both_hosts(msb):
+    prefix = unique("Id") + "."
     tickets = registration_tickets(msb, 2 * ROUNDS)
-    assert_rounds("login ID", login_id_rounds(msb, tickets), ROUNDS)
-    assert_no_duplicate_login(msb)
+    assert_rounds("login ID", login_id_rounds(msb, tickets, prefix), ROUNDS)
+    assert_no_duplicate_login(msb, prefix)
 
 
 def test_same_login_id_on_both_hosts_replication_cut(msb, cut):
+    prefix = unique("Ic") + "."
     tickets = registration_tickets(msb, 2 * ROUNDS)
     cut()
-    fails = login_id_rounds(msb, tickets)
+    fails = login_id_rounds(msb, tickets, prefix)
     msb.restore_replication()
     assert_rounds("login ID, replication cut", fails, ROUNDS)
-    assert_no_duplicate_login(msb)
+    assert_no_duplicate_login(msb, prefix)
 
 
 # ---- wrong passwords --------------------------------------------------------------------
@@ -434,40 +439,47 @@ def imports_on_both_hosts(msb, builddir, tmp_path, n=40):
                            "--no-letters") for h, p in zip((1, 2), paths)]
     outs = [p.communicate(timeout=300) for p in procs]
     for p, (out, err) in zip(procs, outs):
-        assert p.returncode == 0, err + out
         assert not any(m in err for m in ks.SANITIZER_MARKERS), err
-        assert json.loads(out)["new"] == n
+        assert p.returncode == 0 and json.loads(out)["new"] == n, err + out[:2000]
     return tag
 
 
-def uid_numbers(msb, n):
+def uid_numbers(msb, n, filt):
+    """[(member number, uidNumber)] of the entries matching filt on provider n."""
     import ldap
     conn = msb.connect_provider(n)
     try:
-        res = conn.search_s(ks.SUFFIX, ldap.SCOPE_SUBTREE, "(uidNumber=*)", ["uidNumber"])
+        res = conn.search_s(ks.SUFFIX, ldap.SCOPE_SUBTREE, filt,
+                            ["uidNumber", "kenpoMemberNumber"])
     finally:
         conn.unbind_s()
-    return [int(a["uidNumber"][0]) for _, a in res]
+    return [(a.get("kenpoMemberNumber", [b""])[0].decode(), int(a["uidNumber"][0]))
+            for _, a in res if "uidNumber" in a]
 
 
-def assert_no_uid_twice(msb):
+def assert_no_uid_twice(msb, tag, n):
+    """Every member imported under tag holds a uidNumber that no other
+    entry holds, on both providers."""
     msb.wait_converged()
-    for n in (1, 2):
-        uids = uid_numbers(msb, n)
-        dups = sorted({u for u in uids if uids.count(u) > 1})
-        assert not dups, "provider %d: uidNumbers given twice: %s" % (n, dups[:10])
+    for p in (1, 2):
+        mine = uid_numbers(msb, p, "(kenpoMemberNumber=%s*)" % tag)
+        assert len(mine) == 2 * n, "provider %d: %d of %d imported members" % (
+            p, len(mine), 2 * n)
+        everyone = [u for _, u in uid_numbers(msb, p, "(uidNumber=*)")]
+        twice = sorted({u for _, u in mine if everyone.count(u) > 1})
+        assert not twice, "provider %d: uidNumbers given twice: %s" % (p, twice[:10])
 
 
 def test_imports_on_both_hosts_never_share_a_uid(msb, builddir, tmp_path):
-    imports_on_both_hosts(msb, builddir, tmp_path)
-    assert_no_uid_twice(msb)
+    tag = imports_on_both_hosts(msb, builddir, tmp_path)
+    assert_no_uid_twice(msb, tag, 40)
 
 
 def test_imports_on_both_hosts_replication_cut(msb, builddir, tmp_path, cut):
     cut()
-    imports_on_both_hosts(msb, builddir, tmp_path)
+    tag = imports_on_both_hosts(msb, builddir, tmp_path)
     msb.restore_replication()
-    assert_no_uid_twice(msb)
+    assert_no_uid_twice(msb, tag, 40)
 
 
 # ---- the write provider goes away and comes back ----------------------------------------
@@ -622,3 +634,116 @@ def test_sandbox_command_line(builddir, srcdir, new_sandbox_dir):
     assert r.returncode == 0, r.stderr
     st = subprocess.run(cmd + ["status", d], capture_output=True, text=True, env=env)
     assert st.returncode == 3, st.stdout
+
+
+# ---- kenpo-admin check ----------------------------------------------------------------
+
+def check(msb, builddir, n, *args):
+    """kenpo-admin check against provider n: (exit status, output)."""
+    argv = [os.path.join(builddir, "kenpo-admin"), "-H", msb.provider(n).ldapi_uri,
+            "-D", ks.ADMIN_DN, "-y", msb.admin_pw_file, "-b", ks.SOCIETY_BASE] + list(args) + \
+        ["check"]
+    env = dict(os.environ, LDAPNOINIT="1")
+    env["LSAN_OPTIONS"] = "suppressions=%s" % os.path.join(ks.srcdir(), "tests", "lsan.supp")
+    r = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+    assert not any(m in r.stderr for m in ks.SANITIZER_MARKERS), r.stderr
+    return r.returncode, r.stdout, r.stderr
+
+
+def findings(out, kind):
+    return [p for p in json.loads(out)["problems"] if p["kind"] == kind]
+
+
+def test_check_finds_and_repairs_what_a_split_leaves(msb, builddir, cut):
+    """While replication is cut, both providers take what only one may:
+    the same login ID (in another case) and the same uidNumber for two
+    members, and a household added under a member deleted on the other
+    side.  Once replicated, `kenpo-admin check` finds all of it on both
+    providers and its repairs clear it."""
+    keep, gone = member_dicts(msb, [unique("Chk.Keep"), unique("Chk.Gone")])
+    add_bulk(msb, msb.member_ldif(keep) + msb.member_ldif(gone))
+    uid = msb.next_uid_number()
+    login = unique("Chk.Same")
+    one = msb._member(login, uid, number=unique("CHKONE").replace(".", ""))
+    two = msb._member(login.upper(), uid, number=unique("CHKTWO").replace(".", ""))
+    house = "kenpoHouseholdIndex=01," + gone["dn"]
+    cut()
+    msb.provider_ldap(1, "ldapadd", msb.member_ldif(one))
+    msb.provider_ldap(2, "ldapadd", msb.member_ldif(two))
+    msb.provider_ldap(1, "ldapdelete", gone["dn"] + "\n")
+    msb.provider_ldap(2, "ldapadd", ks.ldif_entry(house, [
+        ("objectClass", "kenpoHouseholdMember"), ("kenpoHouseholdIndex", "01"),
+        ("cn", "山田 次郎")]))
+    msb.restore_replication()
+    msb.wait_converged()
+    for n in (1, 2):
+        rc, out, err = check(msb, builddir, n, "--json")
+        assert rc == 6, err + out
+        logins = [p for p in findings(out, "duplicate-login-id")
+                  if p["what"].lower().startswith("login id %s " % login.lower())]
+        assert len(logins) == 1 and {e["dn"] for e in logins[0]["entries"]} == \
+            {one["dn"], two["dn"]}, out
+        uids = [p for p in findings(out, "duplicate-uid-number")
+                if p["what"].startswith("uidNumber %d " % uid)]
+        assert len(uids) == 1 and len(uids[0]["entries"]) == 2, out
+        houses = [p for p in findings(out, "household-without-member") if house in p["what"]]
+        assert len(houses) == 1 and "ldapdelete" in houses[0]["repair"], out
+        assert "kenpo-admin reissue --by number" in logins[0]["repair"]
+    rc, text, _ = check(msb, builddir, 1)
+    assert rc == 6 and "duplicate-login-id: login ID" in text and "repair:" in text
+    # The repairs, as check says them, on the write provider.
+    ldif = re.search(r"ldapmodify <<EOF\n(.*?)EOF", logins[0]["repair"], re.S).group(1)
+    msb.provider_ldap(1, "ldapmodify", ldif)
+    later = sorted(uids[0]["entries"], key=lambda e: e["created"])[1]["dn"]
+    fresh = msb.next_uid_number()
+    msb.provider_ldap(1, "ldapmodify", "dn: %s\nchangetype: modify\nreplace: uidNumber\n"
+                      "uidNumber: %d\n" % (later, fresh))
+    msb.provider_ldap(1, "ldapdelete", house + "\n")
+    assert "ldapdelete -M '%s'" % gone["dn"] in houses[0]["repair"]
+    msb.provider_ldap(1, "ldapdelete", "-M", gone["dn"] + "\n")
+    msb.wait_converged()
+    for n in (1, 2):
+        _, out, _ = check(msb, builddir, n, "--json")
+        about = [p for p in json.loads(out)["problems"]
+                 if login.lower() in p["what"].lower() or "uidNumber %d " % uid in p["what"]
+                 or house in p["what"]]
+        assert about == [], about
+
+
+def test_check_counter_behind(msb, builddir):
+    """A uidNumber counter that two providers moved on independently can
+    end behind the numbers in use; check says so and how far to move it."""
+    counter = "cn=uidNumber," + ks.SOCIETY_BASE
+    in_use = max(u for _, u in uid_numbers(msb, 1, "(uidNumber=*)"))
+    old = int(msb.entry(counter, "kenpoNextUid")["kenpoNextUid"][0])
+    msb.provider_ldap(1, "ldapmodify", "dn: %s\nchangetype: modify\nreplace: kenpoNextUid\n"
+                      "kenpoNextUid: %d\n" % (counter, in_use))
+    try:
+        msb.wait_converged()
+        rc, out, _ = check(msb, builddir, 2, "--json")
+        behind = findings(out, "counter-behind")
+        assert rc == 6 and len(behind) == 1, out
+        assert "kenpoNextUid: %d" % (in_use + 1) in behind[0]["repair"]
+    finally:
+        msb.provider_ldap(1, "ldapmodify", "dn: %s\nchangetype: modify\nreplace: "
+                          "kenpoNextUid\nkenpoNextUid: %d\n" % (counter, max(old, in_use + 1)))
+
+
+def test_check_clean_directory(builddir, new_sandbox_dir):
+    """A directory with nothing to repair: exit 0 and "0 problems"."""
+    sb = ks.Sandbox(new_sandbox_dir, builddir=builddir)
+    sb.up()
+    try:
+        m = sb.add_member("Clean.One")
+        sb.add_household_member(m["dn"], "01", nickname="家族")
+        argv = [os.path.join(builddir, "kenpo-admin"), "-H", sb.ldapi_uri, "-D", ks.ADMIN_DN,
+                "-y", sb.admin_pw_file, "-b", ks.SOCIETY_BASE]
+        env = dict(os.environ, LDAPNOINIT="1")
+        r = subprocess.run(argv + ["check"], capture_output=True, text=True, env=env)
+        assert r.returncode == 0 and r.stdout.startswith("0 problems in dc=kenpo,dc=test"), \
+            r.stdout + r.stderr
+        r = subprocess.run(argv + ["--json", "check"], capture_output=True, text=True, env=env)
+        j = json.loads(r.stdout)
+        assert r.returncode == 0 and j["problems"] == [] and j["checked"]["households"] == 1
+    finally:
+        sb.down()

@@ -485,6 +485,13 @@ static const struct command {
 	  "address.\n" },
 	{ "purge", cmd_purge, 0, 0, 0, "purge",
 	  "Delete expired tokens, and pending keys past kenpoKeyExpiry.\n" },
+	{ "check", cmd_check, 0, 0, 0, "check",
+	  "Look through the whole directory (every society) for what replication\n"
+	  "can leave behind: a login ID held by several members (compared without\n"
+	  "regard to case), a uidNumber held twice, a uidNumber counter behind the\n"
+	  "numbers in use, and household entries whose member is gone.  Each\n"
+	  "finding names the entries and says how to repair it; nothing is changed.\n"
+	  "Run it against each provider (-H).  Exit 6 when something was found.\n" },
 	{ "letters", cmd_letters, 0, 2, 2, "letters LETTERS.csv OUT.pdf",
 	  "Make the printable registration letters from a letters CSV (written by\n"
 	  "--letters-csv): one A4 page per member with the login ID and temporary\n"
@@ -577,7 +584,8 @@ static const char exit_help[] =
 	"\n"
 	"Exit status: 0 done; 1 error (directory, file, configuration); 2 usage;\n"
 	"3 no such member; 4 import partly done (rows refused or failed, the rest\n"
-	"written); 5 import --strict refused the roster (nothing written).\n";
+	"written); 5 import --strict refused the roster (nothing written); 6 check\n"
+	"found something to repair.\n";
 
 static const struct command *
 find_command(const char *name)
