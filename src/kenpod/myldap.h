@@ -101,8 +101,9 @@ enum myldap_rc myldap_compare(struct myldap_session *s, const char *dn,
 enum myldap_rc myldap_add(struct myldap_session *s, const char *dn,
 			  const struct myldap_mod *attrs, size_t n);
 /* Delete a leaf entry.  MYLDAP_CHANGED when it is not there: of two
- * deletes of one entry, on any host, exactly one gets MYLDAP_OK, which
- * makes a delete the way to use something once. */
+ * deletes of one entry on one server exactly one gets MYLDAP_OK, which
+ * makes a delete the way to use something once -- on the write provider:
+ * two providers would each delete their own copy. */
 enum myldap_rc myldap_delete(struct myldap_session *s, const char *dn);
 
 /* Add `by` to the integer attribute attr of dn and read the value it had

@@ -7,15 +7,17 @@
  * holding its kind, expiry, the address it went to and the member it
  * belongs to.  Only the keyed hash (BLAKE2b with the server secret) of the
  * token is stored, so a copy of the directory opens nothing.  Using a token
- * once is deleting its entry: LDAP applies a delete once, so of two
- * requests presenting one token at the same time, on one kenpod host or on
- * several against replicated directories, exactly one gets it.  The expiry
- * is checked on every use (the dds overlay, where present, only cleans up).
+ * once is deleting its entry: a server applies a delete once, so of two
+ * requests presenting one token at the same time exactly one gets it.
+ * Across hosts that holds because every kenpod reads and deletes tokens on
+ * the one write provider (myldap.h): two providers would each delete their
+ * own copy, and replication would not undo the second use.  The expiry is
+ * checked on every use (the dds overlay, where present, only cleans up).
  *
  * A rate counter is an entry kenpoRateKey=<what>:<keyed hash of the value>,
  * ou=rates,<society base> counting events in a window; it is changed
- * optimistically (delete the value read, add the new one), so that no
- * event is lost between hosts.
+ * optimistically (delete the value read, add the new one) on the write
+ * provider, so that no event is lost between hosts.
  */
 #ifndef KENPOD_TOKEN_H
 #define KENPOD_TOKEN_H
