@@ -642,12 +642,42 @@ reg_audit(const struct request *rq, const struct token *t, const struct reg_form
 	log_audit("register.complete", kv, 5);
 }
 
+/* The registration once the login ID is held (token.h): nobody else can
+ * give it to a member until this request lets go. */
+static int
+reg_held(struct request *rq, struct reg_form *f, const struct token *t, struct kenpo_buf *out)
+{
+	struct kenpo_pwcost cost;
+	int rc, taken = 0;
+
+	rc = member_login_taken(rq, f->login, t->member, &taken);
+	if (rc != KENPO_RES_OK || taken)
+		return rc != KENPO_RES_OK ? rc : KENPO_RES_ID_TAKEN;
+	flow_pwcost(rq, &cost);
+	if (kenpo_pw_hash(f->pw, strlen(f->pw), &cost, f->hash, sizeof f->hash) != 0)
+		return KENPO_RES_INTERNAL;
+	rc = token_consume(rq, t);
+	if (rc != KENPO_RES_OK)
+		return rc;
+	rc = reg_apply(rq, t, f);
+	if (rc == KENPO_RES_ID_TAKEN || rc == KENPO_RES_UNAVAIL || rc == KENPO_RES_INTERNAL) {
+		if (token_restore(rq, t) != KENPO_RES_OK)
+			log_msg(LOG_WARNING, "the registration ticket could not be put back");
+	}
+	if (rc != KENPO_RES_OK)
+		return rc;
+	reg_audit(rq, t, f);
+	reg_mail(t, f);
+	kenpo_put_cstring(out, f->login);
+	return KENPO_RES_OK;
+}
+
 static int
 reg_complete(struct request *rq, struct reg_form *f, int toolong, struct kenpo_buf *out)
 {
-	struct kenpo_pwcost cost;
+	struct login_hold hold;
 	struct token t;
-	int rc, taken = 0;
+	int rc;
 
 	rc = reg_form_check(rq, f, toolong, out);
 	if (rc != KENPO_RES_OK)
@@ -655,26 +685,11 @@ reg_complete(struct request *rq, struct reg_form *f, int toolong, struct kenpo_b
 	rc = token_get(rq, f->ticket, KENPO_TOKEN_REGISTRATION, &t);
 	if (rc != KENPO_RES_OK)
 		return rc;
-	rc = member_login_taken(rq, f->login, t.member, &taken);
-	if (rc != KENPO_RES_OK || taken)
-		return rc != KENPO_RES_OK ? rc : KENPO_RES_ID_TAKEN;
-	flow_pwcost(rq, &cost);
-	if (kenpo_pw_hash(f->pw, strlen(f->pw), &cost, f->hash, sizeof f->hash) != 0)
-		return KENPO_RES_INTERNAL;
-	rc = token_consume(rq, &t);
-	if (rc != KENPO_RES_OK)
-		return rc;
-	rc = reg_apply(rq, &t, f);
-	if (rc == KENPO_RES_ID_TAKEN || rc == KENPO_RES_UNAVAIL || rc == KENPO_RES_INTERNAL) {
-		if (token_restore(rq, &t) != KENPO_RES_OK)
-			log_msg(LOG_WARNING, "the registration ticket could not be put back");
-	}
-	if (rc != KENPO_RES_OK)
-		return rc;
-	reg_audit(rq, &t, f);
-	reg_mail(&t, f);
-	kenpo_put_cstring(out, f->login);
-	return KENPO_RES_OK;
+	rc = token_hold_login(rq, f->login, &hold);
+	if (rc == KENPO_RES_OK)
+		rc = reg_held(rq, f, &t, out);
+	token_release_login(rq, &hold);
+	return rc;
 }
 
 int

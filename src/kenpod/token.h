@@ -137,6 +137,32 @@ int token_void_member(struct request *rq, const struct kenpo_society *soc,
 /* Stable name of a kind ("guide", ...), NULL when unknown. */
 const char *token_kind_name(int kind);
 
+/* ---- holding a login ID ----
+ *
+ * slapo-unique refuses a second holder of a login ID only when the two
+ * changes do not overlap: it searches before the write and holds no lock,
+ * so two modifies at the same moment both pass, even on one server (the
+ * two-host tests saw it about once in a hundred rounds).  A request that
+ * gives a member a login ID therefore first holds the ID: it adds an entry
+ * named by the keyed hash of the ID in lower case, which a server does
+ * atomically (of two adds of one DN, exactly one succeeds), and only then
+ * checks that nobody has the ID, writes it and lets go.  Every hold is kept
+ * under ou=tokens of the society whose id sorts first, one place for all
+ * societies (login IDs are unique across them); like every one-time write
+ * it goes to the write provider.  A hold left by a kenpod that stopped in
+ * between ends by itself after a minute.
+ */
+struct login_hold {
+	char dn[TOKEN_DN_MAX];
+	int held;
+};
+
+/* Hold `login` (any case) for this request.  OK; ID_TAKEN while another
+ * request holds it; UNAVAIL; INTERNAL. */
+int token_hold_login(struct request *rq, const char *login, struct login_hold *h);
+/* Let go of a hold (nothing when none is held). */
+void token_release_login(struct request *rq, struct login_hold *h);
+
 /* ---- rate counters ---- */
 
 /* Events counted for what:value within the last `window` seconds into
