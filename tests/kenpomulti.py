@@ -53,6 +53,9 @@ CONVERGE_TIMEOUT = 30.0
 SANDBOX_RETRY = "1 +"
 # The kenpod of every host lists the providers in this shared order.
 REPLICATOR_DN = "cn=replicator,ou=services," + ks.SUFFIX
+# write_failback_interval of the hosts, seconds: short, so that tests see
+# the failback soon.
+WRITE_CHECK_INTERVAL = 2
 
 
 def generator_path():
@@ -196,6 +199,7 @@ class MultiSandbox(ks.Sandbox):
         self._relay_proc = None
         # Settings each host's kenpod gets over kenpod_settings: {n: {...}}.
         self.host_settings = {p.n: {} for p in self.providers}
+        self.write_check_interval = WRITE_CHECK_INTERVAL
         self._point_at(self.providers[0])
 
     # -- what the inherited helpers use: provider 1 ----------------------------------
@@ -385,9 +389,12 @@ class MultiSandbox(ks.Sandbox):
 
     # -- the kenpods -------------------------------------------------------------------
     def host_kenpod_settings(self, host):
-        """[kenpod] settings of host `host`: its own provider first."""
+        """[kenpod] settings of host `host`: its own provider first for
+        reads, and the write providers in the order all hosts share."""
         order = [host] + [p.n for p in self.providers if p.n != host]
-        s = {"ldap_uri": " ".join(self.uri_from_host(host, n) for n in order)}
+        s = {"ldap_uri": " ".join(self.uri_from_host(host, n) for n in order),
+             "write_uri": " ".join(self.uri_from_host(host, p.n) for p in self.providers),
+             "write_failback_interval": "%ds" % self.write_check_interval}
         s.update(self.host_settings.get(host, {}))
         return s
 

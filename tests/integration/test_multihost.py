@@ -487,7 +487,7 @@ def test_imports_on_both_hosts_replication_cut(msb, builddir, tmp_path, cut):
 def switch_lines(msb, host, uri):
     """Lines of host's log that say it now writes to uri."""
     with open(msb.host_log(host), errors="replace") as f:
-        return [line for line in f if "write provider" in line and uri in line]
+        return [line for line in f if "write provider is now %s " % uri in line]
 
 
 def wait_for(pred, timeout, step=0.05):
@@ -529,6 +529,7 @@ def test_write_provider_killed_mid_login(msb):
     # Host 1 writes to provider 2 now too: a whole login there succeeds.
     with kp.Client(msb.host_socket(1)) as c:
         assert c.auth_password(other["login"], PASSWORD)["name"] == "OK"
+        assert c.session_open(other["login"])["name"] == "OK"
     for h in (1, 2):
         assert len(switch_lines(msb, h, p2_from[h])) > before[h], \
             "host %d did not log its switch to provider 2" % h
@@ -752,3 +753,32 @@ def test_check_clean_directory(builddir, new_sandbox_dir):
         assert r.returncode == 0 and j["problems"] == [] and j["checked"]["households"] == 1
     finally:
         sb.down()
+
+
+def test_no_failover_refuses_rather_than_write_elsewhere(msb):
+    """write_failover = no: with the first provider gone, logins and
+    self-service are refused ("unavailable") while passwd lookups, which
+    any replica answers, go on; when it is back, logins work again."""
+    m = member_dicts(msb, [unique("No.Fail")])[0]
+    add_bulk(msb, msb.member_ldif(m, [("userPassword", msb.pw_hash),
+                                      ("kenpoKeyRequired", "FALSE")]))
+    msb.restart_hosts(write_failover="no")
+    switches = len(switch_lines(msb, 2, msb.uri_from_host(2, 2)))
+    try:
+        msb.provider(1).stop(kill=True)
+        for h in (1, 2):
+            with kp.Client(msb.host_socket(h)) as c:
+                assert c.auth_password(m["login"], PASSWORD)["name"] == "UNAVAIL"
+                assert c.byname(m["login"])[0] == kp.OK
+        assert len(switch_lines(msb, 2, msb.uri_from_host(2, 2))) == switches
+        msb.provider(1).start()
+        with kp.Client(msb.host_socket(2)) as c:
+            got = wait_for(lambda: c.auth_password(m["login"], PASSWORD)["name"] == "OK", 10.0)
+        assert got, "no login after the first provider came back"
+    finally:
+        for p in msb.providers:
+            if not p.alive():
+                p.start()
+        for h in (1, 2):
+            msb.host_settings[h].pop("write_failover", None)
+        msb.restart_hosts()
