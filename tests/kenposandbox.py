@@ -1580,7 +1580,9 @@ def main(argv):
             return kenpomulti.cmd_up(rest[2], int(rest[1]))
         if cmd == "up" and len(rest) == 1:
             return _cmd_up(rest[0])
-        if cmd in ("down", "status") and rest:
+        # A multi-provider sandbox leaves its marker (tests/kenpomulti.py).
+        if cmd in ("down", "status") and rest and \
+                os.path.exists(os.path.join(rest[0], "providers.json")):
             import kenpomulti
             if kenpomulti.is_multi(rest[0]):
                 if cmd == "status" and len(rest) == 1:
