@@ -3,7 +3,8 @@
 `MultiSandbox(dir, providers=2).up()` builds what a society runs on N hosts
 with one mail relay:
 
-  DIR/p1, DIR/p2, ...   one slapd each (slapd.d, db, ldapi socket, log),
+  DIR/p1, DIR/p2, ...   one slapd each (slapd.d, db, accesslog, ldapi
+                        socket, log),
                         made a provider of kenpo's multi-provider topology
                         by the LDIF that schema/multi-provider/ ships
                         (kenpo-provider-ldif), applied with ldapmodify as an
@@ -71,6 +72,7 @@ class Provider:
         self.dir = os.path.join(sb.dir, "p%d" % n)
         self.slapd_d = os.path.join(self.dir, "slapd.d")
         self.db_dir = os.path.join(self.dir, "db")
+        self.accesslog_dir = os.path.join(self.dir, "accesslog")
         self.socket_path = os.path.join(self.dir, "ldapi")
         self.ldapi_uri = "ldapi://" + urllib.parse.quote(self.socket_path, safe="")
         self.pidfile = os.path.join(self.dir, "slapd.pid")
@@ -304,7 +306,7 @@ class MultiSandbox(ks.Sandbox):
             ks._write_secret(path, admin_pw if path == self.admin_pw_file
                              else secrets.token_urlsafe(24))
         for p in self.providers:
-            for d in (p.dir, p.slapd_d, p.db_dir):
+            for d in (p.dir, p.slapd_d, p.db_dir, p.accesslog_dir):
                 os.makedirs(d, mode=0o700, exist_ok=True)
             text, self.manager_dn = p.config_ldif(admin_pw)
             cfg = os.path.join(p.dir, "config.ldif")
@@ -318,7 +320,8 @@ class MultiSandbox(ks.Sandbox):
         """The shipped LDIF for provider p, from kenpo-provider-ldif."""
         argv = [generator_path(), "--suffix", ks.SUFFIX, "--server-id", str(p.n),
                 "--replicator-password-file", self.replicator_pw_file,
-                "--manager-dn", self.manager_dn, "--retry", SANDBOX_RETRY, "--timeout", "3"]
+                "--manager-dn", self.manager_dn, "--retry", SANDBOX_RETRY, "--timeout", "3",
+                "--accesslog-dir", p.accesslog_dir, "--accesslog-purge", "07+00:00 01+00:00"]
         for q in self.providers:
             uri = p.tcp_uri if q.n == p.n else self.route_uri(self.repl_route(p.n, q.n))
             argv += ["--provider", "%d=%s" % (q.n, uri)]

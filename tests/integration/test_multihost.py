@@ -588,7 +588,7 @@ def test_replication_converges_after_outage(msb, cut):
 def test_shipped_ldif_matches_the_sandbox(msb, builddir):
     """The shipped topology configures what the one-provider sandbox does:
     the same indexes and ACLs (plus the replication account), the same
-    overlays except dds, and no session log (test above)."""
+    overlays except dds, the access log, and no session log (test above)."""
     import ldap
     conn = ldap.initialize(msb.provider(2).ldapi_uri)
     conn.sasl_external_bind_s()
@@ -609,7 +609,7 @@ def test_shipped_ldif_matches_the_sandbox(msb, builddir):
                               % kenpomulti.REPLICATOR_DN)
     assert acl == want
     names = sorted(re.sub(r"^\{\d+\}", "", a["olcOverlay"][0].decode()) for _, a in ovs)
-    assert names == ["ppolicy", "syncprov", "unique"]
+    assert names == ["accesslog", "ppolicy", "syncprov", "unique"]
     assert all(b"olcSpSessionLog" not in str(a).encode() for _, a in ovs)
     # kenpo-admin init, which knows what kenpo needs, finds nothing missing.
     r = subprocess.run([os.path.join(builddir, "kenpo-admin"), "-c", msb.kenpod_conf, "-H",
