@@ -159,6 +159,16 @@ route_of(const struct myldap_session *s)
 	return &routes[have_writer ? s->route : MYLDAP_NEAREST];
 }
 
+/* Every write goes to the write provider, whatever route the request
+ * took: a change is never made on a server chosen for being near, which
+ * may not have seen the last one.  The request's later reads follow it
+ * there. */
+static void
+route_write(struct myldap_session *s)
+{
+	s->route = MYLDAP_WRITER;
+}
+
 static struct conn *
 conn_of(struct myldap_session *s)
 {
@@ -807,8 +817,11 @@ myldap_modify(struct myldap_session *s, const char *dn,
 {
 	struct ldapmods lm;
 	struct modify_op mo = { dn, lm.list };
-	struct route *r = route_of(s);
+	struct route *r;
 	int rc, open_failed;
+
+	route_write(s);
+	r = route_of(s);
 
 	if (build_mods(mods, n, &lm) != 0) {
 		log_msg(LOG_ERR, "modify %.200s: invalid change", dn);
@@ -938,8 +951,11 @@ static enum myldap_rc
 run_entry_op(struct myldap_session *s, struct entry_op *eo, int changed)
 {
 	const char *what = eo->mods == NULL ? "delete" : "add";
-	struct route *r = route_of(s);
+	struct route *r;
 	int rc, open_failed;
+
+	route_write(s);
+	r = route_of(s);
 
 	if (backoff_active(r))
 		return MYLDAP_UNAVAIL;
@@ -1008,8 +1024,11 @@ myldap_increment(struct myldap_session *s, const char *dn, const char *attr,
 		 unsigned long by, unsigned long long *before)
 {
 	struct increment_op io = { dn, attr, by, 0 };
-	struct route *r = route_of(s);
+	struct route *r;
 	int rc, open_failed;
+
+	route_write(s);
+	r = route_of(s);
 
 	if (backoff_active(r))
 		return MYLDAP_UNAVAIL;

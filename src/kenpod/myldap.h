@@ -20,7 +20,9 @@
  *                   again and holds every change (contextCSN), and goes back
  *                   to it.  With write_failover = no, only the first server
  *                   of the list is ever written to.  Everything that decides
- *                   or changes one-time state takes this route.
+ *                   or changes one-time state takes this route, and so does
+ *                   every add, modify, delete and increment, whatever the
+ *                   session's route (the session stays on it afterwards).
  * Without write_uri both routes are ldap_uri.
  *
  * When a route's servers cannot be reached an operation is retried once on
