@@ -17,7 +17,7 @@ replicated to the other before the round, so that each host could decide
 on its own copy: the point is that none does.
 """
 
-import concurrent.futures
+import collections
 import hashlib
 import json
 import os
@@ -232,50 +232,67 @@ def reg_fields(ticket, login):
 
 # ---- the races ------------------------------------------------------------------------
 
-def key_rounds(msb, items):
-    fails = []
-    for i, (login, txn, key) in enumerate(items):
-        got = both_hosts(msb, kp.AUTH_KEY, [(login, txn, key, 0)] * 2)
+class Rounds:
+    """What the rounds of one race gave: the rounds without exactly one
+    success, how often each host won, and what the loser was answered."""
+
+    def __init__(self, what):
+        self.what = what
+        self.n = 0
+        self.fails = []
+        self.wins = [0, 0]
+        self.losers = collections.Counter()
+
+    def add(self, got):
+        names = [kp.RESULT_NAMES.get(r, str(r)) for r in got]
         if tally(got, kp.OK) != 1:
-            fails.append((i, [kp.RESULT_NAMES.get(r, r) for r in got]))
-    return fails
+            self.fails.append((self.n, names))
+        else:
+            self.wins[got.index(kp.OK)] += 1
+            self.losers.update(n for r, n in zip(got, names) if r != kp.OK)
+        self.n += 1
+
+    def check(self, figure, rounds):
+        refused = ", ".join("%s %d" % kv for kv in sorted(self.losers.items()))
+        figure("%s: %d of %d rounds exactly one success (host 1 won %d, host 2 won %d); "
+               "the other refused: %s" % (self.what, self.n - len(self.fails), self.n,
+                                          self.wins[0], self.wins[1], refused or "-"))
+        assert self.n == rounds
+        assert not self.fails, "%s: %d of %d rounds without exactly one success, e.g. %s" % (
+            self.what, len(self.fails), self.n, self.fails[:5])
 
 
-def reset_rounds(msb, links):
-    fails = []
-    for i, text in enumerate(links):
-        got = both_hosts(msb, RESET_OPEN, [(text,)] * 2)
-        if tally(got, kp.OK) != 1:
-            fails.append((i, got))
-    return fails
+def key_rounds(msb, items, what):
+    out = Rounds(what)
+    for login, txn, key in items:
+        out.add(both_hosts(msb, kp.AUTH_KEY, [(login, txn, key, 0)] * 2))
+    return out
 
 
-def ticket_rounds(msb, tickets, prefix):
+def reset_rounds(msb, links, what):
+    out = Rounds(what)
+    for text in links:
+        out.add(both_hosts(msb, RESET_OPEN, [(text,)] * 2))
+    return out
+
+
+def ticket_rounds(msb, tickets, prefix, what):
     """The same ticket on both hosts, each with its own new login ID."""
-    fails = []
-    for i, (ticket, _) in enumerate(tickets):
-        got = both_hosts(msb, REG_COMPLETE, [reg_fields(ticket, unique(prefix + "A")),
-                                             reg_fields(ticket, unique(prefix + "B"))])
-        if tally(got, kp.OK) != 1:
-            fails.append((i, got))
-    return fails
+    out = Rounds(what)
+    for ticket, _ in tickets:
+        out.add(both_hosts(msb, REG_COMPLETE, [reg_fields(ticket, unique(prefix + "A")),
+                                               reg_fields(ticket, unique(prefix + "B"))]))
+    return out
 
 
-def login_id_rounds(msb, tickets, prefix):
+def login_id_rounds(msb, tickets, prefix, what):
     """Two members at once, one on each host, choosing the same login ID."""
-    fails = []
+    out = Rounds(what)
     for i in range(0, len(tickets) - 1, 2):
         login = unique(prefix)
-        got = both_hosts(msb, REG_COMPLETE, [reg_fields(tickets[i][0], login),
-                                             reg_fields(tickets[i + 1][0], login)])
-        if tally(got, kp.OK) != 1:
-            fails.append((i // 2, got))
-    return fails
-
-
-def assert_rounds(what, fails, rounds):
-    assert not fails, "%s: %d of %d rounds without exactly one success, e.g. %s" % (
-        what, len(fails), rounds, fails[:5])
+        out.add(both_hosts(msb, REG_COMPLETE, [reg_fields(tickets[i][0], login),
+                                               reg_fields(tickets[i + 1][0], login)]))
+    return out
 
 
 def assert_no_duplicate_login(msb, prefix):
@@ -293,57 +310,57 @@ def assert_no_duplicate_login(msb, prefix):
         assert not dups, "provider %d holds login IDs twice: %s" % (n, dups[:10])
 
 
-def test_same_key_on_both_hosts(msb):
-    assert_rounds("key", key_rounds(msb, pending_keys(msb, ROUNDS)), ROUNDS)
+def test_same_key_on_both_hosts(msb, figure):
+    key_rounds(msb, pending_keys(msb, ROUNDS), "same key").check(figure, ROUNDS)
 
 
-def test_same_key_on_both_hosts_replication_cut(msb, cut):
+def test_same_key_on_both_hosts_replication_cut(msb, cut, figure):
     items = pending_keys(msb, ROUNDS)
     cut()
-    assert_rounds("key, replication cut", key_rounds(msb, items), ROUNDS)
+    key_rounds(msb, items, "same key, replication cut").check(figure, ROUNDS)
 
 
-def test_same_reset_link_on_both_hosts(msb):
-    assert_rounds("reset link", reset_rounds(msb, reset_links(msb, ROUNDS)), ROUNDS)
+def test_same_reset_link_on_both_hosts(msb, figure):
+    reset_rounds(msb, reset_links(msb, ROUNDS), "same reset link").check(figure, ROUNDS)
 
 
-def test_same_reset_link_on_both_hosts_replication_cut(msb, cut):
+def test_same_reset_link_on_both_hosts_replication_cut(msb, cut, figure):
     links = reset_links(msb, ROUNDS)
     cut()
-    assert_rounds("reset link, replication cut", reset_rounds(msb, links), ROUNDS)
+    reset_rounds(msb, links, "same reset link, replication cut").check(figure, ROUNDS)
 
 
-def test_same_ticket_on_both_hosts(msb):
+def test_same_ticket_on_both_hosts(msb, figure):
     prefix = unique("Tk") + "."
-    fails = ticket_rounds(msb, registration_tickets(msb, ROUNDS), prefix)
-    assert_rounds("ticket", fails, ROUNDS)
+    got = ticket_rounds(msb, registration_tickets(msb, ROUNDS), prefix, "same ticket")
+    got.check(figure, ROUNDS)
     assert_no_duplicate_login(msb, prefix)
 
 
-def test_same_ticket_on_both_hosts_replication_cut(msb, cut):
+def test_same_ticket_on_both_hosts_replication_cut(msb, cut, figure):
     prefix = unique("Tc") + "."
     tickets = registration_tickets(msb, ROUNDS)
     cut()
-    fails = ticket_rounds(msb, tickets, prefix)
+    got = ticket_rounds(msb, tickets, prefix, "same ticket, replication cut")
     msb.restore_replication()
-    assert_rounds("ticket, replication cut", fails, ROUNDS)
+    got.check(figure, ROUNDS)
     assert_no_duplicate_login(msb, prefix)
 
 
-def test_same_login_id_on_both_hosts(msb):
+def test_same_login_id_on_both_hosts(msb, figure):
     prefix = unique("Id") + "."
     tickets = registration_tickets(msb, 2 * ROUNDS)
-    assert_rounds("login ID", login_id_rounds(msb, tickets, prefix), ROUNDS)
+    login_id_rounds(msb, tickets, prefix, "same new login ID").check(figure, ROUNDS)
     assert_no_duplicate_login(msb, prefix)
 
 
-def test_same_login_id_on_both_hosts_replication_cut(msb, cut):
+def test_same_login_id_on_both_hosts_replication_cut(msb, cut, figure):
     prefix = unique("Ic") + "."
     tickets = registration_tickets(msb, 2 * ROUNDS)
     cut()
-    fails = login_id_rounds(msb, tickets, prefix)
+    got = login_id_rounds(msb, tickets, prefix, "same new login ID, replication cut")
     msb.restore_replication()
-    assert_rounds("login ID, replication cut", fails, ROUNDS)
+    got.check(figure, ROUNDS)
     assert_no_duplicate_login(msb, prefix)
 
 
@@ -389,21 +406,31 @@ def failures_recorded(msb, ms):
     return out
 
 
-def test_wrong_passwords_on_both_hosts_all_count(msb):
+def lockout_figure(figure, what, ms, fails, counts):
+    counted = sum(counts.values())
+    figure("%s: %d members, %d wrong passwords each at once over both hosts: %d of %d "
+           "counted, %d of %d locked at %d" % (
+               what, len(ms), LOCKOUT, counted, LOCKOUT * len(ms), len(ms) - len(fails),
+               len(ms), LOCKOUT))
+
+
+def test_wrong_passwords_on_both_hosts_all_count(msb, figure):
     ms = lockout_members(msb, max(10, ROUNDS // 5))
     fails = lockout_rounds(msb, ms)
     counts = failures_recorded(msb, ms)
+    lockout_figure(figure, "wrong passwords", ms, fails, counts)
     assert not fails, "%d of %d members: a failure not counted or no lock: %s" % (
         len(fails), len(ms), fails[:5])
     assert set(counts.values()) == {LOCKOUT}, counts
 
 
-def test_wrong_passwords_on_both_hosts_replication_cut(msb, cut):
+def test_wrong_passwords_on_both_hosts_replication_cut(msb, cut, figure):
     ms = lockout_members(msb, max(10, ROUNDS // 5))
     cut()
     fails = lockout_rounds(msb, ms)
     msb.restore_replication()
     counts = failures_recorded(msb, ms)
+    lockout_figure(figure, "wrong passwords, replication cut", ms, fails, counts)
     assert not fails, "%d of %d members: a failure not counted or no lock: %s" % (
         len(fails), len(ms), fails[:5])
     assert set(counts.values()) == {LOCKOUT}, counts
@@ -457,29 +484,32 @@ def uid_numbers(msb, n, filt):
             for _, a in res if "uidNumber" in a]
 
 
-def assert_no_uid_twice(msb, tag, n):
+def assert_no_uid_twice(msb, tag, n, figure, what):
     """Every member imported under tag holds a uidNumber that no other
     entry holds, on both providers."""
     msb.wait_converged()
     for p in (1, 2):
         mine = uid_numbers(msb, p, "(kenpoMemberNumber=%s*)" % tag)
-        assert len(mine) == 2 * n, "provider %d: %d of %d imported members" % (
-            p, len(mine), 2 * n)
         everyone = [u for _, u in uid_numbers(msb, p, "(uidNumber=*)")]
         twice = sorted({u for _, u in mine if everyone.count(u) > 1})
+        if p == 1:
+            figure("%s: %d members from two imports at once, one on each host: %d "
+                   "uidNumbers held twice" % (what, len(mine), len(twice)))
+        assert len(mine) == 2 * n, "provider %d: %d of %d imported members" % (
+            p, len(mine), 2 * n)
         assert not twice, "provider %d: uidNumbers given twice: %s" % (p, twice[:10])
 
 
-def test_imports_on_both_hosts_never_share_a_uid(msb, builddir, tmp_path):
+def test_imports_on_both_hosts_never_share_a_uid(msb, builddir, tmp_path, figure):
     tag = imports_on_both_hosts(msb, builddir, tmp_path)
-    assert_no_uid_twice(msb, tag, 40)
+    assert_no_uid_twice(msb, tag, 40, figure, "imports")
 
 
-def test_imports_on_both_hosts_replication_cut(msb, builddir, tmp_path, cut):
+def test_imports_on_both_hosts_replication_cut(msb, builddir, tmp_path, cut, figure):
     cut()
     tag = imports_on_both_hosts(msb, builddir, tmp_path)
     msb.restore_replication()
-    assert_no_uid_twice(msb, tag, 40)
+    assert_no_uid_twice(msb, tag, 40, figure, "imports, replication cut")
 
 
 # ---- the write provider goes away and comes back ----------------------------------------
@@ -499,7 +529,7 @@ def wait_for(pred, timeout, step=0.05):
         time.sleep(step)
 
 
-def test_write_provider_killed_mid_login(msb):
+def test_write_provider_killed_mid_login(msb, figure):
     login = unique("Fail.Over")
     mail = "%s@mail.example.jp" % login.lower().replace(".", "-")
     m, other = member_dicts(msb, [login, unique("Fail.Two")])
@@ -543,6 +573,9 @@ def test_write_provider_killed_mid_login(msb):
         assert wait_for(lambda: len(switch_lines(msb, h, p1_from[h])) > back[h],
                         CHECK_INTERVAL + 10.0), "host %d did not fail back" % h
     msb.failback_seconds = time.monotonic() - t1
+    figure("write provider killed mid-login: the login completed on the other after %.2f s; "
+           "both hosts logged their switch back %.2f s after it returned "
+           "(write_failback_interval %d s)" % (took, msb.failback_seconds, CHECK_INTERVAL))
     msb.wait_converged()
     # What was written on provider 2 meanwhile is on provider 1 too.
     assert "kenpoLastLogin" in msb.entry(other["dn"], "kenpoLastLogin")
@@ -550,7 +583,7 @@ def test_write_provider_killed_mid_login(msb):
 
 # ---- the shipped replication configuration ------------------------------------------------
 
-def test_replication_converges_after_outage(msb, cut):
+def test_replication_converges_after_outage(msb, cut, figure):
     """Writes on both providers while they cannot see each other, of every
     kind (adds, modifies of one entry on both sides, deletes, a delete on
     one side of what the other modifies): once the link is back, both hold
@@ -583,6 +616,8 @@ def test_replication_converges_after_outage(msb, cut):
     assert msb.entry(pre[1]["dn"]) == {} and msb.entry(pre[2]["dn"]) == {}
     assert msb.entry(pre[0]["dn"], "kenpoNickname")["kenpoNickname"] == ["two"]
     msb.converge_seconds = took
+    figure("replication restored after writes on both sides: providers equal after %.2f s"
+           % took)
 
 
 def test_shipped_ldif_matches_the_sandbox(msb, builddir):
