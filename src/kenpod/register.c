@@ -12,13 +12,15 @@
  *
  * Single use.  Every mailed link and registration ticket is a token entry
  * (token.h) that is deleted when used, so two requests presenting one
- * token at once cannot both succeed.  A form that fails on something the
- * member can correct after its ticket was used (a login ID taken
- * meanwhile) puts the ticket back as it was.  The guide's answer does not
- * tell whether an address is known, by its words or by its time: mails go
- * out after the answer (mailer_queue), and a request that mails nothing
- * makes and removes a link, as much directory work as the link it would
- * have mailed.  Guide requests are capped per society and hour
+ * token at once cannot both succeed, on several hosts too: every kenpod
+ * deletes tokens on the one write provider (myldap.h).  A login ID is
+ * held (token.h) while it is checked and written.  A form that fails on
+ * something the member can correct after its ticket was used (a login ID
+ * taken meanwhile) puts the ticket back as it was.  The guide's answer
+ * does not tell whether an address is known, by its words or by its time:
+ * mails go out after the answer (mailer_queue), and a request that mails
+ * nothing makes and removes a link, as much directory work as the link it
+ * would have mailed.  Guide requests are capped per society and hour
  * (guide_total_per_hour) as well as per address, so that requests for
  * ever new addresses cannot grow the directory without end.
  *
