@@ -10,8 +10,8 @@
 
 #include "provider.h"
 
-#define CSN_LEN 40          /* YYYYmmddHHMMSS.uuuuuuZ#cccccc#sss#mmmmmm */
-#define CSN_SID_AT 30       /* the server ID's three hex digits */
+#define CSN_LEN 40    /* YYYYmmddHHMMSS.uuuuuuZ#cccccc#sss#mmmmmm */
+#define CSN_SID_AT 30 /* the server ID's three hex digits */
 
 int
 kenpo_uris_parse(const char *list, struct kenpo_uris *u)
@@ -75,8 +75,7 @@ covered(const char *w, const char *const *have, size_t nhave)
 }
 
 int
-kenpo_csn_caught_up(const char *const *have, size_t nhave,
-		    const char *const *want, size_t nwant)
+kenpo_csn_caught_up(const char *const *have, size_t nhave, const char *const *want, size_t nwant)
 {
 	size_t i;
 

@@ -31,7 +31,7 @@
 struct kenpo_uris {
 	size_t n;
 	char *uri[KENPO_PROVIDERS_MAX];
-	char *buf;          /* owns the strings */
+	char *buf; /* owns the strings */
 };
 
 /* Split list (URIs separated by spaces or tabs) into u.  0, or -1 when it
@@ -51,8 +51,8 @@ int kenpo_csn_wellformed(const char *csn);
  * values are ignored.  A provider without replication has no contextCSN
  * on want's side: nothing to wait for, 1.
  */
-int kenpo_csn_caught_up(const char *const *have, size_t nhave,
-			const char *const *want, size_t nwant);
+int kenpo_csn_caught_up(const char *const *have, size_t nhave, const char *const *want,
+			size_t nwant);
 
 /* The next check after now (ms since the epoch): the next multiple of
  * interval seconds (> 0) after now. */

@@ -19,7 +19,8 @@
 #define B2 "20240401093500.000000Z#000000#002#000000"
 #define B2_LATER "20240401100000.000000Z#000000#002#000000"
 
-static void test_uris(void **state)
+static void
+test_uris(void **state)
 {
 	struct kenpo_uris u;
 	char many[40 * (KENPO_PROVIDERS_MAX + 1)];
@@ -42,7 +43,8 @@ static void test_uris(void **state)
 	assert_null(u.buf);
 }
 
-static void test_csn_form(void **state)
+static void
+test_csn_form(void **state)
 {
 	(void)state;
 	assert_true(kenpo_csn_wellformed(A1));
@@ -54,7 +56,8 @@ static void test_csn_form(void **state)
 	assert_false(kenpo_csn_wellformed(NULL));
 }
 
-static void test_caught_up(void **state)
+static void
+test_caught_up(void **state)
 {
 	const char *want[] = { A1, B2 };
 	const char *same[] = { B2, A1 };
@@ -77,7 +80,8 @@ static void test_caught_up(void **state)
 	assert_false(kenpo_csn_caught_up(junk, 2, want, 2));
 }
 
-static void test_next_check(void **state)
+static void
+test_next_check(void **state)
 {
 	(void)state;
 	assert_int_equal(kenpo_provider_next_check(0, 30), 30000);
@@ -89,7 +93,8 @@ static void test_next_check(void **state)
 	assert_int_equal(kenpo_provider_next_check(5, 0), 1000);
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uris),

@@ -54,7 +54,7 @@ struct check {
 	char suffix[ADMIN_DN_MAX];
 	struct holder *h;
 	size_t nh, caph;
-	char **members;         /* DNs of kenpoMember entries, sorted */
+	char **members; /* DNs of kenpoMember entries, sorted */
 	size_t nm, capm;
 	struct house *houses;
 	size_t nhouse, caphouse;
@@ -114,8 +114,7 @@ take_holder(struct dir_entry *e, void *arg)
 	x->uid = dup_or_null(dir_get(e, "uid"));
 	x->number = dup_or_null(dir_get(e, "kenpoMemberNumber"));
 	x->created = dup_or_null(dir_get(e, "createTimestamp"));
-	x->has_uidnum = num != NULL &&
-			kenpo_parse_ulong(num, 0, 0xffffffffULL, &x->uidnum) == 0;
+	x->has_uidnum = num != NULL && kenpo_parse_ulong(num, 0, 0xffffffffULL, &x->uidnum) == 0;
 	c->nh++;
 	if (x->dn == NULL)
 		goto oom;
@@ -204,8 +203,8 @@ holder_json(const struct holder *x)
 	json_object_object_add(o, "dn", json_object_new_string(x->dn));
 	json_object_object_add(o, "member_number", admin_json_str(x->number));
 	json_object_object_add(o, "login_id", admin_json_str(x->uid));
-	json_object_object_add(o, "uid_number", x->has_uidnum ?
-			       json_object_new_int64((int64_t)x->uidnum) : NULL);
+	json_object_object_add(o, "uid_number",
+			       x->has_uidnum ? json_object_new_int64((int64_t)x->uidnum) : NULL);
 	json_object_object_add(o, "created", admin_json_str(x->created));
 	return o;
 }
@@ -238,7 +237,8 @@ report(struct check *c, const char *kind, const char *what, struct holder **hs, 
 		printf("%s: %s\n", kind, what);
 		for (i = 0; i < n; i++)
 			printf("  %s  (login ID %s, uidNumber %s%llu, created %s)\n", hs[i]->dn,
-			       hs[i]->uid != NULL ? hs[i]->uid : "-", hs[i]->has_uidnum ? "" : "-",
+			       hs[i]->uid != NULL ? hs[i]->uid : "-",
+			       hs[i]->has_uidnum ? "" : "-",
 			       hs[i]->has_uidnum ? hs[i]->uidnum : 0ULL,
 			       hs[i]->created != NULL ? hs[i]->created : "-");
 		if (dn != NULL)
@@ -309,17 +309,21 @@ repair_login(struct holder **g, size_t n, char *out, size_t outsz)
 	char id[KENPO_PREISSUED_ID_LEN + 1];
 	size_t i, used;
 
-	used = (size_t)snprintf(out, outsz, "login IDs are compared without regard to case, so "
-		"nobody can log in with this one now.  Leave it to one member (the one who "
-		"uses it: kenpo-admin show, last login) and give every other one a new "
-		"pre-issued login ID and a letter, on the write provider:");
+	used = (size_t)
+		snprintf(out, outsz,
+			 "login IDs are compared without regard to case, so "
+			 "nobody can log in with this one now.  Leave it to one member (the one who "
+			 "uses it: kenpo-admin show, last login) and give every other one a new "
+			 "pre-issued login ID and a letter, on the write provider:");
 	for (i = 1; i < n && used < outsz; i++) {
 		if (kenpo_gen_preissued_id(id, sizeof id) != 0)
 			snprintf(id, sizeof id, "NEWID000");
-		used += (size_t)snprintf(out + used, outsz - used, "  ldapmodify <<EOF\n"
-			"dn: %s\nchangetype: modify\nreplace: uid\nuid: %s\nEOF\n"
-			"  kenpo-admin reissue --by number %s --letters-csv FILE", g[i]->dn, id,
-			g[i]->number != NULL ? g[i]->number : "NUMBER");
+		used += (size_t)
+			snprintf(out + used, outsz - used,
+				 "  ldapmodify <<EOF\n"
+				 "dn: %s\nchangetype: modify\nreplace: uid\nuid: %s\nEOF\n"
+				 "  kenpo-admin reissue --by number %s --letters-csv FILE",
+				 g[i]->dn, id, g[i]->number != NULL ? g[i]->number : "NUMBER");
 	}
 }
 
@@ -367,7 +371,8 @@ check_uidnums(struct check *c)
 			continue;
 		snprintf(what, sizeof what, "uidNumber %llu is held by %zu entries", v[i]->uidnum,
 			 j - i);
-		snprintf(repair, sizeof repair, "leave it to the first entry (created first) and "
+		snprintf(repair, sizeof repair,
+			 "leave it to the first entry (created first) and "
 			 "give each other one a number from its society's counter, on the write "
 			 "provider: take one with  ldapmodify -e preread=kenpoNextUid  (dn: "
 			 "cn=uidNumber,<society base>, changetype: modify, increment: kenpoNextUid, "
@@ -412,12 +417,16 @@ check_counters(struct check *c)
 			}
 		if (!any || c->counters[k].next > max)
 			continue;
-		snprintf(what, sizeof what, "the uidNumber counter %.300s says %llu next, but "
-			 "%llu is in use", c->counters[k].dn, c->counters[k].next, max);
-		snprintf(repair, sizeof repair, "the next members would get numbers that are "
+		snprintf(what, sizeof what,
+			 "the uidNumber counter %.300s says %llu next, but "
+			 "%llu is in use",
+			 c->counters[k].dn, c->counters[k].next, max);
+		snprintf(repair, sizeof repair,
+			 "the next members would get numbers that are "
 			 "taken.  Move the counter past them, on the write provider:  ldapmodify "
 			 "<<EOF\ndn: %s\nchangetype: modify\nreplace: kenpoNextUid\n"
-			 "kenpoNextUid: %llu\nEOF", c->counters[k].dn, max + 1);
+			 "kenpoNextUid: %llu\nEOF",
+			 c->counters[k].dn, max + 1);
 		report(c, "counter-behind", what, NULL, 0, c->counters[k].dn, repair);
 	}
 }
@@ -453,19 +462,21 @@ check_houses(struct check *c)
 	qsort(c->members, c->nm, sizeof *c->members, cmp_str_ci);
 	for (i = 0; i < c->nhouse; i++) {
 		parent = parent_of(c->houses[i].dn);
-		if (parent != NULL && bsearch(&parent, c->members, c->nm, sizeof *c->members,
-					      cmp_str_ci) != NULL)
+		if (parent != NULL &&
+		    bsearch(&parent, c->members, c->nm, sizeof *c->members, cmp_str_ci) != NULL)
 			continue;
 		snprintf(what, sizeof what, "household entry %.300s belongs to no member",
 			 c->houses[i].dn);
-		snprintf(repair, sizeof repair, "its parent %.300s is not a member entry (a "
+		snprintf(repair, sizeof repair,
+			 "its parent %.300s is not a member entry (a "
 			 "member deleted on one provider while its household was added on "
 			 "another leaves a glue entry, which only the ManageDsaIT control "
 			 "shows).  If the member is meant to be gone, delete the household "
 			 "entry and then the glue, on the write provider: ldapdelete '%.300s' "
 			 "and ldapdelete -M '%.300s'; if not, import the member again from the "
-			 "roster (kenpo-admin import)", parent != NULL ? parent : "(none)",
-			 c->houses[i].dn, parent != NULL ? parent : "(none)");
+			 "roster (kenpo-admin import)",
+			 parent != NULL ? parent : "(none)", c->houses[i].dn,
+			 parent != NULL ? parent : "(none)");
 		report(c, "household-without-member", what, NULL, 0, c->houses[i].dn, repair);
 	}
 }
@@ -527,8 +538,8 @@ cmd_check(struct admin *a)
 		admin_json_print(o);
 	} else if (rc == ADMIN_OK) {
 		printf("%zu problem%s in %s (%zu entries with a login ID or uidNumber, %zu "
-		       "household entries, %zu counters)\n", c.nproblems,
-		       c.nproblems == 1 ? "" : "s", c.suffix, c.nh, c.nhouse, c.nc);
+		       "household entries, %zu counters)\n",
+		       c.nproblems, c.nproblems == 1 ? "" : "s", c.suffix, c.nh, c.nhouse, c.nc);
 	}
 	if (rc == ADMIN_OK && c.nproblems > 0)
 		rc = ADMIN_PROBLEMS;
