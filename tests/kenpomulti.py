@@ -531,8 +531,10 @@ class MultiSandbox(ks.Sandbox):
 
     # -- stopping ----------------------------------------------------------------------
     def down(self, purge=False):
+        # The hosts this process started; those of another process (the
+        # command line's `up`) are found by their pid files below.
         for p in self.providers:
-            if p.n != 1:
+            if p.n != 1 and "h%d" % p.n in self._extra_kenpods:
                 try:
                     self.stop_host(p.n)
                 except SandboxError:

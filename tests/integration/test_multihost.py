@@ -670,9 +670,14 @@ def test_sandbox_command_line(builddir, srcdir, new_sandbox_dir):
                 assert c.ping()[0] == kp.OK
         st = subprocess.run(cmd + ["status", d], capture_output=True, text=True, env=env)
         assert st.returncode == 0 and st.stdout.count("running") == 3, st.stdout
+        with open(os.path.join(d, "kenpod-h2.pid")) as f:
+            host2 = int(f.read())
     finally:
         r = subprocess.run(cmd + ["down", d], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
+    # Host 2's kenpod, started by another process, is gone too.
+    assert wait_for(lambda: d.encode() not in b" ".join(ks._cmdline(host2)), 5.0), \
+        "host 2's kenpod still runs"
     st = subprocess.run(cmd + ["status", d], capture_output=True, text=True, env=env)
     assert st.returncode == 3, st.stdout
 
