@@ -1531,6 +1531,8 @@ class Sandbox:
 
 USAGE = """usage: sandbox up DIR        build (first time) and start slapd + mail sink
                              (+ kenpod from $KENPO_BUILDDIR, default: the current dir)
+       sandbox up --providers N DIR  N replicating slapds, a relay between them,
+                             one mail sink and a kenpod next to each (tests/kenpomulti.py)
        sandbox down DIR [--purge]   stop them (--purge: also delete DIR)
        sandbox status DIR    show what runs (exit 0 running, 3 stopped)
        sandbox schema-ldif [SCHEMA]  print kenpo.ldif generated from kenpo.schema
@@ -1573,8 +1575,21 @@ def main(argv):
         return 0 if argv else 2
     cmd, rest = argv[0], argv[1:]
     try:
+        if cmd == "up" and len(rest) == 3 and rest[0] == "--providers" and rest[1].isdigit():
+            import kenpomulti
+            return kenpomulti.cmd_up(rest[2], int(rest[1]))
         if cmd == "up" and len(rest) == 1:
             return _cmd_up(rest[0])
+        # A multi-provider sandbox leaves its marker (tests/kenpomulti.py).
+        if cmd in ("down", "status") and rest and \
+                os.path.exists(os.path.join(rest[0], "providers.json")):
+            import kenpomulti
+            if kenpomulti.is_multi(rest[0]):
+                if cmd == "status" and len(rest) == 1:
+                    return kenpomulti.cmd_status(rest[0])
+                if cmd == "down" and rest[1:] in ([], ["--purge"]):
+                    kenpomulti.MultiSandbox(rest[0]).down(purge=bool(rest[1:]))
+                    return 0
         if cmd == "down" and len(rest) in (1, 2) and rest[1:] in ([], ["--purge"]):
             Sandbox(rest[0]).down(purge=bool(rest[1:]))
             return 0

@@ -283,13 +283,17 @@ static int
 check_ldap_uris(const struct keyword *kw, const char *v, int builtin,
 		unsigned long long *num, char *why, size_t whysz)
 {
-	size_t n;
+	size_t n, count = 0;
 
 	while (*v != '\0') {
 		n = strcspn(v, " ");
 		/* ldap:/// and ldapi:/// name the local server. */
 		if (!url_ok(v, n, kw->schemes, 0)) {
 			snprintf(why, whysz, "not a list of ldap://, ldaps:// or ldapi:// URIs");
+			return -1;
+		}
+		if (++count > KENPO_LDAP_URIS_MAX) {
+			snprintf(why, whysz, "more than %d URIs", KENPO_LDAP_URIS_MAX);
 			return -1;
 		}
 		v += n;

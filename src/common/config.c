@@ -81,6 +81,12 @@ static const struct keyword kenpod_keywords[] = {
 	{ "bind_password_file", KW_PATH, D(bind_password_file), 1, PATH_LEN, NULL, 0, NULL, NULL },
 	{ "ldap_ca_file", KW_PATH, D(ldap_ca_file), 1, PATH_LEN, NULL, 0, NULL, NULL },
 	{ "ldap_timeout", KW_DURATION, D(ldap_timeout), 1, 5 * MINUTE, "5s", 0, NULL, NULL },
+	/* Several providers (kenpod.conf(5)): the write provider is the first
+	 * of write_uri that answers. */
+	{ "write_uri", KW_LDAP_URIS, D(write_uri), 1, 1024, NULL, 0, NULL, ldap_schemes },
+	{ "write_failback_interval", KW_DURATION, D(write_failback_interval), 1, DAY, "30s", 0,
+	  NULL, NULL },
+	{ "write_failover", KW_ENUM, D(write_failover), 0, 0, "yes", 0, bool_words, NULL },
 	{ "secret_file", KW_PATH, D(secret_file), 1, PATH_LEN, SYSCONFDIR "/kenpo/secret", 0, NULL, NULL },
 	{ "portal_group", KW_NAME, D(portal_group), 1, 32, NULL, 0, NULL, NULL },
 	{ "user", KW_NAME, D(user), 1, 32, "_kenpo", 0, NULL, NULL },

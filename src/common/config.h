@@ -30,6 +30,7 @@
 #define KENPO_CONFIG_PATH SYSCONFDIR "/kenpo/kenpod.conf"
 #define KENPO_CONFIG_MAX_BYTES (1024 * 1024)
 #define KENPO_SOCIETY_MAX 64
+#define KENPO_LDAP_URIS_MAX 16   /* URIs in ldap_uri, and in write_uri */
 
 enum kenpo_regmethod { KENPO_REG_LETTER = 0, KENPO_REG_IDENTITY = 1 };
 /* The ways a society registers its members (kenpo_society.registration). */
@@ -102,6 +103,10 @@ struct kenpo_config {
 	char *bind_password_file;  /* bind_password_file (required with bind_dn) */
 	char *ldap_ca_file;        /* ldap_ca_file */
 	long ldap_timeout;         /* ldap_timeout = 5s (1s..5m) */
+	char *write_uri;           /* write_uri: the providers, in the order every host
+				    * shares (NULL: writes go to ldap_uri) */
+	long write_failback_interval; /* write_failback_interval = 30s (1s..1d) */
+	int write_failover;        /* write_failover = yes (no: the first provider only) */
 	char *secret_file;         /* secret_file = SYSCONFDIR/kenpo/secret (kenpod needs the file) */
 	char *portal_group;        /* portal_group: group allowed self-service (optional) */
 	char *user;                /* user = _kenpo: drop privileges to it */

@@ -67,10 +67,14 @@
  * that bounds guessing a key by someone who knows the password.
  *
  * Concurrency.  Every read-modify-write deletes the value it read and adds
- * the new one in one modify (member.h): a concurrent change on this host
- * or another makes the modify fail, and the decision is taken again on a
- * fresh read.  So a key is used once, and no failure is lost, among the
- * kenpods writing to one provider.
+ * the new one in one modify (member.h): a concurrent change by another
+ * worker or another host makes the modify fail, and the decision is taken
+ * again on a fresh read.  That holds where both modifies reach one server.
+ * Replication is not part of a modify: a provider does not see a change
+ * written to another provider a moment before (or during a replication
+ * outage), and would accept both.  So a key is used once, and no failure is
+ * lost, because every kenpod reads and writes this state on the one write
+ * provider (myldap.h), never on a replica.
  *
  * A new password must differ from the old one given (the current password
  * or the temporary one): a forced change that keeps the password would
@@ -1077,8 +1081,9 @@ build_key_answer(const struct member *m, struct member_change *c, void *ctx)
 	if (st != KENPO_RES_OK)
 		return st;
 	if (key_matches(L->rq, m, L->key)) {
-		/* Deleting the values read makes the key single-use even when
-		 * two hosts are given it at once: the second delete fails. */
+		/* Deleting the values read makes the key single-use: of two
+		 * requests that read it, on the write provider every host
+		 * uses, the second delete fails. */
 		change_clear_key(c, m);
 		change_completed(c, m, L, key_source(m), 0);
 		L->outcome = KENPO_RES_OK;

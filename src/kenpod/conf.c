@@ -46,9 +46,10 @@ static int conf_force_debug;
  * What kenpod takes only at start-up: the socket and the user (bound and
  * become before anything else), the files read as root (secret,
  * passwords), the directory and relay settings that myldap.c and mailer.c
- * keep, the argon2 cost of auth.c's fake hash and its regions (pwhash.h),
- * the workers of each lane, the cache's size and lifetimes, and the passwd
- * map that follow.c keeps in step with the directory.
+ * keep (the write providers among them), the argon2 cost of auth.c's fake
+ * hash and its regions (pwhash.h), the workers of each lane, the cache's
+ * size and lifetimes, and the passwd map that follow.c keeps in step with
+ * the directory.
  */
 static const char *const start_only[] = {
 	"socket", "user", "secret_file", "ldap_uri", "bind_dn", "bind_password_file",
@@ -56,6 +57,7 @@ static const char *const start_only[] = {
 	"smtp_password_file", "smtp_ca_file", "smtp_timeout", "mail_domain", "argon2_t",
 	"argon2_m", "hash_workers", "threads", "nss_threads", "selfservice_threads",
 	"control_threads", "cache_size", "cache_positive_ttl", "cache_negative_ttl", "passwd_map",
+	"write_uri", "write_failover", "write_failback_interval",
 };
 
 /* Of the first society: auth.c answers unknown login IDs in its language

@@ -568,6 +568,8 @@ start_follower(struct daemon_state *st)
 static int
 run(const struct options *o, struct daemon_state *st)
 {
+	int rc;
+
 	if (prepare(o, st) != 0 || setup_signals(st) != 0)
 		return -1;
 	if (!o->foreground && daemonize() != 0) {
@@ -591,7 +593,9 @@ run(const struct options *o, struct daemon_state *st)
 	if (start_follower(st) != 0)
 		return -1;
 	log_msg(LOG_INFO, "kenpod %s listening on %.200s", PACKAGE_VERSION, st->socket_path);
-	if (server_run(st->listen_fd, st->ctl[0], st->cfg) != 0)
+	rc = server_run(st->listen_fd, st->ctl[0], st->cfg);
+	myldap_teardown();
+	if (rc != 0)
 		return -1;
 	log_msg(LOG_INFO, "stopped");
 	return 0;

@@ -9,7 +9,11 @@
  * value and adding the new one, so a concurrent change by another worker
  * or another kenpod host makes the modify fail as a whole (MYLDAP_CHANGED)
  * instead of being lost; the caller then reads the entry again and
- * decides anew.
+ * decides anew.  That needs both changes to reach one server: a provider
+ * accepts a modify built on its own copy even when another provider took
+ * a conflicting one a moment before, and replication then keeps only one
+ * of them.  Reads that decide such a change and the change itself
+ * therefore go to the write provider (myldap.h).
  */
 #ifndef KENPOD_MEMBER_H
 #define KENPOD_MEMBER_H

@@ -7,10 +7,28 @@
  * connection, bound with the service credential: a simple bind with
  * bind_dn and the password, or SASL EXTERNAL when bind_dn is empty).
  *
- * When the directory cannot be reached an operation is retried once on a
- * fresh connection; if that fails too, every session answers
- * MYLDAP_UNAVAIL at once during a back-off (0.5 s, doubling up to 5 s)
- * instead of making each client wait for its own timeout.
+ * A session sends each operation by one of two routes (myldap_session_route):
+ *   MYLDAP_NEAREST  the first server of ldap_uri that answers: passwd
+ *                   lookups, which any replica may answer;
+ *   MYLDAP_WRITER   the write provider: the first server of write_uri that
+ *                   answers, the same for every worker and, by the same rule
+ *                   over the same list, for every host (provider.h).  It is
+ *                   kept until it fails; then the first other server of the
+ *                   list that answers takes over, for every worker, and the
+ *                   switch is logged with both URIs.  A thread checks every
+ *                   write_failback_interval whether an earlier server answers
+ *                   again and holds every change (contextCSN), and goes back
+ *                   to it.  With write_failover = no, only the first server
+ *                   of the list is ever written to.  Everything that decides
+ *                   or changes one-time state takes this route, and so does
+ *                   every add, modify, delete and increment, whatever the
+ *                   session's route (the session stays on it afterwards).
+ * Without write_uri both routes are ldap_uri.
+ *
+ * When a route's servers cannot be reached an operation is retried once on
+ * a fresh connection; if that fails too, every session answers
+ * MYLDAP_UNAVAIL on that route at once during a back-off (0.5 s, doubling up
+ * to 5 s) instead of making each client wait for its own timeout.
  */
 #ifndef KENPOD_MYLDAP_H
 #define KENPOD_MYLDAP_H
@@ -42,11 +60,20 @@ struct myldap_result {
 };
 
 /* Remember the configuration and the bind password (both must outlive
- * every session) and initialise libldap, before any thread starts. */
+ * every session) and initialise libldap, before the workers start; with
+ * several write providers, start the failback check (a thread). */
 int myldap_setup(const struct kenpo_config *cfg, const char *bind_password);
 
 struct myldap_session *myldap_session_new(void);
 void myldap_session_free(struct myldap_session *s);
+
+enum myldap_route { MYLDAP_NEAREST = 0, MYLDAP_WRITER = 1 };
+/* The route of the session's next operations (MYLDAP_NEAREST at first). */
+void myldap_session_route(struct myldap_session *s, enum myldap_route route);
+
+/* Stop the failback check and release what myldap_setup took, once the
+ * workers are gone. */
+void myldap_teardown(void);
 
 /* Subtree search under base for filter, returning at most `limit` entries
  * (when more match, the first `limit` and truncated = 1).  A limit above
@@ -101,8 +128,9 @@ enum myldap_rc myldap_compare(struct myldap_session *s, const char *dn,
 enum myldap_rc myldap_add(struct myldap_session *s, const char *dn,
 			  const struct myldap_mod *attrs, size_t n);
 /* Delete a leaf entry.  MYLDAP_CHANGED when it is not there: of two
- * deletes of one entry, on any host, exactly one gets MYLDAP_OK, which
- * makes a delete the way to use something once. */
+ * deletes of one entry on one server exactly one gets MYLDAP_OK, which
+ * makes a delete the way to use something once -- on the write provider:
+ * two providers would each delete their own copy. */
 enum myldap_rc myldap_delete(struct myldap_session *s, const char *dn);
 
 /* Add `by` to the integer attribute attr of dn and read the value it had

@@ -748,6 +748,7 @@ profile_set(struct request *rq, const char *login, const char *ticket, struct ps
 	struct member m = { NULL, NULL, NULL, 0 };
 	struct myldap_result *hh = NULL;
 	char next[KENPO_TOKEN_LEN + 1] = "";
+	struct login_hold hold = { "", 0 };
 	struct token t;
 	int rc, has_ticket = 0, taken = 0;
 
@@ -759,6 +760,9 @@ profile_set(struct request *rq, const char *login, const char *ticket, struct ps
 		rc = flow_badvalue(out, p->bad);
 	if (rc == KENPO_RES_OK)
 		rc = pset_step_up(rq, p, &m, has_ticket, out);
+	/* A new login ID is held (token.h) before it is checked and written. */
+	if (rc == KENPO_RES_OK && p->value[PF_LOGIN] != NULL)
+		rc = token_hold_login(rq, p->value[PF_LOGIN], &hold);
 	if (rc == KENPO_RES_OK && p->value[PF_LOGIN] != NULL &&
 	    (rc = member_login_taken(rq, p->value[PF_LOGIN], m.e->dn, &taken)) == KENPO_RES_OK &&
 	    taken)
@@ -776,6 +780,7 @@ profile_set(struct request *rq, const char *login, const char *ticket, struct ps
 		if (rc == KENPO_RES_OK)
 			kenpo_put_cstring(out, next);
 	}
+	token_release_login(rq, &hold);
 	kenpo_wipe(next, sizeof next);
 	myldap_result_free(hh);
 	member_release(&m);

@@ -12,13 +12,15 @@
  *
  * Single use.  Every mailed link and registration ticket is a token entry
  * (token.h) that is deleted when used, so two requests presenting one
- * token at once cannot both succeed.  A form that fails on something the
- * member can correct after its ticket was used (a login ID taken
- * meanwhile) puts the ticket back as it was.  The guide's answer does not
- * tell whether an address is known, by its words or by its time: mails go
- * out after the answer (mailer_queue), and a request that mails nothing
- * makes and removes a link, as much directory work as the link it would
- * have mailed.  Guide requests are capped per society and hour
+ * token at once cannot both succeed, on several hosts too: every kenpod
+ * deletes tokens on the one write provider (myldap.h).  A login ID is
+ * held (token.h) while it is checked and written.  A form that fails on
+ * something the member can correct after its ticket was used (a login ID
+ * taken meanwhile) puts the ticket back as it was.  The guide's answer
+ * does not tell whether an address is known, by its words or by its time:
+ * mails go out after the answer (mailer_queue), and a request that mails
+ * nothing makes and removes a link, as much directory work as the link it
+ * would have mailed.  Guide requests are capped per society and hour
  * (guide_total_per_hour) as well as per address, so that requests for
  * ever new addresses cannot grow the directory without end.
  *
@@ -642,12 +644,42 @@ reg_audit(const struct request *rq, const struct token *t, const struct reg_form
 	log_audit("register.complete", kv, 5);
 }
 
+/* The registration once the login ID is held (token.h): nobody else can
+ * give it to a member until this request lets go. */
+static int
+reg_held(struct request *rq, struct reg_form *f, const struct token *t, struct kenpo_buf *out)
+{
+	struct kenpo_pwcost cost;
+	int rc, taken = 0;
+
+	rc = member_login_taken(rq, f->login, t->member, &taken);
+	if (rc != KENPO_RES_OK || taken)
+		return rc != KENPO_RES_OK ? rc : KENPO_RES_ID_TAKEN;
+	flow_pwcost(rq, &cost);
+	if (kenpo_pw_hash(f->pw, strlen(f->pw), &cost, f->hash, sizeof f->hash) != 0)
+		return KENPO_RES_INTERNAL;
+	rc = token_consume(rq, t);
+	if (rc != KENPO_RES_OK)
+		return rc;
+	rc = reg_apply(rq, t, f);
+	if (rc == KENPO_RES_ID_TAKEN || rc == KENPO_RES_UNAVAIL || rc == KENPO_RES_INTERNAL) {
+		if (token_restore(rq, t) != KENPO_RES_OK)
+			log_msg(LOG_WARNING, "the registration ticket could not be put back");
+	}
+	if (rc != KENPO_RES_OK)
+		return rc;
+	reg_audit(rq, t, f);
+	reg_mail(t, f);
+	kenpo_put_cstring(out, f->login);
+	return KENPO_RES_OK;
+}
+
 static int
 reg_complete(struct request *rq, struct reg_form *f, int toolong, struct kenpo_buf *out)
 {
-	struct kenpo_pwcost cost;
+	struct login_hold hold;
 	struct token t;
-	int rc, taken = 0;
+	int rc;
 
 	rc = reg_form_check(rq, f, toolong, out);
 	if (rc != KENPO_RES_OK)
@@ -655,26 +687,11 @@ reg_complete(struct request *rq, struct reg_form *f, int toolong, struct kenpo_b
 	rc = token_get(rq, f->ticket, KENPO_TOKEN_REGISTRATION, &t);
 	if (rc != KENPO_RES_OK)
 		return rc;
-	rc = member_login_taken(rq, f->login, t.member, &taken);
-	if (rc != KENPO_RES_OK || taken)
-		return rc != KENPO_RES_OK ? rc : KENPO_RES_ID_TAKEN;
-	flow_pwcost(rq, &cost);
-	if (kenpo_pw_hash(f->pw, strlen(f->pw), &cost, f->hash, sizeof f->hash) != 0)
-		return KENPO_RES_INTERNAL;
-	rc = token_consume(rq, &t);
-	if (rc != KENPO_RES_OK)
-		return rc;
-	rc = reg_apply(rq, &t, f);
-	if (rc == KENPO_RES_ID_TAKEN || rc == KENPO_RES_UNAVAIL || rc == KENPO_RES_INTERNAL) {
-		if (token_restore(rq, &t) != KENPO_RES_OK)
-			log_msg(LOG_WARNING, "the registration ticket could not be put back");
-	}
-	if (rc != KENPO_RES_OK)
-		return rc;
-	reg_audit(rq, &t, f);
-	reg_mail(&t, f);
-	kenpo_put_cstring(out, f->login);
-	return KENPO_RES_OK;
+	rc = token_hold_login(rq, f->login, &hold);
+	if (rc == KENPO_RES_OK)
+		rc = reg_held(rq, f, &t, out);
+	token_release_login(rq, &hold);
+	return rc;
 }
 
 int

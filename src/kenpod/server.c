@@ -200,6 +200,18 @@ answer_only(struct kenpo_buf *out, int32_t code, int32_t result)
 	kenpo_put_int32(out, result);
 }
 
+/* Where an action's directory operations go (myldap.h): a passwd lookup
+ * may be answered by any replica, the nearest; everything else decides or
+ * changes one-time state (keys, tokens, tickets, login IDs, uidNumbers,
+ * failures, rates) or reads what such a change left, and goes to the write
+ * provider, so that no replica that has not seen the last change decides. */
+static enum myldap_route
+action_route(int32_t action)
+{
+	return (uint32_t)action >> 16 == (uint32_t)KENPO_ACTION_PASSWD_BYNAME >> 16 ?
+	       MYLDAP_NEAREST : MYLDAP_WRITER;
+}
+
 /* Run the handler; leave its answer in out.  A kenpo_result. */
 static int
 run_action(struct request *rq, const struct action *a, int fd,
@@ -226,6 +238,7 @@ run_action(struct request *rq, const struct action *a, int fd,
 	resultpos = out->len;
 	kenpo_put_int32(out, KENPO_RES_OK);
 	fields = out->len;
+	myldap_session_route(rq->ld, action_route(rq->action));
 	result = a->handler(rq, in, out);
 	if (result == KENPO_RES_OK)
 		return result;

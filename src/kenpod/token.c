@@ -16,6 +16,7 @@
 #include "mailer.h"
 #include "member.h"
 #include "myldap.h"
+#include "policy.h"
 #include "request.h"
 #include "schema.h"
 #include "token.h"
@@ -532,6 +533,122 @@ token_void_member(struct request *rq, const struct kenpo_society *soc,
 			log_msg(LOG_WARNING, "cannot void %.200s", res->entries[i].dn);
 	myldap_result_free(res);
 	return KENPO_RES_OK;
+}
+
+/* ---- holding a login ID (token.h) ---- */
+
+#define HOLD_DOMAIN "loginid"         /* keyed-hash domain of held login IDs */
+#define HOLD_KIND "hold"
+#define HOLD_MS (60 * 1000)           /* after this a hold is left over */
+
+/* The society whose ou=tokens keeps the holds: the one whose id sorts
+ * first, the same on every host serving the same societies. */
+static const struct kenpo_society *
+hold_society(const struct kenpo_config *cfg)
+{
+	const struct kenpo_society *s = &cfg->societies[0];
+	size_t i;
+
+	for (i = 1; i < cfg->nsocieties; i++)
+		if (strcmp(cfg->societies[i].id, s->id) < 0)
+			s = &cfg->societies[i];
+	return s;
+}
+
+static enum myldap_rc
+hold_add(struct request *rq, const char *dn, const char *hash)
+{
+	char expiry[KENPO_GENTIME_MAX];
+	struct myldap_mod a[4] = {
+		{ MYLDAP_MOD_ADD, KENPO_AT_OBJECTCLASS, KENPO_OC_TOKEN },
+		{ MYLDAP_MOD_ADD, KENPO_AT_TOKEN_HASH, hash },
+		{ MYLDAP_MOD_ADD, KENPO_AT_TOKEN_KIND, HOLD_KIND },
+		{ MYLDAP_MOD_ADD, KENPO_AT_TOKEN_EXPIRY, expiry },
+	};
+
+	if (kenpo_gentime_format(kenpo_gentime_now() + HOLD_MS, 0, expiry, sizeof expiry) != 0)
+		return MYLDAP_ERROR;
+	return myldap_add(rq->ld, dn, a, 4);
+}
+
+static int
+ldap_result(enum myldap_rc rc)
+{
+	return rc == MYLDAP_UNAVAIL ? KENPO_RES_UNAVAIL : KENPO_RES_INTERNAL;
+}
+
+/* The hold at dn was there already.  One past its end was left by a
+ * kenpod that stopped: it is removed (of two requests trying, one deletes
+ * it).  A kenpo_result; on OK *gone tells whether the hold is gone now. */
+static int
+hold_gone(struct request *rq, const char *dn, int *gone)
+{
+	static const char *const attrs[] = { KENPO_AT_TOKEN_EXPIRY, NULL };
+	struct myldap_result *res = NULL;
+	const char *v;
+	int64_t end = 0;
+	int rc, stale;
+
+	rc = myldap_search(rq->ld, dn, "(objectClass=" KENPO_OC_TOKEN ")", attrs, 1, &res);
+	if (rc != MYLDAP_OK)
+		return ldap_result(rc);
+	*gone = res->nentries == 0;
+	v = res->nentries == 1 ? myldap_value(&res->entries[0], 0) : NULL;
+	stale = !*gone && (v == NULL || kenpo_gentime_parse(v, &end) != 0 ||
+			   end <= kenpo_gentime_now());
+	myldap_result_free(res);
+	if (!stale)
+		return KENPO_RES_OK;
+	log_msg(LOG_NOTICE, "a login ID hold past its end is removed");
+	rc = myldap_delete(rq->ld, dn);
+	if (rc != MYLDAP_OK && rc != MYLDAP_CHANGED)
+		return ldap_result(rc);
+	*gone = 1;
+	return KENPO_RES_OK;
+}
+
+int
+token_hold_login(struct request *rq, const char *login, struct login_hold *h)
+{
+	char lower[KENPO_LOGIN_ID_MAX + 1], hash[KENPO_KEYED_HASH_HEX];
+	size_t i, len = strlen(login);
+	int attempt, rc, gone = 0;
+
+	memset(h, 0, sizeof(*h));
+	if (len >= sizeof lower)
+		return KENPO_RES_INTERNAL;
+	for (i = 0; i <= len; i++)
+		lower[i] = (char)(login[i] >= 'A' && login[i] <= 'Z' ? login[i] - 'A' + 'a' :
+				  login[i]);
+	if (keyed(rq, HOLD_DOMAIN, lower, hash) != 0 ||
+	    token_dn(hold_society(rq->kd->cfg), hash, h->dn, sizeof h->dn) != 0)
+		return KENPO_RES_INTERNAL;
+	for (attempt = 0; attempt < 2; attempt++) {
+		rc = hold_add(rq, h->dn, hash);
+		if (rc == MYLDAP_OK) {
+			h->held = 1;
+			return KENPO_RES_OK;
+		}
+		if (rc != MYLDAP_CHANGED)
+			return ldap_result(rc);
+		rc = hold_gone(rq, h->dn, &gone);
+		if (rc != KENPO_RES_OK)
+			return rc;
+		if (!gone)
+			break;
+	}
+	return KENPO_RES_ID_TAKEN;
+}
+
+void
+token_release_login(struct request *rq, struct login_hold *h)
+{
+	if (!h->held)
+		return;
+	h->held = 0;
+	if (myldap_delete(rq->ld, h->dn) == MYLDAP_UNAVAIL)
+		log_msg(LOG_WARNING, "a login ID hold could not be removed; it ends by itself "
+			"in a minute");
 }
 
 /* ---- rate counters ---- */

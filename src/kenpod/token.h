@@ -7,15 +7,17 @@
  * holding its kind, expiry, the address it went to and the member it
  * belongs to.  Only the keyed hash (BLAKE2b with the server secret) of the
  * token is stored, so a copy of the directory opens nothing.  Using a token
- * once is deleting its entry: LDAP applies a delete once, so of two
- * requests presenting one token at the same time, on one kenpod host or on
- * several against replicated directories, exactly one gets it.  The expiry
- * is checked on every use (the dds overlay, where present, only cleans up).
+ * once is deleting its entry: a server applies a delete once, so of two
+ * requests presenting one token at the same time exactly one gets it.
+ * Across hosts that holds because every kenpod reads and deletes tokens on
+ * the one write provider (myldap.h): two providers would each delete their
+ * own copy, and replication would not undo the second use.  The expiry is
+ * checked on every use (the dds overlay, where present, only cleans up).
  *
  * A rate counter is an entry kenpoRateKey=<what>:<keyed hash of the value>,
  * ou=rates,<society base> counting events in a window; it is changed
- * optimistically (delete the value read, add the new one), so that no
- * event is lost between hosts.
+ * optimistically (delete the value read, add the new one) on the write
+ * provider, so that no event is lost between hosts.
  */
 #ifndef KENPOD_TOKEN_H
 #define KENPOD_TOKEN_H
@@ -134,6 +136,32 @@ int token_void_member(struct request *rq, const struct kenpo_society *soc,
 
 /* Stable name of a kind ("guide", ...), NULL when unknown. */
 const char *token_kind_name(int kind);
+
+/* ---- holding a login ID ----
+ *
+ * slapo-unique refuses a second holder of a login ID only when the two
+ * changes do not overlap: it searches before the write and holds no lock,
+ * so two modifies at the same moment both pass, even on one server (the
+ * two-host tests saw it about once in a hundred rounds).  A request that
+ * gives a member a login ID therefore first holds the ID: it adds an entry
+ * named by the keyed hash of the ID in lower case, which a server does
+ * atomically (of two adds of one DN, exactly one succeeds), and only then
+ * checks that nobody has the ID, writes it and lets go.  Every hold is kept
+ * under ou=tokens of the society whose id sorts first, one place for all
+ * societies (login IDs are unique across them); like every one-time write
+ * it goes to the write provider.  A hold left by a kenpod that stopped in
+ * between ends by itself after a minute.
+ */
+struct login_hold {
+	char dn[TOKEN_DN_MAX];
+	int held;
+};
+
+/* Hold `login` (any case) for this request.  OK; ID_TAKEN while another
+ * request holds it; UNAVAIL; INTERNAL. */
+int token_hold_login(struct request *rq, const char *login, struct login_hold *h);
+/* Let go of a hold (nothing when none is held). */
+void token_release_login(struct request *rq, struct login_hold *h);
 
 /* ---- rate counters ---- */
 

@@ -50,6 +50,24 @@ def pytest_configure(config):
         "step costs")
 
 
+# Figures the tests measured (rounds, counts, seconds), printed at the end
+# of the run, so that a run of the suite states them.
+FIGURES = []
+
+
+@pytest.fixture
+def figure():
+    """figure(line): a measured figure for the run's closing summary."""
+    return FIGURES.append
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FIGURES:
+        terminalreporter.section("figures measured")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
+
+
 def _sanitizer_build():
     kenpod = os.path.join(BUILDDIR, "kenpod")
     return os.access(kenpod, os.X_OK) and kenposandbox.asan_runtime(kenpod) is not None

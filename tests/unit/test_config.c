@@ -737,6 +737,12 @@ static const struct bad_case bad_cases[] = {
 	{ "[kenpod]\nsmtp_url = http://relay\n" MIN, 0, 2, "smtp_url",
 	  "not a URL starting with smtp:// or smtps://" },
 	{ "[kenpod]\nldap_uri = ldap://a http://b\n" MIN, 0, 2, "ldap_uri", "not a list of ldap://" },
+	{ "[kenpod]\nwrite_uri = ldap://a ldapi\n" MIN, 0, 2, "write_uri", "not a list of ldap://" },
+	{ "[kenpod]\nwrite_uri = ldap://1 ldap://2 ldap://3 ldap://4 ldap://5 ldap://6 ldap://7 "
+	  "ldap://8 ldap://9 ldap://10 ldap://11 ldap://12 ldap://13 ldap://14 ldap://15 "
+	  "ldap://16 ldap://17\n" MIN, 0, 2, "write_uri", "more than 16 URIs" },
+	{ "[kenpod]\nwrite_failback_interval = 0\n" MIN, 0, 2, "write_failback_interval", "" },
+	{ "[kenpod]\nwrite_failover = maybe\n" MIN, 0, 2, "write_failover", "" },
 	{ "[society t1]\nmail_from = no-at-sign\n", 0, 2, "mail_from", "not a mail address" },
 	{ "[society t1]\nmail_from = a b@example.jp\n", 0, 2, "mail_from", "not a mail address" },
 	{ "[society t1]\nmail_from = a@b@example.jp\n", 0, 2, "mail_from", "not a mail address" },
@@ -941,8 +947,8 @@ test_example(void **state)
 
 	/* With every documented value switched on, the file still loads and
 	 * each documented default is the real one. */
-	/* All 78 keys are there: 6 set and 72 documented. */
-	assert_int_equal(uncomment_settings(text), 72);
+	/* All 81 keys are there: 6 set and 75 documented. */
+	assert_int_equal(uncomment_settings(text), 75);
 	if (access(TOKYO, F_OK) != 0) {
 		free(text);
 		kenpo_config_free(a);
@@ -957,6 +963,13 @@ test_example(void **state)
 	assert_string_equal(a->socket_path, b->socket_path);
 	assert_string_equal(a->ldap_uri, b->ldap_uri);
 	assert_int_equal(a->ldap_timeout, b->ldap_timeout);
+	/* write_uri has no default: one server needs none. */
+	assert_null(a->write_uri);
+	assert_non_null(b->write_uri);
+	assert_int_equal(a->write_failback_interval, 30);
+	assert_int_equal(a->write_failback_interval, b->write_failback_interval);
+	assert_int_equal(a->write_failover, 1);
+	assert_int_equal(a->write_failover, b->write_failover);
 	/* The example shows the packaged path; the default follows --sysconfdir. */
 	assert_string_equal(a->secret_file, SYSCONFDIR "/kenpo/secret");
 	assert_string_equal(b->secret_file, "/etc/kenpo/secret");

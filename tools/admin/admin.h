@@ -23,6 +23,7 @@ enum admin_exit {
 	ADMIN_NOTFOUND = 3,  /* no such member */
 	ADMIN_PARTIAL = 4,   /* import: some rows were refused or failed, the rest written */
 	ADMIN_REJECTED = 5,  /* import --strict: bad rows, nothing written */
+	ADMIN_PROBLEMS = 6,  /* check: the directory holds something to repair */
 };
 
 #define ADMIN_DN_MAX 512
@@ -182,5 +183,8 @@ int admin_letters_pdf_ready(const struct admin *a);
  * is returned as it is when the command failed, or when there is no PDF
  * to make; else the PDF's failure (ADMIN_ERROR) or rc. */
 int admin_letters_pdf(struct admin *a, int rc);
+
+/* ---- check.c ---- */
+int cmd_check(struct admin *a);
 
 #endif

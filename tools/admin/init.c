@@ -390,7 +390,7 @@ plan_kenpod_access(struct init *in, const struct dir_entry *db)
 }
 
 struct overlays {
-	int ppolicy, unique, dds, accesslog;
+	int ppolicy, unique, dds, accesslog, syncprov;
 	char unique_dn[ADMIN_DN_MAX];
 	struct dir_entry *unique_entry;
 };
@@ -406,6 +406,8 @@ note_overlay(struct dir_entry *e, void *arg)
 		ov->dds = 1;
 	if (dir_has_value(e, "objectClass", "olcAccessLogConfig"))
 		ov->accesslog = 1;
+	if (dir_has_value(e, "objectClass", "olcSyncProvConfig"))
+		ov->syncprov = 1;
 	if (dir_has_value(e, "objectClass", "olcUniqueConfig") && ov->unique_entry == NULL) {
 		ov->unique = 1;
 		ov->unique_entry = e;
@@ -502,8 +504,11 @@ plan_overlays(struct init *in)
 		admin_error("%s", err);
 		goto done;
 	}
+	/* A replicating provider (syncprov) must not run dds: slapo-dds(5),
+	 * schema/README.md "Several providers". */
 	if ((!ov.ppolicy && plan_ppolicy(in) != 0) || plan_unique(in, &ov) != 0 ||
-	    (!ov.dds && plan_dds(in) != 0) || (!ov.accesslog && plan_accesslog(in) != 0))
+	    (!ov.dds && !ov.syncprov && plan_dds(in) != 0) ||
+	    (!ov.accesslog && plan_accesslog(in) != 0))
 		goto done;
 	ret = 0;
 done:

@@ -19,6 +19,7 @@
 #include "client.h"
 #include "gentime.h"
 #include "i18n.h"
+#include "provider.h"
 #include "roster.h"
 #include "schema.h"
 
@@ -485,6 +486,13 @@ static const struct command {
 	  "address.\n" },
 	{ "purge", cmd_purge, 0, 0, 0, "purge",
 	  "Delete expired tokens, and pending keys past kenpoKeyExpiry.\n" },
+	{ "check", cmd_check, 0, 0, 0, "check",
+	  "Look through the whole directory (every society) for what replication\n"
+	  "can leave behind: a login ID held by several members (compared without\n"
+	  "regard to case), a uidNumber held twice, a uidNumber counter behind the\n"
+	  "numbers in use, and household entries whose member is gone.  Each\n"
+	  "finding names the entries and says how to repair it; nothing is changed.\n"
+	  "Run it against each provider (-H).  Exit 6 when something was found.\n" },
 	{ "letters", cmd_letters, 0, 2, 2, "letters LETTERS.csv OUT.pdf",
 	  "Make the printable registration letters from a letters CSV (written by\n"
 	  "--letters-csv): one A4 page per member with the login ID and temporary\n"
@@ -577,7 +585,8 @@ static const char exit_help[] =
 	"\n"
 	"Exit status: 0 done; 1 error (directory, file, configuration); 2 usage;\n"
 	"3 no such member; 4 import partly done (rows refused or failed, the rest\n"
-	"written); 5 import --strict refused the roster (nothing written).\n";
+	"written); 5 import --strict refused the roster (nothing written); 6 check\n"
+	"found something to repair.\n";
 
 static const struct command *
 find_command(const char *name)
@@ -976,6 +985,44 @@ done:
 	return ret;
 }
 
+/*
+ * With several providers (write_uri), the tool works where kenpod writes:
+ * on the first provider of write_uri that answers (the first only, with
+ * write_failover = no), so that the uidNumbers it takes and the members it
+ * adds never meet those of a kenpod or of another kenpo-admin on a second
+ * provider (provider.h).  -H names one server and bypasses the rule, to
+ * look at one provider (check) or to repair it.
+ */
+static int
+connect_write_provider(struct admin *a, struct dir_bind *b)
+{
+	struct kenpo_uris u;
+	char err[ADMIN_ERR_MAX];
+	size_t i, n;
+	int rc = ADMIN_ERROR;
+
+	if (kenpo_uris_parse(a->cfg->write_uri, &u) != 0) {
+		admin_error("%s: write_uri: no URI, or more than %d", a->cfg->path,
+			    KENPO_PROVIDERS_MAX);
+		return ADMIN_ERROR;
+	}
+	n = a->cfg->write_failover ? u.n : 1;
+	for (i = 0; i < n && rc != ADMIN_OK; i++) {
+		b->uri = u.uri[i];
+		if (dir_open(b, &a->dir, err, sizeof err) == 0)
+			rc = ADMIN_OK;
+		else
+			admin_note("write provider %s: %s", u.uri[i], err);
+	}
+	if (rc == ADMIN_OK && (i > 1 || a->o.verbose))
+		admin_note("writing to %s (%zu of %zu in write_uri)", u.uri[i - 1], i, u.n);
+	if (rc != ADMIN_OK)
+		admin_error("no provider of write_uri answers%s", n < u.n ?
+			    " (write_failover = no: only the first is used)" : "");
+	kenpo_uris_free(&u);
+	return rc;
+}
+
 static int
 connect_directory(struct admin *a)
 {
@@ -988,6 +1035,8 @@ connect_directory(struct admin *a)
 	};
 	char err[ADMIN_ERR_MAX];
 
+	if (a->o.uri == NULL && a->cfg != NULL && a->cfg->write_uri != NULL)
+		return connect_write_provider(a, &b);
 	if (dir_open(&b, &a->dir, err, sizeof err) != 0) {
 		admin_error("%s", err);
 		return ADMIN_ERROR;
