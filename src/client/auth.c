@@ -51,10 +51,8 @@ take_str(const struct kenpo_fields *f, uint64_t bit, struct kenpo_str s, char *o
 	return kenpo_str_copy(s, out, outsz);
 }
 
-/* The fields of a checked answer into *a.  0, or -1 when the module cannot
- * take them. */
-static int
-take_fields(const struct kenpo_reply *r, struct kenpo_answer *a)
+int
+kenpo_answer_take(const struct kenpo_reply *r, struct kenpo_answer *a)
 {
 	const struct kenpo_fields *f = &r->f;
 
@@ -104,7 +102,7 @@ exchange(const struct kenpo_client *c, int32_t action, const struct kenpo_value 
 		err = errno;
 		goto done;
 	}
-	if (take_fields(&r, &tmp) != 0)
+	if (kenpo_answer_take(&r, &tmp) != 0)
 		goto done;
 	*a = tmp;
 	rc = 0;

@@ -49,26 +49,33 @@ build(struct kenpo_buf *b, int32_t action, const struct kenpo_value *req, size_t
 }
 
 int
+kenpo_reply_read(struct kenpo_buf *b, int32_t action, struct kenpo_reply *out)
+{
+	struct kenpo_reply tmp;
+
+	if (kenpo_answer_open(b, action, &tmp.result, &tmp.layout) != 0)
+		return -1;
+	kenpo_fields_read(b, tmp.layout, &tmp.f);
+	if (kenpo_frame_close(b) != 0)
+		return -1;
+	*out = tmp;
+	return 0;
+}
+
+int
 kenpo_call(const struct kenpo_client *c, int32_t action, const struct kenpo_value *req,
 	   size_t n, struct kenpo_buf *b, struct kenpo_reply *out)
 {
-	struct kenpo_reply tmp;
 	int err = 0;
 
 	if (build(b, action, req, n) != 0 || transact(c, b) != 0) {
 		err = errno;
 		goto fail;
 	}
-	if (kenpo_answer_open(b, action, &tmp.result, &tmp.layout) != 0) {
+	if (kenpo_reply_read(b, action, out) != 0) {
 		err = EPROTO;
 		goto fail;
 	}
-	kenpo_fields_read(b, tmp.layout, &tmp.f);
-	if (kenpo_frame_close(b) != 0) {
-		err = EPROTO;
-		goto fail;
-	}
-	*out = tmp;
 	return 0;
 fail:
 	kenpo_call_wipe(b);

@@ -56,6 +56,11 @@ struct kenpo_reply {
  */
 int kenpo_call(const struct kenpo_client *c, int32_t action, const struct kenpo_value *req,
 	       size_t n, struct kenpo_buf *b, struct kenpo_reply *out);
+/* The answer check of kenpo_call: b holds one frame as kenpo_recv_frame
+ * leaves it (read from its start, no error), the answer to `action`.  0
+ * with *out written, its strings pointing into b; -1 when the answer is
+ * not exactly one the table gives that action (*out untouched). */
+int kenpo_reply_read(struct kenpo_buf *b, int32_t action, struct kenpo_reply *out);
 /* Wipe all of b's memory: the request may have carried a password, and
  * the answer a ticket or a key's handle. */
 void kenpo_call_wipe(struct kenpo_buf *b);
@@ -129,6 +134,12 @@ int kenpo_client_password_change(const struct kenpo_client *c, const char *login
 /* PING: a.text is kenpod's version. */
 int kenpo_client_ping(const struct kenpo_client *c, struct kenpo_answer *a);
 
+/* What the stubs check of an answer kenpo_call accepted, beyond its
+ * layout, taking its fields into *a: 0, or -1 when the module cannot take
+ * them (a string too long or able to move the cursor, a record naming no
+ * member, a negative time).  *a may be partly written on -1: the stubs
+ * take into a scratch answer. */
+int kenpo_answer_take(const struct kenpo_reply *r, struct kenpo_answer *a);
 /* Wipe an answer (its txn is what lets anyone answer the pending key). */
 void kenpo_answer_wipe(struct kenpo_answer *a);
 

@@ -872,27 +872,27 @@ kenpo_config_society(const struct kenpo_config *cfg, const char *id)
 }
 
 int
-kenpo_config_load(const char *path, uid_t owner, struct kenpo_config **out,
-		  char *errbuf, size_t errsz)
+kenpo_config_parse(const char *name, const char *text, size_t len,
+		   struct kenpo_config **out, char *errbuf, size_t errsz)
 {
 	struct kenpo_config *cfg = NULL;
 	struct parser *p = NULL;
 	char *data = NULL;
-	size_t len = 0;
 	int r = -1;
 
-	if (path == NULL)
-		path = KENPO_CONFIG_PATH;
-	if (kenpo_read_file_safely(path, owner, KENPO_CONFIG_MAX_BYTES, 0, &data, &len,
-				   errbuf, errsz) != 0)
-		goto done;
+	/* The parser cuts the lines in place and relies on a NUL after the
+	 * last one, so it works on its own copy. */
+	data = len < SIZE_MAX ? malloc(len + 1) : NULL;
 	cfg = calloc(1, sizeof *cfg);
 	p = calloc(1, sizeof *p);
-	if (cfg == NULL || p == NULL || (cfg->path = strdup(path)) == NULL) {
-		snprintf(errbuf, errsz, "%s: out of memory", path);
+	if (data == NULL || cfg == NULL || p == NULL || (cfg->path = strdup(name)) == NULL) {
+		snprintf(errbuf, errsz, "%s: out of memory", name);
 		goto done;
 	}
-	p->file = path;
+	if (len > 0)
+		memcpy(data, text, len);
+	data[len] = '\0';
+	p->file = name;
 	p->err = errbuf;
 	p->errsz = errsz;
 	p->cfg = cfg;
@@ -904,6 +904,24 @@ kenpo_config_load(const char *path, uid_t owner, struct kenpo_config **out,
 done:
 	kenpo_config_free(cfg);
 	free(p);
+	free(data);
+	return r;
+}
+
+int
+kenpo_config_load(const char *path, uid_t owner, struct kenpo_config **out,
+		  char *errbuf, size_t errsz)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int r;
+
+	if (path == NULL)
+		path = KENPO_CONFIG_PATH;
+	if (kenpo_read_file_safely(path, owner, KENPO_CONFIG_MAX_BYTES, 0, &data, &len,
+				   errbuf, errsz) != 0)
+		return -1;
+	r = kenpo_config_parse(path, data, len, out, errbuf, errsz);
 	free(data);
 	return r;
 }

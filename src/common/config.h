@@ -154,6 +154,12 @@ struct kenpo_config {
  * the uid allowed to own the file besides root ((uid_t)-1: only root). */
 int kenpo_config_load(const char *path, uid_t owner, struct kenpo_config **out,
 		      char *errbuf, size_t errsz);
+/* Parse the text of a configuration file, text[0..len) (which need not
+ * end in a NUL), as kenpo_config_load does after reading it; `name` is the
+ * file named in messages.  Touches no file, except that a timezone value
+ * must name one under /usr/share/zoneinfo. */
+int kenpo_config_parse(const char *name, const char *text, size_t len,
+		       struct kenpo_config **out, char *errbuf, size_t errsz);
 void kenpo_config_free(struct kenpo_config *cfg);
 
 /*

@@ -158,18 +158,28 @@ line_end(const char *s, size_t n)
 }
 
 int
+kenpo_secret_line_len(const char *data, size_t size, size_t *len)
+{
+	size_t n = strcspn(data, "\r\n");
+
+	/* What follows the line: nothing, LF or CRLF (a NUL byte stops
+	 * strcspn, and then the line is shorter than the file). */
+	if (n == 0 || n > size || !line_end(data + n, size - n))
+		return -1;
+	*len = n;
+	return 0;
+}
+
+int
 kenpo_read_secret_line(const char *path, uid_t owner, size_t maxbytes,
 		       char **out, size_t *len, char *errbuf, size_t errsz)
 {
 	char *data = NULL;
-	size_t size = 0, n;
+	size_t size = 0, n = 0;
 
 	if (kenpo_read_file_safely(path, owner, maxbytes, 1, &data, &size, errbuf, errsz) != 0)
 		return -1;
-	n = strcspn(data, "\r\n");
-	/* What follows the line: nothing, LF or CRLF (a NUL byte stops
-	 * strcspn, and then the line is shorter than the file). */
-	if (n == 0 || !line_end(data + n, size - n)) {
+	if (kenpo_secret_line_len(data, size, &n) != 0) {
 		error_file(errbuf, errsz, "%s: must hold the password on one non-empty line",
 			   path);
 		explicit_bzero(data, size);

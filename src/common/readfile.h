@@ -33,4 +33,9 @@ int kenpo_read_file_safely(const char *path, uid_t owner, size_t maxbytes,
 int kenpo_read_secret_line(const char *path, uid_t owner, size_t maxbytes,
 			   char **out, size_t *len, char *errbuf, size_t errsz);
 
+/* The check kenpo_read_secret_line makes of the file's bytes data[0..size)
+ * (data[size] must be a NUL, as the reader above leaves it): 0 with the
+ * password's length in *len, or -1 when they are not one non-empty line. */
+int kenpo_secret_line_len(const char *data, size_t size, size_t *len);
+
 #endif

@@ -124,36 +124,45 @@ fill(const struct letter_text *t, enum letter_key k, const char *count, const ch
 }
 
 int
+letter_text_parse(struct letter_text *t, const char *s, size_t len, char *err, size_t errsz)
+{
+	char *v;
+	size_t k;
+
+	if (!kenpo_utf8_valid(s, len) || memchr(s, '\0', len) != NULL ||
+	    memchr(s, '\r', len) != NULL) {
+		snprintf(err, errsz, "%.300s: not UTF-8 text with LF line ends", t->path);
+		goto fail;
+	}
+	if (parse(t, s, len, err, errsz) != 0)
+		goto fail;
+	/* Every placeholder known and filled, before any page is drawn. */
+	for (k = 0; k < LT_COUNT; k++) {
+		if ((v = fill(t, (enum letter_key)k, "0", "0", err, errsz)) == NULL)
+			goto fail;
+		free(v);
+	}
+	return 0;
+fail:
+	letter_text_free(t);
+	return -1;
+}
+
+int
 letter_text_load(const struct kenpo_society *soc, struct letter_text *t, char *err,
 		 size_t errsz)
 {
-	char *s = NULL, *v;
-	size_t len = 0, k;
-	int ret = -1;
+	char *s = NULL;
+	size_t len = 0;
+	int ret;
 
 	memset(t, 0, sizeof *t);
 	t->soc = soc;
 	if (kenpo_template_read("letter", soc->lang, soc->template_dir, &s, &len, t->path,
 				sizeof t->path, err, errsz) != 0)
 		return -1;
-	if (!kenpo_utf8_valid(s, len) || memchr(s, '\0', len) != NULL ||
-	    memchr(s, '\r', len) != NULL) {
-		snprintf(err, errsz, "%.300s: not UTF-8 text with LF line ends", t->path);
-		goto done;
-	}
-	if (parse(t, s, len, err, errsz) != 0)
-		goto done;
-	/* Every placeholder known and filled, before any page is drawn. */
-	for (k = 0; k < LT_COUNT; k++) {
-		if ((v = fill(t, (enum letter_key)k, "0", "0", err, errsz)) == NULL)
-			goto done;
-		free(v);
-	}
-	ret = 0;
-done:
+	ret = letter_text_parse(t, s, len, err, errsz);
 	free(s);
-	if (ret != 0)
-		letter_text_free(t);
 	return ret;
 }
 

@@ -40,6 +40,11 @@ struct letter_text {
  * -1 with err filled. */
 int letter_text_load(const struct kenpo_society *soc, struct letter_text *t,
 		     char *err, size_t errsz);
+/* The check of letter_text_load on the file's text s[0..len), which need
+ * not end in a NUL: t->soc and t->path (for messages) are set, its texts
+ * NULL.  0, or -1 with err filled and t's texts freed. */
+int letter_text_parse(struct letter_text *t, const char *s, size_t len, char *err,
+		      size_t errsz);
 void letter_text_free(struct letter_text *t);
 
 /* Section k with its placeholders filled (count and office for a cover
