@@ -80,7 +80,9 @@ parse(struct letter_text *t, const char *s, size_t len, char *err, size_t errsz)
 		}
 		if (k < 0)
 			continue;
-		if (k == LT_COUNT || t->text[k] != NULL) {
+		/* The section still open counts as given: its text is kept
+		 * only when the next header comes. */
+		if (k == LT_COUNT || t->text[k] != NULL || k == cur) {
 			snprintf(err, errsz, "%.300s:%u: %s section %.*s", t->path, line,
 				 k == LT_COUNT ? "unknown" : "repeated", (int)(nl - p), p);
 			return -1;
