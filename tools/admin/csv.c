@@ -317,13 +317,15 @@ csv_utf8_valid(const char *s, size_t len)
 }
 
 /* A field needs quotes when it holds a separator, a quote or a line
- * break, or starts or ends with a space (which some readers trim). */
+ * break, starts or ends with a space (which some readers trim), or starts
+ * with a byte order mark (which a reader skips at the start of a file). */
 static int
 needs_quotes(const char *s)
 {
 	size_t n = strlen(s);
 
-	return strpbrk(s, ",\"\r\n") != NULL || (n > 0 && (s[0] == ' ' || s[n - 1] == ' '));
+	return strpbrk(s, ",\"\r\n") != NULL || (n > 0 && (s[0] == ' ' || s[n - 1] == ' ')) ||
+	       strncmp(s, "\xEF\xBB\xBF", 3) == 0;
 }
 
 int
@@ -374,6 +376,10 @@ csv_write_row(FILE *f, const char *const *fields, size_t n)
 {
 	size_t i;
 
+	/* A row of one empty cell, written bare, would be an empty line,
+	 * which is no record at all. */
+	if (n == 1 && (fields[0] == NULL || fields[0][0] == '\0'))
+		return fputs("\"\"\r\n", f) < 0 ? -1 : 0;
 	for (i = 0; i < n; i++) {
 		if (i > 0 && putc(',', f) == EOF)
 			return -1;
