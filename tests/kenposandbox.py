@@ -1176,12 +1176,14 @@ class Sandbox:
             os.unlink(self.kenpod_pidfile)
         return status
 
-    def start_extra_kenpod(self, name, kenpod=None, society=None):
+    def start_extra_kenpod(self, name, kenpod=None, society=None, binary=None):
         """Start another kenpod on the same directory, as a second host would
         run one: the same server secret, its own DIR/kenpod-NAME.conf (the
         current settings with kenpod/society applied), socket
         DIR/kenpod-NAME.sock, log DIR/kenpod-NAME.log and pid file
-        DIR/kenpod-NAME.pid (down() stops it too).  Returns the socket path."""
+        DIR/kenpod-NAME.pid (down() stops it too).  binary: another build's
+        kenpod instead of this one's (ready once its socket accepts
+        connections).  Returns the socket path."""
         if not re.fullmatch(r"[a-z0-9]{1,16}", name) or name in self._extra_kenpods:
             raise SandboxError("extra kenpod %r: bad or used name" % name)
         base = os.path.join(self.dir, "kenpod-" + name)
@@ -1200,7 +1202,7 @@ class Sandbox:
         _write_secret(base + ".conf", text)
         log = open(log_path, "ab")
         proc = subprocess.Popen(
-            [self.kenpod_binary, "-f", "-c", base + ".conf", "-s", sock],
+            [binary or self.kenpod_binary, "-f", "-c", base + ".conf", "-s", sock],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
             env=self._kenpod_env())
         log.close()
@@ -1215,6 +1217,12 @@ class Sandbox:
                 raise SandboxError("kenpod %s exited; see %s:\n%s" % (
                     name, log_path, self._tail(log_path)))
             try:
+                if binary is not None:
+                    # Another build may speak another protocol version:
+                    # it is ready once it accepts connections.
+                    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+                        c.connect(sock)
+                    return sock
                 with kenpoproto.Client(sock, timeout=1.0) as c:
                     if c.ping()[0] == kenpoproto.OK:
                         return sock
@@ -1240,6 +1248,10 @@ class Sandbox:
         if os.path.exists(pidfile):
             os.unlink(pidfile)
         return status
+
+    def extra_kenpod_pid(self, name):
+        """The pid of a kenpod started by start_extra_kenpod."""
+        return self._extra_kenpods[name].pid
 
     def extra_kenpod_log(self, name):
         return os.path.join(self.dir, "kenpod-%s.log" % name)
