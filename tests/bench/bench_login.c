@@ -1,15 +1,20 @@
 /*
  * bench_login.c - password logins per second through real libpam: each of
  * THREADS clients runs pam_start_confdir, pam_authenticate and pam_end in
- * a loop for SECONDS, answering every prompt with its user's password.
+ * a loop for SECONDS, answering the prompts with its user's password (and mailed key).
  * The PAM stack is SERVICE in CONFDIR (a private directory: /etc/pam.d is
  * never read), so the same client drives pam_kenpo.so and nslcd's
  * pam_ldap.so (tests/bench/run-login-bench).
  *
- *   bench_login [-t THREADS] [-d SECONDS | -n COUNT] [-w WARMUP] CONFDIR SERVICE USERS
+ *   bench_login [-t THREADS] [-d SECONDS | -n COUNT] [-w WARMUP] [-k KEYDIR]
+ *               CONFDIR SERVICE USERS
  *
- * USERS holds "login password" lines; client i logs in as line i (modulo
- * their number).  Each client first makes WARMUP logins (default 3) that
+ * USERS holds "login password" lines; client i logs in as lines i,
+ * i + THREADS, i + 2 THREADS ... in turn (modulo their number).  With -k,
+ * the first prompt of a login gets the password and every later one the
+ * mailed key: the file KEYDIR/LOGIN, which the caller writes from the mail
+ * it reads and which is removed once read (waited for up to 10 s).  Each
+ * client first makes WARMUP logins (default 3) that
  * are not counted, then logs in for SECONDS (default 5) or COUNT times.
  * Prints one line of key=value pairs: logins, failures, seconds, rate
  * (logins/s), p50, p90, p99 (ms), cpu (ms of this process's processor
@@ -19,6 +24,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,14 +45,23 @@ struct user {
 	char password[LINE_MAX_LEN];
 };
 
+/* One login's conversation: the password first, then (with -k) the key. */
+struct login {
+	const struct user *user;
+	int prompts;
+};
+
 struct client {
 	pthread_t thread;
-	const struct user *user;
+	size_t first;                /* its first line of USERS */
 	double *ms;                  /* the duration of each counted login */
 	size_t n, failures;
 };
 
-static const char *confdir, *service;
+static const char *confdir, *service, *keydir;
+static struct user users[USERS_MAX];
+static size_t nusers;
+static long nthreads = 2;
 static double seconds = 5;
 static long warmup = 3, count;
 static double deadline;          /* CLOCK_MONOTONIC, seconds */
@@ -63,11 +78,34 @@ now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Every prompt gets the password; messages are read and dropped. */
+/* The key mailed for this login: KEYDIR/LOGIN once the caller has
+ * written it; removed, so that the next login waits for its own. */
+static char *
+mailed_key(const char *login)
+{
+	char path[PATH_MAX], key[LINE_MAX_LEN];
+	double give_up = now_s() + 10;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", keydir, login);
+	while ((f = fopen(path, "r")) == NULL) {
+		if (errno != ENOENT || now_s() > give_up)
+			return NULL;
+		usleep(500);
+	}
+	if (fscanf(f, "%255s", key) != 1)
+		key[0] = '\0';
+	fclose(f);
+	unlink(path);
+	return key[0] != '\0' ? strdup(key) : NULL;
+}
+
+/* The first prompt gets the password, later ones the key (with -k) or the
+ * password again; messages are read and dropped. */
 static int
 converse(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
 {
-	const struct user *u = data;
+	struct login *l = data;
 	struct pam_response *r = calloc((size_t)n, sizeof *r);
 	int i;
 
@@ -77,7 +115,10 @@ converse(int n, const struct pam_message **msg, struct pam_response **resp, void
 		if (msg[i]->msg_style != PAM_PROMPT_ECHO_OFF &&
 		    msg[i]->msg_style != PAM_PROMPT_ECHO_ON)
 			continue;
-		r[i].resp = strdup(u->password);
+		if (keydir != NULL && l->prompts++ > 0)
+			r[i].resp = mailed_key(l->user->login);
+		else
+			r[i].resp = strdup(l->user->password);
 		if (r[i].resp == NULL)
 			goto fail;
 	}
@@ -93,7 +134,8 @@ fail:
 static int
 login_once(const struct user *u)
 {
-	struct pam_conv conv = { converse, (void *)(uintptr_t)u };
+	struct login l = { u, 0 };
+	struct pam_conv conv = { converse, &l };
 	pam_handle_t *h = NULL;
 	int rc;
 
@@ -109,18 +151,22 @@ static void *
 client_main(void *arg)
 {
 	struct client *c = arg;
+	size_t next = c->first;
 	double t0;
 	long i;
 	int rc;
 
-	for (i = 0; i < warmup; i++)
-		if (login_once(c->user) != PAM_SUCCESS)
+	for (i = 0; i < warmup; i++) {
+		if (login_once(&users[next % nusers]) != PAM_SUCCESS)
 			c->failures++;
+		next += (size_t)nthreads;
+	}
 	pthread_barrier_wait(&warm);
 	pthread_barrier_wait(&go);
 	while (c->n < SAMPLES_MAX && (t0 = now_s()) < deadline &&
 	       (count == 0 || (long)(c->n + c->failures) < count)) {
-		rc = login_once(c->user);
+		rc = login_once(&users[next % nusers]);
+		next += (size_t)nthreads;
 		if (rc != PAM_SUCCESS) {
 			c->failures++;
 			continue;
@@ -174,20 +220,20 @@ pct(const double *v, size_t n, size_t p)
 }
 
 static int
-report(struct client *c, long nthreads, double took, double cpu)
+report(struct client *c, long nclients, double took, double cpu)
 {
 	size_t total = 0, failures = 0, k = 0;
 	double *all;
 	long i;
 
-	for (i = 0; i < nthreads; i++) {
+	for (i = 0; i < nclients; i++) {
 		total += c[i].n;
 		failures += c[i].failures;
 	}
 	all = malloc((total + 1) * sizeof *all);
 	if (all == NULL)
 		return 1;
-	for (i = 0; i < nthreads; i++) {
+	for (i = 0; i < nclients; i++) {
 		memcpy(all + k, c[i].ms, c[i].n * sizeof *all);
 		k += c[i].n;
 	}
@@ -202,26 +248,25 @@ report(struct client *c, long nthreads, double took, double cpu)
 int
 main(int argc, char **argv)
 {
-	static struct user users[USERS_MAX];
 	struct client c[THREADS_MAX];
-	long nthreads = 2, i;
-	size_t nusers = 0;
+	long i;
 	double t0, c0, took;
 	int opt, rc;
 
-	while ((opt = getopt(argc, argv, "t:d:n:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:d:n:w:k:")) != -1) {
 		switch (opt) {
 		case 't': nthreads = strtol(optarg, NULL, 10); break;
 		case 'd': seconds = strtod(optarg, NULL); break;
 		case 'n': count = strtol(optarg, NULL, 10); seconds = 3600; break;
 		case 'w': warmup = strtol(optarg, NULL, 10); break;
+		case 'k': keydir = optarg; break;
 		default: return 1;
 		}
 	}
 	if (argc - optind != 3 || nthreads < 1 || nthreads > THREADS_MAX || seconds <= 0 ||
 	    warmup < 0 || count < 0) {
 		fprintf(stderr, "usage: bench_login [-t THREADS] [-d SECONDS | -n COUNT] "
-			"[-w WARMUP] CONFDIR SERVICE USERS\n");
+			"[-w WARMUP] [-k KEYDIR] CONFDIR SERVICE USERS\n");
 		return 1;
 	}
 	confdir = argv[optind];
@@ -230,7 +275,7 @@ main(int argc, char **argv)
 		return 1;
 	memset(c, 0, sizeof c);
 	for (i = 0; i < nthreads; i++) {
-		c[i].user = &users[(size_t)i % nusers];
+		c[i].first = (size_t)i;
 		c[i].ms = malloc(SAMPLES_MAX * sizeof *c[i].ms);
 		if (c[i].ms == NULL)
 			return 1;
