@@ -41,13 +41,13 @@ FLOOD = 64           # half frames, or silent connections, held at once
 LOGINS = 8           # logins in flight while the relay is stalled
 
 # The stalling client, run as its own process.  It imports nothing from the
-# source tree, so that it can run as another user.  It holds N connections
-# that each sent half a frame ("half") or nothing ("silent"), renews each
-# every 4.5 s and whenever kenpod closes one, and reports on stdout.
+# source tree, so that it can run as another user: the frames it sends are
+# built here and given to it in hex.  It holds N connections that each sent
+# half a frame ("half") or nothing ("silent"), renews each every 4.5 s and
+# whenever kenpod closes one, and reports on stdout.
 STALLER = r'''
-import select, socket, struct, sys, time
-path, n, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-half = struct.pack("!Iii", 40, 3, 0x00010001)[:7]
+import select, socket, sys, time
+path, n, mode, half = sys.argv[1], int(sys.argv[2]), sys.argv[3], bytes.fromhex(sys.argv[4])
 def one():
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(path)
@@ -72,22 +72,30 @@ while True:
 print("renewed", renewed, "closed-by-kenpod", refused, flush=True)
 '''
 
-# Opens connections one after the other, each asking PING, and keeps them
-# all open; prints one word per connection: "ok" or "refused".
+# Opens connections one after the other, each asking PING (the frame, and
+# the version, action and result words of an OK answer, given in hex), and
+# keeps them all open; prints one word per connection: "ok", "refused"
+# (closed unanswered), or "answer HEX" for any other answer.
 OPENER = r'''
-import socket, struct, sys
+import socket, sys
 path, n = sys.argv[1], int(sys.argv[2])
-ping = struct.pack("!Iii", 8, 3, 0x00040001)
+ping, ok = bytes.fromhex(sys.argv[3]), bytes.fromhex(sys.argv[4])
 held = []
 for _ in range(n):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(5)
     s.connect(path)
+    got = b""
     try:
         s.sendall(ping)
-        word = "ok" if len(s.recv(4)) == 4 else "refused"
+        while len(got) < 4 + len(ok):
+            more = s.recv(4 + len(ok) - len(got))
+            if not more:
+                break
+            got += more
     except OSError:
-        word = "refused"
+        pass
+    word = "ok" if got[4:] == ok else "refused" if not got else "answer " + got.hex()
     held.append(s)
     print(word, flush=True)
 sys.stdin.read()
@@ -200,7 +208,8 @@ class Staller:
     """The stalling client as its own process."""
 
     def __init__(self, sock, n, mode, user=None):
-        self.proc = subprocess.Popen([ks.PYTHON, "-c", STALLER, sock, str(n), mode],
+        half = kp.frame(kp.PASSWD_BYNAME, "Lane.C00")[:7]
+        self.proc = subprocess.Popen([ks.PYTHON, "-c", STALLER, sock, str(n), mode, half.hex()],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                      user=user)
         assert self.proc.stdout.readline().strip() == "ready"
@@ -363,8 +372,13 @@ def open_as(sock, n, uid=None):
     """A process of uid (None: this one's) opening n connections, each
     asking PING; (process, ["ok" or "refused" for each])."""
     who = {} if uid is None else {"user": uid, "group": uid, "extra_groups": []}
-    proc = subprocess.Popen([ks.PYTHON, "-c", OPENER, sock, str(n)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, cwd="/", **who)
+    ping = kp.frame(kp.PING)
+    # After the answer's length word (its length depends on kenpod's
+    # version string): version, action and result.
+    ok = struct.pack("!iIi", kp.VERSION, kp.PING, kp.OK)
+    proc = subprocess.Popen([ks.PYTHON, "-c", OPENER, sock, str(n), ping.hex(), ok.hex()],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd="/",
+                            **who)
     words = [proc.stdout.readline().strip() for _ in range(n)]
     return proc, words
 
