@@ -292,44 +292,79 @@ def test_requests_per_connection(sb, members):
 
 # ---- a stalled relay ----------------------------------------------------------------
 
+MAIL_THREADS = 2             # kenpod's mailer threads in the test below
+SMTP_TIMEOUT = 5             # seconds; a key mail is waited for this and 2 s more
+AUTH_THREADS = 4             # the authentication lane's workers (the sandbox's threads)
+
+
 def key_member(sb, password_hash, i):
+    """A member whose login needs a key by mail (the society's policy,
+    key = required, is the default)."""
     login = "Lane.K%02d%s" % (i, os.urandom(2).hex())
     return sb.add_member(login, extra=[
-        ("userPassword", password_hash), ("kenpoKeyRequired", "TRUE"),
+        ("userPassword", password_hash),
         ("kenpoMail1", "%s@mail.example.jp" % login.lower().replace(".", "-"))])
 
 
 def test_stalled_relay_stalls_only_logins(sb, members, password_hash):
-    """With a relay that never answers and 8 logins waiting on it, lookups
-    keep their p99 and PING stays fast; a full authentication lane answers
-    at once; released, every login gets its answer."""
+    """With a relay that never answers and 8 logins waiting on it: no
+    request worker talks to the relay, the mailer threads do, and the
+    logins wait for them at most smtp_timeout and 2 s each (kenpod(8)).
+    Meanwhile lookups keep their p99, uncached ones are answered, PING stays
+    fast, and a full authentication lane answers UNAVAIL at once.  Every
+    login gets a clear answer within the bounded wait, the relay still
+    stalled."""
     people = [key_member(sb, password_hash, i) for i in range(LOGINS)]
+    fresh = [sb.add_member("Lane.M%02d" % i) for i in range(UNCACHED)]
+    # A login waits for those ahead of it in its lane, each for at most
+    # the bounded mail wait; the slack is for a loaded machine.
+    mail_wait = SMTP_TIMEOUT + 2
+    rounds = -(-LOGINS // AUTH_THREADS)
+    bound = rounds * mail_wait + 5
+    settings = {"smtp_timeout": "%ds" % SMTP_TIMEOUT, "mail_threads": str(MAIL_THREADS),
+                "threads": str(AUTH_THREADS)}
     with ks.StalledRelay() as relay, \
-            sb.kenpod_settings_changed(kenpod={"smtp_url": relay.url, "smtp_timeout": "60s"}):
+            sb.kenpod_settings_changed(kenpod=dict(settings, smtp_url=relay.url)):
         for m in members:
             assert lookup(sb.kenpod_socket, m["login"])[0] == kp.OK
         normal = measure(sb, members)
 
         def login(m):
-            with kp.Client(sb.kenpod_socket, timeout=90) as c:
-                return c.auth_password(m["login"], PASSWORD)["name"]
+            t0 = time.monotonic()
+            with kp.Client(sb.kenpod_socket, timeout=bound + 30) as c:
+                name = c.auth_password(m["login"], PASSWORD)["name"]
+            return name, time.monotonic() - t0
 
         pool = concurrent.futures.ThreadPoolExecutor(LOGINS)
         try:
             logins = [pool.submit(login, m) for m in people]
-            # Every worker of the authentication lane waits on the relay.
-            assert wait_for(lambda: relay.accepted() >= 4, timeout=20), relay.accepted()
+            # Every mailer thread waits on the relay; the logins wait on them.
+            assert wait_for(lambda: relay.accepted() >= MAIL_THREADS, timeout=20), \
+                relay.accepted()
+            # Only they: the relay fails none of them before smtp_timeout.
+            at_once = relay.accepted()
             stressed = measure(sb, members)
+            for m in fresh:
+                assert lookup(sb.kenpod_socket, m["login"])[0] == kp.OK
+                assert lookup(sb.kenpod_socket, m["login"] + "x")[0] == kp.NOTFOUND
             full = fill_auth_lane(sb)
+            answers = [f.result(timeout=bound + 30) for f in logins]
+            held = relay.accepted()
         finally:
+            # Logins still waiting (a failed assertion) see the relay go.
             relay.release()
-            answers = [f.result(timeout=60) for f in logins]
             pool.shutdown()
     report("%d logins on a stalled relay" % LOGINS, normal, stressed)
     print("authentication lane full: %d of %d answered at once (UNAVAIL)" % full)
+    took = sorted(t for _, t in answers)
+    print("logins answered %s in %s s (bound %d s); the relay held %d connections of %d "
+          "mailer threads" % (" ".join(sorted({n for n, _ in answers})),
+                              " ".join("%.1f" % t for t in took), bound, held, MAIL_THREADS))
     assert_unstalled(normal, stressed)
+    assert at_once == MAIL_THREADS, at_once
     assert full[0] > 0
-    assert set(answers) <= {"MAIL_FAILED", "UNAVAIL"}, answers
+    assert {name for name, _ in answers} <= {"MAIL_FAILED", "UNAVAIL"}, answers
+    assert max(t for _, t in answers) <= bound, answers
 
 
 def fill_auth_lane(sb):
