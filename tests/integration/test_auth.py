@@ -488,13 +488,18 @@ def test_admin_change_needs_root(sb, hashes):
 def test_delay_answers_without_verification(sb, hashes):
     m = new_member(sb, hashes)
     with client(sb) as c:
+        verified = []
         for _ in range(3):
+            t0 = time.monotonic()
             assert c.auth_password(m["login"], "Wrong2024Pass")["name"] == "AUTH_ERR"
+            verified.append(time.monotonic() - t0)
         t0 = time.monotonic()
         r = c.auth_password(m["login"], PASSWORD)            # even the right one
         took = time.monotonic() - t0
         assert (r["name"], r["seconds"]) == ("DELAY", 1)
-        assert took < 0.04                                    # no argon2 spent
+        # No argon2 spent: quick, or at least well under the quickest of
+        # the attempts that were verified (a loaded machine slows both).
+        assert took < 0.04 or took < min(verified) / 2, (took, verified)
         time.sleep(1.05)
         assert c.auth_password(m["login"], "Wrong2024Pass")["name"] == "AUTH_ERR"
         r = c.auth_password(m["login"], PASSWORD)
