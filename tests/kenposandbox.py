@@ -1503,14 +1503,17 @@ class Sandbox:
             return []
         return sorted(os.path.join(self.mail_dir, n) for n in names if n.endswith(".eml"))
 
-    def mails(self):
-        """Every received message, oldest first, as email.message.EmailMessage.
+    def mails(self, since=0):
+        """Every received message, oldest first, as email.message.EmailMessage;
+        with since, only those after the first `since` (a count of
+        mail_files() taken earlier), so that a long run need not parse
+        every mail again.
 
         Each carries kenpo_subject and kenpo_body (decoded, LF line ends),
         kenpo_from and kenpo_to (the envelope) and kenpo_path.
         """
         out = []
-        for path in self.mail_files():
+        for path in self.mail_files()[since:]:
             with open(path, "rb") as f:
                 msg = email.message_from_bytes(f.read(), policy=email.policy.default)
             msg.kenpo_path = path
