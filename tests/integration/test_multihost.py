@@ -265,7 +265,7 @@ class Rounds:
 def key_rounds(msb, items, what):
     out = Rounds(what)
     for login, txn, key in items:
-        out.add(both_hosts(msb, kp.AUTH_KEY, [(login, txn, key, 0)] * 2))
+        out.add(both_hosts(msb, kp.AUTH_KEY, [(login, txn, key, 0, "kenpo-test", "")] * 2))
     return out
 
 
@@ -367,10 +367,9 @@ def test_same_login_id_on_both_hosts_replication_cut(msb, cut, figure):
 # ---- wrong passwords --------------------------------------------------------------------
 
 def lockout_members(msb, n):
-    """n members with a password and no key step, on both providers."""
+    """n members with a password, on both providers."""
     ms = member_dicts(msb, [unique("Lock.") for _ in range(n)])
-    add_bulk(msb, "".join(msb.member_ldif(m, [("userPassword", msb.pw_hash),
-                                               ("kenpoKeyRequired", "FALSE")]) for m in ms))
+    add_bulk(msb, "".join(msb.member_ldif(m, [("userPassword", msb.pw_hash)]) for m in ms))
     return ms
 
 
@@ -390,8 +389,23 @@ def lockout_rounds(msb, ms):
     return fails
 
 
+def source_failures(msb, attrs, rhost=""):
+    """The failures counted for source rhost in a member's attributes:
+    its value of kenpoAuthSource, "<id>:<failures>:<last>:<locked until>",
+    id the first 16 hex digits of the keyed hash of the lower-cased rhost
+    (src/kenpod/attempt.c); 0 without one."""
+    sid = keyed(msb.secret, "source", rhost.lower())[:16]
+    values = [v.decode() for v in attrs.get("kenpoAuthSource", [])]
+    mine = [v for v in values if v.split(":")[0] == sid]
+    assert len(mine) <= 1 and len(values) == len(mine), values
+    return int(mine[0].split(":")[1]) if mine else 0
+
+
 def failures_recorded(msb, ms):
-    """{login: kenpoAuthFailures} as both providers agree on it."""
+    """{login: failures} as both providers agree on them.  The wrong
+    passwords come with no source (""), which the members never logged in
+    from: each counts on that source's state and on the pool of unfamiliar
+    sources (kenpoUnfamiliarFailures), and both must hold all of them."""
     msb.wait_converged()
     conn = msb.connect_provider(1)
     try:
@@ -399,8 +413,14 @@ def failures_recorded(msb, ms):
         out = {}
         for m in ms:
             res = conn.search_s(m["dn"], ldap.SCOPE_BASE, "(objectClass=*)",
-                                ["kenpoAuthFailures"])
-            out[m["login"]] = int(res[0][1].get("kenpoAuthFailures", [b"0"])[0])
+                                ["kenpoAuthSource", "kenpoUnfamiliarFailures",
+                                 "kenpoAuthFailures"])
+            attrs = res[0][1]
+            mine = source_failures(msb, attrs)
+            pool = int(attrs.get("kenpoUnfamiliarFailures", [b"0"])[0])
+            own = int(attrs.get("kenpoAuthFailures", [b"0"])[0])
+            assert (pool, own) == (mine, 0), (m["login"], mine, pool, own)
+            out[m["login"]] = mine
     finally:
         conn.unbind_s()
     return out
@@ -529,21 +549,48 @@ def wait_for(pred, timeout, step=0.05):
         time.sleep(step)
 
 
+def mail_of(login):
+    return "%s@mail.example.jp" % login.lower().replace(".", "-")
+
+
+def mailed_key(msb, mail, seen):
+    """The key of the newest mail to `mail` among those that arrived after
+    the first `seen` files of the mail sink (only those are read)."""
+    def newer():
+        return [x for x in msb.mails(since=seen) if mail in x.kenpo_to]
+    got = wait_for(newer, 10.0)
+    assert got, "no key mail to %s" % mail
+    return KEY_RE.findall(got[-1].kenpo_body)[0]
+
+
+def full_login(msb, host, login):
+    """Password, then the key mailed (the society requires it), on host,
+    each on a connection of its own: the last answer's name."""
+    seen = len(msb.mail_files())
+    with kp.Client(msb.host_socket(host)) as c:
+        a = c.auth_password(login, PASSWORD)
+    if a["name"] != "KEY_SENT":
+        return a["name"]
+    key = mailed_key(msb, mail_of(login), seen)
+    with kp.Client(msb.host_socket(host)) as c:
+        return c.auth_key(login, a["txn"], key)["name"]
+
+
 def test_write_provider_killed_mid_login(msb, figure):
     login = unique("Fail.Over")
-    mail = "%s@mail.example.jp" % login.lower().replace(".", "-")
+    mail = mail_of(login)
     m, other = member_dicts(msb, [login, unique("Fail.Two")])
     add_bulk(msb, msb.member_ldif(m, [("userPassword", msb.pw_hash), ("kenpoMail1", mail)]) +
              msb.member_ldif(other, [("userPassword", msb.pw_hash),
-                                     ("kenpoKeyRequired", "FALSE")]))
+                                     ("kenpoMail1", mail_of(other["login"]))]))
     p1_from = {h: msb.uri_from_host(h, 1) for h in (1, 2)}
     p2_from = {h: msb.uri_from_host(h, 2) for h in (1, 2)}
     before = {h: len(switch_lines(msb, h, p2_from[h])) for h in (1, 2)}
+    seen = len(msb.mail_files())
     with kp.Client(msb.host_socket(2)) as c:
         a = c.auth_password(login, PASSWORD)
     assert a["name"] == "KEY_SENT", a
-    sent = [x for x in msb.wait_for_mail(1) if mail in x.kenpo_to]
-    key = KEY_RE.findall(sent[-1].kenpo_body)[0]
+    key = mailed_key(msb, mail, seen)
     msb.wait_converged()
     # The key is stored; now the write provider dies before it is answered.
     msb.provider(1).stop(kill=True)
@@ -556,9 +603,10 @@ def test_write_provider_killed_mid_login(msb, figure):
     assert got == "OK" and took <= 5.0, (got, took)
     with kp.Client(msb.host_socket(2)) as c:
         assert c.auth_key(login, a["txn"], key)["name"] == "AUTH_ERR"    # used once
-    # Host 1 writes to provider 2 now too: a whole login there succeeds.
+    # Host 1 writes to provider 2 now too: a whole login there succeeds,
+    # its key mailed and answered after the switch.
+    assert full_login(msb, 1, other["login"]) == "OK"
     with kp.Client(msb.host_socket(1)) as c:
-        assert c.auth_password(other["login"], PASSWORD)["name"] == "OK"
         assert c.session_open(other["login"])["name"] == "OK"
     for h in (1, 2):
         assert len(switch_lines(msb, h, p2_from[h])) > before[h], \
@@ -798,10 +846,11 @@ def test_check_clean_directory(builddir, new_sandbox_dir):
 def test_no_failover_refuses_rather_than_write_elsewhere(msb):
     """write_failover = no: with the first provider gone, logins and
     self-service are refused ("unavailable") while passwd lookups, which
-    any replica answers, go on; when it is back, logins work again."""
+    any replica answers, go on; when it is back, logins (password and the
+    key mailed) work again."""
     m = member_dicts(msb, [unique("No.Fail")])[0]
     add_bulk(msb, msb.member_ldif(m, [("userPassword", msb.pw_hash),
-                                      ("kenpoKeyRequired", "FALSE")]))
+                                      ("kenpoMail1", mail_of(m["login"]))]))
     msb.restart_hosts(write_failover="no")
     switches = len(switch_lines(msb, 2, msb.uri_from_host(2, 2)))
     try:
@@ -812,8 +861,7 @@ def test_no_failover_refuses_rather_than_write_elsewhere(msb):
                 assert c.byname(m["login"])[0] == kp.OK
         assert len(switch_lines(msb, 2, msb.uri_from_host(2, 2))) == switches
         msb.provider(1).start()
-        with kp.Client(msb.host_socket(2)) as c:
-            got = wait_for(lambda: c.auth_password(m["login"], PASSWORD)["name"] == "OK", 10.0)
+        got = wait_for(lambda: full_login(msb, 2, m["login"]) == "OK", 10.0, step=0.2)
         assert got, "no login after the first provider came back"
     finally:
         for p in msb.providers:
