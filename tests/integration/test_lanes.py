@@ -286,7 +286,7 @@ def test_requests_per_connection(sb, members):
 def key_member(sb, password_hash, i):
     login = "Lane.K%02d%s" % (i, os.urandom(2).hex())
     return sb.add_member(login, extra=[
-        ("userPassword", password_hash), ("kenpoKeyRequired", "TRUE"),
+        ("userPassword", password_hash),
         ("kenpoMail1", "%s@mail.example.jp" % login.lower().replace(".", "-"))])
 
 

@@ -367,10 +367,10 @@ def test_same_login_id_on_both_hosts_replication_cut(msb, cut, figure):
 # ---- wrong passwords --------------------------------------------------------------------
 
 def lockout_members(msb, n):
-    """n members with a password and no key step, on both providers."""
+    """n members with a password, on both providers (a locked login ends
+    before any key)."""
     ms = member_dicts(msb, [unique("Lock.") for _ in range(n)])
-    add_bulk(msb, "".join(msb.member_ldif(m, [("userPassword", msb.pw_hash),
-                                               ("kenpoKeyRequired", "FALSE")]) for m in ms))
+    add_bulk(msb, "".join(msb.member_ldif(m, [("userPassword", msb.pw_hash)]) for m in ms))
     return ms
 
 
@@ -529,13 +529,26 @@ def wait_for(pred, timeout, step=0.05):
         time.sleep(step)
 
 
+def key_mailed(msb, address, timeout=10.0):
+    """The key in the newest mail to address, once it has come."""
+    assert wait_for(lambda: any(address in x.kenpo_to for x in msb.mails()), timeout), \
+        "no key mailed to %s" % address
+    sent = [x for x in msb.mails() if address in x.kenpo_to]
+    return KEY_RE.findall(sent[-1].kenpo_body)[0]
+
+
+def key_member(msb, prefix):
+    """A member with a password and an address for the key."""
+    m = member_dicts(msb, [unique(prefix)])[0]
+    m["mail"] = "%s@mail.example.jp" % m["login"].lower().replace(".", "-")
+    return m, msb.member_ldif(m, [("userPassword", msb.pw_hash), ("kenpoMail1", m["mail"])])
+
+
 def test_write_provider_killed_mid_login(msb, figure):
-    login = unique("Fail.Over")
-    mail = "%s@mail.example.jp" % login.lower().replace(".", "-")
-    m, other = member_dicts(msb, [login, unique("Fail.Two")])
-    add_bulk(msb, msb.member_ldif(m, [("userPassword", msb.pw_hash), ("kenpoMail1", mail)]) +
-             msb.member_ldif(other, [("userPassword", msb.pw_hash),
-                                     ("kenpoKeyRequired", "FALSE")]))
+    m, ldif = key_member(msb, "Fail.Over")
+    other, other_ldif = key_member(msb, "Fail.Two")
+    login, mail = m["login"], m["mail"]
+    add_bulk(msb, ldif + other_ldif)
     p1_from = {h: msb.uri_from_host(h, 1) for h in (1, 2)}
     p2_from = {h: msb.uri_from_host(h, 2) for h in (1, 2)}
     before = {h: len(switch_lines(msb, h, p2_from[h])) for h in (1, 2)}
@@ -556,9 +569,13 @@ def test_write_provider_killed_mid_login(msb, figure):
     assert got == "OK" and took <= 5.0, (got, took)
     with kp.Client(msb.host_socket(2)) as c:
         assert c.auth_key(login, a["txn"], key)["name"] == "AUTH_ERR"    # used once
-    # Host 1 writes to provider 2 now too: a whole login there succeeds.
+    # Host 1 writes to provider 2 now too: a whole login there succeeds,
+    # its key stored and used there.
     with kp.Client(msb.host_socket(1)) as c:
-        assert c.auth_password(other["login"], PASSWORD)["name"] == "OK"
+        a = c.auth_password(other["login"], PASSWORD)
+        assert a["name"] == "KEY_SENT", a
+        key = key_mailed(msb, other["mail"])
+        assert c.auth_key(other["login"], a["txn"], key)["name"] == "OK"
         assert c.session_open(other["login"])["name"] == "OK"
     for h in (1, 2):
         assert len(switch_lines(msb, h, p2_from[h])) > before[h], \
@@ -799,9 +816,8 @@ def test_no_failover_refuses_rather_than_write_elsewhere(msb):
     """write_failover = no: with the first provider gone, logins and
     self-service are refused ("unavailable") while passwd lookups, which
     any replica answers, go on; when it is back, logins work again."""
-    m = member_dicts(msb, [unique("No.Fail")])[0]
-    add_bulk(msb, msb.member_ldif(m, [("userPassword", msb.pw_hash),
-                                      ("kenpoKeyRequired", "FALSE")]))
+    m, ldif = key_member(msb, "No.Fail")
+    add_bulk(msb, ldif)
     msb.restart_hosts(write_failover="no")
     switches = len(switch_lines(msb, 2, msb.uri_from_host(2, 2)))
     try:
@@ -813,8 +829,15 @@ def test_no_failover_refuses_rather_than_write_elsewhere(msb):
         assert len(switch_lines(msb, 2, msb.uri_from_host(2, 2))) == switches
         msb.provider(1).start()
         with kp.Client(msb.host_socket(2)) as c:
-            got = wait_for(lambda: c.auth_password(m["login"], PASSWORD)["name"] == "OK", 10.0)
-        assert got, "no login after the first provider came back"
+            a = {}
+
+            def answered():
+                a.update(c.auth_password(m["login"], PASSWORD))
+                return a["name"] != "UNAVAIL"
+            assert wait_for(answered, 10.0), "no login after the first provider came back"
+            assert a["name"] == "KEY_SENT", a
+            key = key_mailed(msb, m["mail"])
+            assert c.auth_key(m["login"], a["txn"], key)["name"] == "OK"
     finally:
         for p in msb.providers:
             if not p.alive():
