@@ -43,7 +43,7 @@
 #define KENPO_AT_MAIL3 "kenpoMail3"
 #define KENPO_AT_ROSTER_MAIL "kenpoRosterMail"
 #define KENPO_AT_BIRTH "kenpoDateOfBirth"
-#define KENPO_AT_KEY_REQUIRED "kenpoKeyRequired"
+#define KENPO_AT_KEY_REQUIRED "kenpoKeyRequired" /* obsolete: kenpod only deletes it */
 #define KENPO_AT_KEY_HASH "kenpoKeyHash"
 #define KENPO_AT_KEY_EXPIRY "kenpoKeyExpiry"
 #define KENPO_AT_KEY_TRIES "kenpoKeyTries"

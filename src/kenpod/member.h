@@ -33,7 +33,7 @@ enum member_attr {
 	MA_STATE,           /* issued | registered */
 	MA_DISABLED,
 	MA_MAIL1,
-	MA_KEY_REQUIRED,    /* absent: TRUE */
+	MA_KEY_REQUIRED,    /* obsolete: only deleted (attempt.c) */
 	MA_PASSWORD,        /* userPassword, {ARGON2} */
 	MA_KEY_HASH,
 	MA_KEY_EXPIRY,

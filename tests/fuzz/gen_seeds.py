@@ -178,12 +178,12 @@ MAILIN = {
              " boundary=b\n\n--b\nContent-Type: text/plain\n\nhi\n--b--\n"),
 }
 
-HEADER = "member_number,name,birth_date,mail,household,nickname,key_required"
+HEADER = "member_number,name,birth_date,mail,household,nickname"
 ROSTER_UTF8 = (HEADER + ",postal_code,address,employer,office_code,left\r\n"
-               "A001,山田 太郎,1980-04-01,taro@example.jp,山田 花子:1982/5/6;山田 一郎,たろう,yes,"
+               "A001,山田 太郎,1980-04-01,taro@example.jp,山田 花子:1982/5/6;山田 一郎,たろう,"
                "530-0001,大阪市北区梅田1-1,東洋紡,E01,\r\n"
-               "A002,\"Suzuki, Jiro\",19900101,jiro@example.jp,,,no,,,,,2026-03-31\r\n"
-               "A003,=cmd|' /C calc'!A0,2001/2/3,,,,,,,,,\r\n")
+               "A002,\"Suzuki, Jiro\",19900101,jiro@example.jp,,,,,,,2026-03-31\r\n"
+               "A003,=cmd|' /C calc'!A0,2001/2/3,,,,,,,,\r\n")
 ROSTER = {
     "utf8-letter": b"\x00" + ROSTER_UTF8.encode(),
     "utf8-identity": b"\x04" + ROSTER_UTF8.encode(),
@@ -194,6 +194,7 @@ ROSTER = {
     "quoted": b"\x08" + b'member_number,name\n"Q1","a ""b"" c\nd"\n"Q2",x"y\n',
     "open-quote": b"\x00" + b'member_number,name\nQ1,"never closed\n',
     "dup": b"\x00" + b"member_number,name\nD1,a\nD1,b\n",
+    "key-column": b"\x00" + b"member_number,name,key_required\nK1,a,no\n",
 }
 
 MAIL_TEMPLATE = ("Subject: %%SOCIETY%% パスワード再発行のご案内\n\n"

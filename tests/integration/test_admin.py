@@ -334,6 +334,21 @@ def test_bad_header_is_refused(admin, tmp_path):
     assert r.returncode == 1 and ':1: unknown or repeated column "nmae"' in r.stderr
 
 
+@pytest.mark.parametrize("column", ["key_required", "認証キー"])
+def test_key_required_column_is_refused(sb, admin, tmp_path, column):
+    """Whether a login needs the key is the society's policy: a roster that
+    still sets it per member is refused whole, and says where it went."""
+    path = write_roster(tmp_path / "k.csv", ["KR1,鍵 不要,no"],
+                        header="member_number,name," + column)
+    r = admin("import", path, "--no-letters")
+    assert r.returncode == 1 and ':1: column "%s"' % column in r.stderr
+    assert "key = required | optional in kenpod.conf; remove the column" in r.stderr
+    assert members(sb, "(kenpoMemberNumber=KR1)") == {}
+    r = admin("issue", "--number", "KR2", "--name", "鍵 不要", "--key-required", "no")
+    assert r.returncode == 2 and "--key-required" in r.stderr and "kenpod.conf" in r.stderr
+    assert members(sb, "(kenpoMemberNumber=KR2)") == {}
+
+
 def test_identity_check_society(sb, admin, tmp_path):
     """Registration by identity check: the entries wait without a login ID,
     birth date and mail are required, no password and no letter is made."""
@@ -418,6 +433,9 @@ def test_issue_show_list_json(sb, admin):
     show = ok_json(admin("--json", "show", login))
     assert show["member_number"] == "SH1" and show["state"] == "issued"
     assert show["birth_date"] == "1975-03-09" and show["nickname"] == "ご本人"
+    # The key: where it goes is the member's (address 1 until chosen), whether
+    # a login asks for it the society's (kenpod.conf's key, required here).
+    assert show["key_mail"] == 1 and show["key_policy"] == "required"
     assert show["temp_password"].startswith("set, valid until ") and "kenpoTempPassword" not in r
     assert [(h["index"], h["name"], h["nickname"]) for h in show["household"]] == \
         [("01", "表示 一郎", "ご家族01"), ("02", "表示 二郎", "ご家族02")]
@@ -426,6 +444,7 @@ def test_issue_show_list_json(sb, admin):
     assert text.returncode == 0 and "birth_date     1975-03-09" in text.stdout
     listed = ok_json(admin("--json", "list", "--state", "issued"))["members"]
     assert "SH1" in [m["member_number"] for m in listed]
+    assert {(m["key_mail"], m["key_policy"]) for m in listed} == {(1, "required")}
     assert all(m["state"] == "issued" for m in listed)
     lines = admin("list").stdout.splitlines()
     assert "SH1\t%s\tissued\t" % login in lines

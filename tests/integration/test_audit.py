@@ -32,6 +32,8 @@ def sb(tmp_path_factory, builddir):
             pytest.fail("%s not built: run `make` and set KENPO_BUILDDIR" % prog)
     s = ks.Sandbox(str(tmp_path_factory.mktemp("audit")), builddir=builddir)
     s.kenpod_settings.update(LOW_COST)
+    # Password logins alone: the key is the society's policy, not each member's.
+    s.society_settings.update({"key": "optional"})
     s.up()
     if not s.kenpod_alive():
         pytest.fail("kenpod did not start; see %s" % s.kenpod_log)
@@ -140,9 +142,10 @@ def in_order(seq, want):
 
 
 def registered(sb, pw_hash, login, number):
-    """A registered member with a password and no key, and two addresses."""
+    """A registered member with a password and two addresses; the society
+    asks for no key."""
     return sb.add_member(login, number=number, extra=[
-        ("userPassword", pw_hash), ("kenpoKeyRequired", "FALSE"),
+        ("userPassword", pw_hash),
         ("kenpoMail1", login.lower() + "@example.jp"),
         ("kenpoMail2", login.lower() + "@home.example.jp")])
 
@@ -179,6 +182,33 @@ def test_profile_change_by_the_administrator(sb, admin, audit_log, pw_hash):
     r = admin("set", "AU1", "nickname=\x07")
     assert r.returncode == 2 and "control character" in r.stderr
     assert admin("set", "AU1", "colour=blue").returncode == 2
+
+
+def test_key_mail_set_by_the_administrator(sb, admin, audit_log, pw_hash):
+    """key_mail names an address the member has, as kenpod requires; whether
+    a key is needed at all is the society's, and key_required says so."""
+    m = registered(sb, pw_hash, "Audit.Key", "AUK")
+    shown = ok_json(admin("--json", "show", "AUK"))
+    assert shown["key_mail"] == 1 and shown["key_policy"] == "optional"
+    assert "key_required" not in shown
+    before = log_size(audit_log)
+    assert ok_json(admin("--json", "set", "AUK", "key_mail=2"))["changed"] is True
+    assert sb.entry(m["dn"], "kenpoKeyMail") == {"kenpoKeyMail": ["2"]}
+    assert [(l["event"], l["field"], l["old"], l["new"]) for l in audit_lines(audit_log, before)] \
+        == [("admin.set", "key_mail", "1", "2")]
+    assert ok_json(admin("--json", "show", "AUK"))["key_mail"] == 2
+    assert "key_mail       2" in admin("show", "AUK").stdout
+    # No address 3: refused, nothing written.
+    before = log_size(audit_log)
+    r = ok_json(admin("--json", "set", "AUK", "nickname=かぎ", "key_mail=3"), 2)
+    assert "no mail address 3" in r["message"]["en"]
+    r = admin("set", "AUK", "key_mail=4")
+    assert r.returncode == 2 and "not 1, 2 or 3" in r.stderr
+    r = admin("set", "AUK", "key_required=no")
+    assert r.returncode == 2 and "key = required | optional in kenpod.conf" in r.stderr
+    assert sb.entry(m["dn"], "kenpoKeyMail", "kenpoNickname", "kenpoKeyRequired") == {
+        "kenpoKeyMail": ["2"], "kenpoNickname": ["ご本人"]}
+    assert audit_lines(audit_log, before) == []
 
 
 def test_import_update_and_lock_are_audited(sb, admin, audit_log, tmp_path):
@@ -237,7 +267,9 @@ def test_history_shows_changes_and_logins(sb, admin, pw_hash):
     want = [("added", ks.ADMIN_DN), ("login", "kenpod"), ("locked", ks.ADMIN_DN),
             ("unlocked", ks.ADMIN_DN), ("changed", ks.ADMIN_DN), ("login failed", "kenpod")]
     assert in_order(what, want), what
-    (nick,) = [e["changes"] for e in r["events"] if e["what"] == "changed"]
+    # kenpod's own changes (the login's source, its counts) are there too.
+    (nick,) = [e["changes"] for e in r["events"]
+               if e["what"] == "changed" and e["by"] == ks.ADMIN_DN]
     assert {"attribute": "kenpoNickname", "old": "ご本人", "new": "はなこ"} in nick
     assert all(e["local_time"].endswith("JST") for e in r["events"])
     # Secrets only say that they changed.

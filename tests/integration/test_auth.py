@@ -65,7 +65,7 @@ def hashes(testtool, tool_env):
     return out
 
 
-def new_member(sb, hashes, key_required=None, password=True, temp=None, temp_expiry=None,
+def new_member(sb, hashes, password=True, temp=None, temp_expiry=None,
                state="registered", disabled=False, mail=True, extra=()):
     """A fresh member with its own mail address; returns the add_member dict
     with "mail" added."""
@@ -76,8 +76,6 @@ def new_member(sb, hashes, key_required=None, password=True, temp=None, temp_exp
         attrs.append(("userPassword", hashes[PASSWORD]))
     if mail:
         attrs.append(("kenpoMail1", addr))
-    if key_required is not None:
-        attrs.append(("kenpoKeyRequired", "TRUE" if key_required else "FALSE"))
     if temp:
         attrs.append(("kenpoTempPassword", hashes[temp]))
     if temp_expiry:
@@ -378,7 +376,7 @@ def test_key_is_the_societys_policy(sb, hashes):
     """No member turns the key off: kenpoKeyRequired FALSE is not read, and
     goes at the member's next login.  Only key = optional in kenpod.conf
     logs in with the password alone."""
-    m = new_member(sb, hashes, key_required=False)
+    m = new_member(sb, hashes, extra=[("kenpoKeyRequired", "FALSE")])
     with client(sb) as c:
         assert c.auth_password(m["login"], PASSWORD)["name"] == "KEY_SENT"
     assert "kenpoKeyRequired" not in entry(sb, m, "kenpoKeyRequired")
@@ -693,7 +691,7 @@ def test_session_open_needs_root_or_the_portal(sb, hashes):
     neither root nor in the portal group is refused; lookups stay open."""
     if os.geteuid() != 0:
         pytest.skip("needs root to run the client as another user")
-    m = new_member(sb, hashes, key_required=False)
+    m = new_member(sb, hashes)
     top = tempfile.mkdtemp(prefix="kenpod-auth-")
     os.chmod(top, 0o755)
     sock = os.path.join(top, "kenpod.sock")

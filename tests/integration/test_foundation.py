@@ -30,7 +30,7 @@ def member_ldif(number, login, uid_number, pw_hash=None, extra=()):
         ("uidNumber", str(uid_number)), ("gidNumber", "100"),
         ("homeDirectory", "/home/" + login), ("loginShell", "/bin/bash"),
         ("kenpoNickname", "ご本人"), ("kenpoMail1", "%s@example.jp" % login.lower()),
-        ("kenpoDateOfBirth", "1980-04-01"), ("kenpoKeyRequired", "TRUE"),
+        ("kenpoDateOfBirth", "1980-04-01"),
     ]
     if pw_hash:
         attrs.append(("userPassword", pw_hash))

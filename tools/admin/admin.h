@@ -52,7 +52,8 @@ struct admin_opts {
 	int dry_run, full, disable_missing;
 	enum roster_encoding encoding;
 	/* issue */
-	const char *number, *name, *birth, *mail, *household, *nickname, *key_required;
+	const char *number, *name, *birth, *mail, *household, *nickname;
+	const char *key_required;   /* refused: the key is the society's policy */
 	const char *postal_code, *address, *employer, *office_code;
 	/* list, history */
 	const char *notify, *accesslog;
@@ -69,6 +70,7 @@ struct admin_society {
 	char *home_template, *shell;
 	unsigned long uid_min, uid_max, gid;
 	long temp_validity;     /* seconds, 0: none */
+	int key_optional;       /* kenpod.conf's key: 1 optional, 0 required, -1 unknown */
 };
 
 struct admin {
@@ -155,6 +157,9 @@ int cmd_reset(struct admin *a);
 
 /* ---- profile.c ---- */
 int cmd_set(struct admin *a);
+/* The address (1 to 3) the member's login key goes to, as kenpod shows
+ * it: kenpoKeyMail, 1 when it is absent or not 1 to 3. */
+int admin_key_mail(const struct dir_entry *e);
 
 /* ---- notify.c ---- */
 /* `list --notify CATEGORY`. */

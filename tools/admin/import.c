@@ -680,8 +680,6 @@ member_entry(const struct import *im, const struct item *it)
 				   row->nickname : ADMIN_NICKNAME_DEFAULT) ||
 		      put_opt(m, KENPO_AT_BIRTH, row->birth) ||
 		      put_opt(m, KENPO_AT_ROSTER_MAIL, row->mail) ||
-		      put_opt(m, KENPO_AT_KEY_REQUIRED, row->key_required < 0 ? NULL :
-			      row->key_required ? KENPO_TRUE : KENPO_FALSE) ||
 		      put_postal(row, m) != 0 ||
 		      (letter && put_login(im, it, m) != 0);
 	/* Every notification is on by default (manual ⑤-5). */
@@ -1170,7 +1168,6 @@ plan_missing(struct import *im)
 		x = &im->ex[i];
 		if (x->seen)
 			continue;
-		im->missing_rows[k].key_required = -1;
 		im->missing_rows[k].number = strdup(dir_get(x->e, KENPO_AT_NUMBER));
 		if (im->missing_rows[k].number == NULL)
 			return -1;
@@ -1456,7 +1453,7 @@ option_of(const char *column)
 		{ "member_number", "--number" }, { "name", "--name" },
 		{ "birth_date", "--birth-date" }, { "mail", "--mail" },
 		{ "household", "--household" }, { "nickname", "--nickname" },
-		{ "key_required", "--key-required" }, { "postal_code", "--postal-code" },
+		{ "postal_code", "--postal-code" },
 		{ "address", "--address" }, { "employer", "--employer" },
 		{ "office_code", "--office-code" },
 	};
@@ -1474,7 +1471,7 @@ cmd_issue(struct admin *a)
 	const char *const values[RC_COUNT] = {
 		[RC_NUMBER] = a->o.number, [RC_NAME] = a->o.name, [RC_BIRTH] = a->o.birth,
 		[RC_MAIL] = a->o.mail, [RC_HOUSEHOLD] = a->o.household,
-		[RC_NICKNAME] = a->o.nickname, [RC_KEY] = a->o.key_required,
+		[RC_NICKNAME] = a->o.nickname,
 		[RC_POSTAL_CODE] = a->o.postal_code, [RC_ADDRESS] = a->o.address,
 		[RC_EMPLOYER] = a->o.employer, [RC_OFFICE] = a->o.office_code,
 	};
@@ -1484,6 +1481,15 @@ cmd_issue(struct admin *a)
 	const char *field = "";
 	int rc;
 
+	/* As the roster's key_required column (roster.c): the key is the
+	 * society's policy, and an option that seemed to set it per member
+	 * must not be taken silently. */
+	if (a->o.key_required != NULL) {
+		admin_error("--key-required: whether a login needs the mailed key is no "
+			    "member's setting: it is the society's key = required | optional "
+			    "in kenpod.conf");
+		return ADMIN_USAGE;
+	}
 	if (roster_row_make(values, a->soc.method, &row, &field, &msg) != 0) {
 		admin_error_msg(option_of(field), msg.en, msg.ja);
 		return ADMIN_USAGE;

@@ -99,7 +99,7 @@ admin_find_member(struct admin *a, const char *key, const char *const *attrs,
 static const char *const member_attrs[] = {
 	KENPO_AT_NUMBER, KENPO_AT_STATE, KENPO_AT_UID, KENPO_AT_UIDNUMBER, KENPO_AT_GIDNUMBER,
 	KENPO_AT_CN, KENPO_AT_NICKNAME, KENPO_AT_BIRTH, KENPO_AT_ROSTER_MAIL, KENPO_AT_MAIL1, KENPO_AT_MAIL2,
-	KENPO_AT_MAIL3, KENPO_AT_DISABLED, KENPO_AT_KEY_REQUIRED, KENPO_AT_TEMP_PASSWORD,
+	KENPO_AT_MAIL3, KENPO_AT_DISABLED, KENPO_AT_KEY_MAIL, KENPO_AT_TEMP_PASSWORD,
 	KENPO_AT_TEMP_EXPIRY, KENPO_AT_MUST_CHANGE, KENPO_AT_FAILURES, KENPO_AT_LOCKED_UNTIL,
 	KENPO_AT_LAST_LOGIN, KENPO_AT_PWD_LOCKED, KENPO_AT_PWD_FAILURES, KENPO_AT_KEY_EXPIRY,
 	KENPO_AT_HOME, KENPO_AT_SHELL, KENPO_AT_PWD_RESET, KENPO_AT_POSTAL_CODE,
@@ -194,9 +194,21 @@ household_of(struct admin *a, const char *dn)
 	return arr;
 }
 
-/* The member as a JSON object: what an administrator may see (never a hash). */
+/* kenpod.conf's key of the society: NULL when kenpo-admin runs without
+ * the configuration and cannot know it. */
+static const char *
+key_policy(const struct admin *a)
+{
+	if (a->soc.key_optional < 0)
+		return NULL;
+	return a->soc.key_optional ? "optional" : "required";
+}
+
+/* The member as a JSON object: what an administrator may see (never a
+ * hash).  With it, whether the society asks for the key at login, since
+ * the member only chooses where it goes. */
 static json_object *
-member_json(const struct dir_entry *e)
+member_json(const struct admin *a, const struct dir_entry *e)
 {
 	static const struct { const char *key, *attr; } plain[] = {
 		{ "member_number", KENPO_AT_NUMBER }, { "state", KENPO_AT_STATE },
@@ -234,9 +246,8 @@ member_json(const struct dir_entry *e)
 		admin_postal_unescape(dir_get(e, KENPO_AT_POSTAL_ADDRESS), address,
 				      sizeof address) == 0 ? address : NULL));
 	json_object_object_add(o, "temp_password", admin_json_str(temp[0] != '\0' ? temp : NULL));
-	json_object_object_add(o, "key_required", json_object_new_boolean(
-		dir_get(e, KENPO_AT_KEY_REQUIRED) == NULL ||
-		is_true(dir_get(e, KENPO_AT_KEY_REQUIRED))));
+	json_object_object_add(o, "key_mail", json_object_new_int(admin_key_mail(e)));
+	json_object_object_add(o, "key_policy", admin_json_str(key_policy(a)));
 	return o;
 }
 
@@ -276,7 +287,7 @@ cmd_show(struct admin *a)
 
 	if (rc != ADMIN_OK)
 		return rc;
-	o = member_json(e);
+	o = member_json(a, e);
 	house = household_of(a, e->dn);
 	dir_entry_free(e);
 	if (house == NULL) {
@@ -306,7 +317,7 @@ static int
 list_one(struct dir_entry *e, void *arg)
 {
 	struct lister *l = arg;
-	json_object *o = member_json(e);
+	json_object *o = member_json(l->a, e);
 	const char *lock = json_object_get_string(json_object_object_get(o, "lock"));
 
 	if (l->a->o.json) {

@@ -404,8 +404,8 @@ static const struct command {
 	  "part as LDIF.  Running it again changes nothing.\n" },
 	{ "issue", cmd_issue, O_MEMBER | O_LETTERS | O_LETTERS_PDF | O_VALIDITY, 0, 0,
 	  "issue --number N --name NAME [--birth-date D] [--mail ADDR] [--household H]\n"
-	  "        [--nickname NICK] [--key-required yes|no] [--postal-code NNN-NNNN]\n"
-	  "        [--address ADDR] [--employer NAME] [--office-code CODE] [--validity DUR]\n"
+	  "        [--nickname NICK] [--postal-code NNN-NNNN] [--address ADDR]\n"
+	  "        [--employer NAME] [--office-code CODE] [--validity DUR]\n"
 	  "        [--letters-csv FILE [--letters-pdf FILE]]",
 	  "Issue one member: a pre-issued login ID and a temporary password (letter\n"
 	  "registration), or an entry waiting for the identity check.  The password\n"
@@ -464,11 +464,13 @@ static const struct command {
 	{ "enable", cmd_enable, O_BY, 1, 1, "enable [--by number|login] KEY",
 	  "Enable a disabled account again.\n" },
 	{ "set", cmd_set, O_BY, 2, 64, "set [--by number|login] KEY FIELD=VALUE ...",
-	  "Change a member's profile settings: nickname=TEXT, key_required=yes|no,\n"
-	  "notify_medical, notify_generic, notify_magazine, notify_documents,\n"
-	  "notify_applications=yes|no (the five 通知メール).  All are checked before\n"
-	  "one change writes them; each field changed is an audit line with its old\n"
-	  "and new value.\n" },
+	  "Change a member's profile settings: nickname=TEXT, key_mail=1|2|3 (the\n"
+	  "address the login key goes to; it must hold an address), notify_medical,\n"
+	  "notify_generic, notify_magazine, notify_documents, notify_applications=\n"
+	  "yes|no (the five 通知メール).  Whether a login needs the key at all is the\n"
+	  "society's key in kenpod.conf, not a member's setting.  All are checked\n"
+	  "before one change writes them; each field changed is an audit line with\n"
+	  "its old and new value.\n" },
 	{ "reissue", cmd_reissue, O_BY | O_LETTERS | O_LETTERS_PDF | O_VALIDITY, 1, 1,
 	  "reissue [--by number|login] KEY [--letters-csv FILE [--letters-pdf FILE]]\n"
 	  "        [--validity DUR]",
@@ -846,6 +848,7 @@ copy_society(struct admin_society *s, const struct kenpo_society *k)
 	s->uid_max = k->uid_max;
 	s->gid = k->gid;
 	s->temp_validity = k->temp_password_validity;
+	s->key_optional = k->key_optional;
 	return s->id && s->name && s->base && s->home_template && s->shell ? 0 : -1;
 }
 
@@ -869,6 +872,7 @@ default_society(struct admin_society *s, const char *base)
 	s->uid_max = 4000000000UL;
 	s->gid = 100;
 	s->temp_validity = 0;
+	s->key_optional = -1;
 	if (s->id == NULL || s->base == NULL || s->home_template == NULL || s->shell == NULL) {
 		admin_error("out of memory");
 		return -1;

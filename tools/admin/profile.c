@@ -1,10 +1,13 @@
 /*
  * profile.c - `kenpo-admin set KEY FIELD=VALUE ...`: the administrator
  * changes a member's profile settings, as when a member asks the society
- * by telephone: the nickname, whether the mailed key is required, and the
- * five 通知メール.  Every value is checked before anything is written; the
- * change is one modify (all or nothing), and each field changed gets an
- * audit line with its old and new value.
+ * by telephone: the nickname, the address the login key goes to
+ * (key_mail), and the five 通知メール.  Whether a login needs the key is
+ * the society's policy (kenpod.conf's key), not a member's setting, and
+ * key_required is refused with a message that says so.  Every value is
+ * checked before anything is written; the change is one modify (all or
+ * nothing), and each field changed gets an audit line with its old and
+ * new value.
  */
 #include "autoconfig.h"
 
@@ -16,16 +19,16 @@
 #include "admin.h"
 #include "schema.h"
 
-enum kind { P_TEXT, P_BOOL };
+enum kind { P_TEXT, P_BOOL, P_SLOT };
 
 static const struct field {
 	const char *name;
 	const char *attr;
 	enum kind kind;
-	int dflt;           /* P_BOOL: what an absent value means */
+	int dflt;           /* P_BOOL, P_SLOT: what an absent value means */
 } fields[] = {
 	{ "nickname", KENPO_AT_NICKNAME, P_TEXT, 0 },
-	{ "key_required", KENPO_AT_KEY_REQUIRED, P_BOOL, 1 },
+	{ "key_mail", KENPO_AT_KEY_MAIL, P_SLOT, 1 },
 	{ "notify_medical", KENPO_AT_NOTIFY_MEDICAL, P_BOOL, 1 },
 	{ "notify_generic", KENPO_AT_NOTIFY_GENERIC, P_BOOL, 1 },
 	{ "notify_magazine", KENPO_AT_NOTIFY_MAGAZINE, P_BOOL, 1 },
@@ -37,7 +40,7 @@ static const struct field {
 /* One FIELD=VALUE of the command line, checked. */
 struct setting {
 	const struct field *f;
-	char value[ROSTER_NICKNAME_MAX * 4 + 1];   /* as stored: text, TRUE or FALSE */
+	char value[ROSTER_NICKNAME_MAX * 4 + 1];   /* as stored: text, TRUE or FALSE, 1 to 3 */
 };
 
 static const struct field *
@@ -51,7 +54,7 @@ field_named(const char *name, size_t len)
 	return NULL;
 }
 
-/* yes/no and their friends, as the roster's key_required column. */
+/* yes/no and their friends. */
 static int
 parse_bool(const char *v, int *out)
 {
@@ -68,43 +71,114 @@ parse_bool(const char *v, int *out)
 	return -1;
 }
 
-/* Check one argument into s.  0, or -1 (message printed). */
+/* The mail address slot key_mail names: "1", "2" or "3".  0 or -1. */
 static int
-parse_setting(const char *arg, struct setting *s)
+parse_slot(const char *v)
 {
-	const char *eq = strchr(arg, '=');
+	return strlen(v) == 1 && v[0] >= '1' && v[0] <= '3' ? 0 : -1;
+}
+
+/* key_required was a member's setting once; a clear refusal says where
+ * the choice is now, rather than an unknown field. */
+static int
+refuse_key_required(const char *arg)
+{
+	if (strncmp(arg, "key_required=", 13) != 0)
+		return 0;
+	admin_error("set: key_required: whether a login needs the mailed key is no member's "
+		    "setting: it is the society's key = required | optional in kenpod.conf "
+		    "(key_mail=1|2|3 chooses the address the key goes to)");
+	return -1;
+}
+
+/* Check the value of s->f into s.  0, or -1 (message printed). */
+static int
+parse_value(const char *v, struct setting *s)
+{
 	struct roster_msg m;
 	int b;
 
-	s->f = eq != NULL ? field_named(arg, (size_t)(eq - arg)) : NULL;
-	if (s->f == NULL) {
-		admin_error("set: not FIELD=VALUE with a field of nickname, key_required, "
-			    "notify_medical, notify_generic, notify_magazine, notify_documents, "
-			    "notify_applications: %.60s", arg);
-		return -1;
-	}
 	if (s->f->kind == P_BOOL) {
-		if (parse_bool(eq + 1, &b) != 0) {
-			admin_error("set: %s: not yes or no: %.20s", s->f->name, eq + 1);
+		if (parse_bool(v, &b) != 0) {
+			admin_error("set: %s: not yes or no: %.20s", s->f->name, v);
 			return -1;
 		}
 		snprintf(s->value, sizeof s->value, "%s", b ? KENPO_TRUE : KENPO_FALSE);
 		return 0;
 	}
-	if (roster_text_check(eq + 1, ROSTER_NICKNAME_MAX, &m) != 0) {
+	if (s->f->kind == P_SLOT && parse_slot(v) != 0) {
+		admin_error("set: %s: not 1, 2 or 3: %.20s", s->f->name, v);
+		return -1;
+	}
+	if (s->f->kind == P_TEXT && roster_text_check(v, ROSTER_NICKNAME_MAX, &m) != 0) {
 		admin_error_msg(s->f->name, m.en, m.ja);
 		return -1;
 	}
-	snprintf(s->value, sizeof s->value, "%s", eq + 1);
+	snprintf(s->value, sizeof s->value, "%s", v);
 	return 0;
 }
 
-/* The value as it reads now: booleans as yes/no, absent as their default. */
+/* Check one argument into s.  0, or -1 (message printed). */
+static int
+parse_setting(const char *arg, struct setting *s)
+{
+	const char *eq = strchr(arg, '=');
+
+	if (refuse_key_required(arg) != 0)
+		return -1;
+	s->f = eq != NULL ? field_named(arg, (size_t)(eq - arg)) : NULL;
+	if (s->f == NULL) {
+		admin_error("set: not FIELD=VALUE with a field of nickname, key_mail, "
+			    "notify_medical, notify_generic, notify_magazine, notify_documents, "
+			    "notify_applications: %.60s", arg);
+		return -1;
+	}
+	return parse_value(eq + 1, s);
+}
+
+int
+admin_key_mail(const struct dir_entry *e)
+{
+	const char *v = dir_get(e, KENPO_AT_KEY_MAIL);
+
+	return v != NULL && parse_slot(v) == 0 ? v[0] - '0' : 1;
+}
+
+/* key_mail must name an address the member has, as kenpod requires when
+ * the member chooses it.  (Should the member remove that address at the
+ * same moment, kenpod mails the key to address 1, as it does for any
+ * empty choice.)  0, or -1 (message printed). */
+static int
+check_slots(const struct dir_entry *e, const struct setting *s, size_t n)
+{
+	static const char *const mail[] = { KENPO_AT_MAIL1, KENPO_AT_MAIL2, KENPO_AT_MAIL3 };
+	const char *addr;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i].f->kind != P_SLOT)
+			continue;
+		addr = dir_get(e, mail[s[i].value[0] - '1']);
+		if (addr == NULL || addr[0] == '\0') {
+			admin_error("set: %s: the member has no mail address %s: the key goes "
+				    "only to an address the member has", s[i].f->name, s[i].value);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The value as it reads now: booleans as yes/no, absent as their
+ * default; key_mail as kenpod shows it. */
 static const char *
 shown(const struct field *f, const char *v)
 {
+	static const char *const slots[] = { "1", "2", "3" };
+
 	if (f->kind == P_TEXT)
 		return v;
+	if (f->kind == P_SLOT)
+		return v != NULL && parse_slot(v) == 0 ? slots[v[0] - '1'] : slots[f->dflt - 1];
 	if (v == NULL)
 		return f->dflt ? "yes" : "no";
 	return strcasecmp(v, KENPO_TRUE) == 0 ? "yes" : "no";
@@ -164,7 +238,7 @@ report(struct admin *a, const struct dir_entry *e, const struct setting *s, size
 int
 cmd_set(struct admin *a)
 {
-	const char *attrs[NFIELDS + 3];
+	const char *attrs[NFIELDS + 6];
 	struct setting *s = calloc((size_t)a->o.nargs, sizeof *s);
 	struct dir_entry *e = NULL;
 	struct dir_mods *m = dir_mods_new();
@@ -184,9 +258,15 @@ cmd_set(struct admin *a)
 		attrs[i] = fields[i].attr;
 	attrs[NFIELDS] = KENPO_AT_NUMBER;
 	attrs[NFIELDS + 1] = KENPO_AT_UID;
-	attrs[NFIELDS + 2] = NULL;
+	attrs[NFIELDS + 2] = KENPO_AT_MAIL1;
+	attrs[NFIELDS + 3] = KENPO_AT_MAIL2;
+	attrs[NFIELDS + 4] = KENPO_AT_MAIL3;
+	attrs[NFIELDS + 5] = NULL;
 	rc = admin_find_member(a, a->o.args[0], attrs, &e);
 	if (rc != ADMIN_OK)
+		goto done;
+	rc = ADMIN_USAGE;
+	if (check_slots(e, s, n) != 0)
 		goto done;
 	rc = ADMIN_ERROR;
 	if (plan(e, s, n, m) != 0) {

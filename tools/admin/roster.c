@@ -23,7 +23,7 @@
 typedef int col_fn(const char *in, struct roster_row *row, struct roster_msg *m);
 
 static col_fn set_number, set_name, set_birth, set_mail, set_household, set_nickname,
-	set_key, set_postal, set_address, set_employer, set_office, set_left;
+	set_postal, set_address, set_employer, set_office, set_left;
 
 /* The columns: canonical name, other accepted names, when required. */
 enum need { OPTIONAL, ALWAYS, FOR_IDENTITY };
@@ -47,8 +47,6 @@ static const struct column {
 			   "dependents: name[:birth date], separated by ';' (at most 99)" },
 	[RC_NICKNAME] = { "nickname", { "ニックネーム", NULL, NULL, NULL }, OPTIONAL,
 			  set_nickname, "shown instead of the name (default ご本人)" },
-	[RC_KEY] = { "key_required", { "認証キー", NULL, NULL, NULL }, OPTIONAL, set_key,
-		     "yes or no: the mailed key after the password (default yes)" },
 	[RC_POSTAL_CODE] = { "postal_code", { "郵便番号", "zip", NULL, NULL }, OPTIONAL,
 			     set_postal, "〒 of the letter's address: NNN-NNNN (or 7 digits)" },
 	[RC_ADDRESS] = { "address", { "住所", "送付先住所", NULL, NULL }, OPTIONAL, set_address,
@@ -643,35 +641,12 @@ set_household(const char *in, struct roster_row *row, struct roster_msg *m)
 	return r;
 }
 
-/* ---- nickname, key ---- */
+/* ---- nickname ---- */
 
 static int
 set_nickname(const char *in, struct roster_row *row, struct roster_msg *m)
 {
 	return take_text(in, ROSTER_NICKNAME_MAX, &row->nickname, m);
-}
-
-static int
-set_key(const char *in, struct roster_row *row, struct roster_msg *m)
-{
-	static const struct { const char *word; int value; } words[] = {
-		{ "yes", 1 }, { "true", 1 }, { "on", 1 }, { "1", 1 },
-		{ "no", 0 }, { "false", 0 }, { "off", 0 }, { "0", 0 },
-	};
-	size_t i;
-	char *t = trimmed(in);
-
-	if (t == NULL)
-		return NOMEM;
-	for (i = 0; i < sizeof words / sizeof words[0]; i++)
-		if (strcasecmp(t, words[i].word) == 0) {
-			row->key_required = words[i].value;
-			free(t);
-			return 0;
-		}
-	roster_say(m, "not yes or no: %.20s", t);
-	free(t);
-	return -1;
 }
 
 /* ---- the letter's address ---- */
@@ -757,7 +732,6 @@ roster_row_clear(struct roster_row *row)
 	free(row->office_code);
 	free(row->left);
 	memset(row, 0, sizeof *row);
-	row->key_required = -1;
 }
 
 /* 1 when the column must have a value for this registration method. */
@@ -825,7 +799,6 @@ roster_row_make(const char *const values[RC_COUNT], enum kenpo_regmethod method,
 	int rc = 0;
 
 	memset(row, 0, sizeof *row);
-	row->key_required = -1;
 	for (i = 0; i < RC_COUNT && rc == 0; i++)
 		rc = set_column(&tmp, &columns[i], values[i] != NULL ? values[i] : "", method, row);
 	if (rc != 0) {
@@ -865,6 +838,23 @@ column_named(const char *name)
 	return NULL;
 }
 
+/* Why the header's column `name` is refused.  key_required (認証キー) was
+ * a member's setting once: whether a login needs the mailed key is the
+ * society's policy now, and a roster that still sets it per member is
+ * refused as a whole, so that nobody believes some members log in with
+ * the password alone when the policy says otherwise. */
+static void
+say_bad_column(const char *name, struct roster_msg *m)
+{
+	if (strcasecmp(name, "key_required") == 0 || strcmp(name, "認証キー") == 0)
+		roster_say(m, "column \"%.40s\": whether a login needs the mailed key is no "
+			   "member's setting: it is the society's key = required | optional "
+			   "in kenpod.conf; remove the column", name);
+	else
+		roster_say(m, "unknown or repeated column \"%.40s\" "
+			   "(see kenpo-admin --help import)", name);
+}
+
 /* Map the header's fields to columns.  0, or 1 (fatal error added), -1. */
 static int
 read_header(struct roster *r, struct csv_reader *cr, enum kenpo_regmethod method,
@@ -893,8 +883,7 @@ read_header(struct roster *r, struct csv_reader *cr, enum kenpo_regmethod method
 			if (map[j] == map[i])
 				map[i] = NULL;
 		if (map[i] == NULL)
-			roster_say(&m, "unknown or repeated column \"%.40s\" "
-				   "(see kenpo-admin --help import)", name);
+			say_bad_column(name, &m);
 		free(name);
 		if (map[i] == NULL)
 			return add_error(r, cr->rec_line, "", &m) == 0 ? 1 : -1;
@@ -933,7 +922,7 @@ static int
 read_row(struct roster *r, struct csv_reader *cr, const struct column **map, size_t ncols,
 	 enum kenpo_regmethod method)
 {
-	struct roster_row row = { .line = cr->rec_line, .key_required = -1 };
+	struct roster_row row = { .line = cr->rec_line };
 	struct roster_msg m;
 	size_t i;
 	int bad = 0, rc;

@@ -14,13 +14,14 @@
  *   mail                     the company address (kenpoRosterMail)
  *   household                dependents: "name[:birth date]" separated by ';'
  *   nickname                 shown instead of the name (default ご本人)
- *   key_required             yes/no: the mailed key after the password
  *   postal_code              〒 of the letter's address: NNN-NNNN
  *   address                  the letter's address
  *   employer                 the employer (事業所) the letter goes through
  *   office_code              the employer's office code (letters are sorted by it)
  *   left                     資格喪失日: from that date the member is disabled
  * With the identity-check registration, birth_date and mail are required.
+ * A key_required (認証キー) column is refused: whether a login needs the
+ * mailed key is the society's `key` in kenpod.conf, no member's setting.
  */
 #ifndef KENPO_ADMIN_ROSTER_H
 #define KENPO_ADMIN_ROSTER_H
@@ -52,7 +53,7 @@ struct roster_house {
 
 /* The columns, in the order of roster_row_make's values. */
 enum roster_column {
-	RC_NUMBER, RC_NAME, RC_BIRTH, RC_MAIL, RC_HOUSEHOLD, RC_NICKNAME, RC_KEY,
+	RC_NUMBER, RC_NAME, RC_BIRTH, RC_MAIL, RC_HOUSEHOLD, RC_NICKNAME,
 	RC_POSTAL_CODE, RC_ADDRESS, RC_EMPLOYER, RC_OFFICE, RC_LEFT, RC_COUNT
 };
 
@@ -60,7 +61,6 @@ struct roster_row {
 	unsigned long line;
 	char *number, *name, *sn;
 	char *birth, *mail, *nickname; /* NULL when not given */
-	int key_required;              /* -1 not given, 0, 1 */
 	size_t nhouse;
 	struct roster_house *house;
 	char *postal_code, *address, *employer, *office_code; /* NULL when not given */
