@@ -382,14 +382,38 @@ be_profile_free(struct be_profile *p)
 
 int
 be_password_change(const char *login, const char *old_password, const char *new_password,
-		   struct be_detail *d)
+		   const char *proof, const char *rhost, struct be_detail *d)
 {
 	const struct kenpo_value v[] = {
 		kenpo_vstr(login), kenpo_vstr(old_password), kenpo_vstr(new_password),
-		kenpo_vint(0),
+		kenpo_vint(0),     kenpo_vstr(proof),        kenpo_vstr(rhost),
 	};
 
-	return ask_simple(KENPO_ACTION_PASSWORD_CHANGE, v, 4, d);
+	return ask_simple(KENPO_ACTION_PASSWORD_CHANGE, v, sizeof v / sizeof v[0], d);
+}
+
+int
+be_previous_login(const char *login, const char *proof, char *when, size_t whensz)
+{
+	const struct kenpo_value v[] = { kenpo_vstr(login), kenpo_vstr(proof) };
+	struct call *c = call_new();
+	struct kenpo_list visits;
+	struct kenpo_fields item;
+	int rc, more;
+
+	when[0] = '\0';
+	if (c == NULL)
+		return BE_EUNAVAIL;
+	rc = ask(c, KENPO_ACTION_LOGIN_HISTORY, v, 2);
+	if (rc == KENPO_RES_OK) {
+		/* The newest first: only the first item is wanted. */
+		visits = c->r.f.visits;
+		more = kenpo_list_next(&c->b, &visits, &item);
+		if (more < 0 || (more == 1 && kenpo_str_copy(item.when, when, whensz) != 0))
+			rc = BE_EPROTO;
+	}
+	call_free(c);
+	return rc;
 }
 
 /*
