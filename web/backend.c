@@ -13,6 +13,7 @@
 
 #include "backend.h"
 #include "client.h"
+#include "gate.h"
 #include "kenpo-proto.h"
 #include "secret.h"
 
@@ -20,12 +21,14 @@
 #define ABORT_TIMEOUT_MS 15000
 
 static const char *sock_path = KENPO_SOCKET_PATH;
+static struct gate calls;
 
-void
-be_init(const char *socket_path)
+int
+be_init(const char *socket_path, unsigned concurrency)
 {
 	if (socket_path != NULL)
 		sock_path = socket_path;
+	return gate_init(&calls, concurrency);
 }
 
 /*
@@ -61,9 +64,14 @@ static int
 ask(struct call *c, int32_t action, const struct kenpo_value *v, size_t n)
 {
 	const struct kenpo_client k = { sock_path, CALL_TIMEOUT_MS };
+	int rc;
 
 	kenpo_buf_init(&c->b, c->mem, sizeof c->mem);
-	if (kenpo_call(&k, action, v, n, &c->b, &c->r) == 0)
+	if (gate_enter(&calls) != 0)
+		return BE_EUNAVAIL;
+	rc = kenpo_call(&k, action, v, n, &c->b, &c->r);
+	gate_leave(&calls);
+	if (rc == 0)
 		return c->r.result;
 	if (errno == EPROTO)
 		return BE_EPROTO;

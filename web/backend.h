@@ -47,7 +47,9 @@ struct be_profile {
 	char *value[BE_PROFILE_MAX];
 };
 
-void be_init(const char *socket_path);
+/* kenpod's socket, and how many calls may be at kenpod at once (gate.h).
+ * 0, or -1. */
+int be_init(const char *socket_path, unsigned concurrency);
 
 int be_guide_request(const char *society, const char *address, struct be_detail *d);
 int be_token_check(const char *token, int *kind, int *seconds, char *masked, size_t masksz);

@@ -9,6 +9,7 @@
 #include <security/pam_appl.h>
 #include <sodium.h>
 
+#include "gate.h"
 #include "pamauth.h"
 
 #define ANSWERS_MAX 3
@@ -17,6 +18,15 @@
 #define KF_SENT 0x1       /* a key was mailed by this transaction's password */
 #define KF_PENDING 0x2    /* the key mailed earlier is still pending */
 #define KF_RESENT 0x4     /* a new key was mailed on request */
+
+/* The logins at kenpod at once. */
+static struct gate logins;
+
+int
+pa_init(unsigned concurrency)
+{
+	return gate_init(&logins, concurrency);
+}
 
 struct conv_data {
 	const char *answers[ANSWERS_MAX];
@@ -290,7 +300,12 @@ run(const struct pa_ctx *c, const char *login, const char *const *answers, size_
 	out->history_rc = -1;
 	for (i = 0; i < n && i < ANSWERS_MAX; i++)
 		d.answers[i] = answers[i];
+	if (gate_enter(&logins) != 0) {
+		out->outcome = PA_UNAVAIL;
+		return;
+	}
 	if (pam_start(c->service, login, &conv, &pamh) != PAM_SUCCESS) {
+		gate_leave(&logins);
 		out->outcome = PA_UNAVAIL;
 		return;
 	}
@@ -308,6 +323,7 @@ run(const struct pa_ctx *c, const char *login, const char *const *answers, size_
 	if (pam_get_item(pamh, PAM_USER, &user) == PAM_SUCCESS && user != NULL)
 		snprintf(out->login, sizeof out->login, "%s", (const char *)user);
 	pam_end(pamh, rc);
+	gate_leave(&logins);
 }
 
 void

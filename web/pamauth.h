@@ -73,6 +73,9 @@ struct pa_ctx {
 	int (*history)(const char *login, const char *proof, char *when, size_t whensz);
 };
 
+/* How many PAM transactions may be at kenpod at once (gate.h).  0, or -1. */
+int pa_init(unsigned concurrency);
+
 /* Step 1: the password. */
 void pa_password(const struct pa_ctx *c, const char *login, const char *password,
 		 struct pa_result *out);
