@@ -119,6 +119,7 @@
 #define OPT_LANG 0x40           /* lang= was given */
 #define OPT_TICKET 0x80         /* put the profile ticket into the PAM environment */
 #define OPT_NO_HOST_ACCOUNT 0x100 /* members need no passwd entry on this host */
+#define OPT_PROOF 0x200         /* put the proof of the login into the PAM environment */
 
 struct opts {
 	unsigned flags;
@@ -222,6 +223,7 @@ static const struct option_def {
 	{ "split", OPT_SPLIT, NULL },
 	{ "single", OPT_SINGLE, NULL },
 	{ "ticket", OPT_TICKET, NULL },
+	{ "proof", OPT_PROOF, NULL },
 	{ "no_host_account", OPT_NO_HOST_ACCOUNT, NULL },
 	{ "lang=", 0, opt_lang },
 	{ "socket=", 0, opt_socket },
@@ -787,10 +789,31 @@ offer_ticket(struct ctx *c, const struct kenpo_answer *a)
 }
 
 /*
+ * With the `proof` option, the proof of the completed login goes into the
+ * PAM environment as KENPO_PROOF, where a web portal reads it
+ * (pam_getenv) and keeps it in its server-side session for what kenpod
+ * asks it for: PASSWORD_CHANGE and LOGIN_HISTORY, in later requests that
+ * have no PAM transaction.  Off by default, as the ticket is: sshd and
+ * login would copy it into the session's environment.
+ */
+static void
+offer_proof(struct ctx *c, const struct kenpo_answer *a)
+{
+	char var[sizeof("KENPO_PROOF=") + KENPO_CLIENT_TXN_MAX];
+
+	if (!opt(c, OPT_PROOF))
+		return;
+	snprintf(var, sizeof(var), "KENPO_PROOF=%s", a->proof);
+	if (pam_putenv(c->pamh, var) != PAM_SUCCESS)
+		pam_syslog(c->pamh, LOG_WARNING, "could not set KENPO_PROOF");
+	explicit_bzero(var, sizeof(var));
+}
+
+/*
  * The proof of the completed login is kept in the handle for a password
  * change in the same transaction (the forced change after a login, or
  * `passwd` after auth): kenpod asks for it where the society requires the
- * key.  It never leaves the process.
+ * key.  Only the `proof` option lets it out of the handle.
  */
 static void
 keep_proof(struct ctx *c, const struct kenpo_answer *a)
@@ -799,6 +822,7 @@ keep_proof(struct ctx *c, const struct kenpo_answer *a)
 
 	if (a->proof[0] == '\0')
 		return;
+	offer_proof(c, a);
 	copy = strdup(a->proof);
 	if (copy == NULL || pam_set_data(c->pamh, DATA_PROOF, copy, temp_cleanup) != PAM_SUCCESS) {
 		pam_syslog(c->pamh, LOG_WARNING, "could not keep the proof of the login");

@@ -13,6 +13,7 @@
 
 #include "backend.h"
 #include "client.h"
+#include "gate.h"
 #include "kenpo-proto.h"
 #include "secret.h"
 
@@ -20,12 +21,14 @@
 #define ABORT_TIMEOUT_MS 15000
 
 static const char *sock_path = KENPO_SOCKET_PATH;
+static struct gate calls;
 
-void
-be_init(const char *socket_path)
+int
+be_init(const char *socket_path, unsigned concurrency)
 {
 	if (socket_path != NULL)
 		sock_path = socket_path;
+	return gate_init(&calls, concurrency);
 }
 
 /*
@@ -61,9 +64,14 @@ static int
 ask(struct call *c, int32_t action, const struct kenpo_value *v, size_t n)
 {
 	const struct kenpo_client k = { sock_path, CALL_TIMEOUT_MS };
+	int rc;
 
 	kenpo_buf_init(&c->b, c->mem, sizeof c->mem);
-	if (kenpo_call(&k, action, v, n, &c->b, &c->r) == 0)
+	if (gate_enter(&calls) != 0)
+		return BE_EUNAVAIL;
+	rc = kenpo_call(&k, action, v, n, &c->b, &c->r);
+	gate_leave(&calls);
+	if (rc == 0)
 		return c->r.result;
 	if (errno == EPROTO)
 		return BE_EPROTO;
@@ -382,14 +390,38 @@ be_profile_free(struct be_profile *p)
 
 int
 be_password_change(const char *login, const char *old_password, const char *new_password,
-		   struct be_detail *d)
+		   const char *proof, const char *rhost, struct be_detail *d)
 {
 	const struct kenpo_value v[] = {
 		kenpo_vstr(login), kenpo_vstr(old_password), kenpo_vstr(new_password),
-		kenpo_vint(0),
+		kenpo_vint(0),     kenpo_vstr(proof),        kenpo_vstr(rhost),
 	};
 
-	return ask_simple(KENPO_ACTION_PASSWORD_CHANGE, v, 4, d);
+	return ask_simple(KENPO_ACTION_PASSWORD_CHANGE, v, sizeof v / sizeof v[0], d);
+}
+
+int
+be_previous_login(const char *login, const char *proof, char *when, size_t whensz)
+{
+	const struct kenpo_value v[] = { kenpo_vstr(login), kenpo_vstr(proof) };
+	struct call *c = call_new();
+	struct kenpo_list visits;
+	struct kenpo_fields item;
+	int rc, more;
+
+	when[0] = '\0';
+	if (c == NULL)
+		return BE_EUNAVAIL;
+	rc = ask(c, KENPO_ACTION_LOGIN_HISTORY, v, 2);
+	if (rc == KENPO_RES_OK) {
+		/* The newest first: only the first item is wanted. */
+		visits = c->r.f.visits;
+		more = kenpo_list_next(&c->b, &visits, &item);
+		if (more < 0 || (more == 1 && kenpo_str_copy(item.when, when, whensz) != 0))
+			rc = BE_EPROTO;
+	}
+	call_free(c);
+	return rc;
 }
 
 /*

@@ -47,7 +47,9 @@ struct be_profile {
 	char *value[BE_PROFILE_MAX];
 };
 
-void be_init(const char *socket_path);
+/* kenpod's socket, and how many calls may be at kenpod at once (gate.h).
+ * 0, or -1. */
+int be_init(const char *socket_path, unsigned concurrency);
 
 int be_guide_request(const char *society, const char *address, struct be_detail *d);
 int be_token_check(const char *token, int *kind, int *seconds, char *masked, size_t masksz);
@@ -82,8 +84,18 @@ int be_profile_end(const char *login, const char *ticket);
 const char *be_profile_value(const struct be_profile *p, const char *field);
 void be_profile_free(struct be_profile *p);
 
+/* proof: the proof of the member's completed login (pam_kenpo's
+ * KENPO_PROOF), which kenpod asks for where the society requires the key
+ * (else LOGIN_REQUIRED); "" for the forced change of a temporary
+ * password.  rhost: the client, for the count of wrong passwords. */
 int be_password_change(const char *login, const char *old_password, const char *new_password,
-		       struct be_detail *d);
+		       const char *proof, const char *rhost, struct be_detail *d);
+
+/* The newest login of the member's history (LOGIN_HISTORY, with the proof
+ * of a completed login) into when, "YYYY/MM/DD HH:MM:SS" in the society's
+ * zone; "" and KENPO_RES_OK when there is none (the first login).  Asked
+ * before the PAM session records this login, it is the previous one. */
+int be_previous_login(const char *login, const char *proof, char *when, size_t whensz);
 
 /* Void the key pending for this login (the member left the key screen). */
 int be_key_abort(const char *login, const char *password, const char *rhost);

@@ -102,6 +102,12 @@ static int kw_sessions(struct web_conf *c, const char *v)
 {
 	return uint_in(v, 16, 1000000, &c->sessions_max);
 }
+/* Half of kenpod's queue of a lane (64) by default, so that two
+ * kenpo-webs fit. */
+static int kw_concurrency(struct web_conf *c, const char *v)
+{
+	return uint_in(v, 1, 1024, &c->kenpod_concurrency);
+}
 static int kw_idle(struct web_conf *c, const char *v)
 {
 	return kenpo_parse_duration(v, 1, 86400, &c->session_idle);
@@ -178,6 +184,7 @@ static const struct keyword keywords[] = {
 	{ "pam_service", kw_pam_service },
 	{ "connections_max", kw_conns },
 	{ "sessions_max", kw_sessions },
+	{ "kenpod_concurrency", kw_concurrency },
 	{ "session_idle", kw_idle },
 	{ "session_lifetime", kw_lifetime },
 	{ "request_max", kw_request_max },
@@ -192,6 +199,7 @@ defaults(struct web_conf *c)
 {
 	c->connections_max = 1000;
 	c->sessions_max = 10000;
+	c->kenpod_concurrency = 32;
 	c->session_idle = 15 * 60;
 	c->session_lifetime = 8 * 3600;
 	c->request_max = 16 * 1024;

@@ -23,6 +23,7 @@
 #include "backend.h"
 #include "captcha.h"
 #include "http.h"
+#include "pamauth.h"
 #include "kenpo-proto.h"
 #include "web.h"
 
@@ -129,8 +130,11 @@ main(int argc, char **argv)
 	}
 	w.conf = conf;
 	w.kenpod = kenpod;
-	be_init(conf->socket != NULL ? conf->socket : kenpod->socket_path);
-	if (sessions_init(conf, web_session_ended, NULL) != 0 ||
+	snprintf(err, sizeof err, "cannot start");
+	if (be_init(conf->socket != NULL ? conf->socket : kenpod->socket_path,
+		    conf->kenpod_concurrency) != 0 ||
+	    pa_init(conf->kenpod_concurrency) != 0 ||
+	    sessions_init(conf, web_session_ended, NULL) != 0 ||
 	    http_start(&w, err, sizeof err) != 0) {
 		fprintf(stderr, "kenpo-web: %s\n", err);
 		goto done;

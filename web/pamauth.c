@@ -9,6 +9,7 @@
 #include <security/pam_appl.h>
 #include <sodium.h>
 
+#include "gate.h"
 #include "pamauth.h"
 
 #define ANSWERS_MAX 3
@@ -17,6 +18,15 @@
 #define KF_SENT 0x1       /* a key was mailed by this transaction's password */
 #define KF_PENDING 0x2    /* the key mailed earlier is still pending */
 #define KF_RESENT 0x4     /* a new key was mailed on request */
+
+/* The logins at kenpod at once. */
+static struct gate logins;
+
+int
+pa_init(unsigned concurrency)
+{
+	return gate_init(&logins, concurrency);
+}
 
 struct conv_data {
 	const char *answers[ANSWERS_MAX];
@@ -140,9 +150,6 @@ pa_parse_message(const char *msg, struct pa_result *out, int *key_flags)
 		between(msg, "sent to ", "; the previous key", out->masked, sizeof out->masked);
 		secs = duration_after(msg, "The new key is valid for ");
 		*key_flags |= KF_RESENT;
-	} else if (starts(msg, "Last login: ")) {
-		snprintf(out->last_login, sizeof out->last_login, "%.19s", msg + 12);
-		return;
 	} else {
 		parse_error(msg, out, &error);
 		if (error != PA_OK)
@@ -228,24 +235,50 @@ failed(const struct conv_data *d, int rc)
 	return rc == PAM_AUTHINFO_UNAVAIL ? PA_UNAVAIL : PA_ERROR;
 }
 
-/* After a right password (and key): the account, the ticket, the session. */
-static enum pa_outcome
-logged_in(pam_handle_t *pamh, struct pa_result *out)
+/* What the module put into the PAM environment, read before pam_end
+ * wipes it. */
+static void
+take_env(pam_handle_t *pamh, const char *name, char *out, size_t outsz)
 {
-	const char *ticket = pam_getenv(pamh, "KENPO_TICKET");
+	const char *v = pam_getenv(pamh, name);
+
+	if (v != NULL && strlen(v) < outsz)
+		memcpy(out, v, strlen(v) + 1);
+}
+
+/* The previous login, while the newest of the history is still that one. */
+static void
+ask_history(const struct pa_ctx *c, pam_handle_t *pamh, struct pa_result *out)
+{
+	const void *user = NULL;
+
+	if (c->history == NULL || pam_get_item(pamh, PAM_USER, &user) != PAM_SUCCESS ||
+	    user == NULL)
+		return;
+	out->history_rc = c->history(user, out->proof, out->last_login, sizeof out->last_login);
+}
+
+/* After a right password (and key): the account, the ticket and the
+ * proof, the previous login, the session. */
+static enum pa_outcome
+logged_in(const struct pa_ctx *c, pam_handle_t *pamh, struct pa_result *out)
+{
 	int rc;
 
-	if (ticket != NULL)
-		snprintf(out->ticket, sizeof out->ticket, "%s", ticket);
+	take_env(pamh, "KENPO_TICKET", out->ticket, sizeof out->ticket);
+	take_env(pamh, "KENPO_PROOF", out->proof, sizeof out->proof);
 	rc = pam_acct_mgmt(pamh, 0);
-	if (rc == PAM_NEW_AUTHTOK_REQD)
+	if (rc == PAM_NEW_AUTHTOK_REQD) {
+		ask_history(c, pamh, out);
 		return PA_MUST_CHANGE;
+	}
 	if (rc == PAM_ACCT_EXPIRED)
 		return PA_DISABLED;
 	if (rc != PAM_SUCCESS)
 		return rc == PAM_PERM_DENIED ? PA_LOCKED : PA_UNAVAIL;
-	/* pam_kenpo records this login and tells the previous one; a
-	 * failure here never fails the login (as pam_lastlog). */
+	ask_history(c, pamh, out);
+	/* pam_kenpo records this login; a failure here never fails the
+	 * login (as pam_lastlog). */
 	(void)pam_open_session(pamh, 0);
 	return PA_OK;
 }
@@ -264,9 +297,15 @@ run(const struct pa_ctx *c, const char *login, const char *const *answers, size_
 	memset(out, 0, sizeof(*out));
 	out->tries_left = -1;
 	out->seconds = -1;
+	out->history_rc = -1;
 	for (i = 0; i < n && i < ANSWERS_MAX; i++)
 		d.answers[i] = answers[i];
+	if (gate_enter(&logins) != 0) {
+		out->outcome = PA_UNAVAIL;
+		return;
+	}
 	if (pam_start(c->service, login, &conv, &pamh) != PAM_SUCCESS) {
+		gate_leave(&logins);
 		out->outcome = PA_UNAVAIL;
 		return;
 	}
@@ -274,7 +313,7 @@ run(const struct pa_ctx *c, const char *login, const char *const *answers, size_
 	if (rc == PAM_SUCCESS && auth)
 		rc = pam_authenticate(pamh, PAM_DISALLOW_NULL_AUTHTOK);
 	if (rc == PAM_SUCCESS && auth) {
-		out->outcome = logged_in(pamh, out);
+		out->outcome = logged_in(c, pamh, out);
 	} else if (rc == PAM_SUCCESS) {
 		(void)pam_open_session(pamh, 0);
 		out->outcome = PA_OK;
@@ -284,6 +323,7 @@ run(const struct pa_ctx *c, const char *login, const char *const *answers, size_
 	if (pam_get_item(pamh, PAM_USER, &user) == PAM_SUCCESS && user != NULL)
 		snprintf(out->login, sizeof out->login, "%s", (const char *)user);
 	pam_end(pamh, rc);
+	gate_leave(&logins);
 }
 
 void

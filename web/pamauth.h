@@ -3,7 +3,14 @@
  * application would: pam_start on the service of kenpo-web.conf
  * (pam_service, /etc/pam.d/kenpo-web), PAM_RHOST set to the client's
  * address for kenpod's lockout rules, pam_authenticate, pam_acct_mgmt and
- * pam_open_session (which records the login and tells the previous one).
+ * pam_open_session (which records the login).
+ *
+ * With the `ticket` and `proof` options the module hands out, in the PAM
+ * environment, the profile ticket (KENPO_TICKET) and the proof of the
+ * completed login (KENPO_PROOF): kenpo-web keeps both in the server-side
+ * session, for the profile and for PASSWORD_CHANGE.  The previous login
+ * (前回ログイン日時) is the newest of the member's LOGIN_HISTORY asked
+ * with that proof before the session records this login: pa_ctx.history.
  *
  * The service uses pam_kenpo's split mode (pam_kenpo(8), WEB MODES): a
  * web request cannot keep a PAM conversation open until the member has
@@ -51,14 +58,23 @@ struct pa_result {
 	long seconds;           /* key validity or time left, time to wait */
 	int tries_left;         /* PA_KEY_WRONG; -1 if not said */
 	char ticket[160];       /* the profile ticket (pam_kenpo `ticket`), or "" */
+	char proof[160];        /* the proof of the login (pam_kenpo `proof`), or "" */
 	char last_login[32];    /* "YYYY/MM/DD HH:MM:SS", "" for the first login */
+	int history_rc;         /* what pa_ctx.history returned; -1 if not asked */
 	char login[64];         /* PAM_USER at the end */
 };
 
 struct pa_ctx {
 	const char *service;
 	const char *rhost;
+	/* Asked once a login is complete and the account check passed, before
+	 * the session records it: the newest login of the member's history
+	 * into when ("" if none), with the proof of this login.  May be NULL. */
+	int (*history)(const char *login, const char *proof, char *when, size_t whensz);
 };
+
+/* How many PAM transactions may be at kenpod at once (gate.h).  0, or -1. */
+int pa_init(unsigned concurrency);
 
 /* Step 1: the password. */
 void pa_password(const struct pa_ctx *c, const char *login, const char *password,
@@ -69,7 +85,7 @@ void pa_key(const struct pa_ctx *c, const char *login, const char *password,
 /* 暗証キー再請求: the password again and an empty key. */
 void pa_resend(const struct pa_ctx *c, const char *login, const char *password,
 	       struct pa_result *out);
-/* After a forced password change: open the session (last login). */
+/* After a forced password change: open the session (records the login). */
 void pa_open_session(const struct pa_ctx *c, const char *login, struct pa_result *out);
 
 /* What one message line of the module says; updates *out.  Exposed for

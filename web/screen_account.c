@@ -259,6 +259,22 @@ change_refused(struct req *r, int rc, const struct be_detail *d)
 		page_error(r, unavailable(r));
 }
 
+/*
+ * kenpod asks for a completed login (password and key) that is recent
+ * (login_proof_validity) and made with the current password: the member
+ * logs in again, and nothing has changed.
+ */
+static void
+login_again(struct req *r)
+{
+	web_end_login(r->s, r->client);
+	snprintf(r->s->notice, sizeof r->s->notice, "%s",
+		 T(r, "パスワードを変更するには、あらためてログインしてください（ログインから一定時間が経過したか、パスワードが変更されました）。",
+		   "To change your password, please log in again (some time has passed since your login, or the password has changed)."));
+	r->rotate = 1;
+	req_redirect(r, "/%s/login", r->sid);
+}
+
 void
 screen_forced_change(struct req *r)
 {
@@ -276,12 +292,18 @@ screen_forced_change(struct req *r)
 		   T(r, "新しいパスワードに変更してください。", "Please set a new password."));
 	if (r->post && new_password_ok(r, pw, pw2)) {
 		memset(&d, 0, sizeof d);
-		rc = be_password_change(r->s->login, r->s->secret, pw, &d);
+		/* A temporary password needs no proof; the login's goes along
+		 * all the same. */
+		rc = be_password_change(r->s->login, r->s->secret, pw, r->s->proof, r->client, &d);
 		if (rc == KENPO_RES_OK) {
 			web_pa_ctx(r, &c);
 			pa_open_session(&c, r->s->login, &pr);
-			memset(&pr.ticket, 0, sizeof pr.ticket);
+			/* The login's ticket and previous login stay; its proof
+			 * died with the temporary password. */
 			snprintf(pr.ticket, sizeof pr.ticket, "%s", r->s->ticket);
+			snprintf(pr.last_login, sizeof pr.last_login, "%s", r->s->last_login);
+			pr.history_rc = r->s->last_login_known ? KENPO_RES_OK : -1;
+			sodium_memzero(pr.proof, sizeof pr.proof);
 			snprintf(pr.login, sizeof pr.login, "%s", r->s->login);
 			pr.outcome = PA_OK;
 			snprintf(r->s->notice, sizeof r->s->notice, "%s",
@@ -314,12 +336,20 @@ screen_password(struct req *r)
 	if (r->post && new_password_ok(r, pw, pw2)) {
 		memset(&d, 0, sizeof d);
 		rc = strlen(cur) > 128 ? KENPO_RES_AUTH_ERR
-				       : be_password_change(r->s->login, cur, pw, &d);
+				       : be_password_change(r->s->login, cur, pw, r->s->proof,
+							    r->client, &d);
 		if (rc == KENPO_RES_OK) {
+			/* The change voided the proof: another change needs a
+			 * new login. */
+			sodium_memzero(r->s->proof, sizeof r->s->proof);
 			snprintf(r->s->notice, sizeof r->s->notice, "%s",
 				 T(r, "パスワードを変更しました。", "Your password has been changed."));
 			r->rotate = 1;
 			req_redirect(r, "/%s/home", r->sid);
+			return;
+		}
+		if (rc == KENPO_RES_LOGIN_REQUIRED) {
+			login_again(r);
 			return;
 		}
 		change_refused(r, rc, &d);

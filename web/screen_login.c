@@ -30,6 +30,7 @@ web_pa_ctx(const struct req *r, struct pa_ctx *c)
 {
 	c->service = r->w->conf->pam_service;
 	c->rhost = r->client;
+	c->history = be_previous_login;
 }
 
 /* The nickname for ようこそ…さん, read with the login's profile ticket. */
@@ -56,6 +57,10 @@ web_logged_in(struct req *r, const struct pa_result *pr, const char *password)
 	session_forget_login(s);
 	snprintf(s->login, sizeof s->login, "%s", pr->login);
 	snprintf(s->ticket, sizeof s->ticket, "%s", pr->ticket);
+	snprintf(s->proof, sizeof s->proof, "%s", pr->proof);
+	/* No history (the first login) says so; a history that could not
+	 * be read leaves the line out rather than say "none". */
+	s->last_login_known = pr->history_rc == KENPO_RES_OK;
 	snprintf(s->last_login, sizeof s->last_login, "%s", pr->last_login);
 	r->rotate = 1;
 	if (pr->outcome == PA_MUST_CHANGE) {
@@ -488,9 +493,10 @@ screen_home(struct req *r)
 	if (!web_require_login(r, NULL))
 		return;
 	page_begin(r, T(r, "ホーム", "Home"), NULL);
-	hf(r, "<p class=\"last-login\">%s %s</p>", T(r, "前回ログイン日時", "Last login"),
-	   r->s->last_login[0] != '\0' ? r->s->last_login
-				       : T(r, "なし（初めてのログイン）", "none (first login)"));
+	if (r->s->last_login_known)
+		hf(r, "<p class=\"last-login\">%s %s</p>", T(r, "前回ログイン日時", "Last login"),
+		   r->s->last_login[0] != '\0' ? r->s->last_login
+					       : T(r, "なし（初めてのログイン）", "none (first login)"));
 	snprintf(welcome, sizeof welcome, T(r, "ようこそ%sさん", "Welcome, %s"), r->s->nickname);
 	hf(r, "<p class=\"welcome\">%s</p>", welcome);
 	form_begin(r, "logout");

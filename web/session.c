@@ -298,7 +298,10 @@ session_forget_login(struct session *s)
 {
 	sodium_memzero(s->secret, sizeof s->secret);
 	sodium_memzero(s->ticket, sizeof s->ticket);
+	sodium_memzero(s->proof, sizeof s->proof);
 	sodium_memzero(s->login, sizeof s->login);
+	sodium_memzero(s->last_login, sizeof s->last_login);
+	s->last_login_known = 0;
 	sodium_memzero(s->masked, sizeof s->masked);
 	s->key_expiry = 0;
 	s->state = SS_ANON;

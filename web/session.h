@@ -15,7 +15,8 @@
  * A session is used by one request at a time: session_find and
  * session_create return it locked, session_release unlocks it.  The data
  * after `lock` is the request's to read and write while it holds it.
- * Secrets in it (password, ticket, tokens) are wiped when the session ends.
+ * Secrets in it (password, ticket, proof, tokens) are wiped when the session
+ * ends.
  */
 #ifndef KENPO_WEB_SESSION_H
 #define KENPO_WEB_SESSION_H
@@ -58,8 +59,11 @@ struct session {
 	char masked[256];         /* where the key went */
 	int64_t key_expiry;       /* monotonic seconds */
 	char ticket[160];         /* the newest profile ticket */
+	char proof[160];          /* the proof of the completed login, for PASSWORD_CHANGE;
+				   * "" once a password change has voided it */
 	char nickname[260];
 	char last_login[32];      /* 前回ログイン日時, "" for the first */
+	int last_login_known;     /* the login history answered */
 	char link[160];           /* a mailed link's token, taken from its URL */
 	int link_kind;            /* KENPO_TOKEN_* */
 	char reg_ticket[160];     /* the registration ticket (利用者情報入力) */

@@ -7,6 +7,7 @@ choice of the key's address, the profile session serving two tabs and
 ending, password change, logout, the language and text-size switches.  Each
 screen is kept as a screenshot in $KENPO_BUILDDIR/tests/web/screenshots."""
 
+import calendar
 import os
 import re
 import secrets
@@ -145,11 +146,40 @@ def test_login_with_key_home_and_logout(browser, portal, sb, hashes):
     press(b, "logout")
     assert path(b) == "/%s/login?bye=1" % SID
     assert "ログアウトしました。" in text(b)
-    # The second login shows the first one.
+    # The second login shows the first one, as the history has it.
+    first = history(sb, m)
+    assert len(first) == 1, first
     key_login(b, portal, sb, m, n=2)
-    assert re.search(r"前回ログイン日時 \d{4}/\d\d/\d\d \d\d:\d\d:\d\d", text(b)), text(b)
+    assert "前回ログイン日時 %s" % local_time(first[0]) in text(b), text(b)
     shot(b, "home")
     assert not pending_key(sb, m)
+    assert len(history(sb, m)) == 2
+
+
+def history(sb, m):
+    """The member's kenpoLoginHistory values, the newest first."""
+    out = sb.ldapsearch(m["dn"], "(objectClass=*)", "kenpoLoginHistory", scope="base")
+    return sorted(re.findall(r"^kenpoLoginHistory: (\S+ .*)$", out, re.M), reverse=True)
+
+
+def local_time(value):
+    """A history value's time as the screens show it (the society's zone,
+    Asia/Tokyo)."""
+    t = time.strptime(value.split(".")[0].split("Z")[0], "%Y%m%d%H%M%S")
+    return time.strftime("%Y/%m/%d %H:%M:%S", time.gmtime(calendar.timegm(t) + 9 * 3600))
+
+
+def test_home_shows_the_newest_login_of_the_history(browser, portal, sb, hashes):
+    """前回ログイン日時 is the newest login of the member's history, whatever
+    service it came through (here the manual's own date, from sshd)."""
+    b = browser
+    m = member(sb, hashes, extra=[
+        ("kenpoLoginHistory", "20230324013306.000Z sshd 192.0.2.7"),
+        ("kenpoLoginHistory", "20230301000000.000Z kenpo-web 192.0.2.8")])
+    key_login(b, portal, sb, m)
+    assert "前回ログイン日時 2023/03/24 10:33:06" in text(b), text(b)
+    shot(b, "home-history")
+    assert len(history(sb, m)) == 3
 
 
 def test_wrong_password_is_one_message(browser, portal, sb, hashes):
@@ -459,22 +489,66 @@ def test_reset_forced_change_and_new_password(browser, portal, sb, hashes):
     # The link is spent.
     b.get(link)
     assert "このURLは無効です" in text(b)
-    # パスワード変更 of a logged-in member.
+    # The temporary password took no key: where the society requires it,
+    # a change with the current password needs a login with the key.
     go(b, portal, "/%s/password" % SID)
-    shot(b, "password")
-    fill(b, "current", "Wrong2024Pass")
-    fill(b, "password", PASSWORD)
-    fill(b, "password2", PASSWORD)
-    press(b, "password")
-    assert "現在のパスワードが正しくありません。" in text(b)
-    fill(b, "current", NEW_PASSWORD)
-    fill(b, "password", PASSWORD)
-    fill(b, "password2", PASSWORD)
-    press(b, "password")
-    assert path(b) == "/%s/home" % SID
-    assert "パスワードを変更しました。" in text(b)
+    change_password(b, NEW_PASSWORD, PASSWORD)
+    assert path(b) == "/%s/login" % SID, text(b)
+    assert "あらためてログインしてください" in text(b)
+    # Nothing changed.
+    key_login(b, portal, sb, m, n=next_mail(sb, m, 1), password=NEW_PASSWORD)
     press(b, "logout")
-    key_login(b, portal, sb, m, n=2)
+
+
+def change_password(b, current, new):
+    fill(b, "current", current)
+    fill(b, "password", new)
+    fill(b, "password2", new)
+    press(b, "password")
+
+
+def next_mail(sb, m, notices):
+    """The number the next mail to the member will have, once the
+    `notices` mails of password changes (sent after the answer) are in."""
+    deadline = time.monotonic() + 15
+    while len([x for x in wp.mails_to(sb, m["mail"])
+               if "パスワード変更" in x.kenpo_subject]) < notices:
+        assert time.monotonic() < deadline, subjects(sb, m["mail"])
+        time.sleep(0.05)
+    return len(wp.mails_to(sb, m["mail"])) + 1
+
+
+def test_password_change_after_the_login_with_key(browser, portal, sb, hashes):
+    b = browser
+    m = member(sb, hashes)
+    key_login(b, portal, sb, m)
+    b.find_element(By.LINK_TEXT, "パスワード変更").click()
+    assert h1(b) == "パスワード変更"
+    shot(b, "password")
+    change_password(b, "Wrong2024Pass", NEW_PASSWORD)
+    assert "現在のパスワードが正しくありません。" in text(b)
+    change_password(b, PASSWORD, NEW_PASSWORD)
+    assert path(b) == "/%s/home" % SID, text(b)
+    assert "パスワードを変更しました。" in text(b)
+    shot(b, "password-changed")
+    # The change voided the proof of that login: a second change in the
+    # same session asks for a new login, and changes nothing.
+    go(b, portal, "/%s/password" % SID)
+    change_password(b, NEW_PASSWORD, "Dritte2025Pw")
+    assert path(b) == "/%s/login" % SID, text(b)
+    assert "あらためてログインしてください" in text(b)
+    go(b, portal, "/%s/home" % SID)
+    assert path(b) == "/%s/login" % SID
+    # The old password is gone, the new one logs in, and the change works
+    # again after that login.
+    login(b, portal, m, password=PASSWORD)
+    assert "ログインIDまたはパスワードが正しくありません。" in text(b)
+    key_login(b, portal, sb, m, n=next_mail(sb, m, 1), password=NEW_PASSWORD)
+    go(b, portal, "/%s/password" % SID)
+    change_password(b, NEW_PASSWORD, PASSWORD)
+    assert path(b) == "/%s/home" % SID, text(b)
+    press(b, "logout")
+    key_login(b, portal, sb, m, n=next_mail(sb, m, 2))
 
 
 # ---- profile ----------------------------------------------------------------------------
