@@ -37,6 +37,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import sys
 import time
 import urllib.parse
@@ -258,6 +259,56 @@ def ldif_entry(dn, attrs):
     lines = [_ldif_value("dn", dn)]
     lines.extend(_ldif_value(n, v) for n, v in attrs)
     return "\n".join(lines) + "\n\n"
+
+
+_kenpoproto_copy = None
+
+
+def kenpoproto_for_others():
+    """A directory any user may read, holding a copy of kenpoproto.py and
+    the protocol header it parses (at the same relative place): a test that
+    runs the client as another user must not need that user to read the
+    source tree, which may be in root's home (mode 0700).  Put it first on
+    the other process's sys.path.  Made once per process."""
+    global _kenpoproto_copy
+    if _kenpoproto_copy is None:
+        top = tempfile.mkdtemp(prefix="kenpoproto-")
+        os.makedirs(os.path.join(top, "tests"))
+        os.makedirs(os.path.join(top, "src", "common"))
+        shutil.copyfile(os.path.join(srcdir(), "tests", "kenpoproto.py"),
+                        os.path.join(top, "tests", "kenpoproto.py"))
+        shutil.copyfile(os.path.join(srcdir(), "src", "common", "kenpo-proto.h"),
+                        os.path.join(top, "src", "common", "kenpo-proto.h"))
+        for d, dirs, files in os.walk(top):
+            os.chmod(d, 0o755)
+            for f in files:
+                os.chmod(os.path.join(d, f), 0o644)
+        _kenpoproto_copy = top
+    return os.path.join(_kenpoproto_copy, "tests")
+
+
+_readable_copies = {}
+
+
+def readable_copy(path):
+    """A copy of the file or directory path in a directory any user may
+    read, for a program run as another user (the build and source trees
+    may be in root's home, mode 0700).  Made once per path and process."""
+    path = os.path.abspath(path)
+    if path not in _readable_copies:
+        top = tempfile.mkdtemp(prefix="kenpo-copy-")
+        dest = os.path.join(top, os.path.basename(path))
+        if os.path.isdir(path):
+            shutil.copytree(path, dest)
+        else:
+            shutil.copy2(path, dest)
+        for d, dirs, files in os.walk(top):
+            os.chmod(d, 0o755)
+            for f in files:
+                full = os.path.join(d, f)
+                os.chmod(full, 0o755 if os.access(full, os.X_OK) else 0o644)
+        _readable_copies[path] = dest
+    return _readable_copies[path]
 
 
 def asan_runtime(path):

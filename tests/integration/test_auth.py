@@ -456,7 +456,7 @@ def test_admin_change_needs_root(sb, hashes):
     m = new_member(sb, hashes)
     code = ("import sys; sys.path.insert(0, %r); import kenpoproto as kp\n"
             "c = kp.Client(sys.argv[1]); print(c.password_change(sys.argv[2], '', %r, "
-            "kp.PWCF_ADMIN)['name'])\n" % (os.path.dirname(kp.__file__), NEW_PASSWORD))
+            "kp.PWCF_ADMIN)['name'])\n" % (ks.kenpoproto_for_others(), NEW_PASSWORD))
     if os.geteuid() != 0:
         out = subprocess.run([sys.executable, "-c", code, sb.kenpod_socket, m["login"]],
                              capture_output=True, text=True, check=True).stdout
@@ -698,7 +698,7 @@ def test_session_open_needs_root_or_the_portal(sb, hashes):
     probe = ("import sys, kenpoproto as kp\n"
              "c = kp.Client(sys.argv[1], timeout=10)\n"
              "print(c.session_open(sys.argv[2])['name'], c.byname(sys.argv[2])[0] == kp.OK)\n")
-    env = dict(os.environ, PYTHONPATH=os.path.join(ks.srcdir(), "tests"))
+    env = dict(os.environ, PYTHONPATH=ks.kenpoproto_for_others())
     try:
         with sb.kenpod_settings_changed(kenpod={"portal_group": "users"}, socket=sock):
             r = subprocess.run([sys.executable, "-c", probe, sock, m["login"]], env=env,

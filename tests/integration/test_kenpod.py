@@ -372,7 +372,7 @@ def test_cache_flush_only_for_root(sb, tmp_path):
     code = (
         "import sys; sys.path.insert(0, %r); import kenpoproto as kp\n"
         "c = kp.Client(sys.argv[1]); print(c.ping()[0], c.cache_flush())\n"
-        % os.path.dirname(kp.__file__))
+        % ks.kenpoproto_for_others())
     if os.geteuid() != 0:
         out = subprocess.run([sys.executable, "-c", code, sb.kenpod_socket],
                              capture_output=True, text=True, check=True).stdout

@@ -93,13 +93,17 @@ def tool(sb, kenpo_bin, catalogue, srcdir):
 
     def run(*args, input=None, sock=None, user=None, group=None, as_json=True):
         env = dict(os.environ)
-        env.update(KENPO_SOCKET=sock or sb.kenpod_socket, KENPO_LOCALEDIR=loc, LOCPATH=locs,
-                   LSAN_OPTIONS="suppressions=%s" % os.path.join(srcdir, "tests", "lsan.supp"))
-        env.pop("LANGUAGE", None)
-        argv = [kenpo_bin] + (["--json"] if as_json else []) + list(args)
+        binary, supp, l1, l2 = kenpo_bin, os.path.join(srcdir, "tests", "lsan.supp"), loc, locs
         kw = {}
         if user is not None:
+            # Another user may not read the build or source tree (root's
+            # home is 0700): it runs copies.
+            binary, supp, l1, l2 = (ks.readable_copy(p) for p in (binary, supp, l1, l2))
             kw = dict(user=user, group=group if group is not None else user, extra_groups=[])
+        env.update(KENPO_SOCKET=sock or sb.kenpod_socket, KENPO_LOCALEDIR=l1, LOCPATH=l2,
+                   LSAN_OPTIONS="suppressions=%s" % supp)
+        env.pop("LANGUAGE", None)
+        argv = [binary] + (["--json"] if as_json else []) + list(args)
         r = subprocess.run(argv, input=input if input is None or isinstance(input, bytes)
                            else input.encode(), capture_output=True, env=env, timeout=60, **kw)
         err = r.stderr.decode("utf-8", "replace")
