@@ -147,12 +147,14 @@ def sandbox(tmp_path_factory):
     sb.down()
 
 
-def start_sandbox(tmp_path_factory, builddir, name, programs=("kenpod",), society=None):
+def start_sandbox(tmp_path_factory, builddir, name, programs=("kenpod",), society=None,
+                  kenpod=None):
     """A sandbox with kenpod for one test module; the caller downs it."""
     for prog in programs:
         if not os.access(os.path.join(builddir, prog), os.X_OK):
             pytest.fail("%s not built: run `make` and set KENPO_BUILDDIR" % prog)
     s = kenposandbox.Sandbox(str(tmp_path_factory.mktemp(name)), builddir=builddir)
+    s.kenpod_settings.update(kenpod or {})
     s.society_settings.update(society or {})
     s.up()
     if not s.kenpod_alive():

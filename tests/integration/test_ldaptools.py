@@ -18,7 +18,7 @@ import pytest
 
 import kenpoproto as kp
 import kenposandbox as ks
-from conftest import check_kenpod
+from conftest import check_kenpod, start_sandbox
 
 LOW_COST = {"argon2_t": "1", "argon2_m": "8K"}
 PASSWORD = "Hyojun2025Pw"
@@ -27,16 +27,9 @@ RUNS = 200
 
 @pytest.fixture(scope="module")
 def sb(tmp_path_factory, builddir):
-    for prog in ("kenpod", "kenpo-admin"):
-        if not os.access(os.path.join(builddir, prog), os.X_OK):
-            pytest.fail("%s not built: run `make` and set KENPO_BUILDDIR" % prog)
-    s = ks.Sandbox(str(tmp_path_factory.mktemp("tools")), builddir=builddir)
-    s.kenpod_settings.update(LOW_COST)
     # Password logins alone: the key is the society's policy, not each member's.
-    s.society_settings.update({"key": "optional"})
-    s.up()
-    if not s.kenpod_alive():
-        pytest.fail("kenpod did not start; see %s" % s.kenpod_log)
+    s = start_sandbox(tmp_path_factory, builddir, "tools", programs=("kenpod", "kenpo-admin"),
+                      society={"key": "optional"}, kenpod=LOW_COST)
     yield s
     s.down()
 

@@ -17,7 +17,7 @@ import pytest
 
 import kenpoproto as kp
 import kenposandbox as ks
-from conftest import check_kenpod
+from conftest import check_kenpod, start_sandbox
 
 COST = {"argon2_t": "1", "argon2_m": "32M", "hash_workers": "1"}
 PREFIX = "{ARGON2}$argon2id$v=19$m=32768,t=1,p=1$"
@@ -29,15 +29,9 @@ _seq = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def sb(tmp_path_factory, builddir):
-    if not os.access(os.path.join(builddir, "kenpod"), os.X_OK):
-        pytest.fail("kenpod not built: run `make` and set KENPO_BUILDDIR")
-    s = ks.Sandbox(str(tmp_path_factory.mktemp("pwh")), builddir=builddir)
-    s.kenpod_settings.update(COST)
     # Password logins alone: the key is the society's policy, not each member's.
-    s.society_settings.update({"key": "optional"})
-    s.up()
-    if not s.kenpod_alive():
-        pytest.fail("kenpod did not start; see %s" % s.kenpod_log)
+    s = start_sandbox(tmp_path_factory, builddir, "pwh", programs=("kenpod",),
+                      society={"key": "optional"}, kenpod=COST)
     yield s
     s.down()
 
