@@ -137,7 +137,7 @@ guide_send(struct request *rq, const struct kenpo_society *soc, const char *addr
 	if (!allowed || !known) {
 		log_msg(LOG_INFO, "no guide mailed (%s)", allowed ? "not in the roster" :
 			"rate limit");
-		token_decoy(rq, soc, KENPO_TOKEN_GUIDE);
+		token_decoy(rq, soc, KENPO_TOKEN_GUIDE, 1);
 		return KENPO_RES_OK;
 	}
 	spec.expiry = kenpo_gentime_now() + (int64_t)soc->guide_validity * 1000;

@@ -31,6 +31,9 @@ struct kenpod {
 	gid_t portal_gid;
 };
 
+/* The longest DN a request keeps. */
+#define REQUEST_DN_MAX 512
+
 /* One request, as a handler sees it. */
 struct request {
 	const struct kenpod *kd;
@@ -39,6 +42,9 @@ struct request {
 	gid_t peer_gid;
 	pid_t peer_pid;
 	int32_t action;
+	/* An entry the worker deletes once the answer has been sent (empty:
+	 * none): work whose time the answer must not show. */
+	char delete_after[REQUEST_DN_MAX];
 };
 
 /*

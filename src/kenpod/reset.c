@@ -92,7 +92,7 @@ reset_decoy(struct request *rq, const struct kenpo_society *soc)
 		log_msg(LOG_WARNING, "no temporary password could be made");
 	(void)snprintf(dn, sizeof dn, KENPO_AT_NUMBER "=-,%s", soc->base);
 	(void)token_void_member(rq, soc, dn, KENPO_TOKEN_RESET);
-	token_decoy(rq, soc, KENPO_TOKEN_RESET);
+	token_decoy(rq, soc, KENPO_TOKEN_RESET, 2);
 	kenpo_wipe(temp, sizeof temp);
 	kenpo_wipe(hash, sizeof hash);
 }

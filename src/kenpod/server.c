@@ -334,6 +334,8 @@ serve(struct worker *w, struct conn *c)
 			log_msg(LOG_DEBUG, "cannot send the answer: %s", strerror(errno));
 			c->close_after = 1;
 		}
+		if (rq.delete_after[0] != '\0' && myldap_delete(rq.ld, rq.delete_after) != MYLDAP_OK)
+			log_msg(LOG_WARNING, "%.200s could not be removed", rq.delete_after);
 	}
 	/* Requests and answers carry passwords: wipe both, every time. */
 	kenpo_buf_wipe(&in);

@@ -289,17 +289,23 @@ done:
 	return rc;
 }
 
+_Static_assert(TOKEN_DN_MAX <= REQUEST_DN_MAX, "a token's DN fits rq->delete_after");
+
 void
-token_decoy(struct request *rq, const struct kenpo_society *soc, int kind)
+token_decoy(struct request *rq, const struct kenpo_society *soc, int kind, int writes)
 {
 	struct token_spec spec = { kind, 0, NULL, NULL, NULL, 0 };
 	char token[KENPO_TOKEN_LEN + 1], hash[KENPO_KEYED_HASH_HEX], dn[TOKEN_DN_MAX];
 
-	spec.expiry = kenpo_gentime_now() + 1000;
+	spec.expiry = kenpo_gentime_now();
 	if (token_create(rq, soc, &spec, token, sizeof token) != KENPO_RES_OK ||
-	    keyed(rq, TOKEN_DOMAIN, token, hash) != 0 || token_dn(soc, hash, dn, sizeof dn) != 0 ||
-	    myldap_delete(rq->ld, dn) != MYLDAP_OK)
-		log_msg(LOG_WARNING, "the stand-in token could not be made and removed");
+	    keyed(rq, TOKEN_DOMAIN, token, hash) != 0 || token_dn(soc, hash, dn, sizeof dn) != 0) {
+		log_msg(LOG_WARNING, "the stand-in token could not be made");
+	} else if (writes < 2) {
+		memcpy(rq->delete_after, dn, sizeof dn);
+	} else if (myldap_delete(rq->ld, dn) != MYLDAP_OK) {
+		log_msg(LOG_WARNING, "the stand-in token could not be removed");
+	}
 	kenpo_wipe(token, sizeof token);
 }
 

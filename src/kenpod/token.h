@@ -91,10 +91,14 @@ int token_mail(struct request *rq, const struct kenpo_society *soc, const struct
 	       enum kenpo_mail_kind kind, const char *url_tmpl, long validity,
 	       const struct kenpo_var *extra, size_t nextra, const char *to);
 
-/* The same directory work as token_mail, for a request whose answer must
- * not tell that nothing was mailed: a token of `kind` is made and deleted
- * again.  Errors are logged only. */
-void token_decoy(struct request *rq, const struct kenpo_society *soc, int kind);
+/* The same directory work as the request that mails, for one whose answer
+ * must not tell that nothing was mailed: a token of `kind` is made, already
+ * at its end and bound to no member or address, and deleted again.  With
+ * writes 2 it is deleted before the answer (for a request whose mailing
+ * path writes twice); with writes 1 after it (rq->delete_after), so that
+ * the answer waits for exactly one write, like token_mail's.  Errors are
+ * logged only. */
+void token_decoy(struct request *rq, const struct kenpo_society *soc, int kind, int writes);
 
 /* ---- profile tickets: the profile session ----
  *
