@@ -51,20 +51,25 @@ def pytest_configure(config):
 
 
 # Figures the tests measured (rounds, counts, seconds), printed at the end
-# of the run, so that a run of the suite states them.
-FIGURES = []
-
-
+# of the run, so that a run of the suite states them.  They travel with the
+# test's reports (user_properties), so that they reach the end of a run
+# whose tests ran in several worker processes too.
 @pytest.fixture
-def figure():
+def figure(request):
     """figure(line): a measured figure for the run's closing summary."""
-    return FIGURES.append
+    return lambda line: request.node.user_properties.append(("figure", line))
 
 
 def pytest_terminal_summary(terminalreporter):
-    if FIGURES:
+    lines = {}
+    for reports in terminalreporter.stats.values():
+        for rep in reports:
+            for key, value in getattr(rep, "user_properties", ()):
+                if key == "figure":
+                    lines.setdefault((rep.nodeid, value), None)
+    if lines:
         terminalreporter.section("figures measured")
-        for line in FIGURES:
+        for _, line in sorted(lines, key=lambda k: k[0]):
             terminalreporter.write_line(line)
 
 
