@@ -92,15 +92,15 @@
 #include "localname.h"
 #include "policy.h"
 
-#define AUTH_TIMEOUT_MS 15000   /* kenpod may send a mail or hash a password */
-#define QUICK_TIMEOUT_MS 2000   /* account, session, abort: directory look-ups */
+#define AUTH_TIMEOUT_MS 15000 /* kenpod may send a mail or hash a password */
+#define QUICK_TIMEOUT_MS 2000 /* account, session, abort: directory look-ups */
 #define TIMEOUT_MIN_MS 100
 #define TIMEOUT_MAX_MS 120000
 #define KEY_PROMPTS_DEFAULT 3
 #define KEY_PROMPTS_MAX 10
 #define KEY_DIGITS 10
 #define MSG_MAX 2048
-#define SOCKET_PATH_MAX 107     /* sun_path less its NUL */
+#define SOCKET_PATH_MAX 107 /* sun_path less its NUL */
 /* An internal verdict of the key dialog: no PAM code, ask again. */
 #define KEEP_ASKING (-1)
 
@@ -116,25 +116,25 @@
 #define OPT_USE_AUTHTOK 0x08
 #define OPT_SPLIT 0x10
 #define OPT_SINGLE 0x20
-#define OPT_LANG 0x40           /* lang= was given */
-#define OPT_TICKET 0x80         /* put the profile ticket into the PAM environment */
+#define OPT_LANG 0x40             /* lang= was given */
+#define OPT_TICKET 0x80           /* put the profile ticket into the PAM environment */
 #define OPT_NO_HOST_ACCOUNT 0x100 /* members need no passwd entry on this host */
-#define OPT_PROOF 0x200         /* put the proof of the login into the PAM environment */
+#define OPT_PROOF 0x200           /* put the proof of the login into the PAM environment */
 
 struct opts {
 	unsigned flags;
 	enum kenpo_lang lang;
 	const char *socket;
-	int timeout_ms;         /* 0: each action's default */
+	int timeout_ms; /* 0: each action's default */
 	int key_prompts;
 };
 
 /* What one call of an entry point works with. */
 struct ctx {
 	pam_handle_t *pamh;
-	int flags;              /* the PAM flags of this call */
+	int flags; /* the PAM flags of this call */
 	struct opts o;
-	enum kenpo_lang lang;   /* of the messages */
+	enum kenpo_lang lang; /* of the messages */
 	const char *user;
 };
 
@@ -144,7 +144,7 @@ struct ctx {
  * pam_end, long after this call.
  */
 struct pending {
-	int active;             /* an AUTH_ABORT is still owed */
+	int active; /* an AUTH_ABORT is still owed */
 	int timeout_ms;
 	char socket[SOCKET_PATH_MAX + 1];
 	char login[KENPO_CLIENT_NAME_MAX + 1];
@@ -155,14 +155,14 @@ struct pending {
 struct outcome {
 	int32_t result;
 	int pam;
-	const char *msgid;      /* NULL: no message */
+	const char *msgid; /* NULL: no message */
 };
 
 /* What the preliminary check of a password change found, for the update
  * (a second call of the module, with a fresh struct ctx). */
 struct change_state {
-	int32_t result;         /* of ACCOUNT */
-	enum kenpo_lang lang;   /* of the messages, as learn_lang settled it */
+	int32_t result;       /* of ACCOUNT */
+	enum kenpo_lang lang; /* of the messages, as learn_lang settled it */
 };
 
 /* ---- options ---- */
@@ -212,7 +212,7 @@ opt_key_prompts(struct opts *o, const char *v)
 }
 
 static const struct option_def {
-	const char *name;       /* "name" for a flag, "name=" for a value */
+	const char *name; /* "name" for a flag, "name=" for a value */
 	unsigned flag;
 	int (*parse)(struct opts *o, const char *value);
 } option_table[] = {
@@ -247,8 +247,8 @@ parse_option(pam_handle_t *pamh, struct opts *o, const char *arg)
 		}
 		if (d->parse != NULL && strncmp(arg, d->name, n) == 0) {
 			if (d->parse(o, arg + n) != 0)
-				pam_syslog(pamh, LOG_WARNING, "bad value in option %.100s, ignored",
-					   arg);
+				pam_syslog(pamh, LOG_WARNING,
+					   "bad value in option %.100s, ignored", arg);
 			return;
 		}
 	}
@@ -391,17 +391,23 @@ say_locked(struct ctx *c, int32_t result, int32_t seconds)
 
 	format_duration(c, seconds, d, sizeof(d));
 	if (result == KENPO_RES_DELAY && seconds > 0)
-		say(c, PAM_ERROR_MSG, tr(c, N_("There were too many failed logins. "
-					       "Please wait %s and try again.")), d);
+		say(c, PAM_ERROR_MSG,
+		    tr(c, N_("There were too many failed logins. "
+			     "Please wait %s and try again.")),
+		    d);
 	else if (result == KENPO_RES_DELAY)
-		say(c, PAM_ERROR_MSG, "%s", tr(c, N_("There were too many failed logins. "
-						     "Please try again later.")));
+		say(c, PAM_ERROR_MSG, "%s",
+		    tr(c, N_("There were too many failed logins. "
+			     "Please try again later.")));
 	else if (seconds > 0)
-		say(c, PAM_ERROR_MSG, tr(c, N_("This account is locked after repeated failed "
-					       "logins. Please try again in %s.")), d);
+		say(c, PAM_ERROR_MSG,
+		    tr(c, N_("This account is locked after repeated failed "
+			     "logins. Please try again in %s.")),
+		    d);
 	else
-		say(c, PAM_ERROR_MSG, "%s", tr(c, N_("This account is locked. Please contact "
-						     "your health insurance society.")));
+		say(c, PAM_ERROR_MSG, "%s",
+		    tr(c, N_("This account is locked. Please contact "
+			     "your health insurance society.")));
 }
 
 /* KEY_LIMIT: key_mails_per_hour keys were mailed; the time until the next. */
@@ -411,8 +417,10 @@ say_key_limit(struct ctx *c, int32_t seconds)
 	char d[64];
 
 	format_duration(c, seconds, d, sizeof(d));
-	say(c, PAM_ERROR_MSG, tr(c, N_("Too many one-time keys were sent in the last hour. "
-				       "A new key can be sent in %s.")), d);
+	say(c, PAM_ERROR_MSG,
+	    tr(c, N_("Too many one-time keys were sent in the last hour. "
+		     "A new key can be sent in %s.")),
+	    d);
 }
 
 /* Every rule the new password breaks, in one message. */
@@ -449,8 +457,7 @@ say_policy(struct ctx *c, unsigned mask)
 /* ---- outcomes ---- */
 
 static const struct outcome auth_outcomes[] = {
-	{ KENPO_RES_AUTH_ERR, PAM_AUTH_ERR,
-	  N_("The login ID or password is not correct.") },
+	{ KENPO_RES_AUTH_ERR, PAM_AUTH_ERR, N_("The login ID or password is not correct.") },
 	{ KENPO_RES_DISABLED, PAM_AUTH_ERR,
 	  N_("This account has been suspended. Please contact your health insurance society.") },
 	{ KENPO_RES_NOT_REGISTERED, PAM_AUTH_ERR,
@@ -672,8 +679,10 @@ is_this_member(struct ctx *c, const struct kenpo_answer *a)
 	return 1;
 refused:
 	explicit_bzero(buf, sizeof(buf));
-	pam_syslog(c->pamh, LOG_WARNING, "refused %.100s: kenpod knows member %.100s (uid %lu), "
-		   "but %s", c->user, a->login, (unsigned long)a->uid, why);
+	pam_syslog(c->pamh, LOG_WARNING,
+		   "refused %.100s: kenpod knows member %.100s (uid %lu), "
+		   "but %s",
+		   c->user, a->login, (unsigned long)a->uid, why);
 	return 0;
 }
 
@@ -824,7 +833,8 @@ keep_proof(struct ctx *c, const struct kenpo_answer *a)
 		return;
 	offer_proof(c, a);
 	copy = strdup(a->proof);
-	if (copy == NULL || pam_set_data(c->pamh, DATA_PROOF, copy, temp_cleanup) != PAM_SUCCESS) {
+	if (copy == NULL ||
+	    pam_set_data(c->pamh, DATA_PROOF, copy, temp_cleanup) != PAM_SUCCESS) {
 		pam_syslog(c->pamh, LOG_WARNING, "could not keep the proof of the login");
 		if (copy != NULL)
 			temp_cleanup(c->pamh, copy, 0);
@@ -863,7 +873,8 @@ say_key_sent(struct ctx *c, int32_t result, const struct kenpo_answer *a, int ag
 	if (again)
 		say_always(c, PAM_TEXT_INFO,
 			   tr(c, N_("A new one-time key was sent to %s; the previous key is no "
-				    "longer valid. The new key is valid for %s.")), a->masked, d);
+				    "longer valid. The new key is valid for %s.")),
+			   a->masked, d);
 	else if (result == KENPO_RES_KEY_PENDING)
 		say_always(c, PAM_TEXT_INFO,
 			   tr(c, N_("The one-time key sent to %s is valid for %s more.")),
@@ -895,8 +906,9 @@ request_new_key(struct ctx *c, struct pending *p, int *requests)
 	int rc = KEEP_ASKING;
 
 	if (++*requests > c->o.key_prompts) {
-		say(c, PAM_ERROR_MSG, "%s", tr(c, N_("Too many requests for a new key. "
-						     "Please log in again.")));
+		say(c, PAM_ERROR_MSG, "%s",
+		    tr(c, N_("Too many requests for a new key. "
+			     "Please log in again.")));
 		return PAM_AUTH_ERR;
 	}
 	if (kenpo_client_auth_resend(&kc, p->login, p->txn, &a) != 0)
@@ -908,9 +920,11 @@ request_new_key(struct ctx *c, struct pending *p, int *requests)
 		say_key_sent(c, a.result, &a, 1);
 	} else if (a.result == KENPO_RES_COOLDOWN) {
 		format_duration(c, a.seconds, d, sizeof(d));
-		say_always(c, PAM_ERROR_MSG, tr(c, N_("A new key can be requested in %s. "
-						      "Please enter the key already sent, "
-						      "or wait.")), d);
+		say_always(c, PAM_ERROR_MSG,
+			   tr(c, N_("A new key can be requested in %s. "
+				    "Please enter the key already sent, "
+				    "or wait.")),
+			   d);
 	} else {
 		rc = auth_failed(c, &a);
 	}
@@ -942,7 +956,8 @@ wrong_key(struct ctx *c, int32_t tries, int *wrong)
 	say_always(c, PAM_ERROR_MSG,
 		   tr_count(c, N_("The one-time key is not correct. You can try %d more time."),
 			    N_("The one-time key is not correct. You can try %d more times."),
-			    left), left);
+			    left),
+		   left);
 	return KEEP_ASKING;
 }
 
@@ -962,7 +977,8 @@ try_key(struct ctx *c, struct pending *p, const char *key, int *wrong, int32_t *
 	}
 	if (kenpo_client_auth_key(&kc, p->login, p->txn, key,
 				  opt(c, OPT_TICKET) ? KENPO_AUTHF_TICKET : 0,
-				  item_string(c, PAM_SERVICE), item_string(c, PAM_RHOST), &a) != 0)
+				  item_string(c, PAM_SERVICE), item_string(c, PAM_RHOST),
+				  &a) != 0)
 		return unreachable(c, "AUTH_KEY", errno);
 	learn_lang(c, &a);
 	debug_answer(c, "AUTH_KEY", &a);
@@ -1026,7 +1042,8 @@ single_wrong_key(struct ctx *c, const struct kenpo_answer *a)
 	say_always(c, PAM_ERROR_MSG,
 		   tr_count(c, N_("The one-time key is not correct. You can try %d more time."),
 			    N_("The one-time key is not correct. You can try %d more times."),
-			    a->tries), a->tries);
+			    a->tries),
+		   a->tries);
 	say_always(c, PAM_TEXT_INFO, "%s",
 		   tr(c, N_("Please log in again, entering your password immediately "
 			    "followed by the 10-digit key.")));
@@ -1096,17 +1113,17 @@ authenticate(struct ctx *c)
 	if (rc != PAM_SUCCESS)
 		return rc;
 	/* Longer than any login ID or password: wrong, whoever asks. */
-	if (!user_fits(c) || strnlen(password, KENPO_CLIENT_SECRET_MAX + 1) >
-	    KENPO_CLIENT_SECRET_MAX)
+	if (!user_fits(c) ||
+	    strnlen(password, KENPO_CLIENT_SECRET_MAX + 1) > KENPO_CLIENT_SECRET_MAX)
 		return auth_failed(c, &a);
-	if (kenpo_client_auth_password(&kc, c->user, password, flags,
-				       item_string(c, PAM_SERVICE), item_string(c, PAM_RHOST),
-				       &a) != 0)
+	if (kenpo_client_auth_password(&kc, c->user, password, flags, item_string(c, PAM_SERVICE),
+				       item_string(c, PAM_RHOST), &a) != 0)
 		return unreachable(c, "AUTH_PASSWORD", errno);
 	learn_lang(c, &a);
 	debug_answer(c, "AUTH_PASSWORD", &a);
 	if ((a.result == KENPO_RES_OK || a.result == KENPO_RES_KEY_SENT ||
-	     a.result == KENPO_RES_KEY_PENDING) && !is_this_member(c, &a))
+	     a.result == KENPO_RES_KEY_PENDING) &&
+	    !is_this_member(c, &a))
 		rc = not_this_member(c, &kc, &a);
 	else if (a.result == KENPO_RES_OK) {
 		offer_ticket(c, &a);
@@ -1141,8 +1158,8 @@ account(struct ctx *c)
 	 * through); profiles add authinfo_unavail=ignore so local users still
 	 * get in.  No message: the user may not be a member at all. */
 	if (kenpo_client_account(&kc, c->user, item_string(c, PAM_RHOST), &a) != 0) {
-		pam_syslog(c->pamh, LOG_ERR, "ACCOUNT for %.100s: kenpod at %.200s: %m",
-			   c->user, c->o.socket);
+		pam_syslog(c->pamh, LOG_ERR, "ACCOUNT for %.100s: kenpod at %.200s: %m", c->user,
+			   c->o.socket);
 		return PAM_AUTHINFO_UNAVAIL;
 	}
 	learn_lang(c, &a);
@@ -1428,7 +1445,8 @@ login_for_change(struct ctx *c, const char *old)
 	learn_lang(c, &a);
 	debug_answer(c, "AUTH_PASSWORD", &a);
 	if ((a.result == KENPO_RES_OK || a.result == KENPO_RES_KEY_SENT ||
-	     a.result == KENPO_RES_KEY_PENDING) && !is_this_member(c, &a)) {
+	     a.result == KENPO_RES_KEY_PENDING) &&
+	    !is_this_member(c, &a)) {
 		rc = not_this_member(c, &kc, &a);
 	} else if (a.result == KENPO_RES_OK) {
 		keep_proof(c, &a);

@@ -17,7 +17,7 @@
 #include "kenpo-proto.h"
 #include "secret.h"
 
-#define CALL_TIMEOUT_MS 30000   /* a call may hash a password and send a mail */
+#define CALL_TIMEOUT_MS 30000 /* a call may hash a password and send a mail */
 #define ABORT_TIMEOUT_MS 15000
 
 static const char *sock_path = KENPO_SOCKET_PATH;
@@ -181,7 +181,9 @@ be_letter_open(const char *token, const char *login, const char *temp_password,
 	       struct be_reg *out, struct be_detail *d)
 {
 	const struct kenpo_value v[] = {
-		kenpo_vstr(token), kenpo_vstr(login), kenpo_vstr(temp_password),
+		kenpo_vstr(token),
+		kenpo_vstr(login),
+		kenpo_vstr(temp_password),
 	};
 
 	return ask_reg(KENPO_ACTION_REG_LETTER_OPEN, v, 3, out, d);
@@ -192,7 +194,9 @@ be_identity_check(const char *token, const char *address, const char *dob, char 
 		  size_t keysz, struct be_detail *d)
 {
 	const struct kenpo_value v[] = {
-		kenpo_vstr(token), kenpo_vstr(address), kenpo_vstr(dob),
+		kenpo_vstr(token),
+		kenpo_vstr(address),
+		kenpo_vstr(dob),
 	};
 	struct call *c = call_new();
 	int rc;
@@ -208,8 +212,7 @@ be_identity_check(const char *token, const char *address, const char *dob, char 
 }
 
 int
-be_identity_open(const char *token, const char *authkey, struct be_reg *out,
-		 struct be_detail *d)
+be_identity_open(const char *token, const char *authkey, struct be_reg *out, struct be_detail *d)
 {
 	const struct kenpo_value v[] = { kenpo_vstr(token), kenpo_vstr(authkey) };
 
@@ -221,8 +224,8 @@ be_register(const char *ticket, const char *login, const char *password, const c
 	    const char *nickname, char *final_login, size_t loginsz, struct be_detail *d)
 {
 	const struct kenpo_value v[] = {
-		kenpo_vstr(ticket), kenpo_vstr(login), kenpo_vstr(password),
-		kenpo_vstr(mail), kenpo_vstr(nickname),
+		kenpo_vstr(ticket), kenpo_vstr(login),    kenpo_vstr(password),
+		kenpo_vstr(mail),   kenpo_vstr(nickname),
 	};
 	struct call *c = call_new();
 	int rc;
@@ -267,8 +270,7 @@ be_reset_open(const char *token, char *login, size_t loginsz, int *seconds)
 /* ---- the profile ---- */
 
 static int
-profile_add(struct be_profile *p, const char *field, size_t flen, const char *value,
-	    size_t vlen)
+profile_add(struct be_profile *p, const char *field, size_t flen, const char *value, size_t vlen)
 {
 	if (p->n == BE_PROFILE_MAX)
 		return -1;
@@ -326,8 +328,8 @@ be_profile_get(const char *login, char *ticket, size_t ticketsz, struct be_profi
 
 int
 be_profile_set(const char *login, char *ticket, size_t ticketsz, size_t n,
-	       const char *const *fields, const char *const *values,
-	       const char *current_password, struct be_detail *d)
+	       const char *const *fields, const char *const *values, const char *current_password,
+	       struct be_detail *d)
 {
 	struct kenpo_value v[3 + 2 * KENPO_PROFILE_PAIRS_MAX];
 	size_t i, pairs = n + (current_password != NULL);
@@ -445,7 +447,8 @@ be_key_abort(const char *login, const char *password, const char *rhost)
 		return errno == EPROTO ? BE_EPROTO : BE_EUNAVAIL;
 	rc = a.result;
 	if (rc == KENPO_RES_KEY_PENDING || rc == KENPO_RES_KEY_SENT)
-		rc = kenpo_client_auth_abort(&k, a.login, a.txn) == 0 ? KENPO_RES_OK : BE_EUNAVAIL;
+		rc = kenpo_client_auth_abort(&k, a.login, a.txn) == 0 ? KENPO_RES_OK :
+									BE_EUNAVAIL;
 	kenpo_answer_wipe(&a);
 	return rc;
 }

@@ -20,22 +20,22 @@
 #include <stdint.h>
 
 enum be_error {
-	BE_EUNAVAIL = -1,      /* kenpod cannot be reached or did not answer */
-	BE_EPROTO = -2,        /* its answer was malformed */
-	BE_ETOOLONG = -3,      /* a value did not fit in a request */
+	BE_EUNAVAIL = -1, /* kenpod cannot be reached or did not answer */
+	BE_EPROTO = -2,   /* its answer was malformed */
+	BE_ETOOLONG = -3, /* a value did not fit in a request */
 };
 
 struct be_detail {
-	int32_t tries_left;    /* MISMATCH; -1 if not given */
-	uint32_t mask;         /* POLICY: enum kenpo_rule bits (| KENPO_PWC_SAME_AS_OLD) */
-	int32_t seconds;       /* LOCKED, DELAY */
-	char field[64];        /* BADVALUE */
+	int32_t tries_left; /* MISMATCH; -1 if not given */
+	uint32_t mask;      /* POLICY: enum kenpo_rule bits (| KENPO_PWC_SAME_AS_OLD) */
+	int32_t seconds;    /* LOCKED, DELAY */
+	char field[64];     /* BADVALUE */
 };
 
 struct be_reg {
-	char ticket[160];      /* the registration ticket */
-	int32_t seconds;       /* its validity */
-	char mail[256];        /* the address to prefill */
+	char ticket[160]; /* the registration ticket */
+	int32_t seconds;  /* its validity */
+	char mail[256];   /* the address to prefill */
 };
 
 #define BE_PROFILE_MAX 320
@@ -55,13 +55,12 @@ int be_guide_request(const char *society, const char *address, struct be_detail 
 int be_token_check(const char *token, int *kind, int *seconds, char *masked, size_t masksz);
 int be_letter_open(const char *token, const char *login, const char *temp_password,
 		   struct be_reg *out, struct be_detail *d);
-int be_identity_check(const char *token, const char *address, const char *dob,
-		      char *authkey, size_t keysz, struct be_detail *d);
+int be_identity_check(const char *token, const char *address, const char *dob, char *authkey,
+		      size_t keysz, struct be_detail *d);
 int be_identity_open(const char *token, const char *authkey, struct be_reg *out,
 		     struct be_detail *d);
-int be_register(const char *ticket, const char *login, const char *password,
-		const char *mail, const char *nickname, char *final_login, size_t loginsz,
-		struct be_detail *d);
+int be_register(const char *ticket, const char *login, const char *password, const char *mail,
+		const char *nickname, char *final_login, size_t loginsz, struct be_detail *d);
 int be_reset_request(const char *society, const char *address, struct be_detail *d);
 int be_reset_open(const char *token, char *login, size_t loginsz, int *seconds);
 

@@ -76,12 +76,14 @@ noise(cairo_t *cr)
 		cairo_set_line_width(cr, uniform(1.0, 2.2));
 		cairo_move_to(cr, uniform(0, WIDTH / 4.0), uniform(0, HEIGHT));
 		cairo_curve_to(cr, uniform(0, WIDTH), uniform(0, HEIGHT), uniform(0, WIDTH),
-			       uniform(0, HEIGHT), uniform(WIDTH * 0.75, WIDTH), uniform(0, HEIGHT));
+			       uniform(0, HEIGHT), uniform(WIDTH * 0.75, WIDTH),
+			       uniform(0, HEIGHT));
 		cairo_stroke(cr);
 	}
 	for (i = 0; i < 160; i++) {
 		cairo_set_source_rgb(cr, uniform(0.3, 0.8), uniform(0.3, 0.8), uniform(0.3, 0.8));
-		cairo_arc(cr, uniform(0, WIDTH), uniform(0, HEIGHT), uniform(0.6, 1.6), 0, 2 * M_PI);
+		cairo_arc(cr, uniform(0, WIDTH), uniform(0, HEIGHT), uniform(0.6, 1.6), 0,
+			  2 * M_PI);
 		cairo_fill(cr);
 	}
 }
@@ -192,15 +194,18 @@ image_challenge(struct req *r)
 static void
 image_form(struct req *r)
 {
-	hf(r, "<div class=\"field captcha\"><img src=\"/%s/captcha.png\" width=\"%d\" "
-	   "height=\"%d\" alt=\"%s\">", r->sid, WIDTH, HEIGHT,
-	   T(r, "画像認証の文字", "Characters of the image check"));
-	hf(r, "<label for=\"captcha\">%s</label><input id=\"captcha\" name=\"captcha\" "
+	hf(r,
+	   "<div class=\"field captcha\"><img src=\"/%s/captcha.png\" width=\"%d\" "
+	   "height=\"%d\" alt=\"%s\">",
+	   r->sid, WIDTH, HEIGHT, T(r, "画像認証の文字", "Characters of the image check"));
+	hf(r,
+	   "<label for=\"captcha\">%s</label><input id=\"captcha\" name=\"captcha\" "
 	   "type=\"text\" autocomplete=\"off\" autocapitalize=\"characters\" spellcheck=\"false\" "
 	   "maxlength=\"16\" required aria-describedby=\"captcha-hint\">"
 	   "<p class=\"hint\" id=\"captcha-hint\">%s</p></div>",
 	   T(r, "画像の文字", "Characters in the image"),
-	   T(r, "画像に表示されている英数字5文字を入力してください（大文字・小文字は区別しません）。",
+	   T(r,
+	     "画像に表示されている英数字5文字を入力してください（大文字・小文字は区別しません）。",
 	     "Type the 5 letters and digits shown in the image (upper or lower case)."));
 }
 
@@ -228,8 +233,8 @@ image_verify(struct req *r, const char *answer)
 
 	if (r->s->captcha[0] != '\0' && n == CAPTCHA_LEN) {
 		for (i = 0; i < n; i++)
-			up[i] = answer[i] >= 'a' && answer[i] <= 'z' ? (char)(answer[i] - 32)
-								     : answer[i];
+			up[i] = answer[i] >= 'a' && answer[i] <= 'z' ? (char)(answer[i] - 32) :
+								       answer[i];
 		up[n] = '\0';
 		ok = sodium_memcmp(up, r->s->captcha, CAPTCHA_LEN) == 0;
 		sodium_memzero(up, sizeof up);

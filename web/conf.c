@@ -64,8 +64,13 @@ kw_path(char **slot, const char *v)
 	return v[0] == '/' ? set_string(slot, v) : -1;
 }
 
-static int kw_kenpod_conf(struct web_conf *c, const char *v) { return kw_path(&c->kenpod_conf, v); }
-static int kw_socket(struct web_conf *c, const char *v)
+static int
+kw_kenpod_conf(struct web_conf *c, const char *v)
+{
+	return kw_path(&c->kenpod_conf, v);
+}
+static int
+kw_socket(struct web_conf *c, const char *v)
 {
 	return strlen(v) <= 107 ? kw_path(&c->socket, v) : -1;
 }
@@ -94,29 +99,35 @@ uint_in(const char *v, unsigned long long min, unsigned long long max, unsigned 
 	return 0;
 }
 
-static int kw_conns(struct web_conf *c, const char *v)
+static int
+kw_conns(struct web_conf *c, const char *v)
 {
 	return uint_in(v, 8, 100000, &c->connections_max);
 }
-static int kw_sessions(struct web_conf *c, const char *v)
+static int
+kw_sessions(struct web_conf *c, const char *v)
 {
 	return uint_in(v, 16, 1000000, &c->sessions_max);
 }
 /* Half of kenpod's queue of a lane (64) by default, so that two
  * kenpo-webs fit. */
-static int kw_concurrency(struct web_conf *c, const char *v)
+static int
+kw_concurrency(struct web_conf *c, const char *v)
 {
 	return uint_in(v, 1, 1024, &c->kenpod_concurrency);
 }
-static int kw_idle(struct web_conf *c, const char *v)
+static int
+kw_idle(struct web_conf *c, const char *v)
 {
 	return kenpo_parse_duration(v, 1, 86400, &c->session_idle);
 }
-static int kw_lifetime(struct web_conf *c, const char *v)
+static int
+kw_lifetime(struct web_conf *c, const char *v)
 {
 	return kenpo_parse_duration(v, 1, 7 * 86400, &c->session_lifetime);
 }
-static int kw_request_max(struct web_conf *c, const char *v)
+static int
+kw_request_max(struct web_conf *c, const char *v)
 {
 	return kenpo_parse_size(v, 1024, 1024 * 1024, &c->request_max);
 }
@@ -167,8 +178,8 @@ kw_proxies(struct web_conf *c, const char *v)
 	c->nproxies = 0;
 	snprintf(buf, sizeof buf, "%s", v);
 	for (tok = strtok_r(buf, " ,", &save); tok != NULL; tok = strtok_r(NULL, " ,", &save)) {
-		if (c->nproxies == WEB_PROXIES_MAX || strspn(tok, "0123456789abcdefABCDEF.:") !=
-		    strlen(tok))
+		if (c->nproxies == WEB_PROXIES_MAX ||
+		    strspn(tok, "0123456789abcdefABCDEF.:") != strlen(tok))
 			return -1;
 		if ((c->trusted_proxies[c->nproxies] = strdup(tok)) == NULL)
 			return -1;
@@ -270,7 +281,8 @@ parse(struct web_conf *c, const char *path, char *text, char *errbuf, size_t err
 	int section = 0;
 	unsigned n = 0;
 
-	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
 		n++;
 		if ((copy = strdup(line)) == NULL)
 			return -1;
@@ -307,8 +319,8 @@ web_conf_load(const char *path, uid_t owner, struct web_conf **out, char *errbuf
 	}
 	if (path == NULL)
 		path = WEB_CONF_PATH;
-	if (kenpo_read_file_safely(path, owner, CONF_MAX_BYTES, 0, &text, &len, errbuf,
-				   errsz) != 0)
+	if (kenpo_read_file_safely(path, owner, CONF_MAX_BYTES, 0, &text, &len, errbuf, errsz) !=
+	    0)
 		goto done;
 	if (strlen(text) != len || !kenpo_utf8_valid(text, len)) {
 		snprintf(errbuf, errsz, "%s: not UTF-8 text", path);

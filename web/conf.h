@@ -19,20 +19,20 @@
 #define WEB_PROXIES_MAX 8
 
 struct web_conf {
-	char *listen_host;          /* listen = 127.0.0.1:8080 */
+	char *listen_host; /* listen = 127.0.0.1:8080 */
 	unsigned port;
-	char *kenpod_conf;          /* kenpod_conf = SYSCONFDIR/kenpo/kenpod.conf */
-	char *socket;               /* socket = the kenpod.conf's, else RUNDIR/kenpo/kenpod.sock */
-	char *pam_service;          /* pam_service = kenpo-web */
-	unsigned connections_max;   /* connections_max = 1000 (8..100000), a thread each */
+	char *kenpod_conf;        /* kenpod_conf = SYSCONFDIR/kenpo/kenpod.conf */
+	char *socket;             /* socket = the kenpod.conf's, else RUNDIR/kenpo/kenpod.sock */
+	char *pam_service;        /* pam_service = kenpo-web */
+	unsigned connections_max; /* connections_max = 1000 (8..100000), a thread each */
 	unsigned kenpod_concurrency; /* kenpod_concurrency = 32 (1..1024): gate.h */
-	unsigned sessions_max;      /* sessions_max = 10000 (16..1000000) */
-	long session_idle;          /* session_idle = 15m (1s..1d) */
-	long session_lifetime;      /* session_lifetime = 8h (1s..7d) */
-	size_t request_max;         /* request_max = 16K (1K..1M): a form's body */
-	int cookie_secure;          /* cookie_secure = yes: "Secure" and the __Host- name */
-	char *help_url;             /* help_url = /help (the ヘルプ link) */
-	char *captcha;              /* captcha = image: the provider of captcha.h */
+	unsigned sessions_max;       /* sessions_max = 10000 (16..1000000) */
+	long session_idle;           /* session_idle = 15m (1s..1d) */
+	long session_lifetime;       /* session_lifetime = 8h (1s..7d) */
+	size_t request_max;          /* request_max = 16K (1K..1M): a form's body */
+	int cookie_secure;           /* cookie_secure = yes: "Secure" and the __Host- name */
+	char *help_url;              /* help_url = /help (the ヘルプ link) */
+	char *captcha;               /* captcha = image: the provider of captcha.h */
 	char *trusted_proxies[WEB_PROXIES_MAX]; /* trusted_proxies = 127.0.0.1 ::1 */
 	size_t nproxies;
 };

@@ -19,9 +19,9 @@
 
 enum form_error {
 	FORM_OK = 0,
-	FORM_ETOOMANY = -1,     /* more than FORM_FIELDS_MAX fields */
-	FORM_ETOOLONG = -2,     /* a name or a value too long */
-	FORM_EENCODING = -3,    /* bad %-escape, bad UTF-8 or a control character */
+	FORM_ETOOMANY = -1,  /* more than FORM_FIELDS_MAX fields */
+	FORM_ETOOLONG = -2,  /* a name or a value too long */
+	FORM_EENCODING = -3, /* bad %-escape, bad UTF-8 or a control character */
 	FORM_ENOMEM = -4,
 };
 

@@ -36,8 +36,8 @@
 #include "http.h"
 #include "page.h"
 
-#define HEADER_MEMORY (32 * 1024)   /* per connection: request line and headers */
-#define CONNECTION_TIMEOUT 30       /* seconds without traffic */
+#define HEADER_MEMORY (32 * 1024) /* per connection: request line and headers */
+#define CONNECTION_TIMEOUT 30     /* seconds without traffic */
 #define COOKIE_SECURE "__Host-kenpo"
 #define COOKIE_PLAIN "kenpo"
 
@@ -59,7 +59,7 @@ struct upload {
 
 #define R_GET 0x1
 #define R_POST 0x2
-#define R_KEEPS_KEY 0x4     /* visiting it is not leaving the key screen */
+#define R_KEEPS_KEY 0x4 /* visiting it is not leaving the key screen */
 
 static const struct route {
 	const char *path;
@@ -142,9 +142,11 @@ add_headers(struct MHD_Response *resp, int page)
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
 	MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "same-origin");
-	MHD_add_response_header(resp, "Permissions-Policy", "camera=(), microphone=(), "
+	MHD_add_response_header(resp, "Permissions-Policy",
+				"camera=(), microphone=(), "
 				"geolocation=(), interest-cohort=()");
-	MHD_add_response_header(resp, "Cache-Control", page ? "no-store" : "public, max-age=3600");
+	MHD_add_response_header(resp, "Cache-Control",
+				page ? "no-store" : "public, max-age=3600");
 }
 
 static enum MHD_Result
@@ -161,8 +163,8 @@ send_buffer(struct MHD_Connection *conn, unsigned status, struct buf *b, const c
 		type = "text/plain; charset=utf-8";
 	}
 	resp = MHD_create_response_from_buffer(b->len, b->len ? b->data : NULL,
-					       b->len ? MHD_RESPMEM_MUST_FREE
-						      : MHD_RESPMEM_PERSISTENT);
+					       b->len ? MHD_RESPMEM_MUST_FREE :
+							MHD_RESPMEM_PERSISTENT);
 	if (resp == NULL) {
 		buf_free(b);
 		return MHD_NO;
@@ -189,12 +191,14 @@ send_plain(struct MHD_Connection *conn, unsigned status, const char *ja, const c
 	struct buf b = { NULL, 0, 0, 0 };
 	char text[1024];
 
-	snprintf(text, sizeof text, "<!DOCTYPE html>\n<html lang=\"ja\"><head><meta charset="
+	snprintf(text, sizeof text,
+		 "<!DOCTYPE html>\n<html lang=\"ja\"><head><meta charset="
 		 "\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, "
 		 "initial-scale=1\"><title>%u</title><link rel=\"stylesheet\" "
 		 "href=\"/static/kenpo.css\"></head><body><main><h1>%u</h1>"
 		 "<div class=\"error\" role=\"alert\"><p>%s</p><p lang=\"en\">%s</p></div>"
-		 "</main></body></html>\n", status, status, ja, en);
+		 "</main></body></html>\n",
+		 status, status, ja, en);
 	buf_add(&b, text, strlen(text));
 	return send_buffer(conn, status, &b, "text/html; charset=utf-8", 1, NULL, NULL);
 }
@@ -233,10 +237,10 @@ client_address(const struct web *w, struct MHD_Connection *conn, char *out, size
 	snprintf(out, outsz, "unknown");
 	if (ci == NULL || ci->client_addr == NULL)
 		return;
-	len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-						      : sizeof(struct sockaddr_in);
-	if (getnameinfo(ci->client_addr, len, out, (socklen_t)outsz, NULL, 0,
-			NI_NUMERICHOST) != 0)
+	len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+						       sizeof(struct sockaddr_in);
+	if (getnameinfo(ci->client_addr, len, out, (socklen_t)outsz, NULL, 0, NI_NUMERICHOST) !=
+	    0)
 		snprintf(out, outsz, "unknown");
 	if (!web_conf_trusts(w->conf, out))
 		return;
@@ -248,8 +252,8 @@ client_address(const struct web *w, struct MHD_Connection *conn, char *out, size
 	last = last != NULL ? last + 1 : fwd;
 	while (*last == ' ')
 		last++;
-	if (*last != '\0' && strlen(last) < outsz && strspn(last, "0123456789abcdefABCDEF.:") ==
-	    strlen(last))
+	if (*last != '\0' && strlen(last) < outsz &&
+	    strspn(last, "0123456789abcdefABCDEF.:") == strlen(last))
 		snprintf(out, outsz, "%s", last);
 }
 
@@ -354,10 +358,12 @@ csrf_refused(struct req *r)
 {
 	r->status = MHD_HTTP_FORBIDDEN;
 	page_begin(r, T(r, "エラー", "Error"), NULL);
-	page_error(r, T(r, "この操作は受け付けられませんでした（画面の有効期限が切れたか、"
-			   "正しくない送信です）。何も変更されていません。画面を開き直して、もう一度操作してください。",
-			"This request was refused (the page has expired or the request is not "
-			"valid). Nothing was changed. Please open the page again and retry."));
+	page_error(r,
+		   T(r,
+		     "この操作は受け付けられませんでした（画面の有効期限が切れたか、"
+		     "正しくない送信です）。何も変更されていません。画面を開き直して、もう一度操作してください。",
+		     "This request was refused (the page has expired or the request is not "
+		     "valid). Nothing was changed. Please open the page again and retry."));
 	hf(r, "<p><a href=\"/%s/login\">%s</a></p>", r->sid, T(r, "ログイン画面", "Login page"));
 	page_end(r);
 }
@@ -365,13 +371,15 @@ csrf_refused(struct req *r)
 static void
 bad_form(struct req *r, int err)
 {
-	r->status = err == FORM_ETOOMANY || err == FORM_ETOOLONG ? MHD_HTTP_CONTENT_TOO_LARGE
-								   : MHD_HTTP_BAD_REQUEST;
+	r->status = err == FORM_ETOOMANY || err == FORM_ETOOLONG ? MHD_HTTP_CONTENT_TOO_LARGE :
+								   MHD_HTTP_BAD_REQUEST;
 	page_begin(r, T(r, "エラー", "Error"), NULL);
-	page_error(r, T(r, "入力内容を受け付けられませんでした（長すぎる値、または使えない文字が含まれています）。"
-			   "何も変更されていません。",
-			"The form could not be accepted (a value is too long or holds characters "
-			"that cannot be used). Nothing was changed."));
+	page_error(r,
+		   T(r,
+		     "入力内容を受け付けられませんでした（長すぎる値、または使えない文字が含まれています）。"
+		     "何も変更されていません。",
+		     "The form could not be accepted (a value is too long or holds characters "
+		     "that cannot be used). Nothing was changed."));
 	hf(r, "<p><a href=\"/%s/login\">%s</a></p>", r->sid, T(r, "ログイン画面", "Login page"));
 	page_end(r);
 }
@@ -382,7 +390,8 @@ run_screen(struct req *r, const struct route *rt, struct upload *up, struct MHD_
 	int err;
 
 	if (r->post) {
-		err = form_parse(up->body.data != NULL ? up->body.data : "", up->body.len, &r->form);
+		err = form_parse(up->body.data != NULL ? up->body.data : "", up->body.len,
+				 &r->form);
 		if (err != FORM_OK) {
 			bad_form(r, err);
 			return;
@@ -448,8 +457,7 @@ split_path(const struct web *w, const char *url, const char **rest)
 }
 
 static enum MHD_Result
-handle(struct web *w, struct MHD_Connection *conn, const char *url, int post,
-       struct upload *up)
+handle(struct web *w, struct MHD_Connection *conn, const char *url, int post, struct upload *up)
 {
 	struct req r;
 	const struct route *rt;
@@ -584,17 +592,17 @@ http_start(struct web *w, char *errbuf, size_t errsz)
 	struct sockaddr_storage ss;
 
 	if (listen_address(w->conf, &ss, &flags) != 0) {
-		snprintf(errbuf, errsz, "listen: %s is not a numeric address", w->conf->listen_host);
+		snprintf(errbuf, errsz, "listen: %s is not a numeric address",
+			 w->conf->listen_host);
 		return -1;
 	}
-	daemon_handle = MHD_start_daemon(
-		flags, (uint16_t)w->conf->port, NULL, NULL, on_request, w,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)w->conf->connections_max,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEADER_MEMORY,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-		MHD_OPTION_END);
+	daemon_handle =
+		MHD_start_daemon(flags, (uint16_t)w->conf->port, NULL, NULL, on_request, w,
+				 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				 MHD_OPTION_CONNECTION_LIMIT, (unsigned)w->conf->connections_max,
+				 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEADER_MEMORY,
+				 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT,
+				 MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
 	if (daemon_handle == NULL) {
 		snprintf(errbuf, errsz, "cannot listen on %s port %u", w->conf->listen_host,
 			 w->conf->port);

@@ -51,9 +51,11 @@ web_session_ended(struct session *s, void *arg)
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: kenpo-web [-c FILE] [-t]\n"
+	fprintf(f,
+		"usage: kenpo-web [-c FILE] [-t]\n"
 		"  -c FILE  the configuration (default %s)\n"
-		"  -t       check the configuration and exit\n", WEB_CONF_PATH);
+		"  -t       check the configuration and exit\n",
+		WEB_CONF_PATH);
 }
 
 static int
@@ -107,10 +109,18 @@ main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "c:th")) != -1) {
 		switch (opt) {
-		case 'c': path = optarg; break;
-		case 't': check = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			check = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc) {

@@ -12,7 +12,7 @@
 #include "page.h"
 #include "policy.h"
 
-#define BUF_MAX (1024 * 1024)   /* no page of the portal comes near it */
+#define BUF_MAX (1024 * 1024) /* no page of the portal comes near it */
 
 void
 buf_add(struct buf *b, const char *s, size_t n)
@@ -53,12 +53,23 @@ buf_escape(struct buf *b, const char *s)
 
 	for (; *s != '\0'; s++) {
 		switch (*s) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '"': rep = "&quot;"; break;
-		case '\'': rep = "&#39;"; break;
-		default: continue;
+		case '&':
+			rep = "&amp;";
+			break;
+		case '<':
+			rep = "&lt;";
+			break;
+		case '>':
+			rep = "&gt;";
+			break;
+		case '"':
+			rep = "&quot;";
+			break;
+		case '\'':
+			rep = "&#39;";
+			break;
+		default:
+			continue;
 		}
 		buf_add(b, start, (size_t)(s - start));
 		buf_add(b, rep, strlen(rep));
@@ -126,7 +137,7 @@ hf(struct req *r, const char *fmt, ...)
 		} else if (*p == '%') {
 			buf_add(&r->body, "%", 1);
 		} else {
-			r->body.err = 1;      /* a format this function does not know */
+			r->body.err = 1; /* a format this function does not know */
 			break;
 		}
 		p++;
@@ -158,12 +169,15 @@ tools(struct req *r)
 	hraw(r, "<button type=\"submit\" name=\"size\" value=\"l\"%s>%s</button></span>", size_l,
 	     T(r, "大", "L"));
 	if (r->lang == KENPO_LANG_EN)
-		hraw(r, "<button type=\"submit\" name=\"lang\" value=\"ja\" lang=\"ja\">日本語</button>");
+		hraw(r,
+		     "<button type=\"submit\" name=\"lang\" value=\"ja\" lang=\"ja\">日本語</button>");
 	else
-		hraw(r, "<button type=\"submit\" name=\"lang\" value=\"en\" lang=\"en\">English</button>");
+		hraw(r,
+		     "<button type=\"submit\" name=\"lang\" value=\"en\" lang=\"en\">English</button>");
 	form_end(r);
 	if (strncmp(r->w->conf->help_url, "/help", 5) == 0)
-		hf(r, "<a class=\"help\" href=\"/%s/help\">%s</a>", r->sid, T(r, "ヘルプ", "Help"));
+		hf(r, "<a class=\"help\" href=\"/%s/help\">%s</a>", r->sid,
+		   T(r, "ヘルプ", "Help"));
 	else
 		hf(r, "<a class=\"help\" href=\"%s\">%s</a>", r->w->conf->help_url,
 		   T(r, "ヘルプ", "Help"));
@@ -175,7 +189,8 @@ page_begin(struct req *r, const char *title, const char *lead)
 {
 	const char *portal = T(r, "健康マイポータル", "Health My Portal");
 
-	hf(r, "<!DOCTYPE html>\n<html lang=\"%s\" class=\"%s\"><head><meta charset=\"utf-8\">"
+	hf(r,
+	   "<!DOCTYPE html>\n<html lang=\"%s\" class=\"%s\"><head><meta charset=\"utf-8\">"
 	   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
 	   "<title>%s | %s</title>"
 	   "<link rel=\"stylesheet\" href=\"/static/kenpo.css\">"
@@ -229,8 +244,10 @@ form_begin(struct req *r, const char *action)
 
 	if (r->s != NULL)
 		session_csrf(r->s, token);
-	hf(r, "<form method=\"post\" action=\"/%s/%s\" accept-charset=\"UTF-8\">"
-	   "<input type=\"hidden\" name=\"csrf\" value=\"%s\">", r->sid, action, token);
+	hf(r,
+	   "<form method=\"post\" action=\"/%s/%s\" accept-charset=\"UTF-8\">"
+	   "<input type=\"hidden\" name=\"csrf\" value=\"%s\">",
+	   r->sid, action, token);
 }
 
 void
@@ -244,7 +261,8 @@ page_field(struct req *r, const struct field *f)
 {
 	hf(r, "<div class=\"field\"><label for=\"%s\">%s", f->name, f->label);
 	if (f->required)
-		hf(r, " <span class=\"req\" aria-label=\"%s\">*</span>", T(r, "必須", "required"));
+		hf(r, " <span class=\"req\" aria-label=\"%s\">*</span>",
+		   T(r, "必須", "required"));
 	hf(r, "</label><input id=\"%s\" name=\"%s\" type=\"%s\" value=\"%s\"", f->name, f->name,
 	   f->type, f->value);
 	if (f->autocomplete != NULL)
@@ -256,8 +274,10 @@ page_field(struct req *r, const struct field *f)
 	if (f->required)
 		hraw(r, " required");
 	if (f->hint != NULL)
-		hf(r, " aria-describedby=\"%s-hint\">"
-		   "<p class=\"hint\" id=\"%s-hint\">%s</p></div>", f->name, f->name, f->hint);
+		hf(r,
+		   " aria-describedby=\"%s-hint\">"
+		   "<p class=\"hint\" id=\"%s-hint\">%s</p></div>",
+		   f->name, f->name, f->hint);
 	else
 		hraw(r, "></div>");
 }
@@ -265,8 +285,10 @@ page_field(struct req *r, const struct field *f)
 void
 page_show_password(struct req *r, const char *ids)
 {
-	hf(r, "<p class=\"showpw\" hidden><label><input type=\"checkbox\" data-show=\"%s\"> %s"
-	   "</label></p>", ids, T(r, "パスワードを表示する", "Show password"));
+	hf(r,
+	   "<p class=\"showpw\" hidden><label><input type=\"checkbox\" data-show=\"%s\"> %s"
+	   "</label></p>",
+	   ids, T(r, "パスワードを表示する", "Show password"));
 }
 
 void
@@ -293,8 +315,9 @@ page_policy(struct req *r, const char *intro, unsigned mask)
 	hf(r, "<div class=\"error\" role=\"alert\"><p>%s</p><ul>", intro);
 	if (mask & KENPO_PWC_SAME_AS_OLD) {
 		mask &= ~KENPO_PWC_SAME_AS_OLD;
-		hf(r, "<li>%s</li>", T(r, "新しいパスワードには、現在のパスワードと異なるものを設定してください。",
-				       "The new password must differ from the current one."));
+		hf(r, "<li>%s</li>",
+		   T(r, "新しいパスワードには、現在のパスワードと異なるものを設定してください。",
+		     "The new password must differ from the current one."));
 	}
 	while ((rule = kenpo_rule_next(&mask)) != 0)
 		if (kenpo_rule_message(rule) != NULL)
@@ -305,13 +328,15 @@ page_policy(struct req *r, const char *intro, unsigned mask)
 void
 page_rules_id(struct req *r)
 {
-	hf(r, "<div class=\"rules\"><p><strong>%s</strong></p><ul><li>%s</li><li>%s</li>"
-	   "</ul></div>", T(r, "【注1】ログインIDには次の制限があります。",
-			    "Note 1: rules for the login ID"),
+	hf(r,
+	   "<div class=\"rules\"><p><strong>%s</strong></p><ul><li>%s</li><li>%s</li>"
+	   "</ul></div>",
+	   T(r, "【注1】ログインIDには次の制限があります。", "Note 1: rules for the login ID"),
 	   T(r, "ログインID文字数は2文字以上40文字未満で設定してください。",
 	     "The login ID must be at least 2 and fewer than 40 characters long."),
-	   T(r, "ログインIDを8文字で設定すると7、8桁目には数字を設定することができません。"
-		"（ログインIDが8文字でない場合は、この制約はありません。）",
+	   T(r,
+	     "ログインIDを8文字で設定すると7、8桁目には数字を設定することができません。"
+	     "（ログインIDが8文字でない場合は、この制約はありません。）",
 	     "A login ID of 8 characters may not have digits as its 7th and 8th characters "
 	     "(no such limit for other lengths)."));
 }
@@ -319,15 +344,18 @@ page_rules_id(struct req *r)
 void
 page_rules_password(struct req *r)
 {
-	hf(r, "<div class=\"rules\"><p><strong>%s</strong></p><ul><li>%s</li><li>%s</li>"
-	   "<li>%s</li></ul></div>", T(r, "【注2】パスワードは次の条件で設定を行ってください。",
-				       "Note 2: rules for the password"),
+	hf(r,
+	   "<div class=\"rules\"><p><strong>%s</strong></p><ul><li>%s</li><li>%s</li>"
+	   "<li>%s</li></ul></div>",
+	   T(r, "【注2】パスワードは次の条件で設定を行ってください。",
+	     "Note 2: rules for the password"),
 	   T(r, "必ず「半角英大文字」「半角英小文字」「数字」を組み合わせで設定してください。",
 	     "Use upper-case letters, lower-case letters and digits, at least one of each."),
 	   T(r, "パスワードの文字数は8文字以上40文字未満で設定してください。",
 	     "The password must be at least 8 and fewer than 40 characters long."),
-	   T(r, "パスワードに利用できる文字は半角英大文字（A～Z）、半角英小文字（a～z）、半角数字（0～9）で、"
-		"記号は使用できません。",
+	   T(r,
+	     "パスワードに利用できる文字は半角英大文字（A～Z）、半角英小文字（a～z）、半角数字（0～9）で、"
+	     "記号は使用できません。",
 	     "Only A-Z, a-z and 0-9 may be used; no symbols."));
 }
 
@@ -335,7 +363,9 @@ void
 page_duration(const struct req *r, long seconds, char *out, size_t outsz)
 {
 	int hours = seconds >= 3600 && seconds % 3600 == 0, minutes = seconds >= 60;
-	long n = hours ? seconds / 3600 : minutes ? (seconds + 59) / 60 : (seconds > 0 ? seconds : 1);
+	long n = hours   ? seconds / 3600 :
+		 minutes ? (seconds + 59) / 60 :
+			   (seconds > 0 ? seconds : 1);
 
 	if (r->lang != KENPO_LANG_EN)
 		snprintf(out, outsz, hours ? "%ld時間" : minutes ? "%ld分" : "%ld秒", n);

@@ -18,8 +18,7 @@ void buf_free(struct buf *b);
 void buf_escape(struct buf *b, const char *s);
 
 /* Raw HTML: the format is a literal of the program. */
-__attribute__((format(printf, 2, 3)))
-void hraw(struct req *r, const char *fmt, ...);
+__attribute__((format(printf, 2, 3))) void hraw(struct req *r, const char *fmt, ...);
 /* HTML with every %s argument escaped (only %s, %d, %ld and %% are allowed). */
 void hf(struct req *r, const char *fmt, ...);
 void page_text(struct req *r, const char *s);
@@ -37,15 +36,15 @@ void form_begin(struct req *r, const char *action);
 void form_end(struct req *r);
 
 struct field {
-	const char *name;         /* also the id */
+	const char *name; /* also the id */
 	const char *label;
-	const char *type;         /* text, password, email, number */
-	const char *value;        /* NULL: empty */
+	const char *type;  /* text, password, email, number */
+	const char *value; /* NULL: empty */
 	const char *autocomplete;
 	int maxlength;
-	int required;             /* the manual's 「*」 */
-	const char *hint;         /* a line under the field, or NULL */
-	const char *inputmode;    /* numeric, email, or NULL */
+	int required;          /* the manual's 「*」 */
+	const char *hint;      /* a line under the field, or NULL */
+	const char *inputmode; /* numeric, email, or NULL */
 };
 void page_field(struct req *r, const struct field *f);
 /* The 「パスワードを表示する」 box (shown by kenpo.js; pages work without it). */

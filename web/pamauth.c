@@ -15,9 +15,9 @@
 #define ANSWERS_MAX 3
 
 /* Which key lines the module showed. */
-#define KF_SENT 0x1       /* a key was mailed by this transaction's password */
-#define KF_PENDING 0x2    /* the key mailed earlier is still pending */
-#define KF_RESENT 0x4     /* a new key was mailed on request */
+#define KF_SENT 0x1    /* a key was mailed by this transaction's password */
+#define KF_PENDING 0x2 /* the key mailed earlier is still pending */
+#define KF_RESENT 0x4  /* a new key was mailed on request */
 
 /* The logins at kenpod at once. */
 static struct gate logins;
@@ -31,9 +31,9 @@ pa_init(unsigned concurrency)
 struct conv_data {
 	const char *answers[ANSWERS_MAX];
 	size_t nanswers, next;
-	int unanswered;           /* a prompt the conversation could not answer */
+	int unanswered; /* a prompt the conversation could not answer */
 	int key_flags;
-	enum pa_outcome error;    /* what the last error line said, PA_OK if none */
+	enum pa_outcome error; /* what the last error line said, PA_OK if none */
 	struct pa_result *out;
 };
 
@@ -284,8 +284,8 @@ logged_in(const struct pa_ctx *c, pam_handle_t *pamh, struct pa_result *out)
 }
 
 static void
-run(const struct pa_ctx *c, const char *login, const char *const *answers, size_t n,
-    int auth, struct pa_result *out)
+run(const struct pa_ctx *c, const char *login, const char *const *answers, size_t n, int auth,
+    struct pa_result *out)
 {
 	struct conv_data d = { .nanswers = n, .error = PA_OK, .out = out };
 	struct pam_conv conv = { conversation, &d };
@@ -345,8 +345,7 @@ pa_key(const struct pa_ctx *c, const char *login, const char *password, const ch
 }
 
 void
-pa_resend(const struct pa_ctx *c, const char *login, const char *password,
-	  struct pa_result *out)
+pa_resend(const struct pa_ctx *c, const char *login, const char *password, struct pa_result *out)
 {
 	const char *answers[] = { password, "" };
 

@@ -34,34 +34,34 @@
 #include <stddef.h>
 
 enum pa_outcome {
-	PA_OK = 0,          /* logged in */
-	PA_MUST_CHANGE,     /* logged in with a temporary password: change it */
-	PA_KEY,             /* a key was mailed (or is pending): ask for it */
-	PA_KEY_RESENT,      /* a new key was mailed; the old one is void */
-	PA_COOLDOWN,        /* a new key was asked for too soon (seconds) */
-	PA_KEY_WRONG,       /* a wrong key (tries left) */
-	PA_KEY_VOID,        /* too many wrong keys: the key is void */
+	PA_OK = 0,      /* logged in */
+	PA_MUST_CHANGE, /* logged in with a temporary password: change it */
+	PA_KEY,         /* a key was mailed (or is pending): ask for it */
+	PA_KEY_RESENT,  /* a new key was mailed; the old one is void */
+	PA_COOLDOWN,    /* a new key was asked for too soon (seconds) */
+	PA_KEY_WRONG,   /* a wrong key (tries left) */
+	PA_KEY_VOID,    /* too many wrong keys: the key is void */
 	PA_KEY_EXPIRED,
-	PA_TOO_MANY,        /* too many requests for a new key */
-	PA_WRONG,           /* wrong login ID or password */
-	PA_LOCKED,          /* locked (seconds, 0: until unlocked) */
-	PA_DELAY,           /* too many failures: wait (seconds) */
+	PA_TOO_MANY, /* too many requests for a new key */
+	PA_WRONG,    /* wrong login ID or password */
+	PA_LOCKED,   /* locked (seconds, 0: until unlocked) */
+	PA_DELAY,    /* too many failures: wait (seconds) */
 	PA_DISABLED,
 	PA_NOT_REGISTERED,
-	PA_UNAVAIL,         /* kenpod or the mail relay cannot be reached */
-	PA_ERROR,           /* anything else */
+	PA_UNAVAIL, /* kenpod or the mail relay cannot be reached */
+	PA_ERROR,   /* anything else */
 };
 
 struct pa_result {
 	enum pa_outcome outcome;
-	char masked[256];       /* where the key went */
-	long seconds;           /* key validity or time left, time to wait */
-	int tries_left;         /* PA_KEY_WRONG; -1 if not said */
-	char ticket[160];       /* the profile ticket (pam_kenpo `ticket`), or "" */
-	char proof[160];        /* the proof of the login (pam_kenpo `proof`), or "" */
-	char last_login[32];    /* "YYYY/MM/DD HH:MM:SS", "" for the first login */
-	int history_rc;         /* what pa_ctx.history returned; -1 if not asked */
-	char login[64];         /* PAM_USER at the end */
+	char masked[256];    /* where the key went */
+	long seconds;        /* key validity or time left, time to wait */
+	int tries_left;      /* PA_KEY_WRONG; -1 if not said */
+	char ticket[160];    /* the profile ticket (pam_kenpo `ticket`), or "" */
+	char proof[160];     /* the proof of the login (pam_kenpo `proof`), or "" */
+	char last_login[32]; /* "YYYY/MM/DD HH:MM:SS", "" for the first login */
+	int history_rc;      /* what pa_ctx.history returned; -1 if not asked */
+	char login[64];      /* PAM_USER at the end */
 };
 
 struct pa_ctx {
@@ -80,8 +80,8 @@ int pa_init(unsigned concurrency);
 void pa_password(const struct pa_ctx *c, const char *login, const char *password,
 		 struct pa_result *out);
 /* Step 2: the password again and the key. */
-void pa_key(const struct pa_ctx *c, const char *login, const char *password,
-	    const char *key, struct pa_result *out);
+void pa_key(const struct pa_ctx *c, const char *login, const char *password, const char *key,
+	    struct pa_result *out);
 /* 暗証キー再請求: the password again and an empty key. */
 void pa_resend(const struct pa_ctx *c, const char *login, const char *password,
 	       struct pa_result *out);

@@ -47,8 +47,11 @@ unavailable(const struct req *r)
 static void
 forgot_page(struct req *r, const char *error)
 {
-	const struct field mail = { "address", T(r, "メールアドレス", "Mail address"), "email", "",
-				    "email", ADDRESS_MAX, 1, NULL, "email" };
+	const struct field mail = { "address", T(r, "メールアドレス", "Mail address"),
+				    "email",   "",
+				    "email",   ADDRESS_MAX,
+				    1,         NULL,
+				    "email" };
 
 	page_begin(r, T(r, "パスワード再発行", "Password reset"),
 		   T(r, "メールアドレスを入力し、送信してください。",
@@ -57,8 +60,10 @@ forgot_page(struct req *r, const char *error)
 		page_error(r, error);
 	form_begin(r, "forgot");
 	page_field(r, &mail);
-	hf(r, "<p class=\"hint\">%s</p>", T(r, "※必ず、登録されているメールアドレスを記入ください。登録されていないメールアドレスに送信してもパスワード再発行案内メールは届きませんので、ご注意ください。",
-					   "* Enter your registered address: no mail goes to an address that is not registered."));
+	hf(r, "<p class=\"hint\">%s</p>",
+	   T(r,
+	     "※必ず、登録されているメールアドレスを記入ください。登録されていないメールアドレスに送信してもパスワード再発行案内メールは届きませんので、ご注意ください。",
+	     "* Enter your registered address: no mail goes to an address that is not registered."));
 	page_button(r, T(r, "送信", "Send"), NULL);
 	form_end(r);
 	page_link_button(r, "login", T(r, "ログイン画面", "Login page"));
@@ -76,14 +81,16 @@ screen_forgot(struct req *r)
 		return;
 	}
 	if (!address_ok(address)) {
-		forgot_page(r, T(r, "メールアドレスの形式が正しくありません。", "The mail address is not valid."));
+		forgot_page(r, T(r, "メールアドレスの形式が正しくありません。",
+				 "The mail address is not valid."));
 		return;
 	}
 	rc = be_reset_request(r->sid, address, NULL);
 	if (rc == KENPO_RES_OK)
 		req_redirect(r, "/%s/forgot/sent", r->sid);
 	else if (rc == KENPO_RES_BADVALUE)
-		forgot_page(r, T(r, "メールアドレスの形式が正しくありません。", "The mail address is not valid."));
+		forgot_page(r, T(r, "メールアドレスの形式が正しくありません。",
+				 "The mail address is not valid."));
 	else
 		forgot_page(r, unavailable(r));
 }
@@ -95,11 +102,17 @@ screen_forgot_sent(struct req *r)
 
 	page_duration(r, r->soc->reset_validity, v, sizeof v);
 	page_begin(r, T(r, "パスワード再発行", "Password reset"), NULL);
-	hf(r, "<p>%s</p>", T(r, "入力されたメールアドレスが登録されている場合は、「パスワード再発行のご案内」メールを送信しました。メール本文に記載されているURLをクリックし、仮ログイン手続きに進んでください。",
-			    "If the address is registered, a mail \"Password reset\" was sent to it. Follow the link in it to log in with the temporary password."));
-	snprintf(msg, sizeof msg, T(r, "※仮パスワードの有効期限は発行から%sです。", "* The temporary password is valid for %s."), v);
+	hf(r, "<p>%s</p>",
+	   T(r,
+	     "入力されたメールアドレスが登録されている場合は、「パスワード再発行のご案内」メールを送信しました。メール本文に記載されているURLをクリックし、仮ログイン手続きに進んでください。",
+	     "If the address is registered, a mail \"Password reset\" was sent to it. Follow the link in it to log in with the temporary password."));
+	snprintf(msg, sizeof msg,
+		 T(r, "※仮パスワードの有効期限は発行から%sです。",
+		   "* The temporary password is valid for %s."),
+		 v);
 	hf(r, "<p>%s</p><p>%s</p>", msg,
-	   T(r, "※メールが届かない場合は、迷惑メール等に入っている可能性があります。メールの受信設定をご確認ください。",
+	   T(r,
+	     "※メールが届かない場合は、迷惑メール等に入っている可能性があります。メールの受信設定をご確認ください。",
 	     "* If no mail arrives, it may be in your spam folder. Please check your mail settings."));
 	page_link_button(r, "login", T(r, "ログイン画面", "Login page"));
 	page_end(r);
@@ -117,21 +130,26 @@ screen_reset_link(struct req *r)
 	if (token != NULL && strlen(token) <= 128)
 		rc = be_reset_open(token, login, sizeof login, &seconds);
 	if (rc != KENPO_RES_OK) {
-		r->status = rc == KENPO_RES_TOKEN_INVALID || rc == KENPO_RES_TOKEN_EXPIRED ? 410 : 503;
-		web_dead_end(r, T(r, "仮ログイン", "Temporary login"),
-			     rc == KENPO_RES_TOKEN_EXPIRED
-			     ? T(r, "このURLの有効期限が切れています。お手数ですが、パスワード再発行からやり直してください。",
-				 "This link has expired. Please request a password reset again.")
-			     : rc == KENPO_RES_TOKEN_INVALID
-			     ? T(r, "このURLは無効です（使用済みか、正しくありません）。メールに記載されたログインIDと仮パスワードは、ログイン画面でも使えます。",
-				 "This link is not valid (used, or not correct). The login ID and temporary password of the mail also work on the login page.")
-			     : unavailable(r),
-			     "login", T(r, "ログイン画面", "Login page"));
+		r->status = rc == KENPO_RES_TOKEN_INVALID || rc == KENPO_RES_TOKEN_EXPIRED ? 410 :
+											     503;
+		web_dead_end(
+			r, T(r, "仮ログイン", "Temporary login"),
+			rc == KENPO_RES_TOKEN_EXPIRED ?
+				T(r,
+				  "このURLの有効期限が切れています。お手数ですが、パスワード再発行からやり直してください。",
+				  "This link has expired. Please request a password reset again.") :
+			rc == KENPO_RES_TOKEN_INVALID ?
+				T(r,
+				  "このURLは無効です（使用済みか、正しくありません）。メールに記載されたログインIDと仮パスワードは、ログイン画面でも使えます。",
+				  "This link is not valid (used, or not correct). The login ID and temporary password of the mail also work on the login page.") :
+				unavailable(r),
+			"login", T(r, "ログイン画面", "Login page"));
 		return;
 	}
 	snprintf(r->s->reset_login, sizeof r->s->reset_login, "%s", login);
 	/* The token itself is spent: nothing secret stays.  On to a clean URL. */
-	hf(r, "<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\">"
+	hf(r,
+	   "<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\">"
 	   "<meta http-equiv=\"refresh\" content=\"0;url=/%s/reset/login\"><title>%s</title>"
 	   "<link rel=\"stylesheet\" href=\"/static/kenpo.css\"></head><body><main>"
 	   "<p><a href=\"/%s/reset/login\">%s</a></p></main></body></html>\n",
@@ -142,10 +160,15 @@ screen_reset_link(struct req *r)
 static void
 temp_login_page(struct req *r, const char *login, const struct pa_result *pr, const char *error)
 {
-	const struct field id = { "login", T(r, "ログインID", "Login ID"), "text", login, "username",
-				  64, 0, NULL, NULL };
-	const struct field pw = { "password", T(r, "仮パスワード", "Temporary password"), "password",
-				  "", "off", 128, 0, NULL, NULL };
+	const struct field id = {
+		"login", T(r, "ログインID", "Login ID"), "text", login, "username", 64, 0, NULL,
+		NULL
+	};
+	const struct field pw = { "password", T(r, "仮パスワード", "Temporary password"),
+				  "password", "",
+				  "off",      128,
+				  0,          NULL,
+				  NULL };
 	char v[64], msg[256];
 
 	page_duration(r, r->soc->reset_validity, v, sizeof v);
@@ -162,8 +185,10 @@ temp_login_page(struct req *r, const char *login, const struct pa_result *pr, co
 	page_show_password(r, "password");
 	page_button(r, T(r, "ログイン", "Log in"), NULL);
 	form_end(r);
-	snprintf(msg, sizeof msg, T(r, "※尚、仮パスワードの有効期限はメール受信後%sです。",
-				    "* The temporary password is valid for %s after the mail."), v);
+	snprintf(msg, sizeof msg,
+		 T(r, "※尚、仮パスワードの有効期限はメール受信後%sです。",
+		   "* The temporary password is valid for %s after the mail."),
+		 v);
 	hf(r, "<p>%s</p>", msg);
 	page_end(r);
 }
@@ -180,8 +205,9 @@ screen_temp_login(struct req *r)
 		return;
 	}
 	if (login[0] == '\0' || pw[0] == '\0' || strlen(login) > 64 || strlen(pw) > 128) {
-		temp_login_page(r, login, NULL, T(r, "ログインIDと仮パスワードを入力してください。",
-						  "Please enter the login ID and the temporary password."));
+		temp_login_page(r, login, NULL,
+				T(r, "ログインIDと仮パスワードを入力してください。",
+				  "Please enter the login ID and the temporary password."));
 		return;
 	}
 	web_pa_ctx(r, &c);
@@ -210,12 +236,33 @@ screen_temp_login(struct req *r)
 static void
 password_fields(struct req *r, int with_current)
 {
-	const struct field cur = { "current", T(r, "現在のパスワード", "Current password"), "password",
-				   "", "current-password", 128, 1, NULL, NULL };
-	const struct field pw = { "password", T(r, "新しいパスワード", "New password"), "password",
-				  "", "new-password", 39, 1, NULL, NULL };
-	const struct field pw2 = { "password2", T(r, "パスワード確認", "New password (again)"),
-				   "password", "", "new-password", 39, 1, NULL, NULL };
+	const struct field cur = { "current",
+				   T(r, "現在のパスワード", "Current password"),
+				   "password",
+				   "",
+				   "current-password",
+				   128,
+				   1,
+				   NULL,
+				   NULL };
+	const struct field pw = { "password",
+				  T(r, "新しいパスワード", "New password"),
+				  "password",
+				  "",
+				  "new-password",
+				  39,
+				  1,
+				  NULL,
+				  NULL };
+	const struct field pw2 = { "password2",
+				   T(r, "パスワード確認", "New password (again)"),
+				   "password",
+				   "",
+				   "new-password",
+				   39,
+				   1,
+				   NULL,
+				   NULL };
 
 	if (with_current)
 		page_field(r, &cur);
@@ -232,8 +279,10 @@ new_password_ok(struct req *r, const char *pw, const char *pw2)
 	unsigned mask = kenpo_policy_check_password(pw, strlen(pw));
 
 	if (mask != 0) {
-		page_policy(r, T(r, "新しいパスワードは次の理由で使用できません。",
-				 "The new password cannot be used for these reasons:"), mask);
+		page_policy(r,
+			    T(r, "新しいパスワードは次の理由で使用できません。",
+			      "The new password cannot be used for these reasons:"),
+			    mask);
 		return 0;
 	}
 	if (strlen(pw) != strlen(pw2) || sodium_memcmp(pw, pw2, strlen(pw)) != 0) {
@@ -248,13 +297,18 @@ static void
 change_refused(struct req *r, int rc, const struct be_detail *d)
 {
 	if (rc == KENPO_RES_POLICY)
-		page_policy(r, T(r, "新しいパスワードは次の理由で使用できません。",
-				 "The new password cannot be used for these reasons:"), d->mask);
+		page_policy(r,
+			    T(r, "新しいパスワードは次の理由で使用できません。",
+			      "The new password cannot be used for these reasons:"),
+			    d->mask);
 	else if (rc == KENPO_RES_AUTH_ERR)
-		page_error(r, T(r, "現在のパスワードが正しくありません。", "The current password is not correct."));
+		page_error(r, T(r, "現在のパスワードが正しくありません。",
+				"The current password is not correct."));
 	else if (rc == KENPO_RES_LOCKED || rc == KENPO_RES_DELAY)
-		page_error(r, T(r, "失敗が続いたため、現在パスワードを変更できません。しばらくしてから再度お試しください。",
-				"Too many failures: please try again later."));
+		page_error(r,
+			   T(r,
+			     "失敗が続いたため、現在パスワードを変更できません。しばらくしてから再度お試しください。",
+			     "Too many failures: please try again later."));
 	else
 		page_error(r, unavailable(r));
 }
@@ -269,7 +323,8 @@ login_again(struct req *r)
 {
 	web_end_login(r->s, r->client);
 	snprintf(r->s->notice, sizeof r->s->notice, "%s",
-		 T(r, "パスワードを変更するには、あらためてログインしてください（ログインから一定時間が経過したか、パスワードが変更されました）。",
+		 T(r,
+		   "パスワードを変更するには、あらためてログインしてください（ログインから一定時間が経過したか、パスワードが変更されました）。",
 		   "To change your password, please log in again (some time has passed since your login, or the password has changed)."));
 	r->rotate = 1;
 	req_redirect(r, "/%s/login", r->sid);
@@ -294,7 +349,8 @@ screen_forced_change(struct req *r)
 		memset(&d, 0, sizeof d);
 		/* A temporary password needs no proof; the login's goes along
 		 * all the same. */
-		rc = be_password_change(r->s->login, r->s->secret, pw, r->s->proof, r->client, &d);
+		rc = be_password_change(r->s->login, r->s->secret, pw, r->s->proof, r->client,
+					&d);
 		if (rc == KENPO_RES_OK) {
 			web_pa_ctx(r, &c);
 			pa_open_session(&c, r->s->login, &pr);
@@ -307,7 +363,8 @@ screen_forced_change(struct req *r)
 			snprintf(pr.login, sizeof pr.login, "%s", r->s->login);
 			pr.outcome = PA_OK;
 			snprintf(r->s->notice, sizeof r->s->notice, "%s",
-				 T(r, "パスワードを変更しました。", "Your password has been changed."));
+				 T(r, "パスワードを変更しました。",
+				   "Your password has been changed."));
 			web_logged_in(r, &pr, "");
 			sodium_memzero(&pr, sizeof pr);
 			return;
@@ -335,15 +392,16 @@ screen_password(struct req *r)
 		   T(r, "新しいパスワードに変更してください。", "Please set a new password."));
 	if (r->post && new_password_ok(r, pw, pw2)) {
 		memset(&d, 0, sizeof d);
-		rc = strlen(cur) > 128 ? KENPO_RES_AUTH_ERR
-				       : be_password_change(r->s->login, cur, pw, r->s->proof,
-							    r->client, &d);
+		rc = strlen(cur) > 128 ?
+			     KENPO_RES_AUTH_ERR :
+			     be_password_change(r->s->login, cur, pw, r->s->proof, r->client, &d);
 		if (rc == KENPO_RES_OK) {
 			/* The change voided the proof: another change needs a
 			 * new login. */
 			sodium_memzero(r->s->proof, sizeof r->s->proof);
 			snprintf(r->s->notice, sizeof r->s->notice, "%s",
-				 T(r, "パスワードを変更しました。", "Your password has been changed."));
+				 T(r, "パスワードを変更しました。",
+				   "Your password has been changed."));
 			r->rotate = 1;
 			req_redirect(r, "/%s/home", r->sid);
 			return;
@@ -365,19 +423,24 @@ screen_password(struct req *r)
 /* ---- プロフィール設定 ---- */
 
 static const char *const notify_fields[] = {
-	"notify_medical", "notify_generic", "notify_magazine", "notify_documents",
-	"notify_applications",
+	"notify_medical",   "notify_generic",      "notify_magazine",
+	"notify_documents", "notify_applications",
 };
 
 static const char *
 notify_label(const struct req *r, size_t i)
 {
 	switch (i) {
-	case 0: return T(r, "医療費通知メール", "Medical expense notices");
-	case 1: return T(r, "ジェネリック通知メール", "Generic drug notices");
-	case 2: return T(r, "健保組合メールマガジン", "The society's newsletter");
-	case 3: return T(r, "通知書・証明書配布メール", "Notices and certificates");
-	default: return T(r, "申請書公開メール通知", "New application forms");
+	case 0:
+		return T(r, "医療費通知メール", "Medical expense notices");
+	case 1:
+		return T(r, "ジェネリック通知メール", "Generic drug notices");
+	case 2:
+		return T(r, "健保組合メールマガジン", "The society's newsletter");
+	case 3:
+		return T(r, "通知書・証明書配布メール", "Notices and certificates");
+	default:
+		return T(r, "申請書公開メール通知", "New application forms");
 	}
 }
 
@@ -401,15 +464,17 @@ disclose_radios(struct req *r, const char *prefix, const struct be_profile *p)
 
 		snprintf(name, sizeof name, "%s%s", prefix, kinds[i]);
 		yes = strcmp(pv(p, name), "yes") == 0;
-		hf(r, "<div class=\"choices\" role=\"radiogroup\" aria-label=\"%s\"><span>%s：</span>",
-		   i == 0 ? T(r, "医療費通知", "Medical expense notices")
-			  : T(r, "ジェネリック通知", "Generic drug notices"),
-		   i == 0 ? T(r, "医療費通知", "Medical expense notices")
-			  : T(r, "ジェネリック通知", "Generic drug notices"));
+		hf(r,
+		   "<div class=\"choices\" role=\"radiogroup\" aria-label=\"%s\"><span>%s：</span>",
+		   i == 0 ? T(r, "医療費通知", "Medical expense notices") :
+			    T(r, "ジェネリック通知", "Generic drug notices"),
+		   i == 0 ? T(r, "医療費通知", "Medical expense notices") :
+			    T(r, "ジェネリック通知", "Generic drug notices"));
 		hf(r, "<label><input type=\"radio\" name=\"%s\" value=\"no\"%s> %s</label>", name,
 		   yes ? "" : " checked", T(r, "公開しない", "Do not disclose"));
-		hf(r, "<label><input type=\"radio\" name=\"%s\" value=\"yes\"%s> %s</label></div>", name,
-		   yes ? " checked" : "", T(r, "公開する", "Disclose"));
+		hf(r,
+		   "<label><input type=\"radio\" name=\"%s\" value=\"yes\"%s> %s</label></div>",
+		   name, yes ? " checked" : "", T(r, "公開する", "Disclose"));
 	}
 }
 
@@ -435,23 +500,54 @@ household(const struct be_profile *p, char idx[][3], size_t max)
 static void
 own_fields(struct req *r, const struct be_profile *p)
 {
-	const struct field id = { "login_id", T(r, "ログインID", "Login ID"), "text", pv(p, "login_id"),
-				  "username", 39, 1,
-				  T(r, "2文字以上40文字未満。8文字の場合、7、8桁目に数字は使えません。",
-				    "2 to 39 characters; an ID of 8 may not end in digits at places 7 and 8."),
-				  NULL };
-	const struct field nn = { "nickname", T(r, "ニックネーム", "Nickname"), "text",
-				  pv(p, "nickname"), "nickname", 64, 1,
-				  T(r, "画面上に表示される名前です。本名は設定しないようご注意ください（デフォルトは「ご本人」）。",
-				    "The name shown on the screens; please do not use your real name."), NULL };
-	const struct field m1 = { "mail1", T(r, "メールアドレス1", "Mail address 1"), "email",
-				  pv(p, "mail1"), "email", ADDRESS_MAX, 1, NULL, "email" };
-	const struct field m2 = { "mail2", T(r, "メールアドレス2", "Mail address 2"), "email",
-				  pv(p, "mail2"), "off", ADDRESS_MAX, 0, NULL, "email" };
-	const struct field m3 = { "mail3", T(r, "メールアドレス3", "Mail address 3"), "email",
-				  pv(p, "mail3"), "off", ADDRESS_MAX, 0,
-				  T(r, "※メールアドレス1は必須です。メールアドレス1を空白のまま、メールアドレス2や3は設定できません。",
-				    "* Address 1 is required; addresses 2 and 3 need address 1."), "email" };
+	const struct field id = {
+		"login_id",
+		T(r, "ログインID", "Login ID"),
+		"text",
+		pv(p, "login_id"),
+		"username",
+		39,
+		1,
+		T(r, "2文字以上40文字未満。8文字の場合、7、8桁目に数字は使えません。",
+		  "2 to 39 characters; an ID of 8 may not end in digits at places 7 and 8."),
+		NULL
+	};
+	const struct field nn = {
+		"nickname",
+		T(r, "ニックネーム", "Nickname"),
+		"text",
+		pv(p, "nickname"),
+		"nickname",
+		64,
+		1,
+		T(r,
+		  "画面上に表示される名前です。本名は設定しないようご注意ください（デフォルトは「ご本人」）。",
+		  "The name shown on the screens; please do not use your real name."),
+		NULL
+	};
+	const struct field m1 = { "mail1", T(r, "メールアドレス1", "Mail address 1"),
+				  "email", pv(p, "mail1"),
+				  "email", ADDRESS_MAX,
+				  1,       NULL,
+				  "email" };
+	const struct field m2 = { "mail2", T(r, "メールアドレス2", "Mail address 2"),
+				  "email", pv(p, "mail2"),
+				  "off",   ADDRESS_MAX,
+				  0,       NULL,
+				  "email" };
+	const struct field m3 = {
+		"mail3",
+		T(r, "メールアドレス3", "Mail address 3"),
+		"email",
+		pv(p, "mail3"),
+		"off",
+		ADDRESS_MAX,
+		0,
+		T(r,
+		  "※メールアドレス1は必須です。メールアドレス1を空白のまま、メールアドレス2や3は設定できません。",
+		  "* Address 1 is required; addresses 2 and 3 need address 1."),
+		"email"
+	};
 
 	page_field(r, &id);
 	page_field(r, &nn);
@@ -464,11 +560,19 @@ own_fields(struct req *r, const struct be_profile *p)
 static void
 current_password_field(struct req *r)
 {
-	const struct field cur = { "current_password", T(r, "現在のパスワード", "Current password"),
-				   "password", "", "current-password", 128, 0,
-				   T(r, "メールアドレス、または認証キーによるログイン設定を変更する場合は、現在のパスワードを入力してください。",
-				     "Needed to change a mail address or where the one-time key is sent."),
-				   NULL };
+	const struct field cur = {
+		"current_password",
+		T(r, "現在のパスワード", "Current password"),
+		"password",
+		"",
+		"current-password",
+		128,
+		0,
+		T(r,
+		  "メールアドレス、または認証キーによるログイン設定を変更する場合は、現在のパスワードを入力してください。",
+		  "Needed to change a mail address or where the one-time key is sent."),
+		NULL
+	};
 
 	page_field(r, &cur);
 }
@@ -487,19 +591,21 @@ key_and_notices(struct req *r, const struct be_profile *p)
 
 		n[0] = (char)('0' + i);
 		snprintf(label, sizeof label, T(r, "メールアドレス%zu", "Mail address %zu"), i);
-		hf(r, "<label><input type=\"radio\" name=\"key_mail\" value=\"%s\"%s> %s</label>", n,
-		   strcmp(key, n) == 0 ? " checked" : "", label);
+		hf(r, "<label><input type=\"radio\" name=\"key_mail\" value=\"%s\"%s> %s</label>",
+		   n, strcmp(key, n) == 0 ? " checked" : "", label);
 	}
 	hraw(r, "</fieldset>");
 	current_password_field(r);
 	hf(r, "<fieldset class=\"choices\"><legend>%s</legend><p>%s</p>",
 	   T(r, "通知メール受信設定", "Notification mails"),
-	   T(r, "通知メールを受信するものにチェックを付けてください。", "Tick the mails you want to receive."));
+	   T(r, "通知メールを受信するものにチェックを付けてください。",
+	     "Tick the mails you want to receive."));
 	for (i = 0; i < sizeof notify_fields / sizeof notify_fields[0]; i++)
 		hf(r, "<label><input type=\"checkbox\" name=\"%s\" value=\"yes\"%s> %s</label>",
 		   notify_fields[i], strcmp(pv(p, notify_fields[i]), "no") == 0 ? "" : " checked",
 		   notify_label(r, i));
-	hf(r, "</fieldset><fieldset><legend>%s</legend>", T(r, "世帯内への公開設定", "Disclosure within the household"));
+	hf(r, "</fieldset><fieldset><legend>%s</legend>",
+	   T(r, "世帯内への公開設定", "Disclosure within the household"));
 	disclose_radios(r, "", p);
 	hraw(r, "</fieldset>");
 }
@@ -527,8 +633,10 @@ household_fields(struct req *r, const struct be_profile *p, char idx[][3], size_
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		struct field nn = { name, T(r, "ニックネーム", "Nickname"), "text", "", "off", 64, 1,
-				    NULL, NULL };
+		struct field nn = {
+			name, T(r, "ニックネーム", "Nickname"), "text", "", "off", 64, 1, NULL,
+			NULL
+		};
 
 		snprintf(name, sizeof name, "household.%.2s.nickname", idx[i]);
 		nn.value = pv(p, name);
@@ -536,7 +644,8 @@ household_fields(struct req *r, const struct be_profile *p, char idx[][3], size_
 		hf(r, "<section id=\"hh%s\"><h2>%s</h2>", idx[i], label);
 		page_field(r, &nn);
 		snprintf(name, sizeof name, "household.%.2s.", idx[i]);
-		hf(r, "<fieldset><legend>%s</legend>", T(r, "世帯内への公開設定", "Disclosure within the household"));
+		hf(r, "<fieldset><legend>%s</legend>",
+		   T(r, "世帯内への公開設定", "Disclosure within the household"));
 		disclose_radios(r, name, p);
 		hraw(r, "</fieldset></section>");
 	}
@@ -548,9 +657,11 @@ profile_page(struct req *r, const struct be_profile *p)
 	char title[400], idx[99][3];
 	size_t n = household(p, idx, 99), i;
 
-	snprintf(title, sizeof title, T(r, "プロフィール設定（%sさん）", "Profile (%s)"), pv(p, "nickname"));
-	page_begin(r, title, T(r, "「*」表示がある箇所は登録が必須となっています。",
-			       "Fields marked \"*\" are required."));
+	snprintf(title, sizeof title, T(r, "プロフィール設定（%sさん）", "Profile (%s)"),
+		 pv(p, "nickname"));
+	page_begin(r, title,
+		   T(r, "「*」表示がある箇所は登録が必須となっています。",
+		     "Fields marked \"*\" are required."));
 	if (n > 0) {
 		hf(r, "<nav aria-label=\"%s\"><ul><li><a href=\"#self\">%sさん</a></li>",
 		   T(r, "世帯", "Household"), pv(p, "nickname"));
@@ -643,8 +754,8 @@ yes_no(const char *v)
 static void
 collect(struct req *r, const struct be_profile *p, struct changes *c)
 {
-	static const char *const own[] = { "login_id", "nickname", "mail1", "mail2", "mail3",
-					   "key_mail" };
+	static const char *const own[] = { "login_id", "nickname", "mail1",
+					   "mail2",    "mail3",    "key_mail" };
 	char idx[99][3], name[64];
 	size_t i, j, n = household(p, idx, 99);
 
@@ -652,11 +763,15 @@ collect(struct req *r, const struct be_profile *p, struct changes *c)
 		if (form_get(&r->form, own[i]) != NULL)
 			change(c, &r->form, p, own[i], form_str(&r->form, own[i]));
 	for (i = 0; i < sizeof notify_fields / sizeof notify_fields[0]; i++)
-		change(c, &r->form, p, notify_fields[i], yes_no(form_str(&r->form, notify_fields[i])));
-	change(c, &r->form, p, "disclose_medical", yes_no(form_str(&r->form, "disclose_medical")));
-	change(c, &r->form, p, "disclose_generic", yes_no(form_str(&r->form, "disclose_generic")));
+		change(c, &r->form, p, notify_fields[i],
+		       yes_no(form_str(&r->form, notify_fields[i])));
+	change(c, &r->form, p, "disclose_medical",
+	       yes_no(form_str(&r->form, "disclose_medical")));
+	change(c, &r->form, p, "disclose_generic",
+	       yes_no(form_str(&r->form, "disclose_generic")));
 	for (i = 0; i < n; i++) {
-		static const char *const hh[] = { "nickname", "disclose_medical", "disclose_generic" };
+		static const char *const hh[] = { "nickname", "disclose_medical",
+						  "disclose_generic" };
 
 		for (j = 0; j < 3; j++) {
 			const char *v;
@@ -692,14 +807,16 @@ needs_password(const struct changes *c)
 static const char *
 password_needed(const struct req *r)
 {
-	return T(r, "メールアドレス、または認証キーによるログイン設定を変更する場合は、現在のパスワードを入力してください。",
+	return T(r,
+		 "メールアドレス、または認証キーによるログイン設定を変更する場合は、現在のパスワードを入力してください。",
 		 "To change a mail address or where the one-time key is sent, please enter your current password.");
 }
 
 static const char *
 key_mail_refused(const struct req *r)
 {
-	return T(r, "認証キーによるログイン設定には、登録されているメールアドレスを選んでください。",
+	return T(r,
+		 "認証キーによるログイン設定には、登録されているメールアドレスを選んでください。",
 		 "The one-time key can only be sent to a mail address that is filled in.");
 }
 
@@ -715,27 +832,33 @@ profile_check(struct req *r, const struct changes *c)
 	size_t i;
 
 	if (mask != 0) {
-		page_policy(r, T(r, "ログインIDをご確認ください。", "Please check the login ID:"), mask);
+		page_policy(r, T(r, "ログインIDをご確認ください。", "Please check the login ID:"),
+			    mask);
 		return 0;
 	}
 	if (nn[0] == '\0' || strlen(nn) > NICKNAME_BYTES_MAX) {
-		page_error(r, T(r, "ニックネームを入力してください（本名は設定しないようご注意ください）。",
-				"Please enter a nickname (not your real name)."));
+		page_error(r,
+			   T(r,
+			     "ニックネームを入力してください（本名は設定しないようご注意ください）。",
+			     "Please enter a nickname (not your real name)."));
 		return 0;
 	}
 	if (m[0][0] == '\0') {
-		page_error(r, T(r, "メールアドレス1は必須です。メールアドレス1を空白のまま、メールアドレス2や3は設定できません。",
-				"Mail address 1 is required; addresses 2 and 3 need address 1."));
+		page_error(r,
+			   T(r,
+			     "メールアドレス1は必須です。メールアドレス1を空白のまま、メールアドレス2や3は設定できません。",
+			     "Mail address 1 is required; addresses 2 and 3 need address 1."));
 		return 0;
 	}
 	for (i = 0; i < 3; i++)
 		if (m[i][0] != '\0' && !address_ok(m[i])) {
-			page_error(r, T(r, "メールアドレスの形式が正しくありません。", "A mail address is not valid."));
+			page_error(r, T(r, "メールアドレスの形式が正しくありません。",
+					"A mail address is not valid."));
 			return 0;
 		}
 	/* A key sent to an address that is not there would never arrive. */
-	if (key != NULL && (key[0] < '1' || key[0] > '3' || key[1] != '\0' ||
-			    m[key[0] - '1'][0] == '\0')) {
+	if (key != NULL &&
+	    (key[0] < '1' || key[0] > '3' || key[1] != '\0' || m[key[0] - '1'][0] == '\0')) {
 		page_error(r, key_mail_refused(r));
 		return 0;
 	}
@@ -755,7 +878,8 @@ keep_typed(struct be_profile *p, const struct changes *c)
 
 	for (i = 0; i < c->n; i++)
 		for (j = 0; j < p->n; j++) {
-			if (strcmp(p->field[j], c->field[i]) != 0 || (v = strdup(c->value[i])) == NULL)
+			if (strcmp(p->field[j], c->field[i]) != 0 ||
+			    (v = strdup(c->value[i])) == NULL)
 				continue;
 			free(p->value[j]);
 			p->value[j] = v;
@@ -766,22 +890,30 @@ static void
 save_refused(struct req *r, int rc, const struct be_detail *d)
 {
 	if (rc == KENPO_RES_POLICY)
-		page_policy(r, T(r, "ログインIDをご確認ください。", "Please check the login ID:"), d->mask);
+		page_policy(r, T(r, "ログインIDをご確認ください。", "Please check the login ID:"),
+			    d->mask);
 	else if (rc == KENPO_RES_ID_TAKEN)
-		page_error(r, T(r, "このログインIDは既に使用されています。別のログインIDを入力してください。",
-				"This login ID is already taken. Please choose another."));
+		page_error(r,
+			   T(r,
+			     "このログインIDは既に使用されています。別のログインIDを入力してください。",
+			     "This login ID is already taken. Please choose another."));
 	else if (rc == KENPO_RES_AUTH_ERR)
-		page_error(r, T(r, "現在のパスワードが正しくありません。", "The current password is not correct."));
+		page_error(r, T(r, "現在のパスワードが正しくありません。",
+				"The current password is not correct."));
 	else if (rc == KENPO_RES_LOCKED || rc == KENPO_RES_DELAY)
-		page_error(r, T(r, "失敗が続いたため、現在変更できません。しばらくしてから再度お試しください。",
-				"Too many failures: please try again later."));
+		page_error(r,
+			   T(r,
+			     "失敗が続いたため、現在変更できません。しばらくしてから再度お試しください。",
+			     "Too many failures: please try again later."));
 	else if (rc == KENPO_RES_BADVALUE && strcmp(d->field, "current_password") == 0)
 		page_error(r, password_needed(r));
 	else if (rc == KENPO_RES_BADVALUE && strcmp(d->field, "key_mail") == 0)
 		page_error(r, key_mail_refused(r));
 	else if (rc == KENPO_RES_BADVALUE)
-		page_error(r, T(r, "入力内容に正しくない値があります（ニックネームまたはメールアドレス）。",
-				"A value is not valid (a nickname or a mail address)."));
+		page_error(r,
+			   T(r,
+			     "入力内容に正しくない値があります（ニックネームまたはメールアドレス）。",
+			     "A value is not valid (a nickname or a mail address)."));
 	else
 		page_error(r, unavailable(r));
 }
@@ -812,16 +944,18 @@ saved_notice(struct req *r, const struct be_profile *p, const struct changes *c)
 
 	snprintf(r->s->notice, sizeof r->s->notice, "%s%s%s%s",
 		 T(r, "プロフィールを登録しました。", "Your profile has been saved. "),
-		 told ? T(r, "変更前に登録されていたメールアドレスに、変更のお知らせを送信しました。",
-			  "A notice of the change was sent to the addresses registered before it. ")
-		      : "",
+		 told ? T(r,
+			  "変更前に登録されていたメールアドレスに、変更のお知らせを送信しました。",
+			  "A notice of the change was sent to the addresses registered before it. ") :
+			"",
 		 added ? T(r, "新しく登録したメールアドレスに、登録のお知らせを送信しました。",
-			   "The new address was told that it was registered. ")
-		       : "",
-		 key_moves_back(p, c)
-		 ? T(r, "認証キーの送付先のメールアドレスを削除したため、認証キーはメールアドレス1に送信します。",
-		     "The address that received the one-time key was removed: the key now goes to mail address 1.")
-		 : "");
+			   "The new address was told that it was registered. ") :
+			 "",
+		 key_moves_back(p, c) ?
+			 T(r,
+			   "認証キーの送付先のメールアドレスを削除したため、認証キーはメールアドレス1に送信します。",
+			   "The address that received the one-time key was removed: the key now goes to mail address 1.") :
+			 "");
 }
 
 static void
@@ -858,9 +992,9 @@ save(struct req *r, const struct be_profile *p, const struct changes *c)
 	if (cur != NULL && strlen(cur) > 128)
 		rc = KENPO_RES_AUTH_ERR;
 	else
-		rc = c->n == 0 ? KENPO_RES_OK
-			       : be_profile_set(r->s->login, r->s->ticket, sizeof r->s->ticket, c->n,
-						c->field, c->value, cur, &d);
+		rc = c->n == 0 ? KENPO_RES_OK :
+				 be_profile_set(r->s->login, r->s->ticket, sizeof r->s->ticket,
+						c->n, c->field, c->value, cur, &d);
 	if (rc == KENPO_RES_OK) {
 		saved(r, p, c);
 		return 1;

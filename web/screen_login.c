@@ -21,7 +21,7 @@
 #include "pamauth.h"
 #include "web.h"
 
-#define LOGIN_MAX 64        /* longer than any login ID: wrong, never sent */
+#define LOGIN_MAX 64 /* longer than any login ID: wrong, never sent */
 #define PASSWORD_MAX 128
 #define KEY_DIGITS 10
 
@@ -91,25 +91,39 @@ web_login_error(struct req *r, const struct pa_result *pr)
 		char msg[512];
 
 		if (pr->seconds > 0)
-			snprintf(msg, sizeof msg, T(r, "ログインの失敗が続いたため、現在ログインできません。%s後に再度お試しください。",
-						    "There were too many failed logins. Please try again in %s."), d);
+			snprintf(msg, sizeof msg,
+				 T(r,
+				   "ログインの失敗が続いたため、現在ログインできません。%s後に再度お試しください。",
+				   "There were too many failed logins. Please try again in %s."),
+				 d);
 		else
-			snprintf(msg, sizeof msg, "%s", T(r, "このアカウントはロックされています。健康保険組合にお問い合わせください。",
-							  "This account is locked. Please contact your health insurance society."));
+			snprintf(msg, sizeof msg, "%s",
+				 T(r,
+				   "このアカウントはロックされています。健康保険組合にお問い合わせください。",
+				   "This account is locked. Please contact your health insurance society."));
 		page_error(r, msg);
 		break;
 	}
 	case PA_DISABLED:
-		page_error(r, T(r, "このアカウントは利用停止されています。健康保険組合にお問い合わせください。",
-				"This account has been suspended. Please contact your health insurance society."));
+		page_error(
+			r,
+			T(r,
+			  "このアカウントは利用停止されています。健康保険組合にお問い合わせください。",
+			  "This account has been suspended. Please contact your health insurance society."));
 		break;
 	case PA_NOT_REGISTERED:
-		page_error(r, T(r, "利用登録が完了していません。お手元の「健康ポータルサイトへの登録について」に記載のログインIDと仮パスワードで、新規利用登録を行ってください。",
-				"The registration is not complete. Please register first with the login ID and temporary password of your letter."));
+		page_error(
+			r,
+			T(r,
+			  "利用登録が完了していません。お手元の「健康ポータルサイトへの登録について」に記載のログインIDと仮パスワードで、新規利用登録を行ってください。",
+			  "The registration is not complete. Please register first with the login ID and temporary password of your letter."));
 		break;
 	default:
-		page_error(r, T(r, "現在、ログインサービスをご利用いただけません。しばらくしてから再度お試しください。",
-				"The login service is not available at the moment. Please try again later."));
+		page_error(
+			r,
+			T(r,
+			  "現在、ログインサービスをご利用いただけません。しばらくしてから再度お試しください。",
+			  "The login service is not available at the moment. Please try again later."));
 		break;
 	}
 }
@@ -119,17 +133,28 @@ web_login_error(struct req *r, const struct pa_result *pr)
 static void
 login_form(struct req *r, const char *login, const struct pa_result *pr, const char *error)
 {
-	const struct field id = { "login", T(r, "ログインID", "Login ID"), "text", login, "username",
-				  LOGIN_MAX, 0, NULL, NULL };
-	const struct field pw = { "password", T(r, "パスワード", "Password"), "password", "",
-				  "current-password", PASSWORD_MAX, 0, NULL, NULL };
+	const struct field id = { "login",    T(r, "ログインID", "Login ID"),
+				  "text",     login,
+				  "username", LOGIN_MAX,
+				  0,          NULL,
+				  NULL };
+	const struct field pw = { "password",
+				  T(r, "パスワード", "Password"),
+				  "password",
+				  "",
+				  "current-password",
+				  PASSWORD_MAX,
+				  0,
+				  NULL,
+				  NULL };
 
 	page_begin(r, T(r, "ログイン", "Log in"),
 		   T(r, "登録したログインIDとパスワードでログインしてください。",
 		     "Please log in with your registered login ID and password."));
 	if (r->w->kenpod->nsocieties > 1)
-		hf(r, "<p>%s%s</p>", r->soc->name, T(r, "のアカウントでログインください。",
-						      ": log in with your account of this society."));
+		hf(r, "<p>%s%s</p>", r->soc->name,
+		   T(r, "のアカウントでログインください。",
+		     ": log in with your account of this society."));
 	if (req_query(r, "bye") != NULL)
 		page_notice(r, T(r, "ログアウトしました。", "You have logged out."));
 	if (pr != NULL)
@@ -199,8 +224,9 @@ screen_login(struct req *r)
 	 * same one starting again; a login) is left behind. */
 	web_end_login(r->s, r->client);
 	if (login[0] == '\0' || password[0] == '\0') {
-		login_form(r, login, NULL, T(r, "ログインIDとパスワードを入力してください。",
-					     "Please enter your login ID and password."));
+		login_form(r, login, NULL,
+			   T(r, "ログインIDとパスワードを入力してください。",
+			     "Please enter your login ID and password."));
 		return;
 	}
 	if (strlen(login) > LOGIN_MAX || strlen(password) > PASSWORD_MAX) {
@@ -215,8 +241,15 @@ screen_login(struct req *r)
 static void
 key_page(struct req *r, const char *error)
 {
-	const struct field key = { "key", T(r, "暗証キー", "One-time key"), "text", "",
-				   "one-time-code", 16, 1, NULL, "numeric" };
+	const struct field key = { "key",
+				   T(r, "暗証キー", "One-time key"),
+				   "text",
+				   "",
+				   "one-time-code",
+				   16,
+				   1,
+				   NULL,
+				   "numeric" };
 	int64_t left = r->s->key_expiry - session_now();
 	char d[64], v[64], msg[256];
 
@@ -236,10 +269,13 @@ key_page(struct req *r, const char *error)
 	hf(r, "<p class=\"masked\">%s</p>", r->s->masked);
 	if (left > 0) {
 		page_duration(r, (long)left, d, sizeof d);
-		snprintf(msg, sizeof msg, T(r, "暗証キーの残り有効時間：約%s", "Time left for this key: about %s"), d);
+		snprintf(msg, sizeof msg,
+			 T(r, "暗証キーの残り有効時間：約%s", "Time left for this key: about %s"),
+			 d);
 	} else {
-		snprintf(msg, sizeof msg, "%s", T(r, "暗証キーの有効期限が切れました。暗証キー再請求を行ってください。",
-						  "The key has expired. Please request a new key."));
+		snprintf(msg, sizeof msg, "%s",
+			 T(r, "暗証キーの有効期限が切れました。暗証キー再請求を行ってください。",
+			   "The key has expired. Please request a new key."));
 	}
 	hf(r, "<p class=\"time-left\" role=\"status\">%s</p>", msg);
 	form_begin(r, "key");
@@ -249,18 +285,26 @@ key_page(struct req *r, const char *error)
 	form_begin(r, "key/resend");
 	page_button(r, T(r, "暗証キー再請求", "Request a new key"), "secondary");
 	form_end(r);
-	hf(r, "<ul class=\"notes\"><li>%s</li>", T(r, "この暗証キーは今回1回限り有効です。",
-						   "This key is valid for this login only."));
-	snprintf(msg, sizeof msg, T(r, "この暗証キーは約%s間有効です。ご登録いただいているメールアドレスの受信ボックスを%s以内にご確認ください。",
-				    "This key is valid for about %s. Please check the inbox of your registered address within %s."), v, v);
+	hf(r, "<ul class=\"notes\"><li>%s</li>",
+	   T(r, "この暗証キーは今回1回限り有効です。", "This key is valid for this login only."));
+	snprintf(msg, sizeof msg,
+		 T(r,
+		   "この暗証キーは約%s間有効です。ご登録いただいているメールアドレスの受信ボックスを%s以内にご確認ください。",
+		   "This key is valid for about %s. Please check the inbox of your registered address within %s."),
+		 v, v);
 	hf(r, "<li>%s</li><li>%s</li>", msg,
 	   T(r, "メールが届かない場合は、「迷惑メール」フォルダに入っていないかご確認ください。",
 	     "If no mail arrives, please check your spam folder."));
-	snprintf(msg, sizeof msg, T(r, "暗証キーが届いていない場合や、%s以上経過した場合は、暗証キー再請求を行ってください。",
-				    "If the key has not arrived, or more than %s have passed, please request a new key."), v);
+	snprintf(msg, sizeof msg,
+		 T(r,
+		   "暗証キーが届いていない場合や、%s以上経過した場合は、暗証キー再請求を行ってください。",
+		   "If the key has not arrived, or more than %s have passed, please request a new key."),
+		 v);
 	hf(r, "<li>%s</li></ul>", msg);
 	form_begin(r, "key/abort");
-	page_button(r, T(r, "ログインを中止してログイン画面に戻る", "Cancel and return to the login page"),
+	page_button(r,
+		    T(r, "ログインを中止してログイン画面に戻る",
+		      "Cancel and return to the login page"),
 		    "secondary");
 	form_end(r);
 	page_end(r);
@@ -312,26 +356,35 @@ key_answer(struct req *r, const struct pa_result *pr)
 	}
 	case PA_KEY_WRONG:
 		if (pr->tries_left > 0)
-			snprintf(msg, sizeof msg, T(r, "暗証キーが正しくありません。あと%d回入力できます。",
-						    "The key is not correct. You can try %d more times."),
+			snprintf(msg, sizeof msg,
+				 T(r, "暗証キーが正しくありません。あと%d回入力できます。",
+				   "The key is not correct. You can try %d more times."),
 				 pr->tries_left);
 		else
-			snprintf(msg, sizeof msg, "%s", T(r, "暗証キーが正しくありません。暗証キー再請求を行ってください。",
-							  "The key is not correct. Please request a new key."));
+			snprintf(msg, sizeof msg, "%s",
+				 T(r,
+				   "暗証キーが正しくありません。暗証キー再請求を行ってください。",
+				   "The key is not correct. Please request a new key."));
 		key_page(r, msg);
 		return;
 	case PA_KEY_RESENT:
 		r->s->key_expiry = session_now() + (pr->seconds > 0 ? pr->seconds : 0);
-		key_page(r, T(r, "暗証キーの有効期限が切れていたため、新しい暗証キーを送信しました。新しい暗証キーを入力してください。",
-			      "The key had expired, so a new key was sent. Please enter the new key."));
+		key_page(r,
+			 T(r,
+			   "暗証キーの有効期限が切れていたため、新しい暗証キーを送信しました。新しい暗証キーを入力してください。",
+			   "The key had expired, so a new key was sent. Please enter the new key."));
 		return;
 	case PA_KEY_EXPIRED:
-		key_page(r, T(r, "暗証キーの有効期限が切れました。暗証キー再請求を行ってください。",
-			      "The key has expired. Please request a new key."));
+		key_page(r,
+			 T(r, "暗証キーの有効期限が切れました。暗証キー再請求を行ってください。",
+			   "The key has expired. Please request a new key."));
 		return;
 	case PA_KEY_VOID:
-		key_failed(r, T(r, "暗証キーの入力を規定回数以上誤ったため、暗証キーは無効になりました。再度ログインしてください。",
-				"The key is void: a wrong key was entered too many times. Please log in again."));
+		key_failed(
+			r,
+			T(r,
+			  "暗証キーの入力を規定回数以上誤ったため、暗証キーは無効になりました。再度ログインしてください。",
+			  "The key is void: a wrong key was entered too many times. Please log in again."));
 		return;
 	default:
 		key_failed(r, T(r, "ログインできませんでした。再度ログインしてください。",
@@ -364,8 +417,9 @@ screen_key(struct req *r)
 		key_page(r, T(r, "暗証キーは、メールに記載された10桁の数字です。",
 			      "The key is the 10-digit number in the mail."));
 	} else if (r->s->key_expiry <= session_now()) {
-		key_page(r, T(r, "暗証キーの有効期限が切れました。暗証キー再請求を行ってください。",
-			      "The key has expired. Please request a new key."));
+		key_page(r,
+			 T(r, "暗証キーの有効期限が切れました。暗証キー再請求を行ってください。",
+			   "The key has expired. Please request a new key."));
 	} else {
 		web_pa_ctx(r, &c);
 		pa_key(&c, r->s->login, r->s->secret, key, &pr);
@@ -396,8 +450,11 @@ screen_key_resend(struct req *r)
 		req_redirect(r, "/%s/key", r->sid);
 	} else if (pr.outcome == PA_COOLDOWN || pr.outcome == PA_KEY) {
 		page_duration(r, pr.seconds > 0 ? pr.seconds : 60, d, sizeof d);
-		snprintf(msg, sizeof msg, T(r, "暗証キーの再請求は%s後に行えます。新しいメールは送信していません。送信済みの暗証キーを入力するか、しばらくお待ちください。",
-					    "A new key can be requested in %s. No new mail was sent. Please enter the key already sent, or wait."), d);
+		snprintf(msg, sizeof msg,
+			 T(r,
+			   "暗証キーの再請求は%s後に行えます。新しいメールは送信していません。送信済みの暗証キーを入力するか、しばらくお待ちください。",
+			   "A new key can be requested in %s. No new mail was sent. Please enter the key already sent, or wait."),
+			 d);
 		key_page(r, msg);
 	} else if (pr.outcome == PA_TOO_MANY) {
 		key_failed(r, T(r, "暗証キーの再請求が多すぎます。再度ログインしてください。",
@@ -435,7 +492,8 @@ web_login_expired(struct req *r)
 {
 	session_forget_login(r->s);
 	snprintf(r->s->notice, sizeof r->s->notice, "%s",
-		 T(r, "一定時間操作がなかったか、ログインから長い時間が経ったため、ログアウトしました。再度ログインしてください。",
+		 T(r,
+		   "一定時間操作がなかったか、ログインから長い時間が経ったため、ログアウトしました。再度ログインしてください。",
 		   "You have been logged out after a time without use, or a long time after your login. Please log in again."));
 	r->rotate = 1;
 	req_redirect(r, "/%s/login", r->sid);
@@ -495,17 +553,19 @@ screen_home(struct req *r)
 	page_begin(r, T(r, "ホーム", "Home"), NULL);
 	if (r->s->last_login_known)
 		hf(r, "<p class=\"last-login\">%s %s</p>", T(r, "前回ログイン日時", "Last login"),
-		   r->s->last_login[0] != '\0' ? r->s->last_login
-					       : T(r, "なし（初めてのログイン）", "none (first login)"));
+		   r->s->last_login[0] != '\0' ?
+			   r->s->last_login :
+			   T(r, "なし（初めてのログイン）", "none (first login)"));
 	snprintf(welcome, sizeof welcome, T(r, "ようこそ%sさん", "Welcome, %s"), r->s->nickname);
 	hf(r, "<p class=\"welcome\">%s</p>", welcome);
 	form_begin(r, "logout");
 	page_button(r, T(r, "ログアウト", "Log out"), "secondary");
 	form_end(r);
-	hf(r, "<ul class=\"menu\"><li><a href=\"/%s/profile\">%s</a></li>"
+	hf(r,
+	   "<ul class=\"menu\"><li><a href=\"/%s/profile\">%s</a></li>"
 	   "<li><a href=\"/%s/password\">%s</a></li></ul>",
-	   r->sid, T(r, "プロフィール設定", "Profile settings"),
-	   r->sid, T(r, "パスワード変更", "Change password"));
+	   r->sid, T(r, "プロフィール設定", "Profile settings"), r->sid,
+	   T(r, "パスワード変更", "Change password"));
 	page_end(r);
 }
 
@@ -525,16 +585,22 @@ screen_help(struct req *r)
 	page_duration(r, (long)r->soc->key_validity, v, sizeof v);
 	page_begin(r, T(r, "ヘルプ", "Help"), NULL);
 	hf(r, "<h2>%s</h2>", T(r, "ログイン", "Logging in"));
-	snprintf(msg, sizeof msg, T(r, "ログインIDとパスワードを入力すると、登録されたメールアドレスに暗証キー（ワンタイムパスワード）が届きます。暗証キーの有効時間は%sです。",
-				    "After your login ID and password, a one-time key is mailed to your registered address. It is valid for %s."), v);
+	snprintf(msg, sizeof msg,
+		 T(r,
+		   "ログインIDとパスワードを入力すると、登録されたメールアドレスに暗証キー（ワンタイムパスワード）が届きます。暗証キーの有効時間は%sです。",
+		   "After your login ID and password, a one-time key is mailed to your registered address. It is valid for %s."),
+		 v);
 	hf(r, "<p>%s</p>", msg);
-	hf(r, "<h2>%s</h2><p>%s</p>", T(r, "ログインID・パスワードを忘れた場合", "Forgotten password"),
-	   T(r, "ログイン画面の「ログインID・パスワードを忘れた方はこちら」から、登録したメールアドレスを入力してください。",
+	hf(r, "<h2>%s</h2><p>%s</p>",
+	   T(r, "ログインID・パスワードを忘れた場合", "Forgotten password"),
+	   T(r,
+	     "ログイン画面の「ログインID・パスワードを忘れた方はこちら」から、登録したメールアドレスを入力してください。",
 	     "Use \"Forgot your login ID or password?\" on the login page and enter your registered address."));
 	page_rules_id(r);
 	page_rules_password(r);
-	hf(r, "<p>%s</p>", T(r, "ご不明な点は、健康保険組合にお問い合わせください。",
-			     "For any question, please contact your health insurance society."));
+	hf(r, "<p>%s</p>",
+	   T(r, "ご不明な点は、健康保険組合にお問い合わせください。",
+	     "For any question, please contact your health insurance society."));
 	hf(r, "<p><a href=\"/%s/login\">%s</a></p>", r->sid, T(r, "ログイン画面", "Login page"));
 	page_end(r);
 }

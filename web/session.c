@@ -24,7 +24,7 @@ static struct {
 	struct session **table;
 	size_t nbuckets, count, max;
 	long idle, lifetime;
-	struct session *lru_head, *lru_tail;   /* most recently used first */
+	struct session *lru_head, *lru_tail; /* most recently used first */
 	unsigned char hashkey[crypto_shorthash_KEYBYTES];
 	session_end_fn on_end;
 	void *arg;

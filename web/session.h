@@ -28,21 +28,21 @@
 #include "i18n.h"
 
 #define SESSION_ID_BYTES 32
-#define SESSION_COOKIE_LEN 43     /* base64url of 32 bytes, no padding */
-#define SESSION_TOKEN_LEN 43      /* the CSRF token, the same way */
+#define SESSION_COOKIE_LEN 43 /* base64url of 32 bytes, no padding */
+#define SESSION_TOKEN_LEN 43  /* the CSRF token, the same way */
 
 enum session_state {
-	SS_ANON = 0,      /* nobody logged in */
-	SS_KEY,           /* the password was right; the mailed key is awaited */
-	SS_MUST_CHANGE,   /* logged in with a temporary password: change it first */
-	SS_IN,            /* logged in */
+	SS_ANON = 0,    /* nobody logged in */
+	SS_KEY,         /* the password was right; the mailed key is awaited */
+	SS_MUST_CHANGE, /* logged in with a temporary password: change it first */
+	SS_IN,          /* logged in */
 };
 
 struct session {
 	/* ---- the store's ---- */
 	unsigned char id[SESSION_ID_BYTES];
 	size_t bucket;
-	int64_t created, seen;    /* monotonic seconds */
+	int64_t created, seen; /* monotonic seconds */
 	int refs, dead, linked;
 	struct session *hnext, *lprev, *lnext;
 	pthread_mutex_t lock;
@@ -50,28 +50,28 @@ struct session {
 	/* ---- the request's, under lock ---- */
 	unsigned char csrf[SESSION_ID_BYTES];
 	enum kenpo_lang lang;
-	int large;                /* 文字サイズ 大 */
+	int large; /* 文字サイズ 大 */
 	enum session_state state;
-	char society[33];         /* of the screens last shown */
-	char login[64];           /* canonical login ID (SS_KEY and later) */
-	char secret[64];          /* password kept for the key step (split mode), or the
+	char society[33];   /* of the screens last shown */
+	char login[64];     /* canonical login ID (SS_KEY and later) */
+	char secret[64];    /* password kept for the key step (split mode), or the
 				   * temporary password until the forced change */
-	char masked[256];         /* where the key went */
-	int64_t key_expiry;       /* monotonic seconds */
-	char ticket[160];         /* the newest profile ticket */
-	char proof[160];          /* the proof of the completed login, for PASSWORD_CHANGE;
+	char masked[256];   /* where the key went */
+	int64_t key_expiry; /* monotonic seconds */
+	char ticket[160];   /* the newest profile ticket */
+	char proof[160];    /* the proof of the completed login, for PASSWORD_CHANGE;
 				   * "" once a password change has voided it */
 	char nickname[260];
-	char last_login[32];      /* 前回ログイン日時, "" for the first */
-	int last_login_known;     /* the login history answered */
-	char link[160];           /* a mailed link's token, taken from its URL */
-	int link_kind;            /* KENPO_TOKEN_* */
-	char reg_ticket[160];     /* the registration ticket (利用者情報入力) */
+	char last_login[32];  /* 前回ログイン日時, "" for the first */
+	int last_login_known; /* the login history answered */
+	char link[160];       /* a mailed link's token, taken from its URL */
+	int link_kind;        /* KENPO_TOKEN_* */
+	char reg_ticket[160]; /* the registration ticket (利用者情報入力) */
 	char reg_mail[256];
-	char authkey[16];         /* the on-screen 認証キー, shown once */
-	char reset_login[64];     /* prefill of 仮ログイン */
-	char captcha[16];         /* the answer of the CAPTCHA shown, "" when used */
-	char notice[1024];        /* a message for the next page, shown once */
+	char authkey[16];     /* the on-screen 認証キー, shown once */
+	char reset_login[64]; /* prefill of 仮ログイン */
+	char captcha[16];     /* the answer of the CAPTCHA shown, "" when used */
+	char notice[1024];    /* a message for the next page, shown once */
 };
 
 struct web_conf;

@@ -68,15 +68,14 @@ const char web_css[] =
 	"@media (max-width:30rem){main{margin:0;border-radius:0;padding:1rem .75rem}header{padding:.5rem .75rem}.menu{grid-template-columns:1fr}"
 	"button.primary,a.button,button.secondary{width:100%}}\n";
 
-const char web_js[] =
-	"\"use strict\";\n"
-	"document.querySelectorAll(\"p.showpw\").forEach(function (p) {\n"
-	"  var box = p.querySelector(\"input\");\n"
-	"  p.hidden = false;\n"
-	"  box.addEventListener(\"change\", function () {\n"
-	"    box.dataset.show.split(\" \").forEach(function (id) {\n"
-	"      var f = document.getElementById(id);\n"
-	"      if (f) { f.type = box.checked ? \"text\" : \"password\"; }\n"
-	"    });\n"
-	"  });\n"
-	"});\n";
+const char web_js[] = "\"use strict\";\n"
+		      "document.querySelectorAll(\"p.showpw\").forEach(function (p) {\n"
+		      "  var box = p.querySelector(\"input\");\n"
+		      "  p.hidden = false;\n"
+		      "  box.addEventListener(\"change\", function () {\n"
+		      "    box.dataset.show.split(\" \").forEach(function (id) {\n"
+		      "      var f = document.getElementById(id);\n"
+		      "      if (f) { f.type = box.checked ? \"text\" : \"password\"; }\n"
+		      "    });\n"
+		      "  });\n"
+		      "});\n";

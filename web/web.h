@@ -29,37 +29,36 @@ struct buf {
 
 struct web {
 	const struct web_conf *conf;
-	struct kenpo_config *kenpod;    /* the societies, from kenpod.conf */
+	struct kenpo_config *kenpod; /* the societies, from kenpod.conf */
 };
 
 struct req {
 	const struct web *w;
-	int post;                       /* a POST (form checked) or a GET */
-	const char *path;               /* after the society: "/login", "/key", ... */
+	int post;         /* a POST (form checked) or a GET */
+	const char *path; /* after the society: "/login", "/key", ... */
 	const struct kenpo_society *soc;
-	const char *sid;                /* soc->id */
+	const char *sid; /* soc->id */
 	struct form form;
-	struct session *s;              /* locked for this request */
-	char client[64];                /* the client's numeric address */
+	struct session *s; /* locked for this request */
+	char client[64];   /* the client's numeric address */
 	enum kenpo_lang lang;
-	const char *(*query)(void *ctx, const char *name);  /* a GET parameter, or NULL */
+	const char *(*query)(void *ctx, const char *name); /* a GET parameter, or NULL */
 	void *query_ctx;
 
 	/* the answer */
 	unsigned status;
 	struct buf body;
 	const char *content_type;
-	char location[512];             /* a redirect (303) when set */
-	int rotate;                     /* give the session a new id before answering */
-	int no_store;                   /* 1 by default: pages carry member data */
+	char location[512]; /* a redirect (303) when set */
+	int rotate;         /* give the session a new id before answering */
+	int no_store;       /* 1 by default: pages carry member data */
 };
 
 /* Pick the Japanese or the English text, by the page's language. */
 #define T(r, ja, en) ((r)->lang == KENPO_LANG_EN ? (en) : (ja))
 
 /* Answer with a redirect to a path of this site ("/toyobo/key"). */
-__attribute__((format(printf, 2, 3)))
-void req_redirect(struct req *r, const char *fmt, ...);
+__attribute__((format(printf, 2, 3))) void req_redirect(struct req *r, const char *fmt, ...);
 /* A GET parameter, or NULL. */
 const char *req_query(const struct req *r, const char *name);
 
@@ -74,25 +73,25 @@ void screen_home(struct req *r);
 void screen_logout(struct req *r);
 void screen_help(struct req *r);
 
-void screen_register(struct req *r);          /* 新規利用登録: the guide request */
+void screen_register(struct req *r); /* 新規利用登録: the guide request */
 void screen_register_sent(struct req *r);
-void screen_guide_link(struct req *r);        /* the mailed guide link */
-void screen_register_start(struct req *r);    /* 新規利用登録: letter + 本人確認 */
-void screen_identity(struct req *r);          /* 本人確認 */
-void screen_identity_done(struct req *r);     /* 本人確認完了 */
-void screen_identity_link(struct req *r);     /* the mailed identity link */
-void screen_authkey(struct req *r);           /* 認証キー入力 */
-void screen_userinfo(struct req *r);          /* 利用者情報入力 */
-void screen_registered(struct req *r);        /* 利用者情報登録完了 */
-void screen_captcha(struct req *r);           /* the CAPTCHA image */
+void screen_guide_link(struct req *r);     /* the mailed guide link */
+void screen_register_start(struct req *r); /* 新規利用登録: letter + 本人確認 */
+void screen_identity(struct req *r);       /* 本人確認 */
+void screen_identity_done(struct req *r);  /* 本人確認完了 */
+void screen_identity_link(struct req *r);  /* the mailed identity link */
+void screen_authkey(struct req *r);        /* 認証キー入力 */
+void screen_userinfo(struct req *r);       /* 利用者情報入力 */
+void screen_registered(struct req *r);     /* 利用者情報登録完了 */
+void screen_captcha(struct req *r);        /* the CAPTCHA image */
 
-void screen_forgot(struct req *r);            /* パスワード再発行 */
+void screen_forgot(struct req *r); /* パスワード再発行 */
 void screen_forgot_sent(struct req *r);
-void screen_reset_link(struct req *r);        /* the mailed reset link */
-void screen_temp_login(struct req *r);        /* 仮ログイン */
-void screen_forced_change(struct req *r);     /* パスワード変更 (パスワード再発行) */
-void screen_password(struct req *r);          /* パスワード変更 */
-void screen_profile(struct req *r);           /* プロフィール設定 */
+void screen_reset_link(struct req *r);    /* the mailed reset link */
+void screen_temp_login(struct req *r);    /* 仮ログイン */
+void screen_forced_change(struct req *r); /* パスワード変更 (パスワード再発行) */
+void screen_password(struct req *r);      /* パスワード変更 */
+void screen_profile(struct req *r);       /* プロフィール設定 */
 
 /* Shared by the screens (screen_login.c, screen_register.c). */
 struct pa_result;

@@ -43,8 +43,7 @@ take_lang(const struct kenpo_fields *f, struct kenpo_answer *a)
 
 /* Copy a string field when the answer has it.  0, or -1 when it does not fit. */
 static int
-take_str(const struct kenpo_fields *f, uint64_t bit, struct kenpo_str s, char *out,
-	 size_t outsz)
+take_str(const struct kenpo_fields *f, uint64_t bit, struct kenpo_str s, char *out, size_t outsz)
 {
 	if (!(f->present & bit))
 		return 0;
@@ -88,8 +87,8 @@ kenpo_answer_take(const struct kenpo_reply *r, struct kenpo_answer *a)
  * request, would otherwise leave the request's password behind it.
  */
 static int
-exchange(const struct kenpo_client *c, int32_t action, const struct kenpo_value *v,
-	 size_t n, struct kenpo_answer *a)
+exchange(const struct kenpo_client *c, int32_t action, const struct kenpo_value *v, size_t n,
+	 struct kenpo_answer *a)
 {
 	unsigned char mem[BUF_SIZE];
 	struct kenpo_answer tmp = { .result = -1 };
@@ -140,9 +139,9 @@ bounded(const char *s, size_t max, struct kenpo_value *v)
 }
 
 int
-kenpo_client_auth_password(const struct kenpo_client *c, const char *login,
-			   const char *password, int32_t flags, const char *service,
-			   const char *rhost, struct kenpo_answer *a)
+kenpo_client_auth_password(const struct kenpo_client *c, const char *login, const char *password,
+			   int32_t flags, const char *service, const char *rhost,
+			   struct kenpo_answer *a)
 {
 	struct kenpo_value v[5];
 

@@ -63,8 +63,8 @@ kenpo_reply_read(struct kenpo_buf *b, int32_t action, struct kenpo_reply *out)
 }
 
 int
-kenpo_call(const struct kenpo_client *c, int32_t action, const struct kenpo_value *req,
-	   size_t n, struct kenpo_buf *b, struct kenpo_reply *out)
+kenpo_call(const struct kenpo_client *c, int32_t action, const struct kenpo_value *req, size_t n,
+	   struct kenpo_buf *b, struct kenpo_reply *out)
 {
 	int err = 0;
 

@@ -33,15 +33,15 @@
 #include "prototab.h"
 
 struct kenpo_client {
-	const char *socket;     /* kenpod's socket path */
-	int timeout_ms;         /* deadline of one round trip: connect, send, receive */
+	const char *socket; /* kenpod's socket path */
+	int timeout_ms;     /* deadline of one round trip: connect, send, receive */
 };
 
 /* An answer, checked against the table; its strings point into the
  * buffer of the call. */
 struct kenpo_reply {
-	int32_t result;                 /* enum kenpo_result */
-	enum kenpo_layout layout;       /* of this result's fields */
+	int32_t result;           /* enum kenpo_result */
+	enum kenpo_layout layout; /* of this result's fields */
 	struct kenpo_fields f;
 };
 
@@ -86,20 +86,20 @@ int kenpo_str_copy(struct kenpo_str s, char *out, size_t outsz);
 
 /* An answer of kenpod; which fields are set depends on the result. */
 struct kenpo_answer {
-	int32_t result;                            /* enum kenpo_result */
-	int has_lang;                              /* the answer named a language */
-	enum kenpo_lang lang;                      /* the member's society's language */
-	char login[KENPO_CLIENT_NAME_MAX + 1];     /* AUTH, KEY, ACCOUNT: canonical login ID */
-	uint32_t uid;                              /* AUTH, KEY, ACCOUNT: the member's uid */
-	int32_t flags;                             /* AUTH: KENPO_AUTHR_* */
-	char masked[KENPO_CLIENT_NAME_MAX + 1];    /* KEY: masked mail address */
-	int32_t seconds;   /* KEY: validity; LOCKED, DELAY, COOLDOWN: time to wait */
-	int32_t tries;                             /* KEY_WRONG: tries left */
-	uint32_t mask;                             /* POLICY: broken enum kenpo_rule bits */
-	char txn[KENPO_CLIENT_TXN_MAX + 1];        /* KEY: handle of the pending key */
-	char ticket[KENPO_CLIENT_TXN_MAX + 1];     /* AUTH: profile ticket, may be "" */
-	char proof[KENPO_CLIENT_TXN_MAX + 1];      /* AUTH: proof of the completed login */
-	char text[64];     /* SESSION_OPEN, AUTH: previous login; PING: kenpod's version */
+	int32_t result;                         /* enum kenpo_result */
+	int has_lang;                           /* the answer named a language */
+	enum kenpo_lang lang;                   /* the member's society's language */
+	char login[KENPO_CLIENT_NAME_MAX + 1];  /* AUTH, KEY, ACCOUNT: canonical login ID */
+	uint32_t uid;                           /* AUTH, KEY, ACCOUNT: the member's uid */
+	int32_t flags;                          /* AUTH: KENPO_AUTHR_* */
+	char masked[KENPO_CLIENT_NAME_MAX + 1]; /* KEY: masked mail address */
+	int32_t seconds; /* KEY: validity; LOCKED, DELAY, COOLDOWN: time to wait */
+	int32_t tries;   /* KEY_WRONG: tries left */
+	uint32_t mask;   /* POLICY: broken enum kenpo_rule bits */
+	char txn[KENPO_CLIENT_TXN_MAX + 1];    /* KEY: handle of the pending key */
+	char ticket[KENPO_CLIENT_TXN_MAX + 1]; /* AUTH: profile ticket, may be "" */
+	char proof[KENPO_CLIENT_TXN_MAX + 1];  /* AUTH: proof of the completed login */
+	char text[64]; /* SESSION_OPEN, AUTH: previous login; PING: kenpod's version */
 };
 
 /* AUTH_PASSWORD.  service and rhost may be NULL (sent as ""); flags are
@@ -114,8 +114,8 @@ int kenpo_client_auth_key(const struct kenpo_client *c, const char *login, const
 			  const char *key, int32_t flags, const char *service, const char *rhost,
 			  struct kenpo_answer *a);
 /* AUTH_RESEND: mail a new key for `txn`; the old one becomes void. */
-int kenpo_client_auth_resend(const struct kenpo_client *c, const char *login,
-			     const char *txn, struct kenpo_answer *a);
+int kenpo_client_auth_resend(const struct kenpo_client *c, const char *login, const char *txn,
+			     struct kenpo_answer *a);
 /* AUTH_ABORT: void the pending key `txn`.  kenpod answers OK, or UNAVAIL
  * when too busy to take it (-1 with errno EAGAIN: the key then expires). */
 int kenpo_client_auth_abort(const struct kenpo_client *c, const char *login, const char *txn);

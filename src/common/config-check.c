@@ -35,7 +35,10 @@ static const struct unit duration_units[] = {
 	{ 's', 1 }, { 'm', MINUTE }, { 'h', HOUR }, { 'd', DAY }, { 0, 0 },
 };
 static const struct unit size_units[] = {
-	{ 'K', 1ULL << 10 }, { 'M', 1ULL << 20 }, { 'G', 1ULL << 30 }, { 0, 0 },
+	{ 'K', 1ULL << 10 },
+	{ 'M', 1ULL << 20 },
+	{ 'G', 1ULL << 30 },
+	{ 0, 0 },
 };
 static const struct unit no_units[] = { { 0, 0 } };
 
@@ -75,16 +78,15 @@ kenpo_parse_duration(const char *s, long min, long max, long *out)
 
 	if (parse_scaled(s, duration_units, LONG_MAX, &v) != PARSE_OK)
 		return -1;
-	if (max < 0 || v > (unsigned long long)max ||
-	    (min > 0 && v < (unsigned long long)min))
+	if (max < 0 || v > (unsigned long long)max || (min > 0 && v < (unsigned long long)min))
 		return -1;
 	*out = (long)v;
 	return 0;
 }
 
 int
-kenpo_parse_ulong(const char *s, unsigned long long min,
-		  unsigned long long max, unsigned long long *out)
+kenpo_parse_ulong(const char *s, unsigned long long min, unsigned long long max,
+		  unsigned long long *out)
 {
 	unsigned long long v;
 
@@ -188,15 +190,15 @@ typedef int check_fn(const struct keyword *kw, const char *v, int builtin,
 		     unsigned long long *num, char *why, size_t whysz);
 
 static int
-check_string(const struct keyword *kw, const char *v, int builtin,
-	     unsigned long long *num, char *why, size_t whysz)
+check_string(const struct keyword *kw, const char *v, int builtin, unsigned long long *num,
+	     char *why, size_t whysz)
 {
 	return 0;
 }
 
 static int
-check_name(const struct keyword *kw, const char *v, int builtin,
-	   unsigned long long *num, char *why, size_t whysz)
+check_name(const struct keyword *kw, const char *v, int builtin, unsigned long long *num,
+	   char *why, size_t whysz)
 {
 	size_t i, digits = 0;
 
@@ -213,8 +215,8 @@ check_name(const struct keyword *kw, const char *v, int builtin,
 }
 
 static int
-check_dn(const struct keyword *kw, const char *v, int builtin,
-	 unsigned long long *num, char *why, size_t whysz)
+check_dn(const struct keyword *kw, const char *v, int builtin, unsigned long long *num, char *why,
+	 size_t whysz)
 {
 	if (v[0] != '=' && v[0] != ',' && strchr(v, '=') != NULL)
 		return 0;
@@ -223,8 +225,8 @@ check_dn(const struct keyword *kw, const char *v, int builtin,
 }
 
 static int
-check_path(const struct keyword *kw, const char *v, int builtin,
-	   unsigned long long *num, char *why, size_t whysz)
+check_path(const struct keyword *kw, const char *v, int builtin, unsigned long long *num,
+	   char *why, size_t whysz)
 {
 	if (v[0] == '/')
 		return 0;
@@ -233,8 +235,8 @@ check_path(const struct keyword *kw, const char *v, int builtin,
 }
 
 static int
-check_home(const struct keyword *kw, const char *v, int builtin,
-	   unsigned long long *num, char *why, size_t whysz)
+check_home(const struct keyword *kw, const char *v, int builtin, unsigned long long *num,
+	   char *why, size_t whysz)
 {
 	const char *p;
 
@@ -250,8 +252,8 @@ check_home(const struct keyword *kw, const char *v, int builtin,
 }
 
 static int
-check_url(const struct keyword *kw, const char *v, int builtin,
-	  unsigned long long *num, char *why, size_t whysz)
+check_url(const struct keyword *kw, const char *v, int builtin, unsigned long long *num,
+	  char *why, size_t whysz)
 {
 	const char *const *sc;
 	size_t o;
@@ -260,16 +262,16 @@ check_url(const struct keyword *kw, const char *v, int builtin,
 		return 0;
 	o = (size_t)snprintf(why, whysz, "not a URL starting with");
 	for (sc = kw->schemes; *sc != NULL && o < whysz; sc++)
-		o += (size_t)snprintf(why + o, whysz - o, "%s %s",
-				      sc == kw->schemes ? "" : " or", *sc);
+		o += (size_t)snprintf(why + o, whysz - o, "%s %s", sc == kw->schemes ? "" : " or",
+				      *sc);
 	if (o < whysz)
 		snprintf(why + o, whysz - o, " (printable ASCII, no spaces)");
 	return -1;
 }
 
 static int
-check_url_token(const struct keyword *kw, const char *v, int builtin,
-		unsigned long long *num, char *why, size_t whysz)
+check_url_token(const struct keyword *kw, const char *v, int builtin, unsigned long long *num,
+		char *why, size_t whysz)
 {
 	if (check_url(kw, v, builtin, num, why, whysz) != 0)
 		return -1;
@@ -280,8 +282,8 @@ check_url_token(const struct keyword *kw, const char *v, int builtin,
 }
 
 static int
-check_ldap_uris(const struct keyword *kw, const char *v, int builtin,
-		unsigned long long *num, char *why, size_t whysz)
+check_ldap_uris(const struct keyword *kw, const char *v, int builtin, unsigned long long *num,
+		char *why, size_t whysz)
 {
 	size_t n, count = 0;
 
@@ -303,15 +305,15 @@ check_ldap_uris(const struct keyword *kw, const char *v, int builtin,
 }
 
 static int
-check_namelist(const struct keyword *kw, const char *v, int builtin,
-	       unsigned long long *num, char *why, size_t whysz)
+check_namelist(const struct keyword *kw, const char *v, int builtin, unsigned long long *num,
+	       char *why, size_t whysz)
 {
 	return kenpo_localname_list_ok(v, why, whysz);
 }
 
 static int
-check_mail(const struct keyword *kw, const char *v, int builtin,
-	   unsigned long long *num, char *why, size_t whysz)
+check_mail(const struct keyword *kw, const char *v, int builtin, unsigned long long *num,
+	   char *why, size_t whysz)
 {
 	if (kenpo_mail_address_ok(v))
 		return 0;
@@ -320,8 +322,8 @@ check_mail(const struct keyword *kw, const char *v, int builtin,
 }
 
 static int
-check_domain(const struct keyword *kw, const char *v, int builtin,
-	     unsigned long long *num, char *why, size_t whysz)
+check_domain(const struct keyword *kw, const char *v, int builtin, unsigned long long *num,
+	     char *why, size_t whysz)
 {
 	if (kenpo_domain_ok(v, strlen(v)))
 		return 0;
@@ -332,8 +334,8 @@ check_domain(const struct keyword *kw, const char *v, int builtin,
 /* The built-in default is not looked up, so that a host without tzdata can
  * still start (glibc then shows UTC); a zone written in the file must exist. */
 static int
-check_tz(const struct keyword *kw, const char *v, int builtin,
-	 unsigned long long *num, char *why, size_t whysz)
+check_tz(const struct keyword *kw, const char *v, int builtin, unsigned long long *num, char *why,
+	 size_t whysz)
 {
 	char path[sizeof(ZONEINFO_DIR) + 256];
 	struct stat st;
@@ -366,16 +368,16 @@ find_word(const struct keyword *kw, const char *v, size_t *index, char *why, siz
 	}
 	o = (size_t)snprintf(why, whysz, "must be one of");
 	for (w = kw->words; w->word != NULL && o < whysz; w++)
-		o += (size_t)snprintf(why + o, whysz - o, "%s %s",
-				      w == kw->words ? "" : ",", w->word);
+		o += (size_t)snprintf(why + o, whysz - o, "%s %s", w == kw->words ? "" : ",",
+				      w->word);
 	return -1;
 }
 
 /* KW_WORD keeps the index (set_value stores the canonical word), KW_ENUM
  * the word's value. */
 static int
-check_word(const struct keyword *kw, const char *v, int builtin,
-	   unsigned long long *num, char *why, size_t whysz)
+check_word(const struct keyword *kw, const char *v, int builtin, unsigned long long *num,
+	   char *why, size_t whysz)
 {
 	size_t i = 0;
 
@@ -387,8 +389,8 @@ check_word(const struct keyword *kw, const char *v, int builtin,
 
 /* Words separated by commas and spaces, each once: the OR of their values. */
 static int
-check_flags(const struct keyword *kw, const char *v, int builtin,
-	    unsigned long long *num, char *why, size_t whysz)
+check_flags(const struct keyword *kw, const char *v, int builtin, unsigned long long *num,
+	    char *why, size_t whysz)
 {
 	char word[32];
 	unsigned long long all = 0;
@@ -421,8 +423,8 @@ check_flags(const struct keyword *kw, const char *v, int builtin,
 }
 
 static int
-check_scaled(const struct keyword *kw, const char *v, const struct unit *units,
-	     const char *what, unsigned long long *num, char *why, size_t whysz)
+check_scaled(const struct keyword *kw, const char *v, const struct unit *units, const char *what,
+	     unsigned long long *num, char *why, size_t whysz)
 {
 	char lo[32], hi[32];
 	unsigned long long x = 0;
@@ -443,32 +445,32 @@ check_scaled(const struct keyword *kw, const char *v, const struct unit *units,
 }
 
 static int
-check_duration(const struct keyword *kw, const char *v, int builtin,
-	       unsigned long long *num, char *why, size_t whysz)
+check_duration(const struct keyword *kw, const char *v, int builtin, unsigned long long *num,
+	       char *why, size_t whysz)
 {
 	return check_scaled(kw, v, duration_units,
 			    "not a duration (such as 600, 600s, 10m, 3h or 2d)", num, why, whysz);
 }
 
 static int
-check_uint(const struct keyword *kw, const char *v, int builtin,
-	   unsigned long long *num, char *why, size_t whysz)
+check_uint(const struct keyword *kw, const char *v, int builtin, unsigned long long *num,
+	   char *why, size_t whysz)
 {
 	return check_scaled(kw, v, no_units, "not an unsigned decimal number", num, why, whysz);
 }
 
 static int
-check_size(const struct keyword *kw, const char *v, int builtin,
-	   unsigned long long *num, char *why, size_t whysz)
+check_size(const struct keyword *kw, const char *v, int builtin, unsigned long long *num,
+	   char *why, size_t whysz)
 {
-	return check_scaled(kw, v, size_units,
-			    "not a size (such as 65536, 64K, 64M or 1G)", num, why, whysz);
+	return check_scaled(kw, v, size_units, "not a size (such as 65536, 64K, 64M or 1G)", num,
+			    why, whysz);
 }
 
 /* A date of the Gregorian calendar, 2000-01-01 to 2099-12-31. */
 static int
-check_date(const struct keyword *kw, const char *v, int builtin,
-	   unsigned long long *num, char *why, size_t whysz)
+check_date(const struct keyword *kw, const char *v, int builtin, unsigned long long *num,
+	   char *why, size_t whysz)
 {
 	if (kenpo_date_parse(v, NULL, NULL, NULL) == 0)
 		return 0;
@@ -478,7 +480,7 @@ check_date(const struct keyword *kw, const char *v, int builtin,
 
 static const struct {
 	check_fn *check;
-	int is_string;  /* the field is a malloc'd char * */
+	int is_string; /* the field is a malloc'd char * */
 } kinds[] = {
 	[KW_STRING] = { check_string, 1 },
 	[KW_NAME] = { check_name, 1 },
@@ -500,7 +502,6 @@ static const struct {
 	[KW_SIZE] = { check_size, 0 },
 	[KW_DATE] = { check_date, 1 },
 };
-
 
 int
 kenpo_date_parse(const char *s, int *year, int *month, int *day)
@@ -530,8 +531,8 @@ kenpo_date_parse(const char *s, int *year, int *month, int *day)
 }
 
 int
-kenpo_config_check(const struct keyword *kw, const char *v, int builtin,
-		   unsigned long long *num, char *why, size_t whysz)
+kenpo_config_check(const struct keyword *kw, const char *v, int builtin, unsigned long long *num,
+		   char *why, size_t whysz)
 {
 	return kinds[kw->type].check(kw, v, builtin, num, why, whysz);
 }

@@ -9,26 +9,26 @@
 #include <stddef.h>
 
 enum kw_type {
-	KW_STRING,     /* any text without control characters */
-	KW_NAME,       /* a user or group name */
-	KW_DN,         /* an LDAP distinguished name */
-	KW_PATH,       /* an absolute path */
-	KW_HOME,       /* an absolute path with %u, %n and %% */
-	KW_URL,        /* a URL with one of the schemes in `schemes` */
-	KW_URL_TOKEN,  /* the same, containing %%TOKEN%% exactly once */
-	KW_LDAP_URIS,  /* LDAP URIs separated by spaces (libldap tries each) */
-	KW_NAMELIST,   /* login IDs, '*' at the end for a prefix, separated by spaces or commas */
-	KW_MAIL,       /* a mail address */
-	KW_DOMAIN,     /* a domain name */
-	KW_TZ,         /* a time zone name under /usr/share/zoneinfo */
-	KW_WORD,       /* one of `words`, stored as its canonical text */
-	KW_ENUM,       /* one of `words`, stored as its number (bool too) */
-	KW_FLAGS,      /* some of `words`, separated by commas or spaces, each at most
+	KW_STRING,    /* any text without control characters */
+	KW_NAME,      /* a user or group name */
+	KW_DN,        /* an LDAP distinguished name */
+	KW_PATH,      /* an absolute path */
+	KW_HOME,      /* an absolute path with %u, %n and %% */
+	KW_URL,       /* a URL with one of the schemes in `schemes` */
+	KW_URL_TOKEN, /* the same, containing %%TOKEN%% exactly once */
+	KW_LDAP_URIS, /* LDAP URIs separated by spaces (libldap tries each) */
+	KW_NAMELIST,  /* login IDs, '*' at the end for a prefix, separated by spaces or commas */
+	KW_MAIL,      /* a mail address */
+	KW_DOMAIN,    /* a domain name */
+	KW_TZ,        /* a time zone name under /usr/share/zoneinfo */
+	KW_WORD,      /* one of `words`, stored as its canonical text */
+	KW_ENUM,      /* one of `words`, stored as its number (bool too) */
+	KW_FLAGS,     /* some of `words`, separated by commas or spaces, each at most
 			* once, stored as the OR of their numbers */
-	KW_DURATION,   /* seconds, see kenpo_parse_duration */
-	KW_UINT,       /* an unsigned decimal */
-	KW_SIZE,       /* bytes, see kenpo_parse_size */
-	KW_DATE,       /* a calendar date YYYY-MM-DD, kept as text */
+	KW_DURATION,  /* seconds, see kenpo_parse_duration */
+	KW_UINT,      /* an unsigned decimal */
+	KW_SIZE,      /* bytes, see kenpo_parse_size */
+	KW_DATE,      /* a calendar date YYYY-MM-DD, kept as text */
 };
 
 struct kw_word {
@@ -39,13 +39,13 @@ struct kw_word {
 struct keyword {
 	const char *name;
 	enum kw_type type;
-	size_t offset;                /* of the field in its structure */
-	size_t size;                  /* of the field */
-	unsigned long long min, max;  /* numbers: range; text: max is a length */
-	const char *def;              /* default as written in the file, or NULL */
+	size_t offset;               /* of the field in its structure */
+	size_t size;                 /* of the field */
+	unsigned long long min, max; /* numbers: range; text: max is a length */
+	const char *def;             /* default as written in the file, or NULL */
 	int required;
-	const struct kw_word *words;  /* KW_WORD, KW_ENUM */
-	const char *const *schemes;   /* KW_URL, KW_URL_TOKEN, KW_LDAP_URIS */
+	const struct kw_word *words; /* KW_WORD, KW_ENUM */
+	const char *const *schemes;  /* KW_URL, KW_URL_TOKEN, KW_LDAP_URIS */
 };
 
 /* Check `v` for `kw`: 0, with a number in *num (for KW_WORD and KW_ENUM

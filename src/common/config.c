@@ -31,11 +31,11 @@
 #define MINUTE 60LL
 #define HOUR (60 * MINUTE)
 #define DAY (24 * HOUR)
-#define UID_LIMIT 4294967294ULL   /* (uid_t)-1 means "no user" */
-#define PATH_LEN 4095ULL          /* longest path accepted, in bytes */
-#define SEEN_MAX 64               /* keys per section, see the asserts */
-#define SHOW_MAX 64               /* bytes of a key shown in a message */
-#define MAIL_ADDRESS_MAX 254      /* RFC 5321 path limit less the brackets */
+#define UID_LIMIT 4294967294ULL /* (uid_t)-1 means "no user" */
+#define PATH_LEN 4095ULL        /* longest path accepted, in bytes */
+#define SEEN_MAX 64             /* keys per section, see the asserts */
+#define SHOW_MAX 64             /* bytes of a key shown in a message */
+#define MAIL_ADDRESS_MAX 254    /* RFC 5321 path limit less the brackets */
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #if defined(__GNUC__)
@@ -47,24 +47,34 @@
 /* ---- keyword tables ------------------------------------------------- */
 
 static const struct kw_word bool_words[] = {
-	{ "yes", 1 }, { "no", 0 }, { "true", 1 }, { "false", 0 },
-	{ "on", 1 }, { "off", 0 }, { "1", 1 }, { "0", 0 }, { NULL, 0 },
+	{ "yes", 1 }, { "no", 0 }, { "true", 1 }, { "false", 0 }, { "on", 1 },
+	{ "off", 0 }, { "1", 1 },  { "0", 0 },    { NULL, 0 },
 };
 static const struct kw_word lang_words[] = {
-	{ "ja", KENPO_LANG_JA }, { "en", KENPO_LANG_EN }, { NULL, 0 },
+	{ "ja", KENPO_LANG_JA },
+	{ "en", KENPO_LANG_EN },
+	{ NULL, 0 },
 };
 static const struct kw_word reg_words[] = {
-	{ "letter", KENPO_REGF_LETTER }, { "identity", KENPO_REGF_IDENTITY }, { NULL, 0 },
+	{ "letter", KENPO_REGF_LETTER },
+	{ "identity", KENPO_REGF_IDENTITY },
+	{ NULL, 0 },
 };
 static const struct kw_word tls_words[] = {
-	{ "none", KENPO_TLS_NONE }, { "starttls", KENPO_TLS_STARTTLS },
-	{ "smtps", KENPO_TLS_SMTPS }, { NULL, 0 },
+	{ "none", KENPO_TLS_NONE },
+	{ "starttls", KENPO_TLS_STARTTLS },
+	{ "smtps", KENPO_TLS_SMTPS },
+	{ NULL, 0 },
 };
 static const struct kw_word key_words[] = {
-	{ "required", 0 }, { "optional", 1 }, { NULL, 0 },
+	{ "required", 0 },
+	{ "optional", 1 },
+	{ NULL, 0 },
 };
 static const struct kw_word log_words[] = {
-	{ "info", 0 }, { "debug", 1 }, { NULL, 0 },
+	{ "info", 0 },
+	{ "debug", 1 },
+	{ NULL, 0 },
 };
 static const char *const web_schemes[] = { "https://", "http://", NULL };
 static const char *const smtp_schemes[] = { "smtp://", "smtps://", NULL };
@@ -78,7 +88,8 @@ static const struct keyword kenpod_keywords[] = {
 	{ "socket", KW_PATH, D(socket_path), 1, 107, RUNDIR "/kenpo/kenpod.sock", 0, NULL, NULL },
 	{ "ldap_uri", KW_LDAP_URIS, D(ldap_uri), 1, 1024, "ldapi:///", 0, NULL, ldap_schemes },
 	{ "bind_dn", KW_DN, D(bind_dn), 1, 1024, NULL, 0, NULL, NULL },
-	{ "bind_password_file", KW_PATH, D(bind_password_file), 1, PATH_LEN, NULL, 0, NULL, NULL },
+	{ "bind_password_file", KW_PATH, D(bind_password_file), 1, PATH_LEN, NULL, 0, NULL,
+	  NULL },
 	{ "ldap_ca_file", KW_PATH, D(ldap_ca_file), 1, PATH_LEN, NULL, 0, NULL, NULL },
 	{ "ldap_timeout", KW_DURATION, D(ldap_timeout), 1, 5 * MINUTE, "5s", 0, NULL, NULL },
 	/* Several providers (kenpod.conf(5)): the write provider is the first
@@ -87,7 +98,8 @@ static const struct keyword kenpod_keywords[] = {
 	{ "write_failback_interval", KW_DURATION, D(write_failback_interval), 1, DAY, "30s", 0,
 	  NULL, NULL },
 	{ "write_failover", KW_ENUM, D(write_failover), 0, 0, "yes", 0, bool_words, NULL },
-	{ "secret_file", KW_PATH, D(secret_file), 1, PATH_LEN, SYSCONFDIR "/kenpo/secret", 0, NULL, NULL },
+	{ "secret_file", KW_PATH, D(secret_file), 1, PATH_LEN, SYSCONFDIR "/kenpo/secret", 0,
+	  NULL, NULL },
 	{ "portal_group", KW_NAME, D(portal_group), 1, 32, NULL, 0, NULL, NULL },
 	{ "user", KW_NAME, D(user), 1, 32, "_kenpo", 0, NULL, NULL },
 	/* Workers per lane (server.h): authentication, lookups, self-service
@@ -102,16 +114,21 @@ static const struct keyword kenpod_keywords[] = {
 	{ "max_connections_portal", KW_UINT, D(max_connections_portal), 1, 1048576, "512", 0,
 	  NULL, NULL },
 	/* Added to the shipped list of localname.c. */
-	{ "reserved_login_ids", KW_NAMELIST, D(reserved_login_ids), 1, 8192, NULL, 0, NULL, NULL },
+	{ "reserved_login_ids", KW_NAMELIST, D(reserved_login_ids), 1, 8192, NULL, 0, NULL,
+	  NULL },
 	{ "enumerate", KW_ENUM, D(enumerate), 0, 0, "no", 0, bool_words, NULL },
-	{ "cache_positive_ttl", KW_DURATION, D(cache_positive_ttl), 0, DAY, "60s", 0, NULL, NULL },
-	{ "cache_negative_ttl", KW_DURATION, D(cache_negative_ttl), 0, DAY, "10s", 0, NULL, NULL },
+	{ "cache_positive_ttl", KW_DURATION, D(cache_positive_ttl), 0, DAY, "60s", 0, NULL,
+	  NULL },
+	{ "cache_negative_ttl", KW_DURATION, D(cache_negative_ttl), 0, DAY, "10s", 0, NULL,
+	  NULL },
 	{ "cache_size", KW_UINT, D(cache_size), 1, 10000000, "200000", 0, NULL, NULL },
-	{ "smtp_url", KW_URL, D(smtp_url), 1, 1024, "smtp://localhost:25", 0, NULL, smtp_schemes },
+	{ "smtp_url", KW_URL, D(smtp_url), 1, 1024, "smtp://localhost:25", 0, NULL,
+	  smtp_schemes },
 	/* No default here: it follows the scheme of smtp_url (finish_kenpod). */
 	{ "smtp_tls", KW_ENUM, D(smtp_tls), 0, 0, NULL, 0, tls_words, NULL },
 	{ "smtp_user", KW_STRING, D(smtp_user), 1, 256, NULL, 0, NULL, NULL },
-	{ "smtp_password_file", KW_PATH, D(smtp_password_file), 1, PATH_LEN, NULL, 0, NULL, NULL },
+	{ "smtp_password_file", KW_PATH, D(smtp_password_file), 1, PATH_LEN, NULL, 0, NULL,
+	  NULL },
 	{ "smtp_ca_file", KW_PATH, D(smtp_ca_file), 1, PATH_LEN, NULL, 0, NULL, NULL },
 	{ "smtp_timeout", KW_DURATION, D(smtp_timeout), 1, 5 * MINUTE, "10s", 0, NULL, NULL },
 	{ "mail_threads", KW_UINT, D(mail_threads), 1, 16, "2", 0, NULL, NULL },
@@ -154,44 +171,54 @@ static const struct keyword society_keywords[] = {
 	 * subordinate ids useradd hands out (100000..600100000 on Debian), of
 	 * systemd's container ranges (524288..1879048191) and of 2^31 and up,
 	 * which some programs read as negative. */
-	{ "uid_min", KW_UINT, S(uid_min), KENPO_HOST_UID_LIMIT, UID_LIMIT, "2000000000", 0, NULL, NULL },
-	{ "uid_max", KW_UINT, S(uid_max), KENPO_HOST_UID_LIMIT, UID_LIMIT, "2147352575", 0, NULL, NULL },
+	{ "uid_min", KW_UINT, S(uid_min), KENPO_HOST_UID_LIMIT, UID_LIMIT, "2000000000", 0, NULL,
+	  NULL },
+	{ "uid_max", KW_UINT, S(uid_max), KENPO_HOST_UID_LIMIT, UID_LIMIT, "2147352575", 0, NULL,
+	  NULL },
 	{ "gid", KW_UINT, S(gid), 1, UID_LIMIT, "100", 0, NULL, NULL },
 	{ "key_validity", KW_DURATION, S(key_validity), 1, DAY, "10m", 0, NULL, NULL },
-	{ "key_resend_cooldown", KW_DURATION, S(key_resend_cooldown), 0, HOUR, "60s", 0, NULL, NULL },
+	{ "key_resend_cooldown", KW_DURATION, S(key_resend_cooldown), 0, HOUR, "60s", 0, NULL,
+	  NULL },
 	{ "key_max_tries", KW_UINT, S(key_max_tries), 1, 100, "5", 0, NULL, NULL },
 	{ "guide_validity", KW_DURATION, S(guide_validity), 1, 7 * DAY, "3h", 0, NULL, NULL },
 	{ "identity_validity", KW_DURATION, S(identity_validity), 1, DAY, "30m", 0, NULL, NULL },
 	{ "reset_validity", KW_DURATION, S(reset_validity), 1, 7 * DAY, "3h", 0, NULL, NULL },
 	/* 0: a letter's temporary password does not expire (not by default:
 	 * a temporary password is a way in that skips the key). */
-	{ "temp_password_validity", KW_DURATION, S(temp_password_validity), 0, 365 * DAY, "90d", 0, NULL, NULL },
+	{ "temp_password_validity", KW_DURATION, S(temp_password_validity), 0, 365 * DAY, "90d",
+	  0, NULL, NULL },
 	{ "guide_per_hour", KW_UINT, S(guide_per_hour), 1, 1000, "5", 0, NULL, NULL },
 	{ "reset_per_hour", KW_UINT, S(reset_per_hour), 1, 1000, "5", 0, NULL, NULL },
 	/* Caps of the whole society, whatever the address, so that requests
 	 * for ever new addresses cannot grow the directory without end. */
-	{ "guide_total_per_hour", KW_UINT, S(guide_total_per_hour), 1, 1000000, "1000", 0, NULL, NULL },
-	{ "reset_total_per_hour", KW_UINT, S(reset_total_per_hour), 1, 1000000, "1000", 0, NULL, NULL },
+	{ "guide_total_per_hour", KW_UINT, S(guide_total_per_hour), 1, 1000000, "1000", 0, NULL,
+	  NULL },
+	{ "reset_total_per_hour", KW_UINT, S(reset_total_per_hour), 1, 1000000, "1000", 0, NULL,
+	  NULL },
 	{ "session_idle", KW_DURATION, S(session_idle), 1, DAY, "15m", 0, NULL, NULL },
 	{ "session_lifetime", KW_DURATION, S(session_lifetime), 1, 7 * DAY, "4h", 0, NULL, NULL },
 	{ "identity_max_tries", KW_UINT, S(identity_max_tries), 1, 100, "5", 0, NULL, NULL },
 	/* 0: never lock (ppolicy's pwdMaxFailure 0). */
 	{ "lockout_failures", KW_UINT, S(lockout_failures), 0, 1000, "10", 0, NULL, NULL },
-	{ "lockout_duration", KW_DURATION, S(lockout_duration), 1, 30 * DAY, "30m", 0, NULL, NULL },
+	{ "lockout_duration", KW_DURATION, S(lockout_duration), 1, 30 * DAY, "30m", 0, NULL,
+	  NULL },
 	/* 0: unfamiliar sources are only locked one by one. */
-	{ "lockout_unfamiliar_failures", KW_UINT, S(lockout_unfamiliar_failures), 0, 10000, "20", 0, NULL, NULL },
-	{ "familiar_validity", KW_DURATION, S(familiar_validity), HOUR, 365 * DAY, "90d", 0, NULL, NULL },
+	{ "lockout_unfamiliar_failures", KW_UINT, S(lockout_unfamiliar_failures), 0, 10000, "20",
+	  0, NULL, NULL },
+	{ "familiar_validity", KW_DURATION, S(familiar_validity), HOUR, 365 * DAY, "90d", 0, NULL,
+	  NULL },
 	{ "key", KW_ENUM, S(key_optional), 0, 0, "required", 0, key_words, NULL },
 	{ "key_mails_per_hour", KW_UINT, S(key_mails_per_hour), 1, 100, "5", 0, NULL, NULL },
-	{ "key_failures_per_day", KW_UINT, S(key_failures_per_day), 1, 1000, "20", 0, NULL, NULL },
-	{ "login_proof_validity", KW_DURATION, S(login_proof_validity), 1, DAY, "10m", 0, NULL, NULL },
+	{ "key_failures_per_day", KW_UINT, S(key_failures_per_day), 1, 1000, "20", 0, NULL,
+	  NULL },
+	{ "login_proof_validity", KW_DURATION, S(login_proof_validity), 1, DAY, "10m", 0, NULL,
+	  NULL },
 	{ "login_history", KW_UINT, S(login_history), 1, 100, "10", 0, NULL, NULL },
 	{ "temp_password_expiry", KW_DATE, S(temp_password_expiry), 10, 10, NULL, 0, NULL, NULL },
 };
 
 _Static_assert(ARRAY_SIZE(kenpod_keywords) <= SEEN_MAX, "raise SEEN_MAX");
 _Static_assert(ARRAY_SIZE(society_keywords) <= SEEN_MAX, "raise SEEN_MAX");
-
 
 /* ---- text of the file ---------------------------------------------------- */
 
@@ -301,17 +328,17 @@ struct parser {
 	char *err;
 	size_t errsz;
 	struct kenpo_config *cfg;
-	const struct section *sec;    /* NULL before the first header */
-	size_t soc;                   /* index of the current society */
-	unsigned line;                /* the line being read */
-	unsigned sec_line;            /* line of the current header */
-	unsigned kenpod_line;         /* line of [kenpod], 0 until seen */
+	const struct section *sec; /* NULL before the first header */
+	size_t soc;                /* index of the current society */
+	unsigned line;             /* the line being read */
+	unsigned sec_line;         /* line of the current header */
+	unsigned kenpod_line;      /* line of [kenpod], 0 until seen */
 	unsigned soc_line[KENPO_SOCIETY_MAX];
-	unsigned seen[SEEN_MAX];      /* line setting each key, 0 if none */
+	unsigned seen[SEEN_MAX]; /* line setting each key, 0 if none */
 };
 
 static void KENPO_PRINTF(4, 5)
-error_at(struct parser *p, unsigned line, const char *key, const char *fmt, ...)
+	error_at(struct parser *p, unsigned line, const char *key, const char *fmt, ...)
 {
 	char k[SHOW_MAX + 8];
 	va_list ap;
@@ -387,8 +414,7 @@ set_string(struct parser *p, char *field, const char *text)
 
 /* Checks and stores one value, from line `line` or (builtin) the table. */
 static int
-set_value(struct parser *p, const struct keyword *kw, const char *v,
-	  unsigned line, int builtin)
+set_value(struct parser *p, const struct keyword *kw, const char *v, unsigned line, int builtin)
 {
 	char *field = section_base(p) + kw->offset;
 	unsigned long long num = 0;
@@ -401,7 +427,8 @@ set_value(struct parser *p, const struct keyword *kw, const char *v,
 	if (kenpo_config_check(kw, v, builtin, &num, why, sizeof why) != 0) {
 		error_at(p, line, kw->name, "%s%s", why,
 			 strstr(v, " #") != NULL || strstr(v, " ;") != NULL ?
-			 " (a comment cannot follow a value on its line)" : "");
+				 " (a comment cannot follow a value on its line)" :
+				 "");
 		return -1;
 	}
 	if (kw->type == KW_WORD)
@@ -497,9 +524,11 @@ finish_society(struct parser *p)
 	}
 	if (s->uid_min >= s->uid_max) {
 		if (lmin > lmax)
-			error_at(p, lmin, "uid_min", "must be less than uid_max (%lu)", s->uid_max);
+			error_at(p, lmin, "uid_min", "must be less than uid_max (%lu)",
+				 s->uid_max);
 		else
-			error_at(p, lmax, "uid_max", "must be greater than uid_min (%lu)", s->uid_min);
+			error_at(p, lmax, "uid_max", "must be greater than uid_min (%lu)",
+				 s->uid_min);
 		return -1;
 	}
 	if (s->mail_from_name == NULL)
@@ -508,10 +537,16 @@ finish_society(struct parser *p)
 }
 
 static const struct section kenpod_section = {
-	"kenpod", kenpod_keywords, ARRAY_SIZE(kenpod_keywords), finish_kenpod,
+	"kenpod",
+	kenpod_keywords,
+	ARRAY_SIZE(kenpod_keywords),
+	finish_kenpod,
 };
 static const struct section society_section = {
-	"society", society_keywords, ARRAY_SIZE(society_keywords), finish_society,
+	"society",
+	society_keywords,
+	ARRAY_SIZE(society_keywords),
+	finish_society,
 };
 
 static int
@@ -651,7 +686,8 @@ parse_setting(struct parser *p, char *s)
 		return -1;
 	}
 	if (p->sec == NULL) {
-		error_at(p, p->line, key, "outside of any section (put it under [kenpod] or [society ID])");
+		error_at(p, p->line, key,
+			 "outside of any section (put it under [kenpod] or [society ID])");
 		return -1;
 	}
 	section_label(p, label, sizeof label);
@@ -661,7 +697,8 @@ parse_setting(struct parser *p, char *s)
 		return -1;
 	}
 	if (p->seen[i] != 0) {
-		error_at(p, p->line, key, "given twice in %s (first on line %u)", label, p->seen[i]);
+		error_at(p, p->line, key, "given twice in %s (first on line %u)", label,
+			 p->seen[i]);
 		return -1;
 	}
 	if (*value == '\0') {
@@ -699,8 +736,9 @@ parse_line(struct parser *p, char *s, size_t n)
 
 	if (strlen(s) != n || !kenpo_utf8_valid(s, n)) {
 		line_key(s, strlen(s), key, sizeof key);
-		error_at(p, p->line, key, strlen(s) != n ? "contains a NUL byte"
-			 : "not valid UTF-8 (the file must be saved as UTF-8)");
+		error_at(p, p->line, key,
+			 strlen(s) != n ? "contains a NUL byte" :
+					  "not valid UTF-8 (the file must be saved as UTF-8)");
 		return -1;
 	}
 	s = trim(s);
@@ -721,7 +759,7 @@ parse_buffer(struct parser *p, char *data, size_t len)
 		s = data + pos;
 		nl = memchr(s, '\n', len - pos);
 		n = nl != NULL ? (size_t)(nl - s) : len - pos;
-		s[n] = '\0';   /* data[len] is already the NUL of the buffer */
+		s[n] = '\0'; /* data[len] is already the NUL of the buffer */
 		pos += n + 1;
 		p->line++;
 		if (parse_line(p, s, n) != 0)
@@ -844,8 +882,7 @@ kenpo_config_keep(struct kenpo_config *dst, const struct kenpo_config *src, cons
 }
 
 int
-kenpo_society_same(const struct kenpo_society *a, const struct kenpo_society *b,
-		   const char *key)
+kenpo_society_same(const struct kenpo_society *a, const struct kenpo_society *b, const char *key)
 {
 	return field_same(table_keyword(society_keywords, ARRAY_SIZE(society_keywords), key),
 			  (const char *)a, (const char *)b);
@@ -872,8 +909,8 @@ kenpo_config_society(const struct kenpo_config *cfg, const char *id)
 }
 
 int
-kenpo_config_parse(const char *name, const char *text, size_t len,
-		   struct kenpo_config **out, char *errbuf, size_t errsz)
+kenpo_config_parse(const char *name, const char *text, size_t len, struct kenpo_config **out,
+		   char *errbuf, size_t errsz)
 {
 	struct kenpo_config *cfg = NULL;
 	struct parser *p = NULL;
@@ -909,8 +946,8 @@ done:
 }
 
 int
-kenpo_config_load(const char *path, uid_t owner, struct kenpo_config **out,
-		  char *errbuf, size_t errsz)
+kenpo_config_load(const char *path, uid_t owner, struct kenpo_config **out, char *errbuf,
+		  size_t errsz)
 {
 	char *data = NULL;
 	size_t len = 0;
@@ -918,8 +955,8 @@ kenpo_config_load(const char *path, uid_t owner, struct kenpo_config **out,
 
 	if (path == NULL)
 		path = KENPO_CONFIG_PATH;
-	if (kenpo_read_file_safely(path, owner, KENPO_CONFIG_MAX_BYTES, 0, &data, &len,
-				   errbuf, errsz) != 0)
+	if (kenpo_read_file_safely(path, owner, KENPO_CONFIG_MAX_BYTES, 0, &data, &len, errbuf,
+				   errsz) != 0)
 		return -1;
 	r = kenpo_config_parse(path, data, len, out, errbuf, errsz);
 	free(data);

@@ -44,20 +44,23 @@ static const char pw_alphabet[] = PW_UPPER PW_LOWER CLEAR_DIGITS;
 static const char key_digits[] = "0123456789";
 
 /* One character drawn uniformly from a NUL-terminated alphabet. */
-static char pick(const char *alphabet)
+static char
+pick(const char *alphabet)
 {
 	return alphabet[randombytes_uniform((uint32_t)strlen(alphabet))];
 }
 
 /* Fill out[0..n) with characters drawn from alphabet. */
-static void fill(char *out, size_t n, const char *alphabet)
+static void
+fill(char *out, size_t n, const char *alphabet)
 {
 	for (size_t i = 0; i < n; i++)
 		out[i] = pick(alphabet);
 }
 
 /* Fisher-Yates shuffle of s[0..n), every permutation equally likely. */
-static void shuffle(char *s, size_t n)
+static void
+shuffle(char *s, size_t n)
 {
 	for (size_t i = n - 1; i > 0; i--) {
 		size_t j = randombytes_uniform((uint32_t)(i + 1));
@@ -68,7 +71,8 @@ static void shuffle(char *s, size_t n)
 	}
 }
 
-int kenpo_gen_preissued_id(char *out, size_t outsz)
+int
+kenpo_gen_preissued_id(char *out, size_t outsz)
 {
 	if (out == NULL || outsz < KENPO_PREISSUED_ID_LEN + 1)
 		return -1;
@@ -82,7 +86,8 @@ int kenpo_gen_preissued_id(char *out, size_t outsz)
 	return 0;
 }
 
-int kenpo_gen_temp_password(char *out, size_t outsz)
+int
+kenpo_gen_temp_password(char *out, size_t outsz)
 {
 	if (out == NULL || outsz < KENPO_TEMP_PASSWORD_LEN + 1)
 		return -1;
@@ -99,7 +104,8 @@ int kenpo_gen_temp_password(char *out, size_t outsz)
 }
 
 /* len characters of alphabet and a NUL into out, if it has room. */
-static int gen_code(char *out, size_t outsz, size_t len, const char *alphabet)
+static int
+gen_code(char *out, size_t outsz, size_t len, const char *alphabet)
 {
 	if (out == NULL || outsz < len + 1)
 		return -1;
@@ -108,33 +114,36 @@ static int gen_code(char *out, size_t outsz, size_t len, const char *alphabet)
 	return 0;
 }
 
-int kenpo_gen_key(char *out, size_t outsz)
+int
+kenpo_gen_key(char *out, size_t outsz)
 {
 	return gen_code(out, outsz, KENPO_KEY_LEN, key_digits);
 }
 
-int kenpo_gen_authkey(char *out, size_t outsz)
+int
+kenpo_gen_authkey(char *out, size_t outsz)
 {
 	return gen_code(out, outsz, KENPO_AUTHKEY_LEN, code_alphabet);
 }
 
-int kenpo_gen_token(char *out, size_t outsz)
+int
+kenpo_gen_token(char *out, size_t outsz)
 {
 	unsigned char raw[KENPO_TOKEN_BYTES];
 	const size_t need = sodium_base64_ENCODED_LEN(KENPO_TOKEN_BYTES,
-			sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+						      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 
 	/* need counts the NUL: KENPO_TOKEN_LEN + 1. */
 	if (out == NULL || outsz < need)
 		return -1;
 	randombytes_buf(raw, sizeof raw);
-	sodium_bin2base64(out, outsz, raw, sizeof raw,
-			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	sodium_bin2base64(out, outsz, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	sodium_memzero(raw, sizeof raw);
 	return 0;
 }
 
-int kenpo_token_is_wellformed(const char *s)
+int
+kenpo_token_is_wellformed(const char *s)
 {
 	unsigned char raw[KENPO_TOKEN_BYTES];
 	size_t rawlen = 0;
@@ -145,15 +154,15 @@ int kenpo_token_is_wellformed(const char *s)
 	/* Decoding with the same variant checks the alphabet without a
 	 * hand-written character table; without an end pointer it fails
 	 * unless every character is consumed. */
-	ok = sodium_base642bin(raw, sizeof raw, s, KENPO_TOKEN_LEN, NULL,
-			       &rawlen, NULL,
+	ok = sodium_base642bin(raw, sizeof raw, s, KENPO_TOKEN_LEN, NULL, &rawlen, NULL,
 			       sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0 &&
 	     rawlen == KENPO_TOKEN_BYTES;
 	sodium_memzero(raw, sizeof raw);
 	return ok;
 }
 
-int kenpo_key_is_wellformed(const char *s)
+int
+kenpo_key_is_wellformed(const char *s)
 {
 	if (s == NULL || strlen(s) != KENPO_KEY_LEN)
 		return 0;

@@ -7,12 +7,12 @@
 
 #include <stddef.h>
 
-#define KENPO_PREISSUED_ID_LEN 8     /* e.g. 07AA0A00: 7th and 8th are digits */
-#define KENPO_TEMP_PASSWORD_LEN 8    /* e.g. P0a40aca, meets the password rule */
-#define KENPO_KEY_LEN 10             /* 暗証キー: 10 digits, mailed */
-#define KENPO_AUTHKEY_LEN 8          /* 認証キー: 8 characters, on screen only */
-#define KENPO_TOKEN_BYTES 24         /* URL token: 192 bits */
-#define KENPO_TOKEN_LEN 32           /* base64url, no padding, of 24 bytes */
+#define KENPO_PREISSUED_ID_LEN 8  /* e.g. 07AA0A00: 7th and 8th are digits */
+#define KENPO_TEMP_PASSWORD_LEN 8 /* e.g. P0a40aca, meets the password rule */
+#define KENPO_KEY_LEN 10          /* 暗証キー: 10 digits, mailed */
+#define KENPO_AUTHKEY_LEN 8       /* 認証キー: 8 characters, on screen only */
+#define KENPO_TOKEN_BYTES 24      /* URL token: 192 bits */
+#define KENPO_TOKEN_LEN 32        /* base64url, no padding, of 24 bytes */
 
 /* Each writes exactly LEN characters and a NUL into out (size >= LEN+1).
  * Return 0, or -1 if out is NULL or too small (out is then untouched).

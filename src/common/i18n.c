@@ -35,20 +35,22 @@ static const char *const ja_locale_names[] = { "ja_JP.UTF-8", "ja_JP.utf8" };
 static pthread_once_t ja_once = PTHREAD_ONCE_INIT;
 static locale_t ja_locale = (locale_t)0;
 
-static int ascii_lower(int c)
+static int
+ascii_lower(int c)
 {
 	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
 }
 
-static int ascii_alnum(int c)
+static int
+ascii_alnum(int c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	       (c >= '0' && c <= '9');
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
 /* What may follow the language in a locale name: "_JP", ".UTF-8", "@euro"
  * or a BCP 47 "-JP", and then only name characters. */
-static int valid_suffix(const char *s)
+static int
+valid_suffix(const char *s)
 {
 	if (*s == '\0')
 		return 1;
@@ -61,7 +63,8 @@ static int valid_suffix(const char *s)
 	return 1;
 }
 
-int kenpo_lang_parse(const char *s, enum kenpo_lang *out)
+int
+kenpo_lang_parse(const char *s, enum kenpo_lang *out)
 {
 	char code[3];
 
@@ -82,7 +85,8 @@ int kenpo_lang_parse(const char *s, enum kenpo_lang *out)
 	return -1;
 }
 
-const char *kenpo_lang_name(enum kenpo_lang lang)
+const char *
+kenpo_lang_name(enum kenpo_lang lang)
 {
 	for (size_t i = 0; i < sizeof langs / sizeof langs[0]; i++) {
 		if (langs[i].lang == lang)
@@ -96,7 +100,8 @@ const char *kenpo_lang_name(enum kenpo_lang lang)
  * the uid/gid comparison covers a process that changed only its effective
  * ids after exec (a PAM module inside such a program must not let the
  * caller's environment pick the text it shows). */
-static const char *catalogue_dir(void)
+static const char *
+catalogue_dir(void)
 {
 	const char *dir = NULL;
 
@@ -107,7 +112,8 @@ static const char *catalogue_dir(void)
 	return dir;
 }
 
-static void ja_init(void)
+static void
+ja_init(void)
 {
 	if (bindtextdomain(KENPO_TEXTDOMAIN, catalogue_dir()) == NULL)
 		return;
@@ -115,8 +121,8 @@ static void ja_init(void)
 	if (bind_textdomain_codeset(KENPO_TEXTDOMAIN, "UTF-8") == NULL)
 		return;
 	for (size_t i = 0; i < sizeof ja_locale_names / sizeof ja_locale_names[0]; i++) {
-		ja_locale = newlocale(LC_MESSAGES_MASK | LC_CTYPE_MASK,
-				      ja_locale_names[i], (locale_t)0);
+		ja_locale = newlocale(LC_MESSAGES_MASK | LC_CTYPE_MASK, ja_locale_names[i],
+				      (locale_t)0);
 		if (ja_locale != (locale_t)0)
 			return;
 	}
@@ -125,7 +131,8 @@ static void ja_init(void)
 /* A PAM module is loaded and unloaded once per PAM handle; without this,
  * a long-running process that authenticates many times would lose one
  * locale object per load. */
-__attribute__((destructor)) static void ja_fini(void)
+__attribute__((destructor)) static void
+ja_fini(void)
 {
 	if (ja_locale != (locale_t)0) {
 		freelocale(ja_locale);
@@ -133,7 +140,8 @@ __attribute__((destructor)) static void ja_fini(void)
 	}
 }
 
-const char *kenpo_i18n_text(enum kenpo_lang lang, const char *msgid)
+const char *
+kenpo_i18n_text(enum kenpo_lang lang, const char *msgid)
 {
 	locale_t old;
 	const char *text;

@@ -25,28 +25,121 @@
  */
 const char *const kenpo_reserved_login_ids[] = {
 	/* base-passwd users and groups */
-	"root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news",
-	"uucp", "proxy", "www-data", "backup", "list", "irc", "gnats", "nobody",
-	"adm", "tty", "disk", "kmem", "dialout", "fax", "voice", "cdrom", "floppy",
-	"tape", "sudo", "audio", "dip", "operator", "src", "shadow", "utmp", "video",
-	"sasl", "plugdev", "staff", "users", "nogroup", "input", "sgx", "kvm",
-	"render", "netdev", "lpadmin", "scanner", "crontab", "messagebus",
+	"root",
+	"daemon",
+	"bin",
+	"sys",
+	"sync",
+	"games",
+	"man",
+	"lp",
+	"mail",
+	"news",
+	"uucp",
+	"proxy",
+	"www-data",
+	"backup",
+	"list",
+	"irc",
+	"gnats",
+	"nobody",
+	"adm",
+	"tty",
+	"disk",
+	"kmem",
+	"dialout",
+	"fax",
+	"voice",
+	"cdrom",
+	"floppy",
+	"tape",
+	"sudo",
+	"audio",
+	"dip",
+	"operator",
+	"src",
+	"shadow",
+	"utmp",
+	"video",
+	"sasl",
+	"plugdev",
+	"staff",
+	"users",
+	"nogroup",
+	"input",
+	"sgx",
+	"kvm",
+	"render",
+	"netdev",
+	"lpadmin",
+	"scanner",
+	"crontab",
+	"messagebus",
 	/* administrators by convention, and role mailboxes (RFC 2142) */
-	"admin", "administrator", "wheel", "toor", "superuser", "sysadmin",
-	"postmaster", "hostmaster", "webmaster", "abuse", "security", "noc",
-	"mailer-daemon", "ftp", "uucp", "usenet", "news", "www", "info", "support",
+	"admin",
+	"administrator",
+	"wheel",
+	"toor",
+	"superuser",
+	"sysadmin",
+	"postmaster",
+	"hostmaster",
+	"webmaster",
+	"abuse",
+	"security",
+	"noc",
+	"mailer-daemon",
+	"ftp",
+	"uucp",
+	"usenet",
+	"news",
+	"www",
+	"info",
+	"support",
 	/* services kenpo runs beside */
-	"sshd", "ssh", "openldap", "ldap", "slapd", "kenpo", "kenpod", "nslcd",
-	"sssd", "dovecot", "dovenull", "postfix", "exim", "nginx", "apache",
-	"httpd", "cockpit-ws", "cockpit-wsinstance", "polkitd", "avahi", "ntp",
-	"chrony", "tss", "uuidd", "dnsmasq", "syslog", "statd", "tcpdump",
-	"guest", "nfsnobody", "halt", "shutdown", "lightdm", "gdm", "colord",
+	"sshd",
+	"ssh",
+	"openldap",
+	"ldap",
+	"slapd",
+	"kenpo",
+	"kenpod",
+	"nslcd",
+	"sssd",
+	"dovecot",
+	"dovenull",
+	"postfix",
+	"exim",
+	"nginx",
+	"apache",
+	"httpd",
+	"cockpit-ws",
+	"cockpit-wsinstance",
+	"polkitd",
+	"avahi",
+	"ntp",
+	"chrony",
+	"tss",
+	"uuidd",
+	"dnsmasq",
+	"syslog",
+	"statd",
+	"tcpdump",
+	"guest",
+	"nfsnobody",
+	"halt",
+	"shutdown",
+	"lightdm",
+	"gdm",
+	"colord",
 	/* system account prefixes: Debian's "_apt", systemd's dynamic users */
-	"_*", "systemd-*", "cockpit-*",
+	"_*",
+	"systemd-*",
+	"cockpit-*",
 	NULL,
 };
 
-#define NAME_MAX_BYTES 64       /* longer names are never login IDs */
+#define NAME_MAX_BYTES 64 /* longer names are never login IDs */
 #define SNAPSHOT_TTL_SECONDS 60
 #define SNAPSHOT_MAX_NAMES 200000
 
@@ -105,8 +198,8 @@ kenpo_localname_reserved(const char *id, size_t len, const char *extra)
 	size_t i;
 
 	for (i = 0; kenpo_reserved_login_ids[i] != NULL; i++)
-		if (entry_matches(kenpo_reserved_login_ids[i], strlen(kenpo_reserved_login_ids[i]),
-				  id, len))
+		if (entry_matches(kenpo_reserved_login_ids[i],
+				  strlen(kenpo_reserved_login_ids[i]), id, len))
 			return 1;
 	return extra != NULL && list_matches(extra, id, len);
 }
@@ -133,7 +226,8 @@ kenpo_localname_list_ok(const char *list, char *why, size_t whysz)
 				 (c == '*' && i == n - 1 && n > 1);
 
 			if (!ok || n > NAME_MAX_BYTES) {
-				snprintf(why, whysz, "\"%.*s\" is no login ID (letters, digits, "
+				snprintf(why, whysz,
+					 "\"%.*s\" is no login ID (letters, digits, "
 					 "'.', '_', '-', and '*' only at the end)",
 					 (int)(n > NAME_MAX_BYTES ? NAME_MAX_BYTES : n), start);
 				return -1;
@@ -421,7 +515,8 @@ static int
 check_login_defs(unsigned long lo, unsigned long hi, const char *path, char *why, size_t whysz)
 {
 	static const char *const pairs[][2] = {
-		{ "UID_MIN", "UID_MAX" }, { "SYS_UID_MIN", "SYS_UID_MAX" },
+		{ "UID_MIN", "UID_MAX" },
+		{ "SYS_UID_MIN", "SYS_UID_MAX" },
 	};
 	char *text = slurp(path);
 	long long a, b;
@@ -470,8 +565,9 @@ check_subuid(unsigned long lo, unsigned long hi, const char *path, char *why, si
 		if (errno != 0 || end == c2 + 1 || count == 0 || first + count - 1 < first)
 			continue;
 		if (overlaps(lo, hi, (unsigned long)first, (unsigned long)(first + count - 1))) {
-			snprintf(why, whysz, "overlaps the subordinate ids %llu..%llu of %s line %d",
-				 first, first + count - 1, path, n);
+			snprintf(why, whysz,
+				 "overlaps the subordinate ids %llu..%llu of %s line %d", first,
+				 first + count - 1, path, n);
 			rc = -1;
 		}
 	}
@@ -484,7 +580,8 @@ kenpo_host_range_clear(unsigned long uid_min, unsigned long uid_max, const char 
 		       const char *subuid, char *why, size_t whysz)
 {
 	if (uid_min < KENPO_HOST_UID_LIMIT) {
-		snprintf(why, whysz, "overlaps the host's own ids 0..%lu", KENPO_HOST_UID_LIMIT - 1);
+		snprintf(why, whysz, "overlaps the host's own ids 0..%lu",
+			 KENPO_HOST_UID_LIMIT - 1);
 		return -1;
 	}
 	if (check_login_defs(uid_min, uid_max, login_defs ? login_defs : "/etc/login.defs", why,

@@ -61,8 +61,7 @@ int kenpo_localname_list_ok(const char *list, char *why, size_t whysz);
  * login_defs and subuid are the files to read (NULL: /etc/login.defs and
  * /etc/subuid); a file that does not exist adds nothing.
  */
-int kenpo_host_range_clear(unsigned long uid_min, unsigned long uid_max,
-			   const char *login_defs, const char *subuid,
-			   char *why, size_t whysz);
+int kenpo_host_range_clear(unsigned long uid_min, unsigned long uid_max, const char *login_defs,
+			   const char *subuid, char *why, size_t whysz);
 
 #endif

@@ -29,10 +29,10 @@
 #include "secret.h"
 #include "template.h"
 
-#define ADDR_MAX 254            /* RFC 5321 path limit less the brackets */
+#define ADDR_MAX 254 /* RFC 5321 path limit less the brackets */
 #define DOMAIN_MAX 253
-#define LINE_MAX_COLS 78        /* RFC 5322 2.1.1 */
-#define B64_LINE 76             /* RFC 2045 6.8 */
+#define LINE_MAX_COLS 78 /* RFC 5322 2.1.1 */
+#define B64_LINE 76      /* RFC 2045 6.8 */
 #define BODY_MAX (1024 * 1024)
 #define SMTP_PASSWORD_MAX 4096
 #define SMTP_TIMEOUT_DEFAULT 10L
@@ -157,11 +157,10 @@ hdr_encoded_words(struct hdr *h, const char *s)
 		n = len - i < EW_BYTES ? len - i : EW_BYTES;
 		while (i + n < len && ((unsigned char)s[i + n] & 0xc0) == 0x80)
 			n--;
-		sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)s + i,
-				  n, sodium_base64_VARIANT_ORIGINAL);
+		sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)s + i, n,
+				  sodium_base64_VARIANT_ORIGINAL);
 		w = snprintf(word, sizeof(word), "=?UTF-8?B?%s?=", b64);
-		if (w < 0 || (size_t)w >= sizeof(word) ||
-		    hdr_token(h, word, (size_t)w) != 0)
+		if (w < 0 || (size_t)w >= sizeof(word) || hdr_token(h, word, (size_t)w) != 0)
 			return -1;
 		i += n;
 	}
@@ -216,8 +215,8 @@ check_address(const char *what, const char *addr, char *errbuf, size_t errsz)
 	if (header_text_ok(what, addr, errbuf, errsz) != 0)
 		return -1;
 	if (!kenpo_mail_address_ok(addr)) {
-		snprintf(errbuf, errsz, "mail: %s \"%.100s\" is not a valid mail address",
-			 what, addr);
+		snprintf(errbuf, errsz, "mail: %s \"%.100s\" is not a valid mail address", what,
+			 addr);
 		return -1;
 	}
 	return 0;
@@ -245,8 +244,10 @@ check_mail(const struct kenpo_mail *m, char *errbuf, size_t errsz)
 	}
 	if (m->msgid_domain != NULL &&
 	    !kenpo_domain_ok(m->msgid_domain, strlen(m->msgid_domain))) {
-		snprintf(errbuf, errsz, "mail: \"%.100s\" is not a domain for "
-			 "Message-ID", m->msgid_domain);
+		snprintf(errbuf, errsz,
+			 "mail: \"%.100s\" is not a domain for "
+			 "Message-ID",
+			 m->msgid_domain);
 		return -1;
 	}
 	return 0;
@@ -263,8 +264,7 @@ static const char *const wday_names[7] = {
 	"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat",
 };
 static const char *const month_names[12] = {
-	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+	"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 };
 
 /* The Date header in the zone utc_offset seconds east of UTC: the local
@@ -284,8 +284,8 @@ put_date(struct sbuf *b, time_t when, long utc_offset)
 	if (off > 14 * 3600L)
 		utc_offset = off = 0;
 	local = when + (time_t)utc_offset;
-	if (gmtime_r(&local, &tm) == NULL || tm.tm_wday < 0 || tm.tm_wday > 6 ||
-	    tm.tm_mon < 0 || tm.tm_mon > 11)
+	if (gmtime_r(&local, &tm) == NULL || tm.tm_wday < 0 || tm.tm_wday > 6 || tm.tm_mon < 0 ||
+	    tm.tm_mon > 11)
 		return -1;
 	n = snprintf(date, sizeof(date), "Date: %s, %02d %s %04d %02d:%02d:%02d %c%02ld%02ld\r\n",
 		     wday_names[tm.tm_wday], tm.tm_mday, month_names[tm.tm_mon],
@@ -386,17 +386,18 @@ static int
 put_headers(struct sbuf *b, const struct kenpo_mail *m)
 {
 	const char *domain = m->msgid_domain != NULL ? m->msgid_domain :
-			     strchr(m->from_addr, '@') + 1;
+						       strchr(m->from_addr, '@') + 1;
 
-	if (put_date(b, m->date, m->utc_offset) != 0 || put_from(b, m->from_name, m->from_addr) != 0 ||
+	if (put_date(b, m->date, m->utc_offset) != 0 ||
+	    put_from(b, m->from_name, m->from_addr) != 0 ||
 	    put_simple(b, "To", m->to_addr) != 0 || put_subject(b, m->subject) != 0 ||
 	    put_message_id(b, domain) != 0)
 		return -1;
 	return sb_str(b, "MIME-Version: 1.0\r\n"
-		      "Content-Type: text/plain; charset=UTF-8\r\n"
-		      "Content-Transfer-Encoding: base64\r\n"
-		      "Auto-Submitted: auto-generated\r\n"
-		      "\r\n");
+			 "Content-Type: text/plain; charset=UTF-8\r\n"
+			 "Content-Transfer-Encoding: base64\r\n"
+			 "Auto-Submitted: auto-generated\r\n"
+			 "\r\n");
 }
 
 /* ---- body --------------------------------------------------------------------- */
@@ -411,8 +412,8 @@ body_to_crlf(const char *body, char **out, size_t *outlen, char *errbuf, size_t 
 	char *p;
 
 	if (len > BODY_MAX || !kenpo_utf8_valid(body, len)) {
-		snprintf(errbuf, errsz, "mail: the body is %s", len > BODY_MAX ?
-			 "too large" : "not valid UTF-8");
+		snprintf(errbuf, errsz, "mail: the body is %s",
+			 len > BODY_MAX ? "too large" : "not valid UTF-8");
 		return -1;
 	}
 	for (i = 0; i < len; i++) {
@@ -440,8 +441,7 @@ body_to_crlf(const char *body, char **out, size_t *outlen, char *errbuf, size_t 
 
 /* headers + base64 of the body in lines of 76, into one exact buffer. */
 static int
-assemble(const struct sbuf *hdrs, const char *crlf, size_t crlflen,
-	 char **out, size_t *outlen)
+assemble(const struct sbuf *hdrs, const char *crlf, size_t crlflen, char **out, size_t *outlen)
 {
 	size_t b64sz = sodium_base64_encoded_len(crlflen, sodium_base64_VARIANT_ORIGINAL);
 	size_t b64len = b64sz - 1, lines = (b64len + B64_LINE - 1) / B64_LINE;
@@ -474,8 +474,8 @@ assemble(const struct sbuf *hdrs, const char *crlf, size_t crlflen,
 }
 
 int
-kenpo_mail_compose(const struct kenpo_mail *m, char **out, size_t *outlen,
-		   char *errbuf, size_t errsz)
+kenpo_mail_compose(const struct kenpo_mail *m, char **out, size_t *outlen, char *errbuf,
+		   size_t errsz)
 {
 	struct sbuf hdrs = { NULL, 0, 0 };
 	char *crlf = NULL;
@@ -490,8 +490,7 @@ kenpo_mail_compose(const struct kenpo_mail *m, char **out, size_t *outlen,
 	}
 	if (body_to_crlf(m->body, &crlf, &crlflen, errbuf, errsz) != 0)
 		goto done;
-	if (put_headers(&hdrs, m) != 0 ||
-	    assemble(&hdrs, crlf, crlflen, out, outlen) != 0) {
+	if (put_headers(&hdrs, m) != 0 || assemble(&hdrs, crlf, crlflen, out, outlen) != 0) {
 		snprintf(errbuf, errsz, "mail: out of memory");
 		goto done;
 	}
@@ -511,8 +510,8 @@ is_set(const char *s)
 }
 
 int
-kenpo_smtp_from_config(const struct kenpo_config *cfg, struct kenpo_smtp *s,
-		       char *errbuf, size_t errsz)
+kenpo_smtp_from_config(const struct kenpo_config *cfg, struct kenpo_smtp *s, char *errbuf,
+		       size_t errsz)
 {
 	struct kenpo_smtp t;
 	const char *file = cfg != NULL ? cfg->path : NULL;
@@ -524,8 +523,10 @@ kenpo_smtp_from_config(const struct kenpo_config *cfg, struct kenpo_smtp *s,
 		return -1;
 	}
 	if (is_set(cfg->smtp_user) != is_set(cfg->smtp_password_file)) {
-		snprintf(errbuf, errsz, "%s: smtp_user and smtp_password_file "
-			 "go together", file ? file : "config");
+		snprintf(errbuf, errsz,
+			 "%s: smtp_user and smtp_password_file "
+			 "go together",
+			 file ? file : "config");
 		return -1;
 	}
 	t.url = cfg->smtp_url;
@@ -581,9 +582,10 @@ check_url(const struct kenpo_smtp *s, char *errbuf, size_t errsz)
 	size_t i, authority;
 	int smtps;
 
-	if (u == NULL || (strncasecmp(u, "smtp://", 7) != 0 &&
-			  strncasecmp(u, "smtps://", 8) != 0)) {
-		snprintf(errbuf, errsz, "mail relay: the URL must start with smtp:// or smtps://");
+	if (u == NULL ||
+	    (strncasecmp(u, "smtp://", 7) != 0 && strncasecmp(u, "smtps://", 8) != 0)) {
+		snprintf(errbuf, errsz,
+			 "mail relay: the URL must start with smtp:// or smtps://");
 		return -1;
 	}
 	smtps = strncasecmp(u, "smtps://", 8) == 0;
@@ -592,14 +594,17 @@ check_url(const struct kenpo_smtp *s, char *errbuf, size_t errsz)
 	for (i = 0; u[i] != '\0'; i++) {
 		if ((unsigned char)u[i] <= 0x20 || (unsigned char)u[i] >= 0x7f ||
 		    (&u[i] >= host && &u[i] < host + authority && u[i] == '@')) {
-			snprintf(errbuf, errsz, "mail relay: the URL must be printable "
+			snprintf(errbuf, errsz,
+				 "mail relay: the URL must be printable "
 				 "ASCII without a user name");
 			return -1;
 		}
 	}
 	if ((s->tls == KENPO_TLS_SMTPS) != smtps) {
-		snprintf(errbuf, errsz, "mail relay %.200s: smtps:// goes with "
-			 "smtp_tls = smtps and only with it", u);
+		snprintf(errbuf, errsz,
+			 "mail relay %.200s: smtps:// goes with "
+			 "smtp_tls = smtps and only with it",
+			 u);
 		return -1;
 	}
 	return 0;
@@ -659,7 +664,10 @@ struct send_job {
 static CURLcode
 set_string_options(CURL *c, struct send_job *j)
 {
-	const struct { CURLoption opt; const char *value; } opts[] = {
+	const struct {
+		CURLoption opt;
+		const char *value;
+	} opts[] = {
 		{ CURLOPT_URL, j->s->url },
 		{ CURLOPT_PROTOCOLS_STR, "smtp,smtps" },
 		{ CURLOPT_MAIL_FROM, j->from },
@@ -683,13 +691,16 @@ static CURLcode
 set_long_options(CURL *c, const struct kenpo_smtp *s)
 {
 	long timeout = s->timeout > 0 ? s->timeout : SMTP_TIMEOUT_DEFAULT;
-	const struct { CURLoption opt; long value; } opts[] = {
+	const struct {
+		CURLoption opt;
+		long value;
+	} opts[] = {
 		{ CURLOPT_UPLOAD, 1L },
-		{ CURLOPT_NOSIGNAL, 1L },   /* kenpod sends from worker threads */
+		{ CURLOPT_NOSIGNAL, 1L }, /* kenpod sends from worker threads */
 		{ CURLOPT_CONNECTTIMEOUT, timeout },
 		{ CURLOPT_TIMEOUT, timeout },
-		{ CURLOPT_USE_SSL, s->tls == KENPO_TLS_NONE ? (long)CURLUSESSL_NONE :
-				   (long)CURLUSESSL_ALL },
+		{ CURLOPT_USE_SSL,
+		  s->tls == KENPO_TLS_NONE ? (long)CURLUSESSL_NONE : (long)CURLUSESSL_ALL },
 	};
 	CURLcode rc;
 	size_t i;
@@ -720,17 +731,14 @@ static const struct {
 	long err;
 	const char *text;
 } errno_texts[] = {
-	{ ECONNREFUSED, "connection refused" },
-	{ ETIMEDOUT, "connection timed out" },
-	{ EHOSTUNREACH, "host unreachable" },
-	{ ENETUNREACH, "network unreachable" },
+	{ ECONNREFUSED, "connection refused" }, { ETIMEDOUT, "connection timed out" },
+	{ EHOSTUNREACH, "host unreachable" },   { ENETUNREACH, "network unreachable" },
 	{ ECONNRESET, "connection reset" },
 };
 
 /* The network's reason (errno), else the relay's reply, else libcurl's. */
 static void
-describe_failure(CURL *c, CURLcode rc, const struct send_job *j,
-		 char *errbuf, size_t errsz)
+describe_failure(CURL *c, CURLcode rc, const struct send_job *j, char *errbuf, size_t errsz)
 {
 	const char *detail = j->curlerr[0] != '\0' ? j->curlerr : curl_easy_strerror(rc);
 	long code = 0, oserr = 0;
@@ -741,13 +749,12 @@ describe_failure(CURL *c, CURLcode rc, const struct send_job *j,
 	if (curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr) != CURLE_OK)
 		oserr = 0;
 	if (rc == CURLE_OPERATION_TIMEDOUT) {
-		snprintf(errbuf, errsz, "mail relay %.200s: timed out (%s)",
-			 j->s->url, detail);
+		snprintf(errbuf, errsz, "mail relay %.200s: timed out (%s)", j->s->url, detail);
 		return;
 	}
 	if (code >= 400) {
-		snprintf(errbuf, errsz, "mail relay %.200s: refused: %.200s (%s)",
-			 j->s->url, j->reply.line[0] != '\0' ? j->reply.line : "", detail);
+		snprintf(errbuf, errsz, "mail relay %.200s: refused: %.200s (%s)", j->s->url,
+			 j->reply.line[0] != '\0' ? j->reply.line : "", detail);
 		return;
 	}
 	for (i = 0; i < sizeof(errno_texts) / sizeof(errno_texts[0]); i++) {
@@ -776,9 +783,8 @@ check_send(const struct kenpo_smtp *s, const char *from_addr, const char *to_add
 }
 
 int
-kenpo_mail_send(const struct kenpo_smtp *s, const char *from_addr,
-		const char *to_addr, const char *msg, size_t len,
-		char *errbuf, size_t errsz)
+kenpo_mail_send(const struct kenpo_smtp *s, const char *from_addr, const char *to_addr,
+		const char *msg, size_t len, char *errbuf, size_t errsz)
 {
 	struct send_job j;
 	char to[ADDR_MAX + 3];
@@ -801,8 +807,7 @@ kenpo_mail_send(const struct kenpo_smtp *s, const char *from_addr,
 	snprintf(to, sizeof(to), "<%s>", to_addr);
 	if ((j.rcpt = curl_slist_append(NULL, to)) == NULL ||
 	    (rc = set_options(c, &j)) != CURLE_OK) {
-		snprintf(errbuf, errsz, "mail relay %.200s: libcurl cannot be set up",
-			 s->url);
+		snprintf(errbuf, errsz, "mail relay %.200s: libcurl cannot be set up", s->url);
 		goto done;
 	}
 	rc = curl_easy_perform(c);

@@ -13,17 +13,17 @@
 #include <stddef.h>
 #include <time.h>
 #include "config.h"
-#include "text.h"   /* kenpo_mail_address_ok */
+#include "text.h" /* kenpo_mail_address_ok */
 
 struct kenpo_mail {
-	const char *from_addr;   /* noreply@example.jp */
-	const char *from_name;   /* UTF-8 display name, may be NULL */
-	const char *to_addr;     /* one recipient */
-	const char *subject;     /* UTF-8 */
-	const char *body;        /* UTF-8, LF line ends (converted to CRLF) */
-	const char *msgid_domain;/* right side of Message-ID (NULL: from_addr's domain) */
-	time_t date;             /* 0: now */
-	long utc_offset;         /* seconds east of UTC of the Date header's zone (the
+	const char *from_addr;    /* noreply@example.jp */
+	const char *from_name;    /* UTF-8 display name, may be NULL */
+	const char *to_addr;      /* one recipient */
+	const char *subject;      /* UTF-8 */
+	const char *body;         /* UTF-8, LF line ends (converted to CRLF) */
+	const char *msgid_domain; /* right side of Message-ID (NULL: from_addr's domain) */
+	time_t date;              /* 0: now */
+	long utc_offset;          /* seconds east of UTC of the Date header's zone (the
 				    society's: +0900 for Asia/Tokyo); 0: UTC (+0000) */
 };
 
@@ -46,18 +46,18 @@ int kenpo_mail_mask(const char *addr, char *out, size_t outsz);
  * make a longer one.  The body keeps CRLF, turns LF into CRLF and must
  * have no lone CR.  The message may hold a secret from the body: the
  * caller wipes it with sodium_memzero before freeing it. */
-int kenpo_mail_compose(const struct kenpo_mail *m, char **out, size_t *outlen,
-		       char *errbuf, size_t errsz);
+int kenpo_mail_compose(const struct kenpo_mail *m, char **out, size_t *outlen, char *errbuf,
+		       size_t errsz);
 
 /* SMTP connection settings, filled from the config or by hand. */
 struct kenpo_smtp {
-	const char *url;          /* smtp://host:port or smtps://host:port */
-	enum kenpo_smtp_tls tls;  /* starttls requires it (CURLUSESSL_ALL) */
-	const char *user;         /* NULL: no AUTH */
+	const char *url;         /* smtp://host:port or smtps://host:port */
+	enum kenpo_smtp_tls tls; /* starttls requires it (CURLUSESSL_ALL) */
+	const char *user;        /* NULL: no AUTH */
 	const char *password;
-	const char *ca_file;      /* NULL: system store */
-	long timeout;             /* seconds, connect and whole transfer (<= 0: 10) */
-	char *password_owned;     /* the copy kenpo_smtp_from_config read; NULL
+	const char *ca_file;  /* NULL: system store */
+	long timeout;         /* seconds, connect and whole transfer (<= 0: 10) */
+	char *password_owned; /* the copy kenpo_smtp_from_config read; NULL
 				     when filled by hand */
 };
 
@@ -67,8 +67,8 @@ struct kenpo_smtp {
  * or the caller, mode 0600 or stricter, at most 4 KiB, the password on one
  * line).  smtp_user and smtp_password_file go together.
  * url, user and ca_file point into cfg, which must outlive s. */
-int kenpo_smtp_from_config(const struct kenpo_config *cfg, struct kenpo_smtp *s,
-			   char *errbuf, size_t errsz);
+int kenpo_smtp_from_config(const struct kenpo_config *cfg, struct kenpo_smtp *s, char *errbuf,
+			   size_t errsz);
 /* Wipe (sodium_memzero) and free the password read from the file. */
 void kenpo_smtp_clear(struct kenpo_smtp *s);
 
@@ -82,8 +82,7 @@ int kenpo_mail_global_init(void);
  * failed: 550)").  The URL is smtp:// (tls none or starttls, the latter
  * requiring STARTTLS) or smtps:// (tls smtps), without a user name in it.
  * Only SMTP is allowed (CURLOPT_PROTOCOLS_STR); safe in threads. */
-int kenpo_mail_send(const struct kenpo_smtp *s, const char *from_addr,
-		    const char *to_addr, const char *msg, size_t len,
-		    char *errbuf, size_t errsz);
+int kenpo_mail_send(const struct kenpo_smtp *s, const char *from_addr, const char *to_addr,
+		    const char *msg, size_t len, char *errbuf, size_t errsz);
 
 #endif

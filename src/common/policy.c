@@ -66,7 +66,8 @@ enum {
 /* Classifies by ASCII code rather than with <ctype.h>, whose answers depend
  * on the locale of the host process (isalpha() accepts accented letters in
  * a Latin-1 locale); the rules are about ASCII whatever the locale. */
-static unsigned char_class(unsigned char c)
+static unsigned
+char_class(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return CC_UPPER;
@@ -80,7 +81,8 @@ static unsigned char_class(unsigned char c)
 }
 
 /* The union of the classes of the first len bytes of s. */
-static unsigned classes_of(const char *s, size_t len)
+static unsigned
+classes_of(const char *s, size_t len)
 {
 	unsigned seen = 0;
 
@@ -89,12 +91,14 @@ static unsigned classes_of(const char *s, size_t len)
 	return seen;
 }
 
-static bool is_digit(char c)
+static bool
+is_digit(char c)
 {
 	return char_class((unsigned char)c) == CC_DIGIT;
 }
 
-unsigned kenpo_policy_check_login_id(const char *id, size_t len)
+unsigned
+kenpo_policy_check_login_id(const char *id, size_t len)
 {
 	unsigned broken = 0;
 	unsigned seen;
@@ -119,7 +123,8 @@ unsigned kenpo_policy_check_login_id(const char *id, size_t len)
 	return broken;
 }
 
-unsigned kenpo_policy_check_password(const char *pw, size_t len)
+unsigned
+kenpo_policy_check_password(const char *pw, size_t len)
 {
 	unsigned broken = 0;
 	unsigned seen;
@@ -142,7 +147,8 @@ unsigned kenpo_policy_check_password(const char *pw, size_t len)
 	return broken;
 }
 
-int kenpo_policy_is_preissued_id(const char *id, size_t len)
+int
+kenpo_policy_is_preissued_id(const char *id, size_t len)
 {
 	if (id == NULL || len != 8)
 		return 0;
@@ -152,7 +158,8 @@ int kenpo_policy_is_preissued_id(const char *id, size_t len)
 	return kenpo_policy_check_login_id(id, len) == KENPO_RULE_ID_DIGITS_7_8;
 }
 
-static const struct rule_info *rule_find(unsigned rule)
+static const struct rule_info *
+rule_find(unsigned rule)
 {
 	for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
 		if (rules[i].bit == rule)
@@ -161,21 +168,24 @@ static const struct rule_info *rule_find(unsigned rule)
 	return NULL;
 }
 
-const char *kenpo_rule_code(unsigned rule)
+const char *
+kenpo_rule_code(unsigned rule)
 {
 	const struct rule_info *r = rule_find(rule);
 
 	return r != NULL ? r->code : NULL;
 }
 
-const char *kenpo_rule_message(unsigned rule)
+const char *
+kenpo_rule_message(unsigned rule)
 {
 	const struct rule_info *r = rule_find(rule);
 
 	return r != NULL ? r->message : NULL;
 }
 
-unsigned kenpo_rule_next(unsigned *mask)
+unsigned
+kenpo_rule_next(unsigned *mask)
 {
 	unsigned lowest;
 

@@ -12,26 +12,26 @@
 
 #include <stddef.h>
 
-#define KENPO_LOGIN_ID_MIN 2   /* 「2文字以上40文字未満」 */
+#define KENPO_LOGIN_ID_MIN 2 /* 「2文字以上40文字未満」 */
 #define KENPO_LOGIN_ID_MAX 39
-#define KENPO_PASSWORD_MIN 8   /* 「8文字以上40文字未満」 */
+#define KENPO_PASSWORD_MIN 8 /* 「8文字以上40文字未満」 */
 #define KENPO_PASSWORD_MAX 39
 
 /* Bits of the mask returned by the checks.  Never renumber: they are wire values. */
 enum kenpo_rule {
-	KENPO_RULE_ID_TOO_SHORT     = 1u << 0,  /* fewer than 2 characters */
-	KENPO_RULE_ID_TOO_LONG      = 1u << 1,  /* 40 characters or more */
-	KENPO_RULE_ID_BAD_CHAR      = 1u << 2,  /* not A-Z a-z 0-9 . _ - */
-	KENPO_RULE_ID_BAD_START     = 1u << 3,  /* starts with '-' or '.' */
-	KENPO_RULE_ID_ALL_DIGITS    = 1u << 4,  /* digits only: would read as a uid */
-	KENPO_RULE_ID_DIGITS_7_8    = 1u << 5,  /* 8 characters with a digit at 7th or 8th place */
-	KENPO_RULE_ID_RESERVED      = 1u << 6,  /* reserved, or an account of the host (localname.h) */
-	KENPO_RULE_PW_TOO_SHORT     = 1u << 8,
-	KENPO_RULE_PW_TOO_LONG      = 1u << 9,
-	KENPO_RULE_PW_BAD_CHAR      = 1u << 10, /* anything but A-Z a-z 0-9 */
-	KENPO_RULE_PW_NO_UPPER      = 1u << 11,
-	KENPO_RULE_PW_NO_LOWER      = 1u << 12,
-	KENPO_RULE_PW_NO_DIGIT      = 1u << 13,
+	KENPO_RULE_ID_TOO_SHORT = 1u << 0,  /* fewer than 2 characters */
+	KENPO_RULE_ID_TOO_LONG = 1u << 1,   /* 40 characters or more */
+	KENPO_RULE_ID_BAD_CHAR = 1u << 2,   /* not A-Z a-z 0-9 . _ - */
+	KENPO_RULE_ID_BAD_START = 1u << 3,  /* starts with '-' or '.' */
+	KENPO_RULE_ID_ALL_DIGITS = 1u << 4, /* digits only: would read as a uid */
+	KENPO_RULE_ID_DIGITS_7_8 = 1u << 5, /* 8 characters with a digit at 7th or 8th place */
+	KENPO_RULE_ID_RESERVED = 1u << 6, /* reserved, or an account of the host (localname.h) */
+	KENPO_RULE_PW_TOO_SHORT = 1u << 8,
+	KENPO_RULE_PW_TOO_LONG = 1u << 9,
+	KENPO_RULE_PW_BAD_CHAR = 1u << 10, /* anything but A-Z a-z 0-9 */
+	KENPO_RULE_PW_NO_UPPER = 1u << 11,
+	KENPO_RULE_PW_NO_LOWER = 1u << 12,
+	KENPO_RULE_PW_NO_DIGIT = 1u << 13,
 };
 
 /* Returns 0 when `id` (len bytes, need not be NUL-terminated) is a valid

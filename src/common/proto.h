@@ -15,10 +15,10 @@
 
 struct kenpo_buf {
 	unsigned char *data;
-	size_t cap;     /* bytes available at data */
-	size_t len;     /* bytes written (writer) or received (reader) */
-	size_t pos;     /* read position */
-	int err;        /* sticky: set by any out-of-bounds or malformed field */
+	size_t cap; /* bytes available at data */
+	size_t len; /* bytes written (writer) or received (reader) */
+	size_t pos; /* read position */
+	int err;    /* sticky: set by any out-of-bounds or malformed field */
 };
 
 void kenpo_buf_init(struct kenpo_buf *b, unsigned char *mem, size_t cap);

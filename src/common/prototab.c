@@ -38,14 +38,18 @@ const size_t kenpo_nresults = sizeof kenpo_results / sizeof kenpo_results[0];
 
 #define RULE(result, layout) { KENPO_RES_##result, KENPO_LAYOUT_##layout },
 #define ACTION_RULES(name, number, logname, who, lane) \
-	static const struct kenpo_answer_rule answers_##name[] = { \
-		KENPO_ANS_##name(RULE) KENPO_ANS_ANY(RULE) { -1, KENPO_LAYOUT_NONE } \
-	};
+	static const struct kenpo_answer_rule answers_##name[] = { KENPO_ANS_##name( \
+		RULE) KENPO_ANS_ANY(RULE){ -1, KENPO_LAYOUT_NONE } };
 KENPO_ACTIONS(ACTION_RULES)
 
 #define ACTION_INFO(name, number, logname, who, lane) \
-	{ KENPO_ACTION_##name, #name, logname, KENPO_CALLER_##who, KENPO_LANE_##lane, \
-	  "" KENPO_REQ_##name(SIG_F, SIG_L), answers_##name },
+	{ KENPO_ACTION_##name, \
+	  #name, \
+	  logname, \
+	  KENPO_CALLER_##who, \
+	  KENPO_LANE_##lane, \
+	  "" KENPO_REQ_##name(SIG_F, SIG_L), \
+	  answers_##name },
 const struct kenpo_action_info kenpo_actions[] = { KENPO_ACTIONS(ACTION_INFO) };
 const size_t kenpo_nactions = sizeof kenpo_actions / sizeof kenpo_actions[0];
 
@@ -161,8 +165,7 @@ kenpo_request_check(struct kenpo_buf *b, int32_t *action)
 }
 
 int
-kenpo_answer_open(struct kenpo_buf *b, int32_t action, int32_t *result,
-		  enum kenpo_layout *layout)
+kenpo_answer_open(struct kenpo_buf *b, int32_t action, int32_t *result, enum kenpo_layout *layout)
 {
 	int32_t act = 0, res;
 	int lay;
@@ -256,8 +259,7 @@ kenpo_list_next(const struct kenpo_buf *b, struct kenpo_list *l, struct kenpo_fi
  * group) from v[*k] on.  -1 when a value is missing or of another type; a
  * value too long for b sets b->err. */
 static int
-put_group(struct kenpo_buf *b, const char *sig, const struct kenpo_value *v, size_t n,
-	  size_t *k)
+put_group(struct kenpo_buf *b, const char *sig, const struct kenpo_value *v, size_t n, size_t *k)
 {
 	int32_t i, count;
 

@@ -38,8 +38,8 @@ struct kenpo_str {
 /* A LIST inside the frame buffer, walked with kenpo_list_next(). */
 struct kenpo_list {
 	int32_t count;
-	int32_t done;           /* items walked so far */
-	size_t pos;             /* where the next item starts */
+	int32_t done; /* items walked so far */
+	size_t pos;   /* where the next item starts */
 	enum kenpo_layout item;
 };
 
@@ -61,9 +61,9 @@ struct kenpo_fields {
 
 struct kenpo_result_info {
 	int32_t code;
-	const char *name;       /* "AUTH_ERR" */
-	const char *text;       /* the stable text code: "auth-failed" */
-	const char *words;      /* what kenpod logs: "refused" */
+	const char *name;  /* "AUTH_ERR" */
+	const char *text;  /* the stable text code: "auth-failed" */
+	const char *words; /* what kenpod logs: "refused" */
 };
 
 struct kenpo_answer_rule {
@@ -73,12 +73,12 @@ struct kenpo_answer_rule {
 
 struct kenpo_action_info {
 	int32_t code;
-	const char *name;       /* "AUTH_PASSWORD" */
-	const char *log_name;   /* "auth password" */
+	const char *name;     /* "AUTH_PASSWORD" */
+	const char *log_name; /* "auth password" */
 	enum kenpo_caller who;
-	enum kenpo_lane lane;   /* where kenpod serves it */
-	const char *request;    /* the request's signature */
-	const struct kenpo_answer_rule *answers;        /* ends with result -1 */
+	enum kenpo_lane lane;                    /* where kenpod serves it */
+	const char *request;                     /* the request's signature */
+	const struct kenpo_answer_rule *answers; /* ends with result -1 */
 };
 
 extern const struct kenpo_result_info kenpo_results[];
@@ -130,9 +130,9 @@ int kenpo_list_next(const struct kenpo_buf *b, struct kenpo_list *l, struct kenp
 
 /* One value of a request, of the type its signature needs there. */
 struct kenpo_value {
-	char type;              /* 'i', 's', or '(' for a list of `i` items */
+	char type; /* 'i', 's', or '(' for a list of `i` items */
 	int32_t i;
-	const char *s;          /* NULL is "" */
+	const char *s; /* NULL is "" */
 	size_t len;
 };
 
@@ -175,7 +175,6 @@ kenpo_vlist(int32_t count)
  * kenpo_frame_begin().  0, or -1 when they do not match its signature (in
  * number or type).  Values too long for b or for a STRING fail
  * kenpo_frame_end(). */
-int kenpo_request_put(struct kenpo_buf *b, int32_t action, const struct kenpo_value *v,
-		      size_t n);
+int kenpo_request_put(struct kenpo_buf *b, int32_t action, const struct kenpo_value *v, size_t n);
 
 #endif

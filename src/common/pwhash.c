@@ -57,21 +57,21 @@
 #include "pwhash.h"
 
 #define HUGE_PAGE ((size_t)2 << 20)
-#define REGION_MIN ((size_t)8192)     /* libsodium's crypto_pwhash_MEMLIMIT_MIN */
+#define REGION_MIN ((size_t)8192) /* libsodium's crypto_pwhash_MEMLIMIT_MIN */
 
 struct kenpo_pwslot {
-	unsigned char *base;         /* the region; NULL until mapped */
-	void *map;                   /* the mapping that holds it */
+	unsigned char *base; /* the region; NULL until mapped */
+	void *map;           /* the mapping that holds it */
 	size_t maplen;
-	size_t lent;                 /* bytes libsodium holds now; 0: none */
-	size_t used;                 /* bytes written since the last wipe */
+	size_t lent; /* bytes libsodium holds now; 0: none */
+	size_t used; /* bytes written since the last wipe */
 };
 
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t freed;
 	struct kenpo_pwslot slots[KENPO_PWPOOL_MAX];
-	unsigned free_idx[KENPO_PWPOOL_MAX];  /* a stack: the last freed on top */
+	unsigned free_idx[KENPO_PWPOOL_MAX]; /* a stack: the last freed on top */
 	unsigned n, nfree, busy, peak, mapped;
 	size_t bytes;
 	unsigned long long next_ticket, serving;
@@ -91,7 +91,8 @@ static mmap_fn *next_mmap;
 static munmap_fn *next_munmap;
 static pthread_once_t next_once = PTHREAD_ONCE_INIT;
 
-static void next_find(void)
+static void
+next_find(void)
 {
 	void *m = dlsym(RTLD_NEXT, "mmap");
 	void *u = dlsym(RTLD_NEXT, "munmap");
@@ -101,7 +102,8 @@ static void next_find(void)
 	memcpy(&next_munmap, &u, sizeof next_munmap);
 }
 
-static void *real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+static void *
+real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	(void)pthread_once(&next_once, next_find);
 	/* Nothing next (a static program): the system call itself. */
@@ -110,7 +112,8 @@ static void *real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_
 	return next_mmap(addr, len, prot, flags, fd, off);
 }
 
-static int real_munmap(void *addr, size_t len)
+static int
+real_munmap(void *addr, size_t len)
 {
 	(void)pthread_once(&next_once, next_find);
 	if (next_munmap == NULL)
@@ -122,16 +125,18 @@ static int real_munmap(void *addr, size_t len)
 
 /* Whether this mmap call is libsodium asking for the argon2 memory of the
  * run s is held for: what crypto_pwhash maps, nothing else. */
-static int lends(const struct kenpo_pwslot *s, const void *addr, size_t len, int prot,
-		 int flags, int fd, off_t off)
+static int
+lends(const struct kenpo_pwslot *s, const void *addr, size_t len, int prot, int flags, int fd,
+      off_t off)
 {
-	return s != NULL && s->base != NULL && s->lent == 0 && s->used == 0 &&
-	       addr == NULL && len > 0 && len <= P.bytes && fd == -1 && off == 0 &&
+	return s != NULL && s->base != NULL && s->lent == 0 && s->used == 0 && addr == NULL &&
+	       len > 0 && len <= P.bytes && fd == -1 && off == 0 &&
 	       prot == (PROT_READ | PROT_WRITE) &&
 	       (flags & ~MAP_POPULATE) == (MAP_PRIVATE | MAP_ANONYMOUS);
 }
 
-void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+void *
+mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	struct kenpo_pwslot *s = armed;
 
@@ -144,7 +149,8 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	return real_mmap(addr, len, prot, flags, fd, off);
 }
 
-int munmap(void *addr, size_t len)
+int
+munmap(void *addr, size_t len)
 {
 	struct kenpo_pwslot *s = armed;
 
@@ -161,12 +167,13 @@ int munmap(void *addr, size_t len)
 /* Map s: P.bytes on a huge-page boundary (when they fill one), advised as
  * huge pages and kept out of core dumps.  On failure s stays unmapped and
  * libsodium maps its own memory for the run, as without a pool. */
-static void slot_map(struct kenpo_pwslot *s)
+static void
+slot_map(struct kenpo_pwslot *s)
 {
 	size_t align = P.bytes >= HUGE_PAGE ? HUGE_PAGE : 0;
 	size_t len = P.bytes + align;
-	unsigned char *p = real_mmap(NULL, len, PROT_READ | PROT_WRITE,
-				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned char *p =
+		real_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uintptr_t a;
 
 	if (p == MAP_FAILED)
@@ -186,7 +193,8 @@ static void slot_map(struct kenpo_pwslot *s)
 }
 
 /* Unmap every region; under the lock, with none in use. */
-static void slots_unmap(void)
+static void
+slots_unmap(void)
 {
 	unsigned i;
 
@@ -198,7 +206,8 @@ static void slots_unmap(void)
 	P.mapped = 0;
 }
 
-int kenpo_pwpool_setup(unsigned regions, size_t bytes)
+int
+kenpo_pwpool_setup(unsigned regions, size_t bytes)
 {
 	unsigned i;
 	int rc = -1;
@@ -223,7 +232,8 @@ done:
 	return rc;
 }
 
-void kenpo_pwpool_cleanup(void)
+void
+kenpo_pwpool_cleanup(void)
 {
 	pthread_mutex_lock(&P.lock);
 	if (P.busy == 0) {
@@ -234,7 +244,8 @@ void kenpo_pwpool_cleanup(void)
 	pthread_mutex_unlock(&P.lock);
 }
 
-void kenpo_pwpool_stats(struct kenpo_pwpool_stats *st)
+void
+kenpo_pwpool_stats(struct kenpo_pwpool_stats *st)
 {
 	pthread_mutex_lock(&P.lock);
 	st->regions = P.n;
@@ -248,7 +259,8 @@ void kenpo_pwpool_stats(struct kenpo_pwpool_stats *st)
 	pthread_mutex_unlock(&P.lock);
 }
 
-unsigned long kenpo_pwpool_wait_take(void)
+unsigned long
+kenpo_pwpool_wait_take(void)
 {
 	unsigned long ms = wait_ms;
 
@@ -257,7 +269,8 @@ unsigned long kenpo_pwpool_wait_take(void)
 }
 
 /* Whole milliseconds since t0, rounded up: a wait is never 0 ms. */
-static unsigned long ms_since(const struct timespec *t0)
+static unsigned long
+ms_since(const struct timespec *t0)
 {
 	struct timespec t;
 	long long ns;
@@ -268,7 +281,8 @@ static unsigned long ms_since(const struct timespec *t0)
 }
 
 /* Under the lock: wait for this thread's turn and a free region, take it. */
-static struct kenpo_pwslot *slot_take(void)
+static struct kenpo_pwslot *
+slot_take(void)
 {
 	unsigned long long ticket = P.next_ticket++;
 	struct kenpo_pwslot *s;
@@ -296,7 +310,8 @@ static struct kenpo_pwslot *slot_take(void)
 	return s;
 }
 
-struct kenpo_pwslot *kenpo_pwpool_enter(void)
+struct kenpo_pwslot *
+kenpo_pwpool_enter(void)
 {
 	struct kenpo_pwslot *s = NULL;
 
@@ -314,7 +329,8 @@ struct kenpo_pwslot *kenpo_pwpool_enter(void)
 	return s;
 }
 
-void kenpo_pwpool_leave(struct kenpo_pwslot *s)
+void
+kenpo_pwpool_leave(struct kenpo_pwslot *s)
 {
 	int used;
 

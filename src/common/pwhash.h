@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#define KENPO_PWPOOL_MAX 64          /* regions at most */
+#define KENPO_PWPOOL_MAX 64 /* regions at most */
 
 /*
  * Set up the pool: at most `regions` (1..KENPO_PWPOOL_MAX) argon2 runs at
@@ -25,22 +25,21 @@
  * 0, or -1 for bad arguments or while a region is in use (a pool set up
  * again replaces the old one).
  */
-int kenpo_pwpool_setup(unsigned regions, size_t bytes)
-	__attribute__((warn_unused_result));
+int kenpo_pwpool_setup(unsigned regions, size_t bytes) __attribute__((warn_unused_result));
 
 /* Unmap every region and go back to libsodium's own memory.  Call it
  * while no thread hashes (a busy pool is left as it is). */
 void kenpo_pwpool_cleanup(void);
 
 struct kenpo_pwpool_stats {
-	unsigned regions;            /* the bound; 0 without a pool */
-	unsigned mapped;             /* regions mapped so far (resident) */
-	unsigned busy;               /* regions in use now */
-	unsigned peak;               /* most regions in use at once */
-	size_t bytes;                /* size of each region */
-	unsigned long long runs;     /* argon2 runs that took a region */
+	unsigned regions;             /* the bound; 0 without a pool */
+	unsigned mapped;              /* regions mapped so far (resident) */
+	unsigned busy;                /* regions in use now */
+	unsigned peak;                /* most regions in use at once */
+	size_t bytes;                 /* size of each region */
+	unsigned long long runs;      /* argon2 runs that took a region */
 	unsigned long long in_region; /* of them, those whose memory was the region */
-	unsigned long long waited;   /* of them, those that had to wait */
+	unsigned long long waited;    /* of them, those that had to wait */
 };
 
 void kenpo_pwpool_stats(struct kenpo_pwpool_stats *st);

@@ -156,16 +156,17 @@ kenpo_pwmap_view_init(struct kenpo_pwmap_view *v, const void *base, size_t size)
 	    (h.table_slots & (h.table_slots - 1)) != 0 || h.table_slots > (1u << 30))
 		return -1;
 	table = (uint64_t)h.table_slots * 8;
-	if (h.names % 8 != 0 || h.uids % 8 != 0 || h.data_start % 8 != 0 ||
-	    h.names < sizeof h || !inside(h.names, table, h.file_size) ||
-	    h.uids < sizeof h || !inside(h.uids, table, h.file_size) ||
-	    h.data_start < sizeof h || h.data_start > h.data_end || h.data_end > h.file_size ||
+	if (h.names % 8 != 0 || h.uids % 8 != 0 || h.data_start % 8 != 0 || h.names < sizeof h ||
+	    !inside(h.names, table, h.file_size) || h.uids < sizeof h ||
+	    !inside(h.uids, table, h.file_size) || h.data_start < sizeof h ||
+	    h.data_start > h.data_end || h.data_end > h.file_size ||
 	    h.data_end >= ((uint64_t)1 << 35))
 		return -1;
 	v->base = base;
 	v->size = size;
 	v->h = base;
-	v->names = (const _Atomic uint64_t *)(const void *)((const unsigned char *)base + h.names);
+	v->names =
+		(const _Atomic uint64_t *)(const void *)((const unsigned char *)base + h.names);
 	v->uids = (const _Atomic uint64_t *)(const void *)((const unsigned char *)base + h.uids);
 	v->data_start = h.data_start;
 	v->data_end = h.data_end;
@@ -285,7 +286,7 @@ rec_copy(const struct kenpo_pwmap_view *v, uint64_t off, char *buf, size_t bufle
 /* ---- lookups ---- */
 
 struct key {
-	const char *name;       /* NULL: by uid */
+	const char *name; /* NULL: by uid */
 	size_t len;
 	uint32_t uid;
 	uint32_t hash;
@@ -294,7 +295,8 @@ struct key {
 static int
 key_matches(const struct kenpo_pwmap_view *v, const struct key *k, uint64_t off)
 {
-	return k->name != NULL ? rec_has_name(v, off, k->name, k->len) : rec_has_uid(v, off, k->uid);
+	return k->name != NULL ? rec_has_name(v, off, k->name, k->len) :
+				 rec_has_uid(v, off, k->uid);
 }
 
 /* Walk the key's probe sequence: the one record holding it into buf.
@@ -313,7 +315,8 @@ find(const struct kenpo_pwmap_view *v, const struct key *k, char *buf, size_t bu
 		e = atomic_load_explicit(&table[i], memory_order_relaxed);
 		if (e == 0)
 			break;
-		if (KENPO_PWMAP_ENTRY_HASH(e) != k->hash || !key_matches(v, k, KENPO_PWMAP_ENTRY_OFF(e)))
+		if (KENPO_PWMAP_ENTRY_HASH(e) != k->hash ||
+		    !key_matches(v, k, KENPO_PWMAP_ENTRY_OFF(e)))
 			continue;
 		if (found != 0)
 			return KENPO_PWMAP_MISS;
@@ -397,7 +400,7 @@ kenpo_pwmap_byuid(const struct kenpo_pwmap_view *v, int64_t now_ms, uint32_t uid
 
 struct walk {
 	uint32_t from;
-	uint32_t *at;           /* the slot of the record found */
+	uint32_t *at; /* the slot of the record found */
 };
 
 static enum kenpo_pwmap_found
@@ -414,8 +417,8 @@ next_fn(const struct kenpo_pwmap_view *v, const void *arg, char *buf, size_t buf
 		if (e == 0)
 			continue;
 		r = rec_copy(v, KENPO_PWMAP_ENTRY_OFF(e), buf, buflen, out);
-		if (r == KENPO_PWMAP_HIT && kenpo_pwmap_hash_uid(v->seed, out->uid) !=
-		    KENPO_PWMAP_ENTRY_HASH(e))
+		if (r == KENPO_PWMAP_HIT &&
+		    kenpo_pwmap_hash_uid(v->seed, out->uid) != KENPO_PWMAP_ENTRY_HASH(e))
 			r = KENPO_PWMAP_CORRUPT;
 		*w->at = i;
 		return r;

@@ -54,22 +54,22 @@
  * where the NSS module looks unless KENPO_PASSWD_MAP says otherwise. */
 #define KENPO_PWMAP_PATH RUNDIR "/kenpo/passwd.mc"
 
-#define KENPO_PWMAP_MAGIC 0x314d504bu       /* "KPM1" */
+#define KENPO_PWMAP_MAGIC 0x314d504bu /* "KPM1" */
 #define KENPO_PWMAP_VERSION 1u
 
 enum kenpo_pwmap_status {
-	KENPO_PWMAP_BUILDING = 0,   /* being filled, not published yet */
-	KENPO_PWMAP_LIVE = 1,       /* current: use it */
-	KENPO_PWMAP_REPLACED = 2,   /* another file took its path: map the path again */
-	KENPO_PWMAP_SUSPENDED = 3,  /* kenpod cannot vouch for it now: ask kenpod */
+	KENPO_PWMAP_BUILDING = 0,  /* being filled, not published yet */
+	KENPO_PWMAP_LIVE = 1,      /* current: use it */
+	KENPO_PWMAP_REPLACED = 2,  /* another file took its path: map the path again */
+	KENPO_PWMAP_SUSPENDED = 3, /* kenpod cannot vouch for it now: ask kenpod */
 };
 
 /* Header flags. */
-#define KENPO_PWMAP_F_ENUMERATE 0x1u        /* enumerate = yes: getpwent reads the map */
+#define KENPO_PWMAP_F_ENUMERATE 0x1u /* enumerate = yes: getpwent reads the map */
 
 #define KENPO_PWMAP_HEARTBEAT_MS 1000
-#define KENPO_PWMAP_STALE_MS 3000           /* the default of heartbeat_max_ms */
-#define KENPO_PWMAP_SOCKET_MAX 108          /* sun_path */
+#define KENPO_PWMAP_STALE_MS 3000  /* the default of heartbeat_max_ms */
+#define KENPO_PWMAP_SOCKET_MAX 108 /* sun_path */
 /* The longest string of a record (as kenpod's records, cache.h). */
 #define KENPO_PWMAP_STR_MAX 1024
 #define KENPO_PWMAP_REC_MAX (sizeof(struct kenpo_pwmap_rec) + 4 * (KENPO_PWMAP_STR_MAX + 1))
@@ -85,44 +85,44 @@ struct kenpo_pwmap_header {
 	/* Fixed when the file is made; covered by header_check. */
 	uint32_t magic;
 	uint32_t version;
-	uint32_t header_size;           /* sizeof(struct kenpo_pwmap_header) */
-	uint32_t flags;                 /* KENPO_PWMAP_F_* */
-	uint64_t file_size;             /* the file is at least this long */
-	uint64_t generation;            /* random: tells two files apart */
-	uint32_t seed;                  /* of the hashes and the record checks */
-	uint32_t table_slots;           /* entries of each table, a power of two */
-	uint64_t names;                 /* offset of the name table */
-	uint64_t uids;                  /* offset of the uid table */
-	uint64_t data_start;            /* offset of the first record */
-	uint64_t data_end;              /* end of the record area */
-	uint32_t heartbeat_max_ms;      /* trust the map this long after a stamp */
+	uint32_t header_size;      /* sizeof(struct kenpo_pwmap_header) */
+	uint32_t flags;            /* KENPO_PWMAP_F_* */
+	uint64_t file_size;        /* the file is at least this long */
+	uint64_t generation;       /* random: tells two files apart */
+	uint32_t seed;             /* of the hashes and the record checks */
+	uint32_t table_slots;      /* entries of each table, a power of two */
+	uint64_t names;            /* offset of the name table */
+	uint64_t uids;             /* offset of the uid table */
+	uint64_t data_start;       /* offset of the first record */
+	uint64_t data_end;         /* end of the record area */
+	uint32_t heartbeat_max_ms; /* trust the map this long after a stamp */
 	uint32_t reserved;
-	char socket[KENPO_PWMAP_SOCKET_MAX];   /* the socket of the kenpod that writes it */
-	uint32_t header_check;          /* kenpo_pwmap_hash of everything above */
+	char socket[KENPO_PWMAP_SOCKET_MAX]; /* the socket of the kenpod that writes it */
+	uint32_t header_check;               /* kenpo_pwmap_hash of everything above */
 
 	/* Changing; the first two under the seqlock. */
-	_Atomic uint32_t status;        /* enum kenpo_pwmap_status */
+	_Atomic uint32_t status; /* enum kenpo_pwmap_status */
 	_Atomic uint32_t nrecords;
-	_Atomic uint64_t seq;           /* odd while kenpod changes the map */
-	_Atomic int64_t heartbeat_ms;   /* CLOCK_MONOTONIC ms of kenpod's last stamp */
+	_Atomic uint64_t seq;         /* odd while kenpod changes the map */
+	_Atomic int64_t heartbeat_ms; /* CLOCK_MONOTONIC ms of kenpod's last stamp */
 };
 
 /* One record: the fixed part, then name, gecos, home and shell, each
  * NUL-terminated, then padding to a multiple of 8 bytes. */
 struct kenpo_pwmap_rec {
-	uint32_t check;         /* kenpo_pwmap_hash(seed) of the bytes after this field,
+	uint32_t check; /* kenpo_pwmap_hash(seed) of the bytes after this field,
 				 * up to the shell's NUL (padding excluded) */
-	uint32_t size;          /* bytes of the whole record, padding included */
+	uint32_t size;  /* bytes of the whole record, padding included */
 	uint32_t uid;
 	uint32_t gid;
-	uint16_t name_len, gecos_len, home_len, shell_len;     /* NULs excluded */
+	uint16_t name_len, gecos_len, home_len, shell_len; /* NULs excluded */
 	char str[];
 };
 
 /* Where a table entry points, and with which hash. */
 #define KENPO_PWMAP_ENTRY(hash, off) (((uint64_t)(hash) << 32) | ((uint64_t)(off) >> 3))
 #define KENPO_PWMAP_ENTRY_HASH(e) ((uint32_t)((e) >> 32))
-#define KENPO_PWMAP_ENTRY_OFF(e) (((e) & 0xffffffffu) << 3)
+#define KENPO_PWMAP_ENTRY_OFF(e) (((e)&0xffffffffu) << 3)
 
 /* Bytes of a record holding strings of these lengths. */
 size_t kenpo_pwmap_rec_size(size_t name, size_t gecos, size_t home, size_t shell);
@@ -146,7 +146,7 @@ struct kenpo_pwmap_view {
 	const struct kenpo_pwmap_header *h;
 	const _Atomic uint64_t *names, *uids;
 	uint64_t data_start, data_end;
-	uint32_t mask;          /* table_slots - 1 */
+	uint32_t mask; /* table_slots - 1 */
 	uint32_t seed;
 };
 
@@ -158,13 +158,13 @@ int kenpo_pwmap_view_init(struct kenpo_pwmap_view *v, const void *base, size_t s
 
 /* What a lookup found. */
 enum kenpo_pwmap_found {
-	KENPO_PWMAP_HIT = 0,     /* the record is in the caller's buffer */
-	KENPO_PWMAP_MISS,        /* no such key, or two records hold it: ask kenpod */
-	KENPO_PWMAP_RANGE,       /* the caller's buffer is too small for the record */
-	KENPO_PWMAP_BUSY,        /* kenpod kept changing the map: ask kenpod */
-	KENPO_PWMAP_UNUSABLE,    /* not LIVE, or the heartbeat is stale: ask kenpod */
-	KENPO_PWMAP_GONE,        /* REPLACED: map the path again */
-	KENPO_PWMAP_CORRUPT,     /* a record failed its checks: stop using this file */
+	KENPO_PWMAP_HIT = 0,  /* the record is in the caller's buffer */
+	KENPO_PWMAP_MISS,     /* no such key, or two records hold it: ask kenpod */
+	KENPO_PWMAP_RANGE,    /* the caller's buffer is too small for the record */
+	KENPO_PWMAP_BUSY,     /* kenpod kept changing the map: ask kenpod */
+	KENPO_PWMAP_UNUSABLE, /* not LIVE, or the heartbeat is stale: ask kenpod */
+	KENPO_PWMAP_GONE,     /* REPLACED: map the path again */
+	KENPO_PWMAP_CORRUPT,  /* a record failed its checks: stop using this file */
 };
 
 /* A record copied out of the map; the strings point into the caller's
@@ -182,11 +182,11 @@ enum kenpo_pwmap_found kenpo_pwmap_usable(const struct kenpo_pwmap_view *v, int6
  * a uid, and copy the record into buf (buflen bytes; KENPO_PWMAP_COPY_MAX
  * always suffices).  *out is written only on HIT. */
 enum kenpo_pwmap_found kenpo_pwmap_byname(const struct kenpo_pwmap_view *v, int64_t now_ms,
-					  const char *name, struct kenpo_pwent *out,
-					  char *buf, size_t buflen);
+					  const char *name, struct kenpo_pwent *out, char *buf,
+					  size_t buflen);
 enum kenpo_pwmap_found kenpo_pwmap_byuid(const struct kenpo_pwmap_view *v, int64_t now_ms,
-					 uint32_t uid, struct kenpo_pwent *out,
-					 char *buf, size_t buflen);
+					 uint32_t uid, struct kenpo_pwent *out, char *buf,
+					 size_t buflen);
 
 /*
  * Enumeration: the record of uid-table slot *pos or of the next slot that
@@ -197,8 +197,8 @@ enum kenpo_pwmap_found kenpo_pwmap_byuid(const struct kenpo_pwmap_view *v, int64
  * every changing source.
  */
 enum kenpo_pwmap_found kenpo_pwmap_next(const struct kenpo_pwmap_view *v, int64_t now_ms,
-					uint32_t *pos, struct kenpo_pwent *out,
-					char *buf, size_t buflen);
+					uint32_t *pos, struct kenpo_pwent *out, char *buf,
+					size_t buflen);
 
 /* CLOCK_MONOTONIC in milliseconds, the clock of the heartbeat. */
 int64_t kenpo_pwmap_now_ms(void);

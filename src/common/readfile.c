@@ -23,8 +23,7 @@
 #define KENPO_PRINTF(f, a)
 #endif
 
-static void KENPO_PRINTF(3, 4)
-error_file(char *err, size_t errsz, const char *fmt, ...)
+static void KENPO_PRINTF(3, 4) error_file(char *err, size_t errsz, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -36,8 +35,8 @@ error_file(char *err, size_t errsz, const char *fmt, ...)
 }
 
 static int
-check_stat(const char *path, const struct stat *st, uid_t owner, size_t maxbytes,
-	   int secret, char *errbuf, size_t errsz)
+check_stat(const char *path, const struct stat *st, uid_t owner, size_t maxbytes, int secret,
+	   char *errbuf, size_t errsz)
 {
 	unsigned mode = (unsigned)(st->st_mode & 07777);
 
@@ -51,18 +50,19 @@ check_stat(const char *path, const struct stat *st, uid_t owner, size_t maxbytes
 			error_file(errbuf, errsz, "%s: owned by uid %lu, expected root", path,
 				   (unsigned long)st->st_uid);
 		else
-			error_file(errbuf, errsz, "%s: owned by uid %lu, expected root or uid %lu",
-				   path, (unsigned long)st->st_uid, (unsigned long)owner);
+			error_file(errbuf, errsz,
+				   "%s: owned by uid %lu, expected root or uid %lu", path,
+				   (unsigned long)st->st_uid, (unsigned long)owner);
 		return -1;
 	}
 	if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-		error_file(errbuf, errsz, "%s: must not be writable by group or others (mode %04o)",
-			   path, mode);
+		error_file(errbuf, errsz,
+			   "%s: must not be writable by group or others (mode %04o)", path, mode);
 		return -1;
 	}
 	if (secret && (st->st_mode & (S_IRGRP | S_IROTH)) != 0) {
-		error_file(errbuf, errsz, "%s: must not be readable by group or others (mode %04o)",
-			   path, mode);
+		error_file(errbuf, errsz,
+			   "%s: must not be readable by group or others (mode %04o)", path, mode);
 		return -1;
 	}
 	if ((unsigned long long)st->st_size > maxbytes) {
@@ -94,9 +94,8 @@ read_full(int fd, char *buf, size_t cap, size_t *got)
 }
 
 int
-kenpo_read_file_safely(const char *path, uid_t owner, size_t maxbytes,
-		       int secret, char **data, size_t *len,
-		       char *errbuf, size_t errsz)
+kenpo_read_file_safely(const char *path, uid_t owner, size_t maxbytes, int secret, char **data,
+		       size_t *len, char *errbuf, size_t errsz)
 {
 	struct stat st;
 	char *buf = NULL, eb[128];
@@ -111,7 +110,8 @@ kenpo_read_file_safely(const char *path, uid_t owner, size_t maxbytes,
 		if (errno == ELOOP)
 			error_file(errbuf, errsz, "%s: is a symbolic link", path);
 		else
-			error_file(errbuf, errsz, "%s: %s", path, strerror_r(errno, eb, sizeof eb));
+			error_file(errbuf, errsz, "%s: %s", path,
+				   strerror_r(errno, eb, sizeof eb));
 		goto done;
 	}
 	if (fstat(fd, &st) != 0) {
@@ -171,8 +171,8 @@ kenpo_secret_line_len(const char *data, size_t size, size_t *len)
 }
 
 int
-kenpo_read_secret_line(const char *path, uid_t owner, size_t maxbytes,
-		       char **out, size_t *len, char *errbuf, size_t errsz)
+kenpo_read_secret_line(const char *path, uid_t owner, size_t maxbytes, char **out, size_t *len,
+		       char *errbuf, size_t errsz)
 {
 	char *data = NULL;
 	size_t size = 0, n = 0;

@@ -15,9 +15,8 @@
  * into a NUL-terminated malloc'd buffer (which may hold NUL bytes: *len
  * counts them; a file that grows while read is refused).  0 or -1 with
  * errbuf filled as "path: problem".  A FIFO or device does not block. */
-int kenpo_read_file_safely(const char *path, uid_t owner, size_t maxbytes,
-			   int secret, char **data, size_t *len,
-			   char *errbuf, size_t errsz);
+int kenpo_read_file_safely(const char *path, uid_t owner, size_t maxbytes, int secret,
+			   char **data, size_t *len, char *errbuf, size_t errsz);
 
 /*
  * Read a password file (bind_password_file, smtp_password_file,
@@ -30,8 +29,8 @@ int kenpo_read_file_safely(const char *path, uid_t owner, size_t maxbytes,
  * NUL-terminated, in a malloc'd buffer of *len + 1 bytes that the caller
  * wipes and frees; 0, or -1 with errbuf filled (never with the password).
  */
-int kenpo_read_secret_line(const char *path, uid_t owner, size_t maxbytes,
-			   char **out, size_t *len, char *errbuf, size_t errsz);
+int kenpo_read_secret_line(const char *path, uid_t owner, size_t maxbytes, char **out,
+			   size_t *len, char *errbuf, size_t errsz);
 
 /* The check kenpo_read_secret_line makes of the file's bytes data[0..size)
  * (data[size] must be a NUL, as the reader above leaves it): 0 with the

@@ -26,7 +26,8 @@
 /* The server secret file is tiny; anything longer is surely wrong. */
 #define SECRET_FILE_MAX 1024
 
-void kenpo_pwcost_default(struct kenpo_pwcost *c)
+void
+kenpo_pwcost_default(struct kenpo_pwcost *c)
 {
 	/* Written out rather than crypto_pwhash_argon2id_*_INTERACTIVE, so a
 	 * libsodium upgrade that changed those could not silently make every
@@ -35,16 +36,17 @@ void kenpo_pwcost_default(struct kenpo_pwcost *c)
 	c->memlimit = (size_t)64 * 1024 * 1024;
 }
 
-int kenpo_secret_init(void)
+int
+kenpo_secret_init(void)
 {
 	/* 1 means another part of the process initialised libsodium already. */
 	return sodium_init() >= 0 ? 0 : -1;
 }
 
-static int cost_is_valid(const struct kenpo_pwcost *c)
+static int
+cost_is_valid(const struct kenpo_pwcost *c)
 {
-	return c != NULL &&
-	       c->opslimit >= crypto_pwhash_argon2id_OPSLIMIT_MIN &&
+	return c != NULL && c->opslimit >= crypto_pwhash_argon2id_OPSLIMIT_MIN &&
 	       c->opslimit <= crypto_pwhash_argon2id_OPSLIMIT_MAX &&
 	       c->memlimit >= crypto_pwhash_argon2id_MEMLIMIT_MIN &&
 	       c->memlimit <= crypto_pwhash_argon2id_MEMLIMIT_MAX;
@@ -53,15 +55,15 @@ static int cost_is_valid(const struct kenpo_pwcost *c)
 /* A password kenpo accepts for hashing or verification: at most
  * KENPO_PW_MAX_BYTES and no NUL byte (PAM and the wire carry C strings, so
  * a NUL could never arrive; refusing it keeps every path alike). */
-static int pw_is_acceptable(const char *pw, size_t len)
+static int
+pw_is_acceptable(const char *pw, size_t len)
 {
-	return pw != NULL && len <= KENPO_PW_MAX_BYTES &&
-	       memchr(pw, '\0', len) == NULL;
+	return pw != NULL && len <= KENPO_PW_MAX_BYTES && memchr(pw, '\0', len) == NULL;
 }
 
 /* "{ARGON2}" + the libsodium string, into out; pw may hold any bytes. */
-static int hash_raw(const char *pw, size_t len, const struct kenpo_pwcost *cost,
-		    char *out, size_t outsz)
+static int
+hash_raw(const char *pw, size_t len, const struct kenpo_pwcost *cost, char *out, size_t outsz)
 {
 	char str[crypto_pwhash_STRBYTES];
 	struct kenpo_pwslot *slot;
@@ -86,8 +88,9 @@ done:
 	return rc;
 }
 
-int kenpo_pw_hash(const char *pw, size_t len, const struct kenpo_pwcost *cost,
-		  char *out, size_t outsz)
+int
+kenpo_pw_hash(const char *pw, size_t len, const struct kenpo_pwcost *cost, char *out,
+	      size_t outsz)
 {
 	if (!pw_is_acceptable(pw, len) || !cost_is_valid(cost) || out == NULL)
 		return -1;
@@ -100,7 +103,8 @@ int kenpo_pw_hash(const char *pw, size_t len, const struct kenpo_pwcost *cost,
  * argon2id or argon2i form, shorter than crypto_pwhash_STRBYTES.  Copied
  * into str so libsodium never reads past a short value.  0 or -1.
  */
-static int stored_to_str(const char *stored, char str[crypto_pwhash_STRBYTES])
+static int
+stored_to_str(const char *stored, char str[crypto_pwhash_STRBYTES])
 {
 	size_t n;
 
@@ -118,7 +122,8 @@ static int stored_to_str(const char *stored, char str[crypto_pwhash_STRBYTES])
 	return 0;
 }
 
-int kenpo_pw_verify(const char *stored, const char *pw, size_t len)
+int
+kenpo_pw_verify(const char *stored, const char *pw, size_t len)
 {
 	char str[crypto_pwhash_STRBYTES];
 	struct kenpo_pwslot *slot;
@@ -135,7 +140,8 @@ int kenpo_pw_verify(const char *stored, const char *pw, size_t len)
 	return r == 0 ? 0 : -1;
 }
 
-int kenpo_pw_needs_rehash(const char *stored, const struct kenpo_pwcost *cost)
+int
+kenpo_pw_needs_rehash(const char *stored, const struct kenpo_pwcost *cost)
 {
 	char str[crypto_pwhash_STRBYTES];
 	int r;
@@ -147,8 +153,7 @@ int kenpo_pw_needs_rehash(const char *stored, const struct kenpo_pwcost *cost)
 							       cost->memlimit);
 	/* argon2i (what slapd itself would write): well-formed values are
 	 * always upgraded to argon2id, whatever their cost. */
-	r = crypto_pwhash_argon2i_str_needs_rehash(str, cost->opslimit,
-						   cost->memlimit);
+	r = crypto_pwhash_argon2i_str_needs_rehash(str, cost->opslimit, cost->memlimit);
 	return r < 0 ? -1 : 1;
 }
 
@@ -166,7 +171,8 @@ static pthread_mutex_t fake_hash_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* A hash of a random password that is wiped at once: nothing verifies
  * against it, yet verifying costs what a real hash of that cost costs. */
-static int fake_hash_make(const struct kenpo_pwcost *cost, char *out, size_t outsz)
+static int
+fake_hash_make(const struct kenpo_pwcost *cost, char *out, size_t outsz)
 {
 	unsigned char pw[32];
 	int rc;
@@ -177,7 +183,8 @@ static int fake_hash_make(const struct kenpo_pwcost *cost, char *out, size_t out
 	return rc;
 }
 
-const char *kenpo_pw_fake_hash(const struct kenpo_pwcost *cost)
+const char *
+kenpo_pw_fake_hash(const struct kenpo_pwcost *cost)
 {
 	const char *found = NULL;
 	struct fake_hash *slot;
@@ -204,27 +211,24 @@ done:
 	return found;
 }
 
-int kenpo_keyed_hash_hex(const unsigned char secret[KENPO_SERVER_SECRET_BYTES],
-			 const char *domain, const char *value, size_t len,
-			 char *out, size_t outsz)
+int
+kenpo_keyed_hash_hex(const unsigned char secret[KENPO_SERVER_SECRET_BYTES], const char *domain,
+		     const char *value, size_t len, char *out, size_t outsz)
 {
 	crypto_generichash_state st;
 	unsigned char h[KENPO_KEYED_HASH_BYTES];
 	static const unsigned char sep = 0;
 	int rc = -1;
 
-	if (secret == NULL || domain == NULL || (value == NULL && len > 0) ||
-	    out == NULL || outsz < KENPO_KEYED_HASH_HEX)
+	if (secret == NULL || domain == NULL || (value == NULL && len > 0) || out == NULL ||
+	    outsz < KENPO_KEYED_HASH_HEX)
 		return -1;
 	/* domain, a 0 byte, value: the domain holds no 0 byte, so the first
 	 * one ends it and no (domain, value) pair can pose as another. */
-	if (crypto_generichash_init(&st, secret, KENPO_SERVER_SECRET_BYTES,
-				    sizeof h) != 0 ||
-	    crypto_generichash_update(&st, (const unsigned char *)domain,
-				      strlen(domain)) != 0 ||
+	if (crypto_generichash_init(&st, secret, KENPO_SERVER_SECRET_BYTES, sizeof h) != 0 ||
+	    crypto_generichash_update(&st, (const unsigned char *)domain, strlen(domain)) != 0 ||
 	    crypto_generichash_update(&st, &sep, 1) != 0 ||
-	    (len > 0 && crypto_generichash_update(&st, (const unsigned char *)value,
-						   len) != 0) ||
+	    (len > 0 && crypto_generichash_update(&st, (const unsigned char *)value, len) != 0) ||
 	    crypto_generichash_final(&st, h, sizeof h) != 0)
 		goto done;
 	sodium_bin2hex(out, outsz, h, sizeof h);
@@ -235,7 +239,8 @@ done:
 	return rc;
 }
 
-int kenpo_secret_equal(const char *a, const char *b)
+int
+kenpo_secret_equal(const char *a, const char *b)
 {
 	size_t len;
 
@@ -247,13 +252,15 @@ int kenpo_secret_equal(const char *a, const char *b)
 	return sodium_memcmp(a, b, len) == 0;
 }
 
-void kenpo_wipe(void *p, size_t len)
+void
+kenpo_wipe(void *p, size_t len)
 {
 	if (p != NULL)
 		sodium_memzero(p, len);
 }
 
-void kenpo_secret_free(char *s)
+void
+kenpo_secret_free(char *s)
 {
 	if (s == NULL)
 		return;
@@ -261,7 +268,8 @@ void kenpo_secret_free(char *s)
 	free(s);
 }
 
-void kenpo_wipe_free(void *p, size_t len)
+void
+kenpo_wipe_free(void *p, size_t len)
 {
 	if (p == NULL)
 		return;
@@ -271,9 +279,9 @@ void kenpo_wipe_free(void *p, size_t len)
 
 /* The secret in a file's contents: 32 raw bytes, or 64 hex characters and
  * an optional newline.  0, or -1 with a reason. */
-static int secret_decode(const char *data, size_t len,
-			 unsigned char out[KENPO_SERVER_SECRET_BYTES],
-			 const char **why)
+static int
+secret_decode(const char *data, size_t len, unsigned char out[KENPO_SERVER_SECRET_BYTES],
+	      const char **why)
 {
 	size_t binlen = 0;
 
@@ -289,8 +297,7 @@ static int secret_decode(const char *data, size_t len,
 	}
 	/* Without an end pointer, sodium_hex2bin fails unless it consumes
 	 * every character. */
-	if (sodium_hex2bin(out, KENPO_SERVER_SECRET_BYTES, data, len, NULL,
-			   &binlen, NULL) != 0 ||
+	if (sodium_hex2bin(out, KENPO_SERVER_SECRET_BYTES, data, len, NULL, &binlen, NULL) != 0 ||
 	    binlen != KENPO_SERVER_SECRET_BYTES) {
 		*why = "not hexadecimal";
 		return -1;
@@ -298,9 +305,9 @@ static int secret_decode(const char *data, size_t len,
 	return 0;
 }
 
-int kenpo_server_secret_load(const char *path,
-			     unsigned char out[KENPO_SERVER_SECRET_BYTES],
-			     char *errbuf, size_t errsz)
+int
+kenpo_server_secret_load(const char *path, unsigned char out[KENPO_SERVER_SECRET_BYTES],
+			 char *errbuf, size_t errsz)
 {
 	unsigned char key[KENPO_SERVER_SECRET_BYTES];
 	char *data = NULL;
@@ -312,8 +319,8 @@ int kenpo_server_secret_load(const char *path,
 		return -1;
 	/* Owned by root or by the process itself (kenpod after dropping
 	 * privileges), readable by nobody else. */
-	if (kenpo_read_file_safely(path, geteuid(), SECRET_FILE_MAX, 1, &data,
-				   &len, errbuf, errsz) != 0)
+	if (kenpo_read_file_safely(path, geteuid(), SECRET_FILE_MAX, 1, &data, &len, errbuf,
+				   errsz) != 0)
 		goto done;
 	if (secret_decode(data, len, key, &why) != 0)
 		goto done;

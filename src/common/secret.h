@@ -11,8 +11,8 @@
 
 /* Cost of argon2id password hashes. */
 struct kenpo_pwcost {
-	unsigned long long opslimit;  /* t, iterations (>= 1) */
-	size_t memlimit;              /* bytes (>= 8 KiB) */
+	unsigned long long opslimit; /* t, iterations (>= 1) */
+	size_t memlimit;             /* bytes (>= 8 KiB) */
 };
 /* The default: t=2, m=64 MiB, p=1 (libsodium's INTERACTIVE is t=2, m=64 MiB). */
 void kenpo_pwcost_default(struct kenpo_pwcost *c);
@@ -32,8 +32,8 @@ int kenpo_secret_init(void) KENPO_WUR;
  * the form slapd's argon2 module verifies on bind.  0 or -1: -1 also for a
  * cost outside libsodium's limits, len > KENPO_PW_MAX_BYTES or a NUL byte
  * in pw (PAM and the wire carry C strings, so no real password has one). */
-int kenpo_pw_hash(const char *pw, size_t len, const struct kenpo_pwcost *cost,
-		  char *out, size_t outsz) KENPO_WUR;
+int kenpo_pw_hash(const char *pw, size_t len, const struct kenpo_pwcost *cost, char *out,
+		  size_t outsz) KENPO_WUR;
 
 /* Verify pw against a stored value (with or without the "{ARGON2}" prefix,
  * upper case as slapd writes it), of the "$argon2id$" or "$argon2i$" form.
@@ -60,8 +60,8 @@ const char *kenpo_pw_fake_hash(const struct kenpo_pwcost *cost);
  * "token", ...) and the value, so a hash of one kind never matches another.
  * Writes lower-case hex into out (>= KENPO_KEYED_HASH_HEX). 0 or -1. */
 int kenpo_keyed_hash_hex(const unsigned char secret[KENPO_SERVER_SECRET_BYTES],
-			 const char *domain, const char *value, size_t len,
-			 char *out, size_t outsz) KENPO_WUR;
+			 const char *domain, const char *value, size_t len, char *out,
+			 size_t outsz) KENPO_WUR;
 
 /* Constant-time equality of two NUL-terminated strings of equal length;
  * strings of different lengths are unequal (length is not secret). 1 or 0. */
@@ -78,8 +78,7 @@ void kenpo_wipe_free(void *p, size_t len);
  * read with kenpo_read_file_safely(): no symlink, owned by root or the
  * effective user, readable by nobody else.  0 or -1 with errbuf filled;
  * out is written only on success. */
-int kenpo_server_secret_load(const char *path,
-			     unsigned char out[KENPO_SERVER_SECRET_BYTES],
+int kenpo_server_secret_load(const char *path, unsigned char out[KENPO_SERVER_SECRET_BYTES],
 			     char *errbuf, size_t errsz) KENPO_WUR;
 
 #endif

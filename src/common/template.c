@@ -58,15 +58,16 @@ kenpo_mail_kind_name(enum kenpo_mail_kind kind)
 /* ---- duration --------------------------------------------------------- */
 
 struct duration_words {
-	const char *unit[3];        /* hours, minutes, seconds: one */
-	const char *units[3];       /* the same, more than one */
-	const char *sep;            /* between the parts */
+	const char *unit[3];  /* hours, minutes, seconds: one */
+	const char *units[3]; /* the same, more than one */
+	const char *sep;      /* between the parts */
 };
 
 static const struct duration_words duration_words[] = {
 	[KENPO_LANG_JA] = { { "時間", "分", "秒" }, { "時間", "分", "秒" }, "" },
 	[KENPO_LANG_EN] = { { " hour", " minute", " second" },
-			    { " hours", " minutes", " seconds" }, " " },
+			    { " hours", " minutes", " seconds" },
+			    " " },
 };
 
 int
@@ -78,8 +79,8 @@ kenpo_duration_format(enum kenpo_lang lang, long secs, char *out, size_t outsz)
 	size_t used = 0;
 	int i, n;
 
-	if ((unsigned)lang >= sizeof(duration_words) / sizeof(duration_words[0]) ||
-	    secs < 0 || out == NULL)
+	if ((unsigned)lang >= sizeof(duration_words) / sizeof(duration_words[0]) || secs < 0 ||
+	    out == NULL)
 		return -1;
 	w = &duration_words[lang];
 	part[0] = secs / 3600;
@@ -90,9 +91,8 @@ kenpo_duration_format(enum kenpo_lang lang, long secs, char *out, size_t outsz)
 		/* Zero parts are left out, except a duration of zero itself. */
 		if (part[i] == 0 && !(i == 2 && used == 0))
 			continue;
-		n = snprintf(buf + used, sizeof(buf) - used, "%s%ld%s",
-			     used > 0 ? w->sep : "", part[i],
-			     part[i] == 1 ? w->unit[i] : w->units[i]);
+		n = snprintf(buf + used, sizeof(buf) - used, "%s%ld%s", used > 0 ? w->sep : "",
+			     part[i], part[i] == 1 ? w->unit[i] : w->units[i]);
 		if (n < 0 || (size_t)n >= sizeof(buf) - used)
 			return -1;
 		used += (size_t)n;
@@ -109,8 +109,8 @@ kenpo_duration_format(enum kenpo_lang lang, long secs, char *out, size_t outsz)
 struct expansion {
 	const struct kenpo_var *vars;
 	size_t nvars;
-	unsigned line;      /* line of the template, for messages */
-	char *out;          /* NULL in the measuring pass */
+	unsigned line; /* line of the template, for messages */
+	char *out;     /* NULL in the measuring pass */
 	size_t len;
 	char *errbuf;
 	size_t errsz;
@@ -161,14 +161,15 @@ expand_placeholder(struct expansion *x, const char *s, size_t n)
 	if (k == 2 || k + 1 >= n || s[k] != '%' || s[k + 1] != '%') {
 		snprintf(x->errbuf, x->errsz,
 			 "template line %u: '%%%%' that does not start a "
-			 "%%%%NAME%%%% placeholder", x->line);
+			 "%%%%NAME%%%% placeholder",
+			 x->line);
 		return -1;
 	}
 	v = find_var(x, s + 2, k - 2);
 	if (v == NULL || v->value == NULL) {
-		snprintf(x->errbuf, x->errsz, "template line %u: %s %%%%%.*s%%%%",
-			 x->line, v == NULL ? "unknown placeholder" :
-			 "no value for placeholder", (int)(k - 2), s + 2);
+		snprintf(x->errbuf, x->errsz, "template line %u: %s %%%%%.*s%%%%", x->line,
+			 v == NULL ? "unknown placeholder" : "no value for placeholder",
+			 (int)(k - 2), s + 2);
 		return -1;
 	}
 	if (emit(x, v->value, strlen(v->value)) != 0)
@@ -208,9 +209,8 @@ expand_part(struct expansion *x, const char *s, size_t n)
 
 /* Expand one part into a new NUL-terminated buffer of exactly its size. */
 static int
-expand_alloc(const struct kenpo_var *vars, size_t nvars, unsigned line,
-	     const char *s, size_t n, char **out, size_t *outlen,
-	     char *errbuf, size_t errsz)
+expand_alloc(const struct kenpo_var *vars, size_t nvars, unsigned line, const char *s, size_t n,
+	     char **out, size_t *outlen, char *errbuf, size_t errsz)
 {
 	struct expansion x = { vars, nvars, line, NULL, 0, errbuf, errsz };
 	char *buf;
@@ -254,9 +254,10 @@ split_template(const char *text, size_t len, const char **subj, size_t *subjlen,
 		return -1;
 	}
 	nl = memchr(text, '\n', len);
-	if (len < sizeof(tag) - 1 || memcmp(text, tag, sizeof(tag) - 1) != 0 ||
-	    nl == NULL || (size_t)(nl - text) + 1 >= len || nl[1] != '\n') {
-		snprintf(errbuf, errsz, "template: must start with a \"Subject: ...\" "
+	if (len < sizeof(tag) - 1 || memcmp(text, tag, sizeof(tag) - 1) != 0 || nl == NULL ||
+	    (size_t)(nl - text) + 1 >= len || nl[1] != '\n') {
+		snprintf(errbuf, errsz,
+			 "template: must start with a \"Subject: ...\" "
 			 "line and an empty line");
 		return -1;
 	}
@@ -292,8 +293,7 @@ check_subject(const char *s, size_t n, char *errbuf, size_t errsz)
 }
 
 int
-kenpo_template_expand(const char *text, size_t len,
-		      const struct kenpo_var *vars, size_t nvars,
+kenpo_template_expand(const char *text, size_t len, const struct kenpo_var *vars, size_t nvars,
 		      char **subject, char **body, char *errbuf, size_t errsz)
 {
 	const char *subj_in, *body_in;
@@ -301,21 +301,18 @@ kenpo_template_expand(const char *text, size_t len,
 	char *s = NULL, *b = NULL;
 	int rc = -1;
 
-	if (text == NULL || subject == NULL || body == NULL ||
-	    (vars == NULL && nvars > 0)) {
+	if (text == NULL || subject == NULL || body == NULL || (vars == NULL && nvars > 0)) {
 		snprintf(errbuf, errsz, "template: invalid arguments");
 		return -1;
 	}
-	if (split_template(text, len, &subj_in, &subj_inlen, &body_in,
-			   &body_inlen, errbuf, errsz) != 0)
+	if (split_template(text, len, &subj_in, &subj_inlen, &body_in, &body_inlen, errbuf,
+			   errsz) != 0)
 		goto done;
-	if (expand_alloc(vars, nvars, 1, subj_in, subj_inlen, &s, &slen,
-			 errbuf, errsz) != 0)
+	if (expand_alloc(vars, nvars, 1, subj_in, subj_inlen, &s, &slen, errbuf, errsz) != 0)
 		goto done;
 	if (check_subject(s, slen, errbuf, errsz) != 0)
 		goto done;
-	if (expand_alloc(vars, nvars, 3, body_in, body_inlen, &b, &blen,
-			 errbuf, errsz) != 0)
+	if (expand_alloc(vars, nvars, 3, body_in, body_inlen, &b, &blen, errbuf, errsz) != 0)
 		goto done;
 	if (!kenpo_utf8_valid(b, blen) || strlen(b) != blen) {
 		snprintf(errbuf, errsz, "template: body is not valid UTF-8 text");
@@ -347,8 +344,8 @@ template_dir(void)
 }
 
 static int
-template_path(const char *dir, enum kenpo_lang lang, const char *name,
-	      char *path, size_t pathsz, char *errbuf, size_t errsz)
+template_path(const char *dir, enum kenpo_lang lang, const char *name, char *path, size_t pathsz,
+	      char *errbuf, size_t errsz)
 {
 	int n = snprintf(path, pathsz, "%s/%s/%s.txt", dir, lang_dirs[lang], name);
 
@@ -362,14 +359,13 @@ template_path(const char *dir, enum kenpo_lang lang, const char *name,
 /* Pick the override when it exists; a file that exists but cannot be used
  * is an error, never a silent fallback. */
 static int
-choose_path(enum kenpo_lang lang, const char *name, const char *override_dir,
-	    char *path, size_t pathsz, char *errbuf, size_t errsz)
+choose_path(enum kenpo_lang lang, const char *name, const char *override_dir, char *path,
+	    size_t pathsz, char *errbuf, size_t errsz)
 {
 	struct stat st;
 
 	if (override_dir != NULL && *override_dir != '\0') {
-		if (template_path(override_dir, lang, name, path, pathsz,
-				  errbuf, errsz) != 0)
+		if (template_path(override_dir, lang, name, path, pathsz, errbuf, errsz) != 0)
 			return -1;
 		if (lstat(path, &st) == 0)
 			return 0;
@@ -382,10 +378,9 @@ choose_path(enum kenpo_lang lang, const char *name, const char *override_dir,
 }
 
 int
-kenpo_template_render(enum kenpo_mail_kind kind, enum kenpo_lang lang,
-		      const char *override_dir,
-		      const struct kenpo_var *vars, size_t nvars,
-		      char **subject, char **body, char *errbuf, size_t errsz)
+kenpo_template_render(enum kenpo_mail_kind kind, enum kenpo_lang lang, const char *override_dir,
+		      const struct kenpo_var *vars, size_t nvars, char **subject, char **body,
+		      char *errbuf, size_t errsz)
 {
 	const char *name = kenpo_mail_kind_name(kind);
 	char path[4096], err[512];
@@ -399,11 +394,10 @@ kenpo_template_render(enum kenpo_mail_kind kind, enum kenpo_lang lang,
 	}
 	if (choose_path(lang, name, override_dir, path, sizeof(path), errbuf, errsz) != 0)
 		goto done;
-	if (kenpo_read_file_safely(path, geteuid(), TEMPLATE_MAX_BYTES, 0,
-				   &text, &len, errbuf, errsz) != 0)
+	if (kenpo_read_file_safely(path, geteuid(), TEMPLATE_MAX_BYTES, 0, &text, &len, errbuf,
+				   errsz) != 0)
 		goto done;
-	if (kenpo_template_expand(text, len, vars, nvars, subject, body,
-				  err, sizeof(err)) != 0) {
+	if (kenpo_template_expand(text, len, vars, nvars, subject, body, err, sizeof(err)) != 0) {
 		snprintf(errbuf, errsz, "%.300s: %s", path, err);
 		goto done;
 	}
@@ -414,9 +408,8 @@ done:
 }
 
 int
-kenpo_template_read(const char *name, enum kenpo_lang lang, const char *override_dir,
-		    char **text, size_t *len, char *path, size_t pathsz,
-		    char *errbuf, size_t errsz)
+kenpo_template_read(const char *name, enum kenpo_lang lang, const char *override_dir, char **text,
+		    size_t *len, char *path, size_t pathsz, char *errbuf, size_t errsz)
 {
 	if ((unsigned)lang >= sizeof(lang_dirs) / sizeof(lang_dirs[0])) {
 		snprintf(errbuf, errsz, "template: unknown language");
@@ -424,14 +417,13 @@ kenpo_template_read(const char *name, enum kenpo_lang lang, const char *override
 	}
 	if (choose_path(lang, name, override_dir, path, pathsz, errbuf, errsz) != 0)
 		return -1;
-	return kenpo_read_file_safely(path, geteuid(), TEMPLATE_MAX_BYTES, 0, text, len,
-				      errbuf, errsz);
+	return kenpo_read_file_safely(path, geteuid(), TEMPLATE_MAX_BYTES, 0, text, len, errbuf,
+				      errsz);
 }
 
 int
-kenpo_template_fill(const char *s, size_t n, unsigned line,
-		    const struct kenpo_var *vars, size_t nvars, char **out,
-		    char *errbuf, size_t errsz)
+kenpo_template_fill(const char *s, size_t n, unsigned line, const struct kenpo_var *vars,
+		    size_t nvars, char **out, char *errbuf, size_t errsz)
 {
 	size_t len = 0;
 

@@ -7,7 +7,7 @@
 
 #include "text.h"
 
-#define MAIL_ADDRESS_MAX 254      /* RFC 5321 path limit less the brackets */
+#define MAIL_ADDRESS_MAX 254 /* RFC 5321 path limit less the brackets */
 
 /* The length of the UTF-8 sequence at s (n bytes left) and its code point,
  * or 0 when it is invalid (overlong, surrogate, beyond U+10FFFF, cut off).
@@ -68,7 +68,6 @@ kenpo_utf8_valid(const char *s, size_t len)
 	}
 	return 1;
 }
-
 
 int
 kenpo_ascii_alnum(char c)

@@ -77,8 +77,8 @@ kenpo_gentime_parse(const char *s, int64_t *out)
 	    digits(s + 8, 2, &h) != 0 || digits(s + 10, 2, &mi) != 0 ||
 	    digits(s + 12, 2, &sec) != 0)
 		return -1;
-	if (len > 15 && ((s[14] != '.' && s[14] != ',') ||
-			 fraction_ms(s + 15, len - 16, &ms) != 0))
+	if (len > 15 &&
+	    ((s[14] != '.' && s[14] != ',') || fraction_ms(s + 15, len - 16, &ms) != 0))
 		return -1;
 	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
 		return -1;

@@ -47,8 +47,8 @@ expand(const char *tmpl, const char *login, const char *number, char *out)
 }
 
 int
-kenpo_home_expand(const char *tmpl, const char *login, const char *number,
-		  char *out, size_t outsz)
+kenpo_home_expand(const char *tmpl, const char *login, const char *number, char *out,
+		  size_t outsz)
 {
 	long len = expand(tmpl, login, number, NULL);
 

@@ -12,7 +12,7 @@
  * any other character, a lone '%' included, stands for itself.  0, or -1
  * when the result does not fit in outsz bytes, or when the template uses
  * %u or %n and login or number is NULL.  out is written only on success. */
-int kenpo_home_expand(const char *tmpl, const char *login, const char *number,
-		      char *out, size_t outsz);
+int kenpo_home_expand(const char *tmpl, const char *login, const char *number, char *out,
+		      size_t outsz);
 
 #endif

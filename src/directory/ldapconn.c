@@ -75,7 +75,7 @@ do_bind(LDAP *ld, const struct kenpo_ldap_params *p)
 	/* EXTERNAL takes an empty initial response: with no credentials at
 	 * all slapd answers saslBindInProgress and waits for one. */
 	if (!is_set(p->bind_dn)) {
-		cred.bv_val = (char *)(uintptr_t)"";
+		cred.bv_val = (char *)(uintptr_t) "";
 		return ldap_sasl_bind_s(ld, NULL, "EXTERNAL", &cred, NULL, NULL, NULL);
 	}
 	/* libldap does not keep or change the credential. */
@@ -107,7 +107,8 @@ kenpo_ldap_open(const struct kenpo_ldap_params *p, LDAP **out, char *err, size_t
 	rc = do_bind(ld, p);
 	if (rc != LDAP_SUCCESS) {
 		if (is_set(p->bind_dn))
-			snprintf(err, errsz, "bind as %.200s: %s", p->bind_dn, ldap_err2string(rc));
+			snprintf(err, errsz, "bind as %.200s: %s", p->bind_dn,
+				 ldap_err2string(rc));
 		else
 			snprintf(err, errsz, "SASL EXTERNAL bind: %s", ldap_err2string(rc));
 		goto done;
@@ -189,8 +190,8 @@ done:
 
 /* Wait for the increment's result and read the pre-read value. */
 static int
-increment_result(LDAP *ld, int msgid, const char *attr, long timeout,
-		 unsigned long long *before, char *diag, size_t diagsz)
+increment_result(LDAP *ld, int msgid, const char *attr, long timeout, unsigned long long *before,
+		 char *diag, size_t diagsz)
 {
 	struct timeval tv = { .tv_sec = timeout, .tv_usec = 0 };
 	LDAPMessage *res = NULL;
@@ -219,8 +220,8 @@ increment_result(LDAP *ld, int msgid, const char *attr, long timeout,
 }
 
 int
-kenpo_ldap_increment(LDAP *ld, const char *dn, const char *attr, unsigned long by,
-		     long timeout, unsigned long long *before, char *diag, size_t diagsz)
+kenpo_ldap_increment(LDAP *ld, const char *dn, const char *attr, unsigned long by, long timeout,
+		     unsigned long long *before, char *diag, size_t diagsz)
 {
 	LDAPControl *pre = NULL, *ctrls[2] = { NULL, NULL };
 	char num[32], *vals[2] = { num, NULL };

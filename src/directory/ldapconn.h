@@ -23,11 +23,11 @@
 #include <ldap.h>
 
 struct kenpo_ldap_params {
-	const char *uri;          /* one URI or several separated by spaces */
-	const char *bind_dn;      /* NULL or "": SASL EXTERNAL */
-	const char *password;     /* with bind_dn (not kept, not changed) */
-	const char *ca_file;      /* NULL or "": the system's CAs */
-	long timeout;             /* seconds, > 0 */
+	const char *uri;      /* one URI or several separated by spaces */
+	const char *bind_dn;  /* NULL or "": SASL EXTERNAL */
+	const char *password; /* with bind_dn (not kept, not changed) */
+	const char *ca_file;  /* NULL or "": the system's CAs */
+	long timeout;         /* seconds, > 0 */
 };
 
 /* libldap's global state and the TLS floor, once per process before any

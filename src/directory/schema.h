@@ -34,8 +34,8 @@
 #define KENPO_OC_PWDPOLICY "pwdPolicy"
 
 /* ---- a member (kenpoMember) ---- */
-#define KENPO_AT_NUMBER "kenpoMemberNumber"      /* the RDN: stable, never the login ID */
-#define KENPO_AT_STATE "kenpoState"              /* KENPO_STATE_* */
+#define KENPO_AT_NUMBER "kenpoMemberNumber" /* the RDN: stable, never the login ID */
+#define KENPO_AT_STATE "kenpoState"         /* KENPO_STATE_* */
 #define KENPO_AT_DISABLED "kenpoDisabled"
 #define KENPO_AT_NICKNAME "kenpoNickname"
 #define KENPO_AT_MAIL1 "kenpoMail1"
@@ -49,7 +49,7 @@
 #define KENPO_AT_KEY_TRIES "kenpoKeyTries"
 #define KENPO_AT_KEY_SENT_AT "kenpoKeySentAt"
 #define KENPO_AT_KEY_TXN "kenpoKeyTxn"
-#define KENPO_AT_KEY_MAIL "kenpoKeyMail"        /* 1, 2 or 3: where the key goes */
+#define KENPO_AT_KEY_MAIL "kenpoKeyMail" /* 1, 2 or 3: where the key goes */
 #define KENPO_AT_TEMP_PASSWORD "kenpoTempPassword"
 #define KENPO_AT_TEMP_EXPIRY "kenpoTempPasswordExpiry"
 #define KENPO_AT_TEMP_TRIES "kenpoTempPasswordTries"
@@ -59,8 +59,8 @@
 #define KENPO_AT_LOCKED_UNTIL "kenpoLockedUntil"
 #define KENPO_AT_LAST_LOGIN "kenpoLastLogin"
 /* smart lockout (lockout.h): unfamiliar sources, the pool, keys */
-#define KENPO_AT_AUTH_SOURCE "kenpoAuthSource"          /* multi-valued */
-#define KENPO_AT_FAMILIAR_SOURCE "kenpoFamiliarSource"  /* multi-valued */
+#define KENPO_AT_AUTH_SOURCE "kenpoAuthSource"         /* multi-valued */
+#define KENPO_AT_FAMILIAR_SOURCE "kenpoFamiliarSource" /* multi-valued */
 #define KENPO_AT_UNFAMILIAR_FAILURES "kenpoUnfamiliarFailures"
 #define KENPO_AT_UNFAMILIAR_FAIL_TIME "kenpoUnfamiliarFailTime"
 #define KENPO_AT_UNFAMILIAR_LOCKED_UNTIL "kenpoUnfamiliarLockedUntil"
@@ -69,7 +69,7 @@
 #define KENPO_AT_KEY_MAILS "kenpoKeyMails"
 #define KENPO_AT_KEY_MAIL_WINDOW "kenpoKeyMailWindow"
 #define KENPO_AT_KEY_SOURCE "kenpoKeySource"
-#define KENPO_AT_LOGIN_HISTORY "kenpoLoginHistory"      /* multi-valued */
+#define KENPO_AT_LOGIN_HISTORY "kenpoLoginHistory" /* multi-valued */
 #define KENPO_AT_NOTIFY_MEDICAL "kenpoNotifyMedical"
 #define KENPO_AT_NOTIFY_GENERIC "kenpoNotifyGeneric"
 #define KENPO_AT_NOTIFY_MAGAZINE "kenpoNotifyMagazine"
@@ -78,41 +78,41 @@
 #define KENPO_AT_DISCLOSE_MEDICAL "kenpoDiscloseMedical"
 #define KENPO_AT_DISCLOSE_GENERIC "kenpoDiscloseGeneric"
 /* a household member (kenpoHouseholdMember), a child entry of the member */
-#define KENPO_AT_HOUSEHOLD_INDEX "kenpoHouseholdIndex"  /* "01".."99", the RDN */
+#define KENPO_AT_HOUSEHOLD_INDEX "kenpoHouseholdIndex" /* "01".."99", the RDN */
 
 /* standard attributes of a member */
 #define KENPO_AT_OBJECTCLASS "objectClass"
-#define KENPO_AT_UID "uid"                       /* the login ID */
+#define KENPO_AT_UID "uid" /* the login ID */
 #define KENPO_AT_UIDNUMBER "uidNumber"
 #define KENPO_AT_GIDNUMBER "gidNumber"
 #define KENPO_AT_HOME "homeDirectory"
 #define KENPO_AT_SHELL "loginShell"
-#define KENPO_AT_CN "cn"                         /* the real name */
+#define KENPO_AT_CN "cn" /* the real name */
 #define KENPO_AT_SN "sn"
 #define KENPO_AT_OU "ou"
 #define KENPO_AT_DISPLAY_NAME "displayName"
 #define KENPO_AT_DESCRIPTION "description"
-#define KENPO_AT_PASSWORD "userPassword"         /* {ARGON2} */
+#define KENPO_AT_PASSWORD "userPassword" /* {ARGON2} */
 /* where the registration letter goes (inetOrgPerson) */
-#define KENPO_AT_POSTAL_CODE "postalCode"        /* 〒 NNN-NNNN */
-#define KENPO_AT_POSTAL_ADDRESS "postalAddress"  /* PostalAddress syntax: '$' and '\' escaped */
-#define KENPO_AT_EMPLOYER "o"                    /* the employer (事業所) */
-#define KENPO_AT_OFFICE "departmentNumber"       /* the employer's office code */
+#define KENPO_AT_POSTAL_CODE "postalCode"       /* 〒 NNN-NNNN */
+#define KENPO_AT_POSTAL_ADDRESS "postalAddress" /* PostalAddress syntax: '$' and '\' escaped */
+#define KENPO_AT_EMPLOYER "o"                   /* the employer (事業所) */
+#define KENPO_AT_OFFICE "departmentNumber"      /* the employer's office code */
 /* ppolicy's operational attributes */
 #define KENPO_AT_PWD_LOCKED "pwdAccountLockedTime"
 #define KENPO_AT_PWD_FAILURES "pwdFailureTime"
-#define KENPO_AT_PWD_RESET "pwdReset"            /* TRUE: the password must be changed */
+#define KENPO_AT_PWD_RESET "pwdReset" /* TRUE: the password must be changed */
 
 /* ---- tokens, rate counters, the uid counter, the society ---- */
-#define KENPO_AT_TOKEN_HASH "kenpoTokenHash"     /* the RDN of a token */
+#define KENPO_AT_TOKEN_HASH "kenpoTokenHash" /* the RDN of a token */
 #define KENPO_AT_TOKEN_KIND "kenpoTokenKind"
 #define KENPO_AT_TOKEN_EXPIRY "kenpoTokenExpiry"
 #define KENPO_AT_TOKEN_MAIL "kenpoTokenMail"
 #define KENPO_AT_TOKEN_MEMBER "kenpoTokenMember"
 #define KENPO_AT_TOKEN_TRIES "kenpoTokenTries"
 #define KENPO_AT_AUTHKEY_HASH "kenpoAuthKeyHash"
-#define KENPO_AT_TOKEN_NOT_AFTER "kenpoTokenNotAfter"  /* a ticket's absolute end */
-#define KENPO_AT_RATE_KEY "kenpoRateKey"         /* the RDN of a rate counter */
+#define KENPO_AT_TOKEN_NOT_AFTER "kenpoTokenNotAfter" /* a ticket's absolute end */
+#define KENPO_AT_RATE_KEY "kenpoRateKey"              /* the RDN of a rate counter */
 #define KENPO_AT_RATE_COUNT "kenpoRateCount"
 #define KENPO_AT_RATE_WINDOW "kenpoRateWindow"
 #define KENPO_AT_NEXT_UID "kenpoNextUid"
@@ -125,7 +125,7 @@
 #define KENPO_RDN_UID_COUNTER "cn=uidNumber"
 
 /* ---- values ---- */
-#define KENPO_STATE_ISSUED "issued"              /* pre-issued, not registered yet */
+#define KENPO_STATE_ISSUED "issued" /* pre-issued, not registered yet */
 #define KENPO_STATE_REGISTERED "registered"
 #define KENPO_TRUE "TRUE"
 #define KENPO_FALSE "FALSE"

@@ -55,8 +55,7 @@ sync_control(LDAPControl **out)
 
 /* The searches, one per base.  An LDAP result code. */
 static int
-start_searches(struct kenpo_sync *s, const char *const *bases, size_t nbases,
-	       const char *filter)
+start_searches(struct kenpo_sync *s, const char *const *bases, size_t nbases, const char *filter)
 {
 	LDAPControl *ctrl = NULL, *ctrls[2] = { NULL, NULL };
 	size_t i;
@@ -80,8 +79,8 @@ start_searches(struct kenpo_sync *s, const char *const *bases, size_t nbases,
 
 int
 kenpo_sync_open(const struct kenpo_ldap_params *p, const char *const *bases, size_t nbases,
-		const char *filter, const char *const *attrs, struct kenpo_sync **out,
-		char *err, size_t errsz)
+		const char *filter, const char *const *attrs, struct kenpo_sync **out, char *err,
+		size_t errsz)
 {
 	struct kenpo_sync *s = calloc(1, sizeof(*s));
 	int rc = LDAP_NO_MEMORY;
@@ -294,7 +293,8 @@ id_set(struct kenpo_sync *s, BerElement *ber, size_t base)
 	if (ber_peek_tag(ber, &len) == LDAP_TAG_SYNC_COOKIE &&
 	    ber_scanf(ber, "m", &cookie) == LBER_ERROR)
 		return LDAP_DECODING_ERROR;
-	if (ber_peek_tag(ber, &len) == LBER_BOOLEAN && ber_scanf(ber, "b", &deletes) == LBER_ERROR)
+	if (ber_peek_tag(ber, &len) == LBER_BOOLEAN &&
+	    ber_scanf(ber, "b", &deletes) == LBER_ERROR)
 		return LDAP_DECODING_ERROR;
 	if (ber_scanf(ber, "[W]", &uuids) == LBER_ERROR)
 		return LDAP_DECODING_ERROR;

@@ -26,23 +26,23 @@
 #define KENPO_SYNC_UUID_LEN 16
 
 enum kenpo_sync_kind {
-	KENPO_SYNC_ENTRY,       /* an entry as it is now (added, or changed) */
-	KENPO_SYNC_GONE,        /* the entry of uuid is gone or out of scope */
-	KENPO_SYNC_REFRESHED,   /* base `base` is read whole: changes follow
+	KENPO_SYNC_ENTRY,     /* an entry as it is now (added, or changed) */
+	KENPO_SYNC_GONE,      /* the entry of uuid is gone or out of scope */
+	KENPO_SYNC_REFRESHED, /* base `base` is read whole: changes follow
 				 * (missing: the base does not exist, so it
 				 * holds nothing and its search has ended) */
 };
 
 struct kenpo_sync_event {
 	enum kenpo_sync_kind kind;
-	size_t base;                            /* which base (index given to start) */
+	size_t base; /* which base (index given to start) */
 	unsigned char uuid[KENPO_SYNC_UUID_LEN];
-	char *dn;                               /* ENTRY */
-	char ***values;    /* ENTRY: per attribute asked for, a NULL-terminated
+	char *dn;       /* ENTRY */
+	char ***values; /* ENTRY: per attribute asked for, a NULL-terminated
 			    * list of its values (NUL-terminated; values holding
 			    * a NUL are left out) */
 	size_t nattrs;
-	int missing;                            /* REFRESHED: no such base */
+	int missing; /* REFRESHED: no such base */
 };
 
 struct kenpo_sync;
@@ -51,9 +51,9 @@ struct kenpo_sync;
  * refreshAndPersist search (subtree) per base with filter and attrs (which
  * must outlive s).  An LDAP result code; on LDAP_SUCCESS *out is set, else
  * err says what failed. */
-int kenpo_sync_open(const struct kenpo_ldap_params *p, const char *const *bases,
-		    size_t nbases, const char *filter, const char *const *attrs,
-		    struct kenpo_sync **out, char *err, size_t errsz);
+int kenpo_sync_open(const struct kenpo_ldap_params *p, const char *const *bases, size_t nbases,
+		    const char *filter, const char *const *attrs, struct kenpo_sync **out,
+		    char *err, size_t errsz);
 
 /* Wait at most timeout_ms for the next event.  LDAP_SUCCESS with *ev
  * filled (kenpo_sync_event_clear frees it), LDAP_TIMEOUT when nothing came,

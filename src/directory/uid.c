@@ -18,8 +18,8 @@ kenpo_uid_counter_dn(const char *base, char *out, size_t outsz)
 }
 
 int
-kenpo_uid_block(unsigned long long before, unsigned long n, unsigned long min,
-		unsigned long max, unsigned long *first)
+kenpo_uid_block(unsigned long long before, unsigned long n, unsigned long min, unsigned long max,
+		unsigned long *first)
 {
 	/* Written so that nothing overflows: max - before is computed only
 	 * when before <= max. */

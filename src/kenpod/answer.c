@@ -29,8 +29,8 @@ answer_check(struct kenpo_buf *out, int32_t action)
 		result = (int32_t)ntohl(word);
 	}
 	log_msg(LOG_ERR, "the answer %s to %s does not match the protocol table",
-		kenpo_result_name(result), kenpo_action_find(action) != NULL ?
-		kenpo_action_find(action)->name : "?");
+		kenpo_result_name(result),
+		kenpo_action_find(action) != NULL ? kenpo_action_find(action)->name : "?");
 #ifdef KENPO_ABORT_ON_BAD_ANSWER
 	abort();
 #endif

@@ -20,12 +20,12 @@
 #define PWDLOCK_FOREVER "000001010000Z"
 #define FILTER_MAX 256
 #define DN_MAX 600
-#define STALE_DROPS_MAX 2           /* old source values dropped per change */
+#define STALE_DROPS_MAX 2 /* old source values dropped per change */
 
 /* The keyed hash of s (at most max bytes) in lower case, as hex. */
 static int
-keyed_lower(const struct request *rq, const char *domain, const char *s, size_t len,
-	    size_t max, char out[KENPO_KEYED_HASH_HEX])
+keyed_lower(const struct request *rq, const char *domain, const char *s, size_t len, size_t max,
+	    char out[KENPO_KEYED_HASH_HEX])
 {
 	char lower[ATTEMPT_SOURCE_MAX + 1];
 	size_t i, n = len < max ? len : max;
@@ -63,8 +63,10 @@ first_society(const struct attempt *a)
 static int
 failure_filter(const struct attempt *a, char *out, size_t outsz)
 {
-	int n = snprintf(out, outsz, "(&(" KENPO_AT_OBJECTCLASS "=" KENPO_OC_LOGIN_FAILURES ")"
-			 "(" KENPO_AT_RATE_KEY "=%s))", a->rate_key);
+	int n = snprintf(out, outsz,
+			 "(&(" KENPO_AT_OBJECTCLASS "=" KENPO_OC_LOGIN_FAILURES ")"
+			 "(" KENPO_AT_RATE_KEY "=%s))",
+			 a->rate_key);
 
 	return n < 0 || (size_t)n >= outsz ? -1 : 0;
 }
@@ -81,7 +83,8 @@ attempt_begin(struct attempt *a, struct request *rq, const char *login, size_t l
 	a->now = now;
 	if (attempt_source_id(rq, rhost, rhost_len, a->source) != 0 ||
 	    keyed_lower(rq, "login", login, len, KENPO_LOGIN_ID_MAX, hex) != 0 ||
-	    snprintf(a->rate_key, sizeof a->rate_key, "login:%s", hex) >= (int)sizeof a->rate_key ||
+	    snprintf(a->rate_key, sizeof a->rate_key, "login:%s", hex) >=
+		    (int)sizeof a->rate_key ||
 	    failure_filter(a, filter, sizeof filter) != 0)
 		return KENPO_RES_INTERNAL;
 	rc = member_load_also(rq, login, len, filter, &a->m, &a->fail);
@@ -220,8 +223,8 @@ set_state(struct member_change *c, const struct member *m, enum member_attr n,
 /* Drop source values that hold nothing any more, at most a few, and the
  * oldest when `adding` one more would pass LOCKOUT_SOURCES_MAX. */
 static void
-drop_old_sources(struct member_change *c, const struct member *m, const char *keep,
-		 int adding, int64_t now)
+drop_old_sources(struct member_change *c, const struct member *m, const char *keep, int adding,
+		 int64_t now)
 {
 	struct lockout_rule r = lockout_rule_of(m->soc, LOCKOUT_OWN);
 	char id[LOCKOUT_SOURCE_ID_LEN + 1];
@@ -362,8 +365,13 @@ void
 attempt_change_clear(struct member_change *c, const struct member *m)
 {
 	static const enum member_attr single[] = {
-		MA_FAILURES, MA_FAIL_TIME, MA_LOCKED_UNTIL, MA_UNFAMILIAR_FAILURES,
-		MA_UNFAMILIAR_FAIL_TIME, MA_UNFAMILIAR_LOCKED_UNTIL, MA_KEY_FAILURES,
+		MA_FAILURES,
+		MA_FAIL_TIME,
+		MA_LOCKED_UNTIL,
+		MA_UNFAMILIAR_FAILURES,
+		MA_UNFAMILIAR_FAIL_TIME,
+		MA_UNFAMILIAR_LOCKED_UNTIL,
+		MA_KEY_FAILURES,
 		MA_KEY_FAIL_WINDOW,
 	};
 	size_t i;
@@ -448,7 +456,8 @@ failure_add(struct attempt *a, const struct lockout_view *v)
 	    kenpo_gentime_format(v->pool.locked_until, 1, locked, sizeof locked) != 0)
 		return MYLDAP_ERROR;
 	(void)snprintf(n, sizeof n, "%u", v->pool.failures);
-	at[k++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_OBJECTCLASS, KENPO_OC_LOGIN_FAILURES };
+	at[k++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_OBJECTCLASS,
+				       KENPO_OC_LOGIN_FAILURES };
 	at[k++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_RATE_KEY, a->rate_key };
 	at[k++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_RATE_WINDOW, end };
 	at[k++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_AUTH_SOURCE, value };

@@ -32,21 +32,21 @@
 struct request;
 
 #define ATTEMPT_RATE_KEY_MAX 80
-#define ATTEMPT_SOURCE_MAX 255      /* bytes of a source hashed */
+#define ATTEMPT_SOURCE_MAX 255 /* bytes of a source hashed */
 
 struct attempt {
 	struct request *rq;
 	int64_t now;
 	char source[LOCKOUT_SOURCE_ID_LEN + 1];
-	int known;                      /* m is the member named */
+	int known; /* m is the member named */
 	struct member m;
-	struct member fail;             /* else its failure entry (e NULL: none yet) */
+	struct member fail; /* else its failure entry (e NULL: none yet) */
 	char rate_key[ATTEMPT_RATE_KEY_MAX];
-	unsigned locks;                 /* ATTEMPT_LOCK_* that attempt_count began */
+	unsigned locks; /* ATTEMPT_LOCK_* that attempt_count began */
 };
 
-#define ATTEMPT_LOCK_OWN 0x1        /* the member's own state, or the source's */
-#define ATTEMPT_LOCK_POOL 0x2       /* all unfamiliar sources */
+#define ATTEMPT_LOCK_OWN 0x1  /* the member's own state, or the source's */
+#define ATTEMPT_LOCK_POOL 0x2 /* all unfamiliar sources */
 
 /* The source id of rhost (len bytes; longer ones are cut). 0 or -1. */
 int attempt_source_id(const struct request *rq, const char *rhost, size_t len,
@@ -84,15 +84,15 @@ void attempt_view(const struct member *m, const char *source, int64_t now,
 void attempt_change_right(struct member_change *c, const struct member *m, const char *source,
 			  int64_t now);
 /* One failure more from source: a wrong key. */
-void attempt_change_failure(struct member_change *c, const struct member *m,
-			    const char *source, int64_t now);
+void attempt_change_failure(struct member_change *c, const struct member *m, const char *source,
+			    int64_t now);
 /* A completed login from source: it becomes familiar (the oldest of more
  * than LOCKOUT_FAMILIAR_MAX, and any past familiar_validity, are
  * dropped), its unfamiliar state goes, and a familiar one's own state
  * starts afresh.  `counted`: a failure was counted for this login before
  * its password was verified (attempt_count), and is taken back. */
-void attempt_change_completed(struct member_change *c, const struct member *m,
-			      const char *source, int64_t now, int counted);
+void attempt_change_completed(struct member_change *c, const struct member *m, const char *source,
+			      int64_t now, int counted);
 /* Everything the member's failures hold, as kenpo-admin unlock clears it. */
 void attempt_change_clear(struct member_change *c, const struct member *m);
 

@@ -217,9 +217,12 @@ audit(const struct request *rq, const char *event, const char *member, struct st
 {
 	char uid[24], pid[24], l[AUDIT_TEXT_MAX], s[AUDIT_TEXT_MAX], r[AUDIT_TEXT_MAX];
 	struct log_kv kv[7] = {
-		{ "member", member }, { "login", audit_text(login, l) },
-		{ "caller_uid", uid }, { "caller_pid", pid },
-		{ "service", audit_text(service, s) }, { "rhost", audit_text(rhost, r) },
+		{ "member", member },
+		{ "login", audit_text(login, l) },
+		{ "caller_uid", uid },
+		{ "caller_pid", pid },
+		{ "service", audit_text(service, s) },
+		{ "rhost", audit_text(rhost, r) },
 		{ key, value },
 	};
 
@@ -254,9 +257,10 @@ scheme_refused(const struct member *m, const char *hash)
 
 	if (strncasecmp(hash, "{ARGON2}", 8) == 0 || strncmp(hash, "$argon2", 7) == 0)
 		return 0;
-	log_msg(LOG_WARNING, "%.100s: userPassword is %.*s, not argon2: refused; set it again "
-		"with ldappasswd (slapd's argon2) or kenpo-admin reissue", member_get(m, MA_UID),
-		named ? (int)n : 10, named ? hash : "clear text");
+	log_msg(LOG_WARNING,
+		"%.100s: userPassword is %.*s, not argon2: refused; set it again "
+		"with ldappasswd (slapd's argon2) or kenpo-admin reissue",
+		member_get(m, MA_UID), named ? (int)n : 10, named ? hash : "clear text");
 	return 1;
 }
 
@@ -291,7 +295,7 @@ verify_one(const struct member *m, struct str pw, int64_t now)
 		if (kenpo_pw_verify(hash, pw.p, pw.len) == 0)
 			return V_PASSWORD;
 		if (scheme_refused(m, hash))
-			fake_verify(pw);          /* as long as an argon2 check */
+			fake_verify(pw); /* as long as an argon2 check */
 	}
 	if (temp != NULL && kenpo_pw_verify(temp, pw.p, pw.len) == 0)
 		return temp_expired(m, now) ? V_TEMP_EXPIRED : V_TEMP;
@@ -401,8 +405,7 @@ change_clear_key(struct member_change *c, const struct member *m)
 /* Count one key mail in the member's hour, unless key_mails_per_hour were
  * mailed in it: then 0 and *secs until the hour ends. */
 static int
-change_key_mail_counted(struct member_change *c, const struct member *m, int64_t now,
-			long *secs)
+change_key_mail_counted(struct member_change *c, const struct member *m, int64_t now, long *secs)
 {
 	unsigned n = member_count(m, MA_KEY_MAILS);
 	int64_t start = member_time(m, MA_KEY_MAIL_WINDOW);
@@ -432,8 +435,8 @@ struct newkey {
 
 /* A fresh key; with a txn given (a resend) that txn is kept. */
 static int
-newkey_make(const struct request *rq, const struct member *m, int64_t now,
-	    struct str txn, struct newkey *k)
+newkey_make(const struct request *rq, const struct member *m, int64_t now, struct str txn,
+	    struct newkey *k)
 {
 	struct str key = { k->key, KENPO_KEY_LEN }, t = { k->txn, 0 };
 
@@ -483,7 +486,7 @@ newkey_withdraw(struct request *rq, const struct member *m, const struct newkey 
 	member_delete(&c, MA_KEY_SENT_AT, k->sent_at);
 	if (member_apply(rq, m, &c) != MYLDAP_OK)
 		log_msg(LOG_WARNING, "the key whose mail failed could not be removed; "
-			"it was replaced meanwhile or the directory is away");
+				     "it was replaced meanwhile or the directory is away");
 }
 
 /* The address the key goes to: the one the member chose (kenpoKeyMail 1
@@ -540,18 +543,18 @@ put_key_record(struct kenpo_buf *out, const struct member *m, long secs, const c
 
 struct login {
 	struct request *rq;
-	struct attempt a;            /* the member or the login ID, and the source */
+	struct attempt a; /* the member or the login ID, and the source */
 	struct str login, pw, txn, service, rhost;
 	int32_t flags;
 	int64_t now;
 	enum verdict v;
-	struct str key;              /* typed after the password (single-field) */
+	struct str key; /* typed after the password (single-field) */
 	char rehash[KENPO_PWHASH_MAX];
 	struct newkey k;
-	int outcome;                 /* decided inside a build */
+	int outcome; /* decided inside a build */
 	unsigned tries_left;
 	long secs;
-	unsigned key_locked;         /* a wrong key filled the window of the day */
+	unsigned key_locked; /* a wrong key filled the window of the day */
 	char previous[HISTORY_PREVIOUS_MAX];
 };
 
@@ -615,8 +618,7 @@ key_source(const struct member *m)
  * source (unless it was counted already: a password with the key in one
  * field), and in the window of wrong keys. */
 static void
-change_wrong_key(struct member_change *c, const struct member *m, struct login *L,
-		 int counted)
+change_wrong_key(struct member_change *c, const struct member *m, struct login *L, int counted)
 {
 	unsigned tries = member_count(m, MA_KEY_TRIES) + 1;
 	struct keystate ks;
@@ -696,7 +698,8 @@ verify_answer(struct login *L, const struct member *m)
 		}
 	}
 	/* Upgrade a hash made with another cost while the password is here. */
-	if (L->v == V_PASSWORD && kenpo_pw_needs_rehash(member_get(m, MA_PASSWORD), &A.cost) == 1 &&
+	if (L->v == V_PASSWORD &&
+	    kenpo_pw_needs_rehash(member_get(m, MA_PASSWORD), &A.cost) == 1 &&
 	    kenpo_pw_hash(used.p, used.len, &A.cost, L->rehash, sizeof L->rehash) != 0)
 		L->rehash[0] = '\0';
 }
@@ -911,7 +914,7 @@ single_key_step(struct login *L, struct member *m, struct kenpo_buf *out)
 	int rc = member_update(L->rq, m, build_single_key, L);
 
 	if (rc == KENPO_RES_KEY_VOID || rc == KENPO_RES_KEY_EXPIRED)
-		return key_step(L, m, out);      /* the key went meanwhile */
+		return key_step(L, m, out); /* the key went meanwhile */
 	if (rc != KENPO_RES_OK)
 		return answer_update_failed(out, rc);
 	if (L->outcome == KENPO_RES_LOCKED)
@@ -1272,8 +1275,7 @@ account_locked(struct request *rq, const struct member *m, struct str rhost, lon
 }
 
 static int
-account_state(struct request *rq, const struct member *m, struct str rhost,
-	      struct kenpo_buf *out)
+account_state(struct request *rq, const struct member *m, struct str rhost, struct kenpo_buf *out)
 {
 	long secs = 0;
 	int rc;
@@ -1286,7 +1288,8 @@ account_state(struct request *rq, const struct member *m, struct str rhost,
 		return answer_secs(out, KENPO_RES_LOCKED, m->soc->lang, secs);
 	/* ppolicy's pwdReset (an administrator's ldappasswd) forces a change too. */
 	rc = member_flag(m, MA_MUST_CHANGE, 0) || member_flag(m, MA_PWD_RESET, 0) ?
-	     KENPO_RES_MUST_CHANGE : KENPO_RES_OK;
+		     KENPO_RES_MUST_CHANGE :
+		     KENPO_RES_OK;
 	/* Who the member is, so that the PAM module can check that the host's
 	 * account of that name is this member (DESIGN.md, architecture 7). */
 	kenpo_put_int32(out, (int32_t)m->soc->lang);
@@ -1412,8 +1415,9 @@ auth_check_password(struct request *rq, struct member *m, const char *pw, size_t
 	L.rq = rq;
 	L.pw = (struct str){ pw, len };
 	L.rhost = (struct str){ rhost != NULL ? rhost : "", rhost != NULL ? strlen(rhost) : 0 };
-	L.login = (struct str){ member_get(m, MA_UID) != NULL ? member_get(m, MA_UID) : "",
-				member_get(m, MA_UID) != NULL ? strlen(member_get(m, MA_UID)) : 0 };
+	L.login =
+		(struct str){ member_get(m, MA_UID) != NULL ? member_get(m, MA_UID) : "",
+			      member_get(m, MA_UID) != NULL ? strlen(member_get(m, MA_UID)) : 0 };
 	L.now = kenpo_gentime_now();
 	if (!auth_ready(rq)) {
 		rc = answer(out, KENPO_RES_UNAVAIL, default_lang());
@@ -1430,8 +1434,8 @@ auth_check_password(struct request *rq, struct member *m, const char *pw, size_t
 	rc = check_current(&L, out);
 	if (rc == KENPO_RES_OK && L.v == V_TEMP_EXPIRED)
 		rc = answer(out, KENPO_RES_AUTH_ERR, default_lang());
-	else if (rc == KENPO_RES_OK && (rc = member_update(rq, &L.a.m, build_right_only, &L)) !=
-		 KENPO_RES_OK)
+	else if (rc == KENPO_RES_OK &&
+		 (rc = member_update(rq, &L.a.m, build_right_only, &L)) != KENPO_RES_OK)
 		rc = answer_update_failed(out, rc);
 	/* The entry may have been read again: the caller's is now this one. */
 	*m = L.a.m;
@@ -1487,8 +1491,8 @@ notify_change(const struct member *m, int64_t now)
 			continue;
 		sent[n++] = to;
 		if (mailer_queue(m->soc, KENPO_MAIL_PASSWORD_CHANGED, &var, 1, to) != 0)
-			log_msg(LOG_WARNING, "%.200s: a password change notice could not be queued",
-				m->e->dn);
+			log_msg(LOG_WARNING,
+				"%.200s: a password change notice could not be queued", m->e->dn);
 	}
 }
 
@@ -1528,7 +1532,9 @@ change_password(struct pwchange *p, struct kenpo_buf *out)
 	if (rc != KENPO_RES_OK)
 		return answer_failed(out, rc);
 	audit(p->L.rq, "password.change", m->e->dn, p->L.login, p->L.service, p->L.rhost, "by",
-	      p->admin ? "admin" : p->L.v == V_TEMP ? "temporary-password" : "member");
+	      p->admin         ? "admin" :
+	      p->L.v == V_TEMP ? "temporary-password" :
+				 "member");
 	notify_change(m, p->L.now);
 	return KENPO_RES_OK;
 }
@@ -1640,7 +1646,7 @@ pool_check(void)
 	kenpo_pwpool_stats(&st);
 	if (st.runs > 0 && st.in_region == 0)
 		log_msg(LOG_WARNING, "argon2: libsodium did not use the kept regions; "
-			"every hash maps fresh memory (slower)");
+				     "every hash maps fresh memory (slower)");
 }
 
 /* Unknown login IDs follow the first society's lockout settings: when
@@ -1657,9 +1663,11 @@ warn_lockout_settings(const struct kenpo_config *cfg)
 		if (a->lockout_failures != b->lockout_failures ||
 		    a->lockout_duration != b->lockout_duration ||
 		    a->lockout_unfamiliar_failures != b->lockout_unfamiliar_failures)
-			log_msg(LOG_WARNING, "society %.100s: its lockout settings differ from "
+			log_msg(LOG_WARNING,
+				"society %.100s: its lockout settings differ from "
 				"%.100s's, which unknown login IDs follow; its members' login IDs "
-				"can be told from unknown ones by the delays", b->id, a->id);
+				"can be told from unknown ones by the delays",
+				b->id, a->id);
 	}
 }
 

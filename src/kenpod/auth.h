@@ -24,7 +24,7 @@ kenpod_handler auth_abort;
 kenpod_handler auth_account;
 kenpod_handler auth_session_open;
 kenpod_handler auth_password_change;
-kenpod_handler auth_login_history;      /* history.c */
+kenpod_handler auth_login_history; /* history.c */
 
 /*
  * Check the current password of member m as a login checks it: the

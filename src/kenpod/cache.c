@@ -23,18 +23,18 @@
 enum ckind { BY_NAME = 'n', BY_UID = 'u' };
 
 struct centry {
-	struct centry *hnext;           /* next in the bucket */
-	struct centry *older, *newer;   /* insertion order, in its kind's list */
-	int64_t expires;                /* CLOCK_MONOTONIC ms */
+	struct centry *hnext;         /* next in the bucket */
+	struct centry *older, *newer; /* insertion order, in its kind's list */
+	int64_t expires;              /* CLOCK_MONOTONIC ms */
 	uint64_t hash;
 	enum ckind kind;
-	uint32_t uid;                   /* BY_UID */
-	struct kenpo_pwrec *rec;        /* NULL: "no such user" */
-	char name[];                    /* BY_NAME: lower-cased */
+	uint32_t uid;            /* BY_UID */
+	struct kenpo_pwrec *rec; /* NULL: "no such user" */
+	char name[];             /* BY_NAME: lower-cased */
 };
 
 struct cache_list {
-	pthread_mutex_t *lock;          /* the owning cache's list_lock */
+	pthread_mutex_t *lock; /* the owning cache's list_lock */
 	size_t refs;
 	int64_t expires;
 	size_t n;
@@ -51,9 +51,9 @@ struct cache {
 	pthread_rwlock_t lock;
 	unsigned char key[crypto_shorthash_KEYBYTES];
 	struct centry **buckets;
-	size_t nbuckets;                /* a power of two */
+	size_t nbuckets; /* a power of two */
 	struct age_list found, missing;
-	size_t max;                     /* entries of each kind */
+	size_t max; /* entries of each kind */
 	int64_t positive_ms, negative_ms;
 	struct pubmap *map;
 
@@ -64,8 +64,7 @@ struct cache {
 /* ---- records ---- */
 
 static int
-put_str(struct kenpo_pwrec *rec, size_t outsz, size_t *pos, uint32_t *off,
-	const char *s)
+put_str(struct kenpo_pwrec *rec, size_t outsz, size_t *pos, uint32_t *off, const char *s)
 {
 	size_t len = strlen(s);
 
@@ -78,9 +77,8 @@ put_str(struct kenpo_pwrec *rec, size_t outsz, size_t *pos, uint32_t *off,
 }
 
 int
-kenpo_pwrec_build(struct kenpo_pwrec *out, size_t outsz, const char *name,
-		  uint32_t uid, uint32_t gid, const char *gecos,
-		  const char *home, const char *shell)
+kenpo_pwrec_build(struct kenpo_pwrec *out, size_t outsz, const char *name, uint32_t uid,
+		  uint32_t gid, const char *gecos, const char *home, const char *shell)
 {
 	size_t pos = sizeof(*out);
 
@@ -149,8 +147,7 @@ key_hash(const struct cache *c, enum ckind kind, const char *name, uint32_t uid)
 }
 
 static int
-key_equal(const struct centry *e, uint64_t hash, enum ckind kind,
-	  const char *name, uint32_t uid)
+key_equal(const struct centry *e, uint64_t hash, enum ckind kind, const char *name, uint32_t uid)
 {
 	if (e->hash != hash || e->kind != kind)
 		return 0;
@@ -228,8 +225,7 @@ entry_drop(struct cache *c, struct centry *e)
 }
 
 static struct centry *
-entry_find(struct cache *c, uint64_t hash, enum ckind kind, const char *name,
-	   uint32_t uid)
+entry_find(struct cache *c, uint64_t hash, enum ckind kind, const char *name, uint32_t uid)
 {
 	struct centry *e;
 
@@ -327,8 +323,7 @@ name_key(const char *name, char key[KENPO_PWREC_STR_MAX + 1])
 }
 
 enum cache_hit
-cache_get_byname(struct cache *c, const char *name, struct kenpo_pwrec *out,
-		 size_t outsz)
+cache_get_byname(struct cache *c, const char *name, struct kenpo_pwrec *out, size_t outsz)
 {
 	char key[KENPO_PWREC_STR_MAX + 1];
 
@@ -338,8 +333,7 @@ cache_get_byname(struct cache *c, const char *name, struct kenpo_pwrec *out,
 }
 
 enum cache_hit
-cache_get_byuid(struct cache *c, uint32_t uid, struct kenpo_pwrec *out,
-		size_t outsz)
+cache_get_byuid(struct cache *c, uint32_t uid, struct kenpo_pwrec *out, size_t outsz)
 {
 	return cache_get(c, BY_UID, NULL, uid, out, outsz);
 }
@@ -506,9 +500,9 @@ cache_list_put(struct cache *c, struct kenpo_pwrec **recs, size_t n)
 	if (n > 1)
 		qsort(recs, n, sizeof(*recs), pwrec_cmp_uid);
 	l->lock = &c->list_lock;
-	l->refs = 2;    /* the cache's and the caller's */
-	l->expires = kenpo_now_ms() +
-		(c->positive_ms > LIST_MIN_MS ? c->positive_ms : LIST_MIN_MS);
+	l->refs = 2; /* the cache's and the caller's */
+	l->expires =
+		kenpo_now_ms() + (c->positive_ms > LIST_MIN_MS ? c->positive_ms : LIST_MIN_MS);
 	l->n = n;
 	l->recs = recs;
 	list_replace(c, l);

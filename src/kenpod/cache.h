@@ -27,12 +27,12 @@
 /* One passwd record.  All fields are in host byte order.  The offsets
  * point at NUL-terminated strings inside the block, after the header. */
 struct kenpo_pwrec {
-	uint32_t size;       /* bytes of the whole block, header included */
+	uint32_t size; /* bytes of the whole block, header included */
 	uint32_t uid;
 	uint32_t gid;
-	uint32_t name;       /* canonical login ID, as stored */
-	uint32_t passwd;     /* always "x" */
-	uint32_t gecos;      /* the nickname */
+	uint32_t name;   /* canonical login ID, as stored */
+	uint32_t passwd; /* always "x" */
+	uint32_t gecos;  /* the nickname */
 	uint32_t home;
 	uint32_t shell;
 };
@@ -43,9 +43,8 @@ struct kenpo_pwrec {
 
 /* Build a record into out (outsz bytes, KENPO_PWREC_MAX is always
  * enough; a byte buffer must be aligned as the structure).  0, or -1 if a string is longer than KENPO_PWREC_STR_MAX. */
-int kenpo_pwrec_build(struct kenpo_pwrec *out, size_t outsz, const char *name,
-		      uint32_t uid, uint32_t gid, const char *gecos,
-		      const char *home, const char *shell);
+int kenpo_pwrec_build(struct kenpo_pwrec *out, size_t outsz, const char *name, uint32_t uid,
+		      uint32_t gid, const char *gecos, const char *home, const char *shell);
 /* The string at offset `off` of a record built by kenpo_pwrec_build. */
 const char *kenpo_pwrec_str(const struct kenpo_pwrec *rec, uint32_t off);
 
@@ -63,10 +62,10 @@ void cache_free(struct cache *c);
 
 /* Look up by name (any case) or by uid.  On CACHE_POSITIVE the record is
  * copied into out (outsz >= KENPO_PWREC_MAX). */
-enum cache_hit cache_get_byname(struct cache *c, const char *name,
-				struct kenpo_pwrec *out, size_t outsz);
-enum cache_hit cache_get_byuid(struct cache *c, uint32_t uid,
-			       struct kenpo_pwrec *out, size_t outsz);
+enum cache_hit cache_get_byname(struct cache *c, const char *name, struct kenpo_pwrec *out,
+				size_t outsz);
+enum cache_hit cache_get_byuid(struct cache *c, uint32_t uid, struct kenpo_pwrec *out,
+			       size_t outsz);
 
 /* Remember a record under its name and its uid (replacing what was there).
  * Failure to remember is not an error for the caller: it only costs a

@@ -25,17 +25,17 @@
 #include "zone.h"
 
 struct generation {
-	struct kenpod kd;               /* first: requests see this */
-	struct kenpo_config *owned;     /* its configuration, unless the start-up one */
-	unsigned long holds;            /* under gen_lock */
-	unsigned long number;           /* 1 at start-up, then one per reload */
-	int flush;                      /* replaced: flush the cache when it ends */
+	struct kenpod kd;           /* first: requests see this */
+	struct kenpo_config *owned; /* its configuration, unless the start-up one */
+	unsigned long holds;        /* under gen_lock */
+	unsigned long number;       /* 1 at start-up, then one per reload */
+	int flush;                  /* replaced: flush the cache when it ends */
 	struct generation *next_live;
 };
 
 static pthread_mutex_t gen_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct generation *current;      /* under gen_lock */
-static struct generation *live;         /* every one held, under gen_lock */
+static struct generation *current; /* under gen_lock */
+static struct generation *live;    /* every one held, under gen_lock */
 /* One reload at a time, whichever worker of the control lane runs it. */
 static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Set by conf_begin before the threads start, read-only afterwards. */
@@ -52,12 +52,35 @@ static int conf_force_debug;
  * the directory.
  */
 static const char *const start_only[] = {
-	"socket", "user", "secret_file", "ldap_uri", "bind_dn", "bind_password_file",
-	"ldap_ca_file", "ldap_timeout", "smtp_url", "smtp_tls", "smtp_user",
-	"smtp_password_file", "smtp_ca_file", "smtp_timeout", "mail_domain", "argon2_t",
-	"argon2_m", "hash_workers", "threads", "nss_threads", "selfservice_threads",
-	"control_threads", "cache_size", "cache_positive_ttl", "cache_negative_ttl", "passwd_map",
-	"write_uri", "write_failover", "write_failback_interval",
+	"socket",
+	"user",
+	"secret_file",
+	"ldap_uri",
+	"bind_dn",
+	"bind_password_file",
+	"ldap_ca_file",
+	"ldap_timeout",
+	"smtp_url",
+	"smtp_tls",
+	"smtp_user",
+	"smtp_password_file",
+	"smtp_ca_file",
+	"smtp_timeout",
+	"mail_domain",
+	"argon2_t",
+	"argon2_m",
+	"hash_workers",
+	"threads",
+	"nss_threads",
+	"selfservice_threads",
+	"control_threads",
+	"cache_size",
+	"cache_positive_ttl",
+	"cache_negative_ttl",
+	"passwd_map",
+	"write_uri",
+	"write_failover",
+	"write_failback_interval",
 };
 
 /* Of the first society: auth.c answers unknown login IDs in its language
@@ -65,7 +88,9 @@ static const char *const start_only[] = {
  * (an answer must not tell whether a login ID exists), from the
  * configuration it was given at start-up. */
 static const char *const first_society_only[] = {
-	"language", "lockout_failures", "lockout_duration",
+	"language",
+	"lockout_failures",
+	"lockout_duration",
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -83,7 +108,8 @@ check_uid_ranges(const struct kenpo_config *cfg, char *err, size_t errsz)
 
 	for (i = 0; i < cfg->nsocieties; i++) {
 		s = &cfg->societies[i];
-		if (kenpo_host_range_clear(s->uid_min, s->uid_max, NULL, NULL, why, sizeof why) != 0) {
+		if (kenpo_host_range_clear(s->uid_min, s->uid_max, NULL, NULL, why, sizeof why) !=
+		    0) {
 			snprintf(err, errsz, "%s: [society %s] uid_min..uid_max %lu..%lu %s",
 				 cfg->path, s->id, s->uid_min, s->uid_max, why);
 			return -1;
@@ -107,9 +133,10 @@ check_config(const struct kenpo_config *cfg, char *err, size_t errsz)
 		return -1;
 	}
 	if (cfg->max_connections_portal < cfg->max_connections_per_uid) {
-		snprintf(err, errsz, "%s: max_connections_portal: less than "
-			 "max_connections_per_uid (%u)", cfg->path,
-			 cfg->max_connections_per_uid);
+		snprintf(err, errsz,
+			 "%s: max_connections_portal: less than "
+			 "max_connections_per_uid (%u)",
+			 cfg->path, cfg->max_connections_per_uid);
 		return -1;
 	}
 	return check_uid_ranges(cfg, err, errsz);
@@ -194,7 +221,7 @@ conf_begin(const struct kenpod *first, const char *path, int force_debug)
 	}
 	conf_force_debug = force_debug;
 	g->kd = *first;
-	g->holds = 1;           /* being current is a hold */
+	g->holds = 1; /* being current is a hold */
 	g->number = 1;
 	current = live = g;
 	return 0;
@@ -318,8 +345,10 @@ keep_kenpod(struct kenpo_config *cfg, const struct kenpo_config *old, char *err,
 		/* -1: a key this build does not have. */
 		if (kenpo_config_same(cfg, old, start_only[i]) != 0)
 			continue;
-		log_msg(LOG_WARNING, "SIGHUP: [kenpod] %s changed: it takes effect when kenpod "
-			"restarts; the value in use stays", start_only[i]);
+		log_msg(LOG_WARNING,
+			"SIGHUP: [kenpod] %s changed: it takes effect when kenpod "
+			"restarts; the value in use stays",
+			start_only[i]);
 		if (kenpo_config_keep(cfg, old, start_only[i]) != 0) {
 			snprintf(err, errsz, "out of memory");
 			return -1;
@@ -329,13 +358,15 @@ keep_kenpod(struct kenpo_config *cfg, const struct kenpo_config *old, char *err,
 }
 
 static int
-keep_society(struct kenpo_society *s, const struct kenpo_society *old, const char *key,
-	     char *err, size_t errsz)
+keep_society(struct kenpo_society *s, const struct kenpo_society *old, const char *key, char *err,
+	     size_t errsz)
 {
 	if (kenpo_society_same(s, old, key) != 0)
 		return 0;
-	log_msg(LOG_WARNING, "SIGHUP: [society %s] %s changed: it takes effect when kenpod "
-		"restarts; the value in use stays", s->id, key);
+	log_msg(LOG_WARNING,
+		"SIGHUP: [society %s] %s changed: it takes effect when kenpod "
+		"restarts; the value in use stays",
+		s->id, key);
 	if (kenpo_society_keep(s, old, key) == 0)
 		return 0;
 	snprintf(err, errsz, "out of memory");
@@ -345,17 +376,18 @@ keep_society(struct kenpo_society *s, const struct kenpo_society *old, const cha
 /* The first society stays first, with its language and lockout; every
  * society keeps its time zone, and a new one needs a zone already known. */
 static int
-keep_societies(struct kenpo_config *cfg, const struct kenpo_config *old, char *err,
-	       size_t errsz)
+keep_societies(struct kenpo_config *cfg, const struct kenpo_config *old, char *err, size_t errsz)
 {
 	const struct kenpo_society *was;
 	struct kenpo_society *s;
 	size_t i;
 
 	if (strcmp(cfg->societies[0].id, old->societies[0].id) != 0) {
-		snprintf(err, errsz, "%s: [society %s] must stay the first society: its "
+		snprintf(err, errsz,
+			 "%s: [society %s] must stay the first society: its "
 			 "language and lockout apply to unknown login IDs (a restart can change "
-			 "it)", cfg->path, old->societies[0].id);
+			 "it)",
+			 cfg->path, old->societies[0].id);
 		return -1;
 	}
 	for (i = 0; i < ARRAY_SIZE(first_society_only); i++)
@@ -368,9 +400,10 @@ keep_societies(struct kenpo_config *cfg, const struct kenpo_config *old, char *e
 		if (was != NULL && keep_society(s, was, "timezone", err, errsz) != 0)
 			return -1;
 		if (!zone_known(s->timezone)) {
-			snprintf(err, errsz, "%s: [society %s] timezone: %.100s is used by no "
-				 "society kenpod started with (a restart can add it)", cfg->path,
-				 s->id, s->timezone);
+			snprintf(err, errsz,
+				 "%s: [society %s] timezone: %.100s is used by no "
+				 "society kenpod started with (a restart can add it)",
+				 cfg->path, s->id, s->timezone);
 			return -1;
 		}
 	}

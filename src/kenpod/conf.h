@@ -31,8 +31,7 @@ int conf_read(const char *path, struct kenpo_config **out, char *err, size_t err
 
 /* The gid of cfg's portal_group into kd (have_portal_gid 0 without one).
  * 0, or -1 with err. */
-int conf_portal_group(const struct kenpo_config *cfg, struct kenpod *kd, char *err,
-		      size_t errsz);
+int conf_portal_group(const struct kenpo_config *cfg, struct kenpod *kd, char *err, size_t errsz);
 
 /* Make `first` (its configuration stays the caller's, and must outlive
  * conf_end) the current generation.  `path` is the file SIGHUP reads again

@@ -14,7 +14,7 @@
 #include "policy.h"
 #include "text.h"
 
-#define NICKNAME_CHARS_MAX 64      /* kenpoNickname DS{64} */
+#define NICKNAME_CHARS_MAX 64 /* kenpoNickname DS{64} */
 #define NICKNAME_BYTES_MAX 256
 
 void
@@ -76,8 +76,10 @@ flow_address_ok(const char *s)
 static int
 nickname_char_ok(ucs4_t cp)
 {
-	if (uc_is_general_category(cp, uc_general_category_or(
-		uc_general_category_or(UC_CATEGORY_C, UC_CATEGORY_Zl), UC_CATEGORY_Zp)))
+	if (uc_is_general_category(cp,
+				   uc_general_category_or(uc_general_category_or(UC_CATEGORY_C,
+										 UC_CATEGORY_Zl),
+							  UC_CATEGORY_Zp)))
 		return 0;
 	if (uc_is_property_variation_selector(cp))
 		return 1;

@@ -15,9 +15,9 @@
 #include "request.h"
 #include "secret.h"
 
-#define FLOW_ADDRESS_MAX 254       /* RFC 5321 path limit */
-#define FLOW_TEXT_MAX 512          /* any field on the wire but secrets */
-#define FLOW_SECRET_MAX 128        /* passwords and keys (the rules allow 39) */
+#define FLOW_ADDRESS_MAX 254 /* RFC 5321 path limit */
+#define FLOW_TEXT_MAX 512    /* any field on the wire but secrets */
+#define FLOW_SECRET_MAX 128  /* passwords and keys (the rules allow 39) */
 #define FLOW_DEFAULT_NICKNAME "ご本人"
 
 /* Copy one STRING of the request into out; a value that does not fit sets

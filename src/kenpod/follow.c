@@ -20,21 +20,21 @@
 #include "pubmap.h"
 #include "syncrepl.h"
 
-#define POLL_MS 250             /* how soon a stop is seen */
+#define POLL_MS 250 /* how soon a stop is seen */
 #define BACKOFF_FIRST_MS 500
 #define BACKOFF_MAX_MS 5000
 /* A directory without syncprov is asked again this seldom. */
 #define NO_SYNC_RETRY_MS 60000
 
 struct follow {
-	struct kenpod *kd;         /* its map and cache; the connection settings */
+	struct kenpod *kd; /* its map and cache; the connection settings */
 	const char *password;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	int stopping;
-	int reread;                /* a reload asked for a new reading */
-	int reported;              /* the directory's absence was logged */
+	int reread;   /* a reload asked for a new reading */
+	int reported; /* the directory's absence was logged */
 };
 
 /* Sleep ms, or until stopped.  1 when stopping. */
@@ -86,12 +86,12 @@ ending(struct follow *f)
 
 struct reading {
 	struct follow *f;
-	const struct kenpo_config *cfg;  /* of the generation the reading holds */
-	const char **bases;         /* each society's base */
-	struct mapfile *building;   /* until the refresh is complete */
-	size_t refreshing;          /* bases whose refresh is not done */
+	const struct kenpo_config *cfg; /* of the generation the reading holds */
+	const char **bases;             /* each society's base */
+	struct mapfile *building;       /* until the refresh is complete */
+	size_t refreshing;              /* bases whose refresh is not done */
 	int64_t started;
-	size_t seen;                /* entries read during the refresh */
+	size_t seen; /* entries read during the refresh */
 };
 
 /* Apply an entry's new state: into the file being built, or the published. */
@@ -117,7 +117,7 @@ apply_entry(struct reading *r, const struct kenpo_sync_event *ev)
 	}
 	r->seen++;
 	if (user ? pubmap_file_put(&r->building, ev->uuid, rec) == MAPFILE_ERROR :
-	    mapfile_drop(r->building, ev->uuid) == MAPFILE_ERROR)
+		   mapfile_drop(r->building, ev->uuid) == MAPFILE_ERROR)
 		log_msg(LOG_ERR, "%.200s could not be stored", ev->dn);
 }
 
@@ -134,9 +134,10 @@ refreshed(struct reading *r)
 	if (pubmap_publish(kd->map, r->building) == 0) {
 		/* Answers cached while there was no map may be older than it. */
 		cache_flush(kd->cache);
-		log_msg(LOG_INFO, "%zu members of %zu entries read in %.1f s, "
-			"following the directory", n, r->seen,
-			(double)(kenpo_now_ms() - r->started) / 1000.0);
+		log_msg(LOG_INFO,
+			"%zu members of %zu entries read in %.1f s, "
+			"following the directory",
+			n, r->seen, (double)(kenpo_now_ms() - r->started) / 1000.0);
 	}
 	r->building = NULL;
 }
@@ -189,14 +190,16 @@ report(struct follow *f, int rc, const char *what)
 	const struct kenpo_config *cfg = f->kd->cfg;
 
 	if (rc == LDAP_UNAVAILABLE_CRITICAL_EXTENSION) {
-		log_msg(LOG_ERR, "%.200s does not serve content synchronisation "
+		log_msg(LOG_ERR,
+			"%.200s does not serve content synchronisation "
 			"(load slapd's syncprov overlay on the members' database); members are "
-			"looked up in the directory one by one", cfg->ldap_uri);
+			"looked up in the directory one by one",
+			cfg->ldap_uri);
 		return;
 	}
 	if (!f->reported)
-		log_msg(LOG_WARNING, "%s %.200s: %.300s; trying again", what,
-			cfg->ldap_uri, kenpo_sync_error(rc));
+		log_msg(LOG_WARNING, "%s %.200s: %.300s; trying again", what, cfg->ldap_uri,
+			kenpo_sync_error(rc));
 	f->reported = 1;
 }
 
@@ -211,8 +214,11 @@ session(struct follow *f, int *worked)
 	const struct kenpod *g = conf_hold();
 	const struct kenpo_config *cfg = g->cfg;
 	struct kenpo_ldap_params p = {
-		.uri = cfg->ldap_uri, .bind_dn = cfg->bind_dn, .password = f->password,
-		.ca_file = cfg->ldap_ca_file, .timeout = cfg->ldap_timeout,
+		.uri = cfg->ldap_uri,
+		.bind_dn = cfg->bind_dn,
+		.password = f->password,
+		.ca_file = cfg->ldap_ca_file,
+		.timeout = cfg->ldap_timeout,
 	};
 	struct reading r = { f, cfg, NULL, NULL, cfg->nsocieties, kenpo_now_ms(), 0 };
 	struct kenpo_sync *s = NULL;
@@ -273,7 +279,8 @@ follow_main(void *arg)
 		}
 		if (worked)
 			wait = BACKOFF_FIRST_MS;
-		if (pause_ms(f, rc == LDAP_UNAVAILABLE_CRITICAL_EXTENSION ? NO_SYNC_RETRY_MS : wait))
+		if (pause_ms(f,
+			     rc == LDAP_UNAVAILABLE_CRITICAL_EXTENSION ? NO_SYNC_RETRY_MS : wait))
 			break;
 		wait = wait * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : wait * 2;
 	}
@@ -287,7 +294,7 @@ follow_start(struct kenpod *kd, const char *bind_password, struct follow **out)
 	struct follow *f = calloc(1, sizeof(*f));
 	pthread_condattr_t ca;
 	sigset_t all, old;
-		int rc;
+	int rc;
 
 	if (f == NULL)
 		return -1;

@@ -18,7 +18,7 @@
 #include "zone.h"
 
 #define VALUE_MAX (KENPO_GENTIME_MAX + HISTORY_SERVICE_MAX + HISTORY_SOURCE_MAX + 4)
-#define HISTORY_MAX 100             /* login_history's upper bound */
+#define HISTORY_MAX 100 /* login_history's upper bound */
 
 /* Printable ASCII but the space, '?' for the rest, "-" for nothing. */
 static void
@@ -105,7 +105,8 @@ put_visit(struct kenpo_buf *out, const struct member *m, const char *v)
 		return -1;
 	memcpy(when, v, (size_t)(sp1 - v));
 	when[sp1 - v] = '\0';
-	if (kenpo_gentime_parse(when, &t) != 0 || zone_format_local(m->soc, t, local, sizeof local) != 0)
+	if (kenpo_gentime_parse(when, &t) != 0 ||
+	    zone_format_local(m->soc, t, local, sizeof local) != 0)
 		return -1;
 	kenpo_put_cstring(out, local);
 	kenpo_put_string(out, sp1 + 1, (size_t)(sp2 - sp1 - 1));
@@ -127,8 +128,7 @@ put_history(struct kenpo_buf *out, const struct member *m)
 		char when[KENPO_GENTIME_MAX];
 		const char *sp = strchr(x, ' ');
 
-		if (sp == NULL || (size_t)(sp - x) >= sizeof when ||
-		    strchr(sp + 1, ' ') == NULL)
+		if (sp == NULL || (size_t)(sp - x) >= sizeof when || strchr(sp + 1, ' ') == NULL)
 			continue;
 		memcpy(when, x, (size_t)(sp - x));
 		when[sp - x] = '\0';
@@ -139,7 +139,8 @@ put_history(struct kenpo_buf *out, const struct member *m)
 	kenpo_put_int32(out, (int32_t)good);
 	for (i = good; i > 0; i--)
 		if (put_visit(out, m, v[i - 1]) != 0)
-			log_msg(LOG_ERR, "%.200s: a login history value changed while read", m->e->dn);
+			log_msg(LOG_ERR, "%.200s: a login history value changed while read",
+				m->e->dn);
 }
 
 int

@@ -23,7 +23,7 @@ struct member_change;
 
 #define HISTORY_SERVICE_MAX 32
 #define HISTORY_SOURCE_MAX 64
-#define HISTORY_PREVIOUS_MAX 32     /* "YYYY/MM/DD HH:MM:SS" and its NUL */
+#define HISTORY_PREVIOUS_MAX 32 /* "YYYY/MM/DD HH:MM:SS" and its NUL */
 
 /* Record a login at now: kenpoLastLogin, and a value of kenpoLoginHistory
  * (the oldest beyond login_history dropped).  Last writer wins on the

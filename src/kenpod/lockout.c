@@ -56,8 +56,7 @@ lockout_delay_ms(unsigned n, const struct lockout_rule *r)
 
 /* No argon2 work is spent before this check. */
 int
-lockout_check(const struct failstate *fs, const struct lockout_rule *r, int64_t now,
-	      long *secs)
+lockout_check(const struct failstate *fs, const struct lockout_rule *r, int64_t now, long *secs)
 {
 	unsigned n = lockout_failures_now(fs, r, now);
 	int64_t until;
@@ -87,8 +86,8 @@ lockout_fail(struct failstate *fs, const struct lockout_rule *r, int64_t now)
 /* ---- sources ---- */
 
 int
-lockout_view_check(const struct lockout_view *v, const struct kenpo_society *soc,
-		   int64_t now, long *secs)
+lockout_view_check(const struct lockout_view *v, const struct kenpo_society *soc, int64_t now,
+		   long *secs)
 {
 	struct lockout_rule own = lockout_rule_of(soc, LOCKOUT_OWN);
 	struct lockout_rule pool = lockout_rule_of(soc, LOCKOUT_POOL);
@@ -266,8 +265,9 @@ attempts_in(const struct lockout_rule *r, int64_t span)
 			continue;
 		}
 		/* The exact end of the wait, not the rounded seconds. */
-		t = fs.locked_until > t ? fs.locked_until :
-		    fs.last + lockout_delay_ms(lockout_failures_now(&fs, r, t), r);
+		t = fs.locked_until > t ?
+			    fs.locked_until :
+			    fs.last + lockout_delay_ms(lockout_failures_now(&fs, r, t), r);
 	}
 	return n;
 }
@@ -281,7 +281,8 @@ lockout_guesses_per_day(const struct kenpo_society *soc, struct lockout_bound *b
 	b->familiar_per_day = attempts_in(&own, DAY_MS);
 	/* Each unfamiliar attempt from a new source: no source ever waits,
 	 * only the pool stops them.  A pool that never locks bounds nothing. */
-	b->unfamiliar_per_day = pool.failures > 0 ? attempts_in(&pool, DAY_MS) : (unsigned long)-1;
+	b->unfamiliar_per_day = pool.failures > 0 ? attempts_in(&pool, DAY_MS) :
+						    (unsigned long)-1;
 }
 
 unsigned long

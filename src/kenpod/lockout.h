@@ -38,30 +38,30 @@
 
 struct kenpo_society;
 
-#define LOCKOUT_DELAY_AFTER 3       /* failures before delays start */
+#define LOCKOUT_DELAY_AFTER 3 /* failures before delays start */
 #define LOCKOUT_DELAY_CAP_MS 60000
-#define LOCKOUT_SOURCE_ID_LEN 16    /* hex of the keyed hash naming a source */
-#define LOCKOUT_SOURCES_MAX 8       /* unfamiliar sources kept per account */
-#define LOCKOUT_FAMILIAR_MAX 8      /* familiar sources kept per member */
-#define LOCKOUT_VALUE_MAX 80        /* longest stored source value, NUL included */
+#define LOCKOUT_SOURCE_ID_LEN 16 /* hex of the keyed hash naming a source */
+#define LOCKOUT_SOURCES_MAX 8    /* unfamiliar sources kept per account */
+#define LOCKOUT_FAMILIAR_MAX 8   /* familiar sources kept per member */
+#define LOCKOUT_VALUE_MAX 80     /* longest stored source value, NUL included */
 #define LOCKOUT_KEY_WINDOW_MS (24LL * 3600 * 1000)
 
 struct failstate {
 	unsigned failures;
-	int64_t last;                /* time of the last failure */
+	int64_t last; /* time of the last failure */
 	int64_t locked_until;
 };
 
 /* How a failure state counts. */
 struct lockout_rule {
-	unsigned failures;           /* the lock comes at this count; 0: never */
-	int64_t duration_ms;         /* of the lock, and how long failures count */
-	int delays;                  /* growing delays from LOCKOUT_DELAY_AFTER on */
+	unsigned failures;   /* the lock comes at this count; 0: never */
+	int64_t duration_ms; /* of the lock, and how long failures count */
+	int delays;          /* growing delays from LOCKOUT_DELAY_AFTER on */
 };
 
 enum lockout_kind {
-	LOCKOUT_OWN,                 /* a member's own, or one source's */
-	LOCKOUT_POOL,                /* all unfamiliar sources together */
+	LOCKOUT_OWN,  /* a member's own, or one source's */
+	LOCKOUT_POOL, /* all unfamiliar sources together */
 };
 
 /* The rule of a society for a kind of state. */
@@ -89,14 +89,14 @@ void lockout_fail(struct failstate *fs, const struct lockout_rule *r, int64_t no
  * source is familiar, else the source's state and the pool. */
 struct lockout_view {
 	int familiar;
-	struct failstate own;        /* the member's (familiar) or the source's */
+	struct failstate own; /* the member's (familiar) or the source's */
 	struct failstate pool;
 };
 
 /* Whether an attempt from this view may be made now: as lockout_check,
  * the longer wait of the states that apply. */
-int lockout_view_check(const struct lockout_view *v, const struct kenpo_society *soc,
-		       int64_t now, long *secs);
+int lockout_view_check(const struct lockout_view *v, const struct kenpo_society *soc, int64_t now,
+		       long *secs);
 /* One more failure from this view. */
 void lockout_view_fail(struct lockout_view *v, const struct kenpo_society *soc, int64_t now);
 /* Undo the failure counted before a password that proved right: the own
@@ -117,7 +117,7 @@ int lockout_familiar_format(const char *id, int64_t when, char *out, size_t outs
 /* Wrong keys in the current window of a day. */
 struct keystate {
 	unsigned failures;
-	int64_t window;              /* when the window started */
+	int64_t window; /* when the window started */
 };
 
 /* The wrong keys that count at now. */

@@ -32,16 +32,16 @@
 #include "secret.h"
 #include "server.h"
 
-#define FIRST_MS 5000           /* from connecting to the first byte */
-#define IDLE_MS 5000            /* from an answer to the next request */
-#define FRAME_MS 5000           /* from a frame's first byte to its last */
-#define SEND_MS 5000            /* for the client to take an answer */
-#define REQUESTS_PER_CONN 100   /* answers on one connection; then it is closed */
-#define EVENTS_MAX 64           /* epoll events taken at once */
-#define ACCEPT_BATCH 64         /* connections accepted per wake-up */
-#define ACCEPT_PAUSE_MS 100     /* out of descriptors: wait, then accept again */
-#define LOG_EVERY_MS 10000      /* at most one line of a kind in this time */
-#define HEAD_BYTES 12           /* a frame's length, version and action */
+#define FIRST_MS 5000         /* from connecting to the first byte */
+#define IDLE_MS 5000          /* from an answer to the next request */
+#define FRAME_MS 5000         /* from a frame's first byte to its last */
+#define SEND_MS 5000          /* for the client to take an answer */
+#define REQUESTS_PER_CONN 100 /* answers on one connection; then it is closed */
+#define EVENTS_MAX 64         /* epoll events taken at once */
+#define ACCEPT_BATCH 64       /* connections accepted per wake-up */
+#define ACCEPT_PAUSE_MS 100   /* out of descriptors: wait, then accept again */
+#define LOG_EVERY_MS 10000    /* at most one line of a kind in this time */
+#define HEAD_BYTES 12         /* a frame's length, version and action */
 #define BUSY_ANSWER_MAX 64
 /* Room to send is watched only while an answer waits for it: otherwise
  * every answer the client reads would wake the loop once more. */
@@ -54,7 +54,7 @@ enum { LIST_NEW, LIST_IDLE, LIST_FRAME, LIST_SEND, NLISTS };
 
 static const struct list_kind {
 	int64_t ms;
-	const char *what;       /* logged when a deadline passes; NULL: nothing */
+	const char *what; /* logged when a deadline passes; NULL: nothing */
 } list_kinds[NLISTS] = {
 	[LIST_NEW] = { FIRST_MS, "nothing received after connecting" },
 	/* The normal end of a connection kept open. */
@@ -66,15 +66,19 @@ static const struct list_kind {
 /* The kinds of line written at most once per LOG_EVERY_MS: a client can
  * cause as many as it likes. */
 enum {
-	LIM_TOTAL, LIM_UID, LIM_PORTAL, LIM_FRAME, LIM_ACCEPT,
-	LIM_EXPIRE,                             /* one per deadline list */
-	LIM_LANE = LIM_EXPIRE + NLISTS,         /* one per lane */
+	LIM_TOTAL,
+	LIM_UID,
+	LIM_PORTAL,
+	LIM_FRAME,
+	LIM_ACCEPT,
+	LIM_EXPIRE,                     /* one per deadline list */
+	LIM_LANE = LIM_EXPIRE + NLISTS, /* one per lane */
 	NLIMITS = LIM_LANE + KENPO_NLANES,
 };
 
 struct limit {
-	int64_t next;           /* no line of the kind before this time */
-	unsigned long skipped;  /* lines left out since the last one */
+	int64_t next;          /* no line of the kind before this time */
+	unsigned long skipped; /* lines left out since the last one */
 };
 
 /* Connections open per uid. */
@@ -86,21 +90,21 @@ struct peer {
 struct loop {
 	int ep, listen_fd, ctl_fd, wake_fd;
 	struct lanes *lanes;
-	size_t room;                    /* connections the open files limit leaves */
+	size_t room; /* connections the open files limit leaves */
 	size_t nconns;
-	struct conn *all;               /* every open connection */
-	struct conn *dead;              /* closed in this round, freed after it */
+	struct conn *all;  /* every open connection */
+	struct conn *dead; /* closed in this round, freed after it */
 	struct {
 		struct conn *head, *tail;
 	} lists[NLISTS];
-	struct peer *peers;             /* sorted by uid */
+	struct peer *peers; /* sorted by uid */
 	size_t npeers, peers_cap;
-	int accepting;                  /* the listening socket is watched */
-	int64_t accept_again;           /* when not: CLOCK_MONOTONIC ms */
-	unsigned char *scratch;         /* KENPOD_BUF_SIZE: requests answered unread */
+	int accepting;          /* the listening socket is watched */
+	int64_t accept_again;   /* when not: CLOCK_MONOTONIC ms */
+	unsigned char *scratch; /* KENPOD_BUF_SIZE: requests answered unread */
 	struct limit limits[NLIMITS];
 	pthread_mutex_t done_lock;
-	struct conn *done;              /* handed back by the workers (done_lock) */
+	struct conn *done; /* handed back by the workers (done_lock) */
 };
 
 /* What epoll reports for the descriptors that are not connections. */
@@ -110,8 +114,7 @@ static void conn_read(struct loop *l, struct conn *c, int64_t now);
 
 /* ---- logging ---- */
 
-static void KENPOD_PRINTF(3, 4)
-limited_log(struct loop *l, int kind, const char *fmt, ...)
+static void KENPOD_PRINTF(3, 4) limited_log(struct loop *l, int kind, const char *fmt, ...)
 {
 	struct limit *lim = &l->limits[kind];
 	int64_t now = kenpo_now_ms();
@@ -345,16 +348,22 @@ admit(struct loop *l, int fd, const struct ucred *cred)
 	int ok = 1, portal;
 
 	if (l->nconns >= total) {
-		limited_log(l, LIM_TOTAL, "%zu connections open, the most %s allows: refusing "
-			    "one from uid %lu (pid %ld)", l->nconns, total < cfg->max_connections ?
-			    "the open files limit" : "max_connections", uid, pid);
+		limited_log(l, LIM_TOTAL,
+			    "%zu connections open, the most %s allows: refusing "
+			    "one from uid %lu (pid %ld)",
+			    l->nconns,
+			    total < cfg->max_connections ? "the open files limit" :
+							   "max_connections",
+			    uid, pid);
 		ok = 0;
 	} else if (held >= cfg->max_connections_per_uid) {
 		portal = uid == 0 || (kd->have_portal_gid &&
 				      server_peer_in_group(fd, cred->gid, kd->portal_gid));
 		if (!portal || held >= cfg->max_connections_portal) {
-			limited_log(l, portal ? LIM_PORTAL : LIM_UID, "uid %lu has %lu connections "
-				    "open, the most %s allows: refusing one more (pid %ld)", uid, held,
+			limited_log(l, portal ? LIM_PORTAL : LIM_UID,
+				    "uid %lu has %lu connections "
+				    "open, the most %s allows: refusing one more (pid %ld)",
+				    uid, held,
 				    portal ? "max_connections_portal" : "max_connections_per_uid",
 				    pid);
 			ok = 0;
@@ -371,8 +380,7 @@ pause_accept(struct loop *l, int64_t now)
 {
 	struct epoll_event ev = { .events = 0, .data.ptr = &tag_listen };
 
-	limited_log(l, LIM_ACCEPT, "accept: %s: waiting %d ms", strerror(errno),
-		    ACCEPT_PAUSE_MS);
+	limited_log(l, LIM_ACCEPT, "accept: %s: waiting %d ms", strerror(errno), ACCEPT_PAUSE_MS);
 	if (epoll_ctl(l->ep, EPOLL_CTL_MOD, l->listen_fd, &ev) != 0)
 		return;
 	l->accepting = 0;
@@ -590,9 +598,10 @@ conn_request(struct loop *l, struct conn *c, int32_t action, int64_t now)
 	c->close_after = 0;
 	if (lanes_put(l->lanes, lane, c) == 0)
 		return;
-	limited_log(l, LIM_LANE + (int)lane, "the %s lane is full: answering \"unavailable\" "
-		    "(uid %lu, pid %ld)", server_lane_name(lane), (unsigned long)c->uid,
-		    (long)c->pid);
+	limited_log(l, LIM_LANE + (int)lane,
+		    "the %s lane is full: answering \"unavailable\" "
+		    "(uid %lu, pid %ld)",
+		    server_lane_name(lane), (unsigned long)c->uid, (long)c->pid);
 	refuse(l, c, action, now);
 }
 
@@ -602,8 +611,10 @@ frame_begun(struct loop *l, struct conn *c, int64_t now)
 {
 	if (c->hangup) {
 		/* The client will send no more. */
-		limited_log(l, LIM_FRAME, "short or truncated frame from uid %lu (pid %ld); "
-			    "closing", (unsigned long)c->uid, (long)c->pid);
+		limited_log(l, LIM_FRAME,
+			    "short or truncated frame from uid %lu (pid %ld); "
+			    "closing",
+			    (unsigned long)c->uid, (long)c->pid);
 		conn_close(l, c);
 		return;
 	}
@@ -634,9 +645,11 @@ conn_read(struct loop *l, struct conn *c, int64_t now)
 		memcpy(&word, head, sizeof word);
 		len = ntohl(word);
 		if (len < 8 || len > KENPO_PROTO_MAX_FRAME) {
-			limited_log(l, LIM_FRAME, "%s frame (%lu bytes) from uid %lu "
-				    "(pid %ld); closing", len < 8 ? "short" : "oversized",
-				    (unsigned long)len, (unsigned long)c->uid, (long)c->pid);
+			limited_log(l, LIM_FRAME,
+				    "%s frame (%lu bytes) from uid %lu "
+				    "(pid %ld); closing",
+				    len < 8 ? "short" : "oversized", (unsigned long)len,
+				    (unsigned long)c->uid, (long)c->pid);
 			conn_close(l, c);
 			return;
 		}
@@ -658,7 +671,7 @@ conn_event(struct loop *l, struct conn *c, uint32_t events, int64_t now)
 	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		c->hangup = 1;
 	if (c->state == CONN_BUSY)
-		return;         /* looked at again when the worker hands it back */
+		return; /* looked at again when the worker hands it back */
 	if (c->state == CONN_SEND)
 		send_rest(l, c, now);
 	else

@@ -22,12 +22,12 @@ struct lanes;
 struct loop;
 
 enum conn_state {
-	CONN_NEW,       /* connected, nothing received yet */
-	CONN_IDLE,      /* between requests */
-	CONN_FRAME,     /* part of a frame received */
-	CONN_BUSY,      /* its request is in a lane: a worker's until handed back */
-	CONN_SEND,      /* the loop sends the rest of an answer */
-	CONN_CLOSED,    /* closed, freed after this round of events */
+	CONN_NEW,    /* connected, nothing received yet */
+	CONN_IDLE,   /* between requests */
+	CONN_FRAME,  /* part of a frame received */
+	CONN_BUSY,   /* its request is in a lane: a worker's until handed back */
+	CONN_SEND,   /* the loop sends the rest of an answer */
+	CONN_CLOSED, /* closed, freed after this round of events */
 };
 
 /*
@@ -37,22 +37,22 @@ enum conn_state {
  */
 struct conn {
 	int fd;
-	uid_t uid;                      /* SO_PEERCRED at accept */
+	uid_t uid; /* SO_PEERCRED at accept */
 	gid_t gid;
 	pid_t pid;
 	enum conn_state state;
-	unsigned answered;              /* requests answered on it */
-	int hangup;                     /* the client has shut down its side */
+	unsigned answered; /* requests answered on it */
+	int hangup;        /* the client has shut down its side */
 	/* The loop's deadline list it is in. */
-	int list;                       /* -1: none */
-	int64_t deadline;               /* CLOCK_MONOTONIC ms */
+	int list;         /* -1: none */
+	int64_t deadline; /* CLOCK_MONOTONIC ms */
 	struct conn *prev, *next;
-	struct conn *all_prev, *all_next;       /* every open connection */
+	struct conn *all_prev, *all_next; /* every open connection */
 	/* Written by the worker, read by the loop once handed back. */
-	int close_after;                /* close once the answer is out */
-	unsigned char *unsent;          /* the answer's rest the client did not take yet */
+	int close_after;       /* close once the answer is out */
+	unsigned char *unsent; /* the answer's rest the client did not take yet */
 	size_t unsent_len, unsent_off;
-	struct conn *done_next;         /* handed back, not yet seen by the loop */
+	struct conn *done_next; /* handed back, not yet seen by the loop */
 };
 
 /* The loop on listen_fd and ctl_fd (the signal handlers' pipe), with room

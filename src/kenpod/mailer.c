@@ -37,16 +37,16 @@
 #define URL_MAX 2048
 #define ADDR_MAX 256
 #define WHAT_MAX 320
-#define WAIT_EXTRA_MS 2000      /* beyond smtp_timeout for a waited mail */
+#define WAIT_EXTRA_MS 2000 /* beyond smtp_timeout for a waited mail */
 
 struct job {
 	struct job *next;
-	char *msg;                  /* the composed message: may hold a secret */
+	char *msg; /* the composed message: may hold a secret */
 	size_t len;
 	char from[ADDR_MAX];
 	char to[ADDR_MAX];
-	char what[WHAT_MAX];        /* "key to ****@****.jp", for the log */
-	int waited;                 /* a mailer_send waits for it */
+	char what[WHAT_MAX]; /* "key to ****@****.jp", for the log */
+	int waited;          /* a mailer_send waits for it */
 	int started, done, abandoned, result;
 };
 
@@ -58,15 +58,23 @@ static int relay_ready;
 
 static struct {
 	pthread_mutex_t lock;
-	pthread_cond_t work;        /* a job queued, or stopping */
-	pthread_cond_t done;        /* a job finished */
+	pthread_cond_t work; /* a job queued, or stopping */
+	pthread_cond_t done; /* a job finished */
 	struct job *head, *tail;
 	size_t queued;
 	pthread_t *threads;
 	size_t nthreads;
 	int started, stopping;
-} P = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
-	NULL, NULL, 0, NULL, 0, 0, 0 };
+} P = { PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_COND_INITIALIZER,
+	PTHREAD_COND_INITIALIZER,
+	NULL,
+	NULL,
+	0,
+	NULL,
+	0,
+	0,
+	0 };
 
 /* ---- setup ---- */
 
@@ -299,8 +307,8 @@ await(struct job *j)
 
 /* The caller's variables and SOCIETY, into all (MAILER_VARS_MAX). */
 static int
-add_society(const struct kenpo_society *soc, const struct kenpo_var *vars,
-	    size_t nvars, struct kenpo_var *all)
+add_society(const struct kenpo_society *soc, const struct kenpo_var *vars, size_t nvars,
+	    struct kenpo_var *all)
 {
 	if (nvars + 1 > MAILER_VARS_MAX)
 		return -1;
@@ -313,8 +321,7 @@ add_society(const struct kenpo_society *soc, const struct kenpo_var *vars,
 
 /* The message of j: composed from subject and body. 0 or -1 (logged). */
 static int
-compose(const struct kenpo_society *soc, const char *subject, const char *body,
-	struct job *j)
+compose(const struct kenpo_society *soc, const char *subject, const char *body, struct job *j)
 {
 	struct kenpo_mail m = {
 		.from_addr = soc->mail_from,
@@ -340,8 +347,8 @@ compose(const struct kenpo_society *soc, const char *subject, const char *body,
  * logging why.  The job holds no pointer into soc: a reload may free the
  * request's configuration before the mail goes out (conf.h). */
 static struct job *
-job_make(const struct kenpo_society *soc, enum kenpo_mail_kind kind,
-	 const struct kenpo_var *vars, size_t nvars, const char *to)
+job_make(const struct kenpo_society *soc, enum kenpo_mail_kind kind, const struct kenpo_var *vars,
+	 size_t nvars, const char *to)
 {
 	struct kenpo_var all[MAILER_VARS_MAX];
 	char err[512] = "", masked[ADDR_MAX];
@@ -351,8 +358,10 @@ job_make(const struct kenpo_society *soc, enum kenpo_mail_kind kind,
 
 	if (!relay_ready || to == NULL || strlen(to) >= ADDR_MAX ||
 	    strlen(soc->mail_from) >= ADDR_MAX || add_society(soc, vars, nvars, all) != 0) {
-		log_msg(LOG_ERR, "%s mail: no relay, or an address or variables kenpod cannot "
-			"take", name != NULL ? name : "?");
+		log_msg(LOG_ERR,
+			"%s mail: no relay, or an address or variables kenpod cannot "
+			"take",
+			name != NULL ? name : "?");
 		return NULL;
 	}
 	if ((j = calloc(1, sizeof *j)) == NULL)
@@ -362,8 +371,8 @@ job_make(const struct kenpo_society *soc, enum kenpo_mail_kind kind,
 	(void)snprintf(j->what, sizeof j->what, "%s to %s", name != NULL ? name : "?", masked);
 	memcpy(j->to, to, strlen(to) + 1);
 	memcpy(j->from, soc->mail_from, strlen(soc->mail_from) + 1);
-	if (kenpo_template_render(kind, soc->lang, soc->template_dir, all, nvars + 1,
-				  &subject, &body, err, sizeof err) != 0) {
+	if (kenpo_template_render(kind, soc->lang, soc->template_dir, all, nvars + 1, &subject,
+				  &body, err, sizeof err) != 0) {
 		log_msg(LOG_ERR, "mail template: %s", err);
 		job_free(j);
 		j = NULL;
@@ -464,9 +473,9 @@ link_job(const struct kenpo_society *soc, enum kenpo_mail_kind kind, const char 
 }
 
 int
-mailer_send_link(const struct kenpo_society *soc, enum kenpo_mail_kind kind,
-		 const char *url_tmpl, const char *token, long validity,
-		 const struct kenpo_var *extra, size_t nextra, const char *to)
+mailer_send_link(const struct kenpo_society *soc, enum kenpo_mail_kind kind, const char *url_tmpl,
+		 const char *token, long validity, const struct kenpo_var *extra, size_t nextra,
+		 const char *to)
 {
 	return link_job(soc, kind, url_tmpl, token, validity, extra, nextra, to, 1);
 }

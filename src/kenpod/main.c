@@ -52,19 +52,19 @@ struct options {
 /* What main owns and releases at the end. */
 struct daemon_state {
 	struct kenpo_config *cfg;
-	char *password;              /* the bind password, wiped at exit */
+	char *password; /* the bind password, wiped at exit */
 	size_t password_len;
 	int listen_fd;
 	const char *socket_path;
-	char created_dir[PATH_MAX];  /* the socket's directory, if kenpod made it */
-	char map_dir[PATH_MAX];      /* the passwd map's directory */
-	int map_dir_ours;            /* kenpod made it, or it is the runtime directory */
+	char created_dir[PATH_MAX]; /* the socket's directory, if kenpod made it */
+	char map_dir[PATH_MAX];     /* the passwd map's directory */
+	int map_dir_ours;           /* kenpod made it, or it is the runtime directory */
 	struct follow *follow;
 	dev_t socket_dev;
 	ino_t socket_ino;
-	int ctl[2];                  /* signal handlers -> event loop */
+	int ctl[2]; /* signal handlers -> event loop */
 	unsigned char secret[KENPO_SERVER_SECRET_BYTES];
-	int conf_begun;              /* the configuration's generations started */
+	int conf_begun; /* the configuration's generations started */
 	struct kenpod kd;
 };
 
@@ -74,12 +74,14 @@ static int in_foreground;
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: kenpod [-c CONFIG] [-f] [-d] [-s SOCKET] [-t]\n"
+	fprintf(f,
+		"usage: kenpod [-c CONFIG] [-f] [-d] [-s SOCKET] [-t]\n"
 		"  -c CONFIG  configuration file (default %s)\n"
 		"  -f         stay in the foreground, log to stderr too\n"
 		"  -d         log debug messages\n"
 		"  -s SOCKET  listen on this socket instead of the configured one\n"
-		"  -t         check the configuration and exit\n", KENPO_CONFIG_PATH);
+		"  -t         check the configuration and exit\n",
+		KENPO_CONFIG_PATH);
 }
 
 static int
@@ -89,13 +91,26 @@ parse_options(int argc, char **argv, struct options *o)
 
 	while ((c = getopt(argc, argv, "c:fds:th")) != -1) {
 		switch (c) {
-		case 'c': o->config = optarg; break;
-		case 'f': o->foreground = 1; break;
-		case 'd': o->debug = 1; break;
-		case 's': o->socket = optarg; break;
-		case 't': o->check = 1; break;
-		case 'h': usage(stdout); exit(0);
-		default: return -1;
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'f':
+			o->foreground = 1;
+			break;
+		case 'd':
+			o->debug = 1;
+			break;
+		case 's':
+			o->socket = optarg;
+			break;
+		case 't':
+			o->check = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			return -1;
 		}
 	}
 	return optind == argc ? 0 : -1;
@@ -513,8 +528,9 @@ prepare(const struct options *o, struct daemon_state *st)
 		log_open(o->foreground, 1);
 	st->kd.cfg = st->cfg;
 	st->kd.secret = st->secret;
-	st->socket_path = o->socket != NULL ? o->socket :
-		st->cfg->socket_path != NULL ? st->cfg->socket_path : KENPO_SOCKET_PATH;
+	st->socket_path = o->socket != NULL            ? o->socket :
+			  st->cfg->socket_path != NULL ? st->cfg->socket_path :
+							 KENPO_SOCKET_PATH;
 	if (load_secret(st) != 0 || load_password(st) != 0 || resolve_portal_group(st) != 0)
 		return -1;
 	/* Reads smtp_password_file, so before the privileges go. */
@@ -536,7 +552,9 @@ static int
 start_map(struct daemon_state *st)
 {
 	struct pubmap_params p = {
-		st->cfg->passwd_map, st->socket_path, st->cfg->enumerate,
+		st->cfg->passwd_map,
+		st->socket_path,
+		st->cfg->enumerate,
 		st->cfg->cache_positive_ttl * 1000,
 	};
 	char err[512] = "";

@@ -36,13 +36,13 @@
 #define NCLASSES (KENPO_PWMAP_REC_MAX / 8 + 2)
 
 struct freelist {
-	uint32_t *refs;           /* record offsets / 8 */
+	uint32_t *refs; /* record offsets / 8 */
 	size_t n, cap;
 };
 
 struct mapfile {
-	char path[PATH_MAX];      /* where it is published */
-	char tmp[PATH_MAX];       /* its name until then */
+	char path[PATH_MAX]; /* where it is published */
+	char tmp[PATH_MAX];  /* its name until then */
 	int published;
 	int fd;
 	unsigned char *base;
@@ -52,13 +52,13 @@ struct mapfile {
 	_Atomic uint64_t *names, *uids;
 	uint32_t mask;
 	uint32_t seed;
-	size_t max_records;       /* LOAD of the tables */
-	uint64_t bump;            /* the first byte never handed out */
-	size_t count;             /* records in the tables */
-	size_t bytes;             /* bytes of records handed out */
+	size_t max_records; /* LOAD of the tables */
+	uint64_t bump;      /* the first byte never handed out */
+	size_t count;       /* records in the tables */
+	size_t bytes;       /* bytes of records handed out */
 	/* The index by entryUUID: as many slots as a table. */
 	unsigned char (*uuid)[MAPFILE_UUID_LEN];
-	uint32_t *uref;           /* record offset / 8; 0: empty slot */
+	uint32_t *uref; /* record offset / 8; 0: empty slot */
 	size_t nuuid;
 	struct freelist freed[NCLASSES];
 	struct mapfile_params p;
@@ -220,7 +220,7 @@ table_remove(struct mapfile *m, _Atomic uint64_t *t, uint32_t hash, uint64_t off
 	uint64_t want = KENPO_PWMAP_ENTRY(hash, off), e;
 	uint32_t i = hash & m->mask, k, n;
 
-	for (n = 0; ; n++, i = (i + 1) & m->mask) {
+	for (n = 0;; n++, i = (i + 1) & m->mask) {
 		e = atomic_load_explicit(&t[i], memory_order_relaxed);
 		if (e == 0 || n > m->mask)
 			return 0;
@@ -229,7 +229,7 @@ table_remove(struct mapfile *m, _Atomic uint64_t *t, uint32_t hash, uint64_t off
 	}
 	/* Backward shift: later entries of the cluster that may move into
 	 * the hole do, so that every probe sequence stays unbroken. */
-	for (k = (i + 1) & m->mask; ; k = (k + 1) & m->mask) {
+	for (k = (i + 1) & m->mask;; k = (k + 1) & m->mask) {
 		e = atomic_load_explicit(&t[k], memory_order_relaxed);
 		if (e == 0)
 			break;
@@ -332,8 +332,8 @@ temp_name(const char *path, char *out, size_t outsz)
 
 	if (slash == NULL || slash[1] == '\0')
 		return -1;
-	return snprintf(out, outsz, "%.*s/.%s.XXXXXX", dirlen, path, slash + 1) < (int)outsz ?
-	       0 : -1;
+	return snprintf(out, outsz, "%.*s/.%s.XXXXXX", dirlen, path, slash + 1) < (int)outsz ? 0 :
+											       -1;
 }
 
 /* Sizes of a file for the wanted records and bytes. */
@@ -485,8 +485,10 @@ static size_t
 from_pwrec(const struct mapfile *m, const struct kenpo_pwrec *rec, struct kenpo_pwmap_rec *out)
 {
 	struct strs s = {
-		kenpo_pwrec_str(rec, rec->name), kenpo_pwrec_str(rec, rec->gecos),
-		kenpo_pwrec_str(rec, rec->home), kenpo_pwrec_str(rec, rec->shell),
+		kenpo_pwrec_str(rec, rec->name),
+		kenpo_pwrec_str(rec, rec->gecos),
+		kenpo_pwrec_str(rec, rec->home),
+		kenpo_pwrec_str(rec, rec->shell),
 	};
 
 	return rec_build(m->seed, rec->uid, rec->gid, &s, out);
@@ -631,7 +633,8 @@ mapfile_grow(const struct mapfile *m, size_t records, size_t bytes, struct mapfi
 		return -1;
 	for (i = 0; i <= m->mask; i++) {
 		if (m->uref[i] != 0 && copy_entry(m, i, to) != 0) {
-			snprintf(err, errsz, "%.200s: a record does not fit the larger file", to->tmp);
+			snprintf(err, errsz, "%.200s: a record does not fit the larger file",
+				 to->tmp);
 			mapfile_free(to);
 			return -1;
 		}

@@ -29,19 +29,19 @@
 struct mapfile;
 
 struct mapfile_params {
-	const char *path;         /* where it is published */
-	const char *socket;       /* kenpod's socket, recorded for the readers */
-	uint32_t flags;           /* KENPO_PWMAP_F_* */
-	uint32_t stale_ms;        /* heartbeat_max_ms */
-	size_t records;           /* records it must hold at least */
-	size_t bytes;             /* record bytes it must hold at least */
+	const char *path;   /* where it is published */
+	const char *socket; /* kenpod's socket, recorded for the readers */
+	uint32_t flags;     /* KENPO_PWMAP_F_* */
+	uint32_t stale_ms;  /* heartbeat_max_ms */
+	size_t records;     /* records it must hold at least */
+	size_t bytes;       /* record bytes it must hold at least */
 };
 
 enum mapfile_rc {
 	MAPFILE_OK = 0,
-	MAPFILE_SAME,         /* put: the record was there as it is */
-	MAPFILE_FULL,         /* no room: grow */
-	MAPFILE_ERROR,        /* a record that cannot be stored (logged) */
+	MAPFILE_SAME,  /* put: the record was there as it is */
+	MAPFILE_FULL,  /* no room: grow */
+	MAPFILE_ERROR, /* a record that cannot be stored (logged) */
 };
 
 /* A new file beside p->path (DIR/.NAME.XXXXXX), mapped read-write, its

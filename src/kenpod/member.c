@@ -79,10 +79,9 @@ static const char *const member_attrs[MA_COUNT + 1] = {
 };
 
 /* The attributes of a household member, in the order of enum household_attr. */
-static const char *const household_attrs[] = {
-	KENPO_AT_HOUSEHOLD_INDEX, KENPO_AT_NICKNAME, KENPO_AT_DISCLOSE_MEDICAL,
-	KENPO_AT_DISCLOSE_GENERIC, NULL
-};
+static const char *const household_attrs[] = { KENPO_AT_HOUSEHOLD_INDEX, KENPO_AT_NICKNAME,
+					       KENPO_AT_DISCLOSE_MEDICAL,
+					       KENPO_AT_DISCLOSE_GENERIC, NULL };
 _Static_assert(sizeof household_attrs / sizeof household_attrs[0] == HA_COUNT + 1,
 	       "one name for each household_attr");
 
@@ -101,7 +100,8 @@ member_login_plausible(const char *s, size_t len)
 		return 0;
 	for (i = 0; i < len; i++)
 		if (s[i] == '\0' || strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-					   "0123456789._-", s[i]) == NULL)
+					   "0123456789._-",
+					   s[i]) == NULL)
 			return 0;
 	return 1;
 }
@@ -224,8 +224,10 @@ find_one(struct request *rq, const struct kenpo_society *soc, const char *base,
 	take_matches(soc, res, login, &found, &count, NULL);
 	if (count != 1) {
 		if (count > 1)
-			log_msg(LOG_ERR, "%zu members match under %.200s, %.200s among them; "
-				"none taken", count, base, found.e->dn);
+			log_msg(LOG_ERR,
+				"%zu members match under %.200s, %.200s among them; "
+				"none taken",
+				count, base, found.e->dn);
 		member_release(&found);
 		return KENPO_RES_NOTFOUND;
 	}
@@ -282,8 +284,8 @@ load(struct request *rq, const struct kenpo_society *soc, const char *login, siz
 	if (!member_login_plausible(login, len))
 		return KENPO_RES_NOTFOUND;
 	if (login_filter(login, len, name, filter, sizeof filter) != 0 ||
-	    (also != NULL && snprintf(both, sizeof both, "(|%s%s)", filter, also) >=
-	     (int)sizeof both))
+	    (also != NULL &&
+	     snprintf(both, sizeof both, "(|%s%s)", filter, also) >= (int)sizeof both))
 		return KENPO_RES_INTERNAL;
 	for (i = 0; i < cfg->nsocieties && rc == KENPO_RES_OK; i++) {
 		if (soc != NULL && soc != &cfg->societies[i])
@@ -296,7 +298,8 @@ load(struct request *rq, const struct kenpo_society *soc, const char *login, siz
 				     also != NULL && i == 0 ? also_entry : NULL);
 	}
 	if (rc == KENPO_RES_OK && count > 1) {
-		log_msg(LOG_ERR, "%zu members hold the login ID %.100s; refusing it", count, name);
+		log_msg(LOG_ERR, "%zu members hold the login ID %.100s; refusing it", count,
+			name);
 		rc = KENPO_RES_NOTFOUND;
 	} else if (rc == KENPO_RES_OK && count == 0) {
 		rc = KENPO_RES_NOTFOUND;
@@ -310,8 +313,8 @@ load(struct request *rq, const struct kenpo_society *soc, const char *login, siz
 }
 
 int
-member_load(struct request *rq, const struct kenpo_society *soc, const char *login,
-	    size_t len, struct member *m)
+member_load(struct request *rq, const struct kenpo_society *soc, const char *login, size_t len,
+	    struct member *m)
 {
 	return load(rq, soc, login, len, NULL, m, NULL);
 }
@@ -408,8 +411,8 @@ member_time(const struct member *m, enum member_attr a)
 	if (v == NULL)
 		return 0;
 	if (kenpo_gentime_parse(v, &t) != 0) {
-		log_msg(LOG_WARNING, "%.200s: %s: not a time kenpo reads: %.40s",
-			m->e->dn, member_attrs[a], v);
+		log_msg(LOG_WARNING, "%.200s: %s: not a time kenpo reads: %.40s", m->e->dn,
+			member_attrs[a], v);
 		return 0;
 	}
 	return t;
@@ -461,8 +464,7 @@ add_mod(struct member_change *c, enum myldap_modop op, enum member_attr a, const
 }
 
 void
-member_set(struct member_change *c, const struct member *m, enum member_attr a,
-	   const char *value)
+member_set(struct member_change *c, const struct member *m, enum member_attr a, const char *value)
 {
 	const char *old = member_get(m, a);
 
@@ -485,8 +487,8 @@ member_set_count(struct member_change *c, const struct member *m, enum member_at
 }
 
 void
-member_set_time(struct member_change *c, const struct member *m, enum member_attr a,
-		int64_t t, int with_ms)
+member_set_time(struct member_change *c, const struct member *m, enum member_attr a, int64_t t,
+		int with_ms)
 {
 	char buf[32];
 
@@ -528,7 +530,8 @@ values_apply(char ***values, const struct myldap_mod *mod)
 	if (mod->value != NULL && mod->op != MYLDAP_MOD_DELETE &&
 	    (copy = strdup(mod->value)) == NULL)
 		return -1;
-	if (mod->op == MYLDAP_MOD_REPLACE || (mod->op == MYLDAP_MOD_DELETE && mod->value == NULL)) {
+	if (mod->op == MYLDAP_MOD_REPLACE ||
+	    (mod->op == MYLDAP_MOD_DELETE && mod->value == NULL)) {
 		for (i = 0; i < n; i++)
 			free(v[i]);
 		n = 0;
@@ -741,5 +744,6 @@ member_household_set(struct request *rq, const struct myldap_entry *e, enum hous
 	if (rc == MYLDAP_OK)
 		return KENPO_RES_OK;
 	return rc == MYLDAP_CHANGED ? KENPO_RES_NOTFOUND :
-	       rc == MYLDAP_UNAVAIL ? KENPO_RES_UNAVAIL : KENPO_RES_INTERNAL;
+	       rc == MYLDAP_UNAVAIL ? KENPO_RES_UNAVAIL :
+				      KENPO_RES_INTERNAL;
 }

@@ -28,13 +28,13 @@ struct kenpo_society;
 
 /* The attributes read, in the order of the search (member.c names them). */
 enum member_attr {
-	MA_UID,             /* the canonical login ID */
+	MA_UID, /* the canonical login ID */
 	MA_UIDNUMBER,
-	MA_STATE,           /* issued | registered */
+	MA_STATE, /* issued | registered */
 	MA_DISABLED,
 	MA_MAIL1,
-	MA_KEY_REQUIRED,    /* obsolete: only deleted (attempt.c) */
-	MA_PASSWORD,        /* userPassword, {ARGON2} */
+	MA_KEY_REQUIRED, /* obsolete: only deleted (attempt.c) */
+	MA_PASSWORD,     /* userPassword, {ARGON2} */
 	MA_KEY_HASH,
 	MA_KEY_EXPIRY,
 	MA_KEY_TRIES,
@@ -48,8 +48,8 @@ enum member_attr {
 	MA_FAIL_TIME,
 	MA_LOCKED_UNTIL,
 	MA_LAST_LOGIN,
-	MA_PWD_LOCKED,      /* ppolicy's pwdAccountLockedTime */
-	MA_PWD_RESET,       /* ppolicy's pwdReset: TRUE forces a change, as MA_MUST_CHANGE */
+	MA_PWD_LOCKED, /* ppolicy's pwdAccountLockedTime */
+	MA_PWD_RESET,  /* ppolicy's pwdReset: TRUE forces a change, as MA_MUST_CHANGE */
 	/* self-service: the profile, the roster, registration */
 	MA_NICKNAME,
 	MA_MAIL2,
@@ -61,14 +61,14 @@ enum member_attr {
 	MA_NOTIFY_APPLICATIONS,
 	MA_DISCLOSE_MEDICAL,
 	MA_DISCLOSE_GENERIC,
-	MA_OBJECTCLASS,     /* multi-valued */
-	MA_NUMBER,          /* kenpoMemberNumber */
+	MA_OBJECTCLASS, /* multi-valued */
+	MA_NUMBER,      /* kenpoMemberNumber */
 	MA_ROSTER_MAIL,
 	/* the rest of posixAccount, written when a member registers */
 	MA_GIDNUMBER,
 	MA_HOME,
 	MA_SHELL,
-	MA_KEY_MAIL,        /* 1, 2 or 3: which address receives the key; absent: 1 */
+	MA_KEY_MAIL, /* 1, 2 or 3: which address receives the key; absent: 1 */
 	/* smart lockout (lockout.h); a login ID without a member keeps the
 	 * source attributes in a kenpoLoginFailures entry */
 	MA_AUTH_SOURCE,     /* multi-valued: unfamiliar sources' failures */
@@ -81,15 +81,15 @@ enum member_attr {
 	MA_KEY_MAILS,
 	MA_KEY_MAIL_WINDOW,
 	MA_KEY_SOURCE,
-	MA_LOGIN_HISTORY,   /* multi-valued */
-	MA_RATE_KEY,        /* of a kenpoLoginFailures entry */
+	MA_LOGIN_HISTORY, /* multi-valued */
+	MA_RATE_KEY,      /* of a kenpoLoginFailures entry */
 	MA_RATE_WINDOW,
 	MA_COUNT
 };
 
 /* The attributes of a household member (a child entry of the member). */
 enum household_attr {
-	HA_INDEX,           /* "01".."99" */
+	HA_INDEX, /* "01".."99" */
 	HA_NICKNAME,
 	HA_DISCLOSE_MEDICAL,
 	HA_DISCLOSE_GENERIC,
@@ -105,9 +105,9 @@ enum household_attr {
 
 struct member {
 	const struct kenpo_society *soc;
-	struct myldap_result *res;      /* owns the entry */
+	struct myldap_result *res; /* owns the entry */
 	const struct myldap_entry *e;
-	uint32_t uid;                   /* uidNumber, 0 if none */
+	uint32_t uid; /* uidNumber, 0 if none */
 };
 
 /* Whether len bytes could be a login ID at all: 1 to KENPO_LOGIN_ID_MAX
@@ -124,8 +124,8 @@ int member_login_plausible(const char *s, size_t len);
  * INTERNAL.  A login that cannot be a login ID at all is NOTFOUND without
  * a search.
  */
-int member_load(struct request *rq, const struct kenpo_society *soc,
-		const char *login, size_t len, struct member *m);
+int member_load(struct request *rq, const struct kenpo_society *soc, const char *login,
+		size_t len, struct member *m);
 /* The member entry `dn`, in whichever society holds it.  As member_load. */
 int member_load_dn(struct request *rq, const char *dn, struct member *m);
 /*
@@ -140,15 +140,14 @@ int member_load_also(struct request *rq, const char *login, size_t len, const ch
 		     struct member *m, struct member *also_entry);
 /* The single member of soc that `filter` matches.  As member_load; several
  * matches are logged and NOTFOUND. */
-int member_find(struct request *rq, const struct kenpo_society *soc,
-		const char *filter, struct member *m);
+int member_find(struct request *rq, const struct kenpo_society *soc, const char *filter,
+		struct member *m);
 /* Every member of soc that `filter` matches, at most limit, into *res
  * (free it with myldap_result_free); member_of makes one of its entries a
  * member that does not own the result.  A kenpo_result. */
-int member_search(struct request *rq, const struct kenpo_society *soc,
-		  const char *filter, size_t limit, struct myldap_result **res);
-void member_of(const struct kenpo_society *soc, const struct myldap_entry *e,
-	       struct member *m);
+int member_search(struct request *rq, const struct kenpo_society *soc, const char *filter,
+		  size_t limit, struct myldap_result **res);
+void member_of(const struct kenpo_society *soc, const struct myldap_entry *e, struct member *m);
 void member_release(struct member *m);
 
 /* The society whose subtree holds dn, or NULL. */
@@ -183,22 +182,22 @@ struct member_change {
 	char vals[MYLDAP_MODS_MAX][MEMBER_VALUE_MAX];
 	enum member_attr attrs[MYLDAP_MODS_MAX];
 	size_t n;
-	int err;            /* too many changes or a value too long */
-	int passwd;         /* an attribute that passwd shows is changed */
-	const char *new_login;  /* the login ID set, in vals, or NULL */
-	int as_read;        /* leave the entry in memory as it was read: the
+	int err;               /* too many changes or a value too long */
+	int passwd;            /* an attribute that passwd shows is changed */
+	const char *new_login; /* the login ID set, in vals, or NULL */
+	int as_read;           /* leave the entry in memory as it was read: the
 			     * caller tells the old values after the change */
 };
 
 void member_change_init(struct member_change *c);
 /* Set a to value (NULL: remove it), optimistically: delete the value that
  * was read (if any) and add the new one.  Nothing when they are equal. */
-void member_set(struct member_change *c, const struct member *m,
-		enum member_attr a, const char *value);
-void member_set_count(struct member_change *c, const struct member *m,
-		      enum member_attr a, unsigned value);
-void member_set_time(struct member_change *c, const struct member *m,
-		     enum member_attr a, int64_t t, int with_ms);
+void member_set(struct member_change *c, const struct member *m, enum member_attr a,
+		const char *value);
+void member_set_count(struct member_change *c, const struct member *m, enum member_attr a,
+		      unsigned value);
+void member_set_time(struct member_change *c, const struct member *m, enum member_attr a,
+		     int64_t t, int with_ms);
 /* Delete exactly this value of a (NULL: the whole attribute), e.g. to take
  * back what this request wrote, and nothing that someone wrote since. */
 void member_delete(struct member_change *c, enum member_attr a, const char *value);
@@ -219,8 +218,7 @@ void member_add(struct member_change *c, enum member_attr a, const char *value);
  * disabled, nickname, member number): keys, failures and login times, the
  * changes of every login, leave the cache and the member list alone.
  */
-enum myldap_rc member_apply(struct request *rq, const struct member *m,
-			    struct member_change *c);
+enum myldap_rc member_apply(struct request *rq, const struct member *m, struct member_change *c);
 
 /* ---- updates with re-reads ---- */
 

@@ -33,37 +33,37 @@
 
 #define BACKOFF_FIRST_MS 500
 #define BACKOFF_MAX_MS 5000
-#define ARGON2_PREFIX "{ARGON2}"      /* what slapd's argon2 module writes */
+#define ARGON2_PREFIX "{ARGON2}" /* what slapd's argon2 module writes */
 #define ARGON2_PREFIX_LEN (sizeof ARGON2_PREFIX - 1)
-#define RECHECK_MS 1000          /* an earlier provider answers but lags: look again */
-#define CSN_MAX 32               /* contextCSN values read (one per provider) */
+#define RECHECK_MS 1000 /* an earlier provider answers but lags: look again */
+#define CSN_MAX 32      /* contextCSN values read (one per provider) */
 
 /* One connection of a session. */
 struct conn {
 	LDAP *ld;
-	size_t server;          /* index in its route's list */
-	unsigned gen;           /* the route's generation when it was opened */
+	size_t server; /* index in its route's list */
+	unsigned gen;  /* the route's generation when it was opened */
 };
 
 struct myldap_session {
-	struct conn conn[2];    /* [MYLDAP_NEAREST], [MYLDAP_WRITER] */
+	struct conn conn[2]; /* [MYLDAP_NEAREST], [MYLDAP_WRITER] */
 	enum myldap_route route;
 };
 
 /* A list of servers and what the workers share about it. */
 struct route {
-	const char *name;       /* "directory", "write provider" (for the log) */
-	const char *key;        /* its kenpod.conf key */
+	const char *name; /* "directory", "write provider" (for the log) */
+	const char *key;  /* its kenpod.conf key */
 	struct kenpo_uris uris;
-	int sticky;             /* stay on `current` until it fails (the writer) */
-	int fixed;              /* write_failover = no: the first server only */
+	int sticky; /* stay on `current` until it fails (the writer) */
+	int fixed;  /* write_failover = no: the first server only */
 	pthread_mutex_t lock;
-	size_t current;         /* the server in use */
-	unsigned gen;           /* bumped when current changes */
-	int64_t backoff_until;  /* CLOCK_MONOTONIC ms; 0: none */
+	size_t current;        /* the server in use */
+	unsigned gen;          /* bumped when current changes */
+	int64_t backoff_until; /* CLOCK_MONOTONIC ms; 0: none */
 	int64_t backoff_next;
 	int down;
-	pthread_mutex_t switching;  /* one failover at a time */
+	pthread_mutex_t switching; /* one failover at a time */
 };
 
 /* Set by myldap_setup before the workers start, read-only afterwards
@@ -71,16 +71,19 @@ struct route {
 static const struct kenpo_config *ldcfg;
 static const char *ldpassword;
 static struct route routes[2] = {
-	[MYLDAP_NEAREST] = { .name = "directory", .key = "ldap_uri",
+	[MYLDAP_NEAREST] = { .name = "directory",
+			     .key = "ldap_uri",
 			     .lock = PTHREAD_MUTEX_INITIALIZER,
 			     .switching = PTHREAD_MUTEX_INITIALIZER,
 			     .backoff_next = BACKOFF_FIRST_MS },
-	[MYLDAP_WRITER] = { .name = "write provider", .key = "write_uri", .sticky = 1,
+	[MYLDAP_WRITER] = { .name = "write provider",
+			    .key = "write_uri",
+			    .sticky = 1,
 			    .lock = PTHREAD_MUTEX_INITIALIZER,
 			    .switching = PTHREAD_MUTEX_INITIALIZER,
 			    .backoff_next = BACKOFF_FIRST_MS },
 };
-static int have_writer;     /* write_uri is set */
+static int have_writer; /* write_uri is set */
 
 /* The failback check. */
 static pthread_t checker;
@@ -179,8 +182,8 @@ conn_of(struct myldap_session *s)
 static int
 is_down(int rc)
 {
-	return rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR ||
-	       rc == LDAP_TIMEOUT || rc == LDAP_UNAVAILABLE || rc == LDAP_BUSY;
+	return rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR || rc == LDAP_TIMEOUT ||
+	       rc == LDAP_UNAVAILABLE || rc == LDAP_BUSY;
 }
 
 /* ---- back-off ---- */
@@ -231,16 +234,21 @@ static int
 open_server(const char *uri, LDAP **out)
 {
 	struct kenpo_ldap_params p = {
-		.uri = uri, .bind_dn = ldcfg->bind_dn, .password = ldpassword,
-		.ca_file = ldcfg->ldap_ca_file, .timeout = ldcfg->ldap_timeout,
+		.uri = uri,
+		.bind_dn = ldcfg->bind_dn,
+		.password = ldpassword,
+		.ca_file = ldcfg->ldap_ca_file,
+		.timeout = ldcfg->ldap_timeout,
 	};
 	char err[600];
 	int rc;
 
 	rc = kenpo_ldap_open(&p, out, err, sizeof err);
 	if (rc != LDAP_SUCCESS)
-		log_msg(is_down(rc) ? LOG_DEBUG : LOG_ERR, "cannot connect or bind to "
-			"%.200s: %s", uri, err);
+		log_msg(is_down(rc) ? LOG_DEBUG : LOG_ERR,
+			"cannot connect or bind to "
+			"%.200s: %s",
+			uri, err);
 	return rc;
 }
 
@@ -258,7 +266,8 @@ open_nearest(struct route *r, struct conn *c)
 			c->server = i;
 			pthread_mutex_lock(&r->lock);
 			if (r->current != i)
-				log_msg(LOG_INFO, "directory: reading from %.200s", r->uris.uri[i]);
+				log_msg(LOG_INFO, "directory: reading from %.200s",
+					r->uris.uri[i]);
 			r->current = i;
 			pthread_mutex_unlock(&r->lock);
 			log_msg(LOG_DEBUG, "connected to %.200s", r->uris.uri[i]);
@@ -288,9 +297,10 @@ writer_switch(struct route *r, unsigned gen, size_t i, const char *why)
 
 	pthread_mutex_lock(&r->lock);
 	if (r->gen == gen && r->current != i) {
-		log_msg(LOG_WARNING, "write provider is now %.200s (%zu of %zu in write_uri), "
-			"was %.200s: %s", r->uris.uri[i], i + 1, r->uris.n,
-			r->uris.uri[r->current], why);
+		log_msg(LOG_WARNING,
+			"write provider is now %.200s (%zu of %zu in write_uri), "
+			"was %.200s: %s",
+			r->uris.uri[i], i + 1, r->uris.n, r->uris.uri[r->current], why);
 		r->current = i;
 		r->gen++;
 	}
@@ -467,8 +477,8 @@ fail:
 
 /* Copy one LDAP entry into e.  0 or -1 (out of memory). */
 static int
-copy_entry(LDAP *ld, LDAPMessage *msg, const char *const attrs[],
-	   size_t nattrs, struct myldap_entry *e)
+copy_entry(LDAP *ld, LDAPMessage *msg, const char *const attrs[], size_t nattrs,
+	   struct myldap_entry *e)
 {
 	struct berval **bvals;
 	char *dn;
@@ -492,8 +502,8 @@ copy_entry(LDAP *ld, LDAPMessage *msg, const char *const attrs[],
 
 /* Append the entries of one result message chain to r, up to limit. */
 static int
-collect(LDAP *ld, LDAPMessage *res, const char *const attrs[],
-	size_t limit, struct myldap_result *r)
+collect(LDAP *ld, LDAPMessage *res, const char *const attrs[], size_t limit,
+	struct myldap_result *r)
 {
 	struct myldap_entry *grown;
 	LDAPMessage *msg;
@@ -511,7 +521,7 @@ collect(LDAP *ld, LDAPMessage *res, const char *const attrs[],
 			break;
 		}
 		memset(&r->entries[r->nentries], 0, sizeof(r->entries[0]));
-		r->nentries++;  /* counted before filling so that it is freed on failure */
+		r->nentries++; /* counted before filling so that it is freed on failure */
 		if (copy_entry(ld, msg, attrs, r->nattrs, &r->entries[r->nentries - 1]) != 0)
 			return -1;
 	}
@@ -549,8 +559,8 @@ page_cookie(LDAP *ld, LDAPMessage *res, struct berval *cookie)
 /* One request of a search (one page when paging).  An LDAP result code;
  * *more is set when another page follows. */
 static int
-search_page(LDAP *ld, const struct search *q, struct berval *cookie,
-	    struct myldap_result *r, int *more)
+search_page(LDAP *ld, const struct search *q, struct berval *cookie, struct myldap_result *r,
+	    int *more)
 {
 	struct timeval tv = { .tv_sec = ldcfg->ldap_timeout, .tv_usec = 0 };
 	LDAPControl *page = NULL, *ctrls[2] = { NULL, NULL };
@@ -812,8 +822,7 @@ is_changed(int rc)
 }
 
 enum myldap_rc
-myldap_modify(struct myldap_session *s, const char *dn,
-	      const struct myldap_mod *mods, size_t n)
+myldap_modify(struct myldap_session *s, const char *dn, const struct myldap_mod *mods, size_t n)
 {
 	struct ldapmods lm;
 	struct modify_op mo = { dn, lm.list };
@@ -862,8 +871,8 @@ compare_op(LDAP *ld, void *arg)
 }
 
 enum myldap_rc
-myldap_compare(struct myldap_session *s, const char *dn, const char *attr,
-	       const char *value, int *match)
+myldap_compare(struct myldap_session *s, const char *dn, const char *attr, const char *value,
+	       int *match)
 {
 	struct compare_op co = { dn, attr, { 0, NULL } };
 	struct route *r = route_of(s);
@@ -931,7 +940,7 @@ build_add(const struct myldap_mod *attrs, size_t n, struct ldapadd *la)
 
 struct entry_op {
 	const char *dn;
-	LDAPMod **mods;         /* NULL: delete */
+	LDAPMod **mods; /* NULL: delete */
 };
 
 static int
@@ -974,8 +983,7 @@ run_entry_op(struct myldap_session *s, struct entry_op *eo, int changed)
 }
 
 enum myldap_rc
-myldap_add(struct myldap_session *s, const char *dn,
-	   const struct myldap_mod *attrs, size_t n)
+myldap_add(struct myldap_session *s, const char *dn, const struct myldap_mod *attrs, size_t n)
 {
 	struct ldapadd la;
 	struct entry_op eo = { dn, la.list };
@@ -1012,16 +1020,16 @@ increment_op(LDAP *ld, void *arg)
 	int rc;
 
 	op_counts.modifies++;
-	rc = kenpo_ldap_increment(ld, io->dn, io->attr, io->by, ldcfg->ldap_timeout,
-				  &io->before, diag, sizeof diag);
+	rc = kenpo_ldap_increment(ld, io->dn, io->attr, io->by, ldcfg->ldap_timeout, &io->before,
+				  diag, sizeof diag);
 	if (rc != LDAP_SUCCESS && diag[0] != '\0')
 		log_msg(LOG_DEBUG, "increment %.200s: %.200s", io->dn, diag);
 	return rc;
 }
 
 enum myldap_rc
-myldap_increment(struct myldap_session *s, const char *dn, const char *attr,
-		 unsigned long by, unsigned long long *before)
+myldap_increment(struct myldap_session *s, const char *dn, const char *attr, unsigned long by,
+		 unsigned long long *before)
 {
 	struct increment_op io = { dn, attr, by, 0 };
 	struct route *r;
@@ -1067,8 +1075,7 @@ dn_within(const char *dn, const char *base)
 {
 	size_t a = strlen(dn), b = strlen(base);
 
-	return a >= b && strcasecmp(dn + a - b, base) == 0 &&
-	       (a == b || dn[a - b - 1] == ',');
+	return a >= b && strcasecmp(dn + a - b, base) == 0 && (a == b || dn[a - b - 1] == ',');
 }
 
 /* The values of attr of the entry dn, at most max, copied into
@@ -1084,8 +1091,8 @@ read_values(LDAP *ld, const char *dn, const char *attr, char **vals, size_t max,
 	int rc;
 
 	*n = 0;
-	rc = ldap_search_ext_s(ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL,
-			       NULL, &tv, 1, &res);
+	rc = ldap_search_ext_s(ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL, NULL,
+			       &tv, 1, &res);
 	e = rc == LDAP_SUCCESS ? ldap_first_entry(ld, res) : NULL;
 	if (e != NULL)
 		bv = ldap_get_values_len(ld, e, attr);
@@ -1150,14 +1157,17 @@ may_take_over(const struct route *r, size_t i, size_t cur)
 	ok = 1;
 	if (open_server(r->uris.uri[cur], &b) != LDAP_SUCCESS)
 		goto done;
-	if (context_csns(b, want, &nw) != LDAP_SUCCESS || context_csns(a, have, &nh) != LDAP_SUCCESS) {
+	if (context_csns(b, want, &nw) != LDAP_SUCCESS ||
+	    context_csns(a, have, &nh) != LDAP_SUCCESS) {
 		ok = 0;
 		goto done;
 	}
 	ok = kenpo_csn_caught_up((const char *const *)have, nh, (const char *const *)want, nw);
 	if (!ok)
-		log_msg(LOG_INFO, "%.200s answers again but lacks changes that %.200s holds; "
-			"waiting for replication", r->uris.uri[i], r->uris.uri[cur]);
+		log_msg(LOG_INFO,
+			"%.200s answers again but lacks changes that %.200s holds; "
+			"waiting for replication",
+			r->uris.uri[i], r->uris.uri[cur]);
 done:
 	free_values(have, nh);
 	free_values(want, nw);
@@ -1204,7 +1214,7 @@ checker_main(void *arg)
 	pthread_mutex_lock(&checker_lock);
 	while (!checker_stop) {
 		due = lag ? wall_ms() + RECHECK_MS :
-		      kenpo_provider_next_check(wall_ms(), ldcfg->write_failback_interval);
+			    kenpo_provider_next_check(wall_ms(), ldcfg->write_failback_interval);
 		ts.tv_sec = (time_t)(due / 1000);
 		ts.tv_nsec = (long)(due % 1000) * 1000000;
 		while (!checker_stop &&

@@ -39,9 +39,9 @@ struct kenpo_config;
 
 enum myldap_rc {
 	MYLDAP_OK = 0,
-	MYLDAP_UNAVAIL,   /* the directory cannot be reached or refused our bind */
-	MYLDAP_ERROR,     /* anything else; logged */
-	MYLDAP_CHANGED,   /* modify only: the entry is no longer as it was read */
+	MYLDAP_UNAVAIL, /* the directory cannot be reached or refused our bind */
+	MYLDAP_ERROR,   /* anything else; logged */
+	MYLDAP_CHANGED, /* modify only: the entry is no longer as it was read */
 };
 
 /* One entry of a search: its DN and, for each attribute asked for (in the
@@ -56,7 +56,7 @@ struct myldap_result {
 	size_t nentries;
 	struct myldap_entry *entries;
 	size_t nattrs;
-	int truncated;    /* the search stopped at its limit */
+	int truncated; /* the search stopped at its limit */
 };
 
 /* Remember the configuration and the bind password (both must outlive
@@ -82,9 +82,8 @@ void myldap_teardown(void);
  * that does not exist gives an empty result.  *out is set only on
  * MYLDAP_OK; free it with myldap_result_free. */
 #define MYLDAP_PAGE_SIZE 500
-enum myldap_rc myldap_search(struct myldap_session *s, const char *base,
-			     const char *filter, const char *const attrs[],
-			     size_t limit, struct myldap_result **out);
+enum myldap_rc myldap_search(struct myldap_session *s, const char *base, const char *filter,
+			     const char *const attrs[], size_t limit, struct myldap_result **out);
 void myldap_result_free(struct myldap_result *r);
 
 /* The first value of attribute number i of an entry, or NULL. */
@@ -119,8 +118,8 @@ enum myldap_rc myldap_modify(struct myldap_session *s, const char *dn,
 
 /* Compare attr=value of one entry with the attribute's equality rule.
  * On MYLDAP_OK *match is 1 or 0 (0 also when the entry lacks attr). */
-enum myldap_rc myldap_compare(struct myldap_session *s, const char *dn,
-			      const char *attr, const char *value, int *match);
+enum myldap_rc myldap_compare(struct myldap_session *s, const char *dn, const char *attr,
+			      const char *value, int *match);
 
 /* Add an entry of (attr, value) pairs (op is ignored); consecutive pairs
  * of one attribute give it several values.  MYLDAP_CHANGED when an entry

@@ -24,17 +24,24 @@
 
 /* The attributes read, in this order (see ATTR_*).  The searches ask for
  * users only; the follower reads every member and judges the last two. */
-const char *const passwd_attrs[] = {
-	KENPO_AT_UID, KENPO_AT_UIDNUMBER, KENPO_AT_GIDNUMBER, KENPO_AT_NICKNAME, KENPO_AT_NUMBER,
-	KENPO_AT_STATE, KENPO_AT_DISABLED, NULL
+const char *const passwd_attrs[] = { KENPO_AT_UID,       KENPO_AT_UIDNUMBER,
+				     KENPO_AT_GIDNUMBER, KENPO_AT_NICKNAME,
+				     KENPO_AT_NUMBER,    KENPO_AT_STATE,
+				     KENPO_AT_DISABLED,  NULL };
+enum {
+	ATTR_UID,
+	ATTR_UIDNUMBER,
+	ATTR_GIDNUMBER,
+	ATTR_NICKNAME,
+	ATTR_NUMBER,
+	ATTR_STATE,
+	ATTR_DISABLED
 };
-enum { ATTR_UID, ATTR_UIDNUMBER, ATTR_GIDNUMBER, ATTR_NICKNAME, ATTR_NUMBER, ATTR_STATE,
-       ATTR_DISABLED };
 
 /* Only registered members who are not disabled are users. */
 #define MEMBER_FILTER \
-	"(&" KENPO_FILTER_MEMBER "%s(" KENPO_AT_STATE "=" KENPO_STATE_REGISTERED ")" \
-	KENPO_FILTER_NOT_DISABLED ")"
+	"(&" KENPO_FILTER_MEMBER "%s(" KENPO_AT_STATE "=" KENPO_STATE_REGISTERED \
+	")" KENPO_FILTER_NOT_DISABLED ")"
 #define FILTER_MAX 512
 
 /* PASSWD_ALL reads at most this many members; a directory larger than
@@ -63,8 +70,9 @@ number_plausible(const char *s)
 {
 	size_t len = s != NULL ? strlen(s) : 0;
 
-	return len > 0 && len <= 32 && strspn(s, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					     "abcdefghijklmnopqrstuvwxyz") == len;
+	return len > 0 && len <= 32 &&
+	       strspn(s, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			 "abcdefghijklmnopqrstuvwxyz") == len;
 }
 
 /* Turn one directory entry into a record.  Entries that break the rules
@@ -87,20 +95,20 @@ entry_to_rec(const struct kenpo_society *soc, const struct myldap_entry *e,
 	if (!member_login_plausible(login, strlen(login)))
 		return -1;
 	*why = "uidNumber outside the society's range";
-	if (kenpo_parse_ulong(myldap_value(e, ATTR_UIDNUMBER), soc->uid_min,
-			      soc->uid_max, &uid) != 0)
+	if (kenpo_parse_ulong(myldap_value(e, ATTR_UIDNUMBER), soc->uid_min, soc->uid_max,
+			      &uid) != 0)
 		return -1;
 	*why = "gidNumber invalid or 0";
 	if (kenpo_parse_ulong(myldap_value(e, ATTR_GIDNUMBER), 1, 0xfffffffeULL, &gid) != 0)
 		return -1;
 	*why = "home directory cannot be made from the template";
-	if (kenpo_home_expand(soc->home_template, login,
-			       number_plausible(number) ? number : NULL, home, sizeof home) != 0)
+	if (kenpo_home_expand(soc->home_template, login, number_plausible(number) ? number : NULL,
+			      home, sizeof home) != 0)
 		return -1;
 	gecos_from_nickname(nick != NULL ? nick : "", gecos, sizeof gecos);
 	*why = "record too large";
-	return kenpo_pwrec_build(rec, recsz, login, (uint32_t)uid, (uint32_t)gid,
-				 gecos, home, soc->shell);
+	return kenpo_pwrec_build(rec, recsz, login, (uint32_t)uid, (uint32_t)gid, gecos, home,
+				 soc->shell);
 }
 
 /*
@@ -122,12 +130,12 @@ host_owns(const struct kenpo_pwrec *rec, int every, const char **why)
 	char buf[1024];
 
 	if (every ? kenpo_localname_listed(name, strlen(name)) :
-	    kenpo_localname_on_host(name, strlen(name))) {
+		    kenpo_localname_on_host(name, strlen(name))) {
 		*why = "uid names an account of this host";
 		return 1;
 	}
 	if (every ? kenpo_localuid_listed(rec->uid) :
-	    getpwuid_r((uid_t)rec->uid, &pw, buf, sizeof buf, &pwp) == 0 && pwp != NULL) {
+		    getpwuid_r((uid_t)rec->uid, &pw, buf, sizeof buf, &pwp) == 0 && pwp != NULL) {
 		*why = "uidNumber is an account of this host";
 		return 1;
 	}
@@ -147,7 +155,8 @@ passwd_log_bad_entry(const struct myldap_entry *e, const char *why)
 static int
 is_user(const struct myldap_entry *e)
 {
-	const char *state = myldap_value(e, ATTR_STATE), *disabled = myldap_value(e, ATTR_DISABLED);
+	const char *state = myldap_value(e, ATTR_STATE),
+		   *disabled = myldap_value(e, ATTR_DISABLED);
 
 	return state != NULL && strcasecmp(state, KENPO_STATE_REGISTERED) == 0 &&
 	       (disabled == NULL || strcasecmp(disabled, KENPO_TRUE) != 0);
@@ -166,17 +175,17 @@ passwd_entry_rec(const struct kenpo_society *soc, const struct myldap_entry *e,
 }
 
 struct found {
-	size_t seen;               /* valid records read, accepted or not */
+	size_t seen; /* valid records read, accepted or not */
 	size_t count;
-	struct kenpo_pwrec *rec;   /* the first match, KENPO_PWREC_MAX bytes */
+	struct kenpo_pwrec *rec; /* the first match, KENPO_PWREC_MAX bytes */
 	int (*accept)(const struct kenpo_pwrec *rec, const void *arg);
 	const void *arg;
 };
 
 /* Search one society for `assertion`; add what matches to f.  A kenpo_result. */
 static int
-search_society(struct request *rq, const struct kenpo_society *soc,
-	       const char *assertion, struct found *f)
+search_society(struct request *rq, const struct kenpo_society *soc, const char *assertion,
+	       struct found *f)
 {
 	char filter[FILTER_MAX];
 	_Alignas(struct kenpo_pwrec) unsigned char buf[KENPO_PWREC_MAX];
@@ -192,7 +201,7 @@ search_society(struct request *rq, const struct kenpo_society *soc,
 	if (rc != MYLDAP_OK)
 		return rc == MYLDAP_UNAVAIL ? KENPO_RES_UNAVAIL : KENPO_RES_INTERNAL;
 	if (res->truncated)
-		f->count++;   /* more than the two read: a duplicate in any case */
+		f->count++; /* more than the two read: a duplicate in any case */
 	for (i = 0; i < res->nentries; i++) {
 		if (entry_to_rec(soc, &res->entries[i], rec, sizeof buf, &why) != 0 ||
 		    host_owns(rec, 0, &why)) {
@@ -213,8 +222,7 @@ search_society(struct request *rq, const struct kenpo_society *soc,
  * single matching member is in f->rec. */
 static int
 find_member(struct request *rq, const char *assertion,
-	    int (*wanted)(const struct kenpo_society *soc, const void *arg),
-	    struct found *f)
+	    int (*wanted)(const struct kenpo_society *soc, const void *arg), struct found *f)
 {
 	const struct kenpo_config *cfg = rq->kd->cfg;
 	size_t i;
@@ -228,8 +236,8 @@ find_member(struct request *rq, const char *assertion,
 			return rc;
 	}
 	if (f->count > 1) {
-		log_msg(LOG_ERR, "%zu members match %.200s; answering \"not found\"",
-			f->count, assertion);
+		log_msg(LOG_ERR, "%zu members match %.200s; answering \"not found\"", f->count,
+			assertion);
 		return KENPO_RES_NOTFOUND;
 	}
 	return f->count == 1 ? KENPO_RES_OK : KENPO_RES_NOTFOUND;
@@ -259,10 +267,14 @@ answer(enum pubmap_hit map, enum cache_hit hit, struct kenpo_pwrec *rec, int rc,
 		rc = KENPO_RES_NOTFOUND;
 	if (rc == KENPO_RES_OK)
 		put_pwrec(out, rec);
-	log_msg(LOG_DEBUG, "%s%s", map == PUBMAP_HIT || map == PUBMAP_ABSENT ? "map: " :
-		hit != CACHE_MISS ? "cached: " : "",
-		rc == KENPO_RES_OK ? "found" : rc == KENPO_RES_NOTFOUND ? "not found" :
-		rc == KENPO_RES_UNAVAIL ? "directory unavailable" : "failed");
+	log_msg(LOG_DEBUG, "%s%s",
+		map == PUBMAP_HIT || map == PUBMAP_ABSENT ? "map: " :
+		hit != CACHE_MISS                         ? "cached: " :
+							    "",
+		rc == KENPO_RES_OK       ? "found" :
+		rc == KENPO_RES_NOTFOUND ? "not found" :
+		rc == KENPO_RES_UNAVAIL  ? "directory unavailable" :
+					   "failed");
 	return rc;
 }
 
@@ -414,8 +426,8 @@ passwd_byuid(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out)
 /* Read every member of one society into *recs (grown as needed).  A
  * kenpo_result. */
 static int
-list_society(struct request *rq, const struct kenpo_society *soc,
-	     struct kenpo_pwrec ***recs, size_t *n)
+list_society(struct request *rq, const struct kenpo_society *soc, struct kenpo_pwrec ***recs,
+	     size_t *n)
 {
 	char filter[FILTER_MAX];
 	_Alignas(struct kenpo_pwrec) unsigned char buf[KENPO_PWREC_MAX];
@@ -430,8 +442,10 @@ list_society(struct request *rq, const struct kenpo_society *soc,
 	if (rc != MYLDAP_OK)
 		return rc == MYLDAP_UNAVAIL ? KENPO_RES_UNAVAIL : KENPO_RES_INTERNAL;
 	if (res->truncated)
-		log_msg(LOG_WARNING, "society %.100s: more members than can be "
-			"enumerated; the list is cut short", soc->id);
+		log_msg(LOG_WARNING,
+			"society %.100s: more members than can be "
+			"enumerated; the list is cut short",
+			soc->id);
 	grown = realloc(*recs, (*n + res->nentries + 1) * sizeof(*grown));
 	if (grown == NULL)
 		goto done;

@@ -65,7 +65,7 @@ static const struct pfield pfields[] = {
 	{ "disclose_generic", MA_DISCLOSE_GENERIC, PT_BOOL_OFF },
 };
 #define NPFIELDS (sizeof pfields / sizeof pfields[0])
-enum { PF_LOGIN = 0, PF_MAIL1 = 2, PF_MAIL2 = 3, PF_MAIL3 = 4, PF_KEYMAIL = 5 };  /* rows */
+enum { PF_LOGIN = 0, PF_MAIL1 = 2, PF_MAIL2 = 3, PF_MAIL3 = 4, PF_KEYMAIL = 5 }; /* rows */
 #define PASSWORD_PAIR "current_password"
 
 /* Household members: the same three settings on each child entry. */
@@ -137,10 +137,12 @@ put_household(struct kenpo_buf *out, const struct myldap_result *hh)
 			continue;
 		for (j = 0; j < NHFIELDS; j++) {
 			v = myldap_value(e, hfields[j].attr);
-			(void)snprintf(name, sizeof name, "household.%s.%s", key, hfields[j].name);
+			(void)snprintf(name, sizeof name, "household.%s.%s", key,
+				       hfields[j].name);
 			(void)snprintf(dflt, sizeof dflt, "ご家族%s", key);
-			put_pair(out, name, hfields[j].type == PT_NICKNAME ? (v != NULL ? v : dflt)
-							 : yesno(v, hfields[j].type));
+			put_pair(out, name,
+				 hfields[j].type == PT_NICKNAME ? (v != NULL ? v : dflt) :
+								  yesno(v, hfields[j].type));
 			n++;
 		}
 	}
@@ -155,8 +157,8 @@ shown_value(const struct member *m, size_t i)
 
 	if (pfields[i].type >= PT_BOOL_ON)
 		return yesno(v, pfields[i].type);
-	if (pfields[i].type == PT_KEYMAIL && (v == NULL || strlen(v) != 1 || v[0] < '1' ||
-					      v[0] > '3'))
+	if (pfields[i].type == PT_KEYMAIL &&
+	    (v == NULL || strlen(v) != 1 || v[0] < '1' || v[0] > '3'))
 		return "1";
 	return v;
 }
@@ -192,8 +194,8 @@ ticket_of(struct request *rq, const char *login, const char *ticket, struct memb
 	if (rc == KENPO_RES_OK)
 		rc = member_load_dn(rq, t->member, m);
 	if (rc == KENPO_RES_NOTFOUND ||
-	    (rc == KENPO_RES_OK && (member_get(m, MA_UID) == NULL ||
-				    strcasecmp(member_get(m, MA_UID), login) != 0))) {
+	    (rc == KENPO_RES_OK &&
+	     (member_get(m, MA_UID) == NULL || strcasecmp(member_get(m, MA_UID), login) != 0))) {
 		log_msg(LOG_NOTICE, "a ticket presented for another member");
 		rc = KENPO_RES_TOKEN_INVALID;
 	}
@@ -207,8 +209,8 @@ ticket_of(struct request *rq, const char *login, const char *ticket, struct memb
  * ticket into *t (*has_ticket).  A kenpo_result.
  */
 static int
-profile_access(struct request *rq, const char *login, const char *ticket,
-	       struct member *m, struct token *t, int *has_ticket)
+profile_access(struct request *rq, const char *login, const char *ticket, struct member *m,
+	       struct token *t, int *has_ticket)
 {
 	int rc;
 
@@ -230,8 +232,8 @@ profile_access(struct request *rq, const char *login, const char *ticket,
 /* The ticket to answer with: the one presented; for root, who presented
  * none, a new session. */
 static int
-ticket_answer(struct request *rq, const struct member *m, const char *ticket,
-	      int has_ticket, char *next, size_t nextsz)
+ticket_answer(struct request *rq, const struct member *m, const char *ticket, int has_ticket,
+	      char *next, size_t nextsz)
 {
 	size_t len = strlen(ticket);
 
@@ -258,7 +260,8 @@ selfsvc_profile_get(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *
 	if (kenpo_frame_close(in) != 0)
 		return KENPO_RES_BADREQ;
 	log_setrequest("profile get");
-	rc = toolong ? KENPO_RES_NOTFOUND : profile_access(rq, login, ticket, &m, &t, &has_ticket);
+	rc = toolong ? KENPO_RES_NOTFOUND :
+		       profile_access(rq, login, ticket, &m, &t, &has_ticket);
 	if (rc == KENPO_RES_OK)
 		rc = member_household_read(rq, &m, &hh);
 	if (rc == KENPO_RES_OK)
@@ -277,26 +280,26 @@ selfsvc_profile_get(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *
 /* ---- PROFILE_SET: parsing and checking ---- */
 
 /* What a change does to the credentials (pset.changes). */
-#define CH_MAIL(i) (1u << (i))          /* address i (0..2) */
+#define CH_MAIL(i) (1u << (i)) /* address i (0..2) */
 #define CH_LOGIN 0x8u
-#define CH_KEYMAIL 0x10u                /* key_mail chosen anew */
-#define CH_KEYMAIL_BACK 0x20u           /* key_mail moved back to 1 */
+#define CH_KEYMAIL 0x10u      /* key_mail chosen anew */
+#define CH_KEYMAIL_BACK 0x20u /* key_mail moved back to 1 */
 #define CH_STEP_UP (CH_MAIL(0) | CH_MAIL(1) | CH_MAIL(2) | CH_KEYMAIL)
 
 struct pset {
 	struct request *rq;
-	const char *value[NPFIELDS];          /* NULL: unchanged; "" removes */
+	const char *value[NPFIELDS]; /* NULL: unchanged; "" removes */
 	char hh_idx[PROFILE_PAIRS_MAX][3];
 	const char *hh_value[PROFILE_PAIRS_MAX];
 	size_t hh_field[PROFILE_PAIRS_MAX];
 	size_t nhh;
-	const char *password;                 /* current_password, or NULL */
-	unsigned mask;                        /* login ID rules broken */
-	const char *bad;                      /* the field refused */
+	const char *password; /* current_password, or NULL */
+	unsigned mask;        /* login ID rules broken */
+	const char *bad;      /* the field refused */
 	char badname[FLOW_TEXT_MAX];
-	unsigned builds;                      /* how often the change was made */
-	unsigned changes;                     /* CH_* of the change made */
-	int key_back;                         /* the change moves key_mail back to 1 */
+	unsigned builds;  /* how often the change was made */
+	unsigned changes; /* CH_* of the change made */
+	int key_back;     /* the change moves key_mail back to 1 */
 };
 
 /* Check one value of a type; 0 or -1. */
@@ -305,7 +308,7 @@ value_ok(enum ptype type, const char *v, int required)
 {
 	switch (type) {
 	case PT_LOGIN:
-		return 0;           /* the rules are checked on their own */
+		return 0; /* the rules are checked on their own */
 	case PT_NICKNAME:
 		return flow_nickname_ok(v) ? 0 : -1;
 	case PT_MAIL:
@@ -445,11 +448,13 @@ pset_changes(struct pset *p, const struct member *m)
 	for (i = 0; i < 3; i++)
 		if (strcasecmp(mail_now(m, i), mail_after(p, m, i)) != 0)
 			ch |= CH_MAIL(i);
-	if (p->value[PF_LOGIN] != NULL && (login == NULL || strcmp(login, p->value[PF_LOGIN]) != 0))
+	if (p->value[PF_LOGIN] != NULL &&
+	    (login == NULL || strcmp(login, p->value[PF_LOGIN]) != 0))
 		ch |= CH_LOGIN;
 	if (p->value[PF_KEYMAIL] != NULL && p->value[PF_KEYMAIL][0] - '0' != km)
 		ch |= CH_KEYMAIL;
-	p->key_back = p->value[PF_KEYMAIL] == NULL && km != 1 && mail_after(p, m, km - 1)[0] == '\0';
+	p->key_back = p->value[PF_KEYMAIL] == NULL && km != 1 &&
+		      mail_after(p, m, km - 1)[0] == '\0';
 	if (p->key_back)
 		ch |= CH_KEYMAIL_BACK;
 	return ch;
@@ -620,7 +625,8 @@ notice_line(char *text, size_t *o, const char *line, const char *a, const char *
 static void
 notice_text(const struct pset *p, const struct member *m, char *text)
 {
-	const enum kenpo_lang lang = m->soc->lang == KENPO_LANG_EN ? KENPO_LANG_EN : KENPO_LANG_JA;
+	const enum kenpo_lang lang = m->soc->lang == KENPO_LANG_EN ? KENPO_LANG_EN :
+								     KENPO_LANG_JA;
 	char masked[TOKEN_MAIL_MAX], num[4];
 	const char *new, *line;
 	size_t i, o = 0;
@@ -632,8 +638,9 @@ notice_text(const struct pset *p, const struct member *m, char *text)
 		new = mail_after(p, m, i);
 		if (new[0] != '\0' && kenpo_mail_mask(new, masked, sizeof masked) != 0)
 			(void)snprintf(masked, sizeof masked, "****");
-		line = new[0] == '\0' ? words[lang].removed :
-		       mail_now(m, i)[0] == '\0' ? words[lang].added : words[lang].changed;
+		line = new[0] == '\0'            ? words[lang].removed :
+		       mail_now(m, i)[0] == '\0' ? words[lang].added :
+						   words[lang].changed;
 		(void)snprintf(num, sizeof num, "%zu", i + 1);
 		notice_line(text, &o, line, num, masked);
 	}
@@ -678,7 +685,8 @@ pset_notify(const struct pset *p, const struct member *m)
 		addr = mail_now(m, i);
 		if (addr[0] != '\0' && !had_address(m, i, addr) &&
 		    mailer_queue(m->soc, KENPO_MAIL_PROFILE_CHANGED, &changes, 1, addr) != 0)
-			log_msg(LOG_WARNING, "%.200s: a change notice could not be queued", m->e->dn);
+			log_msg(LOG_WARNING, "%.200s: a change notice could not be queued",
+				m->e->dn);
 	}
 	for (i = 0; i < 3; i++) {
 		addr = mail_after(p, m, i);
@@ -687,21 +695,25 @@ pset_notify(const struct pset *p, const struct member *m)
 		(void)snprintf(num, sizeof num, "%zu", i + 1);
 		slot.value = num;
 		if (mailer_queue(m->soc, KENPO_MAIL_ADDRESS_ADDED, &slot, 1, addr) != 0)
-			log_msg(LOG_WARNING, "%.200s: a confirmation could not be queued", m->e->dn);
+			log_msg(LOG_WARNING, "%.200s: a confirmation could not be queued",
+				m->e->dn);
 	}
 }
 
 /* One audit line per field changed, with its old and new value. */
 static void
-pset_audit(const struct request *rq, const struct pset *p, const struct member *m,
-	   int has_ticket)
+pset_audit(const struct request *rq, const struct pset *p, const struct member *m, int has_ticket)
 {
 	char uid[24], pid[24], name[64];
 	struct log_kv kv[8] = {
-		{ "member", m->e->dn }, { "login", member_get(m, MA_UID) },
-		{ "caller_uid", uid }, { "caller_pid", pid },
+		{ "member", m->e->dn },
+		{ "login", member_get(m, MA_UID) },
+		{ "caller_uid", uid },
+		{ "caller_pid", pid },
 		{ "source", has_ticket ? "ticket" : "root" },
-		{ "field", NULL }, { "old", NULL }, { "new", NULL },
+		{ "field", NULL },
+		{ "old", NULL },
+		{ "new", NULL },
 	};
 	size_t i;
 
@@ -714,7 +726,8 @@ pset_audit(const struct request *rq, const struct pset *p, const struct member *
 		kv[6].value = shown_value(m, i);
 		kv[7].value = p->value[i] != NULL ? p->value[i] : "1";
 		if (pfields[i].type >= PT_BOOL_ON)
-			kv[7].value = strcmp(bool_value(p->value[i]), KENPO_TRUE) == 0 ? "yes" : "no";
+			kv[7].value = strcmp(bool_value(p->value[i]), KENPO_TRUE) == 0 ? "yes" :
+											 "no";
 		if (strcmp(kv[6].value != NULL ? kv[6].value : "", kv[7].value) != 0)
 			log_audit("profile.change", kv, 8);
 	}
@@ -730,8 +743,7 @@ pset_audit(const struct request *rq, const struct pset *p, const struct member *
 
 /* The member's entry, then the household's. */
 static int
-pset_apply(struct request *rq, struct pset *p, struct member *m,
-	   const struct myldap_result *hh)
+pset_apply(struct request *rq, struct pset *p, struct member *m, const struct myldap_result *hh)
 {
 	int rc = member_update(rq, m, pset_build, p);
 

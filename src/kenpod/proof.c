@@ -17,8 +17,7 @@
 
 /* The MAC of m's proof ending at expiry, as PROOF_MAC_HEX hex digits. */
 static int
-mac(const struct request *rq, const struct member *m, int64_t expiry,
-    char out[PROOF_MAC_HEX + 1])
+mac(const struct request *rq, const struct member *m, int64_t expiry, char out[PROOF_MAC_HEX + 1])
 {
 	const char *pw = member_get(m, MA_PASSWORD);
 	char in[INPUT_MAX], hex[KENPO_KEYED_HASH_HEX];
@@ -39,8 +38,7 @@ done:
 }
 
 int
-proof_make(const struct request *rq, const struct member *m, int64_t now, char *out,
-	   size_t outsz)
+proof_make(const struct request *rq, const struct member *m, int64_t now, char *out, size_t outsz)
 {
 	int64_t expiry = now + (int64_t)m->soc->login_proof_validity * 1000;
 	char h[PROOF_MAC_HEX + 1];

@@ -21,7 +21,7 @@ struct request;
 struct member;
 
 #define PROOF_MAC_HEX 32
-#define PROOF_MAX 64                /* the longest text, NUL included */
+#define PROOF_MAX 64 /* the longest text, NUL included */
 
 /* A proof for m, valid from now for its society's login_proof_validity.
  * 0, or -1 (out is then ""). */
@@ -29,7 +29,7 @@ int proof_make(const struct request *rq, const struct member *m, int64_t now, ch
 	       size_t outsz);
 
 /* Whether proof (len bytes) is a proof of m that has not expired at now. */
-int proof_valid(const struct request *rq, const struct member *m, const char *proof,
-		size_t len, int64_t now);
+int proof_valid(const struct request *rq, const struct member *m, const char *proof, size_t len,
+		int64_t now);
 
 #endif

@@ -54,9 +54,9 @@ struct pubmap {
 	long safety_ms;
 	pthread_mutex_t lock;
 	pthread_rwlock_t rw;
-	struct mapfile *live;           /* published, or NULL */
+	struct mapfile *live; /* published, or NULL */
 	atomic_int in_sync;
-	int64_t lost_ms;                /* when the directory was lost; 0: never had it */
+	int64_t lost_ms; /* when the directory was lost; 0: never had it */
 	struct {
 		uint32_t uid;
 		int64_t ms;
@@ -64,7 +64,7 @@ struct pubmap {
 	size_t recent_next;
 	struct forgotten forgot[RECENT_MAX];
 	size_t forgot_next;
-	pthread_cond_t wake;            /* the heartbeat's sleep */
+	pthread_cond_t wake; /* the heartbeat's sleep */
 	int stopping;
 	pthread_t beat;
 	int beating;
@@ -89,12 +89,12 @@ take_over(const char *path, char *err, size_t errsz)
 		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		snprintf(err, errsz, "%.200s: another kenpod publishes its passwd map there", path);
+		snprintf(err, errsz, "%.200s: another kenpod publishes its passwd map there",
+			 path);
 		goto done;
 	}
 	rc = 0;
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
-	    (size_t)sb.st_size < sizeof(*h))
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (size_t)sb.st_size < sizeof(*h))
 		goto unlink;
 	base = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (base == MAP_FAILED)
@@ -186,7 +186,8 @@ check_lost(struct pubmap *pm, int64_t now)
 	    atomic_load_explicit(&v->h->status, memory_order_relaxed) != KENPO_PWMAP_LIVE)
 		return;
 	mapfile_set_status(pm->live, KENPO_PWMAP_SUSPENDED);
-	log_msg(LOG_WARNING, "passwd map suspended: the directory has not been followed for "
+	log_msg(LOG_WARNING,
+		"passwd map suspended: the directory has not been followed for "
 		"%lld s; lookups go to the directory until it is read again",
 		(long long)((now - pm->lost_ms) / 1000));
 }
@@ -314,8 +315,8 @@ pubmap_byname(struct pubmap *pm, const char *name, struct kenpo_pwrec *out, size
 		return PUBMAP_NONE;
 	pthread_rwlock_rdlock(&pm->rw);
 	if (pm->live != NULL)
-		r = kenpo_pwmap_byname(mapfile_view(pm->live), kenpo_pwmap_now_ms(), name, &e, buf,
-				       sizeof buf);
+		r = kenpo_pwmap_byname(mapfile_view(pm->live), kenpo_pwmap_now_ms(), name, &e,
+				       buf, sizeof buf);
 	pthread_rwlock_unlock(&pm->rw);
 	hit = found(pm, r, &e, out, outsz);
 	return hit == PUBMAP_MISS ? miss(pm, name, 0) : hit;
@@ -350,7 +351,8 @@ changed_since(const struct pubmap *pm, uint32_t uid, int64_t since)
 	size_t i;
 
 	for (i = 0; i < RECENT_MAX; i++)
-		if (pm->recent[i].ms != 0 && pm->recent[i].uid == uid && pm->recent[i].ms >= since)
+		if (pm->recent[i].ms != 0 && pm->recent[i].uid == uid &&
+		    pm->recent[i].ms >= since)
 			return 1;
 	return 0;
 }
@@ -373,8 +375,8 @@ pubmap_forget(struct pubmap *pm, const char *name, uint32_t uid)
 	if (since <= 0 || since > now || now - since > RECENT_MS)
 		since = now - RECENT_MS;
 	pthread_mutex_lock(&pm->lock);
-	pm->forgot[pm->forgot_next].name_hash = kenpo_pwmap_hash_name(FORGOT_SEED, name,
-								      strlen(name));
+	pm->forgot[pm->forgot_next].name_hash =
+		kenpo_pwmap_hash_name(FORGOT_SEED, name, strlen(name));
 	pm->forgot[pm->forgot_next].uid = uid;
 	pm->forgot[pm->forgot_next].ms = now;
 	pm->forgot_next = (pm->forgot_next + 1) % RECENT_MAX;
@@ -460,7 +462,8 @@ swap_in(struct pubmap *pm, struct mapfile *m)
 	struct mapfile *old;
 
 	if (mapfile_publish(m) != 0) {
-		log_msg(LOG_ERR, "passwd map %.200s: cannot publish: %s", pm->path, strerror(errno));
+		log_msg(LOG_ERR, "passwd map %.200s: cannot publish: %s", pm->path,
+			strerror(errno));
 		mapfile_free(m);
 		return -1;
 	}
@@ -519,7 +522,8 @@ pubmap_put(struct pubmap *pm, const unsigned char *uuid, const struct kenpo_pwre
 	if (rc == MAPFILE_OK)
 		note_change(pm, rec->uid);
 	else if (rc != MAPFILE_SAME)
-		log_msg(LOG_ERR, "passwd map: uid %lu could not be stored", (unsigned long)rec->uid);
+		log_msg(LOG_ERR, "passwd map: uid %lu could not be stored",
+			(unsigned long)rec->uid);
 done:
 	pthread_mutex_unlock(&pm->lock);
 }

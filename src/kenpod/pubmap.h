@@ -38,10 +38,10 @@
 struct pubmap;
 
 struct pubmap_params {
-	const char *path;         /* passwd_map */
-	const char *socket;       /* kenpod's socket */
-	int enumerate;            /* enumerate = yes */
-	long safety_ms;           /* how long a map outlives the directory's loss */
+	const char *path;   /* passwd_map */
+	const char *socket; /* kenpod's socket */
+	int enumerate;      /* enumerate = yes */
+	long safety_ms;     /* how long a map outlives the directory's loss */
 };
 
 /* Check that the path can be published (its directory exists) and that
@@ -55,14 +55,14 @@ int pubmap_start(struct pubmap *pm);
 void pubmap_free(struct pubmap *pm);
 
 enum pubmap_hit {
-	PUBMAP_NONE = 0,      /* no usable map: ask the directory */
-	PUBMAP_MISS,          /* the map has no such member (or two), but may be
+	PUBMAP_NONE = 0, /* no usable map: ask the directory */
+	PUBMAP_MISS,     /* the map has no such member (or two), but may be
 			       * behind: the directory is not followed right
 			       * now, or kenpod changed that name or uid a moment
 			       * ago (pubmap_forget); ask the directory */
-	PUBMAP_ABSENT,        /* no such member (or two): the map is in step
+	PUBMAP_ABSENT,   /* no such member (or two): the map is in step
 			       * with the directory */
-	PUBMAP_HIT,           /* the record is in out */
+	PUBMAP_HIT,      /* the record is in out */
 };
 
 /* Look a member up in the map (names exactly).  On PUBMAP_HIT the record

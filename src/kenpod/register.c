@@ -52,7 +52,7 @@
 #include "token.h"
 
 #define FILTER_MAX 1024
-#define IDFAIL_WINDOW 86400        /* identity failures per address: a day */
+#define IDFAIL_WINDOW 86400 /* identity failures per address: a day */
 
 /* The society a request names; "" is the only one there is. */
 static const struct kenpo_society *
@@ -99,9 +99,10 @@ roster_has(struct request *rq, const struct kenpo_society *soc, const char *addr
 
 	if (myldap_escape(addr, strlen(addr), esc, sizeof esc) != 0)
 		return KENPO_RES_INTERNAL;
-	(void)snprintf(filter, sizeof filter, "(&" KENPO_FILTER_MEMBER
-		       "(" KENPO_AT_STATE "=" KENPO_STATE_ISSUED ")(" KENPO_AT_ROSTER_MAIL "=%s)"
-		       KENPO_FILTER_NOT_DISABLED ")", esc);
+	(void)snprintf(filter, sizeof filter,
+		       "(&" KENPO_FILTER_MEMBER "(" KENPO_AT_STATE "=" KENPO_STATE_ISSUED
+		       ")(" KENPO_AT_ROSTER_MAIL "=%s)" KENPO_FILTER_NOT_DISABLED ")",
+		       esc);
 	rc = member_find(rq, soc, filter, &m);
 	*known = rc == KENPO_RES_OK;
 	member_release(&m);
@@ -110,8 +111,7 @@ roster_has(struct request *rq, const struct kenpo_society *soc, const char *addr
 
 /* Whether the society's and the address's caps let this guide through. */
 static int
-guide_allowed(struct request *rq, const struct kenpo_society *soc, const char *addr,
-	      int *allowed)
+guide_allowed(struct request *rq, const struct kenpo_society *soc, const char *addr, int *allowed)
 {
 	int rc = rate_take(rq, soc, "guide-all", "", soc->guide_total_per_hour, 3600, allowed);
 
@@ -135,14 +135,14 @@ guide_send(struct request *rq, const struct kenpo_society *soc, const char *addr
 	if (rc != KENPO_RES_OK)
 		return rc;
 	if (!allowed || !known) {
-		log_msg(LOG_INFO, "no guide mailed (%s)", allowed ? "not in the roster" :
-			"rate limit");
+		log_msg(LOG_INFO, "no guide mailed (%s)",
+			allowed ? "not in the roster" : "rate limit");
 		token_decoy(rq, soc, KENPO_TOKEN_GUIDE, 1);
 		return KENPO_RES_OK;
 	}
 	spec.expiry = kenpo_gentime_now() + (int64_t)soc->guide_validity * 1000;
-	rc = token_mail(rq, soc, &spec, KENPO_MAIL_GUIDE, soc->guide_url,
-			soc->guide_validity, NULL, 0, addr);
+	rc = token_mail(rq, soc, &spec, KENPO_MAIL_GUIDE, soc->guide_url, soc->guide_validity,
+			NULL, 0, addr);
 	if (rc == KENPO_RES_OK)
 		log_msg(LOG_INFO, "registration guide mailed");
 	return rc;
@@ -238,8 +238,8 @@ reg_ticket(struct request *rq, const struct member *m, const char *mail, struct 
  * password so that the answer never tells whether a login ID exists.
  * Unknown login IDs cost the same argon2 verification. */
 static int
-letter_verify(struct request *rq, const struct token *t, const char *login,
-	      const char *pw, struct member *m)
+letter_verify(struct request *rq, const struct token *t, const char *login, const char *pw,
+	      struct member *m)
 {
 	const struct kenpo_society *soc = t->soc;
 	struct kenpo_pwcost cost;
@@ -342,9 +342,11 @@ roster_match(struct request *rq, const struct kenpo_society *soc, const char *ad
 	if (myldap_escape(addr, strlen(addr), esc, sizeof esc) != 0)
 		return KENPO_RES_INTERNAL;
 	/* dob has been checked to be digits and dashes: no escaping needed. */
-	(void)snprintf(filter, sizeof filter, "(&" KENPO_FILTER_MEMBER
-		       "(" KENPO_AT_STATE "=" KENPO_STATE_ISSUED ")(" KENPO_AT_ROSTER_MAIL "=%s)"
-		       "(" KENPO_AT_BIRTH "=%s)" KENPO_FILTER_NOT_DISABLED ")", esc, dob);
+	(void)snprintf(filter, sizeof filter,
+		       "(&" KENPO_FILTER_MEMBER "(" KENPO_AT_STATE "=" KENPO_STATE_ISSUED
+		       ")(" KENPO_AT_ROSTER_MAIL "=%s)"
+		       "(" KENPO_AT_BIRTH "=%s)" KENPO_FILTER_NOT_DISABLED ")",
+		       esc, dob);
 	return member_find(rq, soc, filter, m);
 }
 
@@ -379,8 +381,9 @@ identity_passed(struct request *rq, struct token *t, const struct member *m,
 		struct kenpo_buf *out)
 {
 	const struct kenpo_society *soc = t->soc;
-	struct token_spec spec = { KENPO_TOKEN_IDENTITY, 0, member_get(m, MA_ROSTER_MAIL),
-				   m->e->dn, NULL, 0 };
+	struct token_spec spec = {
+		KENPO_TOKEN_IDENTITY, 0, member_get(m, MA_ROSTER_MAIL), m->e->dn, NULL, 0
+	};
 	char key[KENPO_AUTHKEY_LEN + 1];
 	int rc;
 
@@ -441,7 +444,7 @@ selfsvc_identity_check(struct request *rq, struct kenpo_buf *in, struct kenpo_bu
 		return rc;
 	/* An address that failed too often is refused without looking. */
 	rc = count >= t.soc->identity_max_tries ? KENPO_RES_NOTFOUND :
-		roster_match(rq, t.soc, addr, dob, &m);
+						  roster_match(rq, t.soc, addr, dob, &m);
 	if (rc == KENPO_RES_NOTFOUND)
 		rc = identity_failed(rq, &t, addr, count, out);
 	else if (rc == KENPO_RES_OK)
@@ -507,8 +510,8 @@ struct reg_form {
 	char nickname[FLOW_TEXT_MAX];
 	char hash[KENPO_PWHASH_MAX];
 	char home[MEMBER_VALUE_MAX];
-	unsigned long uidnumber;       /* taken for a member without posixAccount */
-	unsigned builds;               /* how often the change was made */
+	unsigned long uidnumber; /* taken for a member without posixAccount */
+	unsigned builds;         /* how often the change was made */
 };
 
 /* Check the whole form.  OK, or the refusal with its field written. */
@@ -577,8 +580,8 @@ reg_build(const struct member *m, struct member_change *c, void *ctx)
 		if (rc != KENPO_RES_OK || taken)
 			return rc != KENPO_RES_OK ? rc : KENPO_RES_ID_TAKEN;
 	}
-	if (kenpo_home_expand(m->soc->home_template, f->login, member_get(m, MA_NUMBER),
-			      f->home, sizeof f->home) != 0)
+	if (kenpo_home_expand(m->soc->home_template, f->login, member_get(m, MA_NUMBER), f->home,
+			      sizeof f->home) != 0)
 		return KENPO_RES_INTERNAL;
 	member_set(c, m, MA_STATE, KENPO_STATE_REGISTERED);
 	if (is_posix(m)) {
@@ -636,7 +639,7 @@ reg_audit(const struct request *rq, const struct token *t, const struct reg_form
 {
 	char uid[24];
 	struct log_kv kv[5] = {
-		{ "member", t->member }, { "login", f->login }, { "mail", f->mail },
+		{ "member", t->member },     { "login", f->login }, { "mail", f->mail },
 		{ "nickname", f->nickname }, { "caller_uid", uid },
 	};
 

@@ -24,9 +24,9 @@ struct myldap_session;
 struct kenpod {
 	const struct kenpo_config *cfg;
 	struct cache *cache;
-	struct pubmap *map;             /* the published passwd map (pubmap.h) */
+	struct pubmap *map; /* the published passwd map (pubmap.h) */
 	int have_secret;
-	const unsigned char *secret;    /* KENPO_SERVER_SECRET_BYTES, for the life of kenpod */
+	const unsigned char *secret; /* KENPO_SERVER_SECRET_BYTES, for the life of kenpod */
 	int have_portal_gid;
 	gid_t portal_gid;
 };
@@ -37,7 +37,7 @@ struct kenpod {
 /* One request, as a handler sees it. */
 struct request {
 	const struct kenpod *kd;
-	struct myldap_session *ld;      /* the worker's directory session */
+	struct myldap_session *ld; /* the worker's directory session */
 	uid_t peer_uid;
 	gid_t peer_gid;
 	pid_t peer_pid;
@@ -58,7 +58,6 @@ struct request {
  * been checked against the table before the handler runs, and the answer
  * is checked against it after (answer.h).
  */
-typedef int kenpod_handler(struct request *rq, struct kenpo_buf *in,
-			   struct kenpo_buf *out);
+typedef int kenpod_handler(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *out);
 
 #endif

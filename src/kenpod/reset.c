@@ -32,7 +32,7 @@
 #include "selfsvc.h"
 #include "token.h"
 
-#define RESET_MEMBERS_MAX 10       /* members sharing one address */
+#define RESET_MEMBERS_MAX 10 /* members sharing one address */
 
 /* ---- RESET_REQUEST ---- */
 
@@ -71,8 +71,10 @@ static void
 reset_audit(const struct request *rq, const struct member *m, const char *addr)
 {
 	char uid[24];
-	struct log_kv kv[4] = { { "member", m->e->dn }, { "login", member_get(m, MA_UID) },
-				{ "to", addr }, { "caller_uid", uid } };
+	struct log_kv kv[4] = { { "member", m->e->dn },
+				{ "login", member_get(m, MA_UID) },
+				{ "to", addr },
+				{ "caller_uid", uid } };
 
 	(void)snprintf(uid, sizeof uid, "%lu", (unsigned long)rq->peer_uid);
 	log_audit("reset.request", kv, 4);
@@ -146,17 +148,17 @@ reset_members(struct request *rq, const struct kenpo_society *soc, const char *a
 
 	if (myldap_escape(addr, strlen(addr), esc, sizeof esc) != 0)
 		return KENPO_RES_INTERNAL;
-	(void)snprintf(filter, sizeof filter, "(&" KENPO_FILTER_MEMBER
-		       "(" KENPO_AT_STATE "=" KENPO_STATE_REGISTERED ")" KENPO_FILTER_NOT_DISABLED
-		       "(|(" KENPO_AT_MAIL1 "=%s)(" KENPO_AT_MAIL2 "=%s)(" KENPO_AT_MAIL3 "=%s)))",
+	(void)snprintf(filter, sizeof filter,
+		       "(&" KENPO_FILTER_MEMBER "(" KENPO_AT_STATE "=" KENPO_STATE_REGISTERED
+		       ")" KENPO_FILTER_NOT_DISABLED "(|(" KENPO_AT_MAIL1 "=%s)(" KENPO_AT_MAIL2
+		       "=%s)(" KENPO_AT_MAIL3 "=%s)))",
 		       esc, esc, esc);
 	return member_search(rq, soc, filter, RESET_MEMBERS_MAX, res);
 }
 
 /* Whether the society's and the address's caps let this request through. */
 static int
-reset_allowed(struct request *rq, const struct kenpo_society *soc, const char *addr,
-	      int *allowed)
+reset_allowed(struct request *rq, const struct kenpo_society *soc, const char *addr, int *allowed)
 {
 	int rc = rate_take(rq, soc, "reset-all", "", soc->reset_total_per_hour, 3600, allowed);
 
@@ -190,7 +192,8 @@ reset_send(struct request *rq, const struct kenpo_society *soc, const char *addr
 	}
 	if (rc == KENPO_RES_OK && sent == 0) {
 		if (allowed)
-			log_msg(LOG_INFO, "no reset mailed (no registered member has the address)");
+			log_msg(LOG_INFO,
+				"no reset mailed (no registered member has the address)");
 		reset_decoy(rq, soc);
 	}
 	myldap_result_free(res);
@@ -230,7 +233,8 @@ static void
 reset_open_audit(const struct request *rq, const struct member *m)
 {
 	char uid[24];
-	struct log_kv kv[3] = { { "member", m->e->dn }, { "login", member_get(m, MA_UID) },
+	struct log_kv kv[3] = { { "member", m->e->dn },
+				{ "login", member_get(m, MA_UID) },
 				{ "caller_uid", uid } };
 
 	(void)snprintf(uid, sizeof uid, "%lu", (unsigned long)rq->peer_uid);
@@ -259,7 +263,7 @@ selfsvc_reset_open(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *o
 		reset_open_audit(rq, &m);
 		kenpo_put_cstring(out, member_get(&m, MA_UID));
 		kenpo_put_int32(out, (int32_t)kenpo_ms_to_secs(member_time(&m, MA_TEMP_EXPIRY) -
-								kenpo_gentime_now()));
+							       kenpo_gentime_now()));
 	}
 	member_release(&m);
 	return rc;

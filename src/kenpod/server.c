@@ -112,7 +112,7 @@ struct lane {
 	struct conn **queue;
 	size_t head, count;
 	int stopping;
-	int reload;             /* the control lane: a reload is asked for */
+	int reload; /* the control lane: a reload is asked for */
 	struct worker *workers;
 	size_t nworkers, started;
 };
@@ -138,8 +138,7 @@ handle_cache_flush(struct request *rq, struct kenpo_buf *in, struct kenpo_buf *o
 	if (kenpo_frame_close(in) != 0)
 		return KENPO_RES_BADREQ;
 	cache_flush(rq->kd->cache);
-	log_msg(LOG_INFO, "cache flushed at the request of uid %lu",
-		(unsigned long)rq->peer_uid);
+	log_msg(LOG_INFO, "cache flushed at the request of uid %lu", (unsigned long)rq->peer_uid);
 	return KENPO_RES_OK;
 }
 
@@ -209,13 +208,14 @@ static enum myldap_route
 action_route(int32_t action)
 {
 	return (uint32_t)action >> 16 == (uint32_t)KENPO_ACTION_PASSWD_BYNAME >> 16 ?
-	       MYLDAP_NEAREST : MYLDAP_WRITER;
+		       MYLDAP_NEAREST :
+		       MYLDAP_WRITER;
 }
 
 /* Run the handler; leave its answer in out.  A kenpo_result. */
 static int
-run_action(struct request *rq, const struct action *a, int fd,
-	   struct kenpo_buf *in, struct kenpo_buf *out)
+run_action(struct request *rq, const struct action *a, int fd, struct kenpo_buf *in,
+	   struct kenpo_buf *out)
 {
 	const struct kenpo_action_info *info = kenpo_action_find(a->code);
 	size_t resultpos, fields;
@@ -266,8 +266,10 @@ dispatch(struct request *rq, int fd, struct kenpo_buf *in, struct kenpo_buf *out
 	int result;
 
 	if (kenpo_frame_open(in, &code) != 0) {
-		log_msg(LOG_WARNING, "malformed frame (length or version) from pid %ld; "
-			"closing", (long)rq->peer_pid);
+		log_msg(LOG_WARNING,
+			"malformed frame (length or version) from pid %ld; "
+			"closing",
+			(long)rq->peer_pid);
 		answer_only(out, 0, KENPO_RES_BADREQ);
 		result = KENPO_RES_BADREQ;
 	} else if ((a = action_find(code)) == NULL) {
@@ -291,7 +293,6 @@ dispatch(struct request *rq, int fd, struct kenpo_buf *in, struct kenpo_buf *out
 	return result == KENPO_RES_BADREQ ? -1 : 0;
 }
 
-
 /* ---- one request, in a worker ---- */
 
 static void
@@ -299,7 +300,7 @@ log_recv_error(int err)
 {
 	switch (err) {
 	case ECONNRESET:
-		break;  /* the client closed the connection: the normal end */
+		break; /* the client closed the connection: the normal end */
 	case EMSGSIZE:
 		log_msg(LOG_WARNING, "oversized frame; closing");
 		break;
@@ -318,8 +319,9 @@ static void
 serve(struct worker *w, struct conn *c)
 {
 	const struct kenpod *kd = conf_hold();
-	struct request rq = { .kd = kd, .ld = w->ld, .peer_uid = c->uid, .peer_gid = c->gid,
-			      .peer_pid = c->pid };
+	struct request rq = {
+		.kd = kd, .ld = w->ld, .peer_uid = c->uid, .peer_gid = c->gid, .peer_pid = c->pid
+	};
 	struct kenpo_buf in, out;
 
 	kenpo_buf_init(&in, w->inmem, KENPOD_BUF_SIZE);
@@ -334,7 +336,8 @@ serve(struct worker *w, struct conn *c)
 			log_msg(LOG_DEBUG, "cannot send the answer: %s", strerror(errno));
 			c->close_after = 1;
 		}
-		if (rq.delete_after[0] != '\0' && myldap_delete(rq.ld, rq.delete_after) != MYLDAP_OK)
+		if (rq.delete_after[0] != '\0' &&
+		    myldap_delete(rq.ld, rq.delete_after) != MYLDAP_OK)
 			log_msg(LOG_WARNING, "%.200s could not be removed", rq.delete_after);
 	}
 	/* Requests and answers carry passwords: wipe both, every time. */
@@ -473,8 +476,7 @@ lane_workers(const struct kenpo_config *cfg, enum kenpo_lane lane)
 }
 
 static int
-lane_init(struct lane *ln, enum kenpo_lane lane, const struct kenpo_config *cfg,
-	  struct loop *l)
+lane_init(struct lane *ln, enum kenpo_lane lane, const struct kenpo_config *cfg, struct loop *l)
 {
 	size_t i;
 
@@ -600,8 +602,10 @@ fd_room(const struct kenpo_config *cfg)
 		rl.rlim_cur = (rlim_t)1 << 24;
 	room = (size_t)rl.rlim_cur > 2 * reserve ? (size_t)rl.rlim_cur - reserve : reserve;
 	if (room < cfg->max_connections)
-		log_msg(LOG_WARNING, "max_connections %u: the open files limit (%lu) leaves "
-			"room for %zu", cfg->max_connections, (unsigned long)rl.rlim_cur, room);
+		log_msg(LOG_WARNING,
+			"max_connections %u: the open files limit (%lu) leaves "
+			"room for %zu",
+			cfg->max_connections, (unsigned long)rl.rlim_cur, room);
 	return room;
 }
 
@@ -617,9 +621,11 @@ server_run(int listen_fd, int ctl_fd, const struct kenpo_config *cfg)
 		goto done;
 	}
 	if (lanes_start(ls) == 0) {
-		log_msg(LOG_INFO, "serving with %u lookup, %u authentication, %u self-service "
-			"and %u control workers", cfg->nss_threads, cfg->threads,
-			cfg->selfservice_threads, cfg->control_threads);
+		log_msg(LOG_INFO,
+			"serving with %u lookup, %u authentication, %u self-service "
+			"and %u control workers",
+			cfg->nss_threads, cfg->threads, cfg->selfservice_threads,
+			cfg->control_threads);
 		rc = loop_run(l, ls);
 	}
 	lanes_stop(ls);

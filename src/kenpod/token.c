@@ -21,20 +21,18 @@
 #include "schema.h"
 #include "token.h"
 
-#define TOKEN_DOMAIN "token"          /* keyed-hash domain of URL tokens, tickets */
-#define AUTHKEY_DOMAIN "authkey"      /* of the on-screen 認証キー */
-#define RATE_DOMAIN "rate"            /* of counted values (mail addresses) */
+#define TOKEN_DOMAIN "token"     /* keyed-hash domain of URL tokens, tickets */
+#define AUTHKEY_DOMAIN "authkey" /* of the on-screen 認証キー */
+#define RATE_DOMAIN "rate"       /* of counted values (mail addresses) */
 #define FILTER_MAX 512
-#define UPDATE_TRIES 4                /* reads of a counter that keeps changing */
-#define VOID_MAX 50                   /* tokens of one member voided at once */
+#define UPDATE_TRIES 4 /* reads of a counter that keeps changing */
+#define VOID_MAX 50    /* tokens of one member voided at once */
 #define RATE_VALUE_MAX 512
 #define URL_MAX 2048
 
 static const char *const kind_names[] = {
-	[KENPO_TOKEN_GUIDE] = "guide",
-	[KENPO_TOKEN_IDENTITY] = "identity",
-	[KENPO_TOKEN_RESET] = "reset",
-	[KENPO_TOKEN_REGISTRATION] = "registration",
+	[KENPO_TOKEN_GUIDE] = "guide",   [KENPO_TOKEN_IDENTITY] = "identity",
+	[KENPO_TOKEN_RESET] = "reset",   [KENPO_TOKEN_REGISTRATION] = "registration",
 	[KENPO_TOKEN_TICKET] = "ticket",
 };
 
@@ -59,9 +57,9 @@ kind_of_name(const char *name)
 
 /* The attributes of a token entry, in the order of enum below. */
 static const char *const token_attrs[] = {
-	KENPO_AT_TOKEN_HASH, KENPO_AT_TOKEN_KIND, KENPO_AT_TOKEN_EXPIRY, KENPO_AT_TOKEN_MAIL,
-	KENPO_AT_TOKEN_MEMBER, KENPO_AT_TOKEN_TRIES, KENPO_AT_AUTHKEY_HASH,
-	KENPO_AT_TOKEN_NOT_AFTER, NULL
+	KENPO_AT_TOKEN_HASH,   KENPO_AT_TOKEN_KIND,      KENPO_AT_TOKEN_EXPIRY,
+	KENPO_AT_TOKEN_MAIL,   KENPO_AT_TOKEN_MEMBER,    KENPO_AT_TOKEN_TRIES,
+	KENPO_AT_AUTHKEY_HASH, KENPO_AT_TOKEN_NOT_AFTER, NULL
 };
 enum { TA_HASH, TA_KIND, TA_EXPIRY, TA_MAIL, TA_MEMBER, TA_TRIES, TA_AUTHKEY, TA_NOT_AFTER };
 
@@ -73,8 +71,8 @@ keyed(const struct request *rq, const char *domain, const char *value,
 		log_msg(LOG_ERR, "no server secret: tokens cannot be used");
 		return -1;
 	}
-	return kenpo_keyed_hash_hex(rq->kd->secret, domain, value, strlen(value),
-				    out, KENPO_KEYED_HASH_HEX);
+	return kenpo_keyed_hash_hex(rq->kd->secret, domain, value, strlen(value), out,
+				    KENPO_KEYED_HASH_HEX);
 }
 
 static int
@@ -104,7 +102,7 @@ copy_opt(const char *v, char *out, size_t outsz)
 struct stored {
 	int kind;
 	const char *expiry;
-	const char *mail, *member, *authkey_hash, *tries, *not_after;  /* NULL: none */
+	const char *mail, *member, *authkey_hash, *tries, *not_after; /* NULL: none */
 };
 
 /* Store the entry of an existing hash. */
@@ -123,14 +121,16 @@ store(struct request *rq, const struct kenpo_society *soc, const char *hash,
 		return KENPO_RES_INTERNAL;
 	a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_OBJECTCLASS, KENPO_OC_TOKEN };
 	a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_TOKEN_HASH, hash };
-	a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_TOKEN_KIND, token_kind_name(kind) };
+	a[n++] =
+		(struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_TOKEN_KIND, token_kind_name(kind) };
 	a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_TOKEN_EXPIRY, st->expiry };
 	if (mail != NULL && mail[0] != '\0')
 		a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_TOKEN_MAIL, mail };
 	if (member != NULL && member[0] != '\0')
 		a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_TOKEN_MEMBER, member };
 	if (authkey_hash != NULL && authkey_hash[0] != '\0')
-		a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_AUTHKEY_HASH, authkey_hash };
+		a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_AUTHKEY_HASH,
+					      authkey_hash };
 	if (st->tries != NULL)
 		a[n++] = (struct myldap_mod){ MYLDAP_MOD_ADD, KENPO_AT_TOKEN_TRIES, st->tries };
 	if (st->not_after != NULL)
@@ -191,8 +191,8 @@ sweep(struct request *rq, const struct kenpo_society *soc)
 }
 
 int
-token_create(struct request *rq, const struct kenpo_society *soc,
-	     const struct token_spec *spec, char *out, size_t outsz)
+token_create(struct request *rq, const struct kenpo_society *soc, const struct token_spec *spec,
+	     char *out, size_t outsz)
 {
 	char text[KENPO_TOKEN_LEN + 1], hash[KENPO_KEYED_HASH_HEX];
 	char akhash[KENPO_KEYED_HASH_HEX] = "", expiry[32], not_after[32];
@@ -223,7 +223,11 @@ int
 token_restore(struct request *rq, const struct token *t)
 {
 	char tries[16];
-	struct stored st = { t->kind, t->expiry_text, t->mail, t->member, t->authkey_hash,
+	struct stored st = { t->kind,
+			     t->expiry_text,
+			     t->mail,
+			     t->member,
+			     t->authkey_hash,
 			     t->has_tries ? tries : NULL,
 			     t->not_after_text[0] != '\0' ? t->not_after_text : NULL };
 
@@ -299,7 +303,8 @@ token_decoy(struct request *rq, const struct kenpo_society *soc, int kind, int w
 
 	spec.expiry = kenpo_gentime_now();
 	if (token_create(rq, soc, &spec, token, sizeof token) != KENPO_RES_OK ||
-	    keyed(rq, TOKEN_DOMAIN, token, hash) != 0 || token_dn(soc, hash, dn, sizeof dn) != 0) {
+	    keyed(rq, TOKEN_DOMAIN, token, hash) != 0 ||
+	    token_dn(soc, hash, dn, sizeof dn) != 0) {
 		log_msg(LOG_WARNING, "the stand-in token could not be made");
 	} else if (writes < 2) {
 		memcpy(rq->delete_after, dn, sizeof dn);
@@ -351,7 +356,8 @@ token_ticket_touch(struct request *rq, struct token *t)
 		return KENPO_RES_OK;
 	}
 	return rc == MYLDAP_CHANGED ? KENPO_RES_TOKEN_INVALID :
-	       rc == MYLDAP_UNAVAIL ? KENPO_RES_UNAVAIL : KENPO_RES_INTERNAL;
+	       rc == MYLDAP_UNAVAIL ? KENPO_RES_UNAVAIL :
+				      KENPO_RES_INTERNAL;
 }
 
 int
@@ -360,14 +366,14 @@ token_ticket_end(struct request *rq, const struct token *t)
 	int rc = myldap_delete(rq->ld, t->dn);
 
 	return rc == MYLDAP_OK || rc == MYLDAP_CHANGED ? KENPO_RES_OK :
-	       rc == MYLDAP_UNAVAIL ? KENPO_RES_UNAVAIL : KENPO_RES_INTERNAL;
+	       rc == MYLDAP_UNAVAIL                    ? KENPO_RES_UNAVAIL :
+							 KENPO_RES_INTERNAL;
 }
 
 /* ---- reading ---- */
 
 static int
-entry_to_token(const struct kenpo_society *soc, const struct myldap_entry *e,
-	       struct token *t)
+entry_to_token(const struct kenpo_society *soc, const struct myldap_entry *e, struct token *t)
 {
 	const char *tries = myldap_value(e, TA_TRIES);
 	unsigned long long n = 0;
@@ -398,8 +404,8 @@ entry_to_token(const struct kenpo_society *soc, const struct myldap_entry *e,
 
 /* Look for the hash in one society.  A kenpo_result; *found is set. */
 static int
-find_in(struct request *rq, const struct kenpo_society *soc, const char *hash,
-	struct token *t, int *found)
+find_in(struct request *rq, const struct kenpo_society *soc, const char *hash, struct token *t,
+	int *found)
 {
 	char base[TOKEN_DN_MAX], filter[FILTER_MAX];
 	struct myldap_result *res = NULL;
@@ -491,7 +497,8 @@ token_fail(struct request *rq, struct token *t, unsigned max, unsigned *left)
 		*left = 0;
 		rc = myldap_delete(rq->ld, t->dn);
 		return rc == MYLDAP_OK || rc == MYLDAP_CHANGED ? KENPO_RES_OK :
-		       rc == MYLDAP_UNAVAIL ? KENPO_RES_UNAVAIL : KENPO_RES_INTERNAL;
+		       rc == MYLDAP_UNAVAIL                    ? KENPO_RES_UNAVAIL :
+								 KENPO_RES_INTERNAL;
 	}
 	(void)snprintf(old, sizeof old, "%u", t->tries);
 	(void)snprintf(new, sizeof new, "%u", tries);
@@ -515,8 +522,8 @@ token_fail(struct request *rq, struct token *t, unsigned max, unsigned *left)
 }
 
 int
-token_void_member(struct request *rq, const struct kenpo_society *soc,
-		  const char *member_dn, int kind)
+token_void_member(struct request *rq, const struct kenpo_society *soc, const char *member_dn,
+		  int kind)
 {
 	static const char *const attrs[] = { KENPO_AT_TOKEN_HASH, NULL };
 	char base[TOKEN_DN_MAX], filter[FILTER_MAX], esc[3 * TOKEN_DN_MAX + 1];
@@ -527,9 +534,10 @@ token_void_member(struct request *rq, const struct kenpo_society *soc,
 	if (myldap_escape(member_dn, strlen(member_dn), esc, sizeof esc) != 0)
 		return KENPO_RES_INTERNAL;
 	(void)snprintf(base, sizeof base, KENPO_RDN_TOKENS ",%s", soc->base);
-	if (snprintf(filter, sizeof filter, "(&" KENPO_FILTER_TOKEN "(" KENPO_AT_TOKEN_KIND "=%s)"
-		     "(" KENPO_AT_TOKEN_MEMBER "=%s))", token_kind_name(kind), esc) >=
-	    (int)sizeof filter)
+	if (snprintf(filter, sizeof filter,
+		     "(&" KENPO_FILTER_TOKEN "(" KENPO_AT_TOKEN_KIND "=%s)"
+		     "(" KENPO_AT_TOKEN_MEMBER "=%s))",
+		     token_kind_name(kind), esc) >= (int)sizeof filter)
 		return KENPO_RES_INTERNAL;
 	rc = myldap_search(rq->ld, base, filter, attrs, VOID_MAX, &res);
 	if (rc != MYLDAP_OK)
@@ -543,9 +551,9 @@ token_void_member(struct request *rq, const struct kenpo_society *soc,
 
 /* ---- holding a login ID (token.h) ---- */
 
-#define HOLD_DOMAIN "loginid"         /* keyed-hash domain of held login IDs */
+#define HOLD_DOMAIN "loginid" /* keyed-hash domain of held login IDs */
 #define HOLD_KIND "hold"
-#define HOLD_MS (60 * 1000)           /* after this a hold is left over */
+#define HOLD_MS (60 * 1000) /* after this a hold is left over */
 
 /* The society whose ou=tokens keeps the holds: the one whose id sorts
  * first, the same on every host serving the same societies. */
@@ -600,8 +608,8 @@ hold_gone(struct request *rq, const char *dn, int *gone)
 		return ldap_result(rc);
 	*gone = res->nentries == 0;
 	v = res->nentries == 1 ? myldap_value(&res->entries[0], 0) : NULL;
-	stale = !*gone && (v == NULL || kenpo_gentime_parse(v, &end) != 0 ||
-			   end <= kenpo_gentime_now());
+	stale = !*gone &&
+		(v == NULL || kenpo_gentime_parse(v, &end) != 0 || end <= kenpo_gentime_now());
 	myldap_result_free(res);
 	if (!stale)
 		return KENPO_RES_OK;
@@ -625,7 +633,7 @@ token_hold_login(struct request *rq, const char *login, struct login_hold *h)
 		return KENPO_RES_INTERNAL;
 	for (i = 0; i <= len; i++)
 		lower[i] = (char)(login[i] >= 'A' && login[i] <= 'Z' ? login[i] - 'A' + 'a' :
-				  login[i]);
+								       login[i]);
 	if (keyed(rq, HOLD_DOMAIN, lower, hash) != 0 ||
 	    token_dn(hold_society(rq->kd->cfg), hash, h->dn, sizeof h->dn) != 0)
 		return KENPO_RES_INTERNAL;
@@ -654,7 +662,7 @@ token_release_login(struct request *rq, struct login_hold *h)
 	h->held = 0;
 	if (myldap_delete(rq->ld, h->dn) == MYLDAP_UNAVAIL)
 		log_msg(LOG_WARNING, "a login ID hold could not be removed; it ends by itself "
-			"in a minute");
+				     "in a minute");
 }
 
 /* ---- rate counters ---- */
@@ -663,7 +671,7 @@ static const char *const rate_attrs[] = { KENPO_AT_RATE_COUNT, KENPO_AT_RATE_WIN
 enum { RA_COUNT, RA_WINDOW };
 
 struct rate {
-	char key[128];                  /* what:<64 hex> */
+	char key[128]; /* what:<64 hex> */
 	char dn[TOKEN_DN_MAX];
 	int exists;
 	char count_text[16], window_text[32];
@@ -683,8 +691,8 @@ rate_key(const struct request *rq, const struct kenpo_society *soc, const char *
 	if (len >= sizeof lower)
 		return -1;
 	for (i = 0; i <= len; i++)
-		lower[i] = (value[i] >= 'A' && value[i] <= 'Z') ? (char)(value[i] - 'A' + 'a')
-								 : value[i];
+		lower[i] = (value[i] >= 'A' && value[i] <= 'Z') ? (char)(value[i] - 'A' + 'a') :
+								  value[i];
 	if (keyed(rq, RATE_DOMAIN, lower, hash) != 0)
 		return -1;
 	if (snprintf(r->key, sizeof r->key, "%s:%s", what, hash) >= (int)sizeof r->key ||
@@ -704,8 +712,10 @@ rate_read(struct request *rq, const struct kenpo_society *soc, struct rate *r)
 
 	r->exists = 0;
 	(void)snprintf(base, sizeof base, KENPO_RDN_RATES ",%s", soc->base);
-	(void)snprintf(filter, sizeof filter, "(&(" KENPO_AT_OBJECTCLASS "=" KENPO_OC_RATE_COUNTER ")"
-		       "(" KENPO_AT_RATE_KEY "=%s))", r->key);
+	(void)snprintf(filter, sizeof filter,
+		       "(&(" KENPO_AT_OBJECTCLASS "=" KENPO_OC_RATE_COUNTER ")"
+		       "(" KENPO_AT_RATE_KEY "=%s))",
+		       r->key);
 	rc = myldap_search(rq->ld, base, filter, rate_attrs, 1, &res);
 	if (rc != MYLDAP_OK)
 		return rc == MYLDAP_UNAVAIL ? KENPO_RES_UNAVAIL : KENPO_RES_INTERNAL;
@@ -739,7 +749,8 @@ rate_count(struct request *rq, const struct kenpo_society *soc, const char *what
 	if (rc != KENPO_RES_OK)
 		return rc;
 	*count = r.exists == 1 && kenpo_gentime_now() < r.window + (int64_t)window * 1000 ?
-		 r.count : 0;
+			 r.count :
+			 0;
 	return KENPO_RES_OK;
 }
 

@@ -40,26 +40,26 @@ struct token {
 	const struct kenpo_society *soc;
 	char dn[TOKEN_DN_MAX];
 	char hash[KENPO_KEYED_HASH_HEX];
-	int kind;                       /* KENPO_TOKEN_* */
-	int64_t expiry;                 /* ms since the epoch */
-	char expiry_text[32];           /* as stored */
-	char mail[TOKEN_MAIL_MAX];      /* "" if none */
-	char member[TOKEN_DN_MAX];      /* "" if none */
-	unsigned tries;                 /* wrong answers so far */
+	int kind;                  /* KENPO_TOKEN_* */
+	int64_t expiry;            /* ms since the epoch */
+	char expiry_text[32];      /* as stored */
+	char mail[TOKEN_MAIL_MAX]; /* "" if none */
+	char member[TOKEN_DN_MAX]; /* "" if none */
+	unsigned tries;            /* wrong answers so far */
 	int has_tries;
-	char authkey_hash[KENPO_KEYED_HASH_HEX];  /* "" if none */
-	int64_t not_after;              /* a ticket's absolute end, 0 if none */
-	char not_after_text[32];        /* as stored, "" if none */
+	char authkey_hash[KENPO_KEYED_HASH_HEX]; /* "" if none */
+	int64_t not_after;                       /* a ticket's absolute end, 0 if none */
+	char not_after_text[32];                 /* as stored, "" if none */
 };
 
 /* What a new token is. */
 struct token_spec {
 	int kind;
-	int64_t expiry;                 /* ms since the epoch */
-	const char *mail;               /* NULL: none */
-	const char *member;             /* NULL: none */
-	const char *authkey;            /* the on-screen key, stored hashed; NULL */
-	int64_t not_after;              /* a ticket's absolute end; 0: none */
+	int64_t expiry;      /* ms since the epoch */
+	const char *mail;    /* NULL: none */
+	const char *member;  /* NULL: none */
+	const char *authkey; /* the on-screen key, stored hashed; NULL */
+	int64_t not_after;   /* a ticket's absolute end; 0: none */
 };
 
 /* Make a token (kenpo_gen_token) and store it under soc.  The token text
@@ -135,8 +135,8 @@ int token_authkey_matches(const struct request *rq, const struct token *t, const
 
 /* Delete the tokens of `kind` that belong to member_dn (a new reset link
  * voids the old one).  Errors are logged; a kenpo_result. */
-int token_void_member(struct request *rq, const struct kenpo_society *soc,
-		      const char *member_dn, int kind);
+int token_void_member(struct request *rq, const struct kenpo_society *soc, const char *member_dn,
+		      int kind);
 
 /* Stable name of a kind ("guide", ...), NULL when unknown. */
 const char *token_kind_name(int kind);

@@ -25,20 +25,20 @@
 #include "zone.h"
 
 struct zone {
-	const char *name;            /* the society's `timezone` */
+	const char *name; /* the society's `timezone` */
 	size_t n;
-	int64_t *at;                 /* the offset off[i] applies from at[i] */
+	int64_t *at; /* the offset off[i] applies from at[i] */
 	long *off;
 };
 
 /* Set by zone_setup before the workers start, read-only afterwards. */
 static struct {
 	const struct kenpo_config *cfg;
-	struct zone *zones;          /* one per society of cfg */
+	struct zone *zones; /* one per society of cfg */
 } Z;
 
 #define ZONE_FROM 0LL
-#define ZONE_TO 4102444800LL     /* 2100-01-01 */
+#define ZONE_TO 4102444800LL /* 2100-01-01 */
 #define ZONE_STEP 86400LL
 
 static long
@@ -168,8 +168,7 @@ zone_format_local(const struct kenpo_society *soc, int64_t t, char *out, size_t 
 	if (z == NULL)
 		return -1;
 	local = (time_t)(t / 1000 + zone_offset(z, t / 1000));
-	if (gmtime_r(&local, &tm) == NULL ||
-	    strftime(out, outsz, "%Y/%m/%d %H:%M:%S", &tm) == 0)
+	if (gmtime_r(&local, &tm) == NULL || strftime(out, outsz, "%Y/%m/%d %H:%M:%S", &tm) == 0)
 		return -1;
 	return 0;
 }

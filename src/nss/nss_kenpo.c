@@ -73,9 +73,9 @@ static struct {
 	pthread_mutex_t lock;
 	enum ent_source source;
 	uint32_t pos;
-	unsigned char *mem;     /* PAGE_BUF_SIZE bytes, or NULL */
-	struct kenpo_buf page;  /* the page being walked */
-	struct kenpo_list records;      /* its records not yet returned */
+	unsigned char *mem;        /* PAGE_BUF_SIZE bytes, or NULL */
+	struct kenpo_buf page;     /* the page being walked */
+	struct kenpo_list records; /* its records not yet returned */
 	int32_t next;
 } ent = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -206,7 +206,8 @@ lookup(const char *name, uid_t uid, struct passwd *pw, char *buffer, size_t bufl
 	/* An answer about another uid is a confused kenpod, not a user. */
 	if (name == NULL && rec.uid != (uint32_t)uid)
 		return NSS_STATUS_UNAVAIL;
-	return fill_passwd(&rec, pw, buffer, buflen) == 0 ? NSS_STATUS_SUCCESS : NSS_STATUS_TRYAGAIN;
+	return fill_passwd(&rec, pw, buffer, buflen) == 0 ? NSS_STATUS_SUCCESS :
+							    NSS_STATUS_TRYAGAIN;
 }
 
 /* The status of an answer of the map, or -1: ask kenpod. */

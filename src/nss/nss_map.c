@@ -36,17 +36,17 @@ struct mapping {
 	struct kenpo_pwmap_view v;
 	dev_t dev;
 	ino_t ino;
-	atomic_int broken;          /* a record failed its check */
-	struct mapping *next;       /* on the retired list */
+	atomic_int broken;    /* a record failed its check */
+	struct mapping *next; /* on the retired list */
 };
 
 static struct {
-	pthread_mutex_t lock;               /* mapping, retiring: only ever tried */
+	pthread_mutex_t lock; /* mapping, retiring: only ever tried */
 	_Atomic(struct mapping *) cur;
 	atomic_uint readers;
-	atomic_int retiring;                /* the retired list is not empty */
-	struct mapping *retired;            /* lock held */
-	int64_t next_look_ms;               /* lock held */
+	atomic_int retiring;     /* the retired list is not empty */
+	struct mapping *retired; /* lock held */
+	int64_t next_look_ms;    /* lock held */
 	/* The last file found unusable (lock held); with its change time, as
 	 * a new file may take the inode number of a removed one. */
 	dev_t rejected_dev;
@@ -240,7 +240,7 @@ fill(const struct kenpo_pwent *e, struct passwd *pw)
 }
 
 struct query {
-	const char *name;       /* NULL: by uid, or enumeration with pos */
+	const char *name; /* NULL: by uid, or enumeration with pos */
 	uid_t uid;
 	uint32_t *pos;
 };
@@ -259,8 +259,7 @@ query_map(const struct mapping *m, int64_t now, const struct query *q, struct ke
 /* One query, on the current mapping or, when that cannot answer, on the
  * one found at the path instead. */
 static enum kenpo_pwmap_found
-query(const char *socket, const struct query *q, struct kenpo_pwent *e, char *buf,
-      size_t buflen)
+query(const char *socket, const struct query *q, struct kenpo_pwent *e, char *buf, size_t buflen)
 {
 	int64_t now = kenpo_pwmap_now_ms();
 	enum kenpo_pwmap_found r = KENPO_PWMAP_UNUSABLE;
@@ -297,8 +296,7 @@ outcome(enum kenpo_pwmap_found r, const struct kenpo_pwent *e, struct passwd *pw
 }
 
 enum nss_map_rc
-nss_map_byname(const char *socket, const char *name, struct passwd *pw, char *buf,
-	       size_t buflen)
+nss_map_byname(const char *socket, const char *name, struct passwd *pw, char *buf, size_t buflen)
 {
 	struct query q = { name, 0, NULL };
 	struct kenpo_pwent e;
@@ -330,10 +328,10 @@ nss_map_enum_source(const char *socket)
 	for (t = 0; t < 2; t++) {
 		m = enter();
 		r = m != NULL && !atomic_load(&m->broken) ? kenpo_pwmap_usable(&m->v, now) :
-		    KENPO_PWMAP_UNUSABLE;
+							    KENPO_PWMAP_UNUSABLE;
 		if (r == KENPO_PWMAP_HIT)
 			src = (m->v.h->flags & KENPO_PWMAP_F_ENUMERATE) ? NSS_MAP_ENUM_MAP :
-			      NSS_MAP_ENUM_NONE;
+									  NSS_MAP_ENUM_NONE;
 		leave();
 		if (r == KENPO_PWMAP_HIT || !look_again(socket, m, r, now))
 			break;

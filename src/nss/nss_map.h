@@ -26,15 +26,15 @@
 #include <stdint.h>
 
 enum nss_map_rc {
-	NSS_MAP_HIT,        /* *pw is filled */
-	NSS_MAP_RANGE,      /* the buffer is too small: glibc retries with a larger one */
-	NSS_MAP_ASK,        /* ask kenpod */
-	NSS_MAP_END,        /* enumeration: no more members */
+	NSS_MAP_HIT,   /* *pw is filled */
+	NSS_MAP_RANGE, /* the buffer is too small: glibc retries with a larger one */
+	NSS_MAP_ASK,   /* ask kenpod */
+	NSS_MAP_END,   /* enumeration: no more members */
 };
 
 /* Look up in the map of the kenpod at `socket`. */
-enum nss_map_rc nss_map_byname(const char *socket, const char *name, struct passwd *pw,
-			       char *buf, size_t buflen);
+enum nss_map_rc nss_map_byname(const char *socket, const char *name, struct passwd *pw, char *buf,
+			       size_t buflen);
 enum nss_map_rc nss_map_byuid(const char *socket, uid_t uid, struct passwd *pw, char *buf,
 			      size_t buflen);
 

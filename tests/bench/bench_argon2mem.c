@@ -69,16 +69,16 @@ typedef int argon2_verify_fn(const char *encoded, const void *pwd, size_t pwdlen
 
 enum mode { FRESH, FRESH_THP, KEPT_4K, KEPT_THP, A2_MALLOC, A2_KEPT };
 static const char *const mode_names[] = {
-	"sodium-fresh", "sodium-fresh-thp", "sodium-kept-4k", "sodium-kept-thp",
-	"argon2-malloc", "argon2-kept",
+	"sodium-fresh",    "sodium-fresh-thp", "sodium-kept-4k",
+	"sodium-kept-thp", "argon2-malloc",    "argon2-kept",
 };
 
 static struct {
 	enum mode mode;
-	const char *stored;              /* without "{ARGON2}" */
+	const char *stored; /* without "{ARGON2}" */
 	char pw[256];
 	size_t pwlen;
-	unsigned long t, m;              /* passes, KiB */
+	unsigned long t, m; /* passes, KiB */
 	unsigned char salt[64], hash[HASH_BYTES];
 	size_t saltlen;
 	long threads;
@@ -275,7 +275,8 @@ parse_stored(const char *s)
 	if (sodium_base642bin(B.salt, sizeof B.salt, salt, (size_t)(hash - 1 - salt), NULL,
 			      &B.saltlen, NULL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0 ||
 	    sodium_base642bin(B.hash, sizeof B.hash, hash, strlen(hash), NULL, &len, NULL,
-			      sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0 || len != HASH_BYTES)
+			      sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0 ||
+	    len != HASH_BYTES)
 		return -1;
 	return 0;
 }
@@ -289,10 +290,17 @@ parse(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "l:t:d:")) != -1) {
 		switch (opt) {
-		case 'l': mode = optarg; break;
-		case 't': B.threads = strtol(optarg, NULL, 10); break;
-		case 'd': B.seconds = strtod(optarg, NULL); break;
-		default: return -1;
+		case 'l':
+			mode = optarg;
+			break;
+		case 't':
+			B.threads = strtol(optarg, NULL, 10);
+			break;
+		case 'd':
+			B.seconds = strtod(optarg, NULL);
+			break;
+		default:
+			return -1;
 		}
 	}
 	if (mode == NULL || argc - optind != 1 || B.threads < 1 || B.threads > THREADS_MAX ||
@@ -336,7 +344,7 @@ main(int argc, char **argv)
 
 	if (parse(argc, argv) != 0) {
 		fprintf(stderr, "usage: bench_argon2mem -l MODE [-t THREADS] [-d SECONDS] HASH "
-			"< password\n");
+				"< password\n");
 		return 1;
 	}
 	if (sodium_init() < 0 || load_argon2() != 0)
@@ -347,7 +355,8 @@ main(int argc, char **argv)
 		return 1;
 	for (i = 0; i < B.threads; i++) {
 		w[i].ms = malloc(SAMPLES_MAX * sizeof *w[i].ms);
-		if (w[i].ms == NULL || pthread_create(&w[i].thread, NULL, worker_main, &w[i]) != 0)
+		if (w[i].ms == NULL ||
+		    pthread_create(&w[i].thread, NULL, worker_main, &w[i]) != 0)
 			return 1;
 	}
 	pthread_barrier_wait(&warm);
@@ -372,9 +381,9 @@ main(int argc, char **argv)
 	}
 	qsort(all, total, sizeof *all, cmp_double);
 	printf("mode=%s threads=%ld runs=%zu failures=%zu seconds=%.3f rate=%.2f p50=%.2f "
-	       "cpu=%.2f\n", mode_names[B.mode], B.threads, total, failures, took,
-	       (double)total / took, total ? all[total / 2] : 0.0,
-	       total ? cpu / (double)total : 0.0);
+	       "cpu=%.2f\n",
+	       mode_names[B.mode], B.threads, total, failures, took, (double)total / took,
+	       total ? all[total / 2] : 0.0, total ? cpu / (double)total : 0.0);
 	free(all);
 	return failures == 0 && total > 0 ? 0 : 1;
 }

@@ -53,8 +53,8 @@ struct login {
 
 struct client {
 	pthread_t thread;
-	size_t first;                /* its first line of USERS */
-	double *ms;                  /* the duration of each counted login */
+	size_t first; /* its first line of USERS */
+	double *ms;   /* the duration of each counted login */
 	size_t n, failures;
 };
 
@@ -64,7 +64,7 @@ static size_t nusers;
 static long nthreads = 2;
 static double seconds = 5;
 static long warmup = 3, count;
-static double deadline;          /* CLOCK_MONOTONIC, seconds */
+static double deadline; /* CLOCK_MONOTONIC, seconds */
 /* The clients warm up, then wait twice: the main thread sets the deadline
  * between the two, so warm-up time is never counted. */
 static pthread_barrier_t warm, go;
@@ -239,7 +239,8 @@ report(struct client *c, long nclients, double took, double cpu)
 	}
 	qsort(all, total, sizeof *all, cmp_double);
 	printf("logins=%zu failures=%zu seconds=%.3f rate=%.2f p50=%.2f p90=%.2f p99=%.2f "
-	       "cpu=%.3f\n", total, failures, took, (double)total / took, pct(all, total, 50),
+	       "cpu=%.3f\n",
+	       total, failures, took, (double)total / took, pct(all, total, 50),
 	       pct(all, total, 90), pct(all, total, 99), total ? cpu / (double)total : 0.0);
 	free(all);
 	return failures == 0 && total > 0 ? 0 : 1;
@@ -255,18 +256,30 @@ main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "t:d:n:w:k:")) != -1) {
 		switch (opt) {
-		case 't': nthreads = strtol(optarg, NULL, 10); break;
-		case 'd': seconds = strtod(optarg, NULL); break;
-		case 'n': count = strtol(optarg, NULL, 10); seconds = 3600; break;
-		case 'w': warmup = strtol(optarg, NULL, 10); break;
-		case 'k': keydir = optarg; break;
-		default: return 1;
+		case 't':
+			nthreads = strtol(optarg, NULL, 10);
+			break;
+		case 'd':
+			seconds = strtod(optarg, NULL);
+			break;
+		case 'n':
+			count = strtol(optarg, NULL, 10);
+			seconds = 3600;
+			break;
+		case 'w':
+			warmup = strtol(optarg, NULL, 10);
+			break;
+		case 'k':
+			keydir = optarg;
+			break;
+		default:
+			return 1;
 		}
 	}
 	if (argc - optind != 3 || nthreads < 1 || nthreads > THREADS_MAX || seconds <= 0 ||
 	    warmup < 0 || count < 0) {
 		fprintf(stderr, "usage: bench_login [-t THREADS] [-d SECONDS | -n COUNT] "
-			"[-w WARMUP] [-k KEYDIR] CONFDIR SERVICE USERS\n");
+				"[-w WARMUP] [-k KEYDIR] CONFDIR SERVICE USERS\n");
 		return 1;
 	}
 	confdir = argv[optind];

@@ -70,7 +70,7 @@
 struct key {
 	char name[NAME_LEN];
 	uint32_t uid;
-	char nick[NICK_LEN];    /* "" for the files users: not checked */
+	char nick[NICK_LEN]; /* "" for the files users: not checked */
 };
 
 struct keyset {
@@ -86,12 +86,9 @@ static const struct {
 	const char *word;
 	int has_name, has_uid, has_nick;
 } set_kinds[S_COUNT] = {
-	[S_PEER] = { "peer", 1, 1, 0 },
-	[S_NOPEER] = { "nopeer", 1, 1, 0 },
-	[S_WARMUP] = { "warmup", 1, 1, 1 },
-	[S_NAME] = { "name", 1, 1, 1 },
-	[S_UID] = { "uid", 1, 1, 1 },
-	[S_NONAME] = { "noname", 1, 0, 0 },
+	[S_PEER] = { "peer", 1, 1, 0 },     [S_NOPEER] = { "nopeer", 1, 1, 0 },
+	[S_WARMUP] = { "warmup", 1, 1, 1 }, [S_NAME] = { "name", 1, 1, 1 },
+	[S_UID] = { "uid", 1, 1, 1 },       [S_NONAME] = { "noname", 1, 0, 0 },
 	[S_NOUID] = { "nouid", 0, 1, 0 },
 };
 
@@ -109,7 +106,7 @@ struct probe {
 	const struct source *src;
 	enum by by;
 	const struct key *key;
-	int found;              /* the key exists */
+	int found; /* the key exists */
 };
 
 /* Latency samples of one series, in nanoseconds. */
@@ -120,7 +117,7 @@ struct series {
 };
 
 struct stats {
-	double median, p99, mean;   /* microseconds */
+	double median, p99, mean; /* microseconds */
 };
 
 static struct keyset sets[S_COUNT];
@@ -227,14 +224,14 @@ parse_line(char *line)
 
 	if (set < 0)
 		return -1;
-	if (set_kinds[set].has_name &&
-	    ((f = strtok_r(NULL, "\t\n", &save)) == NULL || copy_field(k.name, sizeof k.name, f) != 0))
+	if (set_kinds[set].has_name && ((f = strtok_r(NULL, "\t\n", &save)) == NULL ||
+					copy_field(k.name, sizeof k.name, f) != 0))
 		return -1;
 	if (set_kinds[set].has_uid &&
 	    ((f = strtok_r(NULL, "\t\n", &save)) == NULL || parse_uid(f, &k.uid) != 0))
 		return -1;
-	if (set_kinds[set].has_nick &&
-	    ((f = strtok_r(NULL, "\t\n", &save)) == NULL || copy_field(k.nick, sizeof k.nick, f) != 0))
+	if (set_kinds[set].has_nick && ((f = strtok_r(NULL, "\t\n", &save)) == NULL ||
+					copy_field(k.nick, sizeof k.nick, f) != 0))
 		return -1;
 	if (strtok_r(NULL, "\t\n", &save) != NULL)
 		return -1;
@@ -411,8 +408,8 @@ series_init(struct series *s, size_t n)
 static void
 print_header(void)
 {
-	printf("%-34s %7s %9s %9s %9s %7s %7s\n", "lookup", "n", "median", "p99", "mean",
-	       "x med", "x p99");
+	printf("%-34s %7s %9s %9s %9s %7s %7s\n", "lookup", "n", "median", "p99", "mean", "x med",
+	       "x p99");
 	printf("%-34s %7s %9s %9s %9s %7s %7s\n", "", "", "us", "us", "us", "(peer)", "(peer)");
 }
 
@@ -482,8 +479,15 @@ add_errors(long total, long more)
 	return (total < 0 || more < 0) ? -1 : total + more;
 }
 
-enum row_id { R_NAME_WARM, R_NAME_RANDOM, R_UID_WARM, R_UID_RANDOM, R_ABSENT, R_ABSENT_AGAIN,
-	      R_COUNT };
+enum row_id {
+	R_NAME_WARM,
+	R_NAME_RANDOM,
+	R_UID_WARM,
+	R_UID_RANDOM,
+	R_ABSENT,
+	R_ABSENT_AGAIN,
+	R_COUNT
+};
 
 static const struct {
 	const char *label;
@@ -507,7 +511,8 @@ source_rows(const struct source *src, const struct source *files, size_t warm, i
 {
 	const struct key *last = &sets[S_PEER].v[sets[S_PEER].n - 1];
 	const struct probe peers[] = {
-		[BY_NAME] = { files, BY_NAME, last, 1 }, [BY_UID] = { files, BY_UID, last, 1 },
+		[BY_NAME] = { files, BY_NAME, last, 1 },
+		[BY_UID] = { files, BY_UID, last, 1 },
 	};
 	const struct probe absent = { files, BY_NAME, &sets[S_NOPEER].v[0], 0 };
 	char label[64];
@@ -522,11 +527,13 @@ source_rows(const struct source *src, const struct source *files, size_t warm, i
 		if (r == R_ABSENT_AGAIN)
 			shuffle(keys, 0x6b656e706fULL);
 		(void)snprintf(label, sizeof label, "%s %s", src->label, row_kinds[r].label);
-		errors = add_errors(errors, run_phase(label, src, row_kinds[r].by, keys,
-						      row_kinds[r].found,
-						      row_kinds[r].warm ? warm : keys->n,
-						      row_kinds[r].found ? &peers[row_kinds[r].by] :
-						      &absent, &rows[r]));
+		errors = add_errors(errors,
+				    run_phase(label, src, row_kinds[r].by, keys,
+					      row_kinds[r].found,
+					      row_kinds[r].warm ? warm : keys->n,
+					      row_kinds[r].found ? &peers[row_kinds[r].by] :
+								   &absent,
+					      &rows[r]));
 	}
 	return errors;
 }
@@ -570,8 +577,9 @@ print_summary(const struct row *k, const struct row *n)
 	 * a directory search: what every lookup costs nslcd. */
 	if (n != NULL && k[R_ABSENT].done && n[R_NAME_RANDOM].done)
 		printf("miss: kenpo absent name (kenpod + directory) p50 %.2f us, nslcd member "
-		       "lookup p50 %.2f us: x %.2f\n", k[R_ABSENT].st.median,
-		       n[R_NAME_RANDOM].st.median, k[R_ABSENT].st.median / n[R_NAME_RANDOM].st.median);
+		       "lookup p50 %.2f us: x %.2f\n",
+		       k[R_ABSENT].st.median, n[R_NAME_RANDOM].st.median,
+		       k[R_ABSENT].st.median / n[R_NAME_RANDOM].st.median);
 	printf("scale: name_warm_p50=%.3f name_random_p50=%.3f uid_warm_p50=%.3f "
 	       "uid_random_p50=%.3f name_random_p99=%.3f files_p50=%.3f\n",
 	       k[R_NAME_WARM].st.median, k[R_NAME_RANDOM].st.median, k[R_UID_WARM].st.median,
@@ -587,7 +595,7 @@ struct worker {
 	const struct keyset *keys;
 	size_t first, n;
 	struct series s;
-	int64_t t0, t1;         /* when this thread started and ended */
+	int64_t t0, t1; /* when this thread started and ended */
 };
 
 static void *
@@ -644,8 +652,10 @@ run_threads(const struct source *src, const struct keyset *keys, int found, size
 	if (pthread_barrier_init(&start, NULL, (unsigned)nthreads + 1) != 0)
 		return -1;
 	for (i = 0; i < nthreads; i++) {
-		w[i] = (struct worker){ .start = &start, .p = { src, BY_NAME, NULL, found },
-					.keys = keys, .first = i * (keys->n / nthreads),
+		w[i] = (struct worker){ .start = &start,
+					.p = { src, BY_NAME, NULL, found },
+					.keys = keys,
+					.first = i * (keys->n / nthreads),
 					.n = total / nthreads };
 		if (series_init(&w[i].s, w[i].n) != 0 ||
 		    pthread_create(&w[i].thread, NULL, worker_main, &w[i]) != 0) {
@@ -695,20 +705,22 @@ concurrent_phases(const struct source *kenpo, const struct source *files,
 
 	printf("\nlookups by name from concurrent threads (kenpo, nslcd: random members; "
 	       "files: its last user)\n");
-	printf("%-12s %7s %7s %12s %9s %9s\n", "source", "threads", "n", "lookups/s",
-	       "median us", "p99 us");
+	printf("%-12s %7s %7s %12s %9s %9s\n", "source", "threads", "n", "lookups/s", "median us",
+	       "p99 us");
 	for (i = 0; i < nthreads; i++) {
 		errors = add_errors(errors, concurrency_row(kenpo, &sets[S_NAME], threads[i],
 							    warm, &kps));
-		errors = add_errors(errors, concurrency_row(files, &last, threads[i], warm, &fps));
+		errors =
+			add_errors(errors, concurrency_row(files, &last, threads[i], warm, &fps));
 		if (nslcd != NULL)
-			errors = add_errors(errors, concurrency_row(nslcd, &sets[S_NAME], threads[i],
-								    warm, &nps));
+			errors = add_errors(errors, concurrency_row(nslcd, &sets[S_NAME],
+								    threads[i], warm, &nps));
 		if (errors < 0)
 			continue;
 		printf("%-12s %7zu %7s %12.3f\n", "kenpo/files", threads[i], "", kps / fps);
 		if (nslcd != NULL)
-			printf("%-12s %7zu %7s %12.3f\n", "kenpo/nslcd", threads[i], "", kps / nps);
+			printf("%-12s %7zu %7s %12.3f\n", "kenpo/nslcd", threads[i], "",
+			       kps / nps);
 	}
 	return errors;
 }
@@ -748,12 +760,20 @@ peer_table(const struct source *files, const struct source *libc, size_t warm)
 	struct keyset one = { &k, 1, 1 };
 	long errors = 0;
 	char label[64];
-	const struct { const struct source *src; enum by by; const struct key *k; int found; }
-	rows[] = {
-		{ files, BY_NAME, root, 1 }, { files, BY_NAME, last, 1 },
-		{ files, BY_UID, root, 1 }, { files, BY_UID, last, 1 },
-		{ files, BY_NAME, &sets[S_NOPEER].v[0], 0 }, { files, BY_UID, &sets[S_NOPEER].v[0], 0 },
-		{ libc, BY_NAME, root, 1 }, { libc, BY_NAME, last, 1 },
+	const struct {
+		const struct source *src;
+		enum by by;
+		const struct key *k;
+		int found;
+	} rows[] = {
+		{ files, BY_NAME, root, 1 },
+		{ files, BY_NAME, last, 1 },
+		{ files, BY_UID, root, 1 },
+		{ files, BY_UID, last, 1 },
+		{ files, BY_NAME, &sets[S_NOPEER].v[0], 0 },
+		{ files, BY_UID, &sets[S_NOPEER].v[0], 0 },
+		{ libc, BY_NAME, root, 1 },
+		{ libc, BY_NAME, last, 1 },
 	};
 	size_t i;
 
@@ -801,7 +821,8 @@ loop_only(const struct source *kenpo, size_t n)
 	t1 = now_ns();
 	getrusage(RUSAGE_SELF, &r1);
 	printf("loop: %zu warm lookups by name, %.2f us wall, %.2f us CPU of the caller "
-	       "each\n", n, (double)(t1 - t0) / 1000.0 / (double)n,
+	       "each\n",
+	       n, (double)(t1 - t0) / 1000.0 / (double)n,
 	       (cpu_us(&r1) - cpu_us(&r0)) / (double)n);
 	return (long)errors;
 }
@@ -836,7 +857,7 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: bench_nss [-w WARM] [-t THREADS,...] [-n NSLCD_MODULE] [-q] "
-		"[-l LOOP] MODULE WORKLOAD\n");
+			"[-l LOOP] MODULE WORKLOAD\n");
 	return 2;
 }
 
@@ -859,7 +880,8 @@ parse_options(int argc, char **argv, struct options *o)
 		if (opt == 'w' || opt == 'l') {
 			errno = 0;
 			v = strtoull(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || optarg[0] == '-' || v < 100 || v > 100000000)
+			if (errno != 0 || *end != '\0' || optarg[0] == '-' || v < 100 ||
+			    v > 100000000)
 				return -1;
 			*(opt == 'w' ? &o->warm : &o->loop) = (size_t)v;
 		} else if (opt == 'n') {
@@ -916,8 +938,8 @@ main(int argc, char **argv)
 	errors = warm_up(&kenpo, &files, o.nslcd != NULL ? &nslcd : NULL);
 	if (o.loop > 0)
 		return add_errors(errors, loop_only(&kenpo, o.loop)) == 0 ? 0 : 1;
-	errors = add_errors(errors, measure(&o, &kenpo, &files, &libc,
-					    o.nslcd != NULL ? &nslcd : NULL));
+	errors = add_errors(errors,
+			    measure(&o, &kenpo, &files, &libc, o.nslcd != NULL ? &nslcd : NULL));
 	if (errors != 0) {
 		printf("\nFAILED: %ld wrong answers%s\n", errors < 0 ? 0 : errors,
 		       errors < 0 ? " (out of memory)" : "");

@@ -34,7 +34,7 @@
 
 #define THREADS_MAX 64
 #define SAMPLES_MAX 200000
-#define ARGON2_ID 2              /* argon2_type Argon2_id */
+#define ARGON2_ID 2 /* argon2_type Argon2_id */
 
 typedef int argon2_verify_fn(const char *encoded, const void *pwd, size_t pwdlen, int type);
 
@@ -154,11 +154,20 @@ parse(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "l:t:d:H")) != -1) {
 		switch (opt) {
-		case 'l': B.lib = optarg; break;
-		case 't': B.threads = strtol(optarg, NULL, 10); break;
-		case 'd': B.seconds = strtod(optarg, NULL); break;
-		case 'H': B.hash = 1; break;
-		default: return -1;
+		case 'l':
+			B.lib = optarg;
+			break;
+		case 't':
+			B.threads = strtol(optarg, NULL, 10);
+			break;
+		case 'd':
+			B.seconds = strtod(optarg, NULL);
+			break;
+		case 'H':
+			B.hash = 1;
+			break;
+		default:
+			return -1;
 		}
 	}
 	if (argc - optind != 1 || B.lib == NULL || B.threads < 1 || B.threads > THREADS_MAX ||
@@ -182,7 +191,7 @@ main(int argc, char **argv)
 
 	if (parse(argc, argv) != 0) {
 		fprintf(stderr, "usage: bench_pwhash -l kenpo|sodium|argon2 [-t THREADS] "
-			"[-d SECONDS] [-H] HASH < password\n");
+				"[-d SECONDS] [-H] HASH < password\n");
 		return 1;
 	}
 	if (kenpo_secret_init() != 0 || lib_open() != 0)
@@ -199,7 +208,8 @@ main(int argc, char **argv)
 	B.deadline = t0 + B.seconds;
 	for (i = 0; i < B.threads; i++) {
 		w[i].ms = malloc(SAMPLES_MAX * sizeof *w[i].ms);
-		if (w[i].ms == NULL || pthread_create(&w[i].thread, NULL, worker_main, &w[i]) != 0)
+		if (w[i].ms == NULL ||
+		    pthread_create(&w[i].thread, NULL, worker_main, &w[i]) != 0)
 			return 1;
 	}
 	for (i = 0; i < B.threads; i++) {
@@ -219,8 +229,9 @@ main(int argc, char **argv)
 	}
 	qsort(all, total, sizeof *all, cmp_double);
 	printf("lib=%s op=%s threads=%ld runs=%zu failures=%zu seconds=%.3f rate=%.2f "
-	       "p50=%.2f p90=%.2f cpu=%.2f\n", B.lib, B.hash ? "hash" : "verify", B.threads,
-	       total, failures, took, (double)total / took, total ? all[total / 2] : 0.0,
+	       "p50=%.2f p90=%.2f cpu=%.2f\n",
+	       B.lib, B.hash ? "hash" : "verify", B.threads, total, failures, took,
+	       (double)total / took, total ? all[total / 2] : 0.0,
 	       total ? all[(total * 9) / 10] : 0.0, total ? cpu / (double)total : 0.0);
 	free(all);
 	return failures == 0 && total > 0 ? 0 : 1;

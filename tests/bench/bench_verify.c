@@ -70,8 +70,8 @@ report(const char *what, double *v, long n, double *median)
 	for (i = 0; i < n; i++)
 		sum += v[i];
 	*median = v[n / 2];
-	printf("%-7s median %7.1f ms  mean %7.1f ms  p90 %7.1f ms  (%ld rounds)\n",
-	       what, *median, sum / (double)n, v[(n * 9) / 10], n);
+	printf("%-7s median %7.1f ms  mean %7.1f ms  p90 %7.1f ms  (%ld rounds)\n", what, *median,
+	       sum / (double)n, v[(n * 9) / 10], n);
 }
 
 static int
@@ -95,14 +95,24 @@ parse(int argc, char **argv, struct opts *o)
 			o->cost.opslimit = v;
 			break;
 		case 'm':
-			if (kenpo_parse_size(optarg, 8192, (size_t)4 << 30, &o->cost.memlimit) != 0)
+			if (kenpo_parse_size(optarg, 8192, (size_t)4 << 30, &o->cost.memlimit) !=
+			    0)
 				return -1;
 			break;
-		case 'H': o->uri = optarg; break;
-		case 'D': o->admin_dn = optarg; break;
-		case 'y': o->pwfile = optarg; break;
-		case 'b': o->parent = optarg; break;
-		default: return -1;
+		case 'H':
+			o->uri = optarg;
+			break;
+		case 'D':
+			o->admin_dn = optarg;
+			break;
+		case 'y':
+			o->pwfile = optarg;
+			break;
+		case 'b':
+			o->parent = optarg;
+			break;
+		default:
+			return -1;
 		}
 	}
 	return o->uri && o->admin_dn && o->pwfile && o->parent && optind == argc ? 0 : -1;
@@ -170,8 +180,8 @@ add_entry(LDAP *ld, const char *dn, const char *hash)
 
 /* Alternate the two ways, ROUNDS times after the warm-up. */
 static int
-measure(const struct opts *o, LDAP *ld, const char *dn, const char *hash,
-	const char *pw, double *tv, double *tb)
+measure(const struct opts *o, LDAP *ld, const char *dn, const char *hash, const char *pw,
+	double *tv, double *tb)
 {
 	long i;
 	double t0;
@@ -191,7 +201,8 @@ measure(const struct opts *o, LDAP *ld, const char *dn, const char *hash,
 		if (i >= 0)
 			tb[i] = now_ms() - t0;
 		if (rc != LDAP_SUCCESS) {
-			fprintf(stderr, "bench_verify: bind as %s: %s\n", dn, ldap_err2string(rc));
+			fprintf(stderr, "bench_verify: bind as %s: %s\n", dn,
+				ldap_err2string(rc));
 			return -1;
 		}
 	}
@@ -219,14 +230,15 @@ run(const struct opts *o, LDAP *admin, LDAP *member)
 		goto done;
 	}
 	added = 1;
-	printf("hash    argon2id t=%llu m=%zu KiB p=1, entry %s\n",
-	       o->cost.opslimit, o->cost.memlimit / 1024, dn);
+	printf("hash    argon2id t=%llu m=%zu KiB p=1, entry %s\n", o->cost.opslimit,
+	       o->cost.memlimit / 1024, dn);
 	rc = measure(o, member, dn, hash, pw, tv, tb);
 	if (rc == 0) {
 		report("verify", tv, o->rounds, &mv);
 		report("bind", tb, o->rounds, &mb);
 		printf("ratio   bind/verify %.2f (medians): kenpod-side verification allows "
-		       "%.2f times the logins per core\n", mb / mv, mb / mv);
+		       "%.2f times the logins per core\n",
+		       mb / mv, mb / mv);
 	}
 done:
 	if (added && ldap_delete_ext_s(admin, dn, NULL, NULL) != LDAP_SUCCESS)
@@ -248,7 +260,7 @@ main(int argc, char **argv)
 	memset(&o, 0, sizeof o);
 	if (parse(argc, argv, &o) != 0) {
 		fprintf(stderr, "usage: bench_verify [-n ROUNDS] [-t T] [-m BYTES] "
-			"-H URI -D ADMIN_DN -y PWFILE -b PARENT_DN\n");
+				"-H URI -D ADMIN_DN -y PWFILE -b PARENT_DN\n");
 		return 2;
 	}
 	if (kenpo_secret_init() != 0 || read_password(o.pwfile, adminpw, sizeof adminpw) != 0) {
@@ -257,7 +269,8 @@ main(int argc, char **argv)
 	}
 	admin = open_ldap(o.uri);
 	member = open_ldap(o.uri);
-	if (admin == NULL || member == NULL || bind_as(admin, o.admin_dn, adminpw) != LDAP_SUCCESS) {
+	if (admin == NULL || member == NULL ||
+	    bind_as(admin, o.admin_dn, adminpw) != LDAP_SUCCESS) {
 		fprintf(stderr, "bench_verify: cannot bind to %s as %s\n", o.uri, o.admin_dn);
 		goto done;
 	}

@@ -64,7 +64,8 @@ check_numbers(const char *s, size_t size)
 
 	if (size > 64)
 		return;
-	if (kenpo_parse_duration(s, 0, 365L * 86400, &secs) == 0 && (secs < 0 || secs > 365L * 86400))
+	if (kenpo_parse_duration(s, 0, 365L * 86400, &secs) == 0 &&
+	    (secs < 0 || secs > 365L * 86400))
 		abort();
 	if (kenpo_parse_ulong(s, 1, 1000, &u) == 0 && (u < 1 || u > 1000))
 		abort();

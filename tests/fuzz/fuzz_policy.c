@@ -43,7 +43,8 @@ in_alphabet(const char *s, size_t n, const char *extra)
 
 	for (i = 0; i < n; i++)
 		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= '0' && s[i] <= '9') || (s[i] != '\0' && strchr(extra, s[i]) != NULL)))
+		      (s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] != '\0' && strchr(extra, s[i]) != NULL)))
 			return 0;
 	return 1;
 }
@@ -59,8 +60,8 @@ check_value(const char *v, size_t n)
 	if (id == 0 && (n < KENPO_LOGIN_ID_MIN || n > KENPO_LOGIN_ID_MAX ||
 			!in_alphabet(v, n, "._-") || v[0] == '-' || v[0] == '.'))
 		abort();
-	if (pw == 0 && (n < KENPO_PASSWORD_MIN || n > KENPO_PASSWORD_MAX ||
-			!in_alphabet(v, n, "")))
+	if (pw == 0 &&
+	    (n < KENPO_PASSWORD_MIN || n > KENPO_PASSWORD_MAX || !in_alphabet(v, n, "")))
 		abort();
 	if (kenpo_policy_is_preissued_id(v, n) && id != KENPO_RULE_ID_DIGITS_7_8)
 		abort();

@@ -34,19 +34,22 @@ static void
 check_mail(const char *text, size_t len, const char *validity)
 {
 	const struct kenpo_var vars[] = {
-		{ "SOCIETY", "東洋紡健康保険組合" }, { "URL", "https://example.org/g?t=%%URL%%" },
-		{ "LOGINID", "taro.yamada" }, { "PASSWD", "Pw1\nSubject: x" },
-		{ "VALIDITY", validity }, { "KEY", NULL }, { "SLOT", "2" },
+		{ "SOCIETY", "東洋紡健康保険組合" },
+		{ "URL", "https://example.org/g?t=%%URL%%" },
+		{ "LOGINID", "taro.yamada" },
+		{ "PASSWD", "Pw1\nSubject: x" },
+		{ "VALIDITY", validity },
+		{ "KEY", NULL },
+		{ "SLOT", "2" },
 		{ "CHANGES", "mail2: a@example.org\n" },
 	};
 	char *subject = NULL, *body = NULL, err[256];
 
-	if (kenpo_template_expand(text, len, vars, sizeof vars / sizeof vars[0], &subject,
-				  &body, err, sizeof err) != 0)
+	if (kenpo_template_expand(text, len, vars, sizeof vars / sizeof vars[0], &subject, &body,
+				  err, sizeof err) != 0)
 		return;
 	if (subject[0] == '\0' || strpbrk(subject, "\r\n") != NULL ||
-	    !kenpo_utf8_valid(subject, strlen(subject)) ||
-	    !kenpo_utf8_valid(body, strlen(body)))
+	    !kenpo_utf8_valid(subject, strlen(subject)) || !kenpo_utf8_valid(body, strlen(body)))
 		abort();
 	free(subject);
 	free(body);
@@ -56,9 +59,12 @@ static void
 check_letter(const char *text, size_t len)
 {
 	static char id[] = "fuzz", name[] = "東洋紡健康保険組合",
-		login_url[] = "https://example.org/login", entry[] = "entry@example.org";
+		    login_url[] = "https://example.org/login", entry[] = "entry@example.org";
 	static const struct kenpo_society soc = {
-		.id = id, .name = name, .login_url = login_url, .entry_address = entry,
+		.id = id,
+		.name = name,
+		.login_url = login_url,
+		.entry_address = entry,
 	};
 	struct letter_text t;
 	char err[512], *s;

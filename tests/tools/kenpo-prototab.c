@@ -55,13 +55,20 @@ static const struct {
 	const char *name;
 	long long value;
 } constants[] = {
-	{ "VERSION", KENPO_PROTO_VERSION }, { "MAX_FRAME", KENPO_PROTO_MAX_FRAME },
-	{ "MAX_STRING", KENPO_PROTO_MAX_STRING }, { "PROFILE_PAIRS_MAX", KENPO_PROFILE_PAIRS_MAX },
-	{ "TOKEN_GUIDE", KENPO_TOKEN_GUIDE }, { "TOKEN_IDENTITY", KENPO_TOKEN_IDENTITY },
-	{ "TOKEN_RESET", KENPO_TOKEN_RESET }, { "TOKEN_REGISTRATION", KENPO_TOKEN_REGISTRATION },
-	{ "TOKEN_TICKET", KENPO_TOKEN_TICKET }, { "AUTHF_SPLIT", KENPO_AUTHF_SPLIT },
-	{ "AUTHF_SINGLE", KENPO_AUTHF_SINGLE }, { "AUTHF_TICKET", KENPO_AUTHF_TICKET },
-	{ "AUTHR_MUST_CHANGE", KENPO_AUTHR_MUST_CHANGE }, { "PWCF_ADMIN", KENPO_PWCF_ADMIN },
+	{ "VERSION", KENPO_PROTO_VERSION },
+	{ "MAX_FRAME", KENPO_PROTO_MAX_FRAME },
+	{ "MAX_STRING", KENPO_PROTO_MAX_STRING },
+	{ "PROFILE_PAIRS_MAX", KENPO_PROFILE_PAIRS_MAX },
+	{ "TOKEN_GUIDE", KENPO_TOKEN_GUIDE },
+	{ "TOKEN_IDENTITY", KENPO_TOKEN_IDENTITY },
+	{ "TOKEN_RESET", KENPO_TOKEN_RESET },
+	{ "TOKEN_REGISTRATION", KENPO_TOKEN_REGISTRATION },
+	{ "TOKEN_TICKET", KENPO_TOKEN_TICKET },
+	{ "AUTHF_SPLIT", KENPO_AUTHF_SPLIT },
+	{ "AUTHF_SINGLE", KENPO_AUTHF_SINGLE },
+	{ "AUTHF_TICKET", KENPO_AUTHF_TICKET },
+	{ "AUTHR_MUST_CHANGE", KENPO_AUTHR_MUST_CHANGE },
+	{ "PWCF_ADMIN", KENPO_PWCF_ADMIN },
 	{ "PWC_SAME_AS_OLD", KENPO_PWC_SAME_AS_OLD },
 };
 
@@ -101,17 +108,19 @@ main(void)
 
 	printf("{\"constants\": {");
 	for (i = 0; i < sizeof constants / sizeof constants[0]; i++)
-		printf("%s\"%s\": %lld", i > 0 ? ", " : "", constants[i].name, constants[i].value);
+		printf("%s\"%s\": %lld", i > 0 ? ", " : "", constants[i].name,
+		       constants[i].value);
 	printf("}, \"results\": [");
 	for (i = 0; i < kenpo_nresults; i++)
-		printf("%s[\"%s\", %ld, \"%s\", \"%s\"]", i > 0 ? ", " : "", kenpo_results[i].name,
-		       (long)kenpo_results[i].code, kenpo_results[i].text, kenpo_results[i].words);
+		printf("%s[\"%s\", %ld, \"%s\", \"%s\"]", i > 0 ? ", " : "",
+		       kenpo_results[i].name, (long)kenpo_results[i].code, kenpo_results[i].text,
+		       kenpo_results[i].words);
 	printf("], \"actions\": [");
 	for (i = 0; i < kenpo_nactions; i++)
 		printf("%s[\"%s\", %ld, \"%s\", \"%s\", \"%s\", \"%s\"]", i > 0 ? ", " : "",
-		       kenpo_actions[i].name, (long)kenpo_actions[i].code, kenpo_actions[i].log_name,
-		       caller_names[kenpo_actions[i].who], lane_names[kenpo_actions[i].lane],
-		       kenpo_actions[i].request);
+		       kenpo_actions[i].name, (long)kenpo_actions[i].code,
+		       kenpo_actions[i].log_name, caller_names[kenpo_actions[i].who],
+		       lane_names[kenpo_actions[i].lane], kenpo_actions[i].request);
 	putchar(']');
 	print_named("requests", requests, sizeof requests / sizeof requests[0], 0);
 	print_named("layouts", layouts, sizeof layouts / sizeof layouts[0], 0);

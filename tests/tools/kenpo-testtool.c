@@ -29,13 +29,14 @@
 #include "template.h"
 
 #define EXIT_USAGE 2
-#define PW_BUF 256       /* passwords are at most 39 characters; room to spare */
+#define PW_BUF 256 /* passwords are at most 39 characters; room to spare */
 #define MAX_VARS 32
 #define ERRBUF 512
 
 static const char *progname = "kenpo-testtool";
 
-static void usage(void)
+static void
+usage(void)
 {
 	fprintf(stderr,
 		"usage: %s hash-password [--t N] [--m BYTES] < password\n"
@@ -50,7 +51,8 @@ static void usage(void)
  * trailing newline (and a CR before it).  Refuses NUL bytes and input that
  * does not fit.  0 with *len set, or -1.
  */
-static int read_password(char *buf, size_t bufsz, size_t *len)
+static int
+read_password(char *buf, size_t bufsz, size_t *len)
 {
 	size_t n = 0;
 	int rc = -1;
@@ -60,7 +62,8 @@ static int read_password(char *buf, size_t bufsz, size_t *len)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			fprintf(stderr, "%s: reading the password: %s\n", progname, strerror(errno));
+			fprintf(stderr, "%s: reading the password: %s\n", progname,
+				strerror(errno));
 			goto done;
 		}
 		if (r == 0)
@@ -86,7 +89,8 @@ done:
 	return rc;
 }
 
-static int cmd_hash_password(int argc, char **argv)
+static int
+cmd_hash_password(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "t", required_argument, NULL, 't' },
@@ -108,7 +112,8 @@ static int cmd_hash_password(int argc, char **argv)
 			cost.opslimit = t;
 			bad = 0;
 		} else if (c == 'm') {
-			bad = kenpo_parse_size(optarg, 8192, (size_t)4 << 30, &cost.memlimit) != 0;
+			bad = kenpo_parse_size(optarg, 8192, (size_t)4 << 30, &cost.memlimit) !=
+			      0;
 		}
 		if (bad) {
 			fprintf(stderr, "%s: hash-password: bad option or value\n", progname);
@@ -135,7 +140,8 @@ done:
 	return rc;
 }
 
-static int cmd_verify_password(int argc, char **argv)
+static int
+cmd_verify_password(int argc, char **argv)
 {
 	char pw[PW_BUF];
 	size_t len = 0;
@@ -156,7 +162,8 @@ done:
 }
 
 /* The template kind whose file stem is `name`, from the library's own table. */
-static int mail_kind_parse(const char *name, enum kenpo_mail_kind *out)
+static int
+mail_kind_parse(const char *name, enum kenpo_mail_kind *out)
 {
 	int k;
 
@@ -178,7 +185,8 @@ struct send_args {
 };
 
 /* Add NAME=VALUE (pointing into argv) to the variables.  0 or -1. */
-static int add_var(struct send_args *a, char *arg)
+static int
+add_var(struct send_args *a, char *arg)
 {
 	char *eq = strchr(arg, '=');
 
@@ -191,7 +199,8 @@ static int add_var(struct send_args *a, char *arg)
 	return 0;
 }
 
-static int parse_send_args(int argc, char **argv, struct send_args *a)
+static int
+parse_send_args(int argc, char **argv, struct send_args *a)
 {
 	static const struct option opts[] = {
 		{ "smtp", required_argument, NULL, 's' },
@@ -210,12 +219,24 @@ static int parse_send_args(int argc, char **argv, struct send_args *a)
 	a->timeout = 10;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': a->smtp = optarg; break;
-		case 'f': a->from = optarg; break;
-		case 't': a->to = optarg; break;
-		case 'k': a->template = optarg; break;
-		case 'l': a->lang = optarg; break;
-		case 'n': a->society = optarg; break;
+		case 's':
+			a->smtp = optarg;
+			break;
+		case 'f':
+			a->from = optarg;
+			break;
+		case 't':
+			a->to = optarg;
+			break;
+		case 'k':
+			a->template = optarg;
+			break;
+		case 'l':
+			a->lang = optarg;
+			break;
+		case 'n':
+			a->society = optarg;
+			break;
 		case 'v':
 			if (add_var(a, optarg) != 0)
 				return -1;
@@ -228,8 +249,8 @@ static int parse_send_args(int argc, char **argv, struct send_args *a)
 			return -1;
 		}
 	}
-	if (optind != argc || !a->smtp || !a->from || !a->to || !a->template ||
-	    !a->lang || !a->society || a->nvars >= MAX_VARS)
+	if (optind != argc || !a->smtp || !a->from || !a->to || !a->template || !a->lang ||
+	    !a->society || a->nvars >= MAX_VARS)
 		return -1;
 	/* Every template may name the society. */
 	a->vars[a->nvars].name = "SOCIETY";
@@ -238,7 +259,8 @@ static int parse_send_args(int argc, char **argv, struct send_args *a)
 	return 0;
 }
 
-static int cmd_send_mail(int argc, char **argv)
+static int
+cmd_send_mail(int argc, char **argv)
 {
 	struct send_args a;
 	struct kenpo_mail m;
@@ -264,8 +286,8 @@ static int cmd_send_mail(int argc, char **argv)
 		goto done;
 	}
 	rc = EXIT_FAILURE;
-	if (kenpo_template_render(kind, lang, NULL, a.vars, a.nvars, &subject, &body,
-				  errbuf, sizeof errbuf) != 0) {
+	if (kenpo_template_render(kind, lang, NULL, a.vars, a.nvars, &subject, &body, errbuf,
+				  sizeof errbuf) != 0) {
 		fprintf(stderr, "%s: template: %s\n", progname, errbuf);
 		goto done;
 	}
@@ -313,7 +335,8 @@ static const struct command commands[] = {
 	{ "send-mail", cmd_send_mail },
 };
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	size_t i;
 

@@ -161,7 +161,8 @@ main(int argc, char **argv)
 		else
 			break;
 	}
-	if (ruid != NULL && setresuid((uid_t)strtoul(ruid, NULL, 10), geteuid(), geteuid()) != 0) {
+	if (ruid != NULL &&
+	    setresuid((uid_t)strtoul(ruid, NULL, 10), geteuid(), geteuid()) != 0) {
 		perror("pam-driver: setresuid");
 		return 1;
 	}

@@ -84,8 +84,7 @@ elf_string(const unsigned char *img, const ElfW(Shdr) *strtab, size_t off)
 }
 
 void
-elfcheck_exports_only(const char *path, const char *prefix,
-		      const char *const *expected, size_t n)
+elfcheck_exports_only(const char *path, const char *prefix, const char *const *expected, size_t n)
 {
 	ElfW(Shdr) dynsym, strtab;
 	ElfW(Sym) sym;

@@ -11,12 +11,11 @@
 /* Every symbol the object at `path` defines in its dynamic symbol table is
  * a function whose name starts with `prefix`, and each of expected[0..n)
  * is among them. */
-void elfcheck_exports_only(const char *path, const char *prefix,
-			   const char *const *expected, size_t n);
+void elfcheck_exports_only(const char *path, const char *prefix, const char *const *expected,
+			   size_t n);
 
 /* Call cb with each DT_NEEDED library name of the object at `path`. */
-void elfcheck_each_needed(const char *path, void (*cb)(const char *name, void *arg),
-			  void *arg);
+void elfcheck_each_needed(const char *path, void (*cb)(const char *name, void *arg), void *arg);
 
 /* The path of the built module FILE, $KENPO_BUILDDIR/.libs/FILE, in out.
  * 0, or -1 (said on stderr) when KENPO_BUILDDIR is not set. */

@@ -25,14 +25,14 @@ struct fake_frame {
 };
 
 struct fake_kenpod {
-	char dir[64];                   /* a directory of the test's own */
-	char sock[128];                 /* the socket path it listens on, in dir */
+	char dir[64];   /* a directory of the test's own */
+	char sock[128]; /* the socket path it listens on, in dir */
 	int lfd;
 	int nreplies;
 	struct fake_frame reply[FAKE_MAX_CONN];
-	struct fake_frame req[FAKE_MAX_CONN];   /* n 0: none received */
+	struct fake_frame req[FAKE_MAX_CONN]; /* n 0: none received */
 	int served;
-	int bad_requests;               /* requests the table does not allow */
+	int bad_requests; /* requests the table does not allow */
 	pthread_t thread;
 };
 

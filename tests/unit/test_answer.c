@@ -20,7 +20,6 @@
 #include "fakekenpod.h"
 #include "prototab.h"
 
-
 static void
 test_good_answers_go_out(void **state)
 {

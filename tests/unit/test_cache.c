@@ -35,7 +35,7 @@ struct params {
 	long positive, negative;
 };
 static struct params roomy = { 100, 60, 10 }, four = { 4, 60, 10 }, brief = { 100, 1, 1 },
-	off = { 100, 0, 0 };
+		     off = { 100, 0, 0 };
 
 static int
 setup(void **state)
@@ -67,7 +67,8 @@ make(union recbuf *b, const char *name, uint32_t uid)
 
 	snprintf(home, sizeof home, "/home/%s", name);
 	assert_int_equal(kenpo_pwrec_build(&b->rec, sizeof b->bytes, name, uid, 100, "ご本人",
-					   home, "/bin/bash"), 0);
+					   home, "/bin/bash"),
+			 0);
 }
 
 static void
@@ -124,7 +125,8 @@ test_record_layout(void **state)
 	longname[sizeof longname - 1] = '\0';
 	assert_int_equal(kenpo_pwrec_build(&b.rec, sizeof b.bytes, longname, 1, 1, "", "/", "/"),
 			 -1);
-	assert_int_equal(kenpo_pwrec_build(&b.rec, sizeof b.rec - 1, "a", 1, 1, "", "/", "/"), -1);
+	assert_int_equal(kenpo_pwrec_build(&b.rec, sizeof b.rec - 1, "a", 1, 1, "", "/", "/"),
+			 -1);
 }
 
 static void
@@ -309,8 +311,9 @@ main(void)
 		cmocka_unit_test(test_record_layout),
 		cmocka_unit_test_prestate_setup_teardown(test_hits_by_name_and_uid, cache_setup,
 							 cache_teardown, (void *)&roomy),
-		cmocka_unit_test_prestate_setup_teardown(test_oldest_dropped_when_full, cache_setup,
-							 cache_teardown, (void *)&four),
+		cmocka_unit_test_prestate_setup_teardown(test_oldest_dropped_when_full,
+							 cache_setup, cache_teardown,
+							 (void *)&four),
 		cmocka_unit_test_prestate_setup_teardown(test_expiry, cache_setup, cache_teardown,
 							 (void *)&brief),
 		cmocka_unit_test_prestate_setup_teardown(test_ttl_zero_keeps_nothing, cache_setup,

@@ -95,7 +95,8 @@ test_every_answer_taken(void **state)
 		for (rule = kenpo_actions[i].answers; rule->result >= 0; rule++) {
 			fake_answer_any(&fake.reply[0], (uint32_t)kenpo_actions[i].code,
 					(uint32_t)rule->result);
-			assert_int_equal(call_fake(kenpo_actions[i].code, mem, sizeof(mem), &r), 0);
+			assert_int_equal(call_fake(kenpo_actions[i].code, mem, sizeof(mem), &r),
+					 0);
 			assert_int_equal(r.result, rule->result);
 			assert_int_equal(r.layout, rule->layout);
 		}
@@ -107,16 +108,16 @@ static void
 spoil(struct fake_frame *f, size_t n, int32_t action, int how)
 {
 	f->n = n;
-	if (how == 0) {                 /* one byte short */
+	if (how == 0) { /* one byte short */
 		f->n--;
-	} else if (how == 1) {          /* one INT32 long */
+	} else if (how == 1) { /* one INT32 long */
 		fake_put32(f, 0);
-	} else if (how == 2) {          /* a result the action does not answer */
+	} else if (how == 2) { /* a result the action does not answer */
 		f->n = 16;
 		memcpy(f->d + 12, "\0\0\0\x63", 4);
-	} else if (how == 3) {          /* the answer to another action */
+	} else if (how == 3) { /* the answer to another action */
 		memcpy(f->d + 8, "\0\x09\x77\x77", 4);
-	} else {                        /* another version */
+	} else { /* another version */
 		memcpy(f->d + 4, "\0\0\0\x09", 4);
 	}
 	(void)action;
@@ -139,7 +140,8 @@ test_malformed_refused(void **state)
 		act = kenpo_actions[i].code;
 		for (rule = kenpo_actions[i].answers; rule->result >= 0; rule++) {
 			for (how = 0; how < 5; how++) {
-				fake_answer_any(&fake.reply[0], (uint32_t)act, (uint32_t)rule->result);
+				fake_answer_any(&fake.reply[0], (uint32_t)act,
+						(uint32_t)rule->result);
 				n = fake.reply[0].n;
 				spoil(&fake.reply[0], n, act, how);
 				r = before;
@@ -219,8 +221,9 @@ test_auth_stub_checks(void **state)
 	fake_answer(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_SENT, "taro",
 		    70001u, 1u, "****@****.jp", 600u, "txn-1");
 	fake_start(1);
-	assert_int_equal(kenpo_client_auth_password(&client, "taro", "Secret1Pass", 0, NULL,
-						    NULL, &a), 0);
+	assert_int_equal(kenpo_client_auth_password(&client, "taro", "Secret1Pass", 0, NULL, NULL,
+						    &a),
+			 0);
 	fake_stop(1);
 	assert_int_equal(a.result, KENPO_RES_KEY_SENT);
 	assert_string_equal(a.login, "taro");
@@ -231,22 +234,23 @@ test_auth_stub_checks(void **state)
 
 	memset(&before, 0x5a, sizeof(before));
 	for (i = 0; i < 4; i++) {
-		if (i == 0)             /* an escape in the masked address */
-			fake_answer(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_SENT,
-				    "taro", 1u, 1u, "\x1b[2J", 600u, "txn-1");
-		else if (i == 1)        /* no transaction handle */
-			fake_answer(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_SENT,
-				    "taro", 1u, 1u, "m", 600u, "");
-		else if (i == 2)        /* a negative time */
+		if (i == 0) /* an escape in the masked address */
+			fake_answer(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD,
+				    KENPO_RES_KEY_SENT, "taro", 1u, 1u, "\x1b[2J", 600u, "txn-1");
+		else if (i == 1) /* no transaction handle */
+			fake_answer(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD,
+				    KENPO_RES_KEY_SENT, "taro", 1u, 1u, "m", 600u, "");
+		else if (i == 2) /* a negative time */
 			fake_answer(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_LOCKED,
 				    1u, (uint32_t)-5);
-		else                    /* a record of nobody */
-			fake_answer(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_OK,
-				    "", 1u, 1u, 0u, "", "", "");
+		else /* a record of nobody */
+			fake_answer(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_OK, "",
+				    1u, 1u, 0u, "", "", "");
 		a = before;
 		fake_start(1);
 		assert_int_equal(kenpo_client_auth_password(&client, "taro", "Secret1Pass", 0,
-							    NULL, NULL, &a), -1);
+							    NULL, NULL, &a),
+				 -1);
 		fake_stop(1);
 		assert_int_equal(errno, EPROTO);
 		assert_memory_equal(&a, &before, sizeof(a));

@@ -120,15 +120,38 @@ teardown_dir(void **state)
 static void
 test_parse_duration(void **state)
 {
-	static const struct { const char *s; long v; } good[] = {
-		{ "600", 600 }, { "600s", 600 }, { "10m", 600 }, { "3h", 10800 },
-		{ "2d", 172800 }, { "0", 0 }, { "007", 7 },
-		{ "9223372036854775807", LONG_MAX }, { "106751991167300d", 106751991167300L * 86400 },
+	static const struct {
+		const char *s;
+		long v;
+	} good[] = {
+		{ "600", 600 },
+		{ "600s", 600 },
+		{ "10m", 600 },
+		{ "3h", 10800 },
+		{ "2d", 172800 },
+		{ "0", 0 },
+		{ "007", 7 },
+		{ "9223372036854775807", LONG_MAX },
+		{ "106751991167300d", 106751991167300L * 86400 },
 	};
 	static const char *const bad[] = {
-		"", "-1", " 5", "5 ", "+5", "10x", "10mm", "m", "1.5h", "0x10", "10 m",
-		"10M", "10S", "99999999999999999999d", "99999999999999999999",
-		"9223372036854775808", "106751991167301d",
+		"",
+		"-1",
+		" 5",
+		"5 ",
+		"+5",
+		"10x",
+		"10mm",
+		"m",
+		"1.5h",
+		"0x10",
+		"10 m",
+		"10M",
+		"10S",
+		"99999999999999999999d",
+		"99999999999999999999",
+		"9223372036854775808",
+		"106751991167301d",
 	};
 	long v;
 	size_t i;
@@ -162,7 +185,15 @@ test_parse_ulong(void **state)
 {
 	unsigned long long v;
 	static const char *const bad[] = {
-		"", "-1", " 5", "5 ", "+5", "5x", "0x10", "1K", "18446744073709551616",
+		"",
+		"-1",
+		" 5",
+		"5 ",
+		"+5",
+		"5x",
+		"0x10",
+		"1K",
+		"18446744073709551616",
 		"99999999999999999999",
 	};
 	size_t i;
@@ -190,8 +221,8 @@ test_parse_size(void **state)
 {
 	size_t v;
 	static const char *const bad[] = {
-		"", "-1", " 5", "5 ", "+5", "10x", "64MB", "64k", "K", "1.5G",
-		"17179869184G", "99999999999999999999",
+		"",     "-1",  " 5", "5 ",   "+5",           "10x",
+		"64MB", "64k", "K",  "1.5G", "17179869184G", "99999999999999999999",
 	};
 	size_t i;
 
@@ -268,7 +299,7 @@ test_read_secret(void **state)
 	size_t len = 0, i;
 
 	for (i = 0; i < sizeof raw; i++)
-		raw[i] = (unsigned char)(i * 37);   /* raw[0] is a NUL byte */
+		raw[i] = (unsigned char)(i * 37); /* raw[0] is a NUL byte */
 	write_file("secret", (const char *)raw, sizeof raw, 0600, path, sizeof path);
 	assert_int_equal(read_safely(path, getuid(), 32, 1, &data, &len), 0);
 	assert_int_equal(len, 32);
@@ -503,7 +534,8 @@ test_full(void **state)
 	const struct kenpo_society *s;
 
 	assert_string_equal(cfg->socket_path, "/run/test/k.sock");
-	assert_string_equal(cfg->ldap_uri, "ldaps://ldap1.example.jp ldap://ldap2.example.jp:389");
+	assert_string_equal(cfg->ldap_uri,
+			    "ldaps://ldap1.example.jp ldap://ldap2.example.jp:389");
 	assert_string_equal(cfg->bind_dn, "cn=kenpod,ou=services,dc=example,dc=jp");
 	assert_string_equal(cfg->bind_password_file, "/etc/kenpo/ldap.secret");
 	assert_string_equal(cfg->ldap_ca_file, "/etc/ssl/ca.pem");
@@ -568,20 +600,19 @@ test_full(void **state)
 static void
 test_two_societies(void **state)
 {
-	struct kenpo_config *cfg = load_ok(
-		MIN
-		"[society t-2_b]\n"
-		"name = Second Society\n"
-		"language = en\n"
-		"registration = identity letter\n"
-		"base = ou=t2,dc=example,dc=jp\n"
-		"mail_from = t2@example.jp\n"
-		"login_url = https://t2.example.jp/\n"
-		"guide_url = https://t2.example.jp/g?%%TOKEN%%\n"
-		"identity_url = https://t2.example.jp/i?%%TOKEN%%\n"
-		"reset_url = https://t2.example.jp/r?%%TOKEN%%\n"
-		"[kenpod]\n"
-		"smtp_url = smtps://relay.example.jp\n");
+	struct kenpo_config *cfg = load_ok(MIN
+					   "[society t-2_b]\n"
+					   "name = Second Society\n"
+					   "language = en\n"
+					   "registration = identity letter\n"
+					   "base = ou=t2,dc=example,dc=jp\n"
+					   "mail_from = t2@example.jp\n"
+					   "login_url = https://t2.example.jp/\n"
+					   "guide_url = https://t2.example.jp/g?%%TOKEN%%\n"
+					   "identity_url = https://t2.example.jp/i?%%TOKEN%%\n"
+					   "reset_url = https://t2.example.jp/r?%%TOKEN%%\n"
+					   "[kenpod]\n"
+					   "smtp_url = smtps://relay.example.jp\n");
 	const struct kenpo_society *a, *b;
 
 	assert_int_equal(cfg->nsocieties, 2);
@@ -610,7 +641,7 @@ test_timezone(void **state)
 	struct kenpo_config *cfg;
 
 	if (access(TOKYO, F_OK) != 0)
-		skip();   /* tzdata is not installed */
+		skip(); /* tzdata is not installed */
 	cfg = load_ok(MIN "timezone = Asia/Tokyo\n");
 	assert_string_equal(cfg->societies[0].timezone, "Asia/Tokyo");
 	kenpo_config_free(cfg);
@@ -618,10 +649,10 @@ test_timezone(void **state)
 
 struct bad_case {
 	const char *text;
-	size_t len;           /* 0: strlen(text) */
+	size_t len; /* 0: strlen(text) */
 	unsigned line;
 	const char *key;
-	const char *problem;  /* a part of the problem */
+	const char *problem; /* a part of the problem */
 };
 
 static const char long_name[] =
@@ -665,7 +696,8 @@ static const struct bad_case bad_cases[] = {
 	{ "[society]\n" SOC_REQ, 0, 1, "[society]", "a society ID is 1 to 32" },
 	{ "[society 0123456789012345678901234567890123]\n" SOC_REQ, 0, 1,
 	  "[society 0123456789012345678901234567890123]", "a society ID is 1 to 32" },
-	{ MIN "[society t1]\n" SOC_REQ, 0, 8, "[society t1]", "society given twice (first on line 1)" },
+	{ MIN "[society t1]\n" SOC_REQ, 0, 8, "[society t1]",
+	  "society given twice (first on line 1)" },
 	{ "[society t1]\nname = x\n", 0, 1, "base", "required in [society t1]" },
 	{ "[society t1]\n"
 	  "name = x\n"
@@ -673,7 +705,8 @@ static const struct bad_case bad_cases[] = {
 	  "login_url = https://portal.example.jp/login\n"
 	  "guide_url = https://portal.example.jp/guide?t=%%TOKEN%%\n"
 	  "reset_url = https://portal.example.jp/reset?t=%%TOKEN%%\n"
-	  "[kenpod]\n", 0, 1, "mail_from", "required in [society t1]" },
+	  "[kenpod]\n",
+	  0, 1, "mail_from", "required in [society t1]" },
 	{ MIN "registration = identity\n", 0, 1, "identity_url",
 	  "required in [society t1] when registration includes identity" },
 	{ MIN "registration = letter, letter\n", 0, 8, "registration", "letter given twice" },
@@ -707,16 +740,20 @@ static const struct bad_case bad_cases[] = {
 	{ MIN "key_resend_cooldown = 61m\n", 0, 8, "key_resend_cooldown",
 	  "must be between 0 and 1h" },
 	{ MIN "guide_validity = 8d\n", 0, 8, "guide_validity", "must be between 1s and 7d" },
-	{ MIN "lockout_duration = 31d\n", 0, 8, "lockout_duration", "must be between 1s and 30d" },
+	{ MIN "lockout_duration = 31d\n", 0, 8, "lockout_duration",
+	  "must be between 1s and 30d" },
 	{ "[kenpod]\nargon2_m = 4K\n" MIN, 0, 2, "argon2_m", "must be between 8K and 4G" },
 	{ "[kenpod]\nargon2_m = 64MB\n" MIN, 0, 2, "argon2_m", "not a size" },
 	{ "[kenpod]\nenumerate = maybe\n" MIN, 0, 2, "enumerate",
 	  "must be one of yes, no, true, false, on, off, 1, 0" },
 	{ MIN "registration = phone\n", 0, 8, "registration", "must be one of letter, identity" },
 	{ MIN "language = fr\n", 0, 8, "language", "must be one of ja, en" },
-	{ "[kenpod]\nsmtp_tls = ssl\n" MIN, 0, 2, "smtp_tls", "must be one of none, starttls, smtps" },
-	{ "[kenpod]\nlog_level = verbose\n" MIN, 0, 2, "log_level", "must be one of info, debug" },
-	{ "[kenpod]\nsecret_file = etc/secret\n" MIN, 0, 2, "secret_file", "must be an absolute path" },
+	{ "[kenpod]\nsmtp_tls = ssl\n" MIN, 0, 2, "smtp_tls",
+	  "must be one of none, starttls, smtps" },
+	{ "[kenpod]\nlog_level = verbose\n" MIN, 0, 2, "log_level",
+	  "must be one of info, debug" },
+	{ "[kenpod]\nsecret_file = etc/secret\n" MIN, 0, 2, "secret_file",
+	  "must be an absolute path" },
 	{ MIN "home = /home/%x\n", 0, 8, "home", "unknown placeholder" },
 	{ MIN "home = home/%u\n", 0, 8, "home", "must be an absolute path" },
 	{ "[kenpod]\nuser = 1000\n" MIN, 0, 2, "user", "not a user or group name" },
@@ -736,26 +773,32 @@ static const struct bad_case bad_cases[] = {
 	{ "[society t1]\nidentity_url = mailto:%%TOKEN%%\n", 0, 2, "identity_url", "not a URL" },
 	{ "[kenpod]\nsmtp_url = http://relay\n" MIN, 0, 2, "smtp_url",
 	  "not a URL starting with smtp:// or smtps://" },
-	{ "[kenpod]\nldap_uri = ldap://a http://b\n" MIN, 0, 2, "ldap_uri", "not a list of ldap://" },
-	{ "[kenpod]\nwrite_uri = ldap://a ldapi\n" MIN, 0, 2, "write_uri", "not a list of ldap://" },
+	{ "[kenpod]\nldap_uri = ldap://a http://b\n" MIN, 0, 2, "ldap_uri",
+	  "not a list of ldap://" },
+	{ "[kenpod]\nwrite_uri = ldap://a ldapi\n" MIN, 0, 2, "write_uri",
+	  "not a list of ldap://" },
 	{ "[kenpod]\nwrite_uri = ldap://1 ldap://2 ldap://3 ldap://4 ldap://5 ldap://6 ldap://7 "
 	  "ldap://8 ldap://9 ldap://10 ldap://11 ldap://12 ldap://13 ldap://14 ldap://15 "
-	  "ldap://16 ldap://17\n" MIN, 0, 2, "write_uri", "more than 16 URIs" },
+	  "ldap://16 ldap://17\n" MIN,
+	  0, 2, "write_uri", "more than 16 URIs" },
 	{ "[kenpod]\nwrite_failback_interval = 0\n" MIN, 0, 2, "write_failback_interval", "" },
 	{ "[kenpod]\nwrite_failover = maybe\n" MIN, 0, 2, "write_failover", "" },
 	{ "[society t1]\nmail_from = no-at-sign\n", 0, 2, "mail_from", "not a mail address" },
 	{ "[society t1]\nmail_from = a b@example.jp\n", 0, 2, "mail_from", "not a mail address" },
 	{ "[society t1]\nmail_from = a@b@example.jp\n", 0, 2, "mail_from", "not a mail address" },
-	{ "[society t1]\nmail_from = a..b@example.jp\n", 0, 2, "mail_from", "not a mail address" },
+	{ "[society t1]\nmail_from = a..b@example.jp\n", 0, 2, "mail_from",
+	  "not a mail address" },
 	{ "[society t1]\nmail_from = <a@example.jp>\n", 0, 2, "mail_from", "not a mail address" },
 	{ "[society t1]\nmail_from = a@-example.jp\n", 0, 2, "mail_from", "not a mail address" },
 	{ "[society t1]\nmail_from = a@example..jp\n", 0, 2, "mail_from", "not a mail address" },
 	{ "[society t1]\nentry_address = 健保@example.jp\n", 0, 2, "entry_address",
 	  "not a mail address" },
-	{ "[kenpod]\nmail_domain = -bad.example.jp\n" MIN, 0, 2, "mail_domain", "not a domain name" },
+	{ "[kenpod]\nmail_domain = -bad.example.jp\n" MIN, 0, 2, "mail_domain",
+	  "not a domain name" },
 	{ "[society t1]\ntimezone = Asia/Nowhere\n", 0, 2, "timezone",
 	  "unknown time zone (no file /usr/share/zoneinfo/Asia/Nowhere)" },
-	{ "[society t1]\ntimezone = ../../etc/passwd\n", 0, 2, "timezone", "not a time zone name" },
+	{ "[society t1]\ntimezone = ../../etc/passwd\n", 0, 2, "timezone",
+	  "not a time zone name" },
 	{ "[society t1]\ntimezone = /etc/passwd\n", 0, 2, "timezone", "not a time zone name" },
 	{ "[society t1]\ntimezone = Asia//Tokyo\n", 0, 2, "timezone", "not a time zone name" },
 	/* Keys that go together. */
@@ -763,7 +806,8 @@ static const struct bad_case bad_cases[] = {
 	  "required in [kenpod] when bind_dn is set" },
 	{ "[kenpod]\nsmtp_password_file = /etc/kenpo/smtp\n" MIN, 0, 1, "smtp_user",
 	  "required in [kenpod] when smtp_password_file is set" },
-	{ "[kenpod]\nsmtp_tls = smtps\n" MIN, 0, 2, "smtp_tls", "smtps needs an smtps:// smtp_url" },
+	{ "[kenpod]\nsmtp_tls = smtps\n" MIN, 0, 2, "smtp_tls",
+	  "smtps needs an smtps:// smtp_url" },
 	{ "[kenpod]\nsmtp_url = smtps://relay.example.jp\nsmtp_tls = starttls\n" MIN, 0, 3,
 	  "smtp_tls", "none or starttls needs an smtp:// smtp_url" },
 };
@@ -793,15 +837,19 @@ test_errors(void **state)
 static void
 test_blank_and_comments(void **state)
 {
-	struct kenpo_config *cfg = load_ok(
-		"[kenpod]\n\n   \n\t\n  # indented comment\n;x = 1\n#threads = oops\n"
-		"threads = 8\n" MIN);
+	struct kenpo_config *cfg =
+		load_ok("[kenpod]\n\n   \n\t\n  # indented comment\n;x = 1\n#threads = oops\n"
+			"threads = 8\n" MIN);
 
 	assert_int_equal(cfg->threads, 8);
 	kenpo_config_free(cfg);
 	/* No final newline. */
-	cfg = load_ok("[society t1]\n" "name = n\n" "base = o=x\n" "mail_from = a@b\n"
-		      "login_url = https://x/\n" "guide_url = https://x/%%TOKEN%%\n"
+	cfg = load_ok("[society t1]\n"
+		      "name = n\n"
+		      "base = o=x\n"
+		      "mail_from = a@b\n"
+		      "login_url = https://x/\n"
+		      "guide_url = https://x/%%TOKEN%%\n"
 		      "reset_url = https://x/?%%TOKEN%%");
 	assert_string_equal(cfg->societies[0].reset_url, "https://x/?%%TOKEN%%");
 	kenpo_config_free(cfg);
@@ -817,7 +865,8 @@ test_load_file_checks(void **state)
 
 	write_file("kenpod.conf", MIN, strlen(MIN), 0666, path, sizeof path);
 	assert_int_equal(kenpo_config_load(path, getuid(), &cfg, errbuf, sizeof errbuf), -1);
-	snprintf(want, sizeof want, "%s: must not be writable by group or others (mode 0666)", path);
+	snprintf(want, sizeof want, "%s: must not be writable by group or others (mode 0666)",
+		 path);
 	assert_string_equal(errbuf, want);
 	assert_null(cfg);
 
@@ -905,7 +954,7 @@ test_same_and_keep(void **state)
 	assert_int_equal(kenpo_config_same(a, b, "threads"), 0);
 	assert_int_equal(kenpo_config_same(a, b, "socket"), 0);
 	assert_int_equal(kenpo_config_same(a, b, "ldap_uri"), 1);
-	assert_int_equal(kenpo_config_same(a, b, "bind_dn"), 1);        /* both unset */
+	assert_int_equal(kenpo_config_same(a, b, "bind_dn"), 1); /* both unset */
 	assert_int_equal(kenpo_config_same(a, b, "no_such_key"), -1);
 	assert_int_equal(kenpo_config_keep(b, a, "threads"), 0);
 	assert_int_equal(kenpo_config_keep(b, a, "socket"), 0);
@@ -952,7 +1001,7 @@ test_example(void **state)
 	if (access(TOKYO, F_OK) != 0) {
 		free(text);
 		kenpo_config_free(a);
-		skip();   /* the uncommented timezone needs tzdata */
+		skip(); /* the uncommented timezone needs tzdata */
 	}
 	b = load_ok(text);
 	free(text);

@@ -139,12 +139,12 @@ test_invalid_utf8_reported_and_skipped(void **state)
 
 	(void)state;
 	open_str(&r, "ok,1\n"
-		 "a,\xC0\xAF,c\n"          /* overlong '/' */
-		 "\xED\xA0\x80\n"          /* a surrogate */
-		 "x,y,\xF4\x90\x80\x80\n"  /* past U+10FFFF */
-		 "\xE3\x81\n"              /* cut short */
-		 "\xFF\n"
-		 "last,2\n");
+		     "a,\xC0\xAF,c\n"         /* overlong '/' */
+		     "\xED\xA0\x80\n"         /* a surrogate */
+		     "x,y,\xF4\x90\x80\x80\n" /* past U+10FFFF */
+		     "\xE3\x81\n"             /* cut short */
+		     "\xFF\n"
+		     "last,2\n");
 	expect_record(&r, 1, 2, "ok", "1");
 	expect_bad(&r, 2, 2, "invalid UTF-8");
 	expect_bad(&r, 3, 1, "invalid UTF-8");
@@ -253,15 +253,15 @@ test_utf8_valid(void **state)
 	(void)state;
 	assert_true(csv_utf8_valid("", 0));
 	assert_true(csv_utf8_valid("健保", strlen("健保")));
-	assert_true(csv_utf8_valid("\xF4\x8F\xBF\xBF", 4));      /* U+10FFFF */
-	assert_true(csv_utf8_valid("\xEE\x80\x80", 3));          /* U+E000 */
-	assert_false(csv_utf8_valid("\xE0\x80\xAF", 3));         /* overlong */
-	assert_false(csv_utf8_valid("\xF0\x80\x80\xAF", 4));     /* overlong */
-	assert_false(csv_utf8_valid("\xC1\xBF", 2));             /* overlong */
-	assert_false(csv_utf8_valid("\xED\xBF\xBF", 3));         /* surrogate */
-	assert_false(csv_utf8_valid("\xE5\x81", 2));             /* short */
-	assert_false(csv_utf8_valid("\x80", 1));                 /* lone continuation */
-	assert_false(csv_utf8_valid("\xE5\x41\xA5", 3));         /* not a continuation */
+	assert_true(csv_utf8_valid("\xF4\x8F\xBF\xBF", 4));  /* U+10FFFF */
+	assert_true(csv_utf8_valid("\xEE\x80\x80", 3));      /* U+E000 */
+	assert_false(csv_utf8_valid("\xE0\x80\xAF", 3));     /* overlong */
+	assert_false(csv_utf8_valid("\xF0\x80\x80\xAF", 4)); /* overlong */
+	assert_false(csv_utf8_valid("\xC1\xBF", 2));         /* overlong */
+	assert_false(csv_utf8_valid("\xED\xBF\xBF", 3));     /* surrogate */
+	assert_false(csv_utf8_valid("\xE5\x81", 2));         /* short */
+	assert_false(csv_utf8_valid("\x80", 1));             /* lone continuation */
+	assert_false(csv_utf8_valid("\xE5\x41\xA5", 3));     /* not a continuation */
 }
 
 /* Write rows into memory and return them (malloc'd). */
@@ -291,7 +291,7 @@ test_writer_quotes_only_when_needed(void **state)
 	(void)state;
 	out = write_rows(rows, n, 2);
 	assert_string_equal(out, "plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",\r\n"
-			    "\" lead\",\"trail \",東洋 太郎,\r\n");
+				 "\" lead\",\"trail \",東洋 太郎,\r\n");
 	free(out);
 }
 
@@ -322,7 +322,9 @@ test_writer_round_trip(void **state)
 static void
 test_writer_rows_read_back(void **state)
 {
-	static const char *const r1[] = { "\xEF\xBB\xBF" "a", "b" };
+	static const char *const r1[] = { "\xEF\xBB\xBF"
+					  "a",
+					  "b" };
 	static const char *const r2[] = { "" };
 	const char *const *rows[] = { r1, r2, r1 };
 	const size_t n[] = { 2, 1, 2 };
@@ -332,9 +334,15 @@ test_writer_rows_read_back(void **state)
 	(void)state;
 	out = write_rows(rows, n, 3);
 	csv_init(&r, out, strlen(out), 0);
-	expect_record(&r, 1, 2, "\xEF\xBB\xBF" "a", "b");
+	expect_record(&r, 1, 2,
+		      "\xEF\xBB\xBF"
+		      "a",
+		      "b");
 	expect_record(&r, 2, 1, "");
-	expect_record(&r, 3, 2, "\xEF\xBB\xBF" "a", "b");
+	expect_record(&r, 3, 2,
+		      "\xEF\xBB\xBF"
+		      "a",
+		      "b");
 	assert_int_equal(csv_next(&r), CSV_EOF);
 	csv_free(&r);
 	free(out);
@@ -357,7 +365,8 @@ test_writer_neutralises_formulas(void **state)
 
 	(void)state;
 	out = write_rows(rows, n, 1);
-	assert_non_null(strstr(out, "\"'=HYPERLINK(\"\"http://x\"\")\",\"'+1\",\"'-2+3\",\"'@SUM(A1)\""));
+	assert_non_null(
+		strstr(out, "\"'=HYPERLINK(\"\"http://x\"\")\",\"'+1\",\"'-2+3\",\"'@SUM(A1)\""));
 	assert_non_null(strstr(out, ",a=b,\"''=c\"\r\n"));
 	csv_init(&r, out, strlen(out), 0);
 	assert_int_equal(csv_next(&r), CSV_RECORD);

@@ -32,11 +32,11 @@ test_gentime_parse_valid(void **state)
 		{ "20240401093000Z", 1711963800000LL },
 		{ "20240401093000.5Z", 1711963800500LL },
 		{ "20240401093000.123Z", 1711963800123LL },
-		{ "20240401093000,123Z", 1711963800123LL },     /* ',' as in X.680 */
-		{ "20240401093000.123456Z", 1711963800123LL },  /* cut to ms */
-		{ "20240229235959Z", 1709251199000LL },          /* a leap day */
-		{ "20161231235960Z", 1483228800000LL },          /* a leap second */
-		{ "19691231235959Z", -1000 },                    /* timegm's -1 */
+		{ "20240401093000,123Z", 1711963800123LL },    /* ',' as in X.680 */
+		{ "20240401093000.123456Z", 1711963800123LL }, /* cut to ms */
+		{ "20240229235959Z", 1709251199000LL },        /* a leap day */
+		{ "20161231235960Z", 1483228800000LL },        /* a leap second */
+		{ "19691231235959Z", -1000 },                  /* timegm's -1 */
 	};
 	size_t i;
 	int64_t t;
@@ -56,13 +56,28 @@ static void
 test_gentime_parse_invalid(void **state)
 {
 	static const char *const bad[] = {
-		"", "Z", "2024040109300Z", "20240401093000", "20240401093000z",
-		"2024040109300aZ", "2024-04-01T09:30:00Z", "20241301093000Z", "20240001093000Z",
-		"20240432093000Z", "20240400093000Z", "20240401243000Z", "20240401096000Z",
-		"20240401093061Z", "20240401093000.Z", "20240401093000.1a2Z", "20240401093000;5Z",
-		"20240401093000+0900", "20240401093000.5+0900Z", " 20240401093000Z",
+		"",
+		"Z",
+		"2024040109300Z",
+		"20240401093000",
+		"20240401093000z",
+		"2024040109300aZ",
+		"2024-04-01T09:30:00Z",
+		"20241301093000Z",
+		"20240001093000Z",
+		"20240432093000Z",
+		"20240400093000Z",
+		"20240401243000Z",
+		"20240401096000Z",
+		"20240401093061Z",
+		"20240401093000.Z",
+		"20240401093000.1a2Z",
+		"20240401093000;5Z",
+		"20240401093000+0900",
+		"20240401093000.5+0900Z",
+		" 20240401093000Z",
 		"-2024040109300Z",
-		"000001010000Z",    /* ppolicy's "locked until unlocked": no time */
+		"000001010000Z", /* ppolicy's "locked until unlocked": no time */
 	};
 	size_t i;
 	int64_t t = 42;
@@ -126,7 +141,7 @@ test_home_expand(void **state)
 		{ "/home/%n", "Taro.Y", "123", "/home/123" },
 		{ "/srv/%n/%u", "taro", "A-7", "/srv/A-7/taro" },
 		{ "/home/100%%/%u", "taro", NULL, "/home/100%/taro" },
-		{ "/home/%x%", "taro", NULL, "/home/%x%" },      /* no placeholder: as it is */
+		{ "/home/%x%", "taro", NULL, "/home/%x%" }, /* no placeholder: as it is */
 		{ "/home/plain", NULL, NULL, "/home/plain" },
 		{ "", "taro", "1", "" },
 	};
@@ -168,23 +183,32 @@ test_uid_block(void **state)
 	unsigned long first = 7;
 
 	(void)state;
-	assert_int_equal(kenpo_uid_block(2000000000ULL, 1, 2000000000UL, 2147352575UL, &first), 0);
+	assert_int_equal(kenpo_uid_block(2000000000ULL, 1, 2000000000UL, 2147352575UL, &first),
+			 0);
 	assert_true(first == 2000000000UL);
-	assert_int_equal(kenpo_uid_block(2000000100ULL, 50, 2000000000UL, 2147352575UL, &first), 0);
+	assert_int_equal(kenpo_uid_block(2000000100ULL, 50, 2000000000UL, 2147352575UL, &first),
+			 0);
 	assert_true(first == 2000000100UL);
 	/* The last numbers of the range, exactly. */
-	assert_int_equal(kenpo_uid_block(2147352575ULL, 1, 2000000000UL, 2147352575UL, &first), 0);
+	assert_int_equal(kenpo_uid_block(2147352575ULL, 1, 2000000000UL, 2147352575UL, &first),
+			 0);
 	assert_true(first == 2147352575UL);
-	assert_int_equal(kenpo_uid_block(2147352566ULL, 10, 2000000000UL, 2147352575UL, &first), 0);
+	assert_int_equal(kenpo_uid_block(2147352566ULL, 10, 2000000000UL, 2147352575UL, &first),
+			 0);
 	first = 7;
 	/* One number too many, a counter past the range or below it, no block. */
-	assert_int_equal(kenpo_uid_block(2147352566ULL, 11, 2000000000UL, 2147352575UL, &first), -1);
-	assert_int_equal(kenpo_uid_block(2147352576ULL, 1, 2000000000UL, 2147352575UL, &first), -1);
-	assert_int_equal(kenpo_uid_block(1999999999ULL, 1, 2000000000UL, 2147352575UL, &first), -1);
-	assert_int_equal(kenpo_uid_block(2000000000ULL, 0, 2000000000UL, 2147352575UL, &first), -1);
+	assert_int_equal(kenpo_uid_block(2147352566ULL, 11, 2000000000UL, 2147352575UL, &first),
+			 -1);
+	assert_int_equal(kenpo_uid_block(2147352576ULL, 1, 2000000000UL, 2147352575UL, &first),
+			 -1);
+	assert_int_equal(kenpo_uid_block(1999999999ULL, 1, 2000000000UL, 2147352575UL, &first),
+			 -1);
+	assert_int_equal(kenpo_uid_block(2000000000ULL, 0, 2000000000UL, 2147352575UL, &first),
+			 -1);
 	/* Nothing overflows at the top of the types. */
 	assert_int_equal(kenpo_uid_block(4294967294ULL, 0xffffffffUL, 65536UL, 4294967294UL,
-					 &first), -1);
+					 &first),
+			 -1);
 	assert_int_equal(kenpo_uid_block(0xffffffffffffffffULL, 1, 65536UL, 4294967294UL, &first),
 			 -1);
 	assert_true(first == 7);
@@ -212,7 +236,9 @@ test_schema_filters(void **state)
 	assert_string_equal("(&" KENPO_FILTER_MEMBER "(" KENPO_AT_UID "=%s))",
 			    "(&(objectClass=kenpoMember)(uid=%s))");
 	assert_string_equal(KENPO_FILTER_NOT_DISABLED, "(!(kenpoDisabled=TRUE))");
-	assert_string_equal(KENPO_RDN_UID_COUNTER "," "dc=x", "cn=uidNumber,dc=x");
+	assert_string_equal(KENPO_RDN_UID_COUNTER ","
+						  "dc=x",
+			    "cn=uidNumber,dc=x");
 }
 
 int

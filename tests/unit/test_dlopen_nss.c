@@ -409,11 +409,13 @@ test_malformed_answers(void **state)
 	memset(big, 'g', sizeof(big) - 1);
 	for (i = 0; i < 12; i++) {
 		fake_begin(&f, i == 0 ? KENPO_ACTION_PASSWD_BYUID : KENPO_ACTION_PASSWD_BYNAME,
-			   i == 1 ? KENPO_RES_UNAVAIL : i == 9 ? KENPO_RES_KEY_SENT :
-			   i == 10 ? 99 : KENPO_RES_OK);
+			   i == 1  ? KENPO_RES_UNAVAIL :
+			   i == 9  ? KENPO_RES_KEY_SENT :
+			   i == 10 ? 99 :
+				     KENPO_RES_OK);
 		if (i == 2)
-			f.d[7] = 9;                       /* another version */
-		if (i == 8) {                             /* 9 KB: over the lookup buffer */
+			f.d[7] = 9; /* another version */
+		if (i == 8) {       /* 9 KB: over the lookup buffer */
 			fake_putstr(&f, "hanako");
 			fake_putstr(&f, "x");
 			fake_put32(&f, 1);
@@ -421,11 +423,11 @@ test_malformed_answers(void **state)
 			fake_putstr(&f, big);
 			fake_putstr(&f, big);
 			fake_putstr(&f, big);
-		} else if (i == 3) {                      /* truncated record */
+		} else if (i == 3) { /* truncated record */
 			fake_putstr(&f, "hanako");
 			fake_putstr(&f, "x");
 			fake_put32(&f, 1001);
-		} else if (i == 4) {                      /* a NUL inside the name */
+		} else if (i == 4) { /* a NUL inside the name */
 			fake_putbytes(&f, "han\0ko", 6);
 			fake_putstr(&f, "x");
 			fake_put32(&f, 1001);
@@ -433,9 +435,9 @@ test_malformed_answers(void **state)
 			fake_putstr(&f, "");
 			fake_putstr(&f, "/");
 			fake_putstr(&f, "/bin/sh");
-		} else if (i == 5) {                      /* an empty name */
+		} else if (i == 5) { /* an empty name */
 			record(&f, "", 1001, "");
-		} else if (i == 11) {                     /* NOTFOUND with fields */
+		} else if (i == 11) { /* NOTFOUND with fields */
 			f.n -= 4;
 			fake_put32(&f, KENPO_RES_NOTFOUND);
 			fake_put32(&f, 0);
@@ -443,10 +445,10 @@ test_malformed_answers(void **state)
 			record(&f, "hanako", 1001, "");
 		}
 		if (i == 6)
-			fake_put32(&f, 0);                /* trailing garbage */
+			fake_put32(&f, 0); /* trailing garbage */
 		fake_end(&f);
 		if (i == 7)
-			f.n -= 2;                         /* closed in the middle */
+			f.n -= 2; /* closed in the middle */
 		fake_one(&f);
 		err = 0;
 		assert_int_equal(mod.getpwnam_r("hanako", &pw, buf, sizeof(buf), &err),
@@ -498,12 +500,12 @@ test_enumeration(void **state)
 	(void)state;
 	/* page 1: two records, next 2; page 2: empty, next 7; page 3: one
 	 * record, the end. */
-	fake_answer(&fake.reply[0], KENPO_ACTION_PASSWD_ALL, KENPO_RES_OK,
-		    2u, "aoi", "x", 5001u, 100u, "", "/home/aoi", "/bin/bash",
-		    "ren", "x", 5002u, 100u, "", "/home/ren", "/bin/bash", 2u);
+	fake_answer(&fake.reply[0], KENPO_ACTION_PASSWD_ALL, KENPO_RES_OK, 2u, "aoi", "x", 5001u,
+		    100u, "", "/home/aoi", "/bin/bash", "ren", "x", 5002u, 100u, "", "/home/ren",
+		    "/bin/bash", 2u);
 	fake_answer(&fake.reply[1], KENPO_ACTION_PASSWD_ALL, KENPO_RES_OK, 0u, 7u);
-	fake_answer(&fake.reply[2], KENPO_ACTION_PASSWD_ALL, KENPO_RES_OK,
-		    1u, "sora", "x", 5003u, 100u, "", "/home/sora", "/bin/bash", (uint32_t)-1);
+	fake_answer(&fake.reply[2], KENPO_ACTION_PASSWD_ALL, KENPO_RES_OK, 1u, "sora", "x", 5003u,
+		    100u, "", "/home/sora", "/bin/bash", (uint32_t)-1);
 	fake_start(3);
 	assert_int_equal(mod.setpwent(0), NSS_STATUS_SUCCESS);
 	for (i = 0; i < 3; i++) {
@@ -553,8 +555,8 @@ test_enumeration_refused(void **state)
 		if (i == 0)
 			fake_answer(&f, KENPO_ACTION_PASSWD_ALL, KENPO_RES_OK, 0u, 0u);
 		else if (i == 1)
-			fake_answer(&f, KENPO_ACTION_PASSWD_ALL, KENPO_RES_OK,
-				    1u, "", "x", 5003u, 100u, "", "/", "/bin/sh", (uint32_t)-1);
+			fake_answer(&f, KENPO_ACTION_PASSWD_ALL, KENPO_RES_OK, 1u, "", "x", 5003u,
+				    100u, "", "/", "/bin/sh", (uint32_t)-1);
 		else {
 			fake_begin(&f, KENPO_ACTION_PASSWD_ALL, KENPO_RES_OK);
 			fake_put32(&f, 2);
@@ -567,7 +569,8 @@ test_enumeration_refused(void **state)
 		fake_one(&f);
 		assert_int_equal(mod.setpwent(0), NSS_STATUS_SUCCESS);
 		assert_int_equal(mod.getpwent_r(&pw, buf, sizeof(buf), &err), NSS_STATUS_UNAVAIL);
-		assert_int_equal(mod.getpwent_r(&pw, buf, sizeof(buf), &err), NSS_STATUS_NOTFOUND);
+		assert_int_equal(mod.getpwent_r(&pw, buf, sizeof(buf), &err),
+				 NSS_STATUS_NOTFOUND);
 		assert_int_equal(mod.endpwent(), NSS_STATUS_SUCCESS);
 		fake_stop(1);
 	}

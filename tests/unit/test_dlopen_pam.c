@@ -50,14 +50,13 @@
 /* The member "taro" as kenpod knows it, and as this host's passwd has it
  * (main() runs the tests under nss_wrapper with the file below). */
 #define TARO_UID 2000000001u
-static const char passwd_file[] =
-	"root:x:0:0:root:/root:/bin/sh\n"
-	"taro:x:2000000001:100:taro:/home/taro:/bin/sh\n"
-	"local:x:4000:4000:a local user:/home/local:/bin/sh\n";
+static const char passwd_file[] = "root:x:0:0:root:/root:/bin/sh\n"
+				  "taro:x:2000000001:100:taro:/home/taro:/bin/sh\n"
+				  "local:x:4000:4000:a local user:/home/local:/bin/sh\n";
 static const char group_file[] = "root:x:0:\nusers:x:100:\nlocal:x:4000:\n";
 
 static const char *const pam_functions[] = {
-	"pam_sm_authenticate", "pam_sm_setcred", "pam_sm_acct_mgmt",
+	"pam_sm_authenticate", "pam_sm_setcred",       "pam_sm_acct_mgmt",
 	"pam_sm_open_session", "pam_sm_close_session", "pam_sm_chauthtok",
 };
 #define N_FUNCTIONS (sizeof(pam_functions) / sizeof(pam_functions[0]))
@@ -73,8 +72,10 @@ static struct {
 } mod;
 
 static const char *const wrapper_module_dirs[] = {
-	"/usr/lib/x86_64-linux-gnu/pam_wrapper", "/usr/lib/aarch64-linux-gnu/pam_wrapper",
-	"/usr/lib64/pam_wrapper", "/usr/lib/pam_wrapper",
+	"/usr/lib/x86_64-linux-gnu/pam_wrapper",
+	"/usr/lib/aarch64-linux-gnu/pam_wrapper",
+	"/usr/lib64/pam_wrapper",
+	"/usr/lib/pam_wrapper",
 };
 
 static void
@@ -117,8 +118,7 @@ ans_key(struct fake_frame *f, uint32_t action, uint32_t result, uint32_t lang, u
 /* A refusal as the table lays it out: the language, and `value` (seconds,
  * tries left, a rule mask) where the layout has it. */
 static void
-ans_refusal(struct fake_frame *f, uint32_t action, uint32_t result, uint32_t lang,
-	    uint32_t value)
+ans_refusal(struct fake_frame *f, uint32_t action, uint32_t result, uint32_t lang, uint32_t value)
 {
 	switch (kenpo_answer_layout((int32_t)action, (int32_t)result)) {
 	case KENPO_LAYOUT_NONE:
@@ -164,10 +164,10 @@ ans_abort_ok(struct fake_frame *f)
 #define CONV_ERROR ((const char *)-1)
 
 static struct {
-	const char *answers[MAX_ANSWERS];   /* CONV_ERROR: the prompt fails */
+	const char *answers[MAX_ANSWERS]; /* CONV_ERROR: the prompt fails */
 	int nanswers;
 	int next;
-	char log[8192];     /* "I: info\n", "E: error\n", "P: prompt\n" */
+	char log[8192]; /* "I: info\n", "E: error\n", "P: prompt\n" */
 	int prompts;
 } conv;
 
@@ -348,7 +348,7 @@ assert_txn_request(int i, uint32_t action, const char *txn, const char *key)
 	fake_rdstr_is(&r, txn);
 	if (key != NULL) {
 		fake_rdstr_is(&r, key);
-		assert_int_equal(fake_rd32(&r), 0);   /* flags: no ticket asked */
+		assert_int_equal(fake_rd32(&r), 0); /* flags: no ticket asked */
 		fake_rdstr_is(&r, SERVICE);
 		fake_rdstr_is(&r, RHOST);
 	}
@@ -397,8 +397,7 @@ under_nss_wrapper(char **argv)
 
 	if (getenv("NSS_WRAPPER_PASSWD") != NULL)
 		return 0;
-	if (mkdtemp(dir) == NULL ||
-	    write_text(dir, "passwd", passwd_file, pw, sizeof(pw)) != 0 ||
+	if (mkdtemp(dir) == NULL || write_text(dir, "passwd", passwd_file, pw, sizeof(pw)) != 0 ||
 	    write_text(dir, "group", group_file, gr, sizeof(gr)) != 0)
 		return -1;
 	dl_iterate_phdr(find_asan, asan);
@@ -632,10 +631,11 @@ test_auth_wrong_password(void **state)
 	conv_script(1, "Wrong1Pass");
 	assert_int_equal(authenticate("", "nobody"), PAM_AUTH_ERR);
 	fake_stop(1);
-	assert_logged("E: \xe3\x83\xad\xe3\x82\xb0\xe3\x82\xa4\xe3\x83\xb3ID\xe3\x81\xbe\xe3\x81\x9f"
-		      "\xe3\x81\xaf\xe3\x83\x91\xe3\x82\xb9\xe3\x83\xaf\xe3\x83\xbc\xe3\x83\x89\xe3"
-		      "\x81\x8c\xe6\xad\xa3\xe3\x81\x97\xe3\x81\x8f\xe3\x81\x82\xe3\x82\x8a\xe3\x81"
-		      "\xbe\xe3\x81\x9b\xe3\x82\x93\xe3\x80\x82\n");
+	assert_logged(
+		"E: \xe3\x83\xad\xe3\x82\xb0\xe3\x82\xa4\xe3\x83\xb3ID\xe3\x81\xbe\xe3\x81\x9f"
+		"\xe3\x81\xaf\xe3\x83\x91\xe3\x82\xb9\xe3\x83\xaf\xe3\x83\xbc\xe3\x83\x89\xe3"
+		"\x81\x8c\xe6\xad\xa3\xe3\x81\x97\xe3\x81\x8f\xe3\x81\x82\xe3\x82\x8a\xe3\x81"
+		"\xbe\xe3\x81\x9b\xe3\x82\x93\xe3\x80\x82\n");
 }
 
 /* Each refusal: its PAM code and a message naming the reason. */
@@ -658,7 +658,8 @@ test_auth_refusals(void **state)
 		{ KENPO_RES_MAIL_FAILED, 0, 0, PAM_AUTHINFO_UNAVAIL, "could not be sent" },
 		{ KENPO_RES_UNAVAIL, 0, 0, PAM_AUTHINFO_UNAVAIL, "not available" },
 		/* INTERNAL carries no language: the module's own (ja) */
-		{ KENPO_RES_INTERNAL, 0, 0, PAM_AUTHINFO_UNAVAIL, "\xe3\x81\x94\xe5\x88\xa9\xe7\x94\xa8\xe3\x81\x84\xe3\x81\x9f\xe3\x81\xa0\xe3\x81\x91\xe3\x81\xbe\xe3\x81\x9b\xe3\x82\x93" },
+		{ KENPO_RES_INTERNAL, 0, 0, PAM_AUTHINFO_UNAVAIL,
+		  "\xe3\x81\x94\xe5\x88\xa9\xe7\x94\xa8\xe3\x81\x84\xe3\x81\x9f\xe3\x81\xa0\xe3\x81\x91\xe3\x81\xbe\xe3\x81\x9b\xe3\x82\x93" },
 	};
 	size_t i;
 
@@ -666,7 +667,7 @@ test_auth_refusals(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		if (cases[i].two_fields)
 			ans_refusal(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, cases[i].result,
-				  KENPO_LANG_EN, cases[i].value);
+				    KENPO_LANG_EN, cases[i].value);
 		else
 			ans_lang(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, cases[i].result,
 				 KENPO_LANG_EN);
@@ -710,34 +711,35 @@ test_auth_malformed_answers(void **state)
 
 	(void)state;
 	for (i = 0; i < 9; i++) {
-		if (i == 0) {                   /* the answer to another action */
+		if (i == 0) { /* the answer to another action */
 			fake_begin(f, KENPO_ACTION_ACCOUNT, KENPO_RES_OK);
 			fake_put32(f, 0);
 			fake_end(f);
-		} else if (i == 1) {            /* trailing bytes */
+		} else if (i == 1) { /* trailing bytes */
 			ans_auth_ok(f, "taro", 0, 0);
 			fake_put32(f, 7);
 			fake_end(f);
-		} else if (i == 2 || i == 5) {  /* a result AUTH_PASSWORD never gives */
-			fake_begin(f, KENPO_ACTION_AUTH_PASSWORD, i == 2 ? KENPO_RES_COOLDOWN : 99);
+		} else if (i == 2 || i == 5) { /* a result AUTH_PASSWORD never gives */
+			fake_begin(f, KENPO_ACTION_AUTH_PASSWORD,
+				   i == 2 ? KENPO_RES_COOLDOWN : 99);
 			fake_put32(f, 1);
 			fake_put32(f, 3);
 			fake_end(f);
-		} else if (i == 3) {            /* OK without its record */
+		} else if (i == 3) { /* OK without its record */
 			fake_begin(f, KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_OK);
 			fake_end(f);
-		} else if (i == 6) {            /* the AUTH record short of its last field */
+		} else if (i == 6) { /* the AUTH record short of its last field */
 			ans_auth_ok(f, "taro", 0, 0);
 			f->n -= 4;
 			fake_end(f);
-		} else if (i == 7) {            /* a failure with a field it never carries */
+		} else if (i == 7) { /* a failure with a field it never carries */
 			fake_begin(f, KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_INTERNAL);
 			fake_put32(f, KENPO_LANG_EN);
 			fake_end(f);
-		} else if (i == 8) {            /* AUTH_ERR short of its language */
+		} else if (i == 8) { /* AUTH_ERR short of its language */
 			fake_begin(f, KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_AUTH_ERR);
 			fake_end(f);
-		} else {                        /* a masked address with an escape */
+		} else { /* a masked address with an escape */
 			ans_key(f, KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_SENT, 1, 600, "t");
 			memcpy(f->d + f->n - 4 - 1 - 4 - 12, "\x1b[2J", 4);
 		}
@@ -772,7 +774,8 @@ test_key_right_first_time(void **state)
 	fake_stop(2);
 	assert_auth_request(0, "taro", "Secret1Pass", 0);
 	assert_txn_request(1, KENPO_ACTION_AUTH_KEY, "txn-1", "0123456789");
-	assert_logged("I: A one-time key was sent to ****@****.jp. It is valid for 10 minutes.\n");
+	assert_logged(
+		"I: A one-time key was sent to ****@****.jp. It is valid for 10 minutes.\n");
 	assert_logged("P: One-time key: \n");
 	assert_ascii_log();
 }
@@ -789,11 +792,12 @@ test_key_japanese_info_line(void **state)
 	assert_int_equal(authenticate("", "taro"), PAM_SUCCESS);
 	fake_stop(2);
 	/* 「****@****.jp 宛に暗証キーを送信しました。暗証キーの有効期限は10分です。」 */
-	assert_logged("I: ****@****.jp \xe5\xae\x9b\xe3\x81\xab\xe6\x9a\x97\xe8\xa8\xbc\xe3\x82\xad"
-		      "\xe3\x83\xbc\xe3\x82\x92\xe9\x80\x81\xe4\xbf\xa1\xe3\x81\x97\xe3\x81\xbe\xe3"
-		      "\x81\x97\xe3\x81\x9f\xe3\x80\x82\xe6\x9a\x97\xe8\xa8\xbc\xe3\x82\xad\xe3\x83"
-		      "\xbc\xe3\x81\xae\xe6\x9c\x89\xe5\x8a\xb9\xe6\x9c\x9f\xe9\x99\x90\xe3\x81\xaf"
-		      "10\xe5\x88\x86\xe3\x81\xa7\xe3\x81\x99\xe3\x80\x82\n");
+	assert_logged(
+		"I: ****@****.jp \xe5\xae\x9b\xe3\x81\xab\xe6\x9a\x97\xe8\xa8\xbc\xe3\x82\xad"
+		"\xe3\x83\xbc\xe3\x82\x92\xe9\x80\x81\xe4\xbf\xa1\xe3\x81\x97\xe3\x81\xbe\xe3"
+		"\x81\x97\xe3\x81\x9f\xe3\x80\x82\xe6\x9a\x97\xe8\xa8\xbc\xe3\x82\xad\xe3\x83"
+		"\xbc\xe3\x81\xae\xe6\x9c\x89\xe5\x8a\xb9\xe6\x9c\x9f\xe9\x99\x90\xe3\x81\xaf"
+		"10\xe5\x88\x86\xe3\x81\xa7\xe3\x81\x99\xe3\x80\x82\n");
 }
 
 static void
@@ -959,7 +963,8 @@ test_single_field(void **state)
 	fake_stop(1);
 	assert_int_equal(conv.prompts, 1);
 	assert_auth_request(0, "taro", "Secret1Pass", KENPO_AUTHF_SINGLE);
-	assert_logged("I: A one-time key was sent to ****@****.jp. It is valid for 10 minutes.\n");
+	assert_logged(
+		"I: A one-time key was sent to ****@****.jp. It is valid for 10 minutes.\n");
 	assert_logged("I: Please log in again, entering your password immediately followed by "
 		      "the 10-digit key.\n");
 
@@ -1005,22 +1010,22 @@ test_account(void **state)
 {
 	static const struct {
 		uint32_t result;
-		int fields;     /* 0, 1 (lang) or 2 (lang, seconds; or lang, login, uid) */
+		int fields; /* 0, 1 (lang) or 2 (lang, seconds; or lang, login, uid) */
 		int pam;
 		const char *text;
 	} cases[] = {
 		{ KENPO_RES_OK, 2, PAM_SUCCESS, NULL },
 		{ KENPO_RES_MUST_CHANGE, 2, PAM_NEW_AUTHTOK_REQD, "must be changed" },
-		{ KENPO_RES_OK, 1, PAM_AUTHINFO_UNAVAIL, NULL },   /* malformed */
+		{ KENPO_RES_OK, 1, PAM_AUTHINFO_UNAVAIL, NULL }, /* malformed */
 		{ KENPO_RES_DISABLED, 1, PAM_ACCT_EXPIRED, "suspended" },
-		{ KENPO_RES_DISABLED, 0, PAM_AUTHINFO_UNAVAIL, NULL },     /* short */
+		{ KENPO_RES_DISABLED, 0, PAM_AUTHINFO_UNAVAIL, NULL }, /* short */
 		{ KENPO_RES_LOCKED, 2, PAM_PERM_DENIED, "try again in 5 minutes" },
-		{ KENPO_RES_LOCKED, 1, PAM_AUTHINFO_UNAVAIL, NULL },       /* short */
+		{ KENPO_RES_LOCKED, 1, PAM_AUTHINFO_UNAVAIL, NULL }, /* short */
 		{ KENPO_RES_NOTFOUND, 0, PAM_USER_UNKNOWN, NULL },
-		{ KENPO_RES_NOTFOUND, 1, PAM_AUTHINFO_UNAVAIL, NULL },     /* long */
+		{ KENPO_RES_NOTFOUND, 1, PAM_AUTHINFO_UNAVAIL, NULL }, /* long */
 		{ KENPO_RES_UNAVAIL, 1, PAM_AUTHINFO_UNAVAIL, NULL },
-		{ KENPO_RES_UNAVAIL, 0, PAM_AUTHINFO_UNAVAIL, NULL },      /* short */
-		{ KENPO_RES_KEY_SENT, 1, PAM_AUTHINFO_UNAVAIL, NULL },     /* unknown here */
+		{ KENPO_RES_UNAVAIL, 0, PAM_AUTHINFO_UNAVAIL, NULL },  /* short */
+		{ KENPO_RES_KEY_SENT, 1, PAM_AUTHINFO_UNAVAIL, NULL }, /* unknown here */
 	};
 	struct fake_rd r;
 	size_t i;
@@ -1090,7 +1095,8 @@ test_session(void **state)
 	assert_int_equal(session("", 0), PAM_SUCCESS);
 	fake_stop(1);
 	/* 「前回ログイン日時 2023/03/24 10:33:06」 */
-	assert_string_equal(conv.log, "I: \xe5\x89\x8d\xe5\x9b\x9e\xe3\x83\xad\xe3\x82\xb0\xe3\x82"
+	assert_string_equal(conv.log,
+			    "I: \xe5\x89\x8d\xe5\x9b\x9e\xe3\x83\xad\xe3\x82\xb0\xe3\x82"
 			    "\xa4\xe3\x83\xb3\xe6\x97\xa5\xe6\x99\x82 2023/03/24 10:33:06\n");
 	r = fake_request(&fake.req[0], KENPO_ACTION_SESSION_OPEN);
 	fake_rdstr_is(&r, "taro");
@@ -1292,7 +1298,7 @@ test_change_refusals(void **state)
 {
 	static const struct {
 		uint32_t result;
-		uint32_t value;         /* the POLICY mask or the seconds */
+		uint32_t value; /* the POLICY mask or the seconds */
 		int pam;
 		const char *text;
 	} cases[] = {
@@ -1375,7 +1381,8 @@ test_unknown_options_ignored(void **state)
 	fake_start(1);
 	conv_script(1, "Secret1Pass");
 	assert_int_equal(authenticate("frobnicate timeout=abc key_prompts=0 lang=fr debug",
-				      "taro"), PAM_SUCCESS);
+				      "taro"),
+			 PAM_SUCCESS);
 	fake_stop(1);
 }
 
@@ -1387,7 +1394,8 @@ test_lang_en_is_ascii(void **state)
 	ans_key(&fake.reply[0], KENPO_ACTION_AUTH_PASSWORD, KENPO_RES_KEY_SENT, KENPO_LANG_JA,
 		600, "t");
 	ans_refusal(&fake.reply[1], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_WRONG, KENPO_LANG_JA, 4);
-	ans_refusal(&fake.reply[2], KENPO_ACTION_AUTH_RESEND, KENPO_RES_COOLDOWN, KENPO_LANG_JA, 30);
+	ans_refusal(&fake.reply[2], KENPO_ACTION_AUTH_RESEND, KENPO_RES_COOLDOWN, KENPO_LANG_JA,
+		    30);
 	ans_lang(&fake.reply[3], KENPO_ACTION_AUTH_KEY, KENPO_RES_KEY_EXPIRED, KENPO_LANG_JA);
 	ans_abort_ok(&fake.reply[4]);
 	fake_start(5);
@@ -1428,7 +1436,7 @@ test_not_this_member(void **state)
 			fail_msg("case %zu (%s) got in", i, cases[i].user);
 		fake_stop(1);
 		assert_string_equal(conv.log, "P: Password: \n"
-				    "E: The login ID or password is not correct.\n");
+					      "E: The login ID or password is not correct.\n");
 	}
 	/* The same answer for the member whose account this is. */
 	ans_auth_ok_uid(&fake.reply[0], "taro", TARO_UID, KENPO_LANG_EN, 0);

@@ -27,25 +27,27 @@ static const char CLEAR_DIGITS[] = "23456789";
 static const char PW_UPPER[] = "ABDEFGHJLMNRTY";
 static const char PW_LOWER[] = "abdefhijmnrty";
 static const char PW_ALPHABET[] = "ABDEFGHJLMNRTYabdefhijmnrty23456789";
-static const char B64URL[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char B64URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 typedef int (*gen_fn)(char *, size_t);
 
 /* sodium_init() rather than kenpo_secret_init(), so this test links only
  * the generators. */
-static int setup(void **state)
+static int
+setup(void **state)
 {
 	(void)state;
 	return sodium_init() < 0 ? -1 : 0;
 }
 
-static int in_set(char c, const char *set)
+static int
+in_set(char c, const char *set)
 {
 	return c != '\0' && strchr(set, c) != NULL;
 }
 
-static int count_in(const char *s, size_t n, const char *set)
+static int
+count_in(const char *s, size_t n, const char *set)
 {
 	int k = 0;
 
@@ -55,7 +57,8 @@ static int count_in(const char *s, size_t n, const char *set)
 }
 
 /* Every character of `set` was drawn. */
-static void check_all_seen(const unsigned long counts[256], const char *set)
+static void
+check_all_seen(const unsigned long counts[256], const char *set)
 {
 	for (const char *p = set; *p != '\0'; p++)
 		if (counts[(unsigned char)*p] == 0)
@@ -70,8 +73,9 @@ static void check_all_seen(const unsigned long counts[256], const char *set)
  * once in a billion runs, while a modulo bias of a few percent, over the
  * sample sizes used here, lands far above them.
  */
-static void check_uniform(const unsigned long counts[256], const char *set,
-			  unsigned long total, double chi2max)
+static void
+check_uniform(const unsigned long counts[256], const char *set, unsigned long total,
+	      double chi2max)
 {
 	size_t n = strlen(set);
 	double expect = (double)total / (double)n, chi2 = 0;
@@ -81,8 +85,8 @@ static void check_uniform(const unsigned long counts[256], const char *set,
 		double c = (double)counts[(unsigned char)set[i]];
 
 		if (c < expect * 0.8 || c > expect * 1.2)
-			fail_msg("character '%c' drawn %.0f times, expected about %.0f",
-				 set[i], c, expect);
+			fail_msg("character '%c' drawn %.0f times, expected about %.0f", set[i],
+				 c, expect);
 		chi2 += (c - expect) * (c - expect) / expect;
 		sum += counts[(unsigned char)set[i]];
 	}
@@ -91,7 +95,8 @@ static void check_uniform(const unsigned long counts[256], const char *set,
 		fail_msg("chi-square %.1f above %.1f", chi2, chi2max);
 }
 
-static void test_look_alikes_absent(void **state)
+static void
+test_look_alikes_absent(void **state)
 {
 	(void)state;
 	/* The letter spells these out; they must never be ambiguous. */
@@ -103,9 +108,10 @@ static void test_look_alikes_absent(void **state)
 		assert_false(in_set(*p, PW_ALPHABET));
 }
 
-static void test_preissued_id(void **state)
+static void
+test_preissued_id(void **state)
 {
-	unsigned long head[256] = {0}, tail[256] = {0};
+	unsigned long head[256] = { 0 }, tail[256] = { 0 };
 	char id[KENPO_PREISSUED_ID_LEN + 1];
 
 	(void)state;
@@ -133,7 +139,8 @@ static void test_preissued_id(void **state)
 	check_uniform(tail, CLEAR_DIGITS, 10UL * DRAWS, 59);
 }
 
-static void check_places(const int at[KENPO_TEMP_PASSWORD_LEN])
+static void
+check_places(const int at[KENPO_TEMP_PASSWORD_LEN])
 {
 	double mean = 0;
 
@@ -144,12 +151,13 @@ static void check_places(const int at[KENPO_TEMP_PASSWORD_LEN])
 			fail_msg("place %d: %d, mean %.0f", i, at[i], mean);
 }
 
-static void test_temp_password(void **state)
+static void
+test_temp_password(void **state)
 {
-	unsigned long counts[256] = {0};
-	int digit_at[KENPO_TEMP_PASSWORD_LEN] = {0};
-	int upper_at[KENPO_TEMP_PASSWORD_LEN] = {0};
-	int lower_at[KENPO_TEMP_PASSWORD_LEN] = {0};
+	unsigned long counts[256] = { 0 };
+	int digit_at[KENPO_TEMP_PASSWORD_LEN] = { 0 };
+	int upper_at[KENPO_TEMP_PASSWORD_LEN] = { 0 };
+	int lower_at[KENPO_TEMP_PASSWORD_LEN] = { 0 };
 	char pw[KENPO_TEMP_PASSWORD_LEN + 1];
 
 	(void)state;
@@ -176,9 +184,10 @@ static void test_temp_password(void **state)
 	check_places(digit_at);
 }
 
-static void test_key(void **state)
+static void
+test_key(void **state)
 {
-	unsigned long counts[256] = {0};
+	unsigned long counts[256] = { 0 };
 	int leading_zero = 0;
 	char key[KENPO_KEY_LEN + 1];
 
@@ -196,9 +205,10 @@ static void test_key(void **state)
 	assert_true(leading_zero > 0);
 }
 
-static void test_authkey(void **state)
+static void
+test_authkey(void **state)
 {
-	unsigned long counts[256] = {0};
+	unsigned long counts[256] = { 0 };
 	char key[KENPO_AUTHKEY_LEN + 1];
 
 	(void)state;
@@ -212,15 +222,17 @@ static void test_authkey(void **state)
 	check_uniform(counts, CODE_ALPHABET, 8UL * DRAWS, 103);
 }
 
-static int cmp_token(const void *a, const void *b)
+static int
+cmp_token(const void *a, const void *b)
 {
 	return strcmp(a, b);
 }
 
-static void test_token(void **state)
+static void
+test_token(void **state)
 {
-	unsigned long counts[256] = {0};
-	char (*tok)[KENPO_TOKEN_LEN + 1] = calloc(DRAWS, sizeof *tok);
+	unsigned long counts[256] = { 0 };
+	char(*tok)[KENPO_TOKEN_LEN + 1] = calloc(DRAWS, sizeof *tok);
 
 	(void)state;
 	assert_non_null(tok);
@@ -240,7 +252,8 @@ static void test_token(void **state)
 }
 
 /* Too small a buffer: -1 and not one byte written. */
-static void check_too_small(gen_fn gen, size_t len)
+static void
+check_too_small(gen_fn gen, size_t len)
 {
 	char buf[64];
 
@@ -254,7 +267,8 @@ static void check_too_small(gen_fn gen, size_t len)
 	assert_int_equal(strlen(buf), len);
 }
 
-static void test_outsz_too_small(void **state)
+static void
+test_outsz_too_small(void **state)
 {
 	(void)state;
 	check_too_small(kenpo_gen_preissued_id, KENPO_PREISSUED_ID_LEN);
@@ -264,13 +278,14 @@ static void test_outsz_too_small(void **state)
 	check_too_small(kenpo_gen_token, KENPO_TOKEN_LEN);
 }
 
-static void test_token_wellformed(void **state)
+static void
+test_token_wellformed(void **state)
 {
 	static const char *const bad[] = {
 		"",
-		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",           /* 31 */
-		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",         /* 33 */
-		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA+",          /* standard base64 */
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",   /* 31 */
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", /* 33 */
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA+",  /* standard base64 */
 		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/",
 		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
 		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==",
@@ -288,10 +303,11 @@ static void test_token_wellformed(void **state)
 			fail_msg("accepted \"%s\"", bad[i]);
 }
 
-static void test_key_wellformed(void **state)
+static void
+test_key_wellformed(void **state)
 {
 	static const char *const bad[] = {
-		"", "012345678", "01234567890", "012345678a", " 123456789",
+		"",           "012345678",  "01234567890",  "012345678a",           " 123456789",
 		"+123456789", "-123456789", "0123456789\n", "１２３４５６７８９０",
 	};
 
@@ -304,7 +320,8 @@ static void test_key_wellformed(void **state)
 			fail_msg("accepted \"%s\"", bad[i]);
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_look_alikes_absent),

@@ -14,8 +14,17 @@
 #include "household.h"
 
 /* Roster dependents own their text: writable copies of the literals. */
-#define R(n, b) { (char[]){ n }, (char[]){ b } }
-#define RN(n) { (char[]){ n }, NULL }
+#define R(n, b) \
+	{ \
+		(char[]){ n }, (char[]) \
+		{ \
+			b \
+		} \
+	}
+#define RN(n) \
+	{ \
+		(char[]){ n }, NULL \
+	}
 
 /* The first of two dependents leaves and a child is born: the second keeps
  * her entry (02), the newborn gets 03, never the 01 that just left. */
@@ -23,7 +32,8 @@ static void
 test_leaving_and_born(void **state)
 {
 	struct roster_house r[] = { R("家族 花子", "2002-02-02"), R("家族 新", "2024-05-01") };
-	struct hh_entry e[] = { { "家族 一郎", "2000-01-01", 1 }, { "家族 花子", "2002-02-02", 2 } };
+	struct hh_entry e[] = { { "家族 一郎", "2000-01-01", 1 },
+				{ "家族 花子", "2002-02-02", 2 } };
 	struct hh_plan p;
 
 	(void)state;
@@ -44,10 +54,14 @@ static void
 test_order_space_and_new_birth_date(void **state)
 {
 	struct roster_house r[] = {
-		R("子　三", "2003-03-03"), R("子 一", "1999-09-09"), R("子 二", "2001-01-01"),
+		R("子　三", "2003-03-03"),
+		R("子 一", "1999-09-09"),
+		R("子 二", "2001-01-01"),
 	};
 	struct hh_entry e[] = {
-		{ "子 一", NULL, 1 }, { "子 二", "2001-01-01", 2 }, { "子 三", "2003-03-03", 3 },
+		{ "子 一", NULL, 1 },
+		{ "子 二", "2001-01-01", 2 },
+		{ "子 三", "2003-03-03", 3 },
 	};
 	struct hh_plan p;
 
@@ -56,8 +70,8 @@ test_order_space_and_new_birth_date(void **state)
 	assert_int_equal(p.match[0], 2);
 	assert_int_equal(p.match[1], 0);
 	assert_int_equal(p.match[2], 1);
-	assert_int_equal(p.fix[0], 1);       /* the name's white space */
-	assert_int_equal(p.fix[1], 1);       /* the birth date */
+	assert_int_equal(p.fix[0], 1); /* the name's white space */
+	assert_int_equal(p.fix[1], 1); /* the birth date */
 	assert_int_equal(p.fix[2], 0);
 	assert_int_equal(p.nadd + p.nremove, 0);
 	assert_true(household_changes(&p));

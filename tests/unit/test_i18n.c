@@ -45,7 +45,8 @@ static const struct {
 };
 #define N_JA (sizeof expected_ja / sizeof expected_ja[0])
 
-static void assert_japanese(unsigned rule, const char *want)
+static void
+assert_japanese(unsigned rule, const char *want)
 {
 	const char *msgid = kenpo_rule_message(rule);
 	const char *got;
@@ -55,24 +56,26 @@ static void assert_japanese(unsigned rule, const char *want)
 	assert_non_null(got);
 	if (got == msgid)
 		fail_msg("\"%s\" untranslated: are KENPO_LOCALEDIR (%s) and LOCPATH (%s) "
-			 "set as `make check` sets them?", msgid,
-			 getenv("KENPO_LOCALEDIR") ? getenv("KENPO_LOCALEDIR") : "unset",
+			 "set as `make check` sets them?",
+			 msgid, getenv("KENPO_LOCALEDIR") ? getenv("KENPO_LOCALEDIR") : "unset",
 			 getenv("LOCPATH") ? getenv("LOCPATH") : "unset");
 	assert_string_equal(got, want);
 }
 
 /* ---- language names --------------------------------------------------- */
 
-static void test_lang_parse_accepts(void **state)
+static void
+test_lang_parse_accepts(void **state)
 {
 	static const struct {
 		const char *in;
 		enum kenpo_lang want;
 	} ok[] = {
-		{ "ja", KENPO_LANG_JA }, { "JA", KENPO_LANG_JA }, { "Ja", KENPO_LANG_JA },
-		{ "ja_JP", KENPO_LANG_JA }, { "ja_JP.UTF-8", KENPO_LANG_JA },
-		{ "ja_JP.eucJP", KENPO_LANG_JA }, { "ja-JP", KENPO_LANG_JA },
-		{ "en", KENPO_LANG_EN }, { "EN", KENPO_LANG_EN }, { "en_US", KENPO_LANG_EN },
+		{ "ja", KENPO_LANG_JA },          { "JA", KENPO_LANG_JA },
+		{ "Ja", KENPO_LANG_JA },          { "ja_JP", KENPO_LANG_JA },
+		{ "ja_JP.UTF-8", KENPO_LANG_JA }, { "ja_JP.eucJP", KENPO_LANG_JA },
+		{ "ja-JP", KENPO_LANG_JA },       { "en", KENPO_LANG_EN },
+		{ "EN", KENPO_LANG_EN },          { "en_US", KENPO_LANG_EN },
 		{ "en_US.UTF-8", KENPO_LANG_EN }, { "en_GB.utf8", KENPO_LANG_EN },
 		{ "en_IE@euro", KENPO_LANG_EN },
 	};
@@ -88,12 +91,32 @@ static void test_lang_parse_accepts(void **state)
 	}
 }
 
-static void test_lang_parse_refuses(void **state)
+static void
+test_lang_parse_refuses(void **state)
 {
 	static const char *const bad[] = {
-		"", "j", "e", "jp", "fr", "de_DE", "C", "POSIX", "C.UTF-8", "jap",
-		"japanese", "english", "eng", "ja_", "ja.", "en-", " ja", "ja ",
-		"ja_JP UTF-8", "ja\n", "ja_JP/../x", "\xe6\x97\xa5",
+		"",
+		"j",
+		"e",
+		"jp",
+		"fr",
+		"de_DE",
+		"C",
+		"POSIX",
+		"C.UTF-8",
+		"jap",
+		"japanese",
+		"english",
+		"eng",
+		"ja_",
+		"ja.",
+		"en-",
+		" ja",
+		"ja ",
+		"ja_JP UTF-8",
+		"ja\n",
+		"ja_JP/../x",
+		"\xe6\x97\xa5",
 	};
 
 	(void)state;
@@ -108,7 +131,8 @@ static void test_lang_parse_refuses(void **state)
 	assert_int_equal(kenpo_lang_parse("ja", NULL), -1);
 }
 
-static void test_lang_name(void **state)
+static void
+test_lang_name(void **state)
 {
 	enum kenpo_lang back = KENPO_LANG_EN;
 
@@ -116,7 +140,7 @@ static void test_lang_name(void **state)
 	assert_string_equal(kenpo_lang_name(KENPO_LANG_JA), "ja");
 	assert_string_equal(kenpo_lang_name(KENPO_LANG_EN), "en");
 	assert_null(kenpo_lang_name((enum kenpo_lang)2));
-	assert_null(kenpo_lang_name((enum kenpo_lang)-1));
+	assert_null(kenpo_lang_name((enum kenpo_lang) - 1));
 	assert_int_equal(kenpo_lang_parse(kenpo_lang_name(KENPO_LANG_JA), &back), 0);
 	assert_int_equal(back, KENPO_LANG_JA);
 	assert_int_equal(kenpo_lang_parse(kenpo_lang_name(KENPO_LANG_EN), &back), 0);
@@ -128,7 +152,8 @@ static void test_lang_name(void **state)
 /* Runs first, before any message has been translated in this process (see
  * i18n.h): glibc lets $LANGUAGE override the thread's locale, so Japanese
  * falls back to the English msgid, never to anything else. */
-static void test_language_env_limitation(void **state)
+static void
+test_language_env_limitation(void **state)
 {
 	const char *msgid = kenpo_rule_message(KENPO_RULE_PW_NO_DIGIT);
 
@@ -139,7 +164,8 @@ static void test_language_env_limitation(void **state)
 	assert_japanese(KENPO_RULE_PW_NO_DIGIT, expected_ja[N_JA - 1].ja);
 }
 
-static void test_english_passthrough(void **state)
+static void
+test_english_passthrough(void **state)
 {
 	static const char other[] = "Not a message of the catalogue.";
 
@@ -153,14 +179,16 @@ static void test_english_passthrough(void **state)
 	assert_null(kenpo_i18n_text(KENPO_LANG_EN, NULL));
 }
 
-static void test_japanese_policy_messages(void **state)
+static void
+test_japanese_policy_messages(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < N_JA; i++)
 		assert_japanese(expected_ja[i].rule, expected_ja[i].ja);
 }
 
-static void test_unknown_msgid(void **state)
+static void
+test_unknown_msgid(void **state)
 {
 	static const char unknown[] = "No such message in the kenpo catalogue.";
 	static const char empty[] = "";
@@ -177,7 +205,8 @@ static void test_unknown_msgid(void **state)
 
 /* The host's LC_* and LANG do not choose the language; LANGUAGE empty or
  * naming Japanese first changes nothing either. */
-static void test_host_environment_ignored(void **state)
+static void
+test_host_environment_ignored(void **state)
 {
 	static const char *const vars[] = { "LC_ALL", "LC_MESSAGES", "LANG" };
 	static const char *const languages[] = { "", "ja", "ja_JP:en", "fr:ja" };
@@ -195,7 +224,8 @@ static void test_host_environment_ignored(void **state)
 		assert_int_equal(unsetenv(vars[i]), 0);
 }
 
-static void test_host_locale_untouched(void **state)
+static void
+test_host_locale_untouched(void **state)
 {
 	const char *before;
 	char *saved;
@@ -218,7 +248,8 @@ static void test_host_locale_untouched(void **state)
 	assert_non_null(setlocale(LC_ALL, "C"));
 }
 
-static void test_thread_locale_restored(void **state)
+static void
+test_thread_locale_restored(void **state)
 {
 	locale_t mine = newlocale(LC_ALL_MASK, "C", (locale_t)0);
 	locale_t prev;
@@ -244,7 +275,8 @@ struct worker {
 };
 
 /* No cmocka assertion here: they may not run outside the main thread. */
-static void *worker_run(void *arg)
+static void *
+worker_run(void *arg)
 {
 	struct worker *w = arg;
 
@@ -263,7 +295,8 @@ static void *worker_run(void *arg)
 	return NULL;
 }
 
-static void test_two_threads(void **state)
+static void
+test_two_threads(void **state)
 {
 	pthread_barrier_t start;
 	struct worker w[2] = {
@@ -283,7 +316,8 @@ static void test_two_threads(void **state)
 	assert_int_equal(w[1].failures, 0);
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_language_env_limitation),

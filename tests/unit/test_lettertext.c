@@ -19,9 +19,11 @@
 #include "lettertext.h"
 
 static char soc_id[] = "t1", soc_name[] = "テスト健康保険組合",
-	soc_login_url[] = "https://portal.example.jp/login";
+	    soc_login_url[] = "https://portal.example.jp/login";
 static const struct kenpo_society soc = {
-	.id = soc_id, .name = soc_name, .login_url = soc_login_url,
+	.id = soc_id,
+	.name = soc_name,
+	.login_url = soc_login_url,
 };
 
 /* The shipped template of `lang` from the source tree, in a malloc'd buffer. */
@@ -101,7 +103,8 @@ test_section_repeated_at_once(void **state)
 	memcpy(twice + k + sizeof "[heading]\n" - 1, text + k, len - k);
 	start(&t);
 	assert_int_equal(letter_text_parse(&t, twice, len + sizeof "[heading]\n" - 1, err,
-					   sizeof err), -1);
+					   sizeof err),
+			 -1);
 	assert_non_null(strstr(err, "repeated section [heading]"));
 	for (k = 0; k < LT_COUNT; k++)
 		assert_null(t.text[k]);
@@ -115,7 +118,8 @@ test_bad_templates(void **state)
 	static const struct {
 		const char *text, *what;
 	} cases[] = {
-		{ "# c\n[heading]\nA\n[intro]\nB\n[heading]\nC\n", "letter.txt:6: repeated section [heading]" },
+		{ "# c\n[heading]\nA\n[intro]\nB\n[heading]\nC\n",
+		  "letter.txt:6: repeated section [heading]" },
 		{ "# c\n[heading]\nA\n[nope]\n", "letter.txt:4: unknown section [nope]" },
 		{ "text\n[heading]\nA\n", "letter.txt:1: text before the first [section]" },
 		{ "[heading]\nA\n", "letter.txt: no [intro] section" },
@@ -129,7 +133,8 @@ test_bad_templates(void **state)
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		start(&t);
 		assert_int_equal(letter_text_parse(&t, cases[i].text, strlen(cases[i].text), err,
-						   sizeof err), -1);
+						   sizeof err),
+				 -1);
 		if (strstr(err, cases[i].what) == NULL)
 			fail_msg("case %zu: \"%s\" does not say \"%s\"", i, err, cases[i].what);
 	}

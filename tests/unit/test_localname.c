@@ -29,8 +29,9 @@ static void
 test_shipped_list(void **state)
 {
 	static const char *const refused[] = {
-		"root", "ROOT", "Root", "daemon", "www-data", "WWW-DATA", "sudo", "nobody",
-		"postmaster", "admin", "_apt", "_kenpo", "_", "systemd-network", "SYSTEMD-x",
+		"root",       "ROOT",     "Root",   "daemon",          "www-data",
+		"WWW-DATA",   "sudo",     "nobody", "postmaster",      "admin",
+		"_apt",       "_kenpo",   "_",      "systemd-network", "SYSTEMD-x",
 		"cockpit-ws", "openldap", "kenpod",
 	};
 	static const char *const allowed[] = {
@@ -116,20 +117,25 @@ test_host_ranges(void **state)
 	char defs[128], subuid[128], none[128], why[256];
 
 	(void)state;
-	write_file("login.defs", "# comment\nUID_MIN\t\t 1000\nUID_MAX\t\t60000\n"
-		   "SYS_UID_MAX 999\nSUB_UID_MIN 100000\n", defs, sizeof defs);
-	write_file("subuid", "alice:100000:65536\nbroken line\nbob:300000:65536\n",
-		   subuid, sizeof subuid);
+	write_file("login.defs",
+		   "# comment\nUID_MIN\t\t 1000\nUID_MAX\t\t60000\n"
+		   "SYS_UID_MAX 999\nSUB_UID_MIN 100000\n",
+		   defs, sizeof defs);
+	write_file("subuid", "alice:100000:65536\nbroken line\nbob:300000:65536\n", subuid,
+		   sizeof subuid);
 	snprintf(none, sizeof none, "%s/absent", dir);
 	assert_int_equal(kenpo_host_range_clear(2000000000, 2147352575, defs, subuid, why,
-						sizeof why), 0);
+						sizeof why),
+			 0);
 	assert_int_equal(kenpo_host_range_clear(65536, 99999, defs, subuid, why, sizeof why), 0);
 	assert_int_equal(kenpo_host_range_clear(65535, 99999, defs, subuid, why, sizeof why), -1);
 	assert_non_null(strstr(why, "0..65535"));
-	assert_int_equal(kenpo_host_range_clear(150000, 200000, defs, subuid, why, sizeof why), -1);
+	assert_int_equal(kenpo_host_range_clear(150000, 200000, defs, subuid, why, sizeof why),
+			 -1);
 	assert_non_null(strstr(why, "100000..165535"));
 	assert_non_null(strstr(why, "line 1"));
-	assert_int_equal(kenpo_host_range_clear(300100, 300200, defs, subuid, why, sizeof why), -1);
+	assert_int_equal(kenpo_host_range_clear(300100, 300200, defs, subuid, why, sizeof why),
+			 -1);
 	assert_non_null(strstr(why, "line 3"));
 	/* login.defs with a wider range than Debian's. */
 	write_file("wide.defs", "UID_MIN 1000\nUID_MAX 200000\n", defs, sizeof defs);
@@ -169,10 +175,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_shipped_list),
-		cmocka_unit_test(test_extra_list),
-		cmocka_unit_test(test_list_syntax),
-		cmocka_unit_test(test_on_host),
+		cmocka_unit_test(test_shipped_list), cmocka_unit_test(test_extra_list),
+		cmocka_unit_test(test_list_syntax),  cmocka_unit_test(test_on_host),
 		cmocka_unit_test(test_host_ranges),
 	};
 

@@ -25,7 +25,7 @@
 #include "zone.h"
 
 #define SEC 1000LL
-#define T0 1711963800000LL          /* 2024-04-01 09:30:00 UTC */
+#define T0 1711963800000LL /* 2024-04-01 09:30:00 UTC */
 #define SRC_A "0123456789abcdef"
 #define SRC_B "fedcba9876543210"
 
@@ -75,9 +75,9 @@ test_delays_grow_and_are_capped(void **state)
 	assert_true(lockout_delay_ms(3, &r) == 1 * SEC);
 	assert_true(lockout_delay_ms(4, &r) == 2 * SEC);
 	assert_true(lockout_delay_ms(8, &r) == 32 * SEC);
-	assert_true(lockout_delay_ms(9, &r) == 60 * SEC);     /* a minute at most */
+	assert_true(lockout_delay_ms(9, &r) == 60 * SEC); /* a minute at most */
 	assert_true(lockout_delay_ms(19, &r) == 60 * SEC);
-	assert_true(lockout_delay_ms(1000, &r) == 60 * SEC);  /* no shift overflow */
+	assert_true(lockout_delay_ms(1000, &r) == 60 * SEC); /* no shift overflow */
 	/* The pool only locks. */
 	assert_true(lockout_delay_ms(15, &pool) == 0);
 	/* Never longer than the lock itself. */
@@ -103,11 +103,11 @@ test_check_delay_then_ok(void **state)
 	assert_int_equal(lockout_check(&fs, &r, T0, &secs), KENPO_RES_DELAY);
 	assert_int_equal(secs, 1);
 	assert_int_equal(lockout_check(&fs, &r, T0 + 999, &secs), KENPO_RES_DELAY);
-	assert_int_equal(secs, 1);                      /* rounded up: never "0 s" */
+	assert_int_equal(secs, 1); /* rounded up: never "0 s" */
 	assert_int_equal(lockout_check(&fs, &r, T0 + SEC, &secs), KENPO_RES_OK);
 	fs = failed(&soc, 6, T0);
 	assert_int_equal(lockout_check(&fs, &r, T0 + 500, &secs), KENPO_RES_DELAY);
-	assert_int_equal(secs, 8);                      /* 2^3 s less 0.5 s, up */
+	assert_int_equal(secs, 8); /* 2^3 s less 0.5 s, up */
 }
 
 static void
@@ -207,7 +207,7 @@ test_pool_locks_unfamiliar_only(void **state)
 
 	(void)state;
 	for (i = 0; i < 20; i++) {
-		memset(&v, 0, sizeof v);      /* a fresh source each time */
+		memset(&v, 0, sizeof v); /* a fresh source each time */
 		v.pool = pool;
 		assert_int_equal(lockout_view_check(&v, &soc, T0 + i, &secs), KENPO_RES_OK);
 		lockout_view_fail(&v, &soc, T0 + i);

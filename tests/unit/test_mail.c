@@ -30,7 +30,8 @@
 #define TO "taro.toyo@example.co.jp"
 #define SOCIETY "東洋紡健康保険組合"
 #define SUBJECT "【" SOCIETY "】利用登録手続きのご案内"
-#define BODY "■□ 利用登録手続きのご案内 □■\n\n" SOCIETY "です。\n\n" \
+#define BODY \
+	"■□ 利用登録手続きのご案内 □■\n\n" SOCIETY "です。\n\n" \
 	"以下のURLにアクセスして、利用登録の手続きを行ってください。\n\n" \
 	"https://portal.example.jp/t/AbCdEf0123456789\n\n" \
 	"※URLの有効期限は3時間です。\n"
@@ -41,22 +42,49 @@ static void
 test_address_ok(void **state)
 {
 	static const char *const good[] = {
-		"taro@example.co.jp", "a.b-c+tag@sub.example.jp", "user@localhost",
-		"x@a.b", "o'brien@example.com", "!#$%&'*+-/=?^_`{|}~@example.jp",
-		"T.A.R.O@EXAMPLE.JP", "1@2.jp", "a@xn--eckwd4c7c.xn--zckzah",
+		"taro@example.co.jp",
+		"a.b-c+tag@sub.example.jp",
+		"user@localhost",
+		"x@a.b",
+		"o'brien@example.com",
+		"!#$%&'*+-/=?^_`{|}~@example.jp",
+		"T.A.R.O@EXAMPLE.JP",
+		"1@2.jp",
+		"a@xn--eckwd4c7c.xn--zckzah",
 		"a@0-0.jp",
 	};
 	static const char *const bad[] = {
-		"", "taro", "@example.jp", "taro@", "taro@@example.jp",
-		"ta@ro@example.jp", "ta ro@example.jp", "taro@exa mple.jp",
-		".taro@example.jp", "taro.@example.jp", "ta..ro@example.jp",
-		"taro@.example.jp", "taro@example.jp.", "taro@example..jp",
-		"taro@-example.jp", "taro@example-.jp", "taro@exa_mple.jp",
-		"\"taro\"@example.jp", "taro@[127.0.0.1]", "taro@example.jp\r\nBcc: x@y.jp",
-		"taro@example.jp\n", "\ttaro@example.jp", "tar\xc3\xb6@example.jp",
-		"taro@ex\xc3\xa4mple.jp", "<taro@example.jp>", "taro(c)@example.jp",
-		"taro,jiro@example.jp", "taro@example.jp;", "ta\\ro@example.jp",
-		"taro@exam:ple.jp", "taro@example.jp\x7f",
+		"",
+		"taro",
+		"@example.jp",
+		"taro@",
+		"taro@@example.jp",
+		"ta@ro@example.jp",
+		"ta ro@example.jp",
+		"taro@exa mple.jp",
+		".taro@example.jp",
+		"taro.@example.jp",
+		"ta..ro@example.jp",
+		"taro@.example.jp",
+		"taro@example.jp.",
+		"taro@example..jp",
+		"taro@-example.jp",
+		"taro@example-.jp",
+		"taro@exa_mple.jp",
+		"\"taro\"@example.jp",
+		"taro@[127.0.0.1]",
+		"taro@example.jp\r\nBcc: x@y.jp",
+		"taro@example.jp\n",
+		"\ttaro@example.jp",
+		"tar\xc3\xb6@example.jp",
+		"taro@ex\xc3\xa4mple.jp",
+		"<taro@example.jp>",
+		"taro(c)@example.jp",
+		"taro,jiro@example.jp",
+		"taro@example.jp;",
+		"ta\\ro@example.jp",
+		"taro@exam:ple.jp",
+		"taro@example.jp\x7f",
 	};
 	char local65[80], label64[100], long255[300], local64[80];
 	size_t i;
@@ -80,7 +108,7 @@ test_address_ok(void **state)
 	memset(label64 + 2, 'b', 64);
 	strcpy(label64 + 66, ".jp");
 	assert_false(kenpo_mail_address_ok(label64));
-	strcpy(label64 + 65, ".jp");      /* a label of 63 */
+	strcpy(label64 + 65, ".jp"); /* a label of 63 */
 	assert_true(kenpo_mail_address_ok(label64));
 	/* 254 characters pass, 255 do not. */
 	memset(long255, 'a', sizeof(long255));
@@ -97,7 +125,9 @@ test_address_ok(void **state)
 static void
 test_mask(void **state)
 {
-	static const struct { const char *in, *out; } cases[] = {
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
 		{ "taro@example.co.jp", "****@****.jp" },
 		{ "a@b.jp", "****@****.jp" },
 		{ "taro.toyo@mail.sub.example.com", "****@****.com" },
@@ -177,9 +207,9 @@ decode_words(const char *value, const char **rest)
 		wlen = (size_t)(close + 2 - p);
 		assert_true(wlen <= 75);
 		assert_int_equal(sodium_base642bin(bin, sizeof(bin), p + sizeof(open) - 1,
-						   (size_t)(close - p) - (sizeof(open) - 1),
-						   NULL, &binlen, NULL,
-						   sodium_base64_VARIANT_ORIGINAL), 0);
+						   (size_t)(close - p) - (sizeof(open) - 1), NULL,
+						   &binlen, NULL, sodium_base64_VARIANT_ORIGINAL),
+				 0);
 		assert_true(kenpo_utf8_valid((const char *)bin, binlen));
 		assert_true(o + binlen < 1024);
 		memcpy(out + o, bin, binlen);
@@ -236,8 +266,9 @@ decode_body(const char *msg)
 	}
 	bin = calloc(1, o + 1);
 	assert_non_null(bin);
-	assert_int_equal(sodium_base642bin((unsigned char *)bin, o + 1, b64, o, NULL,
-					   &binlen, NULL, sodium_base64_VARIANT_ORIGINAL), 0);
+	assert_int_equal(sodium_base642bin((unsigned char *)bin, o + 1, b64, o, NULL, &binlen,
+					   NULL, sodium_base64_VARIANT_ORIGINAL),
+			 0);
 	bin[binlen] = '\0';
 	free(b64);
 	return bin;
@@ -272,8 +303,8 @@ static void
 test_compose_japanese(void **state)
 {
 	const struct kenpo_mail m = {
-		FROM, SOCIETY, TO, SUBJECT, BODY, "mail.example.jp",
-		(time_t)1679621586, 0,  /* 2023-03-24 01:33:06 UTC, a Friday; in UTC */
+		FROM, SOCIETY, TO, SUBJECT, BODY, "mail.example.jp", (time_t)1679621586,
+		0, /* 2023-03-24 01:33:06 UTC, a Friday; in UTC */
 	};
 	char err[256], *msg, *v, *decoded, *body, *crlf;
 	const char *rest;
@@ -343,15 +374,16 @@ test_compose_japanese(void **state)
 static void
 test_compose_long_values(void **state)
 {
-	char subject[1024] = "", name[512] = "", body[8192] = "", err[256], *msg, *v,
-	     *decoded, *dec_body, *crlf;
+	char subject[1024] = "", name[512] = "", body[8192] = "", err[256], *msg, *v, *decoded,
+	     *dec_body, *crlf;
 	const char *rest;
 	struct kenpo_mail m = { FROM, NULL, TO, NULL, NULL, NULL, 0, 0 };
 	size_t len, i;
 
 	(void)state;
 	for (i = 0; i < 13; i++)
-		strcat(subject, "あ\xf0\x9f\x98\x80" "a");       /* 3 + 4 + 1 bytes */
+		strcat(subject, "あ\xf0\x9f\x98\x80"
+				"a"); /* 3 + 4 + 1 bytes */
 	for (i = 0; i < 30; i++)
 		strcat(name, "健保");
 	for (i = 0; i < 100; i++)
@@ -390,7 +422,7 @@ static void
 test_compose_date_in_zone(void **state)
 {
 	struct kenpo_mail m = {
-		FROM, NULL, TO, "s", "b", NULL, (time_t)1679670000,   /* 2023-03-24 15:00 UTC */
+		FROM,     NULL, TO, "s", "b", NULL, (time_t)1679670000, /* 2023-03-24 15:00 UTC */
 		9 * 3600,
 	};
 	char err[256], *msg, *v;
@@ -414,8 +446,14 @@ static void
 test_compose_ascii(void **state)
 {
 	struct kenpo_mail m = {
-		FROM, "Example \"Kenpo\" \\ Society", TO, "Your login key", "Key: 0123456789\r\nbye",
-		"example.jp", 86400 * 365, 0,
+		FROM,
+		"Example \"Kenpo\" \\ Society",
+		TO,
+		"Your login key",
+		"Key: 0123456789\r\nbye",
+		"example.jp",
+		86400 * 365,
+		0,
 	};
 	char err[256], *msg, *v, *body;
 	size_t len;
@@ -483,13 +521,18 @@ test_compose_refuses(void **state)
 		struct kenpo_mail m;
 		const char *error;
 	} cases[] = {
-		{ { FROM, NULL, TO, "Hi\r\nBcc: evil@example.com", "b", NULL, 0, 0 }, "line break" },
-		{ { FROM, NULL, TO, "Hi\nBcc: evil@example.com", "b", NULL, 0, 0 }, "line break" },
+		{ { FROM, NULL, TO, "Hi\r\nBcc: evil@example.com", "b", NULL, 0, 0 },
+		  "line break" },
+		{ { FROM, NULL, TO, "Hi\nBcc: evil@example.com", "b", NULL, 0, 0 },
+		  "line break" },
 		{ { FROM, NULL, TO, "Hi\rthere", "b", NULL, 0, 0 }, "line break" },
-		{ { FROM, "Name\r\nBcc: evil@example.com", TO, "s", "b", NULL, 0, 0 }, "line break" },
+		{ { FROM, "Name\r\nBcc: evil@example.com", TO, "s", "b", NULL, 0, 0 },
+		  "line break" },
 		{ { FROM, "健保\n", TO, "s", "b", NULL, 0, 0 }, "line break" },
-		{ { FROM, NULL, TO "\r\nBcc: evil@example.com", "s", "b", NULL, 0, 0 }, "line break" },
-		{ { FROM "\nBcc: evil@example.com", NULL, TO, "s", "b", NULL, 0, 0 }, "line break" },
+		{ { FROM, NULL, TO "\r\nBcc: evil@example.com", "s", "b", NULL, 0, 0 },
+		  "line break" },
+		{ { FROM "\nBcc: evil@example.com", NULL, TO, "s", "b", NULL, 0, 0 },
+		  "line break" },
 		{ { FROM, NULL, TO, "tab\there", "b", NULL, 0, 0 }, "control" },
 		{ { FROM, NULL, TO, "\xff", "b", NULL, 0, 0 }, "UTF-8" },
 		{ { FROM, "\xe5\x81", TO, "s", "b", NULL, 0, 0 }, "UTF-8" },
@@ -500,7 +543,8 @@ test_compose_refuses(void **state)
 		{ { FROM, NULL, TO, "s", NULL, NULL, 0, 0 }, "required" },
 		{ { NULL, NULL, TO, "s", "b", NULL, 0, 0 }, "sender" },
 		{ { FROM, NULL, NULL, "s", "b", NULL, 0, 0 }, "recipient" },
-		{ { FROM, NULL, "not-an-address", "s", "b", NULL, 0, 0 }, "not a valid mail address" },
+		{ { FROM, NULL, "not-an-address", "s", "b", NULL, 0, 0 },
+		  "not a valid mail address" },
 		{ { FROM, NULL, "a@b@example.jp", "s", "b", NULL, 0, 0 }, "recipient" },
 		{ { "bad sender@example.jp", NULL, TO, "s", "b", NULL, 0, 0 }, "sender" },
 		{ { FROM, NULL, TO, "s", "b", "bad domain\r\n", 0, 0 }, "Message-ID" },
@@ -525,8 +569,10 @@ test_compose_refuses(void **state)
 static void
 test_compose_nul_cuts(void **state)
 {
-	const struct kenpo_mail m = { FROM, "Name\0Bcc: evil@example.com", TO,
-				      "Hi\0\r\nBcc: evil@example.com", "b", NULL, 0, 0 };
+	const struct kenpo_mail m = { FROM, "Name\0Bcc: evil@example.com",
+				      TO,   "Hi\0\r\nBcc: evil@example.com",
+				      "b",  NULL,
+				      0,    0 };
 	char err[256], *msg;
 	size_t len;
 
@@ -553,10 +599,17 @@ write_secret(const char *path, const char *text, mode_t mode)
 static void
 test_smtp_from_config(void **state)
 {
-	static const struct { const char *text; const char *password; } files[] = {
-		{ "s3cretPw\n", "s3cretPw" }, { "s3cretPw", "s3cretPw" },
-		{ "s3cretPw\r\n", "s3cretPw" }, { "\n", NULL }, { "", NULL },
-		{ "two\nlines\n", NULL }, { "s3cretPw\n\n", NULL },
+	static const struct {
+		const char *text;
+		const char *password;
+	} files[] = {
+		{ "s3cretPw\n", "s3cretPw" },
+		{ "s3cretPw", "s3cretPw" },
+		{ "s3cretPw\r\n", "s3cretPw" },
+		{ "\n", NULL },
+		{ "", NULL },
+		{ "two\nlines\n", NULL },
+		{ "s3cretPw\n\n", NULL },
 	};
 	char dir[] = "/tmp/kenpo-mail-XXXXXX", path[256], err[512];
 	char conf[] = "/etc/kenpo/kenpod.conf", url[] = "smtps://relay.example.jp:465",
@@ -598,7 +651,7 @@ test_smtp_from_config(void **state)
 		kenpo_smtp_clear(&s);
 		assert_null(s.password);
 		assert_null(s.password_owned);
-		kenpo_smtp_clear(&s);    /* twice is harmless */
+		kenpo_smtp_clear(&s); /* twice is harmless */
 	}
 
 	/* A password readable by others is refused. */
@@ -635,11 +688,11 @@ test_smtp_from_config(void **state)
 struct fake_smtp {
 	int lfd;
 	unsigned short port;
-	const char *rcpt_reply;     /* reply to RCPT TO */
-	int silent;                 /* never accept: the client waits */
+	const char *rcpt_reply; /* reply to RCPT TO */
+	int silent;             /* never accept: the client waits */
 	pthread_t thread;
 	char mail_from[256], rcpt_to[256];
-	char *data;                 /* what came after DATA, without the "." line */
+	char *data; /* what came after DATA, without the "." line */
 	size_t datalen;
 };
 
@@ -889,7 +942,8 @@ test_send_refuses_settings(void **state)
 		{ "smtp://127.0.0.1:25/\r\nx", KENPO_TLS_NONE, FROM, TO, "printable" },
 		{ "smtp://127.0.0.1:25", KENPO_TLS_SMTPS, FROM, TO, "smtps" },
 		{ "smtps://127.0.0.1:465", KENPO_TLS_STARTTLS, FROM, TO, "smtps" },
-		{ "smtp://127.0.0.1:25", KENPO_TLS_NONE, FROM, "x\r\nRCPT TO:<y@z.jp>", "recipient" },
+		{ "smtp://127.0.0.1:25", KENPO_TLS_NONE, FROM, "x\r\nRCPT TO:<y@z.jp>",
+		  "recipient" },
 		{ "smtp://127.0.0.1:25", KENPO_TLS_NONE, "bad", TO, "sender" },
 	};
 	struct kenpo_smtp s;
@@ -902,8 +956,9 @@ test_send_refuses_settings(void **state)
 		s.url = cases[i].url;
 		s.tls = cases[i].tls;
 		err[0] = '\0';
-		assert_int_equal(kenpo_mail_send(&s, cases[i].from, cases[i].to, "x\r\n",
-						 3, err, sizeof(err)), -1);
+		assert_int_equal(kenpo_mail_send(&s, cases[i].from, cases[i].to, "x\r\n", 3, err,
+						 sizeof(err)),
+				 -1);
 		if (strstr(err, cases[i].error) == NULL)
 			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].error);
 	}

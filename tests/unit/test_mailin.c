@@ -21,31 +21,39 @@ struct sample {
 	const char *name;
 	const char *text;
 	enum kenpo_mailin_rc rc;
-	const char *sender;             /* on KENPO_MAILIN_OK */
+	const char *sender; /* on KENPO_MAILIN_OK */
 	enum kenpo_mailin_source source;
 };
 
 static const struct sample samples[] = {
-	{ "display name", "From: \"Taro\" <taro@example.jp>\r\nTo: kc@toyobo-kenpo.jp\r\n"
-	  "Subject: \r\n\r\n", KENPO_MAILIN_OK, "taro@example.jp", KENPO_MAILIN_FROM },
+	{ "display name",
+	  "From: \"Taro\" <taro@example.jp>\r\nTo: kc@toyobo-kenpo.jp\r\n"
+	  "Subject: \r\n\r\n",
+	  KENPO_MAILIN_OK, "taro@example.jp", KENPO_MAILIN_FROM },
 	{ "bare address, LF ends", "From: hanako@example.co.jp\nSubject: x\n\nbody ignored\n",
 	  KENPO_MAILIN_OK, "hanako@example.co.jp", KENPO_MAILIN_FROM },
 	{ "encoded-word name", "From: =?UTF-8?B?5p2x5rSLIOWkqumDjg==?= <toyo@example.jp>\n\n",
 	  KENPO_MAILIN_OK, "toyo@example.jp", KENPO_MAILIN_FROM },
-	{ "folded From", "From: \"Taro\"\r\n <taro@example.jp>\r\n\r\n",
-	  KENPO_MAILIN_OK, "taro@example.jp", KENPO_MAILIN_FROM },
+	{ "folded From", "From: \"Taro\"\r\n <taro@example.jp>\r\n\r\n", KENPO_MAILIN_OK,
+	  "taro@example.jp", KENPO_MAILIN_FROM },
 	{ "From wins over Sender and Return-Path",
 	  "Return-Path: <bounce@lists.example.jp>\nSender: list@example.jp\n"
-	  "From: taro@example.jp\n\n", KENPO_MAILIN_OK, "taro@example.jp", KENPO_MAILIN_FROM },
-	{ "two From mailboxes: Sender", "From: a@example.jp, b@example.jp\n"
-	  "Sender: a@example.jp\n\n", KENPO_MAILIN_OK, "a@example.jp", KENPO_MAILIN_SENDER },
+	  "From: taro@example.jp\n\n",
+	  KENPO_MAILIN_OK, "taro@example.jp", KENPO_MAILIN_FROM },
+	{ "two From mailboxes: Sender",
+	  "From: a@example.jp, b@example.jp\n"
+	  "Sender: a@example.jp\n\n",
+	  KENPO_MAILIN_OK, "a@example.jp", KENPO_MAILIN_SENDER },
 	{ "no From: Return-Path", "Return-Path: <taro@example.jp>\nSubject: x\n\n",
 	  KENPO_MAILIN_OK, "taro@example.jp", KENPO_MAILIN_RETURN_PATH },
-	{ "unusable From: Return-Path", "Return-Path: <taro@example.jp>\n"
-	  "From: \"Taro\" <taro@>\n\n", KENPO_MAILIN_OK, "taro@example.jp",
-	  KENPO_MAILIN_RETURN_PATH },
-	{ "mbox envelope line skipped", "From taro@example.jp Mon Apr  1 09:00:00 2024\n"
-	  "From: jiro@example.jp\n\n", KENPO_MAILIN_OK, "jiro@example.jp", KENPO_MAILIN_FROM },
+	{ "unusable From: Return-Path",
+	  "Return-Path: <taro@example.jp>\n"
+	  "From: \"Taro\" <taro@>\n\n",
+	  KENPO_MAILIN_OK, "taro@example.jp", KENPO_MAILIN_RETURN_PATH },
+	{ "mbox envelope line skipped",
+	  "From taro@example.jp Mon Apr  1 09:00:00 2024\n"
+	  "From: jiro@example.jp\n\n",
+	  KENPO_MAILIN_OK, "jiro@example.jp", KENPO_MAILIN_FROM },
 	{ "Auto-Submitted: no is a person", "Auto-Submitted: no\nFrom: taro@example.jp\n\n",
 	  KENPO_MAILIN_OK, "taro@example.jp", KENPO_MAILIN_FROM },
 
@@ -55,16 +63,19 @@ static const struct sample samples[] = {
 	  KENPO_MAILIN_NO_SENDER, NULL, 0 },
 	{ "group only", "From: undisclosed-recipients:;\n\n", KENPO_MAILIN_NO_SENDER, NULL, 0 },
 	{ "malformed address", "From: taro\n\n", KENPO_MAILIN_NO_SENDER, NULL, 0 },
-	{ "non-ASCII local part", "From: t\xc3\xa4ro@example.jp\n\n",
-	  KENPO_MAILIN_NO_SENDER, NULL, 0 },
-	{ "quoted local part", "From: \"ta ro\"@example.jp\n\n", KENPO_MAILIN_NO_SENDER, NULL, 0 },
+	{ "non-ASCII local part", "From: t\xc3\xa4ro@example.jp\n\n", KENPO_MAILIN_NO_SENDER,
+	  NULL, 0 },
+	{ "quoted local part", "From: \"ta ro\"@example.jp\n\n", KENPO_MAILIN_NO_SENDER, NULL,
+	  0 },
 	{ "body only", "\nhello\n", KENPO_MAILIN_NO_SENDER, NULL, 0 },
 	{ "auto-replied", "Auto-Submitted: auto-replied\nFrom: taro@example.jp\n\n",
 	  KENPO_MAILIN_AUTOMATIC, NULL, 0 },
-	{ "auto-generated with parameter", "Auto-Submitted: Auto-Generated; x=1\n"
-	  "From: taro@example.jp\n\n", KENPO_MAILIN_AUTOMATIC, NULL, 0 },
-	{ "bounce", "Return-Path: <>\nFrom: MAILER-DAEMON@example.jp\n\n",
+	{ "auto-generated with parameter",
+	  "Auto-Submitted: Auto-Generated; x=1\n"
+	  "From: taro@example.jp\n\n",
 	  KENPO_MAILIN_AUTOMATIC, NULL, 0 },
+	{ "bounce", "Return-Path: <>\nFrom: MAILER-DAEMON@example.jp\n\n", KENPO_MAILIN_AUTOMATIC,
+	  NULL, 0 },
 	{ "empty", "", KENPO_MAILIN_MALFORMED, NULL, 0 },
 	{ "envelope line only", "From taro@example.jp Mon Apr  1 09:00:00 2024",
 	  KENPO_MAILIN_MALFORMED, NULL, 0 },
@@ -95,7 +106,8 @@ test_samples(void **state)
 			fail_msg("%s: sender %s, expected %s", s->name, out, s->sender);
 		if (src != s->source)
 			fail_msg("%s: source %s, expected %s", s->name,
-				 kenpo_mailin_source_name(src), kenpo_mailin_source_name(s->source));
+				 kenpo_mailin_source_name(src),
+				 kenpo_mailin_source_name(s->source));
 	}
 }
 
@@ -213,12 +225,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_samples),
-		cmocka_unit_test(test_no_injection),
-		cmocka_unit_test(test_nul_byte),
-		cmocka_unit_test(test_small_output),
-		cmocka_unit_test(test_read_cap),
-		cmocka_unit_test(test_codes),
+		cmocka_unit_test(test_samples),  cmocka_unit_test(test_no_injection),
+		cmocka_unit_test(test_nul_byte), cmocka_unit_test(test_small_output),
+		cmocka_unit_test(test_read_cap), cmocka_unit_test(test_codes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,19 +37,22 @@ static const struct {
 };
 #define N_RULES (sizeof expected_rules / sizeof expected_rules[0])
 
-static unsigned id_check(const char *s)
+static unsigned
+id_check(const char *s)
 {
 	return kenpo_policy_check_login_id(s, strlen(s));
 }
 
-static unsigned pw_check(const char *s)
+static unsigned
+pw_check(const char *s)
 {
 	return kenpo_policy_check_password(s, strlen(s));
 }
 
 /* A heap copy of exactly len bytes with no terminator, so that
  * AddressSanitizer catches any read past len. */
-static char *exact_copy(const char *s, size_t len)
+static char *
+exact_copy(const char *s, size_t len)
 {
 	char *p = malloc(len > 0 ? len : 1);
 
@@ -59,7 +62,8 @@ static char *exact_copy(const char *s, size_t len)
 }
 
 /* `len` copies of `fill` after `head`, in an exact-size heap buffer. */
-static char *make_value(const char *head, char fill, size_t len)
+static char *
+make_value(const char *head, char fill, size_t len)
 {
 	char *p = malloc(len);
 	size_t h = strlen(head);
@@ -73,11 +77,12 @@ static char *make_value(const char *head, char fill, size_t len)
 
 /* ---- login ID --------------------------------------------------------- */
 
-static void test_id_valid(void **state)
+static void
+test_id_valid(void **state)
 {
 	static const char *const ok[] = {
-		"Toyobo", "ab", "1a", "a1", "toyobo1", "toyobo123", "abcdefgh",
-		"123456ab", "a.b_c-d", "_abc", "A-", "a.", "ABCdef.9x", "ab.cd_ef",
+		"Toyobo",   "ab",      "1a",   "a1", "toyobo1", "toyobo123", "abcdefgh",
+		"123456ab", "a.b_c-d", "_abc", "A-", "a.",      "ABCdef.9x", "ab.cd_ef",
 	};
 
 	(void)state;
@@ -87,7 +92,8 @@ static void test_id_valid(void **state)
 	}
 }
 
-static void test_id_too_short(void **state)
+static void
+test_id_too_short(void **state)
 {
 	(void)state;
 	assert_int_equal(id_check("a"), KENPO_RULE_ID_TOO_SHORT);
@@ -97,7 +103,8 @@ static void test_id_too_short(void **state)
 	assert_int_equal(kenpo_policy_check_login_id(NULL, 5), KENPO_RULE_ID_TOO_SHORT);
 }
 
-static void test_id_length_limits(void **state)
+static void
+test_id_length_limits(void **state)
 {
 	char *id39 = make_value("", 'a', KENPO_LOGIN_ID_MAX);
 	char *id40 = make_value("", 'a', KENPO_LOGIN_ID_MAX + 1);
@@ -113,11 +120,13 @@ static void test_id_length_limits(void **state)
 	free(id500);
 }
 
-static void test_id_bad_char(void **state)
+static void
+test_id_bad_char(void **state)
 {
 	static const char *const bad[] = {
-		"abc def", "abc@example", "ab+c", "a/b", "ab:c", "ab\tc",
-		"ab~c", "\xe6\x9d\xb1\xe6\xb4\x8b", "ab\x7f", "caf\xc3\xa9",
+		"abc def", "abc@example", "ab+c", "a/b",
+		"ab:c",    "ab\tc",       "ab~c", "\xe6\x9d\xb1\xe6\xb4\x8b",
+		"ab\x7f",  "caf\xc3\xa9",
 	};
 
 	(void)state;
@@ -127,7 +136,8 @@ static void test_id_bad_char(void **state)
 	}
 }
 
-static void test_id_nul_inside(void **state)
+static void
+test_id_nul_inside(void **state)
 {
 	char *p = exact_copy("ab\0cd", 5);
 
@@ -138,7 +148,8 @@ static void test_id_nul_inside(void **state)
 	free(p);
 }
 
-static void test_id_bad_start(void **state)
+static void
+test_id_bad_start(void **state)
 {
 	(void)state;
 	assert_int_equal(id_check("-abc"), KENPO_RULE_ID_BAD_START);
@@ -147,7 +158,8 @@ static void test_id_bad_start(void **state)
 	assert_int_equal(id_check("a.bc"), 0);
 }
 
-static void test_id_all_digits(void **state)
+static void
+test_id_all_digits(void **state)
 {
 	(void)state;
 	assert_int_equal(id_check("12"), KENPO_RULE_ID_ALL_DIGITS);
@@ -157,7 +169,8 @@ static void test_id_all_digits(void **state)
 	assert_int_equal(id_check("12.34"), 0);
 }
 
-static void test_id_digits_7_8(void **state)
+static void
+test_id_digits_7_8(void **state)
 {
 	(void)state;
 	/* The sample pre-issued ID may not be chosen by a member. */
@@ -171,7 +184,8 @@ static void test_id_digits_7_8(void **state)
 	assert_int_equal(id_check("abcdefg12"), 0);
 }
 
-static void test_id_combinations(void **state)
+static void
+test_id_combinations(void **state)
 {
 	char *p;
 
@@ -181,10 +195,10 @@ static void test_id_combinations(void **state)
 	assert_int_equal(id_check(" "), KENPO_RULE_ID_TOO_SHORT | KENPO_RULE_ID_BAD_CHAR);
 	assert_int_equal(id_check("12345678"),
 			 KENPO_RULE_ID_ALL_DIGITS | KENPO_RULE_ID_DIGITS_7_8);
-	assert_int_equal(id_check("-bc def1"), KENPO_RULE_ID_BAD_START |
-			 KENPO_RULE_ID_BAD_CHAR | KENPO_RULE_ID_DIGITS_7_8);
-	assert_int_equal(id_check(".abcde 9"), KENPO_RULE_ID_BAD_START |
-			 KENPO_RULE_ID_BAD_CHAR | KENPO_RULE_ID_DIGITS_7_8);
+	assert_int_equal(id_check("-bc def1"), KENPO_RULE_ID_BAD_START | KENPO_RULE_ID_BAD_CHAR |
+						       KENPO_RULE_ID_DIGITS_7_8);
+	assert_int_equal(id_check(".abcde 9"), KENPO_RULE_ID_BAD_START | KENPO_RULE_ID_BAD_CHAR |
+						       KENPO_RULE_ID_DIGITS_7_8);
 
 	p = exact_copy("\0", 1);
 	assert_int_equal(kenpo_policy_check_login_id(p, 1),
@@ -198,11 +212,13 @@ static void test_id_combinations(void **state)
 	free(p);
 	p = make_value("-a b", 'x', 45);
 	assert_int_equal(kenpo_policy_check_login_id(p, 45), KENPO_RULE_ID_TOO_LONG |
-			 KENPO_RULE_ID_BAD_START | KENPO_RULE_ID_BAD_CHAR);
+								     KENPO_RULE_ID_BAD_START |
+								     KENPO_RULE_ID_BAD_CHAR);
 	free(p);
 }
 
-static void test_id_reads_only_len(void **state)
+static void
+test_id_reads_only_len(void **state)
 {
 	char *p = exact_copy("Toyobo", 6);
 
@@ -216,7 +232,8 @@ static void test_id_reads_only_len(void **state)
 
 /* ---- password --------------------------------------------------------- */
 
-static void test_pw_valid(void **state)
+static void
+test_pw_valid(void **state)
 {
 	static const char *const ok[] = {
 		"P0a40aca", "Password1", "aaaaaaB1", "1234567aB", "ZZZZZZz0",
@@ -229,7 +246,8 @@ static void test_pw_valid(void **state)
 	}
 }
 
-static void test_pw_length_limits(void **state)
+static void
+test_pw_length_limits(void **state)
 {
 	char *pw7 = make_value("Aa1", 'x', 7);
 	char *pw8 = make_value("Aa1", 'x', 8);
@@ -249,7 +267,8 @@ static void test_pw_length_limits(void **state)
 	free(pw40);
 }
 
-static void test_pw_classes(void **state)
+static void
+test_pw_classes(void **state)
 {
 	(void)state;
 	assert_int_equal(pw_check("password1"), KENPO_RULE_PW_NO_UPPER);
@@ -260,11 +279,19 @@ static void test_pw_classes(void **state)
 	assert_int_equal(pw_check("ABCDEFGH"), KENPO_RULE_PW_NO_LOWER | KENPO_RULE_PW_NO_DIGIT);
 }
 
-static void test_pw_bad_char(void **state)
+static void
+test_pw_bad_char(void **state)
 {
 	static const char *const bad[] = {
-		"Pass-word1", "Pass word1", "Pass_word1", "Pass.word1", "Password1!",
-		"P\xc3\xa4ssword1", "Pass\tword1", "\xef\xbc\xb0" "Password1",
+		"Pass-word1",
+		"Pass word1",
+		"Pass_word1",
+		"Pass.word1",
+		"Password1!",
+		"P\xc3\xa4ssword1",
+		"Pass\tword1",
+		"\xef\xbc\xb0"
+		"Password1",
 	};
 	char *p = exact_copy("Pass\0word1", 10);
 
@@ -277,7 +304,8 @@ static void test_pw_bad_char(void **state)
 	free(p);
 }
 
-static void test_pw_combinations(void **state)
+static void
+test_pw_combinations(void **state)
 {
 	const unsigned no_class = KENPO_RULE_PW_NO_UPPER | KENPO_RULE_PW_NO_LOWER |
 				  KENPO_RULE_PW_NO_DIGIT;
@@ -285,12 +313,14 @@ static void test_pw_combinations(void **state)
 
 	(void)state;
 	assert_int_equal(pw_check(""), KENPO_RULE_PW_TOO_SHORT | no_class);
-	assert_int_equal(kenpo_policy_check_password(NULL, 12), KENPO_RULE_PW_TOO_SHORT | no_class);
-	assert_int_equal(pw_check("-"), KENPO_RULE_PW_TOO_SHORT | KENPO_RULE_PW_BAD_CHAR | no_class);
-	assert_int_equal(pw_check("pass"), KENPO_RULE_PW_TOO_SHORT |
-			 KENPO_RULE_PW_NO_UPPER | KENPO_RULE_PW_NO_DIGIT);
-	assert_int_equal(pw_check("pass-word"), KENPO_RULE_PW_BAD_CHAR |
-			 KENPO_RULE_PW_NO_UPPER | KENPO_RULE_PW_NO_DIGIT);
+	assert_int_equal(kenpo_policy_check_password(NULL, 12),
+			 KENPO_RULE_PW_TOO_SHORT | no_class);
+	assert_int_equal(pw_check("-"),
+			 KENPO_RULE_PW_TOO_SHORT | KENPO_RULE_PW_BAD_CHAR | no_class);
+	assert_int_equal(pw_check("pass"), KENPO_RULE_PW_TOO_SHORT | KENPO_RULE_PW_NO_UPPER |
+						   KENPO_RULE_PW_NO_DIGIT);
+	assert_int_equal(pw_check("pass-word"), KENPO_RULE_PW_BAD_CHAR | KENPO_RULE_PW_NO_UPPER |
+							KENPO_RULE_PW_NO_DIGIT);
 	p = make_value("", '!', 40);
 	assert_int_equal(kenpo_policy_check_password(p, 40),
 			 KENPO_RULE_PW_TOO_LONG | KENPO_RULE_PW_BAD_CHAR | no_class);
@@ -303,7 +333,8 @@ static void test_pw_combinations(void **state)
 	assert_int_equal(id_check("") & 0xff00u, 0);
 }
 
-static void test_pw_reads_only_len(void **state)
+static void
+test_pw_reads_only_len(void **state)
 {
 	char *p = exact_copy("P0a40aca", 8);
 
@@ -315,12 +346,13 @@ static void test_pw_reads_only_len(void **state)
 
 /* ---- pre-issued IDs --------------------------------------------------- */
 
-static void test_preissued(void **state)
+static void
+test_preissued(void **state)
 {
 	static const char *const yes[] = { "07AA0A00", "AB12CD34", "abcdef12", "a.b_c-00" };
 	static const char *const no[] = {
-		"12345678", "-bcdef12", ".bcdef12", "abcdef1g", "abcdefg1", "abcdefgh",
-		"Toyobo", "abcdefg12", "bcdef12", "ab def12", "ab#def12", "",
+		"12345678", "-bcdef12",  ".bcdef12", "abcdef1g", "abcdefg1", "abcdefgh",
+		"Toyobo",   "abcdefg12", "bcdef12",  "ab def12", "ab#def12", "",
 	};
 
 	(void)state;
@@ -338,7 +370,8 @@ static void test_preissued(void **state)
 }
 
 /* Every pre-issued ID is refused as a self-chosen one, so the two can never meet. */
-static void test_preissued_never_selfchosen(void **state)
+static void
+test_preissued_never_selfchosen(void **state)
 {
 	static const char *const samples[] = { "07AA0A00", "ZZZZZZ99", "ab.cd_00" };
 
@@ -351,7 +384,8 @@ static void test_preissued_never_selfchosen(void **state)
 
 /* ---- codes, messages and iteration ------------------------------------ */
 
-static void test_rule_codes(void **state)
+static void
+test_rule_codes(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < N_RULES; i++) {
@@ -367,7 +401,8 @@ static void test_rule_codes(void **state)
 	assert_null(kenpo_rule_code(KENPO_RULE_ID_TOO_SHORT | KENPO_RULE_ID_BAD_START));
 }
 
-static void test_rule_messages(void **state)
+static void
+test_rule_messages(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < N_RULES; i++) {
@@ -377,8 +412,8 @@ static void test_rule_messages(void **state)
 		assert_non_null(msg);
 		assert_true(strlen(msg) > 20);
 		assert_int_equal(msg[strlen(msg) - 1], '.');
-		assert_non_null(strstr(msg, bit <= KENPO_RULE_ID_RESERVED ?
-				       "login ID" : "password"));
+		assert_non_null(
+			strstr(msg, bit <= KENPO_RULE_ID_RESERVED ? "login ID" : "password"));
 		for (size_t j = 0; j < i; j++)
 			assert_string_not_equal(msg, kenpo_rule_message(expected_rules[j].bit));
 	}
@@ -387,7 +422,8 @@ static void test_rule_messages(void **state)
 	assert_null(kenpo_rule_message(KENPO_RULE_PW_NO_UPPER | KENPO_RULE_PW_NO_LOWER));
 }
 
-static void assert_mentions(unsigned rule, int number)
+static void
+assert_mentions(unsigned rule, int number)
 {
 	char text[16];
 
@@ -397,7 +433,8 @@ static void assert_mentions(unsigned rule, int number)
 }
 
 /* The limits written in the messages are those the checks apply. */
-static void test_rule_messages_limits(void **state)
+static void
+test_rule_messages_limits(void **state)
 {
 	(void)state;
 	assert_mentions(KENPO_RULE_ID_TOO_SHORT, KENPO_LOGIN_ID_MIN);
@@ -407,7 +444,8 @@ static void test_rule_messages_limits(void **state)
 	assert_mentions(KENPO_RULE_ID_DIGITS_7_8, 8);
 }
 
-static void test_rule_next_order(void **state)
+static void
+test_rule_next_order(void **state)
 {
 	unsigned mask = 0;
 	size_t n = 0;
@@ -427,7 +465,8 @@ static void test_rule_next_order(void **state)
 	assert_int_equal(kenpo_rule_next(NULL), 0);
 }
 
-static void test_rule_next_bits(void **state)
+static void
+test_rule_next_bits(void **state)
 {
 	unsigned mask = (1u << 31) | (1u << 3) | 1u;
 
@@ -441,7 +480,8 @@ static void test_rule_next_bits(void **state)
 }
 
 /* What a form does: list every broken rule of one value by its code. */
-static void test_rule_next_lists_codes(void **state)
+static void
+test_rule_next_lists_codes(void **state)
 {
 	unsigned mask = pw_check("pass-word");
 	const char *codes[4] = { NULL, NULL, NULL, NULL };
@@ -457,7 +497,8 @@ static void test_rule_next_lists_codes(void **state)
 	assert_string_equal(codes[2], "password-no-digit");
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_id_valid),

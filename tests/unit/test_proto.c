@@ -55,7 +55,8 @@ raw_header(unsigned char *p, uint32_t length, uint32_t version, uint32_t action)
 static void
 make_pair(int sv[2], int nonblock)
 {
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0), 0, sv), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0), 0, sv),
+			 0);
 }
 
 static void
@@ -270,8 +271,8 @@ test_frame_open_refused(void **state)
 
 /* A PING frame with one raw string length word and `n` bytes of text. */
 static void
-string_frame(struct kenpo_buf *b, unsigned char *mem, size_t cap, uint32_t slen,
-	     const char *text, size_t n)
+string_frame(struct kenpo_buf *b, unsigned char *mem, size_t cap, uint32_t slen, const char *text,
+	     size_t n)
 {
 	size_t len = raw_header(mem, 0, KENPO_PROTO_VERSION, KENPO_ACTION_PING);
 	uint32_t w;

@@ -143,7 +143,8 @@ test_fields_read(void **state)
 	kenpo_fields_read(&b, lay, &f);
 	assert_int_equal(kenpo_frame_close(&b), 0);
 	assert_int_equal(f.present, KENPO_HAS(login) | KENPO_HAS(uid) | KENPO_HAS(lang) |
-			 KENPO_HAS(masked) | KENPO_HAS(seconds) | KENPO_HAS(txn));
+					    KENPO_HAS(masked) | KENPO_HAS(seconds) |
+					    KENPO_HAS(txn));
 	assert_memory_equal(f.login.p, "taro", 4);
 	assert_int_equal(f.login.len, 4);
 	assert_int_equal(f.uid, 70001);
@@ -151,8 +152,8 @@ test_fields_read(void **state)
 	assert_memory_equal(f.txn.p, "txn-1", 5);
 
 	/* A list, walked item by item. */
-	fake_answer(&fr, KENPO_ACTION_PROFILE_GET, KENPO_RES_OK, 2u, "nickname", "はな",
-		    "mail1", "", "t-2");
+	fake_answer(&fr, KENPO_ACTION_PROFILE_GET, KENPO_RES_OK, 2u, "nickname", "はな", "mail1",
+		    "", "t-2");
 	b = fake_reader(&fr);
 	assert_int_equal(kenpo_answer_open(&b, KENPO_ACTION_PROFILE_GET, &res, &lay), 0);
 	kenpo_fields_read(&b, lay, &f);

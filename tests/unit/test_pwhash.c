@@ -29,41 +29,47 @@ static const struct kenpo_pwcost COST = { 1, REGION };
 #define PWLEN (sizeof PW - 1)
 #define THREADS 6
 
-static int setup(void **state)
+static int
+setup(void **state)
 {
 	(void)state;
 	return kenpo_secret_init();
 }
 
-static int teardown(void **state)
+static int
+teardown(void **state)
 {
 	(void)state;
 	kenpo_pwpool_cleanup();
 	return 0;
 }
 
-static void stats(struct kenpo_pwpool_stats *st)
+static void
+stats(struct kenpo_pwpool_stats *st)
 {
 	memset(st, 0xff, sizeof *st);
 	kenpo_pwpool_stats(st);
 }
 
 /* The region lent to the calling thread: what libsodium's argon2 gets. */
-static unsigned char *borrow(size_t len)
+static unsigned char *
+borrow(size_t len)
 {
-	unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned char *p =
+		mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	assert_true(p != MAP_FAILED);
 	return p;
 }
 
-static int all_zero(const unsigned char *p, size_t len)
+static int
+all_zero(const unsigned char *p, size_t len)
 {
 	return sodium_is_zero(p, len) == 1;
 }
 
-static void test_no_pool(void **state)
+static void
+test_no_pool(void **state)
 {
 	struct kenpo_pwpool_stats st;
 	char h[KENPO_PWHASH_MAX];
@@ -79,7 +85,8 @@ static void test_no_pool(void **state)
 	assert_int_equal(kenpo_pwpool_wait_take(), 0);
 }
 
-static void test_setup_refuses(void **state)
+static void
+test_setup_refuses(void **state)
 {
 	struct kenpo_pwslot *s;
 
@@ -92,14 +99,15 @@ static void test_setup_refuses(void **state)
 	s = kenpo_pwpool_enter();
 	assert_non_null(s);
 	assert_int_equal(kenpo_pwpool_setup(1, REGION), -1);
-	kenpo_pwpool_cleanup();            /* left alone: busy */
+	kenpo_pwpool_cleanup(); /* left alone: busy */
 	kenpo_pwpool_leave(s);
 	assert_int_equal(kenpo_pwpool_setup(1, REGION), 0);
 }
 
 /* libsodium's argon2 memory is the region, and the same region each time:
  * one mapped, every run in it. */
-static void test_runs_reuse_one_region(void **state)
+static void
+test_runs_reuse_one_region(void **state)
 {
 	struct kenpo_pwpool_stats st;
 	char h[KENPO_PWHASH_MAX];
@@ -124,7 +132,8 @@ static void test_runs_reuse_one_region(void **state)
 
 /* Hashes made in a region are byte for byte those libsodium makes in its
  * own memory, and each verifies with the other. */
-static void test_same_hashes_as_libsodium(void **state)
+static void
+test_same_hashes_as_libsodium(void **state)
 {
 	unsigned char salt[crypto_pwhash_SALTBYTES], fresh[32], pooled[32];
 	char h1[KENPO_PWHASH_MAX], h2[KENPO_PWHASH_MAX];
@@ -134,12 +143,14 @@ static void test_same_hashes_as_libsodium(void **state)
 	(void)state;
 	memset(salt, 0x5a, sizeof salt);
 	assert_int_equal(crypto_pwhash(fresh, sizeof fresh, PW, PWLEN, salt, 2, REGION,
-				       crypto_pwhash_ALG_ARGON2ID13), 0);
+				       crypto_pwhash_ALG_ARGON2ID13),
+			 0);
 	assert_int_equal(kenpo_pw_hash(PW, PWLEN, &COST, h1, sizeof h1), 0);
 	assert_int_equal(kenpo_pwpool_setup(1, REGION), 0);
 	s = kenpo_pwpool_enter();
 	assert_int_equal(crypto_pwhash(pooled, sizeof pooled, PW, PWLEN, salt, 2, REGION,
-				       crypto_pwhash_ALG_ARGON2ID13), 0);
+				       crypto_pwhash_ALG_ARGON2ID13),
+			 0);
 	kenpo_pwpool_leave(s);
 	assert_memory_equal(fresh, pooled, sizeof fresh);
 	assert_int_equal(kenpo_pw_hash(PW, PWLEN, &COST, h2, sizeof h2), 0);
@@ -152,7 +163,8 @@ static void test_same_hashes_as_libsodium(void **state)
 
 /* A region is lent only holding zeros: whatever a run wrote is wiped when
  * the run ends, before anyone can be lent the region again. */
-static void test_region_wiped_between_runs(void **state)
+static void
+test_region_wiped_between_runs(void **state)
 {
 	struct kenpo_pwslot *s;
 	unsigned char *p;
@@ -162,14 +174,14 @@ static void test_region_wiped_between_runs(void **state)
 	assert_int_equal(kenpo_pwpool_setup(1, REGION), 0);
 	s = kenpo_pwpool_enter();
 	p = borrow(REGION);
-	assert_true(all_zero(p, REGION));     /* fresh: zeros */
+	assert_true(all_zero(p, REGION)); /* fresh: zeros */
 	memset(p, 0xa5, REGION);
 	assert_int_equal(munmap(p, REGION), 0);
 	kenpo_pwpool_leave(s);
 
 	s = kenpo_pwpool_enter();
-	assert_ptr_equal(borrow(REGION), p);  /* the same region ... */
-	assert_true(all_zero(p, REGION));     /* ... wiped */
+	assert_ptr_equal(borrow(REGION), p); /* the same region ... */
+	assert_true(all_zero(p, REGION));    /* ... wiped */
 	assert_int_equal(munmap(p, REGION), 0);
 	kenpo_pwpool_leave(s);
 
@@ -184,14 +196,15 @@ static void test_region_wiped_between_runs(void **state)
 
 /* Only what argon2 asks for is lent: other mappings, mappings on threads
  * holding no region, and a second mapping in one run are real ones. */
-static void test_interposition_is_narrow(void **state)
+static void
+test_interposition_is_narrow(void **state)
 {
 	struct kenpo_pwslot *s;
 	unsigned char *region, *p;
 
 	(void)state;
 	assert_int_equal(kenpo_pwpool_setup(1, REGION), 0);
-	p = borrow(REGION);                    /* no region held */
+	p = borrow(REGION); /* no region held */
 	s = kenpo_pwpool_enter();
 	region = borrow(REGION);
 	assert_ptr_not_equal(region, p);
@@ -204,21 +217,22 @@ static void test_interposition_is_narrow(void **state)
 	kenpo_pwpool_leave(s);
 
 	s = kenpo_pwpool_enter();
-	p = borrow(2 * REGION);                /* larger than the region */
+	p = borrow(2 * REGION); /* larger than the region */
 	assert_ptr_not_equal(p, region);
 	assert_int_equal(munmap(p, 2 * REGION), 0);
 	p = mmap(NULL, REGION, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	assert_ptr_not_equal(p, region);       /* not read-write */
+	assert_ptr_not_equal(p, region); /* not read-write */
 	assert_int_equal(munmap(p, REGION), 0);
 	p = mmap(NULL, REGION, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	assert_ptr_not_equal(p, region);       /* shared */
+	assert_ptr_not_equal(p, region); /* shared */
 	assert_int_equal(munmap(p, REGION), 0);
 	kenpo_pwpool_leave(s);
 }
 
 /* A stored hash that needs more memory than a region still verifies, in
  * memory libsodium maps itself, and still takes a place in the pool. */
-static void test_larger_hash_verifies(void **state)
+static void
+test_larger_hash_verifies(void **state)
 {
 	const struct kenpo_pwcost big = { 1, 4 * REGION };
 	struct kenpo_pwpool_stats st;
@@ -238,7 +252,8 @@ struct worker {
 	int rc;
 };
 
-static void *verify_many(void *arg)
+static void *
+verify_many(void *arg)
 {
 	struct worker *w = arg;
 	int i;
@@ -251,7 +266,8 @@ static void *verify_many(void *arg)
 
 /* More threads than regions: never more regions than the bound, the
  * others wait their turn, and every verification succeeds. */
-static void check_bounded(unsigned regions)
+static void
+check_bounded(unsigned regions)
 {
 	struct kenpo_pwpool_stats st;
 	struct worker w[THREADS];
@@ -281,27 +297,31 @@ static void check_bounded(unsigned regions)
 		assert_true(st.waited > 0);
 }
 
-static void test_bounded_one(void **state)
+static void
+test_bounded_one(void **state)
 {
 	(void)state;
 	check_bounded(1);
 }
 
-static void test_bounded_two(void **state)
+static void
+test_bounded_two(void **state)
 {
 	(void)state;
 	check_bounded(2);
 }
 
 /* The time waited is handed out once. */
-static void test_wait_take(void **state)
+static void
+test_wait_take(void **state)
 {
 	(void)state;
 	(void)kenpo_pwpool_wait_take();
 	assert_int_equal(kenpo_pwpool_wait_take(), 0);
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_no_pool, teardown),

@@ -66,7 +66,8 @@ rec_of(union recbuf *b, const char *name, uint32_t uid, const char *gecos)
 
 	snprintf(home, sizeof home, "/home/%s", name);
 	assert_int_equal(kenpo_pwrec_build(&b->rec, sizeof b->bytes, name, uid, 100, gecos, home,
-					   "/bin/sh"), 0);
+					   "/bin/sh"),
+			 0);
 }
 
 static enum mapfile_rc
@@ -92,8 +93,8 @@ drop(struct mapfile *m, unsigned n)
 static struct mapfile *
 new_map(size_t records, size_t bytes)
 {
-	struct mapfile_params p = { path, SOCKET, KENPO_PWMAP_F_ENUMERATE, 3000, records,
-				    bytes > 0 ? bytes : records * 96 };
+	struct mapfile_params p = { path, SOCKET,  KENPO_PWMAP_F_ENUMERATE,
+				    3000, records, bytes > 0 ? bytes : records * 96 };
 	struct mapfile *m = NULL;
 	char err[256];
 
@@ -285,7 +286,8 @@ check_model(const struct mapfile *m, const int *alive, const unsigned *version)
 		for (v = 0; v < 3; v++) {
 			snprintf(name, sizeof name, "m%u.v%u", i, v);
 			snprintf(gecos, sizeof gecos, "g%u", v);
-			expect_name(m, name, 200000 + i, alive[i] && version[i] == v ? gecos : NULL);
+			expect_name(m, name, 200000 + i,
+				    alive[i] && version[i] == v ? gecos : NULL);
 		}
 		snprintf(name, sizeof name, "m%u.v%u", i, version[i]);
 		expect_uid(m, 200000 + i, alive[i] ? name : NULL);
@@ -318,7 +320,8 @@ test_against_a_model(void **state)
 		while ((rc = put(m, i, name, 200000 + i, gecos)) == MAPFILE_FULL) {
 			assert_int_equal(mapfile_grow(m, 2 * mapfile_count(m) + 16,
 						      2 * mapfile_bytes(m) + 4096, &bigger, err,
-						      sizeof err), 0);
+						      sizeof err),
+					 0);
 			mapfile_free(m);
 			m = bigger;
 			mapfile_heartbeat(m, kenpo_pwmap_now_ms());
@@ -601,7 +604,7 @@ module_reader(void *arg)
 		snprintf(name, sizeof name, "mod%u", i);
 		st = r->getpwnam_r(name, &pw, buf, sizeof buf, &err);
 		if (st != NSS_STATUS_SUCCESS)
-			continue;   /* between files, or kenpod (absent) asked */
+			continue; /* between files, or kenpod (absent) asked */
 		atomic_fetch_add(&r->hits, 1);
 		if (strcmp(pw.pw_name, name) != 0 || pw.pw_uid != 500000 + i)
 			atomic_fetch_add(&r->wrong, 1);

@@ -82,7 +82,7 @@ test_one_line(void **state)
 	static const struct file files[] = {
 		{ "s3cretPw", 8, "s3cretPw" },
 		{ "s3cretPw\n", 9, "s3cretPw" },
-		{ "s3cretPw\r\n", 10, "s3cretPw" },      /* written on Windows: no CR kept */
+		{ "s3cretPw\r\n", 10, "s3cretPw" }, /* written on Windows: no CR kept */
 		{ " with spaces \n", 14, " with spaces " },
 		{ "パスワード\n", 16, "パスワード" },
 	};
@@ -105,10 +105,12 @@ static void
 test_refused(void **state)
 {
 	static const struct file files[] = {
-		{ "", 0, NULL }, { "\n", 1, NULL }, { "\r\n", 2, NULL },
-		{ "two\nlines\n", 10, NULL }, { "pw\n\n", 4, NULL }, { "pw\r\n\r\n", 6, NULL },
-		{ "pw\r", 3, NULL }, { "p\rw\n", 4, NULL }, { "pw\n ", 4, NULL },
-		{ "pw\0x\n", 5, NULL }, { "pw\n\0", 4, NULL }, { "\0pw", 3, NULL },
+		{ "", 0, NULL },       { "\n", 1, NULL },
+		{ "\r\n", 2, NULL },   { "two\nlines\n", 10, NULL },
+		{ "pw\n\n", 4, NULL }, { "pw\r\n\r\n", 6, NULL },
+		{ "pw\r", 3, NULL },   { "p\rw\n", 4, NULL },
+		{ "pw\n ", 4, NULL },  { "pw\0x\n", 5, NULL },
+		{ "pw\n\0", 4, NULL }, { "\0pw", 3, NULL },
 	};
 	char err[512];
 	size_t i, len = 77;

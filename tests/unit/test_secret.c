@@ -26,25 +26,28 @@ static const struct kenpo_pwcost LOW = { 1, 8192 * 1024 };
 #define PW "Tanaka2024"
 #define PWLEN (sizeof PW - 1)
 
-static int setup(void **state)
+static int
+setup(void **state)
 {
 	(void)state;
 	return kenpo_secret_init();
 }
 
-static void hash_ok(const char *pw, size_t len, const struct kenpo_pwcost *c,
-		    char out[KENPO_PWHASH_MAX])
+static void
+hash_ok(const char *pw, size_t len, const struct kenpo_pwcost *c, char out[KENPO_PWHASH_MAX])
 {
 	assert_int_equal(kenpo_pw_hash(pw, len, c, out, KENPO_PWHASH_MAX), 0);
 }
 
-static void test_init_twice(void **state)
+static void
+test_init_twice(void **state)
 {
 	(void)state;
 	assert_int_equal(kenpo_secret_init(), 0);
 }
 
-static void test_default_cost(void **state)
+static void
+test_default_cost(void **state)
 {
 	struct kenpo_pwcost c;
 
@@ -54,7 +57,8 @@ static void test_default_cost(void **state)
 	assert_int_equal(c.memlimit, 64 * 1024 * 1024);
 }
 
-static void test_hash_verify(void **state)
+static void
+test_hash_verify(void **state)
 {
 	char h[KENPO_PWHASH_MAX];
 
@@ -73,7 +77,8 @@ static void test_hash_verify(void **state)
 
 /* The form of slapd's argon2 module: "{ARGON2}" then the PHC string with a
  * 16-byte salt and a 32-byte hash in unpadded standard base64. */
-static void test_hash_form(void **state)
+static void
+test_hash_form(void **state)
 {
 	static const char b64[] =
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -95,7 +100,8 @@ static void test_hash_form(void **state)
 	assert_string_not_equal(h, h2);
 }
 
-static void test_hash_refuses(void **state)
+static void
+test_hash_refuses(void **state)
 {
 	static const struct kenpo_pwcost bad_t = { 0, 8192 * 1024 };
 	static const struct kenpo_pwcost bad_m = { 1, 4096 };
@@ -123,7 +129,8 @@ static void test_hash_refuses(void **state)
 	free(big);
 }
 
-static void test_verify_malformed(void **state)
+static void
+test_verify_malformed(void **state)
 {
 	char h[KENPO_PWHASH_MAX], cut[KENPO_PWHASH_MAX], lower[KENPO_PWHASH_MAX];
 	char longer[400];
@@ -141,11 +148,19 @@ static void test_verify_malformed(void **state)
 	memcpy(longer, h, n);
 
 	const char *const bad[] = {
-		"", "{ARGON2}", "{SSHA}xxx", "{ARGON2}$argon2id$", "$argon2id$",
+		"",
+		"{ARGON2}",
+		"{SSHA}xxx",
+		"{ARGON2}$argon2id$",
+		"$argon2id$",
 		"{ARGON2}$argon2d$v=19$m=8192,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaA",
 		"{CRYPT}$argon2id$v=19$m=8192,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaA",
 		"{ARGON2}{ARGON2}$argon2id$v=19$m=8192,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaA",
-		PW, cut, lower, longer, h + 1,
+		PW,
+		cut,
+		lower,
+		longer,
+		h + 1,
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		if (kenpo_pw_verify(bad[i], PW, PWLEN) != -1)
@@ -156,14 +171,16 @@ static void test_verify_malformed(void **state)
 }
 
 /* What Debian's slapd writes by itself is argon2i: still verified. */
-static void test_verify_argon2i(void **state)
+static void
+test_verify_argon2i(void **state)
 {
 	char str[crypto_pwhash_STRBYTES];
 	char stored[KENPO_PWHASH_MAX];
 
 	(void)state;
 	assert_int_equal(crypto_pwhash_str_alg(str, PW, PWLEN, 3, 8192 * 1024,
-					       crypto_pwhash_ALG_ARGON2I13), 0);
+					       crypto_pwhash_ALG_ARGON2I13),
+			 0);
 	snprintf(stored, sizeof stored, "{ARGON2}%s", str);
 	assert_int_equal(kenpo_pw_verify(stored, PW, PWLEN), 0);
 	assert_int_equal(kenpo_pw_verify(str, PW, PWLEN), 0);
@@ -173,7 +190,8 @@ static void test_verify_argon2i(void **state)
 	assert_int_equal(kenpo_pw_needs_rehash(stored, &same), 1);
 }
 
-static void test_needs_rehash(void **state)
+static void
+test_needs_rehash(void **state)
 {
 	static const struct kenpo_pwcost other_t = { 2, 8192 * 1024 };
 	static const struct kenpo_pwcost other_m = { 1, 16384 * 1024 };
@@ -193,7 +211,8 @@ static void test_needs_rehash(void **state)
 	assert_int_equal(kenpo_pw_needs_rehash(h, NULL), -1);
 }
 
-static void test_fake_hash(void **state)
+static void
+test_fake_hash(void **state)
 {
 	static const struct kenpo_pwcost other = { 2, 8192 * 1024 };
 	static const struct kenpo_pwcost bad = { 0, 0 };
@@ -221,14 +240,16 @@ static void test_fake_hash(void **state)
 
 static const struct kenpo_pwcost THREAD_COST = { 3, 8192 * 1024 };
 
-static void *fake_thread(void *arg)
+static void *
+fake_thread(void *arg)
 {
 	(void)arg;
 	return (void *)(uintptr_t)kenpo_pw_fake_hash(&THREAD_COST);
 }
 
 /* First calls racing for a new cost all get the one cached string. */
-static void test_fake_hash_threads(void **state)
+static void
+test_fake_hash_threads(void **state)
 {
 	pthread_t t[4];
 	void *r[4];
@@ -245,18 +266,19 @@ static void test_fake_hash_threads(void **state)
 }
 
 static const unsigned char KEY1[KENPO_SERVER_SECRET_BYTES] = {
-	1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+	1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
 	17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32,
 };
 
-static void keyed(const unsigned char *k, const char *domain, const char *v,
-		  char out[KENPO_KEYED_HASH_HEX])
+static void
+keyed(const unsigned char *k, const char *domain, const char *v, char out[KENPO_KEYED_HASH_HEX])
 {
-	assert_int_equal(kenpo_keyed_hash_hex(k, domain, v, strlen(v), out,
-					      KENPO_KEYED_HASH_HEX), 0);
+	assert_int_equal(kenpo_keyed_hash_hex(k, domain, v, strlen(v), out, KENPO_KEYED_HASH_HEX),
+			 0);
 }
 
-static void test_keyed_hash(void **state)
+static void
+test_keyed_hash(void **state)
 {
 	unsigned char key2[KENPO_SERVER_SECRET_BYTES];
 	char a[KENPO_KEYED_HASH_HEX], b[KENPO_KEYED_HASH_HEX];
@@ -286,32 +308,33 @@ static void test_keyed_hash(void **state)
 }
 
 /* The construction itself: BLAKE2b-256 keyed, over domain, 0, value. */
-static void test_keyed_hash_known(void **state)
+static void
+test_keyed_hash_known(void **state)
 {
 	static const unsigned char msg[] = "token\0abc";
 	unsigned char h[32];
 	char want[65], got[KENPO_KEYED_HASH_HEX];
 
 	(void)state;
-	assert_int_equal(crypto_generichash(h, sizeof h, msg, sizeof msg - 1,
-					    KEY1, sizeof KEY1), 0);
+	assert_int_equal(crypto_generichash(h, sizeof h, msg, sizeof msg - 1, KEY1, sizeof KEY1),
+			 0);
 	sodium_bin2hex(want, sizeof want, h, sizeof h);
 	keyed(KEY1, "token", "abc", got);
 	assert_string_equal(got, want);
 	/* Binary values with NULs hash by length. */
-	assert_int_equal(kenpo_keyed_hash_hex(KEY1, "token", "abc\0d", 5, got,
-					      sizeof got), 0);
+	assert_int_equal(kenpo_keyed_hash_hex(KEY1, "token", "abc\0d", 5, got, sizeof got), 0);
 	assert_string_not_equal(got, want);
 }
 
-static void test_keyed_hash_refuses(void **state)
+static void
+test_keyed_hash_refuses(void **state)
 {
 	char out[KENPO_KEYED_HASH_HEX + 8];
 
 	(void)state;
 	memset(out, '#', sizeof out);
-	assert_int_equal(kenpo_keyed_hash_hex(KEY1, "key", "1", 1, out,
-					      KENPO_KEYED_HASH_HEX - 1), -1);
+	assert_int_equal(kenpo_keyed_hash_hex(KEY1, "key", "1", 1, out, KENPO_KEYED_HASH_HEX - 1),
+			 -1);
 	assert_int_equal(kenpo_keyed_hash_hex(NULL, "key", "1", 1, out, sizeof out), -1);
 	assert_int_equal(kenpo_keyed_hash_hex(KEY1, NULL, "1", 1, out, sizeof out), -1);
 	assert_int_equal(kenpo_keyed_hash_hex(KEY1, "key", NULL, 1, out, sizeof out), -1);
@@ -320,7 +343,8 @@ static void test_keyed_hash_refuses(void **state)
 	assert_int_equal(kenpo_keyed_hash_hex(KEY1, "key", "1", 1, NULL, sizeof out), -1);
 }
 
-static void test_secret_equal(void **state)
+static void
+test_secret_equal(void **state)
 {
 	(void)state;
 	assert_int_equal(kenpo_secret_equal("0123456789", "0123456789"), 1);
@@ -334,7 +358,8 @@ static void test_secret_equal(void **state)
 	assert_int_equal(kenpo_secret_equal("a", NULL), 0);
 }
 
-static void test_wipe(void **state)
+static void
+test_wipe(void **state)
 {
 	char buf[16] = "secret-secret";
 	char *s = strdup("a secret");
@@ -356,7 +381,8 @@ struct dir {
 	char file[96];
 };
 
-static int dir_setup(void **state)
+static int
+dir_setup(void **state)
 {
 	struct dir *d = calloc(1, sizeof *d);
 
@@ -372,7 +398,8 @@ static int dir_setup(void **state)
 	return 0;
 }
 
-static int dir_teardown(void **state)
+static int
+dir_teardown(void **state)
 {
 	struct dir *d = *state;
 	char link[128];
@@ -385,7 +412,8 @@ static int dir_teardown(void **state)
 	return 0;
 }
 
-static void write_file(const char *path, const void *data, size_t len, mode_t mode)
+static void
+write_file(const char *path, const void *data, size_t len, mode_t mode)
 {
 	int fd;
 
@@ -397,10 +425,10 @@ static void write_file(const char *path, const void *data, size_t len, mode_t mo
 	assert_int_equal(close(fd), 0);
 }
 
-static const char KEY1_HEX[] =
-	"0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20";
+static const char KEY1_HEX[] = "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20";
 
-static void load_ok(const char *path)
+static void
+load_ok(const char *path)
 {
 	unsigned char out[KENPO_SERVER_SECRET_BYTES];
 	char err[256] = "";
@@ -411,7 +439,8 @@ static void load_ok(const char *path)
 	assert_memory_equal(out, KEY1, sizeof out);
 }
 
-static void load_fails(const char *path)
+static void
+load_fails(const char *path)
 {
 	unsigned char out[KENPO_SERVER_SECRET_BYTES];
 	char err[256] = "";
@@ -423,7 +452,8 @@ static void load_fails(const char *path)
 		assert_int_equal(out[i], 0xA5);
 }
 
-static void test_load_raw(void **state)
+static void
+test_load_raw(void **state)
 {
 	struct dir *d = *state;
 
@@ -433,7 +463,8 @@ static void test_load_raw(void **state)
 	load_ok(d->file);
 }
 
-static void test_load_hex(void **state)
+static void
+test_load_hex(void **state)
 {
 	struct dir *d = *state;
 	char buf[80];
@@ -445,9 +476,10 @@ static void test_load_hex(void **state)
 	load_ok(d->file);
 }
 
-static void test_load_bad_content(void **state)
+static void
+test_load_bad_content(void **state)
 {
-	static const unsigned char zero[KENPO_SERVER_SECRET_BYTES] = {0};
+	static const unsigned char zero[KENPO_SERVER_SECRET_BYTES] = { 0 };
 	struct dir *d = *state;
 	char buf[80];
 
@@ -475,7 +507,8 @@ static void test_load_bad_content(void **state)
 	load_fails(d->file);
 }
 
-static void test_load_bad_file(void **state)
+static void
+test_load_bad_file(void **state)
 {
 	struct dir *d = *state;
 	char link[128];
@@ -495,7 +528,8 @@ static void test_load_bad_file(void **state)
 	load_fails(d->file);
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_init_twice),

@@ -31,8 +31,8 @@
 struct kind_case {
 	enum kenpo_mail_kind kind;
 	const char *name;
-	const char *vars[5];      /* besides SOCIETY and VALIDITY */
-	long validity;            /* seconds, 0: no VALIDITY */
+	const char *vars[5]; /* besides SOCIETY and VALIDITY */
+	long validity;       /* seconds, 0: no VALIDITY */
 	const char *ja_validity;
 	const char *en_validity;
 };
@@ -41,8 +41,7 @@ static const struct kind_case kinds[] = {
 	{ KENPO_MAIL_GUIDE, "guide", { "URL" }, 10800, "3時間", "3 hours" },
 	{ KENPO_MAIL_COMPLETE, "complete", { "LOGINURL", "LOGINID" }, 0, NULL, NULL },
 	{ KENPO_MAIL_IDENTITY, "identity", { "URL" }, 1800, "30分", "30 minutes" },
-	{ KENPO_MAIL_RESET, "reset", { "URL", "LOGINID", "PASSWD" }, 10800,
-	  "3時間", "3 hours" },
+	{ KENPO_MAIL_RESET, "reset", { "URL", "LOGINID", "PASSWD" }, 10800, "3時間", "3 hours" },
 	{ KENPO_MAIL_KEY, "key", { "KEY" }, 600, "10分", "10 minutes" },
 	{ KENPO_MAIL_PROFILE_CHANGED, "profile-changed", { "CHANGES" }, 0, NULL, NULL },
 	{ KENPO_MAIL_ADDRESS_ADDED, "address-added", { "SLOT" }, 0, NULL, NULL },
@@ -52,8 +51,9 @@ static const char *
 sample(const char *name)
 {
 	static const struct kenpo_var samples[] = {
-		{ "URL", URL }, { "LOGINURL", LOGINURL }, { "LOGINID", LOGINID },
-		{ "PASSWD", PASSWD }, { "KEY", KEY }, { "CHANGES", CHANGES }, { "SLOT", "2" },
+		{ "URL", URL },       { "LOGINURL", LOGINURL }, { "LOGINID", LOGINID },
+		{ "PASSWD", PASSWD }, { "KEY", KEY },           { "CHANGES", CHANGES },
+		{ "SLOT", "2" },
 	};
 	size_t i;
 
@@ -67,17 +67,17 @@ sample(const char *name)
 /* The variables kenpod passes for one kind; `skip` (may be NULL) is left
  * out, to test that it is required. */
 static size_t
-build_vars(const struct kind_case *k, enum kenpo_lang lang, const char *skip,
-	   struct kenpo_var *v, char *validity, size_t validitysz)
+build_vars(const struct kind_case *k, enum kenpo_lang lang, const char *skip, struct kenpo_var *v,
+	   char *validity, size_t validitysz)
 {
 	size_t n = 0, i;
 
 	if (skip == NULL || strcmp(skip, "SOCIETY") != 0)
 		v[n++] = (struct kenpo_var){ "SOCIETY",
-			lang == KENPO_LANG_JA ? SOCIETY_JA : SOCIETY_EN };
+					     lang == KENPO_LANG_JA ? SOCIETY_JA : SOCIETY_EN };
 	if (k->validity > 0 && (skip == NULL || strcmp(skip, "VALIDITY") != 0)) {
-		assert_int_equal(kenpo_duration_format(lang, k->validity, validity,
-						       validitysz), 0);
+		assert_int_equal(kenpo_duration_format(lang, k->validity, validity, validitysz),
+				 0);
 		v[n++] = (struct kenpo_var){ "VALIDITY", validity };
 	}
 	for (i = 0; i < 5 && k->vars[i] != NULL; i++)
@@ -95,12 +95,12 @@ test_kind_names(void **state)
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		assert_string_equal(kenpo_mail_kind_name(kinds[i].kind), kinds[i].name);
 	assert_null(kenpo_mail_kind_name(KENPO_MAIL_KIND_COUNT));
-	assert_null(kenpo_mail_kind_name((enum kenpo_mail_kind)-1));
+	assert_null(kenpo_mail_kind_name((enum kenpo_mail_kind) - 1));
 }
 
 static void
-check_rendered(const struct kind_case *k, enum kenpo_lang lang,
-	       const char *subject, const char *body)
+check_rendered(const struct kind_case *k, enum kenpo_lang lang, const char *subject,
+	       const char *body)
 {
 	const char *society = lang == KENPO_LANG_JA ? SOCIETY_JA : SOCIETY_EN;
 	size_t i;
@@ -112,8 +112,8 @@ check_rendered(const struct kind_case *k, enum kenpo_lang lang,
 	assert_null(strstr(body, "%%"));
 	assert_true(kenpo_utf8_valid(body, strlen(body)));
 	if (k->validity > 0)
-		assert_non_null(strstr(body, lang == KENPO_LANG_JA ? k->ja_validity :
-				       k->en_validity));
+		assert_non_null(
+			strstr(body, lang == KENPO_LANG_JA ? k->ja_validity : k->en_validity));
 	for (i = 0; i < 5 && k->vars[i] != NULL; i++)
 		assert_non_null(strstr(body, sample(k->vars[i])));
 	if (lang == KENPO_LANG_JA) {
@@ -121,7 +121,7 @@ check_rendered(const struct kind_case *k, enum kenpo_lang lang,
 
 		assert_non_null(strstr(body, SOCIETY_JA "です。"));
 		assert_non_null(strstr(body, "※本メールに覚えがない場合は、大変お手数ですが"
-				       "本メールを破棄してください。\n"));
+					     "本メールを破棄してください。\n"));
 		/* The manuals say it two ways: 「返信できません。」 and
 		 * 「返信できませんのでご了承ください。」. */
 		assert_non_null(strstr(body, "※本メールには返信できません"));
@@ -142,11 +142,10 @@ test_shipped_templates_render(void **state)
 	(void)state;
 	for (l = 0; l < 2; l++) {
 		for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-			n = build_vars(&kinds[i], langs[l], NULL, v, validity,
-				       sizeof(validity));
+			n = build_vars(&kinds[i], langs[l], NULL, v, validity, sizeof(validity));
 			err[0] = '\0';
-			if (kenpo_template_render(kinds[i].kind, langs[l], NULL, v, n,
-						  &subject, &body, err, sizeof(err)) != 0)
+			if (kenpo_template_render(kinds[i].kind, langs[l], NULL, v, n, &subject,
+						  &body, err, sizeof(err)) != 0)
 				fail_msg("%s/%s: %s", langs[l] == KENPO_LANG_JA ? "ja" : "en",
 					 kinds[i].name, err);
 			check_rendered(&kinds[i], langs[l], subject, body);
@@ -176,9 +175,9 @@ test_japanese_subjects(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		n = build_vars(&kinds[i], KENPO_LANG_JA, NULL, v, validity, sizeof(validity));
-		assert_int_equal(kenpo_template_render(kinds[i].kind, KENPO_LANG_JA, NULL,
-						       v, n, &subject, &body, err,
-						       sizeof(err)), 0);
+		assert_int_equal(kenpo_template_render(kinds[i].kind, KENPO_LANG_JA, NULL, v, n,
+						       &subject, &body, err, sizeof(err)),
+				 0);
 		assert_string_equal(subject, subjects[i]);
 		free(subject);
 		free(body);
@@ -199,8 +198,7 @@ test_each_kind_requires_its_variables(void **state)
 	(void)state;
 	for (l = 0; l < 2; l++) {
 		for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-			nn = build_vars(&kinds[i], langs[l], NULL, v, validity,
-					sizeof(validity));
+			nn = build_vars(&kinds[i], langs[l], NULL, v, validity, sizeof(validity));
 			for (j = 0; j < nn; j++)
 				names[j] = v[j].name;
 			for (j = 0; j < nn; j++) {
@@ -208,13 +206,14 @@ test_each_kind_requires_its_variables(void **state)
 					       sizeof(validity));
 				assert_int_equal(n, nn - 1);
 				err[0] = '\0';
-				assert_int_equal(kenpo_template_render(kinds[i].kind,
-					langs[l], NULL, v, n, &subject, &body, err,
-					sizeof(err)), -1);
+				assert_int_equal(kenpo_template_render(kinds[i].kind, langs[l],
+								       NULL, v, n, &subject,
+								       &body, err, sizeof(err)),
+						 -1);
 				snprintf(want, sizeof(want), "%%%%%s%%%%", names[j]);
 				if (strstr(err, want) == NULL)
-					fail_msg("%s without %s: \"%s\"", kinds[i].name,
-						 names[j], err);
+					fail_msg("%s without %s: \"%s\"", kinds[i].name, names[j],
+						 err);
 				assert_null(subject);
 				assert_null(body);
 			}
@@ -232,8 +231,9 @@ test_complete_mail_has_no_password(void **state)
 	(void)state;
 	n = build_vars(&kinds[1], KENPO_LANG_JA, NULL, v, validity, sizeof(validity));
 	v[n++] = (struct kenpo_var){ "PASSWD", PASSWD };
-	assert_int_equal(kenpo_template_render(KENPO_MAIL_COMPLETE, KENPO_LANG_JA, NULL,
-					       v, n, &subject, &body, err, sizeof(err)), 0);
+	assert_int_equal(kenpo_template_render(KENPO_MAIL_COMPLETE, KENPO_LANG_JA, NULL, v, n,
+					       &subject, &body, err, sizeof(err)),
+			 0);
 	assert_null(strstr(body, PASSWD));
 	assert_null(strstr(subject, PASSWD));
 	assert_non_null(strstr(body, LOGINURL));
@@ -250,8 +250,9 @@ test_key_mail_has_the_key(void **state)
 
 	(void)state;
 	n = build_vars(&kinds[4], KENPO_LANG_JA, NULL, v, validity, sizeof(validity));
-	assert_int_equal(kenpo_template_render(KENPO_MAIL_KEY, KENPO_LANG_JA, NULL,
-					       v, n, &subject, &body, err, sizeof(err)), 0);
+	assert_int_equal(kenpo_template_render(KENPO_MAIL_KEY, KENPO_LANG_JA, NULL, v, n,
+					       &subject, &body, err, sizeof(err)),
+			 0);
 	assert_non_null(strstr(body, "暗証キー：" KEY "\n"));
 	assert_non_null(strstr(body, "※10分以内にログインがされないと"));
 	free(subject);
@@ -261,8 +262,8 @@ test_key_mail_has_the_key(void **state)
 /* ---- expansion ---------------------------------------------------------- */
 
 static int
-expand(const char *text, const struct kenpo_var *v, size_t n, char **subject,
-       char **body, char *err, size_t errsz)
+expand(const char *text, const struct kenpo_var *v, size_t n, char **subject, char **body,
+       char *err, size_t errsz)
 {
 	err[0] = '\0';
 	return kenpo_template_expand(text, strlen(text), v, n, subject, body, err, errsz);
@@ -272,14 +273,18 @@ static void
 test_expand_substitutes(void **state)
 {
 	const struct kenpo_var v[] = {
-		{ "A", "alpha" }, { "B_2", "ß" }, { "UNUSED", "x" }, { "EMPTY", "" },
+		{ "A", "alpha" },
+		{ "B_2", "ß" },
+		{ "UNUSED", "x" },
+		{ "EMPTY", "" },
 	};
 	char err[256], *subject, *body;
 
 	(void)state;
 	assert_int_equal(expand("Subject:  %%A%% and %%B_2%% 100%\n\n%%A%%%%B_2%%\n"
-				"[%%EMPTY%%] 50% off, %A% %\n", v, 4, &subject, &body,
-				err, sizeof(err)), 0);
+				"[%%EMPTY%%] 50% off, %A% %\n",
+				v, 4, &subject, &body, err, sizeof(err)),
+			 0);
 	assert_string_equal(subject, "alpha and ß 100%");
 	assert_string_equal(body, "alphaß\n[] 50% off, %A% %\n");
 	free(subject);
@@ -288,8 +293,9 @@ test_expand_substitutes(void **state)
 	{
 		const struct kenpo_var w[] = { { "A", "%%B%%" } };
 
-		assert_int_equal(expand("Subject: s\n\n%%A%%", w, 1, &subject, &body,
-					err, sizeof(err)), 0);
+		assert_int_equal(expand("Subject: s\n\n%%A%%", w, 1, &subject, &body, err,
+					sizeof(err)),
+				 0);
 		assert_string_equal(body, "%%B%%");
 		free(subject);
 		free(body);
@@ -301,7 +307,7 @@ test_expand_refuses(void **state)
 {
 	static const struct {
 		const char *text;
-		const char *error;   /* part of the message */
+		const char *error; /* part of the message */
 	} cases[] = {
 		{ "Subject: s\n\n%%NOPE%%\n", "unknown placeholder %%NOPE%%" },
 		{ "Subject: %%NOPE%%\n\nbody\n", "%%NOPE%%" },
@@ -327,20 +333,19 @@ test_expand_refuses(void **state)
 		{ "Subject: %%BAD%%\n\nbody\n", "UTF-8" },
 	};
 	const struct kenpo_var v[] = {
-		{ "A", "a" }, { "NULLVAL", NULL }, { "EMPTY", "" }, { "NL", "x\ny" },
-		{ "CR", "x\rBcc: y" }, { "BAD", "\xed\xa0\x80" },
+		{ "A", "a" },     { "NULLVAL", NULL },   { "EMPTY", "" },
+		{ "NL", "x\ny" }, { "CR", "x\rBcc: y" }, { "BAD", "\xed\xa0\x80" },
 	};
 	char err[256], *subject = NULL, *body = NULL;
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (expand(cases[i].text, v, sizeof(v) / sizeof(v[0]), &subject, &body,
-			   err, sizeof(err)) != -1)
+		if (expand(cases[i].text, v, sizeof(v) / sizeof(v[0]), &subject, &body, err,
+			   sizeof(err)) != -1)
 			fail_msg("accepted: %s", cases[i].text);
 		if (strstr(err, cases[i].error) == NULL)
-			fail_msg("%s: \"%s\" lacks \"%s\"", cases[i].text, err,
-				 cases[i].error);
+			fail_msg("%s: \"%s\" lacks \"%s\"", cases[i].text, err, cases[i].error);
 		assert_null(subject);
 		assert_null(body);
 	}
@@ -353,8 +358,9 @@ test_expand_refuses_nul(void **state)
 	char err[256], *subject = NULL, *body = NULL;
 
 	(void)state;
-	assert_int_equal(kenpo_template_expand(text, sizeof(text) - 1, NULL, 0,
-					       &subject, &body, err, sizeof(err)), -1);
+	assert_int_equal(kenpo_template_expand(text, sizeof(text) - 1, NULL, 0, &subject, &body,
+					       err, sizeof(err)),
+			 -1);
 	assert_null(subject);
 	assert_null(body);
 }
@@ -362,9 +368,17 @@ test_expand_refuses_nul(void **state)
 static void
 test_utf8_valid(void **state)
 {
-	static const struct { const char *s; int ok; } cases[] = {
-		{ "", 1 }, { "ascii", 1 }, { "東洋紡", 1 }, { "\xc2\x80", 1 },
-		{ "\xf0\x9f\x98\x80", 1 }, { "\xef\xbf\xbf", 1 }, { "\xf4\x8f\xbf\xbf", 1 },
+	static const struct {
+		const char *s;
+		int ok;
+	} cases[] = {
+		{ "", 1 },
+		{ "ascii", 1 },
+		{ "東洋紡", 1 },
+		{ "\xc2\x80", 1 },
+		{ "\xf0\x9f\x98\x80", 1 },
+		{ "\xef\xbf\xbf", 1 },
+		{ "\xf4\x8f\xbf\xbf", 1 },
 		{ "\xc3\x28", 0 },             /* bad continuation */
 		{ "\xc0\xaf", 0 },             /* overlong '/' */
 		{ "\xe0\x80\xaf", 0 },         /* overlong, 3 bytes */
@@ -373,7 +387,8 @@ test_utf8_valid(void **state)
 		{ "\xf4\x90\x80\x80", 0 },     /* above U+10FFFF */
 		{ "\xf8\x88\x80\x80\x80", 0 }, /* 5 bytes */
 		{ "\xe6\x9d", 0 },             /* truncated */
-		{ "\x80", 0 }, { "\xff", 0 },
+		{ "\x80", 0 },
+		{ "\xff", 0 },
 	};
 	size_t i;
 
@@ -400,7 +415,9 @@ static void
 test_override_dir(void **state)
 {
 	const struct kenpo_var v[] = {
-		{ "SOCIETY", SOCIETY_JA }, { "KEY", KEY }, { "VALIDITY", "10分" },
+		{ "SOCIETY", SOCIETY_JA },
+		{ "KEY", KEY },
+		{ "VALIDITY", "10分" },
 		{ "URL", URL },
 	};
 	char dir[] = "/tmp/kenpo-template-XXXXXX", path[256], err[512];
@@ -414,8 +431,9 @@ test_override_dir(void **state)
 	write_file(path, "Subject: 上書き %%KEY%%\n\n本文 %%KEY%%\n", 0644);
 
 	/* The override wins. */
-	assert_int_equal(kenpo_template_render(KENPO_MAIL_KEY, KENPO_LANG_JA, dir, v, 4,
-					       &subject, &body, err, sizeof(err)), 0);
+	assert_int_equal(kenpo_template_render(KENPO_MAIL_KEY, KENPO_LANG_JA, dir, v, 4, &subject,
+					       &body, err, sizeof(err)),
+			 0);
 	assert_string_equal(subject, "上書き " KEY);
 	assert_string_equal(body, "本文 " KEY "\n");
 	free(subject);
@@ -423,12 +441,14 @@ test_override_dir(void **state)
 
 	/* A kind or a language the override lacks comes from the shipped set. */
 	assert_int_equal(kenpo_template_render(KENPO_MAIL_GUIDE, KENPO_LANG_JA, dir, v, 4,
-					       &subject, &body, err, sizeof(err)), 0);
+					       &subject, &body, err, sizeof(err)),
+			 0);
 	assert_string_equal(subject, "【" SOCIETY_JA "】利用登録手続きのご案内");
 	free(subject);
 	free(body);
-	assert_int_equal(kenpo_template_render(KENPO_MAIL_KEY, KENPO_LANG_EN, dir, v, 4,
-					       &subject, &body, err, sizeof(err)), 0);
+	assert_int_equal(kenpo_template_render(KENPO_MAIL_KEY, KENPO_LANG_EN, dir, v, 4, &subject,
+					       &body, err, sizeof(err)),
+			 0);
 	assert_null(strstr(subject, "上書き"));
 	free(subject);
 	free(body);
@@ -436,8 +456,9 @@ test_override_dir(void **state)
 	/* A broken override is an error naming the file, never a fallback. */
 	write_file(path, "Subject: %%NOPE%%\n\nx\n", 0644);
 	subject = body = NULL;
-	assert_int_equal(kenpo_template_render(KENPO_MAIL_KEY, KENPO_LANG_JA, dir, v, 4,
-					       &subject, &body, err, sizeof(err)), -1);
+	assert_int_equal(kenpo_template_render(KENPO_MAIL_KEY, KENPO_LANG_JA, dir, v, 4, &subject,
+					       &body, err, sizeof(err)),
+			 -1);
 	assert_non_null(strstr(err, "key.txt"));
 	assert_non_null(strstr(err, "%%NOPE%%"));
 	assert_null(subject);
@@ -450,21 +471,24 @@ test_override_dir(void **state)
 	big[70000 - 1] = '\0';
 	write_file(path, big, 0644);
 	free(big);
-	assert_int_equal(kenpo_template_render(KENPO_MAIL_KEY, KENPO_LANG_JA, dir, v, 4,
-					       &subject, &body, err, sizeof(err)), -1);
+	assert_int_equal(kenpo_template_render(KENPO_MAIL_KEY, KENPO_LANG_JA, dir, v, 4, &subject,
+					       &body, err, sizeof(err)),
+			 -1);
 	assert_null(subject);
 
 	/* Writable by others: anyone could rewrite the society's mails. */
 	write_file(path, "Subject: s\n\nx\n", 0666);
-	assert_int_equal(kenpo_template_render(KENPO_MAIL_KEY, KENPO_LANG_JA, dir, v, 4,
-					       &subject, &body, err, sizeof(err)), -1);
+	assert_int_equal(kenpo_template_render(KENPO_MAIL_KEY, KENPO_LANG_JA, dir, v, 4, &subject,
+					       &body, err, sizeof(err)),
+			 -1);
 	assert_null(subject);
 
 	/* A symlink is refused too, not followed. */
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(symlink("/etc/passwd", path), 0);
-	assert_int_equal(kenpo_template_render(KENPO_MAIL_KEY, KENPO_LANG_JA, dir, v, 4,
-					       &subject, &body, err, sizeof(err)), -1);
+	assert_int_equal(kenpo_template_render(KENPO_MAIL_KEY, KENPO_LANG_JA, dir, v, 4, &subject,
+					       &body, err, sizeof(err)),
+			 -1);
 	assert_null(subject);
 
 	assert_int_equal(unlink(path), 0);
@@ -476,10 +500,10 @@ test_override_dir(void **state)
 static void
 test_missing_template_dir(void **state)
 {
-	const struct kenpo_var v[] = { { "SOCIETY", "s" }, { "KEY", KEY },
+	const struct kenpo_var v[] = { { "SOCIETY", "s" },
+				       { "KEY", KEY },
 				       { "VALIDITY", "1分" } };
-	char *old = getenv("KENPO_TEMPLATEDIR"), *saved, err[512], *subject = NULL,
-	     *body = NULL;
+	char *old = getenv("KENPO_TEMPLATEDIR"), *saved, err[512], *subject = NULL, *body = NULL;
 
 	(void)state;
 	assert_non_null(old);
@@ -487,17 +511,18 @@ test_missing_template_dir(void **state)
 	assert_non_null(saved);
 	assert_int_equal(setenv("KENPO_TEMPLATEDIR", "/nonexistent/kenpo", 1), 0);
 	assert_int_equal(kenpo_template_render(KENPO_MAIL_KEY, KENPO_LANG_JA, NULL, v, 3,
-					       &subject, &body, err, sizeof(err)), -1);
+					       &subject, &body, err, sizeof(err)),
+			 -1);
 	assert_non_null(strstr(err, "/nonexistent/kenpo/ja/key.txt"));
 	assert_null(subject);
 	assert_int_equal(setenv("KENPO_TEMPLATEDIR", saved, 1), 0);
 	free(saved);
-	assert_int_equal(kenpo_template_render(KENPO_MAIL_KIND_COUNT, KENPO_LANG_JA,
-					       NULL, v, 3, &subject, &body, err,
-					       sizeof(err)), -1);
-	assert_int_equal(kenpo_template_render(KENPO_MAIL_KEY, (enum kenpo_lang)7,
-					       NULL, v, 3, &subject, &body, err,
-					       sizeof(err)), -1);
+	assert_int_equal(kenpo_template_render(KENPO_MAIL_KIND_COUNT, KENPO_LANG_JA, NULL, v, 3,
+					       &subject, &body, err, sizeof(err)),
+			 -1);
+	assert_int_equal(kenpo_template_render(KENPO_MAIL_KEY, (enum kenpo_lang)7, NULL, v, 3,
+					       &subject, &body, err, sizeof(err)),
+			 -1);
 }
 
 /* ---- validity wording --------------------------------------------------------- */
@@ -505,7 +530,10 @@ test_missing_template_dir(void **state)
 static void
 test_duration_format(void **state)
 {
-	static const struct { long secs; const char *ja, *en; } cases[] = {
+	static const struct {
+		long secs;
+		const char *ja, *en;
+	} cases[] = {
 		{ 10800, "3時間", "3 hours" },
 		{ 1800, "30分", "30 minutes" },
 		{ 600, "10分", "10 minutes" },
@@ -524,11 +552,13 @@ test_duration_format(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(kenpo_duration_format(KENPO_LANG_JA, cases[i].secs,
-						       out, sizeof(out)), 0);
+		assert_int_equal(kenpo_duration_format(KENPO_LANG_JA, cases[i].secs, out,
+						       sizeof(out)),
+				 0);
 		assert_string_equal(out, cases[i].ja);
-		assert_int_equal(kenpo_duration_format(KENPO_LANG_EN, cases[i].secs,
-						       out, sizeof(out)), 0);
+		assert_int_equal(kenpo_duration_format(KENPO_LANG_EN, cases[i].secs, out,
+						       sizeof(out)),
+				 0);
 		assert_string_equal(out, cases[i].en);
 	}
 	strcpy(out, "untouched");

@@ -55,8 +55,8 @@ static void
 test_form_refuses(void **state)
 {
 	static const char *const bad[] = {
-		"a=%0d%0aSet-Cookie", "a=%00", "a=%", "a=%4", "a=%zz", "a=%ff%fe", "a=\x7f",
-		"a=%C0%AF",
+		"a=%0d%0aSet-Cookie", "a=%00",  "a=%",      "a=%4", "a=%zz",
+		"a=%ff%fe",           "a=\x7f", "a=%C0%AF",
 	};
 	char big[4096], many[16384];
 	struct form f;
@@ -89,7 +89,7 @@ test_escaping(void **state)
 	assert_string_equal(r.body.data,
 			    "<p title=\"&quot;&#39;&lt;x&gt;&amp;\">&lt;script&gt; 7</p>");
 	buf_free(&r.body);
-	hf(&r, "%x", 1);      /* an unknown conversion is an error, never raw output */
+	hf(&r, "%x", 1); /* an unknown conversion is an error, never raw output */
 	assert_true(r.body.err);
 	buf_free(&r.body);
 }
@@ -115,12 +115,14 @@ test_reads_the_module(void **state)
 	assert_string_equal(out.masked, "****@**.example.jp");
 	assert_int_equal(out.seconds, 45);
 	pa_parse_message("A new one-time key was sent to a***@b.jp; the previous key is no longer "
-			 "valid. The new key is valid for 1 minute.", &out, &flags);
+			 "valid. The new key is valid for 1 minute.",
+			 &out, &flags);
 	assert_string_equal(out.masked, "a***@b.jp");
 	assert_int_equal(out.seconds, 60);
 	assert_int_equal(flags, 7);
 	out.outcome = PA_OK;
-	pa_parse_message("The one-time key is not correct. You can try 2 more times.", &out, &flags);
+	pa_parse_message("The one-time key is not correct. You can try 2 more times.", &out,
+			 &flags);
 	assert_int_equal(out.outcome, PA_KEY_WRONG);
 	assert_int_equal(out.tries_left, 2);
 	pa_parse_message("There were too many failed logins. Please wait 3 minutes and try again.",
@@ -128,7 +130,8 @@ test_reads_the_module(void **state)
 	assert_int_equal(out.outcome, PA_DELAY);
 	assert_int_equal(out.seconds, 180);
 	pa_parse_message("A new key can be requested in 50 seconds. Please enter the key already "
-			 "sent, or wait.", &out, &flags);
+			 "sent, or wait.",
+			 &out, &flags);
 	assert_int_equal(out.outcome, PA_COOLDOWN);
 	assert_int_equal(out.seconds, 50);
 	pa_parse_message("The login ID or password is not correct.", &out, &flags);
@@ -157,7 +160,8 @@ test_module_still_says_so(void **state)
 		"The login service is not available",
 		"The mail with the one-time key could not be sent.",
 		"Too many requests for a new key.",
-		"%ld minute", "%ld second",
+		"%ld minute",
+		"%ld second",
 	};
 	const char *src = getenv("KENPO_SRCDIR");
 	char path[4096], *text;
@@ -257,9 +261,11 @@ test_conf(void **state)
 	char path[64], err[256];
 
 	(void)state;
-	assert_int_equal(write_conf(path, "# c\n[web]\nlisten = [::1]:9000\nconnections_max = 30\n"
+	assert_int_equal(write_conf(path,
+				    "# c\n[web]\nlisten = [::1]:9000\nconnections_max = 30\n"
 				    "session_idle = 10m\ncookie_secure = no\n"
-				    "trusted_proxies = 10.0.0.1 ::1\n"), 0);
+				    "trusted_proxies = 10.0.0.1 ::1\n"),
+			 0);
 	assert_int_equal(web_conf_load(path, getuid(), &c, err, sizeof err), 0);
 	assert_string_equal(c->listen_host, "::1");
 	assert_int_equal(c->port, 9000);

@@ -18,12 +18,12 @@
 /* Exit codes, documented in `kenpo-admin --help` and kenpo-admin(8). */
 enum admin_exit {
 	ADMIN_OK = 0,
-	ADMIN_ERROR = 1,     /* the directory, a file, the configuration */
-	ADMIN_USAGE = 2,     /* the command line */
-	ADMIN_NOTFOUND = 3,  /* no such member */
-	ADMIN_PARTIAL = 4,   /* import: some rows were refused or failed, the rest written */
-	ADMIN_REJECTED = 5,  /* import --strict: bad rows, nothing written */
-	ADMIN_PROBLEMS = 6,  /* check: the directory holds something to repair */
+	ADMIN_ERROR = 1,    /* the directory, a file, the configuration */
+	ADMIN_USAGE = 2,    /* the command line */
+	ADMIN_NOTFOUND = 3, /* no such member */
+	ADMIN_PARTIAL = 4,  /* import: some rows were refused or failed, the rest written */
+	ADMIN_REJECTED = 5, /* import --strict: bad rows, nothing written */
+	ADMIN_PROBLEMS = 6, /* check: the directory holds something to repair */
 };
 
 #define ADMIN_DN_MAX 512
@@ -44,8 +44,8 @@ struct admin_opts {
 	int json, verbose, yes, strict, apply, no_letters;
 	const char *letters_csv;
 	const char *letters_pdf;
-	long validity;          /* seconds; -1: not given */
-	unsigned jobs;          /* 0: one per processor */
+	long validity; /* seconds; -1: not given */
+	unsigned jobs; /* 0: one per processor */
 	unsigned window;
 	const char *state, *by;
 	/* import */
@@ -53,35 +53,35 @@ struct admin_opts {
 	enum roster_encoding encoding;
 	/* issue */
 	const char *number, *name, *birth, *mail, *household, *nickname;
-	const char *key_required;   /* refused: the key is the society's policy */
+	const char *key_required; /* refused: the key is the society's policy */
 	const char *postal_code, *address, *employer, *office_code;
 	/* list, history */
 	const char *notify, *accesslog;
-	char **args;            /* operands after the command */
+	char **args; /* operands after the command */
 	int nargs;
 };
 
 /* The society worked on: from kenpod.conf, or from -b and the defaults. */
 struct admin_society {
 	char *id;
-	char *name;             /* NULL when unknown (no configuration) */
+	char *name; /* NULL when unknown (no configuration) */
 	char *base;
 	enum kenpo_regmethod method;
 	char *home_template, *shell;
 	unsigned long uid_min, uid_max, gid;
-	long temp_validity;     /* seconds, 0: none */
-	int key_optional;       /* kenpod.conf's key: 1 optional, 0 required, -1 unknown */
+	long temp_validity; /* seconds, 0: none */
+	int key_optional;   /* kenpod.conf's key: 1 optional, 0 required, -1 unknown */
 };
 
 struct admin {
 	struct admin_opts o;
-	struct kenpo_config *cfg;   /* NULL without a configuration */
+	struct kenpo_config *cfg; /* NULL without a configuration */
 	struct admin_society soc;
 	struct kenpo_pwcost cost;
 	struct dir *dir;
-	int changed;                /* members changed: kenpod must forget its cache */
-	char who[ADMIN_DN_MAX];     /* the identity bound, for the audit lines */
-	FILE *audit;                /* the configuration's admin_log, or NULL */
+	int changed;            /* members changed: kenpod must forget its cache */
+	char who[ADMIN_DN_MAX]; /* the identity bound, for the audit lines */
+	FILE *audit;            /* the configuration's admin_log, or NULL */
 };
 
 /* ---- main.c: messages, names, time, output ---- */
@@ -112,7 +112,7 @@ void admin_json_print(json_object *o);
  * item stays the caller's. */
 void admin_json_list_begin(const char *key);
 void admin_json_list_item(json_object *o);
-json_object *admin_json_str(const char *s);   /* NULL -> null */
+json_object *admin_json_str(const char *s); /* NULL -> null */
 /* Tell kenpod to forget its cache, so that lookups see the change at
  * once; a note when kenpod cannot be asked.  0 if flushed, -1 if not. */
 int admin_flush_kenpod(const struct admin *a);

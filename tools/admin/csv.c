@@ -45,8 +45,7 @@ csv_free(struct csv_reader *r)
 }
 
 /* Remember the first fault of the record; later ones add nothing. */
-static void
-fault(struct csv_reader *r, unsigned long line, const char *fmt, ...)
+static void fault(struct csv_reader *r, unsigned long line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 static void
@@ -158,7 +157,8 @@ read_unquoted(struct csv_reader *r, int after)
 	while (r->pos < r->len && r->data[r->pos] != ',' && newline_at(r, r->pos) == 0) {
 		c = r->data[r->pos++];
 		if (c == '"')
-			fault(r, r->line, "quote inside an unquoted field (quote the field "
+			fault(r, r->line,
+			      "quote inside an unquoted field (quote the field "
 			      "and double the quote)");
 		else if (c == '\r')
 			fault(r, r->line, "carriage return without line feed");

@@ -34,9 +34,9 @@
 #define CSV_ERR_MAX 160
 
 enum csv_result {
-	CSV_EOF = 0,     /* no more records */
-	CSV_RECORD = 1,  /* a record is in the reader */
-	CSV_BAD = 2,     /* a record broke a rule: err and err_line say how;
+	CSV_EOF = 0,    /* no more records */
+	CSV_RECORD = 1, /* a record is in the reader */
+	CSV_BAD = 2,    /* a record broke a rule: err and err_line say how;
 			  * the next call reads the record after it */
 };
 
@@ -44,17 +44,17 @@ struct csv_reader {
 	const char *data;
 	size_t len, pos;
 	size_t field_max;
-	unsigned long line;          /* current line (1-based) */
+	unsigned long line; /* current line (1-based) */
 	/* the current record */
-	unsigned long rec_line;      /* line on which it starts */
+	unsigned long rec_line; /* line on which it starts */
 	size_t nfields;
-	char *buf;                   /* field bytes, each NUL-terminated */
+	char *buf; /* field bytes, each NUL-terminated */
 	size_t buflen, bufcap;
-	size_t start[CSV_FIELDS_MAX];/* offsets of the fields in buf */
+	size_t start[CSV_FIELDS_MAX]; /* offsets of the fields in buf */
 	size_t flen[CSV_FIELDS_MAX];
 	/* the first fault of the current record */
 	unsigned long err_line;
-	size_t err_field;            /* 1-based field number, 0: the record */
+	size_t err_field; /* 1-based field number, 0: the record */
 	char err[CSV_ERR_MAX];
 	char err_ja[2 * CSV_ERR_MAX]; /* the same in Japanese (po/ja.po) */
 	int done;

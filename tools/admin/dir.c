@@ -32,7 +32,7 @@ struct dir {
 };
 
 struct dir_mods {
-	LDAPMod **mods;      /* NULL-terminated */
+	LDAPMod **mods; /* NULL-terminated */
 	size_t n, cap;
 };
 
@@ -41,7 +41,10 @@ struct dir_mods {
 static int
 map_rc(int rc)
 {
-	static const struct { int ldap; int dir; } table[] = {
+	static const struct {
+		int ldap;
+		int dir;
+	} table[] = {
 		{ LDAP_SUCCESS, DIR_OK },
 		{ LDAP_NO_SUCH_OBJECT, DIR_NOSUCH },
 		{ LDAP_ALREADY_EXISTS, DIR_EXISTS },
@@ -92,7 +95,10 @@ int
 dir_open(const struct dir_bind *b, struct dir **out, char *err, size_t errsz)
 {
 	struct kenpo_ldap_params p = {
-		.uri = b->uri, .bind_dn = b->bind_dn, .password = NULL, .ca_file = b->ca_file,
+		.uri = b->uri,
+		.bind_dn = b->bind_dn,
+		.password = NULL,
+		.ca_file = b->ca_file,
 		.timeout = b->timeout > 0 ? b->timeout : 5,
 	};
 	struct dir *d = NULL;
@@ -276,8 +282,8 @@ struct search {
 	struct dir *d;
 	dir_entry_fn *fn;
 	void *arg;
-	int stopped;             /* the callback said stop (1) or fail (-1) */
-	struct berval cookie;    /* paging */
+	int stopped;          /* the callback said stop (1) or fail (-1) */
+	struct berval cookie; /* paging */
 	char *err;
 	size_t errsz;
 };
@@ -285,8 +291,9 @@ struct search {
 static int
 scope_of(enum dir_scope s)
 {
-	return s == DIR_BASE ? LDAP_SCOPE_BASE : s == DIR_ONE ? LDAP_SCOPE_ONELEVEL
-	       : LDAP_SCOPE_SUBTREE;
+	return s == DIR_BASE ? LDAP_SCOPE_BASE :
+	       s == DIR_ONE  ? LDAP_SCOPE_ONELEVEL :
+			       LDAP_SCOPE_SUBTREE;
 }
 
 /* Hand one entry to the callback. 0, or -1 (out of memory). */
@@ -335,9 +342,11 @@ page_result(struct search *s, LDAPMessage *msg, const char *base)
 		snprintf(what, sizeof what, "search under %.200s", base);
 		/* Paged searches count against size.prtotal, which defaults to
 		 * the size limit (500) for all but the rootdn. */
-		set_err(s->err, s->errsz, what, rc, rc != LDAP_SIZELIMIT_EXCEEDED ? diag :
-			"the server limits what this identity may read: give it olcLimits "
-			"size=unlimited (kenpo-admin init shows how)");
+		set_err(s->err, s->errsz, what, rc,
+			rc != LDAP_SIZELIMIT_EXCEEDED ?
+				diag :
+				"the server limits what this identity may read: give it olcLimits "
+				"size=unlimited (kenpo-admin init shows how)");
 	}
 	ldap_memfree(diag);
 	ldap_controls_free(ctrls);
@@ -346,8 +355,7 @@ page_result(struct search *s, LDAPMessage *msg, const char *base)
 
 /* Read one page.  An LDAP result code. */
 static int
-search_page(struct search *s, const char *base, int scope, const char *filter,
-	    char **attrs)
+search_page(struct search *s, const char *base, int scope, const char *filter, char **attrs)
 {
 	LDAPControl *page = NULL, *ctrls[2] = { NULL, NULL };
 	LDAPMessage *msg = NULL;
@@ -438,8 +446,10 @@ static int
 ldap_op_of(enum dir_op op)
 {
 	static const int ops[] = {
-		[DIR_MOD_ADD] = LDAP_MOD_ADD, [DIR_MOD_DELETE] = LDAP_MOD_DELETE,
-		[DIR_MOD_REPLACE] = LDAP_MOD_REPLACE, [DIR_MOD_INCREMENT] = LDAP_MOD_INCREMENT,
+		[DIR_MOD_ADD] = LDAP_MOD_ADD,
+		[DIR_MOD_DELETE] = LDAP_MOD_DELETE,
+		[DIR_MOD_REPLACE] = LDAP_MOD_REPLACE,
+		[DIR_MOD_INCREMENT] = LDAP_MOD_INCREMENT,
 	};
 
 	return ops[op] | LDAP_MOD_BVALUES;
@@ -452,7 +462,8 @@ mod_for(struct dir_mods *m, enum dir_op op, const char *attr)
 {
 	LDAPMod *last = m->n > 0 ? m->mods[m->n - 1] : NULL, *mod, **nm;
 
-	if (last != NULL && last->mod_op == ldap_op_of(op) && strcasecmp(last->mod_type, attr) == 0)
+	if (last != NULL && last->mod_op == ldap_op_of(op) &&
+	    strcasecmp(last->mod_type, attr) == 0)
 		return last;
 	if (m->n + 2 > m->cap) {
 		nm = realloc(m->mods, (m->cap != 0 ? 2 * m->cap : 16) * sizeof *nm);
@@ -524,8 +535,8 @@ op_err(char *err, size_t errsz, const char *op, const char *dn, int rc, const ch
 }
 
 int
-dir_add_start(struct dir *d, const char *dn, const struct dir_mods *m, int *msgid,
-	      char *err, size_t errsz)
+dir_add_start(struct dir *d, const char *dn, const struct dir_mods *m, int *msgid, char *err,
+	      size_t errsz)
 {
 	int rc = ldap_add_ext(d->ld, dn, mods_of(m), NULL, NULL, msgid);
 
@@ -535,8 +546,8 @@ dir_add_start(struct dir *d, const char *dn, const struct dir_mods *m, int *msgi
 }
 
 int
-dir_modify_start(struct dir *d, const char *dn, const struct dir_mods *m, int *msgid,
-		 char *err, size_t errsz)
+dir_modify_start(struct dir *d, const char *dn, const struct dir_mods *m, int *msgid, char *err,
+		 size_t errsz)
 {
 	int rc = ldap_modify_ext(d->ld, dn, mods_of(m), NULL, NULL, msgid);
 
@@ -557,10 +568,10 @@ dir_delete_start(struct dir *d, const char *dn, int *msgid, char *err, size_t er
 
 /* Wait for one result (msgid, or LDAP_RES_ANY).  1, 0 (timeout) or -1. */
 static int
-wait_result(struct dir *d, int want, int timeout_ms, int *msgid, int *rc, char *msg,
-	    size_t msgsz)
+wait_result(struct dir *d, int want, int timeout_ms, int *msgid, int *rc, char *msg, size_t msgsz)
 {
-	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+	struct timeval tv = { .tv_sec = timeout_ms / 1000,
+			      .tv_usec = (timeout_ms % 1000) * 1000 };
 	LDAPMessage *res = NULL;
 	char *diag = NULL;
 	int type, code = LDAP_OTHER, prc;
@@ -570,7 +581,8 @@ wait_result(struct dir *d, int want, int timeout_ms, int *msgid, int *rc, char *
 		return 0;
 	if (type < 0) {
 		(void)ldap_get_option(d->ld, LDAP_OPT_RESULT_CODE, &code);
-		snprintf(msg, msgsz, "connection to the directory failed: %s", ldap_err2string(code));
+		snprintf(msg, msgsz, "connection to the directory failed: %s",
+			 ldap_err2string(code));
 		return -1;
 	}
 	*msgid = ldap_msgid(res);
@@ -683,7 +695,8 @@ normalize_dn(const char *dn)
 {
 	char *n = NULL, *copy, *p;
 
-	if (ldap_dn_normalize(dn, LDAP_DN_FORMAT_LDAPV3, &n, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS)
+	if (ldap_dn_normalize(dn, LDAP_DN_FORMAT_LDAPV3, &n, LDAP_DN_FORMAT_LDAPV3) !=
+	    LDAP_SUCCESS)
 		return NULL;
 	copy = strdup(n != NULL ? n : "");
 	ldap_memfree(n);
@@ -754,7 +767,8 @@ dir_schema_has_class(struct dir *d, const char *name, char *err, size_t errsz)
 		goto done;
 	}
 	if (dir_search(d, sub, DIR_BASE, "(" KENPO_AT_OBJECTCLASS "=subschema)", attrs,
-		       dir_keep_first, &sch, err, errsz) != DIR_OK || sch == NULL)
+		       dir_keep_first, &sch, err, errsz) != DIR_OK ||
+	    sch == NULL)
 		goto done;
 	snprintf(quoted, sizeof quoted, "'%.128s'", name);
 	ret = 0;

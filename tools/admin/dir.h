@@ -15,7 +15,7 @@
 
 /* Results of the operations. */
 enum dir_rc {
-	DIR_ERR = -1,       /* anything else: the message says what */
+	DIR_ERR = -1, /* anything else: the message says what */
 	DIR_OK = 0,
 	DIR_NOSUCH = 1,     /* noSuchObject */
 	DIR_EXISTS = 2,     /* entryAlreadyExists */
@@ -25,11 +25,11 @@ enum dir_rc {
 };
 
 struct dir_bind {
-	const char *uri;      /* e.g. ldapi:/// */
-	const char *bind_dn;  /* NULL: SASL EXTERNAL */
-	const char *pw_file;  /* with bind_dn: the password, owner-only file */
-	const char *ca_file;  /* NULL: the system's CAs */
-	long timeout;         /* seconds for connecting and each operation */
+	const char *uri;     /* e.g. ldapi:/// */
+	const char *bind_dn; /* NULL: SASL EXTERNAL */
+	const char *pw_file; /* with bind_dn: the password, owner-only file */
+	const char *ca_file; /* NULL: the system's CAs */
+	long timeout;        /* seconds for connecting and each operation */
 };
 
 struct dir;
@@ -42,7 +42,7 @@ void dir_close(struct dir *d);
 struct dir_attr {
 	char *name;
 	size_t nvals;
-	char **vals;          /* NUL-terminated copies */
+	char **vals; /* NUL-terminated copies */
 };
 struct dir_entry {
 	char *dn;
@@ -62,10 +62,10 @@ enum dir_scope { DIR_BASE, DIR_ONE, DIR_SUB };
 
 /* What a search callback returns. */
 enum dir_cb {
-	DIR_CB_NEXT = 0,      /* go on; the entry is freed */
-	DIR_CB_KEEP = 1,      /* go on; the callback owns the entry now */
-	DIR_CB_STOP = 2,      /* stop the search (dir_search returns DIR_OK) */
-	DIR_CB_FAIL = -1,     /* stop; dir_search returns DIR_ERR */
+	DIR_CB_NEXT = 0,  /* go on; the entry is freed */
+	DIR_CB_KEEP = 1,  /* go on; the callback owns the entry now */
+	DIR_CB_STOP = 2,  /* stop the search (dir_search returns DIR_OK) */
+	DIR_CB_FAIL = -1, /* stop; dir_search returns DIR_ERR */
 };
 typedef int dir_entry_fn(struct dir_entry *e, void *arg);
 /* A callback that keeps the first entry in *(struct dir_entry **)arg,
@@ -97,8 +97,8 @@ int dir_delete(struct dir *d, const char *dn, char *err, size_t errsz);
 
 /* Asynchronous writes: send the request and return its message id in
  * *msgid, so that many can be outstanding; dir_collect() reads results. */
-int dir_add_start(struct dir *d, const char *dn, const struct dir_mods *m, int *msgid,
-		  char *err, size_t errsz);
+int dir_add_start(struct dir *d, const char *dn, const struct dir_mods *m, int *msgid, char *err,
+		  size_t errsz);
 int dir_modify_start(struct dir *d, const char *dn, const struct dir_mods *m, int *msgid,
 		     char *err, size_t errsz);
 int dir_delete_start(struct dir *d, const char *dn, int *msgid, char *err, size_t errsz);
@@ -116,8 +116,8 @@ int dir_increment(struct dir *d, const char *dn, const char *attr, unsigned long
 
 /* The naming context (suffix) of the directory that holds dn, from the
  * root DSE.  A dir_rc (DIR_NOSUCH if none holds it). */
-int dir_suffix_of(struct dir *d, const char *dn, char *out, size_t outsz,
-		  char *err, size_t errsz);
+int dir_suffix_of(struct dir *d, const char *dn, char *out, size_t outsz, char *err,
+		  size_t errsz);
 
 /* 1 when the server's schema defines the object class `name`, 0 if not,
  * -1 on error. */

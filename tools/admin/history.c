@@ -30,16 +30,21 @@
 #define VALUE_SHOWN 120
 
 /* Attributes whose values are never shown. */
-static const char *const secrets[] = {
-	KENPO_AT_PASSWORD, KENPO_AT_TEMP_PASSWORD, KENPO_AT_KEY_HASH, "kenpoAuthKeyHash",
-	KENPO_AT_KEY_TXN, NULL
-};
+static const char *const secrets[] = { KENPO_AT_PASSWORD, KENPO_AT_TEMP_PASSWORD,
+				       KENPO_AT_KEY_HASH, "kenpoAuthKeyHash",
+				       KENPO_AT_KEY_TXN,  NULL };
 
 /* slapd's bookkeeping, which every write carries. */
-static const char *const quiet[] = {
-	"entryCSN", "modifiersName", "modifyTimestamp", "creatorsName", "createTimestamp",
-	"entryUUID", "structuralObjectClass", "contextCSN", "pwdChangedTime", NULL
-};
+static const char *const quiet[] = { "entryCSN",
+				     "modifiersName",
+				     "modifyTimestamp",
+				     "creatorsName",
+				     "createTimestamp",
+				     "entryUUID",
+				     "structuralObjectClass",
+				     "contextCSN",
+				     "pwdChangedTime",
+				     NULL };
 
 /* What a modification of these attributes means, in this order of
  * precedence (op: the first character after ':', 0 for any). */
@@ -67,7 +72,7 @@ static const struct meaning {
 };
 
 struct event {
-	char *start;              /* reqStart, GeneralizedTime */
+	char *start; /* reqStart, GeneralizedTime */
 	struct dir_entry *e;
 };
 
@@ -196,8 +201,9 @@ changes_of(const struct dir_entry *e)
 		o = json_object_new_object();
 		json_object_object_add(o, "attribute", json_object_new_string(attr));
 		json_object_object_add(o, "old", admin_json_str(old));
-		json_object_object_add(o, "new", admin_json_str(op == '-' || value[0] == '\0' ?
-								  NULL : value));
+		json_object_object_add(o, "new",
+				       admin_json_str(op == '-' || value[0] == '\0' ? NULL :
+										      value));
 		json_object_array_add(arr, o);
 	}
 	return arr;
@@ -249,7 +255,8 @@ local_time(const char *start, char *out, size_t outsz)
 		return;
 	}
 	t = (time_t)(ms / 1000);
-	if (localtime_r(&t, &tm) == NULL || strftime(out, outsz, "%Y-%m-%d %H:%M:%S %Z", &tm) == 0)
+	if (localtime_r(&t, &tm) == NULL ||
+	    strftime(out, outsz, "%Y-%m-%d %H:%M:%S %Z", &tm) == 0)
 		snprintf(out, outsz, "%s", start);
 }
 
@@ -278,10 +285,12 @@ event_text(const struct history *h, const struct event *ev)
 	const char *old, *new_;
 	size_t i;
 
-	printf("%s  %-22s %s%s%s\n", json_object_get_string(json_object_object_get(o, "local_time")),
+	printf("%s  %-22s %s%s%s\n",
+	       json_object_get_string(json_object_object_get(o, "local_time")),
 	       json_object_get_string(json_object_object_get(o, "what")),
 	       json_object_get_string(json_object_object_get(o, "by")),
-	       strcmp(entry, "member") != 0 ? "  " : "", strcmp(entry, "member") != 0 ? entry : "");
+	       strcmp(entry, "member") != 0 ? "  " : "",
+	       strcmp(entry, "member") != 0 ? entry : "");
 	for (i = 0; i < json_object_array_length(ch); i++) {
 		c = json_object_array_get_idx(ch, i);
 		old = json_object_get_string(json_object_object_get(c, "old"));
@@ -298,9 +307,8 @@ event_text(const struct history *h, const struct event *ev)
 static int
 read_log(struct history *h)
 {
-	static const char *const attrs[] = {
-		"reqStart", "reqType", "reqDN", "reqAuthzID", "reqMod", "reqOld", NULL
-	};
+	static const char *const attrs[] = { "reqStart", "reqType", "reqDN", "reqAuthzID",
+					     "reqMod",   "reqOld",  NULL };
 	const char *base = h->a->o.accesslog != NULL ? h->a->o.accesslog : ADMIN_ACCESSLOG_BASE;
 	char esc[ADMIN_DN_MAX * 3], filter[FILTER_MAX], err[ADMIN_ERR_MAX];
 	int rc, n;
@@ -308,15 +316,17 @@ read_log(struct history *h)
 	if (dir_filter_escape(h->member_dn, esc, sizeof esc) != 0)
 		return -1;
 	/* Successful writes on the member's entry or below it (its household). */
-	n = snprintf(filter, sizeof filter, "(&(objectClass=auditWriteObject)(reqResult=0)"
-		     "(|(reqDN=%s)(reqDN:dnSubtreeMatch:=%s)))", esc, esc);
+	n = snprintf(filter, sizeof filter,
+		     "(&(objectClass=auditWriteObject)(reqResult=0)"
+		     "(|(reqDN=%s)(reqDN:dnSubtreeMatch:=%s)))",
+		     esc, esc);
 	if (n < 0 || (size_t)n >= sizeof filter)
 		return -1;
-	rc = dir_search(h->a->dir, base, DIR_ONE, filter, attrs, keep_event, h, err,
-			sizeof err);
+	rc = dir_search(h->a->dir, base, DIR_ONE, filter, attrs, keep_event, h, err, sizeof err);
 	if (rc == DIR_NOSUCH) {
 		admin_error("%s: no such access log: kenpo-admin init sets up slapo-accesslog "
-			    "(see schema/README.md)", base);
+			    "(see schema/README.md)",
+			    base);
 		return -1;
 	}
 	if (rc != DIR_OK) {
@@ -350,7 +360,8 @@ cmd_history(struct admin *a)
 			json_object_put(o);
 		}
 		o = json_object_new_object();
-		json_object_object_add(o, "member_number", admin_json_str(dir_get(m, KENPO_AT_NUMBER)));
+		json_object_object_add(o, "member_number",
+				       admin_json_str(dir_get(m, KENPO_AT_NUMBER)));
 		json_object_object_add(o, "login_id", admin_json_str(dir_get(m, KENPO_AT_UID)));
 		admin_json_print(o);
 	} else if (rc == ADMIN_OK) {

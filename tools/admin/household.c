@@ -132,7 +132,8 @@ household_plan(const struct roster_house *r, size_t nr, const struct hh_entry *e
 		if (p->match[i] < 0)
 			continue;
 		j = (size_t)p->match[i];
-		p->fix[i] = !same_text(r[i].name, e[j].name) || !same_text(r[i].birth, e[j].birth);
+		p->fix[i] = !same_text(r[i].name, e[j].name) ||
+			    !same_text(r[i].birth, e[j].birth);
 		p->nfix += p->fix[i];
 	}
 	for (j = 0; j < ne; j++) {

@@ -32,9 +32,9 @@
 
 /* A household entry of the directory. */
 struct hh_entry {
-	const char *name;      /* cn, or NULL */
-	const char *birth;     /* kenpoDateOfBirth, or NULL */
-	unsigned index;        /* kenpoHouseholdIndex, 1..ROSTER_HOUSEHOLD_MAX */
+	const char *name;  /* cn, or NULL */
+	const char *birth; /* kenpoDateOfBirth, or NULL */
+	unsigned index;    /* kenpoHouseholdIndex, 1..ROSTER_HOUSEHOLD_MAX */
 };
 
 /* What a roster row means for the household in the directory. */
@@ -55,8 +55,8 @@ struct hh_plan {
  * (ne <= ROSTER_HOUSEHOLD_MAX, indexes distinct).  0 with p filled
  * (nadd + nremove + nfix == 0 when nothing changes), or -1 when the
  * household has no index left for a new dependent. */
-int household_plan(const struct roster_house *r, size_t nr, const struct hh_entry *e,
-		   size_t ne, struct hh_plan *p);
+int household_plan(const struct roster_house *r, size_t nr, const struct hh_entry *e, size_t ne,
+		   struct hh_plan *p);
 
 /* 1 when p changes anything. */
 int household_changes(const struct hh_plan *p);

@@ -45,10 +45,14 @@
 #define FILTER_MAX 600
 
 const struct import_field import_fields[IMPORT_NFIELDS] = {
-	{ "name", KENPO_AT_CN }, { "birth_date", KENPO_AT_BIRTH },
-	{ "mail", KENPO_AT_ROSTER_MAIL }, { "household", NULL },
-	{ "postal_code", KENPO_AT_POSTAL_CODE }, { "address", KENPO_AT_POSTAL_ADDRESS },
-	{ "employer", KENPO_AT_EMPLOYER }, { "office_code", KENPO_AT_OFFICE },
+	{ "name", KENPO_AT_CN },
+	{ "birth_date", KENPO_AT_BIRTH },
+	{ "mail", KENPO_AT_ROSTER_MAIL },
+	{ "household", NULL },
+	{ "postal_code", KENPO_AT_POSTAL_CODE },
+	{ "address", KENPO_AT_POSTAL_ADDRESS },
+	{ "employer", KENPO_AT_EMPLOYER },
+	{ "office_code", KENPO_AT_OFFICE },
 	{ "left", NULL },
 };
 
@@ -58,7 +62,7 @@ struct op {
 	struct item *it;
 	enum op_kind kind;
 	char *dn;
-	struct dir_mods *mods;       /* NULL for OP_ADD_MEMBER (made when sent) and deletes */
+	struct dir_mods *mods; /* NULL for OP_ADD_MEMBER (made when sent) and deletes */
 	int msgid;
 	struct op *next;
 };
@@ -104,7 +108,6 @@ read_roster_file(const char *path, char **data, size_t *len)
 	*len = n;
 	return 0;
 }
-
 
 /* The roster as UTF-8 (roster_decode), and its rows.  ADMIN_OK, or
  * ADMIN_ERROR (message printed, or the error in the roster). */
@@ -278,7 +281,8 @@ members_filter(const struct import *im, char *out, size_t outsz)
 	else if (dir_filter_escape(im->roster.rows[0].number, esc, sizeof esc) != 0)
 		return -1;
 	else
-		n = snprintf(out, outsz, "(&" KENPO_FILTER_MEMBER "(" KENPO_AT_NUMBER "=%s))", esc);
+		n = snprintf(out, outsz, "(&" KENPO_FILTER_MEMBER "(" KENPO_AT_NUMBER "=%s))",
+			     esc);
 	return n < 0 || (size_t)n >= outsz ? -1 : 0;
 }
 
@@ -286,14 +290,19 @@ members_filter(const struct import *im, char *out, size_t outsz)
 static int
 load_existing(struct import *im)
 {
-	static const char *const mattrs[] = {
-		KENPO_AT_NUMBER, KENPO_AT_CN, KENPO_AT_BIRTH, KENPO_AT_ROSTER_MAIL, KENPO_AT_UID,
-		KENPO_AT_DISABLED, KENPO_AT_POSTAL_CODE, KENPO_AT_POSTAL_ADDRESS,
-		KENPO_AT_EMPLOYER, KENPO_AT_OFFICE, NULL
-	};
-	static const char *const hattrs[] = {
-		KENPO_AT_HOUSEHOLD_INDEX, KENPO_AT_CN, KENPO_AT_BIRTH, NULL
-	};
+	static const char *const mattrs[] = { KENPO_AT_NUMBER,
+					      KENPO_AT_CN,
+					      KENPO_AT_BIRTH,
+					      KENPO_AT_ROSTER_MAIL,
+					      KENPO_AT_UID,
+					      KENPO_AT_DISABLED,
+					      KENPO_AT_POSTAL_CODE,
+					      KENPO_AT_POSTAL_ADDRESS,
+					      KENPO_AT_EMPLOYER,
+					      KENPO_AT_OFFICE,
+					      NULL };
+	static const char *const hattrs[] = { KENPO_AT_HOUSEHOLD_INDEX, KENPO_AT_CN,
+					      KENPO_AT_BIRTH, NULL };
 	char base[ADMIN_DN_MAX], filter[FILTER_MAX], err[ADMIN_ERR_MAX];
 	int rc;
 
@@ -305,8 +314,8 @@ load_existing(struct import *im)
 	if (rc == DIR_OK && make_table(im) != 0)
 		snprintf(err, sizeof err, "out of memory");
 	if (rc == DIR_OK && im->table_made && !im->issue)
-		rc = dir_search(im->a->dir, base, DIR_SUB, KENPO_FILTER_HOUSEHOLD,
-				hattrs, keep_house, im, err, sizeof err);
+		rc = dir_search(im->a->dir, base, DIR_SUB, KENPO_FILTER_HOUSEHOLD, hattrs,
+				keep_house, im, err, sizeof err);
 	if (rc != DIR_OK || !im->table_made) {
 		admin_error("%s", err);
 		return -1;
@@ -385,8 +394,8 @@ changed_fields(const struct import *im, const struct roster_row *row, const stru
 		old = import_old_value(x, bit, buf, sizeof buf);
 		/* Mail addresses compare without regard to case, as the directory does. */
 		if (bit == F_MAIL ? (old == NULL) != (row->mail == NULL) ||
-				    (old != NULL && strcasecmp(row->mail, old) != 0)
-				  : !same_text(import_new_value(row, bit), old))
+					    (old != NULL && strcasecmp(row->mail, old) != 0) :
+				    !same_text(import_new_value(row, bit), old))
 			f |= bit;
 	}
 	if (has_left(im, row) && !is_disabled(x))
@@ -540,9 +549,9 @@ member_changes(const struct item *it)
 		bad = put_replace(m, KENPO_AT_SN, row->sn);
 	if (!bad && (it->fields & F_ADDRESS))
 		bad = row->address != NULL ?
-		      admin_postal_escape(row->address, esc, sizeof esc) != 0 ||
-		      put_replace(m, KENPO_AT_POSTAL_ADDRESS, esc) :
-		      put_replace(m, KENPO_AT_POSTAL_ADDRESS, NULL);
+			      admin_postal_escape(row->address, esc, sizeof esc) != 0 ||
+				      put_replace(m, KENPO_AT_POSTAL_ADDRESS, esc) :
+			      put_replace(m, KENPO_AT_POSTAL_ADDRESS, NULL);
 	/* 資格喪失: the member no longer logs in (never deleted by an import). */
 	if (!bad && (it->fields & F_LEFT))
 		bad = put_replace(m, KENPO_AT_DISABLED, KENPO_TRUE);
@@ -626,17 +635,19 @@ put_login(const struct import *im, const struct item *it, struct dir_mods *m)
 
 	snprintf(uid, sizeof uid, "%lu", it->uid);
 	snprintf(gid, sizeof gid, "%lu", s->gid);
-	if (kenpo_home_expand(s->home_template, it->login, it->row->number, home,
-			      sizeof home) != 0)
+	if (kenpo_home_expand(s->home_template, it->login, it->row->number, home, sizeof home) !=
+	    0)
 		return -1;
 	return dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_UID, it->login) ||
-	       dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_UIDNUMBER, uid) ||
-	       dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_GIDNUMBER, gid) ||
-	       dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_HOME, home) ||
-	       dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_SHELL, s->shell) ||
-	       dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_TEMP_PASSWORD, it->hash) ||
-	       put_opt(m, KENPO_AT_TEMP_EXPIRY,
-		       im->expiry_gt[0] != '\0' ? im->expiry_gt : NULL) ? -1 : 0;
+			       dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_UIDNUMBER, uid) ||
+			       dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_GIDNUMBER, gid) ||
+			       dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_HOME, home) ||
+			       dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_SHELL, s->shell) ||
+			       dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_TEMP_PASSWORD, it->hash) ||
+			       put_opt(m, KENPO_AT_TEMP_EXPIRY,
+				       im->expiry_gt[0] != '\0' ? im->expiry_gt : NULL) ?
+		       -1 :
+		       0;
 }
 
 /* Where the member's letter goes: 〒, address, employer, office code. */
@@ -648,9 +659,12 @@ put_postal(const struct roster_row *row, struct dir_mods *m)
 	if (row->address != NULL && admin_postal_escape(row->address, esc, sizeof esc) != 0)
 		return -1;
 	return put_opt(m, KENPO_AT_POSTAL_CODE, row->postal_code) ||
-	       put_opt(m, KENPO_AT_POSTAL_ADDRESS, row->address != NULL ? esc : NULL) ||
-	       put_opt(m, KENPO_AT_EMPLOYER, row->employer) ||
-	       put_opt(m, KENPO_AT_OFFICE, row->office_code) ? -1 : 0;
+			       put_opt(m, KENPO_AT_POSTAL_ADDRESS,
+				       row->address != NULL ? esc : NULL) ||
+			       put_opt(m, KENPO_AT_EMPLOYER, row->employer) ||
+			       put_opt(m, KENPO_AT_OFFICE, row->office_code) ?
+		       -1 :
+		       0;
 }
 
 /* The entry of a new member. NULL when out of memory. */
@@ -658,7 +672,7 @@ static struct dir_mods *
 member_entry(const struct import *im, const struct item *it)
 {
 	static const char *const notify[] = {
-		KENPO_AT_NOTIFY_MEDICAL, KENPO_AT_NOTIFY_GENERIC, KENPO_AT_NOTIFY_MAGAZINE,
+		KENPO_AT_NOTIFY_MEDICAL,   KENPO_AT_NOTIFY_GENERIC,      KENPO_AT_NOTIFY_MAGAZINE,
 		KENPO_AT_NOTIFY_DOCUMENTS, KENPO_AT_NOTIFY_APPLICATIONS,
 	};
 	const struct roster_row *row = it->row;
@@ -676,11 +690,11 @@ member_entry(const struct import *im, const struct item *it)
 		      dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_STATE, KENPO_STATE_ISSUED) ||
 		      dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_CN, row->name) ||
 		      dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_SN, row->sn) ||
-		      dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_NICKNAME, row->nickname != NULL ?
-				   row->nickname : ADMIN_NICKNAME_DEFAULT) ||
+		      dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_NICKNAME,
+				   row->nickname != NULL ? row->nickname :
+							   ADMIN_NICKNAME_DEFAULT) ||
 		      put_opt(m, KENPO_AT_BIRTH, row->birth) ||
-		      put_opt(m, KENPO_AT_ROSTER_MAIL, row->mail) ||
-		      put_postal(row, m) != 0 ||
+		      put_opt(m, KENPO_AT_ROSTER_MAIL, row->mail) || put_postal(row, m) != 0 ||
 		      (letter && put_login(im, it, m) != 0);
 	/* Every notification is on by default (manual ⑤-5). */
 	for (i = 0; !bad && i < sizeof notify / sizeof notify[0]; i++)
@@ -855,7 +869,8 @@ start_member(struct import *im, struct item *it)
 		op_done(im, it);
 		return 0;
 	}
-	if (im->a->soc.method == KENPO_REG_LETTER && gen_login(im, it->login, sizeof it->login) != 0)
+	if (im->a->soc.method == KENPO_REG_LETTER &&
+	    gen_login(im, it->login, sizeof it->login) != 0)
 		return -1;
 	return push_op(im, it, OP_ADD_MEMBER, it->dn, NULL, 0);
 }
@@ -899,14 +914,13 @@ login_taken(struct import *im, const char *login)
 	char filter[FILTER_MAX], err[ADMIN_ERR_MAX];
 	int found = 0;
 
-	if (im->suffix[0] == '\0' &&
-	    dir_suffix_of(im->a->dir, im->a->soc.base, im->suffix, sizeof im->suffix,
-			  err, sizeof err) != DIR_OK)
+	if (im->suffix[0] == '\0' && dir_suffix_of(im->a->dir, im->a->soc.base, im->suffix,
+						   sizeof im->suffix, err, sizeof err) != DIR_OK)
 		snprintf(im->suffix, sizeof im->suffix, "%s", im->a->soc.base);
 	/* Generated IDs are letters and digits: nothing to escape. */
 	snprintf(filter, sizeof filter, "(" KENPO_AT_UID "=%s)", login);
-	if (dir_search(im->a->dir, im->suffix, DIR_SUB, filter, none, note_found, &found,
-		       err, sizeof err) != DIR_OK)
+	if (dir_search(im->a->dir, im->suffix, DIR_SUB, filter, none, note_found, &found, err,
+		       sizeof err) != DIR_OK)
 		return 0;
 	return found;
 }
@@ -949,8 +963,11 @@ handle_result(struct import *im, struct op *op, int rc, const char *msg)
 		 * add and its household's, and made the same household change:
 		 * what this one wanted is there already. */
 	} else if (rc != DIR_OK) {
-		snprintf(why, sizeof why, "%s %.200s%.280s", op->kind == OP_DELETE ? "delete" :
-			 op->kind == OP_MODIFY ? "modify" : "add", op->dn, msg);
+		snprintf(why, sizeof why, "%s %.200s%.280s",
+			 op->kind == OP_DELETE ? "delete" :
+			 op->kind == OP_MODIFY ? "modify" :
+						 "add",
+			 op->dn, msg);
 		fail_item(it, why);
 	}
 	op_done(im, it);
@@ -997,7 +1014,8 @@ write_letters(struct import *im)
 			x.line = it->row->line;
 			x.number = it->row->number;
 			x.name = it->row->name;
-			x.nickname = it->row->nickname ? it->row->nickname : ADMIN_NICKNAME_DEFAULT;
+			x.nickname = it->row->nickname ? it->row->nickname :
+							 ADMIN_NICKNAME_DEFAULT;
 			x.login = it->login;
 			x.password = it->pw;
 			x.expiry = im->expiry_text;
@@ -1104,7 +1122,6 @@ pipeline(struct import *im)
 	return ret;
 }
 
-
 /* ---- planning ---- */
 
 /* One roster row: new, left before it was issued, or compared with its
@@ -1145,7 +1162,7 @@ plan_row(struct import *im, struct item *it)
 	if (r > 0) {
 		it->kind = K_UPDATE;
 		fail_item(it, "the household has no index left for a new dependent "
-			  "(99 entries)");
+			      "(99 entries)");
 	}
 	return 0;
 }
@@ -1241,8 +1258,9 @@ allocate_uids(struct import *im)
 	if (kenpo_uid_block(im->uid_first, (unsigned long)im->nnew, s->uid_min, s->uid_max,
 			    &first) != 0) {
 		admin_error("uid numbers %llu..%llu are outside the society's range %lu..%lu "
-			    "(%s)", im->uid_first, im->uid_first + im->nnew - 1, s->uid_min,
-			    s->uid_max, dn);
+			    "(%s)",
+			    im->uid_first, im->uid_first + im->nnew - 1, s->uid_min, s->uid_max,
+			    dn);
 		return -1;
 	}
 	for (i = 0; i < im->nnew; i++)
@@ -1312,8 +1330,8 @@ open_letters(struct import *im)
 	if (im->a->o.letters_csv == NULL || im->nnew == 0 ||
 	    im->a->soc.method != KENPO_REG_LETTER)
 		return 0;
-	if (letters_open(im->a->o.letters_csv, im->a->soc.name, &im->letters, err,
-			 sizeof err) != 0) {
+	if (letters_open(im->a->o.letters_csv, im->a->soc.name, &im->letters, err, sizeof err) !=
+	    0) {
 		admin_error("%s", err);
 		return -1;
 	}
@@ -1349,7 +1367,8 @@ letters_given(const struct import *im)
 		return 1;
 	admin_error("import: %zu new members get temporary passwords, which exist only in the "
 		    "letters: give --letters-csv FILE, or --no-letters to issue them without "
-		    "(nothing was written)", im->nnew);
+		    "(nothing was written)",
+		    im->nnew);
 	return 0;
 }
 
@@ -1365,7 +1384,8 @@ write_members(struct import *im)
 		goto done;
 	if (im->issue && im->nnew == 0) {
 		admin_error("member %s exists already (import updates it; reissue makes a "
-			    "new password)", im->roster.rows[0].number);
+			    "new password)",
+			    im->roster.rows[0].number);
 		goto done;
 	}
 	if (im->a->o.dry_run) {
@@ -1438,7 +1458,8 @@ cmd_import(struct admin *a)
 	if (rc == ADMIN_OK && !a->o.dry_run)
 		import_audit(&im);
 	if (rc == ADMIN_REJECTED && !a->o.json)
-		admin_error("%s: %zu bad rows (--strict): nothing written", im.path, im.roster.nbad);
+		admin_error("%s: %zu bad rows (--strict): nothing written", im.path,
+			    im.roster.nbad);
 	if (rc == ADMIN_OK && (im.roster.nbad > 0 || im.n_failed > 0))
 		rc = ADMIN_PARTIAL;
 	cleanup(&im);
@@ -1449,13 +1470,14 @@ cmd_import(struct admin *a)
 static const char *
 option_of(const char *column)
 {
-	static const struct { const char *column, *option; } names[] = {
-		{ "member_number", "--number" }, { "name", "--name" },
-		{ "birth_date", "--birth-date" }, { "mail", "--mail" },
-		{ "household", "--household" }, { "nickname", "--nickname" },
-		{ "postal_code", "--postal-code" },
-		{ "address", "--address" }, { "employer", "--employer" },
-		{ "office_code", "--office-code" },
+	static const struct {
+		const char *column, *option;
+	} names[] = {
+		{ "member_number", "--number" },    { "name", "--name" },
+		{ "birth_date", "--birth-date" },   { "mail", "--mail" },
+		{ "household", "--household" },     { "nickname", "--nickname" },
+		{ "postal_code", "--postal-code" }, { "address", "--address" },
+		{ "employer", "--employer" },       { "office_code", "--office-code" },
 	};
 	size_t i;
 
@@ -1469,11 +1491,16 @@ int
 cmd_issue(struct admin *a)
 {
 	const char *const values[RC_COUNT] = {
-		[RC_NUMBER] = a->o.number, [RC_NAME] = a->o.name, [RC_BIRTH] = a->o.birth,
-		[RC_MAIL] = a->o.mail, [RC_HOUSEHOLD] = a->o.household,
+		[RC_NUMBER] = a->o.number,
+		[RC_NAME] = a->o.name,
+		[RC_BIRTH] = a->o.birth,
+		[RC_MAIL] = a->o.mail,
+		[RC_HOUSEHOLD] = a->o.household,
 		[RC_NICKNAME] = a->o.nickname,
-		[RC_POSTAL_CODE] = a->o.postal_code, [RC_ADDRESS] = a->o.address,
-		[RC_EMPLOYER] = a->o.employer, [RC_OFFICE] = a->o.office_code,
+		[RC_POSTAL_CODE] = a->o.postal_code,
+		[RC_ADDRESS] = a->o.address,
+		[RC_EMPLOYER] = a->o.employer,
+		[RC_OFFICE] = a->o.office_code,
 	};
 	struct import im;
 	struct roster_row row;
@@ -1512,8 +1539,9 @@ cmd_issue(struct admin *a)
 		import_report_issue(&im);
 		import_audit(&im);
 	} else if (rc == ADMIN_OK) {
-		admin_error("issue %s: %s", row.number, im.items[0].msg ? im.items[0].msg :
-			    "added meanwhile by someone else");
+		admin_error("issue %s: %s", row.number,
+			    im.items[0].msg ? im.items[0].msg :
+					      "added meanwhile by someone else");
 	}
 	if (rc == ADMIN_OK && im.items[0].state != S_DONE)
 		rc = ADMIN_ERROR;

@@ -38,15 +38,24 @@ const char *
 import_new_value(const struct roster_row *row, unsigned bit)
 {
 	switch (bit) {
-	case F_NAME: return row->name;
-	case F_BIRTH: return row->birth;
-	case F_MAIL: return row->mail;
-	case F_POSTAL: return row->postal_code;
-	case F_ADDRESS: return row->address;
-	case F_EMPLOYER: return row->employer;
-	case F_OFFICE: return row->office_code;
-	case F_LEFT: return row->left;
-	default: return NULL;
+	case F_NAME:
+		return row->name;
+	case F_BIRTH:
+		return row->birth;
+	case F_MAIL:
+		return row->mail;
+	case F_POSTAL:
+		return row->postal_code;
+	case F_ADDRESS:
+		return row->address;
+	case F_EMPLOYER:
+		return row->employer;
+	case F_OFFICE:
+		return row->office_code;
+	case F_LEFT:
+		return row->left;
+	default:
+		return NULL;
 	}
 }
 
@@ -64,11 +73,16 @@ status_of(const struct import *im, const struct item *it)
 	if (it->state == S_SKIPPED)
 		return "skipped";
 	switch (it->kind) {
-	case K_NEW: return "new";
-	case K_UPDATE: return dry(im) ? "changed" : "updated";
-	case K_MISSING: return "missing";
-	case K_LEFT: return "left";
-	default: return "unchanged";
+	case K_NEW:
+		return "new";
+	case K_UPDATE:
+		return dry(im) ? "changed" : "updated";
+	case K_MISSING:
+		return "missing";
+	case K_LEFT:
+		return "left";
+	default:
+		return "unchanged";
 	}
 }
 
@@ -99,9 +113,10 @@ household_json(const struct item *it)
 	for (i = 0; i < p->nentries; i++) {
 		h = it->ex->house[i];
 		if (p->gone[i])
-			json_object_array_add(rm, dependent_json(dir_get(h, KENPO_AT_HOUSEHOLD_INDEX),
-								 dir_get(h, KENPO_AT_CN),
-								 dir_get(h, KENPO_AT_BIRTH)));
+			json_object_array_add(rm,
+					      dependent_json(dir_get(h, KENPO_AT_HOUSEHOLD_INDEX),
+							     dir_get(h, KENPO_AT_CN),
+							     dir_get(h, KENPO_AT_BIRTH)));
 	}
 	for (i = 0; i < p->nroster; i++) {
 		const struct roster_house *r = &it->row->house[i];
@@ -111,8 +126,9 @@ household_json(const struct item *it)
 			json_object_array_add(add, dependent_json(idx, r->name, r->birth));
 		} else if (p->fix[i]) {
 			h = it->ex->house[p->match[i]];
-			json_object_array_add(fix, dependent_json(
-				dir_get(h, KENPO_AT_HOUSEHOLD_INDEX), r->name, r->birth));
+			json_object_array_add(fix,
+					      dependent_json(dir_get(h, KENPO_AT_HOUSEHOLD_INDEX),
+							     r->name, r->birth));
 		}
 	}
 	json_object_object_add(o, "removed", rm);
@@ -171,8 +187,11 @@ changes_json(const struct item *it)
 			continue;
 		o = json_object_new_object();
 		json_object_object_add(o, "field", json_object_new_string(import_fields[i].name));
-		json_object_object_add(o, "old", admin_json_str(
-			bit == F_LEFT ? NULL : import_old_value(it->ex, bit, buf, sizeof buf)));
+		json_object_object_add(o, "old",
+				       admin_json_str(bit == F_LEFT ?
+							      NULL :
+							      import_old_value(it->ex, bit, buf,
+									       sizeof buf)));
 		json_object_object_add(o, "new", admin_json_str(import_new_value(it->row, bit)));
 		json_object_array_add(arr, o);
 	}
@@ -212,8 +231,10 @@ item_json(const struct import *im, const struct item *it)
 	json_object *o = json_object_new_object();
 	const char *login = it->ex != NULL ? dir_get(it->ex->e, KENPO_AT_UID) : NULL;
 
-	json_object_object_add(o, "line", it->row->line != 0 ?
-			       json_object_new_int64((int64_t)it->row->line) : NULL);
+	json_object_object_add(o, "line",
+			       it->row->line != 0 ?
+				       json_object_new_int64((int64_t)it->row->line) :
+				       NULL);
 	json_object_object_add(o, "member_number", json_object_new_string(it->row->number));
 	json_object_object_add(o, "status", json_object_new_string(status_of(im, it)));
 	if (it->kind == K_NEW && it->state == S_DONE && it->login[0] != '\0') {
@@ -229,9 +250,10 @@ item_json(const struct import *im, const struct item *it)
 	if (it->kind == K_MISSING) {
 		json_object_object_add(o, "login_id", admin_json_str(login));
 		/* Disabled after this import (or, on a dry run, after the real one). */
-		json_object_object_add(o, "disabled", json_object_new_boolean(
-			(it->disable && (it->state == S_DONE || dry(im))) ||
-			dir_get(it->ex->e, KENPO_AT_DISABLED) != NULL));
+		json_object_object_add(o, "disabled",
+				       json_object_new_boolean(
+					       (it->disable && (it->state == S_DONE || dry(im))) ||
+					       dir_get(it->ex->e, KENPO_AT_DISABLED) != NULL));
 	}
 	if (it->kind == K_LEFT)
 		json_object_object_add(o, "left", admin_json_str(it->row->left));
@@ -286,7 +308,8 @@ item_text(const struct import *im, const struct item *it)
 		printf("missing %s%s%s%s: not on the roster%s\n", it->row->number,
 		       login ? " (" : "", login ? login : "", login ? ")" : "",
 		       it->disable ? (dry(im) ? ", would be disabled" : ", disabled") :
-		       dir_get(it->ex->e, KENPO_AT_DISABLED) ? ", disabled already" : "");
+		       dir_get(it->ex->e, KENPO_AT_DISABLED) ? ", disabled already" :
+							       "");
 	} else if (it->kind == K_LEFT) {
 		printf("left %s (line %lu): left on %s, not issued\n", it->row->number,
 		       it->row->line, it->row->left);
@@ -327,9 +350,12 @@ errors_json(const struct roster *r)
 
 	for (i = 0; i < r->nerrs; i++) {
 		o = json_object_new_object();
-		json_object_object_add(o, "line", json_object_new_int64((int64_t)r->errs[i].line));
-		json_object_object_add(o, "field", r->errs[i].field[0] != '\0' ?
-				       json_object_new_string(r->errs[i].field) : NULL);
+		json_object_object_add(o, "line",
+				       json_object_new_int64((int64_t)r->errs[i].line));
+		json_object_object_add(o, "field",
+				       r->errs[i].field[0] != '\0' ?
+					       json_object_new_string(r->errs[i].field) :
+					       NULL);
 		json_object_object_add(o, "message", admin_json_msg(&r->errs[i].msg));
 		json_object_array_add(arr, o);
 	}
@@ -349,7 +375,10 @@ import_print_errors(const struct import *im)
 static void
 add_counts(json_object *o, const struct import *im, double secs)
 {
-	static const struct { const char *key; size_t off; } counts[] = {
+	static const struct {
+		const char *key;
+		size_t off;
+	} counts[] = {
 		{ "new", offsetof(struct import, n_new) },
 		{ "updated", offsetof(struct import, n_updated) },
 		{ "unchanged", offsetof(struct import, n_same) },
@@ -360,28 +389,33 @@ add_counts(json_object *o, const struct import *im, double secs)
 	};
 	size_t i;
 
-	json_object_object_add(o, "rows", json_object_new_int64(
-		(int64_t)(im->roster.nrows + im->roster.nbad)));
+	json_object_object_add(o, "rows",
+			       json_object_new_int64(
+				       (int64_t)(im->roster.nrows + im->roster.nbad)));
 	for (i = 0; i < sizeof counts / sizeof counts[0]; i++)
-		json_object_object_add(o, counts[i].key, json_object_new_int64((int64_t)
-			*(const size_t *)(const void *)((const char *)im + counts[i].off)));
+		json_object_object_add(o, counts[i].key,
+				       json_object_new_int64(
+					       (int64_t) *
+					       (const size_t *)(const void *)((const char *)im +
+									      counts[i].off)));
 	json_object_object_add(o, "refused", json_object_new_int64((int64_t)im->roster.nbad));
 	json_object_object_add(o, "seconds", json_object_new_double(secs));
-	json_object_object_add(o, "rows_per_second", json_object_new_double(
-		secs > 0 ? (double)im->total / secs : 0));
-	json_object_object_add(o, "argon2_t", json_object_new_int64(
-		(int64_t)im->a->cost.opslimit));
-	json_object_object_add(o, "argon2_m", json_object_new_int64(
-		(int64_t)im->a->cost.memlimit));
+	json_object_object_add(o, "rows_per_second",
+			       json_object_new_double(secs > 0 ? (double)im->total / secs : 0));
+	json_object_object_add(o, "argon2_t",
+			       json_object_new_int64((int64_t)im->a->cost.opslimit));
+	json_object_object_add(o, "argon2_m",
+			       json_object_new_int64((int64_t)im->a->cost.memlimit));
 }
 
 static void
 summary_text(const struct import *im, double secs)
 {
 	printf("%s: %zu rows: %zu new, %zu %s, %zu unchanged, %zu refused, %zu failed, "
-	       "%zu skipped", im->path, im->roster.nrows + im->roster.nbad, im->n_new,
-	       im->n_updated, dry(im) ? "changed" : "updated", im->n_same, im->roster.nbad,
-	       im->n_failed, im->n_skipped);
+	       "%zu skipped",
+	       im->path, im->roster.nrows + im->roster.nbad, im->n_new, im->n_updated,
+	       dry(im) ? "changed" : "updated", im->n_same, im->roster.nbad, im->n_failed,
+	       im->n_skipped);
 	if (im->a->o.full)
 		printf(", %zu missing", im->n_missing);
 	if (im->n_left > 0)
@@ -417,12 +451,13 @@ import_report(struct import *im)
 		return;
 	}
 	json_object_object_add(o, "roster", json_object_new_string(im->path));
-	json_object_object_add(o, "encoding", json_object_new_string(
-		roster_encoding_name(im->encoding)));
+	json_object_object_add(o, "encoding",
+			       json_object_new_string(roster_encoding_name(im->encoding)));
 	json_object_object_add(o, "dry_run", json_object_new_boolean(dry(im)));
 	add_counts(o, im, secs);
 	if (im->uid_first != 0)
-		json_object_object_add(o, "uid_first", json_object_new_int64((int64_t)im->uid_first));
+		json_object_object_add(o, "uid_first",
+				       json_object_new_int64((int64_t)im->uid_first));
 	json_object_object_add(o, "members", members);
 	json_object_object_add(o, "errors", errors_json(&im->roster));
 	admin_json_print(o);
@@ -472,9 +507,10 @@ audit_household(const struct import *im, const struct item *it)
 	for (i = 0; i < p->nentries; i++) {
 		h = it->ex->house[i];
 		if (p->gone[i])
-			admin_audit(im->a, "household-remove", member_dn(it), "number", it->row->number, "index",
-				    dir_get(h, KENPO_AT_HOUSEHOLD_INDEX), "old", dir_get(h, KENPO_AT_CN),
-				    "new", NULL, NULL);
+			admin_audit(im->a, "household-remove", member_dn(it), "number",
+				    it->row->number, "index",
+				    dir_get(h, KENPO_AT_HOUSEHOLD_INDEX), "old",
+				    dir_get(h, KENPO_AT_CN), "new", NULL, NULL);
 	}
 	for (i = 0; i < p->nroster; i++) {
 		if (p->match[i] >= 0 && !p->fix[i])
@@ -483,9 +519,9 @@ audit_household(const struct import *im, const struct item *it)
 		snprintf(idx, sizeof idx, "%02u", p->new_index[i]);
 		admin_audit(im->a, h != NULL ? "household-update" : "household-add",
 			    member_dn(it), "number", it->row->number, "index",
-			    h != NULL ? dir_get(h, KENPO_AT_HOUSEHOLD_INDEX) : idx,
-			    "old", h != NULL ? dir_get(h, KENPO_AT_CN) : NULL,
-			    "new", it->row->house[i].name, NULL);
+			    h != NULL ? dir_get(h, KENPO_AT_HOUSEHOLD_INDEX) : idx, "old",
+			    h != NULL ? dir_get(h, KENPO_AT_CN) : NULL, "new",
+			    it->row->house[i].name, NULL);
 	}
 }
 
@@ -497,14 +533,14 @@ audit_item(const struct import *im, const struct item *it)
 	size_t i;
 
 	if (it->kind == K_NEW) {
-		admin_audit(im->a, "issue", member_dn(it), "number", it->row->number, "login", it->login[0] ? it->login :
-			    NULL, "temp_password", it->login[0] ? "(set)" : NULL, NULL);
+		admin_audit(im->a, "issue", member_dn(it), "number", it->row->number, "login",
+			    it->login[0] ? it->login : NULL, "temp_password",
+			    it->login[0] ? "(set)" : NULL, NULL);
 		return;
 	}
 	if (it->kind == K_MISSING) {
 		admin_audit(im->a, "disable", member_dn(it), "number", it->row->number, "reason",
-			    "missing from the roster",
-			    NULL);
+			    "missing from the roster", NULL);
 		return;
 	}
 	for (i = 0; i < IMPORT_NFIELDS; i++) {
@@ -514,13 +550,12 @@ audit_item(const struct import *im, const struct item *it)
 			continue;
 		if (bit == F_LEFT)
 			admin_audit(im->a, "disable", member_dn(it), "number", it->row->number,
-				    "reason", "left",
-				    "left", it->row->left, NULL);
+				    "reason", "left", "left", it->row->left, NULL);
 		else
-			admin_audit(im->a, "update", member_dn(it), "number", it->row->number, "field",
-				    import_fields[i].name, "old",
-				    import_old_value(it->ex, bit, buf, sizeof buf),
-				    "new", import_new_value(it->row, bit), NULL);
+			admin_audit(im->a, "update", member_dn(it), "number", it->row->number,
+				    "field", import_fields[i].name, "old",
+				    import_old_value(it->ex, bit, buf, sizeof buf), "new",
+				    import_new_value(it->row, bit), NULL);
 	}
 	if (it->hp != NULL)
 		audit_household(im, it);

@@ -30,7 +30,6 @@
 
 /* ---- cn=config ---- */
 
-
 static void
 ldif_append(struct change *c, const char *text)
 {
@@ -252,8 +251,8 @@ plan_accesslog_db(struct init *in)
 	admins_clause(in, "read", who, sizeof who);
 	if (snprintf(acl, sizeof acl, "{0}to * %sby * none", who) >= (int)sizeof acl)
 		return -1;
-	if (snprintf(dir, sizeof dir, "%.480s/accesslog", in->db_dir[0] != '\0' ? in->db_dir :
-		     "/var/lib/ldap") < 0)
+	if (snprintf(dir, sizeof dir, "%.480s/accesslog",
+		     in->db_dir[0] != '\0' ? in->db_dir : "/var/lib/ldap") < 0)
 		return -1;
 	c = new_change(in, "olcDatabase=mdb,cn=config", 1,
 		       "accesslog: the database of who wrote what");
@@ -303,8 +302,8 @@ plan_accesslog(struct init *in)
 static int
 put_rule(struct change *c, const char *rule, int len, size_t max)
 {
-	return len < 0 || (size_t)len >= max || put(c, DIR_MOD_ADD, "olcAccess", rule) != 0 ?
-	       -1 : 0;
+	return len < 0 || (size_t)len >= max || put(c, DIR_MOD_ADD, "olcAccess", rule) != 0 ? -1 :
+											      0;
 }
 
 /* The rules of schema/README.md "Access control", in front of the
@@ -322,26 +321,62 @@ put_access_rules(const struct init *in, struct change *c)
 	int bad = 0;
 
 	if (in->me[0] != '\0' && strcasecmp(in->me, in->rootdn) != 0)
-		bad = put_rule(c, r, snprintf(r, sizeof r, "{%zu}to * by dn.exact=\"%s\" manage "
-					      "by * break", i++, in->me), sizeof r);
-	bad = bad || put_rule(c, r, snprintf(r, sizeof r, "{%zu}to attrs=userPassword "
-		"by dn.exact=\"%s\" write by self =w by anonymous auth by * none", i++, k),
-		sizeof r);
-	bad = bad || put_rule(c, r, snprintf(r, sizeof r, "{%zu}to attrs=kenpoTempPassword,"
-		"kenpoKeyHash,kenpoAuthKeyHash,kenpoKeyTxn by dn.exact=\"%s\" write by * none",
-		i++, k), sizeof r);
-	bad = bad || put_rule(c, r, snprintf(r, sizeof r, "{%zu}to attrs=entryTtl "
-		"by dn.exact=\"%s\" manage by * none", i++, k), sizeof r);
-	bad = bad || put_rule(c, r, snprintf(r, sizeof r, "{%zu}to dn.subtree=\"ou=services,%s\" "
-		"by self read by * none", i++, s), sizeof r);
-	bad = bad || put_rule(c, r, snprintf(r, sizeof r, "{%zu}to dn.subtree=\"ou=policies,%s\" "
-		"by dn.exact=\"%s\" read by * none", i++, s, k), sizeof r);
-	bad = bad || put_rule(c, r, snprintf(r, sizeof r, "{%zu}to dn.base=\"%s\" "
-		"by dn.exact=\"%s\" read by * none", i++, s, k), sizeof r);
-	bad = bad || put_rule(c, r, snprintf(r, sizeof r, "{%zu}to dn.onelevel=\"%s\" "
-		"by dn.exact=\"%s\" read by * none", i++, s, k), sizeof r);
-	bad = bad || put_rule(c, r, snprintf(r, sizeof r, "{%zu}to dn.subtree=\"%s\" "
-		"by dn.exact=\"%s\" write by self read by * none", i++, s, k), sizeof r);
+		bad = put_rule(c, r,
+			       snprintf(r, sizeof r,
+					"{%zu}to * by dn.exact=\"%s\" manage "
+					"by * break",
+					i++, in->me),
+			       sizeof r);
+	bad = bad ||
+	      put_rule(c, r,
+		       snprintf(r, sizeof r,
+				"{%zu}to attrs=userPassword "
+				"by dn.exact=\"%s\" write by self =w by anonymous auth by * none",
+				i++, k),
+		       sizeof r);
+	bad = bad ||
+	      put_rule(c, r,
+		       snprintf(r, sizeof r,
+				"{%zu}to attrs=kenpoTempPassword,"
+				"kenpoKeyHash,kenpoAuthKeyHash,kenpoKeyTxn by dn.exact=\"%s\" write by * none",
+				i++, k),
+		       sizeof r);
+	bad = bad || put_rule(c, r,
+			      snprintf(r, sizeof r,
+				       "{%zu}to attrs=entryTtl "
+				       "by dn.exact=\"%s\" manage by * none",
+				       i++, k),
+			      sizeof r);
+	bad = bad || put_rule(c, r,
+			      snprintf(r, sizeof r,
+				       "{%zu}to dn.subtree=\"ou=services,%s\" "
+				       "by self read by * none",
+				       i++, s),
+			      sizeof r);
+	bad = bad || put_rule(c, r,
+			      snprintf(r, sizeof r,
+				       "{%zu}to dn.subtree=\"ou=policies,%s\" "
+				       "by dn.exact=\"%s\" read by * none",
+				       i++, s, k),
+			      sizeof r);
+	bad = bad || put_rule(c, r,
+			      snprintf(r, sizeof r,
+				       "{%zu}to dn.base=\"%s\" "
+				       "by dn.exact=\"%s\" read by * none",
+				       i++, s, k),
+			      sizeof r);
+	bad = bad || put_rule(c, r,
+			      snprintf(r, sizeof r,
+				       "{%zu}to dn.onelevel=\"%s\" "
+				       "by dn.exact=\"%s\" read by * none",
+				       i++, s, k),
+			      sizeof r);
+	bad = bad || put_rule(c, r,
+			      snprintf(r, sizeof r,
+				       "{%zu}to dn.subtree=\"%s\" "
+				       "by dn.exact=\"%s\" write by self read by * none",
+				       i++, s, k),
+			      sizeof r);
 	return bad ? -1 : 0;
 }
 
@@ -371,7 +406,8 @@ plan_kenpod_access(struct init *in, const struct dir_entry *db)
 	if (in->kenpod[0] == '\0')
 		return 0;
 	if (!access_configured(in, db)) {
-		c = new_change(in, in->db, 0, "access rules of kenpod, the members and the "
+		c = new_change(in, in->db, 0,
+			       "access rules of kenpod, the members and the "
 			       "administrator");
 		if (c == NULL || put_access_rules(in, c) != 0)
 			return -1;
@@ -381,7 +417,8 @@ plan_kenpod_access(struct init *in, const struct dir_entry *db)
 		limited |= strcasestr(dir_val(db, "olcLimits", i), in->kenpod) != NULL;
 	if (limited)
 		return 0;
-	snprintf(value, sizeof value, "dn.exact=\"%s\" size=unlimited time=unlimited", in->kenpod);
+	snprintf(value, sizeof value, "dn.exact=\"%s\" size=unlimited time=unlimited",
+		 in->kenpod);
 	c = new_change(in, in->db, 0, "no size limit for kenpod (it reads members in pages)");
 	if (c == NULL || put(c, DIR_MOD_ADD, "olcLimits", value) != 0)
 		return -1;
@@ -447,16 +484,19 @@ plan_unique(struct init *in, const struct overlays *ov)
 	snprintf(uri[1], sizeof uri[1], "ldap:///%s?uidNumber?sub", in->suffix);
 	snprintf(dn, sizeof dn, "olcOverlay=unique,%s", in->db);
 	for (i = 0; i < 2; i++) {
-		if (ov->unique_entry != NULL && dir_has_value(ov->unique_entry, "olcUniqueURI", uri[i]))
+		if (ov->unique_entry != NULL &&
+		    dir_has_value(ov->unique_entry, "olcUniqueURI", uri[i]))
 			continue;
 		if (c == NULL && ov->unique_entry == NULL) {
-			c = new_change(in, dn, 1, "unique: one login ID and one uidNumber per entry");
+			c = new_change(in, dn, 1,
+				       "unique: one login ID and one uidNumber per entry");
 			if (c == NULL || put(c, DIR_MOD_ADD, "objectClass", "olcOverlayConfig") ||
 			    put(c, DIR_MOD_ADD, "objectClass", "olcUniqueConfig") ||
 			    put(c, DIR_MOD_ADD, "olcOverlay", "unique"))
 				return -1;
 		} else if (c == NULL) {
-			c = new_change(in, ov->unique_entry->dn, 0, "unique: the URIs kenpo needs");
+			c = new_change(in, ov->unique_entry->dn, 0,
+				       "unique: the URIs kenpo needs");
 			if (c == NULL)
 				return -1;
 		}
@@ -518,11 +558,11 @@ done:
 
 /* The equality indexes of schema/README.md. */
 static const char *const indexes[] = {
-	KENPO_AT_OBJECTCLASS, KENPO_AT_UID, KENPO_AT_UIDNUMBER, KENPO_AT_GIDNUMBER,
-	KENPO_AT_NUMBER, KENPO_AT_STATE, KENPO_AT_MAIL1, KENPO_AT_MAIL2, KENPO_AT_MAIL3,
-	KENPO_AT_ROSTER_MAIL, KENPO_AT_BIRTH, KENPO_AT_TOKEN_HASH, KENPO_AT_TOKEN_KIND,
-	KENPO_AT_TOKEN_MAIL, KENPO_AT_TOKEN_MEMBER, KENPO_AT_RATE_KEY,
-	"entryCSN", "entryUUID", "entryExpireTimestamp",
+	KENPO_AT_OBJECTCLASS, KENPO_AT_UID,         KENPO_AT_UIDNUMBER,     KENPO_AT_GIDNUMBER,
+	KENPO_AT_NUMBER,      KENPO_AT_STATE,       KENPO_AT_MAIL1,         KENPO_AT_MAIL2,
+	KENPO_AT_MAIL3,       KENPO_AT_ROSTER_MAIL, KENPO_AT_BIRTH,         KENPO_AT_TOKEN_HASH,
+	KENPO_AT_TOKEN_KIND,  KENPO_AT_TOKEN_MAIL,  KENPO_AT_TOKEN_MEMBER,  KENPO_AT_RATE_KEY,
+	"entryCSN",           "entryUUID",          "entryExpireTimestamp",
 };
 
 /* 1 when an olcDbIndex value ("attr1,attr2 eq,pres") indexes attr for
@@ -558,7 +598,8 @@ plan_indexes(struct init *in, const struct dir_entry *db)
 			covered = index_covers(dir_val(db, "olcDbIndex", j), indexes[i]);
 		if (covered)
 			continue;
-		if (c == NULL && (c = new_change(in, in->db, 0, "equality indexes of every "
+		if (c == NULL && (c = new_change(in, in->db, 0,
+						 "equality indexes of every "
 						 "attribute searched")) == NULL)
 			return -1;
 		snprintf(value, sizeof value, "%s eq", indexes[i]);
@@ -599,25 +640,24 @@ plan_limits(struct init *in, const struct dir_entry *db)
 static int
 find_database(struct init *in, struct dir_entry **db)
 {
-	static const char *const attrs[] = {
-		"olcDbIndex", "olcSuffix", "olcRootDN", "olcLimits", "olcAccess", "olcDbDirectory",
-		NULL
-	};
+	static const char *const attrs[] = { "olcDbIndex", "olcSuffix", "olcRootDN",
+					     "olcLimits",  "olcAccess", "olcDbDirectory",
+					     NULL };
 	char esc[ADMIN_DN_MAX * 3], filter[sizeof esc + 20], err[ADMIN_ERR_MAX];
 	int rc;
 
 	if (dir_filter_escape(in->suffix, esc, sizeof esc) != 0)
 		return 0;
 	snprintf(filter, sizeof filter, "(olcSuffix=%s)", esc);
-	rc = dir_search(in->a->dir, "cn=config", DIR_ONE, filter, attrs, dir_keep_first, db,
-			err, sizeof err);
+	rc = dir_search(in->a->dir, "cn=config", DIR_ONE, filter, attrs, dir_keep_first, db, err,
+			sizeof err);
 	if (rc != DIR_OK || *db == NULL)
 		return 0;
 	snprintf(in->db, sizeof in->db, "%s", (*db)->dn);
-	snprintf(in->rootdn, sizeof in->rootdn, "%s", dir_get(*db, "olcRootDN") != NULL ?
-		 dir_get(*db, "olcRootDN") : "");
-	snprintf(in->db_dir, sizeof in->db_dir, "%s", dir_get(*db, "olcDbDirectory") != NULL ?
-		 dir_get(*db, "olcDbDirectory") : "");
+	snprintf(in->rootdn, sizeof in->rootdn, "%s",
+		 dir_get(*db, "olcRootDN") != NULL ? dir_get(*db, "olcRootDN") : "");
+	snprintf(in->db_dir, sizeof in->db_dir, "%s",
+		 dir_get(*db, "olcDbDirectory") != NULL ? dir_get(*db, "olcDbDirectory") : "");
 	return 1;
 }
 
@@ -647,8 +687,10 @@ plan_everything(struct init *in)
 		return -1;
 	end_change(c);
 	return plan_accesslog_db(in) || plan_ppolicy(in) || plan_unique(in, &none) ||
-	       plan_dds(in) || plan_accesslog(in) || plan_indexes(in, &empty) ||
-	       plan_kenpod_access(in, &empty) ? -1 : 0;
+			       plan_dds(in) || plan_accesslog(in) || plan_indexes(in, &empty) ||
+			       plan_kenpod_access(in, &empty) ?
+		       -1 :
+		       0;
 }
 
 /* Compare cn=config with what kenpo needs. 0 or -1. */
@@ -662,8 +704,10 @@ plan_config(struct init *in)
 	if (!in->readable)
 		return plan_everything(in);
 	ret = plan_modules(in) || plan_frontend(in) || plan_accesslog_db(in) ||
-	      plan_overlays(in) || plan_indexes(in, db) || plan_limits(in, db) ||
-	      plan_kenpod_access(in, db) ? -1 : 0;
+			      plan_overlays(in) || plan_indexes(in, db) || plan_limits(in, db) ||
+			      plan_kenpod_access(in, db) ?
+		      -1 :
+		      0;
 	dir_entry_free(db);
 	return ret;
 }
@@ -680,7 +724,8 @@ make_db_dir(const struct init *in, const char *dir)
 		return 0;
 	if (in->db_dir[0] == '\0' || stat(in->db_dir, &st) != 0) {
 		admin_note("%s must exist, owned by slapd's user, before slapd can open the "
-			   "access log (the members' database is not on this host)", dir);
+			   "access log (the members' database is not on this host)",
+			   dir);
 		return 0;
 	}
 	if (mkdir(dir, 0700) != 0 || chown(dir, st.st_uid, st.st_gid) != 0) {
@@ -704,8 +749,8 @@ apply_changes(struct init *in)
 			in->errors++;
 			return;
 		}
-		rc = c->add ? dir_add(in->a->dir, c->dn, c->m, err, sizeof err)
-			    : dir_modify(in->a->dir, c->dn, c->m, err, sizeof err);
+		rc = c->add ? dir_add(in->a->dir, c->dn, c->m, err, sizeof err) :
+			      dir_modify(in->a->dir, c->dn, c->m, err, sizeof err);
 		if (rc != DIR_OK) {
 			admin_error("cn=config: %s: %s", c->what, err);
 			in->errors++;
@@ -731,10 +776,13 @@ report_config(struct init *in, json_object *o)
 		else if (print)
 			printf("# cn=config: %s; %s, e.g.\n"
 			       "#   ldapmodify -Y EXTERNAL -H ldapi:/// -f FILE\n\n",
-			       in->readable ? "what is missing" : "not readable with these "
-			       "credentials, so all of it (adjust the database DN and directory)",
+			       in->readable ?
+				       "what is missing" :
+				       "not readable with these "
+				       "credentials, so all of it (adjust the database DN and directory)",
 			       in->readable ? "kenpo-admin init --apply makes it, or its "
-			       "administrator" : "apply it as its administrator");
+					      "administrator" :
+					      "apply it as its administrator");
 		for (i = 0; i < in->nchanges && print; i++)
 			fputs(in->changes[i].ldif != NULL ? in->changes[i].ldif : "", stdout);
 		return;
@@ -745,7 +793,8 @@ report_config(struct init *in, json_object *o)
 		x = json_object_new_object();
 		json_object_object_add(x, "dn", json_object_new_string(in->changes[i].dn));
 		json_object_object_add(x, "what", json_object_new_string(in->changes[i].what));
-		json_object_object_add(x, "applied", json_object_new_boolean(in->changes[i].applied));
+		json_object_object_add(x, "applied",
+				       json_object_new_boolean(in->changes[i].applied));
 		json_object_object_add(x, "ldif", admin_json_str(in->changes[i].ldif));
 		json_object_array_add(arr, x);
 	}
@@ -835,8 +884,8 @@ cmd_init(struct admin *a)
 	}
 	if (check_schema(&in) != 0)
 		return ADMIN_ERROR;
-	if (dir_suffix_of(a->dir, a->soc.base, in.suffix, sizeof in.suffix, err,
-			  sizeof err) != DIR_OK) {
+	if (dir_suffix_of(a->dir, a->soc.base, in.suffix, sizeof in.suffix, err, sizeof err) !=
+	    DIR_OK) {
 		admin_error("%s", err);
 		return ADMIN_ERROR;
 	}

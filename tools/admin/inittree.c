@@ -136,8 +136,8 @@ static int
 plan_policies(struct init *in)
 {
 	const struct kenpo_config *cfg = in->a->cfg;
-	const struct kenpo_society *k = cfg != NULL ? kenpo_config_society(cfg, in->a->soc.id)
-				      : NULL;
+	const struct kenpo_society *k = cfg != NULL ? kenpo_config_society(cfg, in->a->soc.id) :
+						      NULL;
 	unsigned failures = k != NULL ? k->lockout_failures : 10;
 	long duration = k != NULL ? k->lockout_duration : 1800;
 	char dn[ADMIN_DN_MAX], parent[ADMIN_DN_MAX], max[24], dur[24];
@@ -146,20 +146,46 @@ plan_policies(struct init *in)
 	snprintf(dur, sizeof dur, "%ld", duration);
 	if (dn_under(in, parent, sizeof parent, "ou=policies", in->suffix) != 0)
 		return -1;
-	const char *members[] = {
-		KENPO_AT_OBJECTCLASS, KENPO_OC_ROLE, KENPO_AT_OBJECTCLASS, KENPO_OC_PWDPOLICY,
-		KENPO_AT_CN, "default",
-		"pwdAttribute", KENPO_AT_PASSWORD, "pwdCheckQuality", "0",
-		"pwdLockout", failures > 0 ? "TRUE" : "FALSE", "pwdMaxFailure", max,
-		"pwdLockoutDuration", dur, "pwdFailureCountInterval", dur,
-		"pwdMustChange", "FALSE", "pwdAllowUserChange", "TRUE", "pwdMaxAge", "0",
-		"pwdInHistory", "0", NULL
-	};
-	const char *services[] = {
-		KENPO_AT_OBJECTCLASS, KENPO_OC_ROLE, KENPO_AT_OBJECTCLASS, KENPO_OC_PWDPOLICY,
-		KENPO_AT_CN, "services",
-		"pwdAttribute", KENPO_AT_PASSWORD, "pwdLockout", "FALSE", "pwdMaxAge", "0", NULL
-	};
+	const char *members[] = { KENPO_AT_OBJECTCLASS,
+				  KENPO_OC_ROLE,
+				  KENPO_AT_OBJECTCLASS,
+				  KENPO_OC_PWDPOLICY,
+				  KENPO_AT_CN,
+				  "default",
+				  "pwdAttribute",
+				  KENPO_AT_PASSWORD,
+				  "pwdCheckQuality",
+				  "0",
+				  "pwdLockout",
+				  failures > 0 ? "TRUE" : "FALSE",
+				  "pwdMaxFailure",
+				  max,
+				  "pwdLockoutDuration",
+				  dur,
+				  "pwdFailureCountInterval",
+				  dur,
+				  "pwdMustChange",
+				  "FALSE",
+				  "pwdAllowUserChange",
+				  "TRUE",
+				  "pwdMaxAge",
+				  "0",
+				  "pwdInHistory",
+				  "0",
+				  NULL };
+	const char *services[] = { KENPO_AT_OBJECTCLASS,
+				   KENPO_OC_ROLE,
+				   KENPO_AT_OBJECTCLASS,
+				   KENPO_OC_PWDPOLICY,
+				   KENPO_AT_CN,
+				   "services",
+				   "pwdAttribute",
+				   KENPO_AT_PASSWORD,
+				   "pwdLockout",
+				   "FALSE",
+				   "pwdMaxAge",
+				   "0",
+				   NULL };
 
 	if (plan_ou(in, "policies", in->suffix) != 0)
 		return -1;
@@ -188,9 +214,11 @@ kenpod_identity(struct init *in)
 		snprintf(in->kenpod, sizeof in->kenpod, "%s", cfg->bind_dn);
 		return;
 	}
-	if (cfg == NULL || getpwnam_r(cfg->user, &pw, buf, sizeof buf, &res) != 0 || res == NULL) {
+	if (cfg == NULL || getpwnam_r(cfg->user, &pw, buf, sizeof buf, &res) != 0 ||
+	    res == NULL) {
 		admin_note("kenpod's identity is not known (no bind_dn, and no user %s on this "
-			   "host): its access rules are left out", cfg != NULL ? cfg->user : "");
+			   "host): its access rules are left out",
+			   cfg != NULL ? cfg->user : "");
 		return;
 	}
 	snprintf(in->kenpod, sizeof in->kenpod,
@@ -223,24 +251,29 @@ plan_service(struct init *in)
 		return 0;
 	n = strcspn(cfg->bind_dn, ",");
 	if (strncasecmp(cfg->bind_dn, "cn=", 3) != 0 || n - 3 >= sizeof cn) {
-		admin_note("bind_dn %s is no cn=...: create kenpod's account yourself", cfg->bind_dn);
+		admin_note("bind_dn %s is no cn=...: create kenpod's account yourself",
+			   cfg->bind_dn);
 		return 0;
 	}
 	snprintf(cn, sizeof cn, "%.*s", (int)(n - 3), cfg->bind_dn + 3);
 	if (dn_under(in, policy, sizeof policy, "cn=services,ou=policies", in->suffix) != 0)
 		return -1;
-	if (plan_ou(in, "services", in->suffix) != 0 ||
-	    (r = entry_exists(in, cfg->bind_dn)) < 0)
+	if (plan_ou(in, "services", in->suffix) != 0 || (r = entry_exists(in, cfg->bind_dn)) < 0)
 		return -1;
-	const char *pairs[] = {
-		KENPO_AT_OBJECTCLASS, "applicationProcess", KENPO_AT_OBJECTCLASS,
-		"simpleSecurityObject", KENPO_AT_CN, cn, "pwdPolicySubentry", policy, NULL
-	};
+	const char *pairs[] = { KENPO_AT_OBJECTCLASS,
+				"applicationProcess",
+				KENPO_AT_OBJECTCLASS,
+				"simpleSecurityObject",
+				KENPO_AT_CN,
+				cn,
+				"pwdPolicySubentry",
+				policy,
+				NULL };
 	s = add_step(in, ST_SERVICE, cfg->bind_dn, r == 0 ? attrs_of(pairs) : NULL);
 	if (s == NULL)
 		return -1;
-	snprintf(s->path, sizeof s->path, "%s", cfg->bind_password_file != NULL ?
-		 cfg->bind_password_file : "");
+	snprintf(s->path, sizeof s->path, "%s",
+		 cfg->bind_password_file != NULL ? cfg->bind_password_file : "");
 	if (r == 1)
 		s->status = "exists";
 	else if (s->m == NULL)
@@ -289,10 +322,11 @@ plan_society(struct init *in)
 			return -1;
 		}
 		m = id != NULL ? NULL : dir_mods_new();
-		if (m != NULL && (dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_OBJECTCLASS, KENPO_OC_SOCIETY) ||
-				  dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_SOCIETY_ID, s->id) ||
-				  (s->name != NULL && dir_get(e, KENPO_AT_DISPLAY_NAME) == NULL &&
-				   dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_DISPLAY_NAME, s->name)))) {
+		if (m != NULL &&
+		    (dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_OBJECTCLASS, KENPO_OC_SOCIETY) ||
+		     dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_SOCIETY_ID, s->id) ||
+		     (s->name != NULL && dir_get(e, KENPO_AT_DISPLAY_NAME) == NULL &&
+		      dir_mods_put(m, DIR_MOD_ADD, KENPO_AT_DISPLAY_NAME, s->name)))) {
 			dir_mods_free(m);
 			m = NULL;
 		}
@@ -306,11 +340,17 @@ plan_society(struct init *in)
 		in->errors++;
 		return -1;
 	}
-	const char *pairs[] = {
-		KENPO_AT_OBJECTCLASS, KENPO_OC_OU, KENPO_AT_OBJECTCLASS, KENPO_OC_SOCIETY,
-		KENPO_AT_OU, s->id, KENPO_AT_SOCIETY_ID, s->id,
-		s->name != NULL ? KENPO_AT_DISPLAY_NAME : NULL, s->name, NULL
-	};
+	const char *pairs[] = { KENPO_AT_OBJECTCLASS,
+				KENPO_OC_OU,
+				KENPO_AT_OBJECTCLASS,
+				KENPO_OC_SOCIETY,
+				KENPO_AT_OU,
+				s->id,
+				KENPO_AT_SOCIETY_ID,
+				s->id,
+				s->name != NULL ? KENPO_AT_DISPLAY_NAME : NULL,
+				s->name,
+				NULL };
 	return plan_entry(in, s->base, pairs);
 }
 
@@ -319,11 +359,15 @@ plan_subtree(struct init *in)
 {
 	const struct admin_society *s = &in->a->soc;
 	char dn[ADMIN_DN_MAX], next[24];
-	const char *counter[] = {
-		KENPO_AT_OBJECTCLASS, KENPO_OC_COUNTER, KENPO_AT_CN, KENPO_AT_UIDNUMBER,
-		KENPO_AT_NEXT_UID, next,
-		KENPO_AT_DESCRIPTION, "next uidNumber of the society's members", NULL
-	};
+	const char *counter[] = { KENPO_AT_OBJECTCLASS,
+				  KENPO_OC_COUNTER,
+				  KENPO_AT_CN,
+				  KENPO_AT_UIDNUMBER,
+				  KENPO_AT_NEXT_UID,
+				  next,
+				  KENPO_AT_DESCRIPTION,
+				  "next uidNumber of the society's members",
+				  NULL };
 
 	if (plan_society(in) != 0 || plan_ou(in, "members", s->base) != 0 ||
 	    plan_ou(in, "tokens", s->base) != 0 || plan_ou(in, "rates", s->base) != 0)
@@ -414,7 +458,8 @@ service_password(const struct step *s, char *pw, size_t pwsz, int *made)
 	}
 	if (access(s->path, F_OK) == 0) {
 		if (kenpo_read_secret_line(s->path, getuid(), PW_FILE_MAX, &old, &len, err,
-					   sizeof err) != 0 || len >= pwsz) {
+					   sizeof err) != 0 ||
+		    len >= pwsz) {
 			admin_error("%s", len >= pwsz ? "bind_password_file: too long" : err);
 			kenpo_secret_free(old);
 			return -1;
@@ -503,9 +548,10 @@ tree_report(struct init *in)
 	for (i = 0; i < in->nsteps; i++) {
 		s = &in->steps[i];
 		if (!in->a->o.json) {
-			printf("%-8s %s%s\n", s->status, s->dn, s->kind == ST_SERVICE &&
-			       strcmp(s->status, "created") == 0 ? " (password in bind_password_file)"
-			       : "");
+			printf("%-8s %s%s\n", s->status, s->dn,
+			       s->kind == ST_SERVICE && strcmp(s->status, "created") == 0 ?
+				       " (password in bind_password_file)" :
+				       "");
 			continue;
 		}
 		o = json_object_new_object();

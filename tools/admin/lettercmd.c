@@ -45,8 +45,7 @@ struct rows {
 /* Find the columns in the header record: col[c] for each letters_column
  * (CSV_FIELDS_MAX for one that is not there).  0 or -1. */
 static int
-read_header(struct csv_reader *r, size_t col[LC_COUNT], const char *path,
-	    char *err, size_t errsz)
+read_header(struct csv_reader *r, size_t col[LC_COUNT], const char *path, char *err, size_t errsz)
 {
 	size_t i, k, c;
 
@@ -57,7 +56,8 @@ read_header(struct csv_reader *r, size_t col[LC_COUNT], const char *path,
 	for (c = 0; c < LC_COUNT; c++) {
 		col[c] = CSV_FIELDS_MAX;
 		for (i = 0; i < r->nfields; i++)
-			if (strcmp(csv_field(r, i), letters_columns[c]) == 0 && col[c] == CSV_FIELDS_MAX)
+			if (strcmp(csv_field(r, i), letters_columns[c]) == 0 &&
+			    col[c] == CSV_FIELDS_MAX)
 				col[c] = i;
 	}
 	for (k = 0; k < NNEEDED; k++)
@@ -220,9 +220,11 @@ add_pages(struct letterpdf *p, struct rows *rs, const char *path, char *err, siz
 		return -1;
 	}
 	for (i = 0; i < rs->n; i = j) {
-		for (j = i; j < rs->n && strcmp(office_of(&rs->r[j]), office_of(&rs->r[i])) == 0; j++)
+		for (j = i; j < rs->n && strcmp(office_of(&rs->r[j]), office_of(&rs->r[i])) == 0;
+		     j++)
 			group[j - i] = &rs->r[j].x;
-		if (office_of(&rs->r[i])[0] != '\0' && letterpdf_cover(p, group, j - i, e, sizeof e) != 0) {
+		if (office_of(&rs->r[i])[0] != '\0' &&
+		    letterpdf_cover(p, group, j - i, e, sizeof e) != 0) {
 			snprintf(err, errsz, "%.200s: %s", path, e);
 			goto done;
 		}
@@ -242,9 +244,8 @@ done:
  * another society than soc are refused.  *count (may be NULL) receives the
  * number of letters.  0, or -1 with err filled (no PDF is left behind). */
 static int
-pdf_from_csv(const char *csv_path, const char *pdf_path,
-		   const struct kenpo_society *soc, unsigned long *count,
-		   char *err, size_t errsz)
+pdf_from_csv(const char *csv_path, const char *pdf_path, const struct kenpo_society *soc,
+	     unsigned long *count, char *err, size_t errsz)
 {
 	struct csv_reader r;
 	struct letterpdf *p = NULL;
@@ -255,8 +256,8 @@ pdf_from_csv(const char *csv_path, const char *pdf_path,
 
 	memset(&r, 0, sizeof r);
 	/* The file holds passwords: read it only if nobody else may. */
-	if (kenpo_read_file_safely(csv_path, getuid(), LETTERS_CSV_MAX, 1, &data, &len,
-				   err, errsz) != 0)
+	if (kenpo_read_file_safely(csv_path, getuid(), LETTERS_CSV_MAX, 1, &data, &len, err,
+				   errsz) != 0)
 		return -1;
 	csv_init(&r, data, len, 0);
 	if (read_rows(&rs, soc, &r, csv_path, err, errsz) != 0)
@@ -362,7 +363,8 @@ admin_letters_pdf(struct admin *a, int rc)
 	r = letters_pdf(a, a->o.letters_csv, a->o.letters_pdf, &n);
 	if (r != ADMIN_OK) {
 		admin_error("the letters CSV %s is complete: make the PDF again with "
-			    "kenpo-admin letters %s FILE.pdf", a->o.letters_csv, a->o.letters_csv);
+			    "kenpo-admin letters %s FILE.pdf",
+			    a->o.letters_csv, a->o.letters_csv);
 		return r;
 	}
 	if (a->o.verbose)

@@ -27,21 +27,21 @@
 #include "secret.h"
 
 #define MM (72.0 / 25.4)
-#define PAGE_W (210.0 * MM)          /* A4 */
+#define PAGE_W (210.0 * MM) /* A4 */
 #define PAGE_H (297.0 * MM)
 #define MARGIN (16.0 * MM)
 #define BODY_W (PAGE_W - 2 * MARGIN)
-#define LABEL_W (40.0 * MM)          /* the label column of the ID box */
+#define LABEL_W (40.0 * MM) /* the label column of the ID box */
 #define PAD (1.8 * MM)
 #define INDENT (5.0 * MM)
 #define GAP (3.0 * MM)
 #define BADGE_W (19.0 * MM)
-#define QR_SIZE (27.0 * MM)          /* with its quiet zone */
-#define QR_QUIET 4                   /* modules of white around the code (ISO/IEC 18004) */
+#define QR_SIZE (27.0 * MM) /* with its quiet zone */
+#define QR_QUIET 4          /* modules of white around the code (ISO/IEC 18004) */
 #define FOOTER_H (14.0 * MM)
 #define TEXT_MAX 2048
-#define CODE_LONG 16                 /* a longer ID or password gets a smaller face */
-#define BODY_SHRINK_MIN 0.8          /* the least a letter's body is drawn smaller */
+#define CODE_LONG 16        /* a longer ID or password gets a smaller face */
+#define BODY_SHRINK_MIN 0.8 /* the least a letter's body is drawn smaller */
 
 /* Mincho-less Gothic faces: IPAexGothic is what Debian's
  * fonts-ipaexfont-gothic installs; fontconfig falls back along the list.
@@ -52,17 +52,19 @@
 
 struct face {
 	const char *family;
-	double size;           /* points */
+	double size; /* points */
 	int bold;
 	PangoAlignment align;
 	double rgb[3];
-	double spacing;        /* extra space between characters, points */
-	double line;           /* line height as a multiple of the font's, 0: the font's */
+	double spacing; /* extra space between characters, points */
+	double line;    /* line height as a multiple of the font's, 0: the font's */
 };
 
 static const struct face F_TOP = { FONT_TEXT, 9, 0, PANGO_ALIGN_LEFT, { .35, .35, .35 }, 0, 0 };
 static const struct face F_POSTAL = { FONT_TEXT, 11, 0, PANGO_ALIGN_LEFT, { 0, 0, 0 }, 0.5, 0 };
-static const struct face F_ADDRESS = { FONT_TEXT, 10.5, 0, PANGO_ALIGN_LEFT, { 0, 0, 0 }, 0, 1.15 };
+static const struct face F_ADDRESS = {
+	FONT_TEXT, 10.5, 0, PANGO_ALIGN_LEFT, { 0, 0, 0 }, 0, 1.15
+};
 static const struct face F_ADDRESSEE = { FONT_TEXT, 15, 0, PANGO_ALIGN_LEFT, { 0, 0, 0 }, 0, 0 };
 static const struct face F_SOCIETY = { FONT_TEXT, 11, 1, PANGO_ALIGN_RIGHT, { 0, 0, 0 }, 0, 0 };
 static const struct face F_HEADING = { FONT_TEXT, 15, 1, PANGO_ALIGN_CENTER, { 0, 0, 0 }, 0, 0 };
@@ -72,7 +74,9 @@ static const struct face F_LABEL = { FONT_TEXT, 9.5, 1, PANGO_ALIGN_LEFT, { 0, 0
 static const struct face F_VALUE = { FONT_TEXT, 11, 0, PANGO_ALIGN_LEFT, { 0, 0, 0 }, 0, 0 };
 static const struct face F_CODE = { FONT_CODE, 18, 1, PANGO_ALIGN_LEFT, { 0, 0, 0 }, 3, 0 };
 static const struct face F_CODE_LONG = { FONT_CODE, 13, 1, PANGO_ALIGN_LEFT, { 0, 0, 0 }, 1, 0 };
-static const struct face F_SPELL = { FONT_TEXT, 8.5, 0, PANGO_ALIGN_LEFT, { .2, .2, .2 }, 0, 1.15 };
+static const struct face F_SPELL = {
+	FONT_TEXT, 8.5, 0, PANGO_ALIGN_LEFT, { .2, .2, .2 }, 0, 1.15
+};
 static const struct face F_FLOW = { FONT_TEXT, 12, 1, PANGO_ALIGN_CENTER, { .1, .25, .5 }, 0, 0 };
 static const struct face F_BADGE = { FONT_TEXT, 10, 1, PANGO_ALIGN_CENTER, { 1, 1, 1 }, 0, 0 };
 static const struct face F_STEP = { FONT_TEXT, 11, 1, PANGO_ALIGN_LEFT, { .1, .25, .5 }, 0, 0 };
@@ -117,15 +121,15 @@ static const struct wording *const wordings[] = { &wording_ja, &wording_en };
 struct letterpdf {
 	char *path;
 	int fd;
-	int created;              /* the file is ours to remove */
-	int spoiled;              /* a page failed: the file is not kept */
+	int created; /* the file is ours to remove */
+	int spoiled; /* a page failed: the file is not kept */
 	int write_errno;
-	unsigned long pages;      /* letters (covers not counted) */
+	unsigned long pages; /* letters (covers not counted) */
 	const struct kenpo_society *soc;
 	const struct wording *w;
-	struct letter_text lt;    /* the template */
-	char *t[LT_COUNT];        /* its sections, filled (covers' per cover) */
-	QRcode *qr;               /* of mailto:entry_address, the same on every page */
+	struct letter_text lt; /* the template */
+	char *t[LT_COUNT];     /* its sections, filled (covers' per cover) */
+	QRcode *qr;            /* of mailto:entry_address, the same on every page */
 	cairo_surface_t *surface;
 	cairo_t *cr;
 	PangoLayout *layout;
@@ -152,8 +156,11 @@ en_word(char c, int mark_case, char *out, size_t outsz)
 	if (c >= '0' && c <= '9')
 		n = snprintf(out, outsz, "%s", en_digits[c - '0']);
 	else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))
-		n = snprintf(out, outsz, "%s%c", !mark_case ? "" : c <= 'Z' ? "capital " :
-			     "small ", mark_case || c <= 'Z' ? c : (char)(c - 'a' + 'A'));
+		n = snprintf(out, outsz, "%s%c",
+			     !mark_case ? "" :
+			     c <= 'Z'   ? "capital " :
+					  "small ",
+			     mark_case || c <= 'Z' ? c : (char)(c - 'a' + 'A'));
 	for (i = 0; i < sizeof en_marks / sizeof en_marks[0]; i++)
 		if (en_marks[i].c == c)
 			n = snprintf(out, outsz, "%s", en_marks[i].word);
@@ -213,8 +220,7 @@ expiry_local(const struct letterpdf *p, const char *utc, char *out, size_t outsz
 	t = timegm(&tm);
 	ok = p->soc->timezone == NULL || setenv("TZ", p->soc->timezone, 1) == 0;
 	tzset();
-	ok = ok && localtime_r(&t, &tm) != NULL &&
-	     p->w->expiry_format(out, outsz, &tm) != 0;
+	ok = ok && localtime_r(&t, &tm) != NULL && p->w->expiry_format(out, outsz, &tm) != 0;
 	if (saved != NULL)
 		ok = setenv("TZ", saved, 1) == 0 && ok;
 	else
@@ -262,7 +268,7 @@ lay_out_sep(struct letterpdf *p, double w, const struct face *f, const char *tex
 		attrs = pango_attr_list_new();
 	if (f->spacing > 0)
 		pango_attr_list_insert(attrs, pango_attr_letter_spacing_new(
-					       (int)(f->spacing * PANGO_SCALE)));
+						      (int)(f->spacing * PANGO_SCALE)));
 	if (sep != NULL)
 		keep_readings(attrs, text, sep);
 	pango_layout_set_attributes(p->layout, attrs);
@@ -333,7 +339,8 @@ draw_qr(struct letterpdf *p, double x, double y)
 		for (c = 0; c < q->width; c++) {
 			if (!(q->data[r * q->width + c] & 1))
 				continue;
-			for (start = c; c + 1 < q->width && (q->data[r * q->width + c + 1] & 1); c++)
+			for (start = c; c + 1 < q->width && (q->data[r * q->width + c + 1] & 1);
+			     c++)
 				;
 			cairo_rectangle(p->cr, x + (QR_QUIET + start) * m, y + (QR_QUIET + r) * m,
 					(c - start + 1) * m, m);
@@ -349,7 +356,7 @@ draw_qr(struct letterpdf *p, double x, double y)
 #define WINDOW_Y (14.0 * MM)
 #define WINDOW_W (90.0 * MM)
 #define WINDOW_H (45.0 * MM)
-#define FOLD_1 (99.0 * MM)           /* the folds of a Z fold into thirds */
+#define FOLD_1 (99.0 * MM) /* the folds of a Z fold into thirds */
 #define FOLD_2 (198.0 * MM)
 
 static int
@@ -400,12 +407,12 @@ draw_top(struct letterpdf *p, const struct letter *x)
 	if (join3(buf, sizeof buf, x->name, p->t[LT_HONORIFIC], "") != 0)
 		return -1;
 	/* A name too long for one line of the window gets a smaller face. */
-	f = lay_out(p, WINDOW_W, &F_ADDRESSEE, buf) > F_ADDRESSEE.size * 1.8 ? &F_ADDRESS
-									     : &F_ADDRESSEE;
+	f = lay_out(p, WINDOW_W, &F_ADDRESSEE, buf) > F_ADDRESSEE.size * 1.8 ? &F_ADDRESS :
+									       &F_ADDRESSEE;
 	y += 1 * MM + show(p, WINDOW_X, y + 1 * MM, WINDOW_W, f, buf);
 	y = block_line(p, y + 0.5 * MM, &F_TOP, p->t[LT_NUMBER], x->number);
 	if (y > WINDOW_Y + WINDOW_H)
-		return -1;        /* the address would not show in the window */
+		return -1; /* the address would not show in the window */
 	return WINDOW_Y + WINDOW_H + 3 * MM;
 }
 
@@ -496,7 +503,7 @@ draw_ways(struct letterpdf *p, double y)
 	double top = y;
 
 	y += show(p, x, y, tw, &F_BODY, p->t[p->qr ? LT_STEP1_LEAD : LT_STEP1_LEAD_WEB]) + 2 * MM;
-	if (p->qr != NULL)       /* one way only: no need to name it */
+	if (p->qr != NULL) /* one way only: no need to name it */
 		y += show(p, x, y, tw, &F_WAY, p->t[LT_WAY_A]) + 1 * MM;
 	y += show(p, x + INDENT, y, tw - INDENT, &F_BODY, p->t[LT_WAY_A_URL]);
 	y += show(p, x + INDENT, y, tw - INDENT, &F_BODY, p->t[LT_WAY_A_SEND]) + 2.5 * MM;
@@ -692,7 +699,8 @@ start_surface(struct letterpdf *p, char *err, size_t errsz)
 	p->surface = cairo_pdf_surface_create_for_stream(write_out, p, PAGE_W, PAGE_H);
 	p->cr = cairo_create(p->surface);
 	if (cairo_status(p->cr) != CAIRO_STATUS_SUCCESS) {
-		snprintf(err, errsz, "%s: %s", p->path, cairo_status_to_string(cairo_status(p->cr)));
+		snprintf(err, errsz, "%s: %s", p->path,
+			 cairo_status_to_string(cairo_status(p->cr)));
 		return -1;
 	}
 	cairo_pdf_surface_set_metadata(p->surface, CAIRO_PDF_METADATA_TITLE, p->t[LT_HEADING]);
@@ -800,8 +808,8 @@ fail:
 }
 
 static int
-spell_member(const struct letterpdf *p, const struct letter *x, struct spelled *s,
-	     char *err, size_t errsz)
+spell_member(const struct letterpdf *p, const struct letter *x, struct spelled *s, char *err,
+	     size_t errsz)
 {
 	s->expiry[0] = '\0';
 	if (x->login == NULL || x->password == NULL || x->name == NULL ||
@@ -841,7 +849,7 @@ letterpdf_add(struct letterpdf *p, const struct letter *x, char *err, size_t err
 	if (cairo_status(p->cr) != CAIRO_STATUS_SUCCESS) {
 		snprintf(err, errsz, "%s: %s", p->path,
 			 p->write_errno ? strerror(p->write_errno) :
-			 cairo_status_to_string(cairo_status(p->cr)));
+					  cairo_status_to_string(cairo_status(p->cr)));
 		goto done;
 	}
 	p->pages++;
@@ -858,8 +866,8 @@ letterpdf_cover(struct letterpdf *p, const struct letter *const *xs, size_t n, c
 		size_t errsz)
 {
 	if (p->spoiled || n == 0) {
-		snprintf(err, errsz, "%s: %s", p->path, p->spoiled ? "an earlier letter failed" :
-			 "no letters for a cover page");
+		snprintf(err, errsz, "%s: %s", p->path,
+			 p->spoiled ? "an earlier letter failed" : "no letters for a cover page");
 		return -1;
 	}
 	if (draw_cover(p, xs, n) != 0) {
@@ -870,8 +878,9 @@ letterpdf_cover(struct letterpdf *p, const struct letter *const *xs, size_t n, c
 	}
 	cairo_show_page(p->cr);
 	if (cairo_status(p->cr) != CAIRO_STATUS_SUCCESS) {
-		snprintf(err, errsz, "%s: %s", p->path, p->write_errno ? strerror(p->write_errno) :
-			 cairo_status_to_string(cairo_status(p->cr)));
+		snprintf(err, errsz, "%s: %s", p->path,
+			 p->write_errno ? strerror(p->write_errno) :
+					  cairo_status_to_string(cairo_status(p->cr)));
 		p->spoiled = 1;
 		return -1;
 	}
@@ -893,8 +902,9 @@ letterpdf_close(struct letterpdf *p, char *err, size_t errsz)
 	if (p == NULL)
 		return 0;
 	if (p->spoiled || p->pages == 0) {
-		snprintf(err, errsz, p->spoiled ? "%s: an earlier letter failed" :
-			 "%s: no letter to write", p->path);
+		snprintf(err, errsz,
+			 p->spoiled ? "%s: an earlier letter failed" : "%s: no letter to write",
+			 p->path);
 		goto fail;
 	}
 	g_object_unref(p->layout);
@@ -904,8 +914,8 @@ letterpdf_close(struct letterpdf *p, char *err, size_t errsz)
 	cairo_surface_finish(p->surface);
 	st = cairo_surface_status(p->surface);
 	if (st != CAIRO_STATUS_SUCCESS) {
-		snprintf(err, errsz, "%s: %s", p->path, p->write_errno ?
-			 strerror(p->write_errno) : cairo_status_to_string(st));
+		snprintf(err, errsz, "%s: %s", p->path,
+			 p->write_errno ? strerror(p->write_errno) : cairo_status_to_string(st));
 		goto fail;
 	}
 	fd = p->fd;

@@ -35,8 +35,8 @@ struct letterpdf;
 /* Create path (O_EXCL, mode 0600) for the letters of society soc, which
  * must outlive the writer (its name, login_url, entry_address (optional),
  * lang and timezone are used).  The writer, or NULL with err filled. */
-struct letterpdf *letterpdf_open(const char *path, const struct kenpo_society *soc,
-				 char *err, size_t errsz);
+struct letterpdf *letterpdf_open(const char *path, const struct kenpo_society *soc, char *err,
+				 size_t errsz);
 
 /* Add the page of one member: x->name, number, nickname, login, password,
  * expiry ("YYYY-MM-DD HH:MM UTC", shown in the society's time zone, or ""
@@ -49,8 +49,8 @@ int letterpdf_add(struct letterpdf *p, const struct letter *x, char *err, size_t
  * the employer's address block, its office code, the number of letters,
  * and their members' numbers and names (no password).  0, or -1 with err
  * filled (the writer is spoiled). */
-int letterpdf_cover(struct letterpdf *p, const struct letter *const *xs, size_t n,
-		    char *err, size_t errsz);
+int letterpdf_cover(struct letterpdf *p, const struct letter *const *xs, size_t n, char *err,
+		    size_t errsz);
 
 /* The number of letters added so far (cover pages not counted). */
 unsigned long letterpdf_count(const struct letterpdf *p);

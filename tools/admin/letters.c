@@ -30,15 +30,16 @@ static const struct reading {
 	char c;
 	const char *kana;
 } readings[] = {
-	{ '0', "ゼロ" }, { '1', "イチ" }, { '2', "ニ" }, { '3', "サン" }, { '4', "ヨン" },
-	{ '5', "ゴ" }, { '6', "ロク" }, { '7', "ナナ" }, { '8', "ハチ" }, { '9', "キュウ" },
-	{ 'A', "エー" }, { 'B', "ビー" }, { 'C', "シー" }, { 'D', "ディー" }, { 'E', "イー" },
-	{ 'F', "エフ" }, { 'G', "ジー" }, { 'H', "エイチ" }, { 'I', "アイ" }, { 'J', "ジェー" },
-	{ 'K', "ケー" }, { 'L', "エル" }, { 'M', "エム" }, { 'N', "エヌ" }, { 'O', "オー" },
-	{ 'P', "ピー" }, { 'Q', "キュー" }, { 'R', "アール" }, { 'S', "エス" }, { 'T', "ティー" },
-	{ 'U', "ユー" }, { 'V', "ブイ" }, { 'W', "ダブリュー" }, { 'X', "エックス" },
-	{ 'Y', "ワイ" }, { 'Z', "ゼット" },
-	{ '.', "ドット" }, { '_', "アンダーバー" }, { '-', "ハイフン" },
+	{ '0', "ゼロ" },       { '1', "イチ" },         { '2', "ニ" },       { '3', "サン" },
+	{ '4', "ヨン" },       { '5', "ゴ" },           { '6', "ロク" },     { '7', "ナナ" },
+	{ '8', "ハチ" },       { '9', "キュウ" },       { 'A', "エー" },     { 'B', "ビー" },
+	{ 'C', "シー" },       { 'D', "ディー" },       { 'E', "イー" },     { 'F', "エフ" },
+	{ 'G', "ジー" },       { 'H', "エイチ" },       { 'I', "アイ" },     { 'J', "ジェー" },
+	{ 'K', "ケー" },       { 'L', "エル" },         { 'M', "エム" },     { 'N', "エヌ" },
+	{ 'O', "オー" },       { 'P', "ピー" },         { 'Q', "キュー" },   { 'R', "アール" },
+	{ 'S', "エス" },       { 'T', "ティー" },       { 'U', "ユー" },     { 'V', "ブイ" },
+	{ 'W', "ダブリュー" }, { 'X', "エックス" },     { 'Y', "ワイ" },     { 'Z', "ゼット" },
+	{ '.', "ドット" },     { '_', "アンダーバー" }, { '-', "ハイフン" },
 };
 
 static const char *
@@ -69,7 +70,10 @@ letters_spell(const char *s, int mark_case, char *out, size_t outsz)
 		if (kana == NULL)
 			return -1;
 		n = snprintf(out + o, outsz - o, "%s%s%s", o > 0 ? "、" : "", kana,
-			     !mark_case ? "" : upper ? "(大)" : lower ? "(小)" : "");
+			     !mark_case ? "" :
+			     upper      ? "(大)" :
+			     lower      ? "(小)" :
+					  "");
 		if (n < 0 || (size_t)n >= outsz - o)
 			return -1;
 		o += (size_t)n;
@@ -78,17 +82,24 @@ letters_spell(const char *s, int mark_case, char *out, size_t outsz)
 }
 
 const char *const letters_columns[LC_COUNT] = {
-	[LC_SOCIETY] = "society", [LC_LINE] = "line", [LC_NUMBER] = "member_number",
-	[LC_NAME] = "name", [LC_NICKNAME] = "nickname", [LC_LOGIN] = "login_id",
-	[LC_LOGIN_READING] = "login_id_reading", [LC_PASSWORD] = "temp_password",
-	[LC_PASSWORD_READING] = "temp_password_reading", [LC_EXPIRY] = "temp_password_expiry",
-	[LC_POSTAL_CODE] = "postal_code", [LC_ADDRESS] = "address", [LC_EMPLOYER] = "employer",
+	[LC_SOCIETY] = "society",
+	[LC_LINE] = "line",
+	[LC_NUMBER] = "member_number",
+	[LC_NAME] = "name",
+	[LC_NICKNAME] = "nickname",
+	[LC_LOGIN] = "login_id",
+	[LC_LOGIN_READING] = "login_id_reading",
+	[LC_PASSWORD] = "temp_password",
+	[LC_PASSWORD_READING] = "temp_password_reading",
+	[LC_EXPIRY] = "temp_password_expiry",
+	[LC_POSTAL_CODE] = "postal_code",
+	[LC_ADDRESS] = "address",
+	[LC_EMPLOYER] = "employer",
 	[LC_OFFICE] = "office_code",
 };
 
 int
-letters_open(const char *path, const char *society, struct letters **out,
-	     char *err, size_t errsz)
+letters_open(const char *path, const char *society, struct letters **out, char *err, size_t errsz)
 {
 	struct letters *l = calloc(1, sizeof *l);
 	int fd;

@@ -19,23 +19,35 @@ struct letters;
 /* The columns of the letters CSV, in their order; its header line names
  * them with letters_columns (lettercmd.c finds them by these names). */
 enum letters_column {
-	LC_SOCIETY, LC_LINE, LC_NUMBER, LC_NAME, LC_NICKNAME, LC_LOGIN, LC_LOGIN_READING,
-	LC_PASSWORD, LC_PASSWORD_READING, LC_EXPIRY, LC_POSTAL_CODE, LC_ADDRESS, LC_EMPLOYER,
-	LC_OFFICE, LC_COUNT
+	LC_SOCIETY,
+	LC_LINE,
+	LC_NUMBER,
+	LC_NAME,
+	LC_NICKNAME,
+	LC_LOGIN,
+	LC_LOGIN_READING,
+	LC_PASSWORD,
+	LC_PASSWORD_READING,
+	LC_EXPIRY,
+	LC_POSTAL_CODE,
+	LC_ADDRESS,
+	LC_EMPLOYER,
+	LC_OFFICE,
+	LC_COUNT
 };
 extern const char *const letters_columns[LC_COUNT];
 
 struct letter {
-	unsigned long line;        /* roster line, 0 for none */
+	unsigned long line; /* roster line, 0 for none */
 	const char *number, *name, *nickname, *login, *password;
-	const char *expiry;        /* "YYYY-MM-DD HH:MM UTC" or "" */
+	const char *expiry; /* "YYYY-MM-DD HH:MM UTC" or "" */
 	/* where the letter goes (the window of the envelope); NULL or "" for none */
 	const char *postal_code, *address, *employer, *office_code;
 };
 
 /* Create path (O_EXCL, mode 0600) and write the header.  0, or -1 with err. */
-int letters_open(const char *path, const char *society, struct letters **out,
-		 char *err, size_t errsz);
+int letters_open(const char *path, const char *society, struct letters **out, char *err,
+		 size_t errsz);
 /* Write one letter.  0 or -1. */
 int letters_write(struct letters *l, const struct letter *x);
 /* Flush to the disk and close; wipes the stream's buffer.  0 or -1 with

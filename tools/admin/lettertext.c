@@ -13,20 +13,42 @@
 #include "text.h"
 
 static const char *const names[LT_COUNT] = {
-	[LT_HEADING] = "heading", [LT_INTRO] = "intro", [LT_DEPENDENTS] = "dependents",
-	[LT_NUMBER] = "number", [LT_HONORIFIC] = "honorific", [LT_OFFICE] = "office",
-	[LT_NAME_LABEL] = "name_label", [LT_NICKNAME_LABEL] = "nickname_label",
-	[LT_LOGIN_LABEL] = "login_label", [LT_PASSWORD_LABEL] = "password_label",
-	[LT_EXPIRY_LABEL] = "expiry_label", [LT_EXPIRY_NOTE] = "expiry_note",
-	[LT_SPELL_OPEN] = "spell_open", [LT_SPELL_CLOSE] = "spell_close",
-	[LT_SPELL_SEP] = "spell_sep", [LT_FLOW] = "flow", [LT_STEP1] = "step1",
-	[LT_STEP1_LEAD] = "step1_lead", [LT_STEP1_LEAD_WEB] = "step1_lead_web",
-	[LT_WAY_A] = "way_a", [LT_WAY_A_URL] = "way_a_url", [LT_WAY_A_SEND] = "way_a_send",
-	[LT_WAY_B] = "way_b", [LT_WAY_B_MAIL] = "way_b_mail", [LT_WAY_B_QR] = "way_b_qr",
-	[LT_STEP2] = "step2", [LT_STEP2_TEXT] = "step2_text", [LT_STEP2_SPAM] = "step2_spam",
-	[LT_STEP3] = "step3", [LT_STEP3_TEXT] = "step3_text", [LT_NOTE1] = "note1",
-	[LT_NOTE2] = "note2", [LT_KEEP] = "keep", [LT_COVER_HEADING] = "cover_heading",
-	[LT_COVER_COUNT] = "cover_count", [LT_COVER_NOTE] = "cover_note",
+	[LT_HEADING] = "heading",
+	[LT_INTRO] = "intro",
+	[LT_DEPENDENTS] = "dependents",
+	[LT_NUMBER] = "number",
+	[LT_HONORIFIC] = "honorific",
+	[LT_OFFICE] = "office",
+	[LT_NAME_LABEL] = "name_label",
+	[LT_NICKNAME_LABEL] = "nickname_label",
+	[LT_LOGIN_LABEL] = "login_label",
+	[LT_PASSWORD_LABEL] = "password_label",
+	[LT_EXPIRY_LABEL] = "expiry_label",
+	[LT_EXPIRY_NOTE] = "expiry_note",
+	[LT_SPELL_OPEN] = "spell_open",
+	[LT_SPELL_CLOSE] = "spell_close",
+	[LT_SPELL_SEP] = "spell_sep",
+	[LT_FLOW] = "flow",
+	[LT_STEP1] = "step1",
+	[LT_STEP1_LEAD] = "step1_lead",
+	[LT_STEP1_LEAD_WEB] = "step1_lead_web",
+	[LT_WAY_A] = "way_a",
+	[LT_WAY_A_URL] = "way_a_url",
+	[LT_WAY_A_SEND] = "way_a_send",
+	[LT_WAY_B] = "way_b",
+	[LT_WAY_B_MAIL] = "way_b_mail",
+	[LT_WAY_B_QR] = "way_b_qr",
+	[LT_STEP2] = "step2",
+	[LT_STEP2_TEXT] = "step2_text",
+	[LT_STEP2_SPAM] = "step2_spam",
+	[LT_STEP3] = "step3",
+	[LT_STEP3_TEXT] = "step3_text",
+	[LT_NOTE1] = "note1",
+	[LT_NOTE2] = "note2",
+	[LT_KEEP] = "keep",
+	[LT_COVER_HEADING] = "cover_heading",
+	[LT_COVER_COUNT] = "cover_count",
+	[LT_COVER_NOTE] = "cover_note",
 };
 
 /* The section a "[name]" line names, LT_COUNT for another name, -1 when
@@ -75,7 +97,8 @@ parse(struct letter_text *t, const char *s, size_t len, char *err, size_t errsz)
 		if (k < 0 && cur < 0 && (p == nl || *p == '#'))
 			continue;
 		if (k < 0 && cur < 0) {
-			snprintf(err, errsz, "%.300s:%u: text before the first [section]", t->path, line);
+			snprintf(err, errsz, "%.300s:%u: text before the first [section]",
+				 t->path, line);
 			return -1;
 		}
 		if (k < 0)
@@ -111,9 +134,11 @@ fill(const struct letter_text *t, enum letter_key k, const char *count, const ch
      char *err, size_t errsz)
 {
 	const struct kenpo_var vars[] = {
-		{ "SOCIETY", t->soc->name }, { "LOGINURL", t->soc->login_url },
+		{ "SOCIETY", t->soc->name },
+		{ "LOGINURL", t->soc->login_url },
 		{ "ENTRY", t->soc->entry_address != NULL ? t->soc->entry_address : "" },
-		{ "COUNT", count }, { "OFFICE", office },
+		{ "COUNT", count },
+		{ "OFFICE", office },
 	};
 	char *out = NULL, e[512];
 
@@ -151,8 +176,7 @@ fail:
 }
 
 int
-letter_text_load(const struct kenpo_society *soc, struct letter_text *t, char *err,
-		 size_t errsz)
+letter_text_load(const struct kenpo_society *soc, struct letter_text *t, char *err, size_t errsz)
 {
 	char *s = NULL;
 	size_t len = 0;
@@ -180,8 +204,7 @@ letter_text_free(struct letter_text *t)
 }
 
 char *
-letter_text(const struct letter_text *t, enum letter_key k, const char *count,
-	    const char *office)
+letter_text(const struct letter_text *t, enum letter_key k, const char *count, const char *office)
 {
 	char err[512];
 

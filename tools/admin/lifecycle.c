@@ -51,12 +51,15 @@ member_filter(const char *by, const char *key, char *out, size_t outsz)
 	if (dir_filter_escape(key, esc, sizeof esc) != 0)
 		return -1;
 	if (by != NULL && strcmp(by, "number") == 0)
-		n = snprintf(out, outsz, "(&" KENPO_FILTER_MEMBER "(" KENPO_AT_NUMBER "=%s))", esc);
+		n = snprintf(out, outsz, "(&" KENPO_FILTER_MEMBER "(" KENPO_AT_NUMBER "=%s))",
+			     esc);
 	else if (by != NULL)
 		n = snprintf(out, outsz, "(&" KENPO_FILTER_MEMBER "(" KENPO_AT_UID "=%s))", esc);
 	else
-		n = snprintf(out, outsz, "(&" KENPO_FILTER_MEMBER "(|(" KENPO_AT_UID "=%s)"
-			     "(" KENPO_AT_NUMBER "=%s)))", esc, esc);
+		n = snprintf(out, outsz,
+			     "(&" KENPO_FILTER_MEMBER "(|(" KENPO_AT_UID "=%s)"
+			     "(" KENPO_AT_NUMBER "=%s)))",
+			     esc, esc);
 	return n < 0 || (size_t)n >= outsz ? -1 : 0;
 }
 
@@ -82,7 +85,8 @@ admin_find_member(struct admin *a, const char *key, const char *const *attrs,
 		rc = ADMIN_NOTFOUND;
 	} else if (f.n == 2) {
 		admin_error("%s names two members (a login ID and a member number): "
-			    "say which with --by number or --by login", key);
+			    "say which with --by number or --by login",
+			    key);
 		rc = ADMIN_ERROR;
 	} else {
 		*out = f.e[0];
@@ -96,17 +100,43 @@ admin_find_member(struct admin *a, const char *key, const char *const *attrs,
 
 /* ---- show ---- */
 
-static const char *const member_attrs[] = {
-	KENPO_AT_NUMBER, KENPO_AT_STATE, KENPO_AT_UID, KENPO_AT_UIDNUMBER, KENPO_AT_GIDNUMBER,
-	KENPO_AT_CN, KENPO_AT_NICKNAME, KENPO_AT_BIRTH, KENPO_AT_ROSTER_MAIL, KENPO_AT_MAIL1, KENPO_AT_MAIL2,
-	KENPO_AT_MAIL3, KENPO_AT_DISABLED, KENPO_AT_KEY_MAIL, KENPO_AT_TEMP_PASSWORD,
-	KENPO_AT_TEMP_EXPIRY, KENPO_AT_MUST_CHANGE, KENPO_AT_FAILURES, KENPO_AT_LOCKED_UNTIL,
-	KENPO_AT_LAST_LOGIN, KENPO_AT_PWD_LOCKED, KENPO_AT_PWD_FAILURES, KENPO_AT_KEY_EXPIRY,
-	KENPO_AT_HOME, KENPO_AT_SHELL, KENPO_AT_PWD_RESET, KENPO_AT_POSTAL_CODE,
-	KENPO_AT_POSTAL_ADDRESS, KENPO_AT_EMPLOYER, KENPO_AT_OFFICE,
-	KENPO_AT_AUTH_SOURCE, KENPO_AT_UNFAMILIAR_FAILURES, KENPO_AT_UNFAMILIAR_FAIL_TIME,
-	KENPO_AT_UNFAMILIAR_LOCKED_UNTIL, KENPO_AT_KEY_FAILURES, KENPO_AT_KEY_FAIL_WINDOW, NULL
-};
+static const char *const member_attrs[] = { KENPO_AT_NUMBER,
+					    KENPO_AT_STATE,
+					    KENPO_AT_UID,
+					    KENPO_AT_UIDNUMBER,
+					    KENPO_AT_GIDNUMBER,
+					    KENPO_AT_CN,
+					    KENPO_AT_NICKNAME,
+					    KENPO_AT_BIRTH,
+					    KENPO_AT_ROSTER_MAIL,
+					    KENPO_AT_MAIL1,
+					    KENPO_AT_MAIL2,
+					    KENPO_AT_MAIL3,
+					    KENPO_AT_DISABLED,
+					    KENPO_AT_KEY_MAIL,
+					    KENPO_AT_TEMP_PASSWORD,
+					    KENPO_AT_TEMP_EXPIRY,
+					    KENPO_AT_MUST_CHANGE,
+					    KENPO_AT_FAILURES,
+					    KENPO_AT_LOCKED_UNTIL,
+					    KENPO_AT_LAST_LOGIN,
+					    KENPO_AT_PWD_LOCKED,
+					    KENPO_AT_PWD_FAILURES,
+					    KENPO_AT_KEY_EXPIRY,
+					    KENPO_AT_HOME,
+					    KENPO_AT_SHELL,
+					    KENPO_AT_PWD_RESET,
+					    KENPO_AT_POSTAL_CODE,
+					    KENPO_AT_POSTAL_ADDRESS,
+					    KENPO_AT_EMPLOYER,
+					    KENPO_AT_OFFICE,
+					    KENPO_AT_AUTH_SOURCE,
+					    KENPO_AT_UNFAMILIAR_FAILURES,
+					    KENPO_AT_UNFAMILIAR_FAIL_TIME,
+					    KENPO_AT_UNFAMILIAR_LOCKED_UNTIL,
+					    KENPO_AT_KEY_FAILURES,
+					    KENPO_AT_KEY_FAIL_WINDOW,
+					    NULL };
 
 static int
 is_true(const char *v)
@@ -178,14 +208,13 @@ by_index(const void *a, const void *b)
 static json_object *
 household_of(struct admin *a, const char *dn)
 {
-	static const char *const attrs[] = {
-		KENPO_AT_HOUSEHOLD_INDEX, KENPO_AT_CN, KENPO_AT_NICKNAME, KENPO_AT_BIRTH, NULL
-	};
+	static const char *const attrs[] = { KENPO_AT_HOUSEHOLD_INDEX, KENPO_AT_CN,
+					     KENPO_AT_NICKNAME, KENPO_AT_BIRTH, NULL };
 	json_object *arr = json_object_new_array();
 	char err[ADMIN_ERR_MAX];
 
-	if (dir_search(a->dir, dn, DIR_ONE, KENPO_FILTER_HOUSEHOLD, attrs,
-		       add_house, arr, err, sizeof err) != DIR_OK) {
+	if (dir_search(a->dir, dn, DIR_ONE, KENPO_FILTER_HOUSEHOLD, attrs, add_house, arr, err,
+		       sizeof err) != DIR_OK) {
 		admin_error("%s", err);
 		json_object_put(arr);
 		return NULL;
@@ -210,14 +239,23 @@ key_policy(const struct admin *a)
 static json_object *
 member_json(const struct admin *a, const struct dir_entry *e)
 {
-	static const struct { const char *key, *attr; } plain[] = {
-		{ "member_number", KENPO_AT_NUMBER }, { "state", KENPO_AT_STATE },
-		{ "login_id", KENPO_AT_UID }, { "name", KENPO_AT_CN },
-		{ "nickname", KENPO_AT_NICKNAME }, { "birth_date", KENPO_AT_BIRTH },
-		{ "roster_mail", KENPO_AT_ROSTER_MAIL }, { "mail1", KENPO_AT_MAIL1 },
-		{ "mail2", KENPO_AT_MAIL2 }, { "mail3", KENPO_AT_MAIL3 },
-		{ "last_login", KENPO_AT_LAST_LOGIN }, { "postal_code", KENPO_AT_POSTAL_CODE },
-		{ "employer", KENPO_AT_EMPLOYER }, { "office_code", KENPO_AT_OFFICE },
+	static const struct {
+		const char *key, *attr;
+	} plain[] = {
+		{ "member_number", KENPO_AT_NUMBER },
+		{ "state", KENPO_AT_STATE },
+		{ "login_id", KENPO_AT_UID },
+		{ "name", KENPO_AT_CN },
+		{ "nickname", KENPO_AT_NICKNAME },
+		{ "birth_date", KENPO_AT_BIRTH },
+		{ "roster_mail", KENPO_AT_ROSTER_MAIL },
+		{ "mail1", KENPO_AT_MAIL1 },
+		{ "mail2", KENPO_AT_MAIL2 },
+		{ "mail3", KENPO_AT_MAIL3 },
+		{ "last_login", KENPO_AT_LAST_LOGIN },
+		{ "postal_code", KENPO_AT_POSTAL_CODE },
+		{ "employer", KENPO_AT_EMPLOYER },
+		{ "office_code", KENPO_AT_OFFICE },
 		{ "dn", NULL },
 	};
 	json_object *o = json_object_new_object();
@@ -226,8 +264,10 @@ member_json(const struct admin *a, const struct dir_entry *e)
 	size_t i;
 
 	for (i = 0; i < sizeof plain / sizeof plain[0]; i++)
-		json_object_object_add(o, plain[i].key, admin_json_str(
-			plain[i].attr != NULL ? dir_get(e, plain[i].attr) : e->dn));
+		json_object_object_add(o, plain[i].key,
+				       admin_json_str(plain[i].attr != NULL ?
+							      dir_get(e, plain[i].attr) :
+							      e->dn));
 	if (dir_get(e, KENPO_AT_UIDNUMBER) != NULL &&
 	    kenpo_parse_ulong(dir_get(e, KENPO_AT_UIDNUMBER), 0, 0xffffffffULL, &uid) == 0)
 		json_object_object_add(o, "uid_number", json_object_new_int64((int64_t)uid));
@@ -235,16 +275,22 @@ member_json(const struct admin *a, const struct dir_entry *e)
 		json_object_object_add(o, "uid_number", NULL);
 	lock_state(e, lock, sizeof lock);
 	temp_state(e, temp, sizeof temp);
-	json_object_object_add(o, "disabled", json_object_new_boolean(
-		is_true(dir_get(e, KENPO_AT_DISABLED))));
+	json_object_object_add(o, "disabled",
+			       json_object_new_boolean(is_true(dir_get(e, KENPO_AT_DISABLED))));
 	json_object_object_add(o, "locked", json_object_new_boolean(lock[0] != '\0'));
 	json_object_object_add(o, "lock", admin_json_str(lock[0] != '\0' ? lock : NULL));
-	json_object_object_add(o, "must_change", json_object_new_boolean(
-		is_true(dir_get(e, KENPO_AT_MUST_CHANGE)) || is_true(dir_get(e, KENPO_AT_PWD_RESET))));
-	json_object_object_add(o, "address", admin_json_str(
-		dir_get(e, KENPO_AT_POSTAL_ADDRESS) != NULL &&
-		admin_postal_unescape(dir_get(e, KENPO_AT_POSTAL_ADDRESS), address,
-				      sizeof address) == 0 ? address : NULL));
+	json_object_object_add(o, "must_change",
+			       json_object_new_boolean(
+				       is_true(dir_get(e, KENPO_AT_MUST_CHANGE)) ||
+				       is_true(dir_get(e, KENPO_AT_PWD_RESET))));
+	json_object_object_add(
+		o, "address",
+		admin_json_str(
+			dir_get(e, KENPO_AT_POSTAL_ADDRESS) != NULL &&
+					admin_postal_unescape(dir_get(e, KENPO_AT_POSTAL_ADDRESS),
+							      address, sizeof address) == 0 ?
+				address :
+				NULL));
 	json_object_object_add(o, "temp_password", admin_json_str(temp[0] != '\0' ? temp : NULL));
 	json_object_object_add(o, "key_mail", json_object_new_int(admin_key_mail(e)));
 	json_object_object_add(o, "key_policy", admin_json_str(key_policy(a)));
@@ -258,7 +304,8 @@ print_text(json_object *o)
 	json_object *h;
 	size_t i;
 
-	json_object_object_foreach(o, key, val) {
+	json_object_object_foreach(o, key, val)
+	{
 		if (json_object_is_type(val, json_type_array)) {
 			for (i = 0; i < json_object_array_length(val); i++) {
 				h = json_object_array_get_idx(val, i);
@@ -267,8 +314,11 @@ print_text(json_object *o)
 				       json_object_get_string(json_object_object_get(h, "name")),
 				       json_object_object_get(h, "birth_date") != NULL ? " " : "",
 				       json_object_object_get(h, "birth_date") != NULL ?
-				       json_object_get_string(json_object_object_get(h, "birth_date")) : "",
-				       json_object_get_string(json_object_object_get(h, "nickname")));
+					       json_object_get_string(
+						       json_object_object_get(h, "birth_date")) :
+					       "",
+				       json_object_get_string(
+					       json_object_object_get(h, "nickname")));
 			}
 		} else if (json_object_is_type(val, json_type_boolean)) {
 			printf("%-14s %s\n", key, json_object_get_boolean(val) ? "yes" : "no");
@@ -347,7 +397,10 @@ static int
 list_members(struct admin *a)
 {
 	/* "locked" ends with the time now: kenpod's lock runs out by itself. */
-	static const struct { const char *state, *filter; int timed; } states[] = {
+	static const struct {
+		const char *state, *filter;
+		int timed;
+	} states[] = {
 		{ "issued", "(" KENPO_AT_STATE "=" KENPO_STATE_ISSUED ")", 0 },
 		{ "registered", "(" KENPO_AT_STATE "=" KENPO_STATE_REGISTERED ")", 0 },
 		{ "disabled", "(" KENPO_AT_DISABLED "=" KENPO_TRUE ")", 0 },
@@ -365,7 +418,8 @@ list_members(struct admin *a)
 			snprintf(part, sizeof part, "%s%s%s", states[i].filter,
 				 states[i].timed ? now : "", states[i].timed ? "))" : "");
 	if (a->o.state != NULL && part[0] == '\0') {
-		admin_error("--state: issued, registered, disabled or locked, not %s", a->o.state);
+		admin_error("--state: issued, registered, disabled or locked, not %s",
+			    a->o.state);
 		return ADMIN_USAGE;
 	}
 	snprintf(filter, sizeof filter, "(&" KENPO_FILTER_MEMBER "%s)", part);
@@ -423,13 +477,18 @@ plan_unlock(const struct dir_entry *e, struct dir_mods *m)
 {
 	/* kenpod's counts too: the member's own, each unfamiliar source's,
 	 * all unfamiliar sources', and the wrong keys of the day. */
-	static const char *const attrs[] = {
-		KENPO_AT_PWD_LOCKED, KENPO_AT_PWD_FAILURES, KENPO_AT_LOCKED_UNTIL,
-		KENPO_AT_FAILURES, KENPO_AT_FAIL_TIME, KENPO_AT_AUTH_SOURCE,
-		KENPO_AT_UNFAMILIAR_FAILURES, KENPO_AT_UNFAMILIAR_FAIL_TIME,
-		KENPO_AT_UNFAMILIAR_LOCKED_UNTIL, KENPO_AT_KEY_FAILURES, KENPO_AT_KEY_FAIL_WINDOW,
-		NULL
-	};
+	static const char *const attrs[] = { KENPO_AT_PWD_LOCKED,
+					     KENPO_AT_PWD_FAILURES,
+					     KENPO_AT_LOCKED_UNTIL,
+					     KENPO_AT_FAILURES,
+					     KENPO_AT_FAIL_TIME,
+					     KENPO_AT_AUTH_SOURCE,
+					     KENPO_AT_UNFAMILIAR_FAILURES,
+					     KENPO_AT_UNFAMILIAR_FAIL_TIME,
+					     KENPO_AT_UNFAMILIAR_LOCKED_UNTIL,
+					     KENPO_AT_KEY_FAILURES,
+					     KENPO_AT_KEY_FAIL_WINDOW,
+					     NULL };
 
 	return remove_present(e, attrs, m);
 }
@@ -532,9 +591,8 @@ cmd_lock(struct admin *a)
 int
 cmd_unlock(struct admin *a)
 {
-	static const struct action act = {
-		"unlock", "unlocked", plan_unlock, "locked", is_locked, "no"
-	};
+	static const struct action act = { "unlock", "unlocked", plan_unlock,
+					   "locked", is_locked,  "no" };
 
 	return run_action(a, &act);
 }
@@ -542,9 +600,8 @@ cmd_unlock(struct admin *a)
 int
 cmd_disable(struct admin *a)
 {
-	static const struct action act = {
-		"disable", "disabled", plan_disable, "disabled", is_disabled, "yes"
-	};
+	static const struct action act = { "disable",  "disabled",  plan_disable,
+					   "disabled", is_disabled, "yes" };
 
 	return run_action(a, &act);
 }
@@ -552,9 +609,8 @@ cmd_disable(struct admin *a)
 int
 cmd_enable(struct admin *a)
 {
-	static const struct action act = {
-		"enable", "enabled", plan_enable, "disabled", is_disabled, "no"
-	};
+	static const struct action act = { "enable",   "enabled",   plan_enable,
+					   "disabled", is_disabled, "no" };
 
 	return run_action(a, &act);
 }
@@ -596,7 +652,8 @@ print_password(const struct admin *a, const struct dir_entry *e, const char *pw,
 	json_object_object_add(o, "member_number", admin_json_str(dir_get(e, KENPO_AT_NUMBER)));
 	json_object_object_add(o, "login_id", admin_json_str(dir_get(e, KENPO_AT_UID)));
 	json_object_object_add(o, "temp_password", json_object_new_string(pw));
-	json_object_object_add(o, "temp_password_expiry", admin_json_str(expiry[0] ? expiry : NULL));
+	json_object_object_add(o, "temp_password_expiry",
+			       admin_json_str(expiry[0] ? expiry : NULL));
 	admin_json_print(o);
 }
 
@@ -608,30 +665,36 @@ plan_reissue(const struct dir_entry *e, const char *hash, const char *gt, struct
 	int registered = dir_has_value(e, KENPO_AT_STATE, KENPO_STATE_REGISTERED);
 
 	if (dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_TEMP_PASSWORD, hash) != 0 ||
-	    dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_TEMP_EXPIRY,
-			 gt[0] != '\0' ? gt : NULL) != 0 ||
+	    dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_TEMP_EXPIRY, gt[0] != '\0' ? gt : NULL) !=
+		    0 ||
 	    remove_present(e, tries, m) != 0)
 		return -1;
 	/* A registered member logs in with it and must then choose a password. */
-	return registered ? dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_MUST_CHANGE, KENPO_TRUE) : 0;
+	return registered ? dir_mods_put(m, DIR_MOD_REPLACE, KENPO_AT_MUST_CHANGE, KENPO_TRUE) :
+			    0;
 }
 
 /* Write the letter of a reissued password. 0 or -1. */
 static int
-reissue_letter(struct letters *l, const struct dir_entry *e, const char *pw,
-	       const char *expiry)
+reissue_letter(struct letters *l, const struct dir_entry *e, const char *pw, const char *expiry)
 {
 	struct letter x = {
-		.line = 0, .number = dir_get(e, KENPO_AT_NUMBER), .name = dir_get(e, KENPO_AT_CN),
-		.nickname = dir_get(e, KENPO_AT_NICKNAME), .login = dir_get(e, KENPO_AT_UID),
-		.password = pw, .expiry = expiry, .postal_code = dir_get(e, KENPO_AT_POSTAL_CODE),
-		.employer = dir_get(e, KENPO_AT_EMPLOYER), .office_code = dir_get(e, KENPO_AT_OFFICE),
+		.line = 0,
+		.number = dir_get(e, KENPO_AT_NUMBER),
+		.name = dir_get(e, KENPO_AT_CN),
+		.nickname = dir_get(e, KENPO_AT_NICKNAME),
+		.login = dir_get(e, KENPO_AT_UID),
+		.password = pw,
+		.expiry = expiry,
+		.postal_code = dir_get(e, KENPO_AT_POSTAL_CODE),
+		.employer = dir_get(e, KENPO_AT_EMPLOYER),
+		.office_code = dir_get(e, KENPO_AT_OFFICE),
 	};
 	char address[ROSTER_ADDRESS_MAX * 4 + 1];
 
 	if (dir_get(e, KENPO_AT_POSTAL_ADDRESS) != NULL &&
-	    admin_postal_unescape(dir_get(e, KENPO_AT_POSTAL_ADDRESS), address,
-				  sizeof address) == 0)
+	    admin_postal_unescape(dir_get(e, KENPO_AT_POSTAL_ADDRESS), address, sizeof address) ==
+		    0)
 		x.address = address;
 	if (x.name == NULL)
 		x.name = "";
@@ -673,7 +736,8 @@ do_reissue(struct admin *a, const struct dir_entry *e, struct letters *l)
 	admin_audit(a, "reissue", e->dn, "number", dir_get(e, KENPO_AT_NUMBER), "login",
 		    dir_get(e, KENPO_AT_UID), "temp_password", "(set)", "expiry",
 		    gt[0] != '\0' ? gt : NULL, "must_change",
-		    dir_has_value(e, KENPO_AT_STATE, KENPO_STATE_REGISTERED) ? "yes" : "no", NULL);
+		    dir_has_value(e, KENPO_AT_STATE, KENPO_STATE_REGISTERED) ? "yes" : "no",
+		    NULL);
 	if (l == NULL) {
 		print_password(a, e, pw, expiry);
 	} else if (reissue_letter(l, e, pw, expiry) != 0) {
@@ -703,7 +767,8 @@ cmd_reissue(struct admin *a)
 	rc = ADMIN_ERROR;
 	if (dir_get(e, KENPO_AT_UID) == NULL) {
 		admin_error("%s has no login ID yet (registration by identity check): "
-			    "no password to reissue", dir_get(e, KENPO_AT_NUMBER));
+			    "no password to reissue",
+			    dir_get(e, KENPO_AT_NUMBER));
 		goto done;
 	}
 	if (a->o.letters_csv != NULL &&
@@ -773,7 +838,8 @@ dependents_of(struct admin *a, const char *dn, struct dnlist *l)
 	snprintf(filter, sizeof filter, "(&" KENPO_FILTER_TOKEN "(" KENPO_AT_TOKEN_MEMBER "=%s))",
 		 esc);
 	if (rc == DIR_OK)
-		rc = dir_search(a->dir, base, DIR_ONE, filter, none, collect_dn, l, err, sizeof err);
+		rc = dir_search(a->dir, base, DIR_ONE, filter, none, collect_dn, l, err,
+				sizeof err);
 	if (rc != DIR_OK && rc != DIR_NOSUCH) {
 		admin_error("%s", err);
 		return -1;
@@ -790,8 +856,7 @@ confirm(const struct dir_entry *e, size_t ndependents)
 	fprintf(stderr, "Delete member %s%s%s%s and %zu household entries and tokens? [y/N] ",
 		dir_get(e, KENPO_AT_NUMBER), dir_get(e, KENPO_AT_UID) ? " (" : "",
 		dir_get(e, KENPO_AT_UID) ? dir_get(e, KENPO_AT_UID) : "",
-		dir_get(e, KENPO_AT_UID) ? ")" : "",
-		ndependents);
+		dir_get(e, KENPO_AT_UID) ? ")" : "", ndependents);
 	if (fgets(line, sizeof line, stdin) == NULL)
 		return 0;
 	line[strcspn(line, "\n")] = '\0';
@@ -860,9 +925,8 @@ struct purge {
 };
 
 /* The attributes of a pending key. */
-static const char *const key_attrs[] = {
-	KENPO_AT_KEY_HASH, KENPO_AT_KEY_EXPIRY, KENPO_AT_KEY_TRIES, KENPO_AT_KEY_SENT_AT, NULL
-};
+static const char *const key_attrs[] = { KENPO_AT_KEY_HASH, KENPO_AT_KEY_EXPIRY,
+					 KENPO_AT_KEY_TRIES, KENPO_AT_KEY_SENT_AT, NULL };
 
 /* Remove the expired pending key of one member. */
 static int
@@ -897,8 +961,8 @@ purge_tokens(struct admin *a, const char *now, size_t *deleted, size_t *failed)
 	size_t i;
 	int rc;
 
-	snprintf(filter, sizeof filter, "(&" KENPO_FILTER_TOKEN "(" KENPO_AT_TOKEN_EXPIRY "<=%s))",
-		 now);
+	snprintf(filter, sizeof filter,
+		 "(&" KENPO_FILTER_TOKEN "(" KENPO_AT_TOKEN_EXPIRY "<=%s))", now);
 	if (admin_sub_dn(a, KENPO_RDN_TOKENS, base, sizeof base) != 0)
 		return -1;
 	rc = dir_search(a->dir, base, DIR_ONE, filter, none, collect_dn, &l, err, sizeof err);
@@ -942,13 +1006,14 @@ cmd_purge(struct admin *a)
 	failed += p.failed;
 	if (a->o.json) {
 		o = json_object_new_object();
-		json_object_object_add(o, "tokens_deleted", json_object_new_int64((int64_t)tokens));
+		json_object_object_add(o, "tokens_deleted",
+				       json_object_new_int64((int64_t)tokens));
 		json_object_object_add(o, "keys_removed", json_object_new_int64((int64_t)p.keys));
 		json_object_object_add(o, "failed", json_object_new_int64((int64_t)failed));
 		admin_json_print(o);
 	} else {
-		printf("purge: %zu expired tokens deleted, %zu expired keys removed%s\n",
-		       tokens, p.keys, failed > 0 ? " (some failed)" : "");
+		printf("purge: %zu expired tokens deleted, %zu expired keys removed%s\n", tokens,
+		       p.keys, failed > 0 ? " (some failed)" : "");
 	}
 	return failed > 0 ? ADMIN_ERROR : ADMIN_OK;
 }
@@ -961,9 +1026,8 @@ cmd_purge(struct admin *a)
 int
 cmd_reset(struct admin *a)
 {
-	static const char *const attrs[] = {
-		KENPO_AT_UID, KENPO_AT_STATE, KENPO_AT_MAIL1, KENPO_AT_NUMBER, NULL
-	};
+	static const char *const attrs[] = { KENPO_AT_UID, KENPO_AT_STATE, KENPO_AT_MAIL1,
+					     KENPO_AT_NUMBER, NULL };
 	struct dir_entry *e = NULL;
 	char masked[256];
 	const char *state, *mail;
@@ -986,7 +1050,8 @@ cmd_reset(struct admin *a)
 	r = admin_kenpod_reset(a, mail);
 	if (r != KENPO_RES_OK) {
 		admin_error("kenpod did not send the reset mail: %s",
-			    r < 0 ? strerror(errno) : "refused (kenpod lets root and its portal group ask)");
+			    r < 0 ? strerror(errno) :
+				    "refused (kenpod lets root and its portal group ask)");
 		rc = ADMIN_ERROR;
 		goto done;
 	}

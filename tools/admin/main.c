@@ -34,11 +34,11 @@
 
 static struct {
 	int json;
-	enum kenpo_lang lang;           /* of the text on stderr */
-	json_object *answer;            /* the command's answer, or NULL */
-	char message[ADMIN_ERR_MAX];    /* the first error: the cause */
+	enum kenpo_lang lang;        /* of the text on stderr */
+	json_object *answer;         /* the command's answer, or NULL */
+	char message[ADMIN_ERR_MAX]; /* the first error: the cause */
 	char message_ja[2 * ADMIN_ERR_MAX];
-	int listing;                    /* "{"KEY":[" went out */
+	int listing; /* "{"KEY":[" went out */
 	size_t items;
 } output;
 
@@ -52,7 +52,8 @@ static const struct {
 	{ ADMIN_ERROR, "error", N_("The command failed.") },
 	{ ADMIN_USAGE, "usage", N_("The command line is not valid; see kenpo-admin --help.") },
 	{ ADMIN_NOTFOUND, "not-found", N_("No such member.") },
-	{ ADMIN_PARTIAL, "partial", N_("Some rows were refused or failed; the others were written.") },
+	{ ADMIN_PARTIAL, "partial",
+	  N_("Some rows were refused or failed; the others were written.") },
 	{ ADMIN_REJECTED, "rejected", N_("The roster has bad rows: nothing was written.") },
 };
 
@@ -93,7 +94,8 @@ admin_error_at(const char *path, unsigned long line, const char *field,
 		field != NULL && field[0] != '\0' ? ": " : "",
 		output.lang == KENPO_LANG_JA ? m->ja : m->en);
 	if (snprintf(where, sizeof where, "%.300s:%lu: %.24s%s", path, line,
-		     field != NULL ? field : "", field != NULL && field[0] != '\0' ? ": " : "") < 0)
+		     field != NULL ? field : "",
+		     field != NULL && field[0] != '\0' ? ": " : "") < 0)
 		where[0] = '\0';
 	set_cause(where, m->en, m->ja);
 }
@@ -191,7 +193,7 @@ static const char *
 json_text(json_object *o)
 {
 	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-					      JSON_C_TO_STRING_NOSLASHESCAPE);
+							 JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
 void
@@ -230,11 +232,16 @@ add_outcome(json_object *o, int rc)
 		if (outcomes[i].exit == rc)
 			break;
 	msg = json_object_new_object();
-	json_object_object_add(msg, "en", json_object_new_string(
-		output.message[0] != '\0' ? output.message : outcomes[i].message));
-	json_object_object_add(msg, "ja", json_object_new_string(
-		output.message[0] != '\0' ? output.message_ja :
-		kenpo_i18n_text(KENPO_LANG_JA, outcomes[i].message)));
+	json_object_object_add(msg, "en",
+			       json_object_new_string(output.message[0] != '\0' ?
+							      output.message :
+							      outcomes[i].message));
+	json_object_object_add(msg, "ja",
+			       json_object_new_string(
+				       output.message[0] != '\0' ?
+					       output.message_ja :
+					       kenpo_i18n_text(KENPO_LANG_JA,
+							       outcomes[i].message)));
 	json_object_object_add(o, "error", json_object_new_string(outcomes[i].code));
 	json_object_object_add(o, "message", msg);
 	json_object_object_add(o, "exit", json_object_new_int(rc));
@@ -365,24 +372,46 @@ admin_flush_kenpod(const struct admin *a)
 	if (r < 0)
 		admin_note("kenpod at %s not reached (%s): %s", path, strerror(errno), later);
 	else
-		admin_note("kenpod at %s refused to flush its cache (result %d): %s", path, r, later);
+		admin_note("kenpod at %s refused to flush its cache (result %d): %s", path, r,
+			   later);
 	return -1;
 }
 
 /* ---- the command line ---- */
 
 enum opt_bit {
-	O_LETTERS = 1u << 0, O_NO_LETTERS = 1u << 1, O_STRICT = 1u << 2,
-	O_VALIDITY = 1u << 3, O_JOBS = 1u << 4, O_WINDOW = 1u << 5, O_STATE = 1u << 6,
-	O_BY = 1u << 7, O_YES = 1u << 8, O_APPLY = 1u << 9, O_NUMBER = 1u << 10,
-	O_NAME = 1u << 11, O_BIRTH = 1u << 12, O_MAIL = 1u << 13, O_HOUSEHOLD = 1u << 14,
-	O_NICKNAME = 1u << 15, O_KEYREQ = 1u << 16, O_LETTERS_PDF = 1u << 17,
-	O_DRY_RUN = 1u << 18, O_FULL = 1u << 19, O_DISABLE_MISSING = 1u << 20,
-	O_ENCODING = 1u << 21, O_POSTAL = 1u << 22, O_ADDRESS = 1u << 23, O_EMPLOYER = 1u << 24,
-	O_OFFICE = 1u << 25, O_NOTIFY = 1u << 26, O_ACCESSLOG = 1u << 27,
+	O_LETTERS = 1u << 0,
+	O_NO_LETTERS = 1u << 1,
+	O_STRICT = 1u << 2,
+	O_VALIDITY = 1u << 3,
+	O_JOBS = 1u << 4,
+	O_WINDOW = 1u << 5,
+	O_STATE = 1u << 6,
+	O_BY = 1u << 7,
+	O_YES = 1u << 8,
+	O_APPLY = 1u << 9,
+	O_NUMBER = 1u << 10,
+	O_NAME = 1u << 11,
+	O_BIRTH = 1u << 12,
+	O_MAIL = 1u << 13,
+	O_HOUSEHOLD = 1u << 14,
+	O_NICKNAME = 1u << 15,
+	O_KEYREQ = 1u << 16,
+	O_LETTERS_PDF = 1u << 17,
+	O_DRY_RUN = 1u << 18,
+	O_FULL = 1u << 19,
+	O_DISABLE_MISSING = 1u << 20,
+	O_ENCODING = 1u << 21,
+	O_POSTAL = 1u << 22,
+	O_ADDRESS = 1u << 23,
+	O_EMPLOYER = 1u << 24,
+	O_OFFICE = 1u << 25,
+	O_NOTIFY = 1u << 26,
+	O_ACCESSLOG = 1u << 27,
 };
-#define O_MEMBER (O_NUMBER | O_NAME | O_BIRTH | O_MAIL | O_HOUSEHOLD | O_NICKNAME | O_KEYREQ | \
-		  O_POSTAL | O_ADDRESS | O_EMPLOYER | O_OFFICE)
+#define O_MEMBER \
+	(O_NUMBER | O_NAME | O_BIRTH | O_MAIL | O_HOUSEHOLD | O_NICKNAME | O_KEYREQ | O_POSTAL | \
+	 O_ADDRESS | O_EMPLOYER | O_OFFICE)
 
 static const struct command {
 	const char *name;
@@ -411,8 +440,10 @@ static const struct command {
 	  "registration), or an entry waiting for the identity check.  The password\n"
 	  "is printed, or written to the letters CSV with --letters-csv (and the\n"
 	  "printable letter with --letters-pdf).\n" },
-	{ "import", cmd_import, O_LETTERS | O_LETTERS_PDF | O_NO_LETTERS | O_STRICT | O_VALIDITY |
-	  O_JOBS | O_WINDOW | O_DRY_RUN | O_FULL | O_DISABLE_MISSING | O_ENCODING, 1, 1,
+	{ "import", cmd_import,
+	  O_LETTERS | O_LETTERS_PDF | O_NO_LETTERS | O_STRICT | O_VALIDITY | O_JOBS | O_WINDOW |
+		  O_DRY_RUN | O_FULL | O_DISABLE_MISSING | O_ENCODING,
+	  1, 1,
 	  "import ROSTER.csv [--letters-csv FILE [--letters-pdf FILE] | --no-letters]\n"
 	  "        [--dry-run] [--full [--disable-missing]] [--encoding utf-8|cp932]\n"
 	  "        [--strict] [--validity DUR] [--jobs N] [--window N]",
@@ -506,10 +537,37 @@ static const struct command {
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 enum {
-	L_SOCKET = 256, L_JSON, L_LETTERS, L_NO_LETTERS, L_STRICT, L_VALIDITY, L_WINDOW,
-	L_STATE, L_BY, L_YES, L_APPLY, L_NUMBER, L_NAME, L_BIRTH, L_MAIL, L_HOUSEHOLD,
-	L_NICKNAME, L_KEYREQ, L_VERSION, L_LETTERS_PDF, L_DRY_RUN, L_FULL, L_DISABLE_MISSING,
-	L_ENCODING, L_POSTAL, L_ADDRESS, L_EMPLOYER, L_OFFICE, L_NOTIFY, L_ACCESSLOG, L_LANG,
+	L_SOCKET = 256,
+	L_JSON,
+	L_LETTERS,
+	L_NO_LETTERS,
+	L_STRICT,
+	L_VALIDITY,
+	L_WINDOW,
+	L_STATE,
+	L_BY,
+	L_YES,
+	L_APPLY,
+	L_NUMBER,
+	L_NAME,
+	L_BIRTH,
+	L_MAIL,
+	L_HOUSEHOLD,
+	L_NICKNAME,
+	L_KEYREQ,
+	L_VERSION,
+	L_LETTERS_PDF,
+	L_DRY_RUN,
+	L_FULL,
+	L_DISABLE_MISSING,
+	L_ENCODING,
+	L_POSTAL,
+	L_ADDRESS,
+	L_EMPLOYER,
+	L_OFFICE,
+	L_NOTIFY,
+	L_ACCESSLOG,
+	L_LANG,
 };
 
 static const struct option long_options[] = {
@@ -690,7 +748,8 @@ special_option(int c, const char *arg, struct admin_opts *o, unsigned *seen)
 		*seen |= O_VALIDITY;
 		if (kenpo_parse_duration(arg, 0, 365L * 86400, &o->validity) != 0) {
 			admin_error("--validity: not a duration (0 for none, 600, 10m, 3h, "
-				    "30d; at most 365d): %s", arg);
+				    "30d; at most 365d): %s",
+				    arg);
 			return -1;
 		}
 		return 0;
@@ -767,8 +826,9 @@ check_options(const struct admin_opts *o)
 		return -1;
 	}
 	if (o->disable_missing && !o->full) {
-		admin_error("--disable-missing needs --full: only a roster that lists every member "
-			    "says who is missing");
+		admin_error(
+			"--disable-missing needs --full: only a roster that lists every member "
+			"says who is missing");
 		return -1;
 	}
 	if (o->notify != NULL && o->state != NULL) {
@@ -816,7 +876,8 @@ parse_args(int argc, char **argv, struct admin *a, const struct command **cmd)
 			return -1;
 		}
 		admin_error(optind < argc ? "unknown command: %s (see --help)" :
-			    "no command given%s (see --help)", optind < argc ? argv[optind] : "");
+					    "no command given%s (see --help)",
+			    optind < argc ? argv[optind] : "");
 		return ADMIN_USAGE;
 	}
 	a->o.args = argv + optind + 1;
@@ -929,7 +990,8 @@ resolve_society(struct admin *a)
 	if (k == NULL)
 		return ADMIN_ERROR;
 	if (a->o.base != NULL && strcasecmp(a->o.base, k->base) != 0) {
-		admin_error("-b %s is not the base of [society %s] (%s)", a->o.base, k->id, k->base);
+		admin_error("-b %s is not the base of [society %s] (%s)", a->o.base, k->id,
+			    k->base);
 		return ADMIN_USAGE;
 	}
 	if (copy_society(&a->soc, k) != 0) {
@@ -960,8 +1022,8 @@ check_society_entry(struct admin *a)
 	int rc, ret = ADMIN_ERROR;
 
 	rc = dir_search(a->dir, a->soc.base, DIR_BASE,
-			"(" KENPO_AT_OBJECTCLASS "=" KENPO_OC_SOCIETY ")", attrs, dir_keep_first, &e,
-			err, sizeof err);
+			"(" KENPO_AT_OBJECTCLASS "=" KENPO_OC_SOCIETY ")", attrs, dir_keep_first,
+			&e, err, sizeof err);
 	if (rc != DIR_OK && rc != DIR_NOSUCH) {
 		admin_error("%s", err);
 		goto done;
@@ -969,7 +1031,8 @@ check_society_entry(struct admin *a)
 	id = e != NULL ? dir_get(e, KENPO_AT_SOCIETY_ID) : NULL;
 	if (id == NULL) {
 		admin_error("%s is not a society's entry (no such entry, or no kenpoSociety "
-			    "class): run kenpo-admin init first", a->soc.base);
+			    "class): run kenpo-admin init first",
+			    a->soc.base);
 		goto done;
 	}
 	if (a->cfg != NULL && strcmp(id, a->soc.id) != 0) {
@@ -1021,8 +1084,8 @@ connect_write_provider(struct admin *a, struct dir_bind *b)
 	if (rc == ADMIN_OK && (i > 1 || a->o.verbose))
 		admin_note("writing to %s (%zu of %zu in write_uri)", u.uri[i - 1], i, u.n);
 	if (rc != ADMIN_OK)
-		admin_error("no provider of write_uri answers%s", n < u.n ?
-			    " (write_failover = no: only the first is used)" : "");
+		admin_error("no provider of write_uri answers%s",
+			    n < u.n ? " (write_failover = no: only the first is used)" : "");
 	kenpo_uris_free(&u);
 	return rc;
 }
@@ -1031,7 +1094,9 @@ static int
 connect_directory(struct admin *a)
 {
 	struct dir_bind b = {
-		.uri = a->o.uri != NULL ? a->o.uri : a->cfg != NULL ? a->cfg->ldap_uri : "ldapi:///",
+		.uri = a->o.uri != NULL ? a->o.uri :
+		       a->cfg != NULL   ? a->cfg->ldap_uri :
+					  "ldapi:///",
 		.bind_dn = a->o.bind_dn,
 		.pw_file = a->o.pw_file,
 		.ca_file = a->cfg != NULL ? a->cfg->ldap_ca_file : NULL,
@@ -1054,8 +1119,8 @@ connect_directory(struct admin *a)
 static int
 society_zone(const struct admin *a)
 {
-	const struct kenpo_society *k = a->cfg != NULL ? kenpo_config_society(a->cfg, a->soc.id)
-				      : NULL;
+	const struct kenpo_society *k = a->cfg != NULL ? kenpo_config_society(a->cfg, a->soc.id) :
+							 NULL;
 	char tz[300];
 
 	snprintf(tz, sizeof tz, ":%.290s", k != NULL ? k->timezone : KENPO_DEFAULT_TIMEZONE);
@@ -1073,8 +1138,8 @@ static void
 note_identity(struct admin *a)
 {
 	if (dir_whoami(a->dir, a->who, sizeof a->who) != 0 || a->who[0] == '\0')
-		snprintf(a->who, sizeof a->who, "%s", a->o.bind_dn != NULL ? a->o.bind_dn :
-			 "anonymous");
+		snprintf(a->who, sizeof a->who, "%s",
+			 a->o.bind_dn != NULL ? a->o.bind_dn : "anonymous");
 }
 
 static int
@@ -1091,7 +1156,7 @@ run(struct admin *a, const struct command *cmd)
 		rc = society_zone(a);
 	if (rc == ADMIN_OK)
 		rc = admin_letters_pdf_ready(a);
-	if (rc == ADMIN_OK && cmd->fn != cmd_letters) {   /* a file to a file */
+	if (rc == ADMIN_OK && cmd->fn != cmd_letters) { /* a file to a file */
 		rc = connect_directory(a);
 		if (rc == ADMIN_OK)
 			note_identity(a);

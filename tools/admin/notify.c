@@ -32,7 +32,8 @@ static const struct category {
 	{ "applications", "申請書公開", KENPO_AT_NOTIFY_APPLICATIONS },
 };
 
-struct export {
+struct export
+{
 	struct admin *a;
 	const struct category *c;
 	size_t count;
@@ -86,12 +87,10 @@ export_one(struct dir_entry *e, void *arg)
 int
 cmd_list_notify(struct admin *a)
 {
-	static const char *const attrs[] = {
-		KENPO_AT_NUMBER, KENPO_AT_UID, KENPO_AT_MAIL1, KENPO_AT_MAIL2, KENPO_AT_MAIL3, NULL
-	};
-	static const char *const header[] = {
-		"member_number", "login_id", "mail1", "mail2", "mail3"
-	};
+	static const char *const attrs[] = { KENPO_AT_NUMBER, KENPO_AT_UID,   KENPO_AT_MAIL1,
+					     KENPO_AT_MAIL2,  KENPO_AT_MAIL3, NULL };
+	static const char *const header[] = { "member_number", "login_id", "mail1", "mail2",
+					      "mail3" };
 	struct export x = { a, category_named(a->o.notify), 0, 0 };
 	char filter[FILTER_MAX], base[ADMIN_DN_MAX], err[ADMIN_ERR_MAX];
 	json_object *o;
@@ -99,20 +98,23 @@ cmd_list_notify(struct admin *a)
 	if (x.c == NULL) {
 		admin_error("--notify: medical, generic, magazine, documents or applications "
 			    "(医療費通知, ジェネリック通知, 健保組合メールマガジン, 通知書・証明書配布, "
-			    "申請書公開), not %s", a->o.notify);
+			    "申請書公開), not %s",
+			    a->o.notify);
 		return ADMIN_USAGE;
 	}
-	snprintf(filter, sizeof filter, "(&" KENPO_FILTER_MEMBER "(" KENPO_AT_STATE "="
-		 KENPO_STATE_REGISTERED ")" KENPO_FILTER_NOT_DISABLED "(" KENPO_AT_MAIL1 "=*)"
-		 "(!(%s=" KENPO_FALSE ")))", x.c->attr);
+	snprintf(filter, sizeof filter,
+		 "(&" KENPO_FILTER_MEMBER "(" KENPO_AT_STATE "=" KENPO_STATE_REGISTERED
+		 ")" KENPO_FILTER_NOT_DISABLED "(" KENPO_AT_MAIL1 "=*)"
+		 "(!(%s=" KENPO_FALSE ")))",
+		 x.c->attr);
 	if (admin_sub_dn(a, KENPO_RDN_MEMBERS, base, sizeof base) != 0)
 		return ADMIN_ERROR;
 	if (a->o.json)
 		admin_json_list_begin("members");
 	else if (csv_write_row(stdout, header, 5) != 0)
 		x.failed = 1;
-	if (dir_search(a->dir, base, DIR_ONE, filter, attrs, export_one, &x, err,
-		       sizeof err) != DIR_OK) {
+	if (dir_search(a->dir, base, DIR_ONE, filter, attrs, export_one, &x, err, sizeof err) !=
+	    DIR_OK) {
 		admin_error("%s", err);
 		return ADMIN_ERROR;
 	}

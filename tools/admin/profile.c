@@ -25,7 +25,7 @@ static const struct field {
 	const char *name;
 	const char *attr;
 	enum kind kind;
-	int dflt;           /* P_BOOL, P_SLOT: what an absent value means */
+	int dflt; /* P_BOOL, P_SLOT: what an absent value means */
 } fields[] = {
 	{ "nickname", KENPO_AT_NICKNAME, P_TEXT, 0 },
 	{ "key_mail", KENPO_AT_KEY_MAIL, P_SLOT, 1 },
@@ -40,7 +40,7 @@ static const struct field {
 /* One FIELD=VALUE of the command line, checked. */
 struct setting {
 	const struct field *f;
-	char value[ROSTER_NICKNAME_MAX * 4 + 1];   /* as stored: text, TRUE or FALSE, 1 to 3 */
+	char value[ROSTER_NICKNAME_MAX * 4 + 1]; /* as stored: text, TRUE or FALSE, 1 to 3 */
 };
 
 static const struct field *
@@ -130,7 +130,8 @@ parse_setting(const char *arg, struct setting *s)
 	if (s->f == NULL) {
 		admin_error("set: not FIELD=VALUE with a field of nickname, key_mail, "
 			    "notify_medical, notify_generic, notify_magazine, notify_documents, "
-			    "notify_applications: %.60s", arg);
+			    "notify_applications: %.60s",
+			    arg);
 		return -1;
 	}
 	return parse_value(eq + 1, s);
@@ -161,7 +162,8 @@ check_slots(const struct dir_entry *e, const struct setting *s, size_t n)
 		addr = dir_get(e, mail[s[i].value[0] - '1']);
 		if (addr == NULL || addr[0] == '\0') {
 			admin_error("set: %s: the member has no mail address %s: the key goes "
-				    "only to an address the member has", s[i].f->name, s[i].value);
+				    "only to an address the member has",
+				    s[i].f->name, s[i].value);
 			return -1;
 		}
 	}
@@ -207,21 +209,20 @@ plan(const struct dir_entry *e, const struct setting *s, size_t n, struct dir_mo
 }
 
 static void
-report(struct admin *a, const struct dir_entry *e, const struct setting *s, size_t n,
-       int changed)
+report(struct admin *a, const struct dir_entry *e, const struct setting *s, size_t n, int changed)
 {
 	json_object *o, *arr;
 	size_t i;
 
 	for (i = 0; changed && i < n; i++)
 		if (differs(e, &s[i]))
-			admin_audit(a, "set", e->dn, "number", dir_get(e, KENPO_AT_NUMBER), "login",
-				    dir_get(e, KENPO_AT_UID), "field", s[i].f->name, "old",
-				    shown(s[i].f, dir_get(e, s[i].f->attr)), "new",
+			admin_audit(a, "set", e->dn, "number", dir_get(e, KENPO_AT_NUMBER),
+				    "login", dir_get(e, KENPO_AT_UID), "field", s[i].f->name,
+				    "old", shown(s[i].f, dir_get(e, s[i].f->attr)), "new",
 				    shown(s[i].f, s[i].value), NULL);
 	if (!a->o.json) {
-		printf("%s %s\n", dir_get(e, KENPO_AT_NUMBER), changed ? "changed" :
-		       "unchanged: nothing to do");
+		printf("%s %s\n", dir_get(e, KENPO_AT_NUMBER),
+		       changed ? "changed" : "unchanged: nothing to do");
 		return;
 	}
 	o = json_object_new_object();

@@ -22,8 +22,8 @@
 
 typedef int col_fn(const char *in, struct roster_row *row, struct roster_msg *m);
 
-static col_fn set_number, set_name, set_birth, set_mail, set_household, set_nickname,
-	set_postal, set_address, set_employer, set_office, set_left;
+static col_fn set_number, set_name, set_birth, set_mail, set_household, set_nickname, set_postal,
+	set_address, set_employer, set_office, set_left;
 
 /* The columns: canonical name, other accepted names, when required. */
 enum need { OPTIONAL, ALWAYS, FOR_IDENTITY };
@@ -34,30 +34,61 @@ static const struct column {
 	col_fn *set;
 	const char *help;
 } columns[RC_COUNT] = {
-	[RC_NUMBER] = { "member_number", { "number", "被保険者番号", "会員番号", NULL }, ALWAYS,
-			set_number, "the stable key: 1 to 32 of A-Z a-z 0-9 -" },
-	[RC_NAME] = { "name", { "氏名", "名前", NULL, NULL }, ALWAYS, set_name,
+	[RC_NUMBER] = { "member_number",
+			{ "number", "被保険者番号", "会員番号", NULL },
+			ALWAYS,
+			set_number,
+			"the stable key: 1 to 32 of A-Z a-z 0-9 -" },
+	[RC_NAME] = { "name",
+		      { "氏名", "名前", NULL, NULL },
+		      ALWAYS,
+		      set_name,
 		      "the real name (cn; sn is its first word), at most 64 characters" },
-	[RC_BIRTH] = { "birth_date", { "date_of_birth", "生年月日", NULL, NULL }, FOR_IDENTITY,
-		       set_birth, "YYYY-MM-DD, YYYY/MM/DD (also YYYY/M/D) or YYYYMMDD" },
-	[RC_MAIL] = { "mail", { "roster_mail", "company_mail", "メールアドレス", NULL },
-		      FOR_IDENTITY, set_mail,
+	[RC_BIRTH] = { "birth_date",
+		       { "date_of_birth", "生年月日", NULL, NULL },
+		       FOR_IDENTITY,
+		       set_birth,
+		       "YYYY-MM-DD, YYYY/MM/DD (also YYYY/M/D) or YYYYMMDD" },
+	[RC_MAIL] = { "mail",
+		      { "roster_mail", "company_mail", "メールアドレス", NULL },
+		      FOR_IDENTITY,
+		      set_mail,
 		      "the company mail address, matched by the identity check" },
-	[RC_HOUSEHOLD] = { "household", { "家族", "世帯", NULL, NULL }, OPTIONAL, set_household,
+	[RC_HOUSEHOLD] = { "household",
+			   { "家族", "世帯", NULL, NULL },
+			   OPTIONAL,
+			   set_household,
 			   "dependents: name[:birth date], separated by ';' (at most 99)" },
-	[RC_NICKNAME] = { "nickname", { "ニックネーム", NULL, NULL, NULL }, OPTIONAL,
-			  set_nickname, "shown instead of the name (default ご本人)" },
-	[RC_POSTAL_CODE] = { "postal_code", { "郵便番号", "zip", NULL, NULL }, OPTIONAL,
-			     set_postal, "〒 of the letter's address: NNN-NNNN (or 7 digits)" },
-	[RC_ADDRESS] = { "address", { "住所", "送付先住所", NULL, NULL }, OPTIONAL, set_address,
+	[RC_NICKNAME] = { "nickname",
+			  { "ニックネーム", NULL, NULL, NULL },
+			  OPTIONAL,
+			  set_nickname,
+			  "shown instead of the name (default ご本人)" },
+	[RC_POSTAL_CODE] = { "postal_code",
+			     { "郵便番号", "zip", NULL, NULL },
+			     OPTIONAL,
+			     set_postal,
+			     "〒 of the letter's address: NNN-NNNN (or 7 digits)" },
+	[RC_ADDRESS] = { "address",
+			 { "住所", "送付先住所", NULL, NULL },
+			 OPTIONAL,
+			 set_address,
 			 "the letter's address, at most 120 characters" },
-	[RC_EMPLOYER] = { "employer", { "事業所名", "勤務先", "事業所", NULL }, OPTIONAL,
-			  set_employer, "the employer (事業所) the letter goes to or through" },
-	[RC_OFFICE] = { "office_code", { "事業所番号", "事業所コード", "office", NULL },
-			OPTIONAL, set_office,
+	[RC_EMPLOYER] = { "employer",
+			  { "事業所名", "勤務先", "事業所", NULL },
+			  OPTIONAL,
+			  set_employer,
+			  "the employer (事業所) the letter goes to or through" },
+	[RC_OFFICE] = { "office_code",
+			{ "事業所番号", "事業所コード", "office", NULL },
+			OPTIONAL,
+			set_office,
 			"the employer's office code, 1 to 16 of A-Z a-z 0-9 -; letters are "
 			"sorted by it" },
-	[RC_LEFT] = { "left", { "資格喪失日", "loss_date", NULL, NULL }, OPTIONAL, set_left,
+	[RC_LEFT] = { "left",
+		      { "資格喪失日", "loss_date", NULL, NULL },
+		      OPTIONAL,
+		      set_left,
 		      "資格喪失日: the date the member left; from then on disabled" },
 };
 
@@ -76,20 +107,22 @@ roster_columns_help(void)
 
 	for (i = 0; i < RC_COUNT && o < sizeof text; i++) {
 		n = snprintf(text + o, sizeof text - o, "  %-14s %-9s %s\n", columns[i].name,
-			     columns[i].need == ALWAYS ? "required" :
-			     columns[i].need == FOR_IDENTITY ? "identity" : "", columns[i].help);
+			     columns[i].need == ALWAYS       ? "required" :
+			     columns[i].need == FOR_IDENTITY ? "identity" :
+							       "",
+			     columns[i].help);
 		if (n < 0)
 			break;
 		o += (size_t)n;
 	}
 	if (o < sizeof text)
-		snprintf(text + o, sizeof text - o, "  (identity: required when the society "
+		snprintf(text + o, sizeof text - o,
+			 "  (identity: required when the society "
 			 "registers by identity check)\n");
 	return text;
 }
 
-static void
-say_lang(char *out, size_t outsz, enum kenpo_lang lang, const char *fmt, ...)
+static void say_lang(char *out, size_t outsz, enum kenpo_lang lang, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 /* fmt in lang into out.  The catalogue's text has the same conversions
@@ -123,8 +156,8 @@ static const struct {
 	const char *name;
 	enum roster_encoding e;
 } encodings[] = {
-	{ "utf-8", RE_UTF8 }, { "utf8", RE_UTF8 }, { "utf-16", RE_UTF16 },
-	{ "cp932", RE_CP932 }, { "shift_jis", RE_CP932 }, { "sjis", RE_CP932 },
+	{ "utf-8", RE_UTF8 },        { "utf8", RE_UTF8 },       { "utf-16", RE_UTF16 },
+	{ "cp932", RE_CP932 },       { "shift_jis", RE_CP932 }, { "sjis", RE_CP932 },
 	{ "windows-31j", RE_CP932 },
 };
 
@@ -181,9 +214,11 @@ convert(const char *data, size_t len, const char *from, char **out, size_t *outl
 		/* The buffer holds three times the input: never E2BIG. */
 		e->line = line_of(data, (size_t)(in - data));
 		e->field[0] = '\0';
-		roster_say(&e->msg, "not %s text: byte 0x%02X cannot be read (give --encoding "
-			   "if the file is in another encoding)", strcmp(from, "CP932") == 0 ?
-			   "UTF-8 or CP932 (Shift_JIS)" : from, (unsigned char)*in);
+		roster_say(&e->msg,
+			   "not %s text: byte 0x%02X cannot be read (give --encoding "
+			   "if the file is in another encoding)",
+			   strcmp(from, "CP932") == 0 ? "UTF-8 or CP932 (Shift_JIS)" : from,
+			   (unsigned char)*in);
 		free(buf);
 		ret = 1;
 		goto done;
@@ -198,16 +233,18 @@ done:
 }
 
 int
-roster_decode(const char *data, size_t len, enum roster_encoding want,
-	      char **out, size_t *outlen, enum roster_encoding *used, struct roster_error *e)
+roster_decode(const char *data, size_t len, enum roster_encoding want, char **out, size_t *outlen,
+	      enum roster_encoding *used, struct roster_error *e)
 {
 	int bom8 = len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0;
-	int bom16 = len >= 2 && (memcmp(data, "\xFF\xFE", 2) == 0 ||
-				 memcmp(data, "\xFE\xFF", 2) == 0);
+	int bom16 = len >= 2 &&
+		    (memcmp(data, "\xFF\xFE", 2) == 0 || memcmp(data, "\xFE\xFF", 2) == 0);
 
 	if (want == RE_AUTO)
-		want = bom8 ? RE_UTF8 : bom16 ? RE_UTF16 :
-		       csv_utf8_valid(data, len) ? RE_UTF8 : RE_CP932;
+		want = bom8                      ? RE_UTF8 :
+		       bom16                     ? RE_UTF16 :
+		       csv_utf8_valid(data, len) ? RE_UTF8 :
+						   RE_CP932;
 	*used = want;
 	if (want == RE_UTF16)
 		return convert(data, len, "UTF-16", out, outlen, e);
@@ -293,7 +330,8 @@ text_ok(const char *s, size_t max, struct roster_msg *m)
 		return -1;
 	}
 	for (i = 0; i < len; i++) {
-		if (p[i] < 0x20 || p[i] == 0x7f || (p[i] == 0xC2 && i + 1 < len && p[i + 1] < 0xA0)) {
+		if (p[i] < 0x20 || p[i] == 0x7f ||
+		    (p[i] == 0xC2 && i + 1 < len && p[i + 1] < 0xA0)) {
 			roster_say(m, "control character in the text");
 			return -1;
 		}
@@ -465,8 +503,10 @@ date_fields(const char *s, unsigned long *y, unsigned long *m, unsigned long *d)
 	char sep;
 
 	if (strlen(s) == 8 && strspn(s, "0123456789") == 8)
-		return date_part(&p, 4, 4, y) || date_part(&p, 2, 2, m) || date_part(&p, 2, 2, d)
-		       ? -1 : 0;
+		return date_part(&p, 4, 4, y) || date_part(&p, 2, 2, m) ||
+				       date_part(&p, 2, 2, d) ?
+			       -1 :
+			       0;
 	if (date_part(&p, 4, 4, y) != 0 || (*p != '-' && *p != '/'))
 		return -1;
 	sep = *p++;
@@ -590,8 +630,10 @@ dependent_twice(const struct roster_row *row, size_t i)
 	roster_name_key(row->house[i].name, a, sizeof a);
 	for (j = 0; j < i; j++) {
 		roster_name_key(row->house[j].name, b, sizeof b);
-		if (strcmp(a, b) == 0 && (row->house[i].birth == NULL) == (row->house[j].birth == NULL) &&
-		    (row->house[i].birth == NULL || strcmp(row->house[i].birth, row->house[j].birth) == 0))
+		if (strcmp(a, b) == 0 &&
+		    (row->house[i].birth == NULL) == (row->house[j].birth == NULL) &&
+		    (row->house[i].birth == NULL ||
+		     strcmp(row->house[i].birth, row->house[j].birth) == 0))
 			return 1;
 	}
 	return 0;
@@ -630,7 +672,8 @@ set_household(const char *in, struct roster_row *row, struct roster_msg *m)
 			} else if (r == 0 && dependent_twice(row, row->nhouse - 1)) {
 				/* A dependent is known by name and birth date: twice
 				 * the same would be one person in two entries. */
-				roster_say(m, "dependent %zu is given twice (same name and birth date)",
+				roster_say(m,
+					   "dependent %zu is given twice (same name and birth date)",
 					   row->nhouse);
 				r = -1;
 			}
@@ -800,7 +843,8 @@ roster_row_make(const char *const values[RC_COUNT], enum kenpo_regmethod method,
 
 	memset(row, 0, sizeof *row);
 	for (i = 0; i < RC_COUNT && rc == 0; i++)
-		rc = set_column(&tmp, &columns[i], values[i] != NULL ? values[i] : "", method, row);
+		rc = set_column(&tmp, &columns[i], values[i] != NULL ? values[i] : "", method,
+				row);
 	if (rc != 0) {
 		*field = tmp.nerrs > 0 ? columns[i - 1].name : "";
 		if (tmp.nerrs > 0)
@@ -847,12 +891,16 @@ static void
 say_bad_column(const char *name, struct roster_msg *m)
 {
 	if (strcasecmp(name, "key_required") == 0 || strcmp(name, "認証キー") == 0)
-		roster_say(m, "column \"%.40s\": whether a login needs the mailed key is no "
+		roster_say(m,
+			   "column \"%.40s\": whether a login needs the mailed key is no "
 			   "member's setting: it is the society's key = required | optional "
-			   "in kenpod.conf; remove the column", name);
+			   "in kenpod.conf; remove the column",
+			   name);
 	else
-		roster_say(m, "unknown or repeated column \"%.40s\" "
-			   "(see kenpo-admin --help import)", name);
+		roster_say(m,
+			   "unknown or repeated column \"%.40s\" "
+			   "(see kenpo-admin --help import)",
+			   name);
 }
 
 /* Map the header's fields to columns.  0, or 1 (fatal error added), -1. */
@@ -985,7 +1033,7 @@ refuse_duplicates(struct roster *r)
 			free(idx);
 			return -1;
 		}
-		idx[i]->line = 0;   /* refused below */
+		idx[i]->line = 0; /* refused below */
 		r->nbad++;
 	}
 	free(idx);
@@ -1033,8 +1081,11 @@ roster_read(const char *data, size_t len, enum kenpo_regmethod method, struct ro
 		if (rc == CSV_BAD) {
 			r->nbad++;
 			csv_msg(&cr, &m);
-			if (add_error(r, cr.err_line, cr.err_field >= 1 && cr.err_field <= ncols ?
-				      map[cr.err_field - 1]->name : "", &m) != 0)
+			if (add_error(r, cr.err_line,
+				      cr.err_field >= 1 && cr.err_field <= ncols ?
+					      map[cr.err_field - 1]->name :
+					      "",
+				      &m) != 0)
 				goto done;
 		} else if (read_row(r, &cr, map, ncols, method) != 0) {
 			goto done;

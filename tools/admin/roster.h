@@ -30,13 +30,13 @@
 #include "config.h"
 
 #define ROSTER_NUMBER_MAX 32
-#define ROSTER_NAME_MAX 64        /* characters */
-#define ROSTER_NICKNAME_MAX 64    /* characters (kenpoNickname is DS{64}) */
-#define ROSTER_ADDRESS_MAX 120    /* characters */
+#define ROSTER_NAME_MAX 64     /* characters */
+#define ROSTER_NICKNAME_MAX 64 /* characters (kenpoNickname is DS{64}) */
+#define ROSTER_ADDRESS_MAX 120 /* characters */
 #define ROSTER_OFFICE_MAX 16
-#define ROSTER_HOUSEHOLD_MAX 99   /* kenpoHouseholdIndex has two digits */
+#define ROSTER_HOUSEHOLD_MAX 99 /* kenpoHouseholdIndex has two digits */
 #define ROSTER_DATE_LEN 10
-#define ROSTER_POSTAL_LEN 8       /* NNN-NNNN */
+#define ROSTER_POSTAL_LEN 8 /* NNN-NNNN */
 #define ROSTER_MSG_MAX 320
 
 /* A message in both languages: English, and Japanese from the catalogue
@@ -48,13 +48,23 @@ struct roster_msg {
 
 struct roster_house {
 	char *name;
-	char *birth;                  /* YYYY-MM-DD or NULL */
+	char *birth; /* YYYY-MM-DD or NULL */
 };
 
 /* The columns, in the order of roster_row_make's values. */
 enum roster_column {
-	RC_NUMBER, RC_NAME, RC_BIRTH, RC_MAIL, RC_HOUSEHOLD, RC_NICKNAME,
-	RC_POSTAL_CODE, RC_ADDRESS, RC_EMPLOYER, RC_OFFICE, RC_LEFT, RC_COUNT
+	RC_NUMBER,
+	RC_NAME,
+	RC_BIRTH,
+	RC_MAIL,
+	RC_HOUSEHOLD,
+	RC_NICKNAME,
+	RC_POSTAL_CODE,
+	RC_ADDRESS,
+	RC_EMPLOYER,
+	RC_OFFICE,
+	RC_LEFT,
+	RC_COUNT
 };
 
 struct roster_row {
@@ -64,23 +74,23 @@ struct roster_row {
 	size_t nhouse;
 	struct roster_house *house;
 	char *postal_code, *address, *employer, *office_code; /* NULL when not given */
-	char *left;                    /* 資格喪失日 YYYY-MM-DD, or NULL */
+	char *left; /* 資格喪失日 YYYY-MM-DD, or NULL */
 };
 
 struct roster_error {
 	unsigned long line;
-	char field[24];               /* column name, or "" for the whole row */
+	char field[24]; /* column name, or "" for the whole row */
 	struct roster_msg msg;
-	size_t seq;                   /* order of discovery, to sort by line stably */
+	size_t seq; /* order of discovery, to sort by line stably */
 };
 
 struct roster {
-	struct roster_row *rows;       /* the good rows, in file order */
+	struct roster_row *rows; /* the good rows, in file order */
 	size_t nrows;
 	struct roster_error *errs;
 	size_t nerrs;
-	size_t nbad;                   /* rows refused */
-	int fatal;                     /* nothing could be read (header, encoding) */
+	size_t nbad; /* rows refused */
+	int fatal;   /* nothing could be read (header, encoding) */
 	size_t rowcap, errcap;
 };
 
@@ -97,9 +107,8 @@ const char *roster_encoding_name(enum roster_encoding e);
  * text that is valid UTF-8, is UTF-8; a UTF-16 byte order mark is UTF-16;
  * anything else is read as CP932.  0; 1 when the text is not in that
  * encoding (e says where: line and what); -1 when out of memory. */
-int roster_decode(const char *data, size_t len, enum roster_encoding want,
-		  char **out, size_t *outlen, enum roster_encoding *used,
-		  struct roster_error *e);
+int roster_decode(const char *data, size_t len, enum roster_encoding want, char **out,
+		  size_t *outlen, enum roster_encoding *used, struct roster_error *e);
 
 /* Read the roster (UTF-8) in data[0..len).  0 (errors, if any, are in
  * r->errs; r->fatal when the header itself is wrong), -1 when out of

@@ -110,7 +110,7 @@ single_mailbox(InternetAddressList *list, char *out, size_t outsz)
 		return -1;
 	ia = internet_address_list_get_address(list, 0);
 	if (ia == NULL || !INTERNET_ADDRESS_IS_MAILBOX(ia))
-		return -1;  /* a group ("undisclosed-recipients:;") is nobody */
+		return -1; /* a group ("undisclosed-recipients:;") is nobody */
 	addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
 	if (addr == NULL || !kenpo_mail_address_ok(addr) || strlen(addr) >= outsz)
 		return -1;
@@ -127,8 +127,8 @@ trimmed(const char *s, const char **start, size_t *len)
 	while (*s == ' ' || *s == '\t')
 		s++;
 	n = strlen(s);
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' ||
-			 s[n - 1] == '\n'))
+	while (n > 0 &&
+	       (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
 		n--;
 	*start = s;
 	*len = n;
@@ -179,8 +179,7 @@ return_path_mailbox(const char *v, char *out, size_t outsz)
 }
 
 static enum kenpo_mailin_rc
-choose_sender(GMimeMessage *msg, char *out, size_t outsz,
-	      enum kenpo_mailin_source *source)
+choose_sender(GMimeMessage *msg, char *out, size_t outsz, enum kenpo_mailin_source *source)
 {
 	GMimeObject *obj = GMIME_OBJECT(msg);
 	const char *rp = g_mime_object_get_header(obj, "Return-Path");

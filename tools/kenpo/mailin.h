@@ -25,11 +25,11 @@
 
 enum kenpo_mailin_rc {
 	KENPO_MAILIN_OK = 0,
-	KENPO_MAILIN_READ_ERROR,  /* reading the input failed */
-	KENPO_MAILIN_TOO_LARGE,   /* more than the cap */
-	KENPO_MAILIN_MALFORMED,   /* no message header could be parsed */
-	KENPO_MAILIN_NO_SENDER,   /* no usable From, Sender or Return-Path */
-	KENPO_MAILIN_AUTOMATIC,   /* Auto-Submitted, or a bounce */
+	KENPO_MAILIN_READ_ERROR, /* reading the input failed */
+	KENPO_MAILIN_TOO_LARGE,  /* more than the cap */
+	KENPO_MAILIN_MALFORMED,  /* no message header could be parsed */
+	KENPO_MAILIN_NO_SENDER,  /* no usable From, Sender or Return-Path */
+	KENPO_MAILIN_AUTOMATIC,  /* Auto-Submitted, or a bounce */
 };
 
 /* Where the sender was found. */
@@ -47,8 +47,7 @@ enum kenpo_mailin_rc kenpo_mailin_read(int fd, size_t max, char **data, size_t *
 /* Find the sender of the message data[0..len) and copy its address into
  * out (outsz >= 255 is always enough).  out and *source are written only
  * on KENPO_MAILIN_OK; source may be NULL. */
-enum kenpo_mailin_rc kenpo_mailin_sender(const char *data, size_t len,
-					 char *out, size_t outsz,
+enum kenpo_mailin_rc kenpo_mailin_sender(const char *data, size_t len, char *out, size_t outsz,
 					 enum kenpo_mailin_source *source);
 
 /* Stable text code of a result ("no-sender", ...) for messages and --json. */

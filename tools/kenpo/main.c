@@ -41,7 +41,7 @@
 /* Exit codes (also in usage()). */
 enum {
 	EXIT_OK = 0,
-	EXIT_REFUSED = 1,     /* a rule broken, a wrong answer, an ID taken ... */
+	EXIT_REFUSED = 1, /* a rule broken, a wrong answer, an ID taken ... */
 	EXIT_USAGE = 2,
 	EXIT_BADINPUT = 3,    /* a malformed value or mail; nothing was done */
 	EXIT_TOKEN = 4,       /* the link or ticket is unknown, used or expired */
@@ -57,9 +57,9 @@ enum {
 
 /* The client's own failures, beside kenpod's results. */
 enum {
-	ASK_EUNAVAIL = -1,    /* cannot connect, or no answer in time */
-	ASK_EPROTO = -2,      /* the answer is malformed */
-	ASK_ETOOLONG = -3,    /* a value does not fit in a request */
+	ASK_EUNAVAIL = -1, /* cannot connect, or no answer in time */
+	ASK_EPROTO = -2,   /* the answer is malformed */
+	ASK_ETOOLONG = -3, /* a value does not fit in a request */
 };
 
 /* Options; which a command accepts is in its table row. */
@@ -71,18 +71,18 @@ enum {
 	OPT_NICKNAME = 1u << 4,
 	OPT_AVAILABLE = 1u << 5,
 	OPT_RHOST = 1u << 6,
-	OPT_PASSWORD = 1u << 7,   /* profile set: the current password is read too */
+	OPT_PASSWORD = 1u << 7, /* profile set: the current password is read too */
 };
 
 struct ctx {
 	const char *socket;
 	int json;
 	enum kenpo_lang lang;
-	unsigned given;             /* OPT_* seen on the command line */
+	unsigned given; /* OPT_* seen on the command line */
 	const char *society, *login_id, *mail, *nickname, *rhost;
 	int available, with_ticket, with_password;
-	json_object *out;           /* the answer, printed at the end */
-	struct kenpo_buf frame;     /* kenpod's answer, while it is read */
+	json_object *out;       /* the answer, printed at the end */
+	struct kenpo_buf frame; /* kenpod's answer, while it is read */
 	struct kenpo_reply reply;
 	unsigned char mem[KENPO_PROTO_MAX_FRAME + 4];
 };
@@ -99,8 +99,7 @@ static const struct errinfo errors[] = {
 	{ "usage", EXIT_USAGE, N_("The command line is not valid; see kenpo --help.") },
 	{ "bad-input", EXIT_BADINPUT, N_("A value entered is not acceptable.") },
 	{ "policy", EXIT_REFUSED, N_("The value does not meet the rules below.") },
-	{ "passwords-differ", EXIT_REFUSED,
-	  N_("The new password and its confirmation differ.") },
+	{ "passwords-differ", EXIT_REFUSED, N_("The new password and its confirmation differ.") },
 	{ "auth-failed", EXIT_REFUSED, N_("The login ID or the password is wrong.") },
 	{ "mismatch", EXIT_REFUSED, N_("The information entered does not match.") },
 	{ "id-taken", EXIT_REFUSED, N_("This login ID is already in use.") },
@@ -112,10 +111,8 @@ static const struct errinfo errors[] = {
 	{ "not-registered", EXIT_REFUSED,
 	  N_("This account is not registered yet. Please register first.") },
 	{ "key-wrong", EXIT_REFUSED, N_("The key is wrong.") },
-	{ "key-void", EXIT_TOKEN,
-	  N_("The key is no longer valid. Please request a new key.") },
-	{ "key-expired", EXIT_TOKEN,
-	  N_("The key has expired. Please request a new key.") },
+	{ "key-void", EXIT_TOKEN, N_("The key is no longer valid. Please request a new key.") },
+	{ "key-expired", EXIT_TOKEN, N_("The key has expired. Please request a new key.") },
 	{ "key-limit", EXIT_REFUSED,
 	  N_("Too many keys were sent in the last hour. Please wait before asking for "
 	     "another.") },
@@ -153,7 +150,7 @@ error_find(const char *code)
 	for (i = 0; i < sizeof errors / sizeof errors[0]; i++)
 		if (strcmp(errors[i].code, code) == 0)
 			return &errors[i];
-	return &errors[sizeof errors / sizeof errors[0] - 2];   /* internal */
+	return &errors[sizeof errors / sizeof errors[0] - 2]; /* internal */
 }
 
 /* kenpod's results (their text codes in kenpo-proto.h), and the client's
@@ -196,8 +193,8 @@ message_object(const char *msgid)
 {
 	json_object *m = json_object_new_object();
 
-	json_object_object_add(m, "ja", json_object_new_string(
-		kenpo_i18n_text(KENPO_LANG_JA, msgid)));
+	json_object_object_add(m, "ja",
+			       json_object_new_string(kenpo_i18n_text(KENPO_LANG_JA, msgid)));
 	json_object_object_add(m, "en", json_object_new_string(msgid));
 	return m;
 }
@@ -285,7 +282,8 @@ text_of(json_object *msg, enum kenpo_lang lang)
 {
 	json_object *v = NULL;
 
-	if (msg == NULL || !json_object_object_get_ex(msg, lang == KENPO_LANG_JA ? "ja" : "en", &v))
+	if (msg == NULL ||
+	    !json_object_object_get_ex(msg, lang == KENPO_LANG_JA ? "ja" : "en", &v))
 		return NULL;
 	return json_object_get_string(v);
 }
@@ -313,19 +311,22 @@ print_fields(FILE *f, const char *prefix, json_object *o)
 	char sub[64];
 	size_t i;
 
-	json_object_object_foreach(o, key, val) {
+	json_object_object_foreach(o, key, val)
+	{
 		if (json_object_is_type(val, json_type_array)) {
 			for (i = 0; i < json_object_array_length(val); i++) {
 				item = json_object_array_get_idx(val, i);
 				if (!json_object_object_get_ex(item, "index", &index))
 					continue;
-				snprintf(sub, sizeof sub, "%s.%s.", key, json_object_get_string(index));
+				snprintf(sub, sizeof sub, "%s.%s.", key,
+					 json_object_get_string(index));
 				print_fields(f, sub, item);
 			}
 		} else if (prefix[0] != '\0' && strcmp(key, "index") == 0) {
 			continue;
 		} else if (json_object_is_type(val, json_type_boolean)) {
-			fprintf(f, "%s%s: %s\n", prefix, key, json_object_get_boolean(val) ? "yes" : "no");
+			fprintf(f, "%s%s: %s\n", prefix, key,
+				json_object_get_boolean(val) ? "yes" : "no");
 		} else {
 			fprintf(f, "%s%s: %s\n", prefix, key, json_object_get_string(val));
 		}
@@ -351,7 +352,8 @@ print_text(const struct ctx *x)
 			fprintf(f, "  - %s\n", text_of(msg, x->lang));
 		}
 	}
-	json_object_object_foreach(x->out, key, val) {
+	json_object_object_foreach(x->out, key, val)
+	{
 		if (is_framing(key))
 			continue;
 		if (json_object_is_type(val, json_type_object)) {
@@ -366,7 +368,9 @@ static void
 print_answer(const struct ctx *x)
 {
 	if (x->json)
-		printf("%s\n", json_object_to_json_string_ext(x->out, JSON_C_TO_STRING_PLAIN |
+		printf("%s\n",
+		       json_object_to_json_string_ext(x->out,
+						      JSON_C_TO_STRING_PLAIN |
 							      JSON_C_TO_STRING_NOSLASHESCAPE));
 	else
 		print_text(x);
@@ -580,8 +584,8 @@ cmd_mailin(struct ctx *x, char **args)
 /* ---- commands: tokens and registration ---- */
 
 static const char *const token_kinds[] = {
-	[KENPO_TOKEN_GUIDE] = "guide", [KENPO_TOKEN_IDENTITY] = "identity",
-	[KENPO_TOKEN_RESET] = "reset", [KENPO_TOKEN_REGISTRATION] = "registration",
+	[KENPO_TOKEN_GUIDE] = "guide",   [KENPO_TOKEN_IDENTITY] = "identity",
+	[KENPO_TOKEN_RESET] = "reset",   [KENPO_TOKEN_REGISTRATION] = "registration",
 	[KENPO_TOKEN_TICKET] = "ticket",
 };
 
@@ -603,8 +607,8 @@ cmd_token_check(struct ctx *x, char **args)
 		rc = fail_asked(x, rc);
 		goto done;
 	}
-	set_str(x, "kind", f->kind > 0 && f->kind <= KENPO_TOKEN_TICKET ?
-		token_kinds[f->kind] : "unknown");
+	set_str(x, "kind",
+		f->kind > 0 && f->kind <= KENPO_TOKEN_TICKET ? token_kinds[f->kind] : "unknown");
 	set_int(x, "seconds", f->seconds);
 	set_strn(x, "masked_address", f->masked);
 	done_asking(x);
@@ -964,12 +968,15 @@ cmd_login_history(struct ctx *x, char **args)
 	visits = x->reply.f.visits;
 	while ((more = kenpo_list_next(&x->frame, &visits, &item)) == 1) {
 		o = json_object_new_object();
-		json_object_object_add(o, "when", json_object_new_string_len(item.when.p,
-									    (int)item.when.len));
-		json_object_object_add(o, "service", json_object_new_string_len(
-			item.service.p, (int)item.service.len));
-		json_object_object_add(o, "source", json_object_new_string_len(
-			item.source.p, (int)item.source.len));
+		json_object_object_add(o, "when",
+				       json_object_new_string_len(item.when.p,
+								  (int)item.when.len));
+		json_object_object_add(o, "service",
+				       json_object_new_string_len(item.service.p,
+								  (int)item.service.len));
+		json_object_object_add(o, "source",
+				       json_object_new_string_len(item.source.p,
+								  (int)item.source.len));
 		json_object_array_add(list, o);
 	}
 	done_asking(x);
@@ -1021,9 +1028,8 @@ static int
 is_flag_field(const char *name)
 {
 	static const char *const flags[] = {
-		"notify_medical", "notify_generic", "notify_magazine",
-		"notify_documents", "notify_applications", "disclose_medical",
-		"disclose_generic",
+		"notify_medical",      "notify_generic",   "notify_magazine",  "notify_documents",
+		"notify_applications", "disclose_medical", "disclose_generic",
 	};
 	size_t i;
 
@@ -1113,8 +1119,8 @@ static int
 read_session(struct ctx *x, char (*in)[SECRET_MAX])
 {
 	static const char *const prompts[] = { "Ticket", "Current password" };
-	size_t first = x->with_ticket ? 0 : 1, n = (x->with_ticket ? 1u : 0u) +
-						    (x->with_password ? 1u : 0u);
+	size_t first = x->with_ticket ? 0 : 1,
+	       n = (x->with_ticket ? 1u : 0u) + (x->with_password ? 1u : 0u);
 
 	in[0][0] = in[1][0] = '\0';
 	return read_secrets(x, prompts + first, in + first, n);
@@ -1242,8 +1248,8 @@ done:
 /* ---- the command table ---- */
 
 struct command {
-	const char *word1, *word2;  /* word2 NULL: a one-word command */
-	int min_args, max_args;     /* -1: any number */
+	const char *word1, *word2; /* word2 NULL: a one-word command */
+	int min_args, max_args;    /* -1: any number */
 	unsigned options;
 	int (*run)(struct ctx *x, char **args);
 	int (*run_n)(struct ctx *x, char **args, int nargs);
@@ -1305,14 +1311,15 @@ usage(FILE *f)
 	size_t i;
 
 	fprintf(f, "usage: kenpo [-s SOCKET] [--json] [--lang ja|en] COMMAND ...\n\n"
-		"Self-service steps of the member portal, for web applications and MTAs.\n"
-		"Secrets, tokens and tickets are read from standard input (or --fd N), one\n"
-		"per line, in the order each command names them; never from arguments.\n"
-		"So are the handles of a login (txn, proof).\n\n"
-		"Commands:\n");
+		   "Self-service steps of the member portal, for web applications and MTAs.\n"
+		   "Secrets, tokens and tickets are read from standard input (or --fd N), one\n"
+		   "per line, in the order each command names them; never from arguments.\n"
+		   "So are the handles of a login (txn, proof).\n\n"
+		   "Commands:\n");
 	for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(f, "  kenpo %s\n", commands[i].synopsis);
-	fprintf(f, "\nOptions:\n"
+	fprintf(f,
+		"\nOptions:\n"
 		"  -s, --socket PATH  kenpod's socket (default: $KENPO_SOCKET, else %s)\n"
 		"  --json             answer with one JSON object: \"ok\", and on failure\n"
 		"                     \"error\" (a stable code), \"exit\" and \"message\" {ja, en}\n"
@@ -1334,26 +1341,20 @@ usage(FILE *f)
 		"   7  logged in with a temporary password: change it now\n"
 		"  70  internal error\n"
 		"  75  kenpod, the directory or the mail relay is unavailable: try again\n"
-		"      later (an MTA defers the mail)\n", KENPO_SOCKET_PATH);
+		"      later (an MTA defers the mail)\n",
+		KENPO_SOCKET_PATH);
 }
 
 /* ---- the command line ---- */
 
 static const struct option long_options[] = {
-	{ "socket", required_argument, NULL, 's' },
-	{ "json", no_argument, NULL, 'j' },
-	{ "lang", required_argument, NULL, 'L' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "society", required_argument, NULL, 'S' },
-	{ "ticket", no_argument, NULL, 'T' },
-	{ "current-password", no_argument, NULL, 'P' },
-	{ "fd", required_argument, NULL, 'F' },
-	{ "login-id", required_argument, NULL, 'I' },
-	{ "mail", required_argument, NULL, 'M' },
-	{ "nickname", required_argument, NULL, 'N' },
-	{ "available", no_argument, NULL, 'A' },
-	{ "rhost", required_argument, NULL, 'R' },
-	{ NULL, 0, NULL, 0 },
+	{ "socket", required_argument, NULL, 's' },     { "json", no_argument, NULL, 'j' },
+	{ "lang", required_argument, NULL, 'L' },       { "help", no_argument, NULL, 'h' },
+	{ "society", required_argument, NULL, 'S' },    { "ticket", no_argument, NULL, 'T' },
+	{ "current-password", no_argument, NULL, 'P' }, { "fd", required_argument, NULL, 'F' },
+	{ "login-id", required_argument, NULL, 'I' },   { "mail", required_argument, NULL, 'M' },
+	{ "nickname", required_argument, NULL, 'N' },   { "available", no_argument, NULL, 'A' },
+	{ "rhost", required_argument, NULL, 'R' },      { NULL, 0, NULL, 0 },
 };
 
 /*
@@ -1364,8 +1365,8 @@ static const struct option long_options[] = {
  * put "--" first.
  */
 struct standin {
-	char **orig;        /* the arguments as given */
-	char **stand;       /* their stand-ins (NULL: the argument itself) */
+	char **orig;  /* the arguments as given */
+	char **stand; /* their stand-ins (NULL: the argument itself) */
 	int n;
 };
 static struct standin standins;
@@ -1420,15 +1421,18 @@ standins_free(void)
 static int
 take_option(struct ctx *x, int c, const char *arg)
 {
-	static const struct { int c; unsigned bit; } bits[] = {
-		{ 'S', OPT_SOCIETY }, { 'T', OPT_TICKET }, { 'I', OPT_LOGIN_ID },
-		{ 'M', OPT_MAIL }, { 'N', OPT_NICKNAME }, { 'A', OPT_AVAILABLE },
-		{ 'R', OPT_RHOST }, { 'P', OPT_PASSWORD },
+	static const struct {
+		int c;
+		unsigned bit;
+	} bits[] = {
+		{ 'S', OPT_SOCIETY }, { 'T', OPT_TICKET },   { 'I', OPT_LOGIN_ID },
+		{ 'M', OPT_MAIL },    { 'N', OPT_NICKNAME }, { 'A', OPT_AVAILABLE },
+		{ 'R', OPT_RHOST },   { 'P', OPT_PASSWORD },
 	};
-	const char **slot[] = { &x->society, NULL, &x->login_id, &x->mail,
-				&x->nickname, NULL, &x->rhost, NULL };
-	int *flag[] = { NULL, &x->with_ticket, NULL, NULL, NULL, &x->available, NULL,
-			&x->with_password };
+	const char **slot[] = { &x->society,  NULL, &x->login_id, &x->mail,
+				&x->nickname, NULL, &x->rhost,    NULL };
+	int *flag[] = { NULL, &x->with_ticket, NULL, NULL,
+			NULL, &x->available,   NULL, &x->with_password };
 	size_t i;
 
 	for (i = 0; i < sizeof bits / sizeof bits[0]; i++) {
@@ -1467,13 +1471,19 @@ parse_options(struct ctx *x, int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "s:h", long_options, NULL)) != -1) {
 		switch (c) {
-		case 's': x->socket = optarg; break;
-		case 'j': x->json = 1; break;
+		case 's':
+			x->socket = optarg;
+			break;
+		case 'j':
+			x->json = 1;
+			break;
 		case 'F':
 			if (parse_fd(optarg) != 0)
 				return -1;
 			break;
-		case 'h': usage(stdout); exit(EXIT_OK);
+		case 'h':
+			usage(stdout);
+			exit(EXIT_OK);
 		case 'L':
 			if (kenpo_lang_parse(optarg, &x->lang) != 0)
 				return -1;
@@ -1575,7 +1585,7 @@ main(int argc, char **argv)
 	x.out = json_object_new_object();
 	if (x.out == NULL)
 		return EXIT_SOFTWARE;
-	set_bool(&x, "ok", 0);  /* first in the object; set for good at the end */
+	set_bool(&x, "ok", 0); /* first in the object; set for good at the end */
 	rc = run(&x, argc, argv);
 	print_answer(&x);
 	standins_free();
