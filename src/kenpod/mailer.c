@@ -62,6 +62,7 @@ static struct {
 	pthread_cond_t done; /* a job finished */
 	struct job *head, *tail;
 	size_t queued;
+	size_t held; /* places taken by mails held until an answer is sent */
 	pthread_t *threads;
 	size_t nthreads;
 	int started, stopping;
@@ -70,6 +71,7 @@ static struct {
 	PTHREAD_COND_INITIALIZER,
 	NULL,
 	NULL,
+	0,
 	0,
 	NULL,
 	0,
@@ -219,7 +221,7 @@ enqueue(struct job *j)
 
 	if (P.stopping || start_threads() != 0)
 		return -1;
-	if (P.queued >= mcfg->mail_queue) {
+	if (P.queued + P.held >= mcfg->mail_queue) {
 		log_msg(LOG_ERR, "%s: the mail queue is full (%zu mails); not sent", j->what,
 			P.queued);
 		return -1;
@@ -386,6 +388,32 @@ job_make(const struct kenpo_society *soc, enum kenpo_mail_kind kind, const struc
 	return j;
 }
 
+/* The mails a request worker's thread holds until its answer is sent
+ * (mailer_hold): each has its place in the queue already. */
+#define HOLD_MAX 8
+static _Thread_local struct {
+	int active;
+	size_t n;
+	struct job *jobs[HOLD_MAX];
+} hold;
+
+/* Keep j until mailer_release, if this thread holds mails and has room:
+ * 1 (kept), 0 (not held here), -1 (the queue is full).  With P.lock held. */
+static int
+hold_job(struct job *j)
+{
+	if (!hold.active || hold.n >= HOLD_MAX || j->waited)
+		return 0;
+	if (P.stopping || P.queued + P.held >= mcfg->mail_queue) {
+		log_msg(LOG_ERR, "%s: the mail queue is full (%zu mails); not sent", j->what,
+			P.queued + P.held);
+		return -1;
+	}
+	P.held++;
+	hold.jobs[hold.n++] = j;
+	return 1;
+}
+
 /* Hand j to the pool; with `wait`, its outcome. */
 static int
 submit(struct job *j, int wait)
@@ -396,13 +424,52 @@ submit(struct job *j, int wait)
 		return -1;
 	j->waited = wait;
 	pthread_mutex_lock(&P.lock);
-	rc = enqueue(j);
+	rc = hold_job(j);
+	if (rc == 0)
+		rc = enqueue(j);
+	else
+		rc = rc > 0 ? 0 : -1;
 	pthread_mutex_unlock(&P.lock);
 	if (rc != 0) {
 		job_free(j);
 		return -1;
 	}
 	return wait ? await(j) : 0;
+}
+
+void
+mailer_compose_only(const struct kenpo_society *soc, enum kenpo_mail_kind kind,
+		    const struct kenpo_var *vars, size_t nvars, const char *to)
+{
+	struct job *j = job_make(soc, kind, vars, nvars, to);
+
+	if (j != NULL)
+		job_free(j);
+}
+
+void
+mailer_hold(void)
+{
+	hold.active = 1;
+}
+
+void
+mailer_release(void)
+{
+	size_t i;
+
+	hold.active = 0;
+	if (hold.n == 0)
+		return;
+	pthread_mutex_lock(&P.lock);
+	for (i = 0; i < hold.n; i++) {
+		P.held--;
+		if (enqueue(hold.jobs[i]) != 0)
+			job_free(hold.jobs[i]);
+		hold.jobs[i] = NULL;
+	}
+	pthread_mutex_unlock(&P.lock);
+	hold.n = 0;
 }
 
 int

@@ -35,6 +35,15 @@ struct kenpo_society;
  * dropping privileges) and initialise libcurl, before any thread starts.
  * 0, or -1 with errbuf filled. */
 int mailer_setup(const struct kenpo_config *cfg, char *errbuf, size_t errsz);
+/* A request worker holds the mails its request queues (mailer_queue)
+ * from mailer_hold until mailer_release, called once the answer is sent:
+ * their places in the queue are taken at once (a full queue is the
+ * request's to see), but no mailer thread starts on them while the answer
+ * is still being made, so the answer's time does not show whether a mail
+ * was queued, even on a machine with no processor to spare. */
+void mailer_hold(void);
+void mailer_release(void);
+
 /* Stop the mailer threads (after giving the queue smtp_timeout to drain;
  * what is left is dropped and logged) and wipe the relay password. */
 void mailer_cleanup(void);
@@ -59,6 +68,14 @@ int mailer_send(const struct kenpo_society *soc, enum kenpo_mail_kind kind,
  */
 int mailer_queue(const struct kenpo_society *soc, enum kenpo_mail_kind kind,
 		 const struct kenpo_var *vars, size_t nvars, const char *to);
+
+/*
+ * Render and compose the mail as mailer_queue would, and drop it unsent:
+ * the work of a mail, for a request whose answer must not tell that none
+ * was queued.  Errors are logged only.
+ */
+void mailer_compose_only(const struct kenpo_society *soc, enum kenpo_mail_kind kind,
+			 const struct kenpo_var *vars, size_t nvars, const char *to);
 
 /* The longest mailer_send waits: smtp_timeout and two seconds. */
 long mailer_wait_ms(void);

@@ -134,13 +134,18 @@ guide_send(struct request *rq, const struct kenpo_society *soc, const char *addr
 	rc = guide_allowed(rq, soc, addr, &allowed);
 	if (rc != KENPO_RES_OK)
 		return rc;
-	if (!allowed || !known) {
-		log_msg(LOG_INFO, "no guide mailed (%s)",
-			allowed ? "not in the roster" : "rate limit");
+	spec.expiry = kenpo_gentime_now() + (int64_t)soc->guide_validity * 1000;
+	if (!allowed) {
+		log_msg(LOG_INFO, "no guide mailed (rate limit)");
 		token_decoy(rq, soc, KENPO_TOKEN_GUIDE, 1);
 		return KENPO_RES_OK;
 	}
-	spec.expiry = kenpo_gentime_now() + (int64_t)soc->guide_validity * 1000;
+	if (!known) {
+		log_msg(LOG_INFO, "no guide mailed (not in the roster)");
+		token_mail_decoy(rq, soc, KENPO_TOKEN_GUIDE, 1, KENPO_MAIL_GUIDE, soc->guide_url,
+				 soc->guide_validity, NULL, 0, addr);
+		return KENPO_RES_OK;
+	}
 	rc = token_mail(rq, soc, &spec, KENPO_MAIL_GUIDE, soc->guide_url, soc->guide_validity,
 			NULL, 0, addr);
 	if (rc == KENPO_RES_OK)

@@ -81,11 +81,13 @@ reset_audit(const struct request *rq, const struct member *m, const char *addr)
 }
 
 /* What reset_one costs, for a request that mails nothing: the hash of a
- * temporary password, a search of a member's links and two writes. */
+ * temporary password, a search of a member's links, two writes and the
+ * mail composed (to addr, with a stand-in login ID). */
 static void
-reset_decoy(struct request *rq, const struct kenpo_society *soc)
+reset_decoy(struct request *rq, const struct kenpo_society *soc, const char *addr)
 {
 	char temp[KENPO_TEMP_PASSWORD_LEN + 1], hash[KENPO_PWHASH_MAX], dn[MEMBER_DN_MAX];
+	struct kenpo_var vars[2] = { { "LOGINID", "Kenpo.Member" }, { "PASSWD", temp } };
 	struct kenpo_pwcost cost;
 
 	flow_pwcost(rq, &cost);
@@ -94,7 +96,8 @@ reset_decoy(struct request *rq, const struct kenpo_society *soc)
 		log_msg(LOG_WARNING, "no temporary password could be made");
 	(void)snprintf(dn, sizeof dn, KENPO_AT_NUMBER "=-,%s", soc->base);
 	(void)token_void_member(rq, soc, dn, KENPO_TOKEN_RESET);
-	token_decoy(rq, soc, KENPO_TOKEN_RESET, 2);
+	token_mail_decoy(rq, soc, KENPO_TOKEN_RESET, 2, KENPO_MAIL_RESET, soc->reset_url,
+			 soc->reset_validity, vars, 2, addr);
 	kenpo_wipe(temp, sizeof temp);
 	kenpo_wipe(hash, sizeof hash);
 }
@@ -194,7 +197,7 @@ reset_send(struct request *rq, const struct kenpo_society *soc, const char *addr
 		if (allowed)
 			log_msg(LOG_INFO,
 				"no reset mailed (no registered member has the address)");
-		reset_decoy(rq, soc);
+		reset_decoy(rq, soc, addr);
 	}
 	myldap_result_free(res);
 	return rc;

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "log.h"
 #include "loop.h"
+#include "mailer.h"
 #include "myldap.h"
 #include "passwd.h"
 #include "prototab.h"
@@ -331,11 +332,13 @@ serve(struct worker *w, struct conn *c)
 		log_recv_error(errno);
 		c->close_after = 1;
 	} else {
+		mailer_hold();
 		c->close_after = dispatch(&rq, c->fd, &in, &out) != 0;
 		if (loop_send_now(c, out.data, out.len) != 0) {
 			log_msg(LOG_DEBUG, "cannot send the answer: %s", strerror(errno));
 			c->close_after = 1;
 		}
+		mailer_release();
 		if (rq.delete_after[0] != '\0' &&
 		    myldap_delete(rq.ld, rq.delete_after) != MYLDAP_OK)
 			log_msg(LOG_WARNING, "%.200s could not be removed", rq.delete_after);

@@ -261,21 +261,27 @@ link_of(const char *tmpl, const char *token, char *out, size_t outsz)
 	return 0;
 }
 
-int
-token_mail(struct request *rq, const struct kenpo_society *soc, const struct token_spec *spec,
-	   enum kenpo_mail_kind kind, const char *url_tmpl, long validity,
-	   const struct kenpo_var *extra, size_t nextra, const char *to)
+/* token_mail, or with stand_in, token_mail_decoy's work: a stand-in
+ * token (token_decoy, `writes`) and the mail composed and dropped. */
+static int
+mail_link(struct request *rq, const struct kenpo_society *soc, const struct token_spec *spec,
+	  int stand_in, int writes, enum kenpo_mail_kind kind, const char *url_tmpl,
+	  long validity, const struct kenpo_var *extra, size_t nextra, const char *to)
 {
 	struct kenpo_var vars[2 + TOKEN_MAIL_EXTRA_MAX];
 	char token[KENPO_TOKEN_LEN + 1], url[URL_MAX], dur[64];
-	int rc;
+	int rc = KENPO_RES_OK;
 
 	if (nextra > TOKEN_MAIL_EXTRA_MAX ||
 	    kenpo_duration_format(soc->lang, validity, dur, sizeof dur) != 0)
 		return KENPO_RES_INTERNAL;
-	rc = token_create(rq, soc, spec, token, sizeof token);
-	if (rc != KENPO_RES_OK)
+	if (stand_in) {
+		token_decoy(rq, soc, spec->kind, writes);
+		if (kenpo_gen_token(token, sizeof token) != 0)
+			return KENPO_RES_INTERNAL;
+	} else if ((rc = token_create(rq, soc, spec, token, sizeof token)) != KENPO_RES_OK) {
 		return rc;
+	}
 	if (link_of(url_tmpl, token, url, sizeof url) != 0) {
 		log_msg(LOG_ERR, "society %.100s: the link cannot be made", soc->id);
 		rc = KENPO_RES_INTERNAL;
@@ -285,12 +291,32 @@ token_mail(struct request *rq, const struct kenpo_society *soc, const struct tok
 	vars[1] = (struct kenpo_var){ "VALIDITY", dur };
 	if (nextra > 0)
 		memcpy(vars + 2, extra, nextra * sizeof(*extra));
-	if (mailer_queue(soc, kind, vars, 2 + nextra, to) != 0)
+	if (stand_in)
+		mailer_compose_only(soc, kind, vars, 2 + nextra, to);
+	else if (mailer_queue(soc, kind, vars, 2 + nextra, to) != 0)
 		rc = KENPO_RES_MAIL_FAILED;
 done:
 	kenpo_wipe(url, sizeof url);
 	kenpo_wipe(token, sizeof token);
 	return rc;
+}
+
+int
+token_mail(struct request *rq, const struct kenpo_society *soc, const struct token_spec *spec,
+	   enum kenpo_mail_kind kind, const char *url_tmpl, long validity,
+	   const struct kenpo_var *extra, size_t nextra, const char *to)
+{
+	return mail_link(rq, soc, spec, 0, 0, kind, url_tmpl, validity, extra, nextra, to);
+}
+
+void
+token_mail_decoy(struct request *rq, const struct kenpo_society *soc, int token_kind, int writes,
+		 enum kenpo_mail_kind kind, const char *url_tmpl, long validity,
+		 const struct kenpo_var *extra, size_t nextra, const char *to)
+{
+	struct token_spec spec = { token_kind, 0, NULL, NULL, NULL, 0 };
+
+	(void)mail_link(rq, soc, &spec, 1, writes, kind, url_tmpl, validity, extra, nextra, to);
 }
 
 _Static_assert(TOKEN_DN_MAX <= REQUEST_DN_MAX, "a token's DN fits rq->delete_after");

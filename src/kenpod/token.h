@@ -100,6 +100,14 @@ int token_mail(struct request *rq, const struct kenpo_society *soc, const struct
  * logged only. */
 void token_decoy(struct request *rq, const struct kenpo_society *soc, int kind, int writes);
 
+/* What token_mail costs, for a request whose answer must not tell that
+ * nothing was mailed: token_decoy(token_kind, writes), and the mail of a
+ * stand-in link rendered and composed as token_mail would (to the address
+ * asked for), then dropped.  Errors are logged only. */
+void token_mail_decoy(struct request *rq, const struct kenpo_society *soc, int token_kind,
+		      int writes, enum kenpo_mail_kind kind, const char *url_tmpl, long validity,
+		      const struct kenpo_var *extra, size_t nextra, const char *to);
+
 /* ---- profile tickets: the profile session ----
  *
  * A ticket proves a login a while ago: PROFILE_GET and PROFILE_SET accept
