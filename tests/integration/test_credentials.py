@@ -396,6 +396,7 @@ def test_registration_setting_is_checked(sb, tmp_path):
 # ---- nothing to enumerate by time ------------------------------------------------
 
 TRIES = 50
+ATTEMPTS = 3
 SETTLE = 0.02
 
 
@@ -413,12 +414,12 @@ def _timed(sock, action, *fields):
 
 def _compare(sb, name, known_calls, unknown_calls, expect):
     """Alternate known and unknown requests; the medians must lie within
-    20% of each other.  A busy machine gets a second measurement.  Each
+    20% of each other.  A busy machine gets up to three measurements.  Each
     request starts when what the one before left behind (its mail, the
     removal of a stand-in) is done: the time measured is its own."""
-    for attempt in range(2):
+    for attempt in range(ATTEMPTS):
         known, unknown = [], []
-        for k, u in zip(known_calls, unknown_calls):
+        for k, u in zip(known_calls[:TRIES], unknown_calls[:TRIES]):
             for calls, out in ((k, known), (u, unknown)):
                 time.sleep(SETTLE)
                 result, took = _timed(sb.kenpod_socket, *calls)
@@ -439,7 +440,7 @@ def test_equal_time_for_known_and_unknown_addresses(sb, pw_hash, testtool, tool_
     """Medians of 50 known and 50 unknown addresses, alternately, within 20%.
     Not in a sanitizer build: its instrumentation changes what each step
     costs, and the claim is about the build that ships."""
-    n = 2 * TRIES
+    n = ATTEMPTS * TRIES
     tag = unique("t")
     logins = ["Time.%s.%d" % (tag, i) for i in range(n)]
     known = ["%s.k%d@example.jp" % (tag, i) for i in range(n)]
