@@ -25,9 +25,8 @@
 /* No characters that read as others (0/O/D, 1/I/L, 2/Z, 5/S, 8/B, Q). */
 static const char alphabet[] = "ACEFGHJKMNPRTUVWXY34679";
 
-/* One font map for the server, not pango's one per thread: connections
- * come and go with their threads, and each thread's map would be built
- * anew (and left behind).  Pango's maps are not for concurrent use, so
+/* One font map for the server, not pango's one per thread: each of the
+ * workers would build its own map and keep it.  Pango's maps are not for concurrent use, so
  * drawing takes turns; a CAPTCHA is drawn a few times a minute. */
 static pthread_mutex_t draw_lock = PTHREAD_MUTEX_INITIALIZER;
 static PangoFontMap *fontmap;

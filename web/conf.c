@@ -105,6 +105,11 @@ kw_conns(struct web_conf *c, const char *v)
 	return uint_in(v, 8, 100000, &c->connections_max);
 }
 static int
+kw_workers(struct web_conf *c, const char *v)
+{
+	return uint_in(v, 1, 1024, &c->workers);
+}
+static int
 kw_sessions(struct web_conf *c, const char *v)
 {
 	return uint_in(v, 16, 1000000, &c->sessions_max);
@@ -189,19 +194,13 @@ kw_proxies(struct web_conf *c, const char *v)
 }
 
 static const struct keyword keywords[] = {
-	{ "listen", kw_listen },
-	{ "kenpod_conf", kw_kenpod_conf },
-	{ "socket", kw_socket },
-	{ "pam_service", kw_pam_service },
-	{ "connections_max", kw_conns },
-	{ "sessions_max", kw_sessions },
-	{ "kenpod_concurrency", kw_concurrency },
-	{ "session_idle", kw_idle },
-	{ "session_lifetime", kw_lifetime },
-	{ "request_max", kw_request_max },
-	{ "cookie_secure", kw_cookie_secure },
-	{ "help_url", kw_help_url },
-	{ "captcha", kw_captcha },
+	{ "listen", kw_listen },           { "kenpod_conf", kw_kenpod_conf },
+	{ "socket", kw_socket },           { "pam_service", kw_pam_service },
+	{ "connections_max", kw_conns },   { "workers", kw_workers },
+	{ "sessions_max", kw_sessions },   { "kenpod_concurrency", kw_concurrency },
+	{ "session_idle", kw_idle },       { "session_lifetime", kw_lifetime },
+	{ "request_max", kw_request_max }, { "cookie_secure", kw_cookie_secure },
+	{ "help_url", kw_help_url },       { "captcha", kw_captcha },
 	{ "trusted_proxies", kw_proxies },
 };
 
@@ -209,6 +208,7 @@ static int
 defaults(struct web_conf *c)
 {
 	c->connections_max = 1000;
+	c->workers = 64;
 	c->sessions_max = 10000;
 	c->kenpod_concurrency = 32;
 	c->session_idle = 15 * 60;

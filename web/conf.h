@@ -24,7 +24,8 @@ struct web_conf {
 	char *kenpod_conf;        /* kenpod_conf = SYSCONFDIR/kenpo/kenpod.conf */
 	char *socket;             /* socket = the kenpod.conf's, else RUNDIR/kenpo/kenpod.sock */
 	char *pam_service;        /* pam_service = kenpo-web */
-	unsigned connections_max; /* connections_max = 1000 (8..100000), a thread each */
+	unsigned connections_max; /* connections_max = 1000 (8..100000) */
+	unsigned workers;         /* workers = 64 (1..1024): threads that run the screens */
 	unsigned kenpod_concurrency; /* kenpod_concurrency = 32 (1..1024): gate.h */
 	unsigned sessions_max;       /* sessions_max = 10000 (16..1000000) */
 	long session_idle;           /* session_idle = 15m (1s..1d) */

@@ -5,11 +5,18 @@
  * and no FastCGI process manager, that runs the same behind the TLS proxy
  * of a production host (nginx, the example in web/) and alone in the
  * tests; the library, in Debian, parses HTTP and bounds what a client may
- * send (connections, header memory, time).  Each connection has its own
- * thread (at most connections_max): a login waits on PAM and on kenpod's
- * password hash, and must never hold up another member's page, as it would
- * in a shared event loop.  tests/bench/run-web-bench measured the login page
- * at over 12,000 requests/s with 200 sessions on two cores this way.
+ * send (connections, header memory, time).
+ *
+ * Two kinds of threads.  The library's own, one per processor, read
+ * requests and write answers for every connection through epoll; they
+ * answer the static files themselves.  A request for a screen may wait on
+ * PAM and on kenpod (a login, a key, a mailed link), and must never hold up
+ * another member's page: its connection is suspended and the request goes
+ * to a queue that `workers` threads take from.  The worker runs the screen
+ * and leaves the answer with the request; the connection is resumed and
+ * the library's thread sends it.  With a thread per connection instead,
+ * 200 connections on two processors held some answers for one to three
+ * seconds (tests/bench/run-web-bench).
  *
  * Every answer carries a Content-Security-Policy that allows only this
  * site's own style sheet, script, images and form targets and no framing,
@@ -22,12 +29,14 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 #include <sodium.h>
@@ -40,6 +49,7 @@
 #define CONNECTION_TIMEOUT 30     /* seconds without traffic */
 #define COOKIE_SECURE "__Host-kenpo"
 #define COOKIE_PLAIN "kenpo"
+#define MHD_THREADS_MAX 16 /* the library's threads: one per processor, at most this */
 
 static const char csp[] =
 	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -49,11 +59,44 @@ extern const char web_css[], web_js[];
 
 static struct MHD_Daemon *daemon_handle;
 
+/* An answer, made by a screen (in a worker) and sent by the library's
+ * thread. */
+struct answer {
+	unsigned status;
+	struct buf body;
+	const char *type;                                   /* Content-Type, or NULL */
+	int page;                                           /* not to be cached */
+	char cookie[160];                                   /* Set-Cookie, or "" */
+	char location[sizeof(((struct req *)0)->location)]; /* Location, or "" */
+};
+
 /* What one request gathers before it is answered. */
 struct upload {
 	struct buf body;
 	int too_big;
+	/* A screen's request, while it waits for a worker and is answered. */
+	enum { UP_READING, UP_QUEUED, UP_ANSWERED } state;
+	struct MHD_Connection *conn;
+	char *url;
+	int post;
+	const struct kenpo_society *soc; /* the society the path names */
+	const char *path;                /* in url, after the society */
+	const struct route *route;       /* NULL for POST /prefs */
+	struct answer ans;
+	struct upload *next; /* in the queue */
 };
+
+/* The workers and their queue.  The queue needs no bound of its own: each
+ * connection has at most one request in it, and connections_max bounds the
+ * connections. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t work;
+	struct upload *head, *tail;
+	int stopping;
+	pthread_t *threads;
+	unsigned nthreads;
+} pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, NULL, 0 };
 
 /* ---- routes ---- */
 
@@ -149,46 +192,48 @@ add_headers(struct MHD_Response *resp, int page)
 				page ? "no-store" : "public, max-age=3600");
 }
 
+/* Send the answer (the library's thread only); its buffers are freed. */
 static enum MHD_Result
-send_buffer(struct MHD_Connection *conn, unsigned status, struct buf *b, const char *type,
-	    int page, const char *cookie, const char *location)
+send_answer(struct MHD_Connection *conn, struct answer *a)
 {
 	struct MHD_Response *resp;
-	enum MHD_Result ret;
+	struct buf *b = &a->body;
+	enum MHD_Result ret = MHD_NO;
 
 	if (b->err) {
 		buf_free(b);
-		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		a->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 		buf_add(b, "Internal error\n", 15);
-		type = "text/plain; charset=utf-8";
+		a->type = "text/plain; charset=utf-8";
 	}
 	resp = MHD_create_response_from_buffer(b->len, b->len ? b->data : NULL,
 					       b->len ? MHD_RESPMEM_MUST_FREE :
 							MHD_RESPMEM_PERSISTENT);
 	if (resp == NULL) {
 		buf_free(b);
-		return MHD_NO;
+		goto done;
 	}
 	if (b->len == 0)
 		free(b->data);
 	memset(b, 0, sizeof(*b));
-	add_headers(resp, page);
-	if (type != NULL)
-		MHD_add_response_header(resp, "Content-Type", type);
-	if (cookie != NULL)
-		MHD_add_response_header(resp, "Set-Cookie", cookie);
-	if (location != NULL)
-		MHD_add_response_header(resp, "Location", location);
-	ret = MHD_queue_response(conn, status, resp);
+	add_headers(resp, a->page);
+	if (a->type != NULL)
+		MHD_add_response_header(resp, "Content-Type", a->type);
+	if (a->cookie[0] != '\0')
+		MHD_add_response_header(resp, "Set-Cookie", a->cookie);
+	if (a->location[0] != '\0')
+		MHD_add_response_header(resp, "Location", a->location);
+	ret = MHD_queue_response(conn, a->status, resp);
 	MHD_destroy_response(resp);
+done:
+	sodium_memzero(a->cookie, sizeof a->cookie);
 	return ret;
 }
 
 /* A bare error page for requests that never reach a screen. */
-static enum MHD_Result
-send_plain(struct MHD_Connection *conn, unsigned status, const char *ja, const char *en)
+static void
+answer_plain(struct answer *a, unsigned status, const char *ja, const char *en)
 {
-	struct buf b = { NULL, 0, 0, 0 };
 	char text[1024];
 
 	snprintf(text, sizeof text,
@@ -199,28 +244,43 @@ send_plain(struct MHD_Connection *conn, unsigned status, const char *ja, const c
 		 "<div class=\"error\" role=\"alert\"><p>%s</p><p lang=\"en\">%s</p></div>"
 		 "</main></body></html>\n",
 		 status, status, ja, en);
-	buf_add(&b, text, strlen(text));
-	return send_buffer(conn, status, &b, "text/html; charset=utf-8", 1, NULL, NULL);
+	buf_free(&a->body);
+	buf_add(&a->body, text, strlen(text));
+	a->status = status;
+	a->type = "text/html; charset=utf-8";
+	a->page = 1;
+}
+
+static enum MHD_Result
+send_plain(struct MHD_Connection *conn, unsigned status, const char *ja, const char *en)
+{
+	struct answer a;
+
+	memset(&a, 0, sizeof a);
+	answer_plain(&a, status, ja, en);
+	return send_answer(conn, &a);
 }
 
 static enum MHD_Result
 send_static(struct MHD_Connection *conn, const char *path)
 {
-	struct buf b = { NULL, 0, 0, 0 };
-	const char *text, *type;
+	struct answer a;
+	const char *text;
 
+	memset(&a, 0, sizeof a);
 	if (strcmp(path, "/static/kenpo.css") == 0) {
 		text = web_css;
-		type = "text/css; charset=utf-8";
+		a.type = "text/css; charset=utf-8";
 	} else if (strcmp(path, "/static/kenpo.js") == 0) {
 		text = web_js;
-		type = "text/javascript; charset=utf-8";
+		a.type = "text/javascript; charset=utf-8";
 	} else {
 		return send_plain(conn, MHD_HTTP_NOT_FOUND, "ページが見つかりません。",
 				  "Page not found.");
 	}
-	buf_add(&b, text, strlen(text));
-	return send_buffer(conn, MHD_HTTP_OK, &b, type, 0, NULL, NULL);
+	buf_add(&a.body, text, strlen(text));
+	a.status = MHD_HTTP_OK;
+	return send_answer(conn, &a);
 }
 
 /* ---- who asks ---- */
@@ -412,29 +472,26 @@ run_screen(struct req *r, const struct route *rt, struct upload *up, struct MHD_
 	rt->fn(r);
 }
 
-static enum MHD_Result
-respond(struct req *r, struct MHD_Connection *conn, int created)
+/* The screen's answer, with the session's cookie when it is new. */
+static void
+respond(struct req *r, struct answer *a, int created)
 {
-	char cookie[160], *cookie_hdr = NULL;
-	enum MHD_Result ret;
-
 	if (r->rotate && session_rotate(r->s) == 0)
 		created = 1;
-	if (created) {
-		set_cookie_header(r->w, r->s, cookie, sizeof cookie);
-		cookie_hdr = cookie;
-	}
+	if (created)
+		set_cookie_header(r->w, r->s, a->cookie, sizeof a->cookie);
 	session_release(r->s);
 	r->s = NULL;
 	if (r->location[0] != '\0') {
 		r->status = MHD_HTTP_SEE_OTHER;
 		buf_free(&r->body);
+		snprintf(a->location, sizeof a->location, "%s", r->location);
 	}
-	ret = send_buffer(conn, r->status, &r->body,
-			  r->content_type ? r->content_type : "text/html; charset=utf-8", 1,
-			  cookie_hdr, r->location[0] != '\0' ? r->location : NULL);
-	sodium_memzero(cookie, sizeof cookie);
-	return ret;
+	a->status = r->status;
+	a->body = r->body;
+	memset(&r->body, 0, sizeof r->body);
+	a->type = r->content_type ? r->content_type : "text/html; charset=utf-8";
+	a->page = 1;
 }
 
 /* "/toyobo/key" -> society "toyobo", path "/key". */
@@ -456,29 +513,107 @@ split_path(const struct web *w, const char *url, const char **rest)
 	return kenpo_config_society(w->kenpod, id);
 }
 
-static enum MHD_Result
-handle(struct web *w, struct MHD_Connection *conn, const char *url, int post, struct upload *up)
+/* A screen's request, in a worker: the answer is left in up->ans.  The
+ * connection is suspended meanwhile, so the library does not touch its
+ * headers while they are read here. */
+static void
+handle(struct web *w, struct upload *up)
 {
+	struct MHD_Connection *conn = up->conn;
+	struct answer *a = &up->ans;
 	struct req r;
-	const struct route *rt;
 	int created = 0;
-	enum MHD_Result ret;
 
 	memset(&r, 0, sizeof r);
 	r.w = w;
-	r.post = post;
+	r.post = up->post;
 	r.status = MHD_HTTP_OK;
 	r.query = mhd_query;
 	r.query_ctx = conn;
-	if ((r.soc = split_path(w, url, &r.path)) == NULL)
-		return send_plain(conn, MHD_HTTP_NOT_FOUND, "ページが見つかりません。",
-				  "Page not found.");
+	r.soc = up->soc;
 	r.sid = r.soc->id;
-	rt = find_route(r.path);
-	if (rt == NULL && !(post && strcmp(r.path, "/prefs") == 0))
+	r.path = up->path;
+	client_address(w, conn, r.client, sizeof r.client);
+	if ((r.s = get_session(&r, conn, &created)) == NULL) {
+		answer_plain(a, MHD_HTTP_SERVICE_UNAVAILABLE,
+			     "ただいま混み合っています。しばらくしてからもう一度お試しください。",
+			     "The portal is busy. Please try again later.");
+		return;
+	}
+	r.lang = r.s->lang;
+	run_screen(&r, up->route, up, conn);
+	respond(&r, a, created);
+	form_free(&r.form);
+	buf_free(&r.body);
+}
+
+/* ---- the workers ---- */
+
+static void *
+worker(void *arg)
+{
+	struct web *w = arg;
+	struct upload *up;
+
+	for (;;) {
+		pthread_mutex_lock(&pool.lock);
+		while (pool.head == NULL && !pool.stopping)
+			pthread_cond_wait(&pool.work, &pool.lock);
+		up = pool.head;
+		if (up != NULL && (pool.head = up->next) == NULL)
+			pool.tail = NULL;
+		pthread_mutex_unlock(&pool.lock);
+		if (up == NULL)
+			return NULL; /* stopping, and the queue is empty */
+		handle(w, up);
+		up->state = UP_ANSWERED;
+		MHD_resume_connection(up->conn);
+	}
+}
+
+/* Hand the request to the workers; -1 when kenpo-web is stopping. */
+static int
+enqueue(struct MHD_Connection *conn, struct upload *up)
+{
+	int rc = -1;
+
+	up->conn = conn;
+	pthread_mutex_lock(&pool.lock);
+	if (!pool.stopping) {
+		MHD_suspend_connection(conn);
+		up->state = UP_QUEUED;
+		up->next = NULL;
+		if (pool.tail != NULL)
+			pool.tail->next = up;
+		else
+			pool.head = up;
+		pool.tail = up;
+		pthread_cond_signal(&pool.work);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&pool.lock);
+	return rc;
+}
+
+/* Check what needs no session (the society, the route, the method, the
+ * form's size and type) and hand the rest to a worker. */
+static enum MHD_Result
+route(struct web *w, struct MHD_Connection *conn, const char *url, int post, struct upload *up)
+{
+	const char *path;
+
+	if ((up->url = strdup(url)) == NULL)
+		return MHD_NO;
+	if ((up->soc = split_path(w, up->url, &path)) == NULL)
 		return send_plain(conn, MHD_HTTP_NOT_FOUND, "ページが見つかりません。",
 				  "Page not found.");
-	if (rt != NULL && !(rt->flags & (post ? R_POST : R_GET)))
+	up->path = path;
+	up->post = post;
+	up->route = find_route(path);
+	if (up->route == NULL && !(post && strcmp(path, "/prefs") == 0))
+		return send_plain(conn, MHD_HTTP_NOT_FOUND, "ページが見つかりません。",
+				  "Page not found.");
+	if (up->route != NULL && !(up->route->flags & (post ? R_POST : R_GET)))
 		return send_plain(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "この操作はできません。",
 				  "Method not allowed.");
 	if (post && up->too_big)
@@ -488,17 +623,11 @@ handle(struct web *w, struct MHD_Connection *conn, const char *url, int post, st
 	if (post && !form_type_ok(conn))
 		return send_plain(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
 				  "受け付けられない形式です。", "Unsupported form encoding.");
-	client_address(w, conn, r.client, sizeof r.client);
-	if ((r.s = get_session(&r, conn, &created)) == NULL)
+	if (enqueue(conn, up) != 0)
 		return send_plain(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-				  "ただいま混み合っています。しばらくしてからもう一度お試しください。",
-				  "The portal is busy. Please try again later.");
-	r.lang = r.s->lang;
-	run_screen(&r, rt, up, conn);
-	ret = respond(&r, conn, created);
-	form_free(&r.form);
-	buf_free(&r.body);
-	return ret;
+				  "ただいま停止中です。しばらくしてからもう一度お試しください。",
+				  "The portal is stopping. Please try again later.");
+	return MHD_YES;
 }
 
 static enum MHD_Result
@@ -510,6 +639,11 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	int post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
 
 	(void)version;
+	if (up != NULL && up->state == UP_ANSWERED) {
+		/* Resumed: the worker's answer is ready. */
+		up->state = UP_READING;
+		return send_answer(conn, &up->ans);
+	}
 	if (up == NULL) {
 		if ((up = calloc(1, sizeof(*up))) == NULL)
 			return MHD_NO;
@@ -534,13 +668,15 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	if (strncmp(url, "/static/", 8) == 0)
 		return send_static(conn, url);
 	if (strcmp(url, "/") == 0) {
-		struct buf b = { NULL, 0, 0, 0 };
-		char loc[64];
+		struct answer a;
 
-		snprintf(loc, sizeof loc, "/%s/login", w->kenpod->societies[0].id);
-		return send_buffer(conn, MHD_HTTP_SEE_OTHER, &b, NULL, 1, NULL, loc);
+		memset(&a, 0, sizeof a);
+		a.status = MHD_HTTP_SEE_OTHER;
+		a.page = 1;
+		snprintf(a.location, sizeof a.location, "/%s/login", w->kenpod->societies[0].id);
+		return send_answer(conn, &a);
 	}
-	return handle(w, conn, url, post, up);
+	return route(w, conn, url, post, up);
 }
 
 static void
@@ -557,6 +693,9 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (up->body.data != NULL)
 		sodium_memzero(up->body.data, up->body.cap);
 	buf_free(&up->body);
+	buf_free(&up->ans.body);
+	sodium_memzero(up->ans.cookie, sizeof up->ans.cookie);
+	free(up->url);
 	free(up);
 	*con_cls = NULL;
 }
@@ -584,11 +723,55 @@ listen_address(const struct web_conf *c, struct sockaddr_storage *ss, unsigned *
 	return -1;
 }
 
+/* Stop the workers once the queue is empty; each request in it is
+ * answered first, so that no connection stays suspended. */
+static void
+workers_stop(void)
+{
+	unsigned i;
+
+	pthread_mutex_lock(&pool.lock);
+	pool.stopping = 1;
+	pthread_cond_broadcast(&pool.work);
+	pthread_mutex_unlock(&pool.lock);
+	for (i = 0; i < pool.nthreads; i++)
+		pthread_join(pool.threads[i], NULL);
+	free(pool.threads);
+	pool.threads = NULL;
+	pool.nthreads = 0;
+}
+
+static int
+workers_start(struct web *w)
+{
+	unsigned n = w->conf->workers;
+
+	pool.stopping = 0;
+	if ((pool.threads = calloc(n, sizeof(*pool.threads))) == NULL)
+		return -1;
+	for (pool.nthreads = 0; pool.nthreads < n; pool.nthreads++) {
+		if (pthread_create(&pool.threads[pool.nthreads], NULL, worker, w) != 0) {
+			workers_stop();
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The library's threads: one per processor. */
+static unsigned
+mhd_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > MHD_THREADS_MAX ? MHD_THREADS_MAX : (unsigned)n;
+}
+
 int
 http_start(struct web *w, char *errbuf, size_t errsz)
 {
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-			 MHD_USE_POLL;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			 MHD_ALLOW_SUSPEND_RESUME;
 	struct sockaddr_storage ss;
 
 	if (listen_address(w->conf, &ss, &flags) != 0) {
@@ -596,14 +779,20 @@ http_start(struct web *w, char *errbuf, size_t errsz)
 			 w->conf->listen_host);
 		return -1;
 	}
+	if (workers_start(w) != 0) {
+		snprintf(errbuf, errsz, "cannot start %u workers", w->conf->workers);
+		return -1;
+	}
 	daemon_handle =
 		MHD_start_daemon(flags, (uint16_t)w->conf->port, NULL, NULL, on_request, w,
 				 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				 MHD_OPTION_THREAD_POOL_SIZE, mhd_threads(),
 				 MHD_OPTION_CONNECTION_LIMIT, (unsigned)w->conf->connections_max,
 				 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEADER_MEMORY,
 				 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT,
 				 MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
 	if (daemon_handle == NULL) {
+		workers_stop();
 		snprintf(errbuf, errsz, "cannot listen on %s port %u", w->conf->listen_host,
 			 w->conf->port);
 		return -1;
@@ -614,6 +803,7 @@ http_start(struct web *w, char *errbuf, size_t errsz)
 void
 http_stop(void)
 {
+	workers_stop();
 	if (daemon_handle != NULL)
 		MHD_stop_daemon(daemon_handle);
 	daemon_handle = NULL;

@@ -3,8 +3,12 @@ and cross-site posts, session cookies replayed after logout, mailed links
 used twice, oversized requests and forms, and attempts to inject headers.
 Each gets a clear error, and nothing changes: no mail, no login, no write."""
 
+import concurrent.futures
+import os
 import re
+import signal
 import socket
+import time
 
 import kenposandbox as ks
 import webportal as wp
@@ -27,6 +31,39 @@ def http_login(portal, sb, m, n=1):
     r = c.post("/%s/key" % SID, {"key": key})
     assert r.getheader("Location") == "/%s/home" % SID, r.text[:500]
     return c
+
+
+def test_logins_waiting_on_kenpod_hold_up_no_page(portal, sb, hashes):
+    """Logins that wait on kenpod (stopped here) hold only workers: the
+    login page, which another worker renders, and the style sheet, which
+    the server's own threads answer, come at once.  When kenpod goes on,
+    every waiting login gets its answer."""
+    members = [member(sb, hashes) for _ in range(6)]
+    waiting = [client(portal) for _ in members]
+    for c in waiting:
+        c.get("/%s/login" % SID)
+    pid = sb.kenpod_pid()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(len(members)) as ex:
+            logins = [ex.submit(c.post, "/%s/login" % SID,
+                                {"login": m["login"], "password": PASSWORD})
+                      for c, m in zip(waiting, members)]
+            time.sleep(0.5)
+            start = time.monotonic()
+            page = client(portal).get("/%s/login" % SID)
+            css = client(portal).get("/static/kenpo.css")
+            took = time.monotonic() - start
+            assert page.status == 200 and "ログイン" in page.text
+            assert css.status == 200
+            assert not any(f.done() for f in logins), "kenpod is stopped"
+            assert took < 3.0, took
+            os.kill(pid, signal.SIGCONT)
+            answers = [f.result(timeout=60) for f in logins]
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert [a.status for a in answers] == [303] * len(members)
+    assert all(a.getheader("Location") == "/%s/key" % SID for a in answers)
 
 
 def test_every_answer_carries_the_security_headers(portal):

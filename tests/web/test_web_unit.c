@@ -262,7 +262,7 @@ test_conf(void **state)
 
 	(void)state;
 	assert_int_equal(write_conf(path,
-				    "# c\n[web]\nlisten = [::1]:9000\nconnections_max = 30\n"
+				    "# c\n[web]\nlisten = [::1]:9000\nconnections_max = 30\nworkers = 4\n"
 				    "session_idle = 10m\ncookie_secure = no\n"
 				    "trusted_proxies = 10.0.0.1 ::1\n"),
 			 0);
@@ -270,6 +270,7 @@ test_conf(void **state)
 	assert_string_equal(c->listen_host, "::1");
 	assert_int_equal(c->port, 9000);
 	assert_int_equal(c->connections_max, 30);
+	assert_int_equal(c->workers, 4);
 	assert_int_equal(c->session_idle, 600);
 	assert_false(c->cookie_secure);
 	assert_true(web_conf_trusts(c, "10.0.0.1"));
@@ -279,6 +280,10 @@ test_conf(void **state)
 	assert_int_equal(write_conf(path, "[web]\nconnections_max = 0\n"), 0);
 	assert_int_equal(web_conf_load(path, getuid(), &c, err, sizeof err), -1);
 	assert_non_null(strstr(err, ":2: connections_max: bad value"));
+	unlink(path);
+	assert_int_equal(write_conf(path, "[web]\nworkers = 0\n"), 0);
+	assert_int_equal(web_conf_load(path, getuid(), &c, err, sizeof err), -1);
+	assert_non_null(strstr(err, ":2: workers: bad value"));
 	unlink(path);
 	assert_int_equal(write_conf(path, "[web]\nhelp_url = //evil.example\n"), 0);
 	assert_int_equal(web_conf_load(path, getuid(), &c, err, sizeof err), -1);
