@@ -15,8 +15,8 @@
  * to a queue that `workers` threads take from.  The worker runs the screen
  * and leaves the answer with the request; the connection is resumed and
  * the library's thread sends it.  With a thread per connection instead,
- * 200 connections on two processors held some answers for one to three
- * seconds (tests/bench/run-web-bench).
+ * 200 connections on two processors held some answers for half a second
+ * to three seconds (tests/bench/README.md).
  *
  * Every answer carries a Content-Security-Policy that allows only this
  * site's own style sheet, script, images and form targets and no framing,
