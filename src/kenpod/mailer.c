@@ -212,6 +212,18 @@ start_threads(void)
 	return P.nthreads > 0 ? 0 : -1;
 }
 
+/* 0 when the queue has a place for j (held mails count), else -1, logged.
+ * With P.lock held. */
+static int
+queue_room(const struct job *j)
+{
+	if (P.queued + P.held < mcfg->mail_queue)
+		return 0;
+	log_msg(LOG_ERR, "%s: the mail queue is full (%zu mails); not sent", j->what,
+		P.queued + P.held);
+	return -1;
+}
+
 /* Put j in the queue (waited jobs first, in their order).  0, or -1 when
  * it is full or no thread runs.  With P.lock held. */
 static int
@@ -219,13 +231,8 @@ enqueue(struct job *j)
 {
 	struct job **p;
 
-	if (P.stopping || start_threads() != 0)
+	if (P.stopping || start_threads() != 0 || queue_room(j) != 0)
 		return -1;
-	if (P.queued + P.held >= mcfg->mail_queue) {
-		log_msg(LOG_ERR, "%s: the mail queue is full (%zu mails); not sent", j->what,
-			P.queued);
-		return -1;
-	}
 	if (j->waited) {
 		for (p = &P.head; *p != NULL && (*p)->waited; p = &(*p)->next)
 			;
@@ -404,11 +411,8 @@ hold_job(struct job *j)
 {
 	if (!hold.active || hold.n >= HOLD_MAX || j->waited)
 		return 0;
-	if (P.stopping || P.queued + P.held >= mcfg->mail_queue) {
-		log_msg(LOG_ERR, "%s: the mail queue is full (%zu mails); not sent", j->what,
-			P.queued + P.held);
+	if (P.stopping || queue_room(j) != 0)
 		return -1;
-	}
 	P.held++;
 	hold.jobs[hold.n++] = j;
 	return 1;
