@@ -75,7 +75,7 @@ struct upload {
 	struct buf body;
 	int too_big;
 	/* A screen's request, while it waits for a worker and is answered. */
-	enum { UP_READING, UP_QUEUED, UP_ANSWERED } state;
+	int answered; /* up->ans is ready: the worker resumed the connection */
 	struct MHD_Connection *conn;
 	char *url;
 	int post;
@@ -566,7 +566,7 @@ worker(void *arg)
 		if (up == NULL)
 			return NULL; /* stopping, and the queue is empty */
 		handle(w, up);
-		up->state = UP_ANSWERED;
+		up->answered = 1;
 		MHD_resume_connection(up->conn);
 	}
 }
@@ -581,7 +581,6 @@ enqueue(struct MHD_Connection *conn, struct upload *up)
 	pthread_mutex_lock(&pool.lock);
 	if (!pool.stopping) {
 		MHD_suspend_connection(conn);
-		up->state = UP_QUEUED;
 		up->next = NULL;
 		if (pool.tail != NULL)
 			pool.tail->next = up;
@@ -639,9 +638,9 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	int post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
 
 	(void)version;
-	if (up != NULL && up->state == UP_ANSWERED) {
+	if (up != NULL && up->answered) {
 		/* Resumed: the worker's answer is ready. */
-		up->state = UP_READING;
+		up->answered = 0;
 		return send_answer(conn, &up->ans);
 	}
 	if (up == NULL) {
