@@ -502,13 +502,7 @@ def test_kenpod_killed_is_not_believed_for_long(sb, env):
         sb.start_kenpod()
     # The new kenpod takes the path over and publishes its own map, once it
     # has read the directory (the module asks the socket until then).
-    def map_live():
-        try:
-            with open(sb.kenpod_map, "rb") as f:
-                return struct.unpack_from("<I", f.read(216), OFF_STATUS)[0] == LIVE
-        except (OSError, struct.error):
-            return False
-    assert wait_for(map_live, PROPAGATION_MAX + 10)
+    assert wait_for(lambda: map_published(sb), PROPAGATION_MAX + 10)
     assert wait_for(lambda: in_map(env, m["login"]))
 
 
